@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "fileio.h"
+#include "macro.h"
+#include "strbuf.h"
+
+#define READ_FULL_MAX (256u * 1024 * 1024)
+
+int read_full_file(const char *path, char **ret_data, size_t *ret_size) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+        int in;
+
+        if (strcmp(path, "-") == 0)
+                in = STDIN_FILENO;
+        else {
+                fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (fd < 0)
+                        return negative_errno();
+                struct stat st;
+                if (fstat(fd, &st) < 0)
+                        return negative_errno();
+                if (S_ISDIR(st.st_mode))
+                        return -EISDIR;
+                in = fd;
+        }
+
+        for (;;) {
+                char buf[65536];
+                ssize_t n = read(in, buf, sizeof buf);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (n == 0)
+                        break;
+                if (sb.len + (size_t) n > READ_FULL_MAX)
+                        return -EFBIG;
+                if (strbuf_put(&sb, buf, (size_t) n) < 0)
+                        return -ENOMEM;
+        }
+
+        size_t size;
+        char *data = strbuf_detach(&sb, &size);
+        if (!data)
+                return -ENOMEM;
+        *ret_data = data;
+        *ret_size = size;
+        return 0;
+}
+
+static int write_all(int fd, const void *data, size_t size) {
+        const char *p = data;
+        while (size > 0) {
+                ssize_t n = write(fd, p, size);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                p += n;
+                size -= (size_t) n;
+        }
+        return 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode) {
+        _cleanup_free_ char *tmp = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
+                return -ENOMEM;
+        fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+
+        r = write_all(fd, data, size);
+        if (r >= 0 && fchmod(fd, mode) < 0)
+                r = negative_errno();
+        if (r >= 0 && fsync(fd) < 0)
+                r = negative_errno();
+        if (r >= 0 && rename(tmp, path) < 0)
+                r = negative_errno();
+        if (r < 0)
+                (void) unlink(tmp);
+        return r;
+}
+
+int mkdir_parents(const char *path, mode_t mode) {
+        _cleanup_free_ char *p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = 0;
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return negative_errno();
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return negative_errno();
+        return 0;
+}
+
+char *path_join(const char *a, const char *b) {
+        if (b[0] == '/' || !a || !a[0] || strcmp(a, ".") == 0)
+                return strdup(b);
+        size_t la = strlen(a);
+        char *r;
+        if (asprintf(&r, "%s%s%s", a, a[la - 1] == '/' ? "" : "/", b) < 0)
+                return NULL;
+        return r;
+}
+
+char *path_dirname(const char *path) {
+        const char *s = strrchr(path, '/');
+        if (!s)
+                return strdup(".");
+        if (s == path)
+                return strdup("/");
+        return strndup_nul(path, (size_t) (s - path));
+}
+
+bool path_exists(const char *path) {
+        return access(path, F_OK) == 0;
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Reads a whole file ("-" reads standard input). *ret_data is NUL-terminated
+ * (the terminator is not counted in *ret_size) and owned by the caller.
+ * Returns -errno. Files over 256 MiB are refused with -EFBIG. */
+int read_full_file(const char *path, char **ret_data, size_t *ret_size);
+
+/* Writes data to path atomically: a temporary file in the same directory,
+ * fsync'd, renamed over path. A failure leaves path as it was and no
+ * temporary file behind. */
+int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode);
+
+/* mkdir -p; existing directories are fine. */
+int mkdir_parents(const char *path, mode_t mode);
+
+/* Joins two path parts with one '/'; an absolute b is returned as is. NULL
+ * when out of memory. */
+char *path_join(const char *a, const char *b);
+
+/* The directory part of path ("." if there is none); NULL on OOM. */
+char *path_dirname(const char *path);
+
+/* True if the path names an existing file or directory. */
+bool path_exists(const char *path);

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: MIT */
+
+/* The slipway command: global options, verb dispatch, --help and --version. */
+
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#ifndef SLIPWAY_VERSION
+#define SLIPWAY_VERSION "0"
+#endif
+
+static const Verb verbs[] = {
+        {
+                .name = "check",
+                .args = "",
+                .summary = "validate the project and print a summary",
+                .help = "Reads slipway.toml in the project directory (-C DIR, default: the current\n"
+                        "directory) and every file its includes pull in, checks every key, and prints\n"
+                        "the project, its components and its images. With --json the summary is one\n"
+                        "JSON document on standard output. Errors name file:line:column; up to 20 are\n"
+                        "reported in one run.\n",
+                .min_args = 0,
+                .max_args = 0,
+                .run = verb_check,
+        },
+        {
+                .name = "init",
+                .args = "DIR",
+                .summary = "write a starter project into DIR",
+                .help = "Creates DIR (and its parents) and writes a starter project into it: slipway.toml,\n"
+                        "a spec component, a native component and an image. `slipway -C DIR check`\n"
+                        "accepts it. Refuses to touch a directory that already has a slipway.toml.\n",
+                .min_args = 1,
+                .max_args = 1,
+                .run = verb_init,
+        },
+        {
+                .name = "toml-json",
+                .args = "FILE|-",
+                .summary = "print a TOML document as tagged JSON (debugging aid)",
+                .help = "Parses FILE (- for standard input) as TOML 1.0 and prints it in the tagged JSON\n"
+                        "encoding of the toml-test conformance suite: every scalar becomes\n"
+                        "{\"type\": T, \"value\": \"...\"}. Exits 1 with file:line:column on a syntax\n"
+                        "error. Useful to see how slipway reads a file.\n",
+                .min_args = 1,
+                .max_args = 1,
+                .run = verb_toml_json,
+        },
+};
+
+static const Verb *verb_find(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (strcmp(verbs[i].name, name) == 0)
+                        return &verbs[i];
+        return NULL;
+}
+
+static void help_global(FILE *f) {
+        fprintf(f,
+                "Usage: slipway [-C DIR] [-j N] [-q|-v] [--json] VERB [ARGS]\n"
+                "\n"
+                "Builds an RPM-based Linux distribution from one set of TOML files.\n"
+                "\n"
+                "Options:\n"
+                "  -C, --directory DIR  the project directory (default: .)\n"
+                "  -j, --jobs N         run up to N jobs in parallel (default: CPUs)\n"
+                "  -q, --quiet          print errors only\n"
+                "  -v, --verbose        print more detail\n"
+                "      --json           print results as one JSON document\n"
+                "  -h, --help           show this help, or a verb's with VERB --help\n"
+                "      --version        print the version\n"
+                "\n"
+                "Verbs:\n");
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
+                char left[64];
+                snprintf(left, sizeof left, "%s %s", verbs[i].name, verbs[i].args);
+                fprintf(f, "  %-20s %s\n", left, verbs[i].summary);
+        }
+        fprintf(f, "\nExit status: 0 success, 1 failure (bad input, failed build), 2 usage error.\n"
+                   "See docs/cli.md and docs/config.md.\n");
+}
+
+static void help_verb(const Verb *v) {
+        printf("Usage: slipway [OPTIONS] %s%s%s\n\n%s\n%s", v->name, v->args[0] ? " " : "", v->args,
+               v->summary, v->help);
+        printf("\nGlobal options (-C, -j, -q, -v, --json) are listed by `slipway --help`.\n");
+}
+
+static int parse_jobs(const char *s, unsigned *ret) {
+        char *e;
+        errno = 0;
+        long v = strtol(s, &e, 10);
+        if (errno != 0 || e == s || *e || v < 1 || v > 1024)
+                return -EINVAL;
+        *ret = (unsigned) v;
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        enum { ARG_JSON = 0x100, ARG_VERSION };
+        static const struct option options[] = {
+                { "directory", required_argument, NULL, 'C' },
+                { "jobs", required_argument, NULL, 'j' },
+                { "quiet", no_argument, NULL, 'q' },
+                { "verbose", no_argument, NULL, 'v' },
+                { "json", no_argument, NULL, ARG_JSON },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                {},
+        };
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        Context ctx = {
+                .dir = ".",
+                .jobs = ncpu > 0 ? (unsigned) ncpu : 1,
+        };
+        bool help = false, version = false;
+        int c;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":C:j:qvh", options, NULL)) >= 0) {
+                switch (c) {
+                case 'C':
+                        ctx.dir = optarg;
+                        break;
+                case 'j':
+                        if (parse_jobs(optarg, &ctx.jobs) < 0) {
+                                log_error("invalid job count '%s': expected a number from 1 to 1024", optarg);
+                                return EXIT_USAGE;
+                        }
+                        break;
+                case 'q':
+                        log_set_level(LOG_QUIET);
+                        break;
+                case 'v':
+                        log_set_level(LOG_VERBOSE);
+                        break;
+                case ARG_JSON:
+                        ctx.json = true;
+                        break;
+                case 'h':
+                        help = true;
+                        break;
+                case ARG_VERSION:
+                        version = true;
+                        break;
+                case ':':
+                        log_error("option '%s' needs an argument", argv[optind - 1]);
+                        return EXIT_USAGE;
+                default:
+                        if (optopt)
+                                log_error("unknown option '-%c'", optopt);
+                        else
+                                log_error("unknown option '%s'", argv[optind - 1]);
+                        fprintf(stderr, "Try 'slipway --help'.\n");
+                        return EXIT_USAGE;
+                }
+        }
+
+        if (version) {
+                printf("slipway %s\n", SLIPWAY_VERSION);
+                return EXIT_OK;
+        }
+
+        if (optind >= argc) {
+                if (help) {
+                        help_global(stdout);
+                        return EXIT_OK;
+                }
+                help_global(stderr);
+                return EXIT_USAGE;
+        }
+
+        const Verb *v = verb_find(argv[optind]);
+        if (!v) {
+                log_error("unknown verb '%s'", argv[optind]);
+                fprintf(stderr, "Try 'slipway --help'.\n");
+                return EXIT_USAGE;
+        }
+        if (help) {
+                help_verb(v);
+                return EXIT_OK;
+        }
+
+        int nargs = argc - optind - 1;
+        if ((unsigned) nargs < v->min_args || (unsigned) nargs > v->max_args) {
+                log_error("'%s' takes %s%s", v->name, v->args[0] ? "the arguments " : "no arguments",
+                          v->args);
+                fprintf(stderr, "Usage: slipway [OPTIONS] %s %s\n", v->name, v->args);
+                return EXIT_USAGE;
+        }
+        return v->run(&ctx, nargs, argv + optind + 1);
+}

@@ -1,0 +1,1090 @@
+/* SPDX-License-Identifier: MIT */
+
+/* The project schema (docs/config.md is its user-facing description: keep the
+ * two in step), the checks across keys, and the loader for slipway.toml and
+ * its includes. */
+
+#include <ctype.h>
+#include <glob.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+
+#include "basic/alloc.h"
+#include "basic/fileio.h"
+#include "basic/strbuf.h"
+#include "project.h"
+
+/* ---- enum tables ----------------------------------------------------------- */
+
+static const char *const component_kind_table[] = { "spec", "native", NULL };
+static const char *const image_format_table[] = { "raw", "vhd", "vhdx", "qcow2", "iso", "oci", "tar", "wsl", "cpio", NULL };
+static const char *const selinux_mode_table[] = { "enforcing", "permissive", "disabled", NULL };
+static const char *const boot_mode_table[] = { "uefi", "bios", "hybrid", NULL };
+static const char *const partition_type_table[] = { "esp", "xbootldr", "root", "swap", "home", "srv", "var", "tmp", "usr", "linux", NULL };
+static const char *const fs_type_table[] = { "vfat", "ext4", "none", NULL };
+static const char *const sde_origin_table[] = { "config", "environment", "inputs", NULL };
+
+static_assert(ELEMENTSOF(component_kind_table) == _COMPONENT_KIND_MAX + 1, "component kinds");
+static_assert(ELEMENTSOF(image_format_table) == _IMAGE_FORMAT_MAX + 1, "image formats");
+static_assert(ELEMENTSOF(selinux_mode_table) == _SELINUX_MODE_MAX + 1, "selinux modes");
+static_assert(ELEMENTSOF(boot_mode_table) == _BOOT_MODE_MAX + 1, "boot modes");
+static_assert(ELEMENTSOF(partition_type_table) == _PARTITION_TYPE_MAX + 1, "partition types");
+static_assert(ELEMENTSOF(fs_type_table) == _FS_TYPE_MAX + 1, "fs types");
+static_assert(ELEMENTSOF(sde_origin_table) == _SDE_ORIGIN_MAX + 1, "sde origins");
+
+#define TABLE_LOOKUP(table, max, i) ((i) >= 0 && (i) < (max) ? (table)[(i)] : NULL)
+
+const char *component_kind_to_string(ComponentKind k) {
+        return TABLE_LOOKUP(component_kind_table, _COMPONENT_KIND_MAX, k);
+}
+const char *image_format_to_string(ImageFormat f) {
+        return TABLE_LOOKUP(image_format_table, _IMAGE_FORMAT_MAX, f);
+}
+ImageFormat image_format_from_string(const char *s) {
+        for (int i = 0; i < _IMAGE_FORMAT_MAX; i++)
+                if (strcmp(image_format_table[i], s) == 0)
+                        return (ImageFormat) i;
+        return _IMAGE_FORMAT_INVALID;
+}
+const char *selinux_mode_to_string(SelinuxMode m) {
+        return TABLE_LOOKUP(selinux_mode_table, _SELINUX_MODE_MAX, m);
+}
+const char *boot_mode_to_string(BootMode m) {
+        return TABLE_LOOKUP(boot_mode_table, _BOOT_MODE_MAX, m);
+}
+const char *partition_type_to_string(PartitionType t) {
+        return TABLE_LOOKUP(partition_type_table, _PARTITION_TYPE_MAX, t);
+}
+const char *fs_type_to_string(FsType t) {
+        return TABLE_LOOKUP(fs_type_table, _FS_TYPE_MAX, t);
+}
+const char *sde_origin_to_string(SdeOrigin o) {
+        return TABLE_LOOKUP(sde_origin_table, _SDE_ORIGIN_MAX, o);
+}
+
+const char *host_arch(void) {
+        static struct utsname u;
+        if (uname(&u) < 0)
+                return "x86_64";
+        if (strcmp(u.machine, "arm64") == 0)
+                return "aarch64";
+        if (strcmp(u.machine, "i386") == 0 || strcmp(u.machine, "i586") == 0)
+                return "i686";
+        return u.machine;
+}
+
+/* ---- value checks ---------------------------------------------------------- */
+
+static bool all_chars(const char *s, const char *extra, bool alnum, bool lower_only) {
+        for (; *s; s++) {
+                unsigned char c = (unsigned char) *s;
+                if (alnum && (isdigit(c) || (islower(c) && c < 0x80) || (!lower_only && isupper(c) && c < 0x80)))
+                        continue;
+                if (strchr(extra, c))
+                        continue;
+                return false;
+        }
+        return true;
+}
+
+static const char *check_project_name(const char *s) {
+        if (!s[0] || s[0] == '-' || !all_chars(s, "-", true, true) || strlen(s) > 64)
+                return "lower-case letters, digits and '-', starting with a letter or digit";
+        return NULL;
+}
+
+static const char *check_version(const char *s) {
+        if (!s[0] || !all_chars(s, "._+~^", true, false) || strlen(s) > 64)
+                return "letters, digits and '.', '_', '+', '~', '^' (no '-')";
+        return NULL;
+}
+
+static const char *check_dist(const char *s) {
+        if (!all_chars(s, "._+~^", true, false) || strlen(s) > 64)
+                return "letters, digits and '.', '_', '+', '~', '^', such as \".azl4\"";
+        return NULL;
+}
+
+static const char *const arch_table[] = { "x86_64", "aarch64", "i686", "ppc64le", "s390x", "riscv64", NULL };
+
+static bool in_table(const char *const *t, const char *s) {
+        for (; *t; t++)
+                if (strcmp(*t, s) == 0)
+                        return true;
+        return false;
+}
+
+static const char *check_project_arch(const char *s) {
+        return in_table(arch_table, s) ? NULL : "one of x86_64, aarch64, i686, ppc64le, s390x, riscv64";
+}
+
+static const char *check_package_arch(const char *s) {
+        return strcmp(s, "noarch") == 0 || in_table(arch_table, s)
+                       ? NULL
+                       : "noarch or one of x86_64, aarch64, i686, ppc64le, s390x, riscv64";
+}
+
+static const char *check_rpm_name(const char *s) {
+        if (!s[0] || s[0] == '-' || s[0] == '.' || !all_chars(s, "._+-", true, false) || strlen(s) > 200)
+                return "letters, digits and '.', '_', '+', '-', not starting with '-' or '.'";
+        return NULL;
+}
+
+static const char *check_image_name(const char *s) {
+        if (!s[0] || s[0] == '-' || s[0] == '.' || !all_chars(s, "._-", true, true) || strlen(s) > 64)
+                return "lower-case letters, digits and '.', '_', '-', starting with a letter or digit";
+        return NULL;
+}
+
+static const char *check_repo_name(const char *s) {
+        if (!s[0] || s[0] == '-' || s[0] == '.' || !all_chars(s, "._:-", true, false) || strlen(s) > 100)
+                return "letters, digits and '.', '_', ':', '-', starting with a letter or digit";
+        return NULL;
+}
+
+static const char *check_url(const char *s) {
+        if (strncmp(s, "file:///", 8) == 0 || (strncmp(s, "http://", 7) == 0 && s[7]) ||
+            (strncmp(s, "https://", 8) == 0 && s[8]))
+                return NULL;
+        return "a file:///, http:// or https:// URL";
+}
+
+static bool has_dotdot(const char *s) {
+        for (const char *p = s; (p = strstr(p, "..")); p += 2)
+                if ((p == s || p[-1] == '/') && (p[2] == 0 || p[2] == '/'))
+                        return true;
+        return false;
+}
+
+static const char *check_abs_path(const char *s) {
+        if (s[0] != '/' || has_dotdot(s) || strstr(s, "//") || strchr(s, '\n'))
+                return "an absolute path without '..' or '//'";
+        return NULL;
+}
+
+static const char *check_one_line(const char *s) {
+        return strchr(s, '\n') || strchr(s, '\r') ? "a single line" : NULL;
+}
+
+static const char *check_account_name(const char *s) {
+        size_t n = strlen(s);
+        if (n == 0 || n > 32 || !(islower((unsigned char) s[0]) || s[0] == '_') || !all_chars(s, "_-", true, true))
+                return "lower-case letters, digits, '_' and '-', starting with a letter or '_', at most 32 characters";
+        return NULL;
+}
+
+static const char *check_hostname(const char *s) {
+        size_t n = strlen(s);
+        if (n == 0 || n > 64)
+                goto bad;
+        for (const char *label = s;;) {
+                size_t l = strcspn(label, ".");
+                if (l == 0 || l > 63 || label[0] == '-' || label[l - 1] == '-')
+                        goto bad;
+                for (size_t i = 0; i < l; i++)
+                        if (!isalnum((unsigned char) label[i]) && label[i] != '-')
+                                goto bad;
+                if (!label[l])
+                        break;
+                label += l + 1;
+        }
+        return NULL;
+bad:
+        return "a host name: labels of letters, digits and '-' separated by '.', at most 64 characters";
+}
+
+static const char *check_unit_name(const char *s) {
+        static const char *const suffixes[] = { ".service", ".socket", ".timer", ".target", ".path", ".mount",
+                                                 ".automount", ".swap", ".slice", NULL };
+        const char *dot = strrchr(s, '.');
+        if (!dot || dot == s || !in_table(suffixes, dot) || !all_chars(s, ":_.\\@-", true, false) || strlen(s) > 255)
+                return "a systemd unit name such as \"sshd.service\"";
+        return NULL;
+}
+
+static const char *check_format(const char *s) {
+        return image_format_from_string(s) >= 0 ? NULL : "one of raw, vhd, vhdx, qcow2, iso, oci, tar, wsl, cpio";
+}
+
+static const char *check_env(const char *s) {
+        const char *eq = strchr(s, '=');
+        if (!eq || eq == s)
+                return "\"NAME=VALUE\"";
+        return NULL;
+}
+
+static const char *check_tag(const char *s) {
+        size_t n = strlen(s);
+        if (n == 0 || n > 128 || s[0] == '.' || s[0] == '-' || !all_chars(s, "._-", true, false))
+                return "an OCI tag: letters, digits, '_', '.', '-', not starting with '.' or '-', at most 128 characters";
+        return NULL;
+}
+
+static const char *check_gpt_label(const char *s) {
+        size_t n = 0;
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+                if ((*p & 0xC0) != 0x80)
+                        n += *p >= 0xF0 ? 2 : 1; /* UTF-16 code units */
+        return n <= 36 ? NULL : "at most 36 characters (the GPT limit)";
+}
+
+static const char *check_password_hash(const char *s) {
+        if (strpbrk(s, ":\n"))
+                return "a crypt(3) hash such as \"$6$salt$hash\", without ':'";
+        if (s[0] == '$' || strcmp(s, "!") == 0 || strcmp(s, "*") == 0 || strcmp(s, "!!") == 0)
+                return NULL;
+        return "a crypt(3) hash such as \"$6$salt$hash\" (a plain password is not accepted)";
+}
+
+static const char *check_group_name(const char *s) {
+        return check_account_name(s);
+}
+
+const char *check_dependency(const char *s) {
+        static const char *const expected = "a capability, optionally with a version: \"name\", \"name >= 1.0\", "
+                                            "\"name = 1:2.0-3\", or a rich dependency in parentheses";
+        if (s[0] == '(') {
+                int depth = 0;
+                for (const char *p = s; *p; p++) {
+                        if (*p == '(')
+                                depth++;
+                        else if (*p == ')' && --depth < 0)
+                                return expected;
+                        if (depth == 0 && p[1])
+                                return expected;
+                }
+                return depth == 0 ? NULL : expected;
+        }
+
+        /* name [op version] */
+        const char *p = s;
+        size_t n = strcspn(p, " \t<>=");
+        if (n == 0)
+                return expected;
+        for (size_t i = 0; i < n; i++)
+                if ((unsigned char) p[i] < 0x21 || p[i] == ',')
+                        return expected;
+        p += n;
+        p += strspn(p, " \t");
+        if (!*p)
+                return NULL;
+        size_t opl = strspn(p, "<>=");
+        if (!((opl == 1) || (opl == 2 && p[1] == '=')))
+                return expected;
+        p += opl;
+        p += strspn(p, " \t");
+        size_t vl = strcspn(p, " \t");
+        if (vl == 0 || p[vl] != 0)
+                return expected;
+        for (size_t i = 0; i < vl; i++)
+                if (!isalnum((unsigned char) p[i]) && !strchr("._+~^:-", p[i]))
+                        return expected;
+        return NULL;
+}
+
+/* ---- schema ---------------------------------------------------------------- */
+
+#define FIELD(k, t, st, m, ...) { .key = (k), .type = (t), .offset = offsetof(st, m), __VA_ARGS__ }
+
+static void file_spec_finish(void *obj, const char *path, Diagnostics *d);
+static void component_finish(void *obj, const char *path, Diagnostics *d);
+static void repo_finish(void *obj, const char *path, Diagnostics *d);
+static void partition_finish(void *obj, const char *path, Diagnostics *d);
+static void user_finish(void *obj, const char *path, Diagnostics *d);
+static void image_finish(void *obj, const char *path, Diagnostics *d);
+
+static const SchemaField project_settings_fields[] = {
+        FIELD("name", SCHEMA_STRING, ProjectSettings, name, .required = true, .check = check_project_name),
+        FIELD("version", SCHEMA_STRING, ProjectSettings, version, .required = true, .check = check_version),
+        FIELD("vendor", SCHEMA_STRING, ProjectSettings, vendor, .check = check_one_line),
+        FIELD("dist", SCHEMA_STRING, ProjectSettings, dist, .check = check_dist),
+        FIELD("arch", SCHEMA_STRING, ProjectSettings, arch, .check = check_project_arch),
+        FIELD("source-date-epoch", SCHEMA_INTEGER, ProjectSettings, source_date_epoch, .min = 0,
+              .max = 253402300799 /* 9999-12-31 */),
+        FIELD("includes", SCHEMA_STRING_ARRAY, ProjectSettings, includes),
+        {},
+};
+static const Schema project_settings_schema = {
+        .what = "project",
+        .size = sizeof(ProjectSettings),
+        .fields = project_settings_fields,
+};
+
+static const SchemaField signing_fields[] = {
+        FIELD("key", SCHEMA_STRING, Signing, key, .non_empty = true),
+        {},
+};
+static const Schema signing_schema = {
+        .what = "signing",
+        .size = sizeof(Signing),
+        .fields = signing_fields,
+};
+
+static const SchemaField build_fields[] = {
+        FIELD("host-provides", SCHEMA_STRING_ARRAY, BuildSettings, host_provides, .check = check_dependency),
+        {},
+};
+static const Schema build_schema = {
+        .what = "build",
+        .size = sizeof(BuildSettings),
+        .fields = build_fields,
+};
+
+static const SchemaField repo_fields[] = {
+        FIELD("url", SCHEMA_STRING, Repo, url, .required = true, .check = check_url),
+        FIELD("gpg-key", SCHEMA_STRING, Repo, gpg_key, .non_empty = true),
+        FIELD("gpgcheck", SCHEMA_BOOL, Repo, gpgcheck),
+        {},
+};
+static const Schema repo_schema = {
+        .what = "repository",
+        .size = sizeof(Repo),
+        .name_offset = offsetof(Repo, name),
+        .name_check = check_repo_name,
+        .fields = repo_fields,
+        .finish = repo_finish,
+};
+
+static const SchemaField component_file_fields[] = {
+        FIELD("source", SCHEMA_STRING, FileSpec, source, .required = true, .non_empty = true),
+        FIELD("path", SCHEMA_STRING, FileSpec, path, .required = true, .check = check_abs_path),
+        FIELD("mode", SCHEMA_MODE, FileSpec, mode),
+        FIELD("user", SCHEMA_STRING, FileSpec, user, .check = check_account_name),
+        FIELD("group", SCHEMA_STRING, FileSpec, group, .check = check_group_name),
+        FIELD("config", SCHEMA_BOOL, FileSpec, config),
+        {},
+};
+static const Schema component_file_schema = {
+        .what = "file",
+        .size = sizeof(FileSpec),
+        .fields = component_file_fields,
+        .finish = file_spec_finish,
+};
+
+/* Image files are the same minus config (meaningless outside a package). */
+static const SchemaField image_file_fields[] = {
+        FIELD("source", SCHEMA_STRING, FileSpec, source, .required = true, .non_empty = true),
+        FIELD("path", SCHEMA_STRING, FileSpec, path, .required = true, .check = check_abs_path),
+        FIELD("mode", SCHEMA_MODE, FileSpec, mode),
+        FIELD("user", SCHEMA_STRING, FileSpec, user, .check = check_account_name),
+        FIELD("group", SCHEMA_STRING, FileSpec, group, .check = check_group_name),
+        {},
+};
+static const Schema image_file_schema = {
+        .what = "file",
+        .size = sizeof(FileSpec),
+        .fields = image_file_fields,
+        .finish = file_spec_finish,
+};
+
+static const SchemaField component_fields[] = {
+        FIELD("spec", SCHEMA_STRING, Component, spec, .non_empty = true),
+        FIELD("defines", SCHEMA_STRING_MAP, Component, defines),
+        FIELD("epoch", SCHEMA_INTEGER, Component, epoch, .min = 0, .max = INT32_MAX),
+        FIELD("version", SCHEMA_STRING, Component, version, .check = check_version),
+        FIELD("release", SCHEMA_STRING, Component, release, .check = check_version),
+        FIELD("summary", SCHEMA_STRING, Component, summary, .non_empty = true, .check = check_one_line),
+        FIELD("description", SCHEMA_STRING, Component, description),
+        FIELD("license", SCHEMA_STRING, Component, license, .non_empty = true, .check = check_one_line),
+        FIELD("url", SCHEMA_STRING, Component, url, .check = check_one_line),
+        FIELD("arch", SCHEMA_STRING, Component, arch, .check = check_package_arch),
+        FIELD("requires", SCHEMA_STRING_ARRAY, Component, requires, .check = check_dependency),
+        FIELD("provides", SCHEMA_STRING_ARRAY, Component, provides, .check = check_dependency),
+        FIELD("conflicts", SCHEMA_STRING_ARRAY, Component, conflicts, .check = check_dependency),
+        FIELD("obsoletes", SCHEMA_STRING_ARRAY, Component, obsoletes, .check = check_dependency),
+        FIELD("files", SCHEMA_TABLE_ARRAY, Component, files, .sub = &component_file_schema),
+        {},
+};
+static const Schema component_schema = {
+        .what = "component",
+        .size = sizeof(Component),
+        .name_offset = offsetof(Component, name),
+        .name_check = check_rpm_name,
+        .fields = component_fields,
+        .finish = component_finish,
+};
+
+static const SchemaField partition_fields[] = {
+        FIELD("label", SCHEMA_STRING, Partition, label, .check = check_gpt_label),
+        FIELD("type", SCHEMA_ENUM, Partition, type, .required = true, .values = partition_type_table),
+        FIELD("size", SCHEMA_SIZE, Partition, size, .required = true, .allow_grow = true),
+        FIELD("fs", SCHEMA_ENUM, Partition, fs, .values = fs_type_table),
+        FIELD("mount", SCHEMA_STRING, Partition, mount, .check = check_abs_path),
+        {},
+};
+static const Schema partition_schema = {
+        .what = "partition",
+        .size = sizeof(Partition),
+        .fields = partition_fields,
+        .finish = partition_finish,
+};
+
+static const SchemaField user_fields[] = {
+        FIELD("name", SCHEMA_STRING, User, name, .required = true, .check = check_account_name),
+        FIELD("uid", SCHEMA_INTEGER, User, uid, .min = 0, .max = 2147483646),
+        FIELD("gid", SCHEMA_INTEGER, User, gid, .min = 0, .max = 2147483646),
+        FIELD("groups", SCHEMA_STRING_ARRAY, User, groups, .check = check_group_name),
+        FIELD("password-hash", SCHEMA_STRING, User, password_hash, .check = check_password_hash),
+        FIELD("ssh-keys", SCHEMA_STRING_ARRAY, User, ssh_keys),
+        FIELD("home", SCHEMA_STRING, User, home, .check = check_abs_path),
+        FIELD("shell", SCHEMA_STRING, User, shell, .check = check_abs_path),
+        {},
+};
+static const Schema user_schema = {
+        .what = "user",
+        .size = sizeof(User),
+        .fields = user_fields,
+        .finish = user_finish,
+};
+
+static const SchemaField services_fields[] = {
+        FIELD("enable", SCHEMA_STRING_ARRAY, Services, enable, .check = check_unit_name),
+        FIELD("disable", SCHEMA_STRING_ARRAY, Services, disable, .check = check_unit_name),
+        {},
+};
+static const Schema services_schema = {
+        .what = "services",
+        .size = sizeof(Services),
+        .fields = services_fields,
+};
+
+static const SchemaField container_fields[] = {
+        FIELD("entrypoint", SCHEMA_STRING_ARRAY, Container, entrypoint),
+        FIELD("cmd", SCHEMA_STRING_ARRAY, Container, cmd),
+        FIELD("env", SCHEMA_STRING_ARRAY, Container, env, .check = check_env),
+        FIELD("labels", SCHEMA_STRING_MAP, Container, labels),
+        FIELD("tag", SCHEMA_STRING, Container, tag, .check = check_tag),
+        FIELD("user", SCHEMA_STRING, Container, user, .non_empty = true, .check = check_one_line),
+        FIELD("workdir", SCHEMA_STRING, Container, workdir, .check = check_abs_path),
+        {},
+};
+static const Schema container_schema = {
+        .what = "container",
+        .size = sizeof(Container),
+        .fields = container_fields,
+};
+
+static const SchemaField image_fields[] = {
+        FIELD("description", SCHEMA_STRING, Image, description),
+        FIELD("formats", SCHEMA_STRING_ARRAY, Image, formats, .required = true, .non_empty = true,
+              .check = check_format),
+        FIELD("packages", SCHEMA_STRING_ARRAY, Image, packages, .required = true, .non_empty = true,
+              .check = check_dependency),
+        FIELD("hostname", SCHEMA_STRING, Image, hostname, .check = check_hostname),
+        FIELD("kernel-cmdline", SCHEMA_STRING, Image, kernel_cmdline, .check = check_one_line),
+        FIELD("selinux", SCHEMA_ENUM, Image, selinux, .values = selinux_mode_table),
+        FIELD("boot", SCHEMA_ENUM, Image, boot, .values = boot_mode_table),
+        FIELD("size", SCHEMA_SIZE, Image, size),
+        FIELD("initrd", SCHEMA_STRING, Image, initrd, .check = check_image_name),
+        FIELD("partitions", SCHEMA_TABLE_ARRAY, Image, partitions, .sub = &partition_schema),
+        FIELD("users", SCHEMA_TABLE_ARRAY, Image, users, .sub = &user_schema),
+        FIELD("files", SCHEMA_TABLE_ARRAY, Image, files, .sub = &image_file_schema),
+        FIELD("services", SCHEMA_TABLE, Image, services, .sub = &services_schema),
+        FIELD("container", SCHEMA_TABLE, Image, container, .sub = &container_schema),
+        {},
+};
+static const Schema image_schema = {
+        .what = "image",
+        .size = sizeof(Image),
+        .name_offset = offsetof(Image, name),
+        .name_check = check_image_name,
+        .fields = image_fields,
+        .finish = image_finish,
+};
+
+static const SchemaField project_fields[] = {
+        FIELD("project", SCHEMA_TABLE, Project, project, .required = true, .sub = &project_settings_schema),
+        FIELD("signing", SCHEMA_TABLE, Project, signing, .sub = &signing_schema),
+        FIELD("build", SCHEMA_TABLE, Project, build, .sub = &build_schema),
+        FIELD("repos", SCHEMA_NAMED_TABLES, Project, repos, .sub = &repo_schema),
+        FIELD("components", SCHEMA_NAMED_TABLES, Project, components, .sub = &component_schema),
+        FIELD("images", SCHEMA_NAMED_TABLES, Project, images, .sub = &image_schema),
+        {},
+};
+static const Schema project_schema = {
+        .what = "project",
+        .size = sizeof(Project),
+        .fields = project_fields,
+};
+
+/* ---- checks across keys -------------------------------------------------- */
+
+static void file_spec_finish(void *obj, const char *path, Diagnostics *d) {
+        FileSpec *f = obj;
+        if (!f->user)
+                f->user = strdup("root");
+        if (!f->group)
+                f->group = strdup("root");
+        if (!f->user || !f->group)
+                d->oom = true;
+}
+
+static void component_finish(void *obj, const char *path, Diagnostics *d) {
+        static const char *const native_only[] = { "epoch", "version", "release", "summary", "description", "license",
+                                                    "url", "arch", "requires", "provides", "conflicts", "obsoletes",
+                                                    "files", NULL };
+        Component *c = obj;
+
+        if (c->spec) {
+                c->kind = COMPONENT_SPEC;
+                for (const char *const *k = native_only; *k; k++)
+                        if (cfg_has(&c->obj, *k)) {
+                                SourcePos pos = cfg_pos(&c->obj, *k);
+                                diag_error(d, &pos,
+                                           "key '%s.%s': component '%s' is built from a spec, which sets this; "
+                                           "it applies only to native components",
+                                           path, *k, c->name);
+                        }
+                return;
+        }
+
+        c->kind = COMPONENT_NATIVE;
+        if (cfg_has(&c->obj, "defines")) {
+                SourcePos pos = cfg_pos(&c->obj, "defines");
+                diag_error(d, &pos, "key '%s.defines': component '%s' has no spec, so there is nothing to define for",
+                           path, c->name);
+        }
+        static const char *const required[] = { "version", "summary", "license", NULL };
+        for (const char *const *k = required; *k; k++)
+                if (!cfg_has(&c->obj, *k))
+                        diag_error(d, &c->obj.pos,
+                                   "component '%s' has neither 'spec' nor '%s': a native component needs "
+                                   "'version', 'summary' and 'license'",
+                                   c->name, *k);
+        if (!c->release && !(c->release = strdup("1")))
+                d->oom = true;
+
+        /* Two files at one path. */
+        for (size_t i = 0; i < c->files.n; i++)
+                for (size_t j = 0; j < i; j++) {
+                        const FileSpec *a = &c->files.items[j], *b = &c->files.items[i];
+                        if (a->path && b->path && strcmp(a->path, b->path) == 0) {
+                                SourcePos pos = cfg_pos(&b->obj, "path");
+                                SourcePos first = cfg_pos(&a->obj, "path");
+                                diag_error(d, &pos, "component '%s': path '%s' is packaged twice, first at %s:%u:%u",
+                                           c->name, b->path, first.file, first.line, first.column);
+                        }
+                }
+}
+
+static void repo_finish(void *obj, const char *path, Diagnostics *d) {
+        Repo *r = obj;
+        if (!cfg_has(&r->obj, "gpgcheck"))
+                r->gpgcheck = true;
+        if (r->gpgcheck && !r->gpg_key)
+                diag_error(d, &r->obj.pos,
+                           "repository '%s' needs 'gpg-key' (or 'gpgcheck = false' to take its packages unchecked)",
+                           r->name);
+}
+
+static void partition_finish(void *obj, const char *path, Diagnostics *d) {
+        static const char *const default_mount[_PARTITION_TYPE_MAX] = {
+                [PARTITION_ESP] = "/boot/efi", [PARTITION_XBOOTLDR] = "/boot", [PARTITION_ROOT] = "/",
+                [PARTITION_HOME] = "/home",    [PARTITION_SRV] = "/srv",       [PARTITION_VAR] = "/var",
+                [PARTITION_TMP] = "/tmp",      [PARTITION_USR] = "/usr",
+        };
+        Partition *p = obj;
+
+        if (!cfg_has(&p->obj, "fs"))
+                p->fs = p->type == PARTITION_ESP || p->type == PARTITION_XBOOTLDR ? FS_VFAT
+                        : p->type == PARTITION_SWAP                              ? FS_NONE
+                                                                                  : FS_EXT4;
+        if (!p->mount && p->fs != FS_NONE && default_mount[p->type] && !(p->mount = strdup(default_mount[p->type])))
+                d->oom = true;
+
+        SourcePos fpos = cfg_pos(&p->obj, "fs");
+        if ((p->type == PARTITION_ESP || p->type == PARTITION_XBOOTLDR) && p->fs != FS_VFAT)
+                diag_error(d, &fpos, "key '%s.fs': an %s partition must be vfat", path,
+                           partition_type_to_string(p->type));
+        if (p->type == PARTITION_SWAP && p->fs != FS_NONE)
+                diag_error(d, &fpos, "key '%s.fs': a swap partition takes fs = \"none\"", path);
+        if (p->type == PARTITION_ROOT && p->mount && strcmp(p->mount, "/") != 0) {
+                SourcePos mpos = cfg_pos(&p->obj, "mount");
+                diag_error(d, &mpos, "key '%s.mount': the root partition is mounted at '/'", path);
+        }
+        if (p->fs != FS_NONE && !p->mount && p->type != PARTITION_SWAP)
+                diag_error(d, &p->obj.pos, "%s: a '%s' partition with a filesystem needs 'mount'", path,
+                           partition_type_to_string(p->type));
+        if (p->size != CFG_SIZE_GROW && p->size % (1024 * 1024) != 0) {
+                SourcePos spos = cfg_pos(&p->obj, "size");
+                diag_error(d, &spos, "key '%s.size': partitions are sized in whole MiB", path);
+        }
+}
+
+static void user_finish(void *obj, const char *path, Diagnostics *d) {
+        User *u = obj;
+        if (!u->name)
+                return;
+        if (!u->home && asprintf(&u->home, "/home/%s", u->name) < 0) {
+                u->home = NULL;
+                d->oom = true;
+        }
+        if (!u->shell && !(u->shell = strdup("/bin/bash")))
+                d->oom = true;
+}
+
+static void image_finish(void *obj, const char *path, Diagnostics *d) {
+        Image *im = obj;
+
+        im->format_mask = 0;
+        for (size_t i = 0; i < im->formats.n; i++) {
+                ImageFormat f = image_format_from_string(im->formats.items[i]);
+                if (f < 0)
+                        continue;
+                if (im->format_mask & (1u << f)) {
+                        SourcePos pos = cfg_pos(&im->obj, "formats");
+                        diag_error(d, &pos, "key '%s.formats': '%s' is listed twice", path, im->formats.items[i]);
+                }
+                im->format_mask |= 1u << f;
+        }
+
+        if (im->size != 0 && im->size % (1024 * 1024) != 0) {
+                SourcePos pos = cfg_pos(&im->obj, "size");
+                diag_error(d, &pos, "key '%s.size': disk sizes are whole MiB (Azure requires it of VHDs)", path);
+        }
+
+        /* Partitions: one root, at most one that grows. */
+        size_t roots = 0, grows = 0;
+        for (size_t i = 0; i < im->partitions.n; i++) {
+                const Partition *p = &im->partitions.items[i];
+                roots += p->type == PARTITION_ROOT;
+                grows += p->size == CFG_SIZE_GROW;
+                for (size_t j = 0; j < i; j++) {
+                        const Partition *q = &im->partitions.items[j];
+                        if (p->mount && q->mount && strcmp(p->mount, q->mount) == 0) {
+                                SourcePos pos = cfg_pos(&p->obj, "mount");
+                                diag_error(d, &pos, "%s: two partitions are mounted at '%s'", path, p->mount);
+                        }
+                }
+        }
+        if (im->partitions.n > 0 && roots != 1) {
+                SourcePos pos = cfg_pos(&im->obj, "partitions");
+                diag_error(d, &pos, "image '%s': the partitions need exactly one of type \"root\", found %zu", im->name,
+                           roots);
+        }
+        if (grows > 1) {
+                SourcePos pos = cfg_pos(&im->obj, "partitions");
+                diag_error(d, &pos, "image '%s': only one partition can have size = \"grow\"", im->name);
+        }
+
+        /* Users: unique names and uids. */
+        for (size_t i = 0; i < im->users.n; i++)
+                for (size_t j = 0; j < i; j++) {
+                        const User *a = &im->users.items[j], *b = &im->users.items[i];
+                        if (a->name && b->name && strcmp(a->name, b->name) == 0) {
+                                SourcePos pos = cfg_pos(&b->obj, "name");
+                                diag_error(d, &pos, "image '%s': user '%s' is defined twice", im->name, b->name);
+                        } else if (cfg_has(&a->obj, "uid") && cfg_has(&b->obj, "uid") && a->uid == b->uid) {
+                                SourcePos pos = cfg_pos(&b->obj, "uid");
+                                diag_error(d, &pos, "image '%s': users '%s' and '%s' have the same uid %lld", im->name,
+                                           a->name, b->name, (long long) b->uid);
+                        }
+                }
+
+        /* Services: not both enabled and disabled. */
+        for (size_t i = 0; i < im->services.enable.n; i++)
+                for (size_t j = 0; j < im->services.disable.n; j++)
+                        if (strcmp(im->services.enable.items[i], im->services.disable.items[j]) == 0) {
+                                SourcePos pos = cfg_pos(&im->services.obj, "disable");
+                                diag_error(d, &pos, "image '%s': '%s' is both enabled and disabled", im->name,
+                                           im->services.enable.items[i]);
+                        }
+
+        /* Image files: one path once. */
+        for (size_t i = 0; i < im->files.n; i++)
+                for (size_t j = 0; j < i; j++) {
+                        const FileSpec *a = &im->files.items[j], *b = &im->files.items[i];
+                        if (a->path && b->path && strcmp(a->path, b->path) == 0) {
+                                SourcePos pos = cfg_pos(&b->obj, "path");
+                                diag_error(d, &pos, "image '%s': path '%s' is given twice", im->name, b->path);
+                        }
+                }
+
+        if (im->container.obj.n_tables > 0 && !(im->format_mask & (1u << IMAGE_FORMAT_OCI)))
+                diag_warning(d, &im->container.obj.pos, "image '%s': [%s.container] has no effect without the \"oci\" format",
+                             im->name, path);
+        if (im->partitions.n > 0 && !(im->format_mask & IMAGE_FORMATS_DISK))
+                diag_warning(d, &im->obj.pos, "image '%s': partitions have no effect without a disk format (raw, vhd, vhdx, qcow2)",
+                             im->name);
+}
+
+/* ---- the loader ------------------------------------------------------------- */
+
+Project *project_free(Project *p) {
+        if (!p)
+                return NULL;
+        schema_release(&project_schema, p);
+        for (size_t i = 0; i < p->n_docs; i++)
+                toml_document_free(p->docs[i]);
+        free(p->docs);
+        free(p->dir);
+        free(p->arch);
+        free(p);
+        return NULL;
+}
+
+char *project_path(const Project *p, const char *path) {
+        return path_join(p->dir, path);
+}
+
+const Component *project_find_component(const Project *p, const char *name) {
+        for (size_t i = 0; i < p->components.n; i++)
+                if (strcmp(p->components.items[i].name, name) == 0)
+                        return &p->components.items[i];
+        return NULL;
+}
+
+const Image *project_find_image(const Project *p, const char *name) {
+        for (size_t i = 0; i < p->images.n; i++)
+                if (strcmp(p->images.items[i].name, name) == 0)
+                        return &p->images.items[i];
+        return NULL;
+}
+
+static int project_add_doc(Project *p, TomlDocument *doc) {
+        TomlDocument **docs = realloc(p->docs, (p->n_docs + 1) * sizeof *docs);
+        if (!docs) {
+                toml_document_free(doc);
+                return -ENOMEM;
+        }
+        docs[p->n_docs++] = doc;
+        p->docs = docs;
+        return 0;
+}
+
+/* Parses one file and merges it into p. Syntax errors go to d and are not
+ * fatal for the other files. */
+static int project_read_file(Project *p, const char *path, bool top, Diagnostics *d) {
+        TomlDocument *doc = NULL;
+        int r;
+
+        r = toml_parse_file(path, NULL, d, &doc);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return 0;
+        r = project_add_doc(p, doc);
+        if (r < 0)
+                return r;
+
+        if (!top) {
+                const TomlValue *pt = toml_table_get(doc->root, "project");
+                const TomlEntry *inc = pt && pt->type == TOML_TABLE ? toml_table_entry(pt, "includes") : NULL;
+                if (inc) {
+                        /* Nested includes are not supported: say so once and
+                         * leave the file out rather than merge half of it. */
+                        diag_error(d, &inc->key_pos, "key 'project.includes' is only allowed in slipway.toml");
+                        return 0;
+                }
+        }
+        return schema_apply(&project_schema, p, doc->root, NULL, d);
+}
+
+/* Rejects what glob(3) would silently take literally: an unterminated '['. */
+static const char *glob_problem(const char *pattern) {
+        for (const char *s = pattern; *s; s++) {
+                if (*s == '\\' && s[1]) {
+                        s++;
+                        continue;
+                }
+                if (*s == '[') {
+                        const char *e = s + 1;
+                        if (*e == '!' || *e == '^')
+                                e++;
+                        if (*e == ']')
+                                e++;
+                        e = strchr(e, ']');
+                        if (!e)
+                                return "unterminated '[' in the pattern";
+                        s = e;
+                }
+        }
+        if (strstr(pattern, "**"))
+                return "'**' is not supported: name each directory level";
+        return NULL;
+}
+
+static bool has_wildcard(const char *s) {
+        return strpbrk(s, "*?[") != NULL;
+}
+
+static int project_read_includes(Project *p, Diagnostics *d) {
+        const ProjectSettings *ps = &p->project;
+        _cleanup_free_ char *top = NULL;
+        char **seen = NULL;
+        size_t n_seen = 0;
+        int r = 0;
+
+        top = realpath(p->docs[0]->filename, NULL);
+
+        /* The includes list belongs to slipway.toml; included files that set
+         * it are rejected before they are merged, so it stays put while we
+         * iterate. */
+        for (size_t i = 0; i < ps->includes.n && r >= 0; i++) {
+                const char *pattern = ps->includes.items[i];
+                const TomlValue *arr = toml_table_get(toml_table_get(p->docs[0]->root, "project"), "includes");
+                SourcePos pos = arr && arr->type == TOML_ARRAY && i < arr->array.n ? arr->array.items[i]->pos
+                                                                                    : ps->obj.pos;
+                const char *problem = glob_problem(pattern);
+                if (problem) {
+                        diag_error(d, &pos, "key 'project.includes[%zu]': bad glob '%s': %s", i, pattern, problem);
+                        continue;
+                }
+
+                _cleanup_free_ char *full = project_path(p, pattern);
+                if (!full) {
+                        r = -ENOMEM;
+                        break;
+                }
+                glob_t g = {};
+                int gr = glob(full, GLOB_ERR | GLOB_MARK, NULL, &g);
+                if (gr == GLOB_NOSPACE) {
+                        globfree(&g);
+                        r = -ENOMEM;
+                        break;
+                }
+                if (gr == GLOB_NOMATCH || gr == GLOB_ABORTED) {
+                        if (has_wildcard(pattern))
+                                diag_warning(d, &pos, "key 'project.includes[%zu]': '%s' matches no file", i, pattern);
+                        else
+                                diag_error(d, &pos, "key 'project.includes[%zu]': included file '%s' does not exist", i,
+                                           pattern);
+                        globfree(&g);
+                        continue;
+                }
+                for (size_t k = 0; k < g.gl_pathc && r >= 0; k++) {
+                        const char *m = g.gl_pathv[k];
+                        size_t ml = strlen(m);
+                        if (ml > 0 && m[ml - 1] == '/') {
+                                if (!has_wildcard(pattern))
+                                        diag_error(d, &pos, "key 'project.includes[%zu]': '%s' is a directory", i, pattern);
+                                continue;
+                        }
+                        _cleanup_free_ char *real = realpath(m, NULL);
+                        if (!real) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        if (top && strcmp(real, top) == 0) {
+                                diag_error(d, &pos, "key 'project.includes[%zu]': '%s' includes slipway.toml itself", i,
+                                           pattern);
+                                continue;
+                        }
+                        bool dup = false;
+                        for (size_t s = 0; s < n_seen; s++)
+                                if (strcmp(seen[s], real) == 0)
+                                        dup = true;
+                        if (dup)
+                                continue;
+                        char **ns = realloc(seen, (n_seen + 1) * sizeof *ns);
+                        if (!ns) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        seen = ns;
+                        seen[n_seen++] = TAKE_PTR(real);
+
+                        /* Positions use the path as the user would type it. */
+                        const char *shown = m;
+                        if (strncmp(m, "./", 2) == 0)
+                                shown = m + 2;
+                        r = project_read_file(p, shown, false, d);
+                }
+                globfree(&g);
+        }
+
+        for (size_t s = 0; s < n_seen; s++)
+                free(seen[s]);
+        free(seen);
+        return r;
+}
+
+/* Files named by the configuration must exist: the user learns of a typo now,
+ * not halfway through a build. */
+static void check_file(const Project *p, const CfgObject *o, const char *key, const char *path, const char *what,
+                       Diagnostics *d, time_t *newest) {
+        _cleanup_free_ char *full = project_path(p, path);
+        struct stat st;
+        if (!full) {
+                d->oom = true;
+                return;
+        }
+        if (stat(full, &st) < 0) {
+                SourcePos pos = cfg_pos(o, key);
+                diag_error(d, &pos, "%s '%s' does not exist", what, path);
+                return;
+        }
+        if (newest && st.st_mtime > *newest)
+                *newest = st.st_mtime;
+}
+
+static void check_file_list(const Project *p, const CfgObject *o, const char *key, const StrList *l, const char *what,
+                            Diagnostics *d, time_t *newest) {
+        for (size_t i = 0; i < l->n; i++) {
+                _cleanup_free_ char *full = project_path(p, l->items[i]);
+                struct stat st;
+                if (!full) {
+                        d->oom = true;
+                        return;
+                }
+                if (stat(full, &st) < 0) {
+                        const TomlValue *arr = NULL;
+                        for (size_t t = 0; t < o->n_tables && !arr; t++)
+                                arr = toml_table_get(o->tables[t], key);
+                        SourcePos pos = arr && arr->type == TOML_ARRAY && i < arr->array.n ? arr->array.items[i]->pos
+                                                                                            : o->pos;
+                        diag_error(d, &pos, "%s '%s' does not exist", what, l->items[i]);
+                } else if (newest && st.st_mtime > *newest)
+                        *newest = st.st_mtime;
+        }
+}
+
+static void project_check_files(Project *p, Diagnostics *d, time_t *newest) {
+        if (p->signing.key)
+                check_file(p, &p->signing.obj, "key", p->signing.key, "signing key", d, NULL);
+
+        for (size_t i = 0; i < p->repos.n; i++) {
+                const Repo *r = &p->repos.items[i];
+                if (r->gpg_key && !strstr(r->gpg_key, "://"))
+                        check_file(p, &r->obj, "gpg-key", r->gpg_key, "repository key", d, NULL);
+        }
+
+        for (size_t i = 0; i < p->components.n; i++) {
+                const Component *c = &p->components.items[i];
+                if (c->spec)
+                        check_file(p, &c->obj, "spec", c->spec, "spec file", d, newest);
+                for (size_t f = 0; f < c->files.n; f++)
+                        if (c->files.items[f].source)
+                                check_file(p, &c->files.items[f].obj, "source", c->files.items[f].source, "source",
+                                           d, newest);
+        }
+
+        for (size_t i = 0; i < p->images.n; i++) {
+                const Image *im = &p->images.items[i];
+                for (size_t f = 0; f < im->files.n; f++)
+                        if (im->files.items[f].source)
+                                check_file(p, &im->files.items[f].obj, "source", im->files.items[f].source, "source",
+                                           d, newest);
+                for (size_t u = 0; u < im->users.n; u++)
+                        check_file_list(p, &im->users.items[u].obj, "ssh-keys", &im->users.items[u].ssh_keys,
+                                        "ssh key file", d, newest);
+        }
+}
+
+/* Checks that need the whole project: image cross-references. */
+static void project_check_references(Project *p, Diagnostics *d) {
+        for (size_t i = 0; i < p->images.n; i++) {
+                const Image *im = &p->images.items[i];
+                if (!im->initrd)
+                        continue;
+                SourcePos pos = cfg_pos(&im->obj, "initrd");
+                const Image *ini = project_find_image(p, im->initrd);
+                if (!ini) {
+                        _cleanup_strbuf_ StrBuf names = STRBUF_INIT;
+                        for (size_t k = 0; k < p->images.n; k++)
+                                if (k != i)
+                                        strbuf_printf(&names, "%s'%s'", names.len ? ", " : "", p->images.items[k].name);
+                        diag_error(d, &pos, "image '%s': initrd '%s' is not an image of this project%s%s", im->name,
+                                   im->initrd, names.len ? "; images: " : "", names.len ? names.buf : "");
+                } else if (ini == im)
+                        diag_error(d, &pos, "image '%s' cannot be its own initrd", im->name);
+                else if (!(ini->format_mask & (1u << IMAGE_FORMAT_CPIO)))
+                        diag_error(d, &pos, "image '%s': initrd '%s' must have the \"cpio\" format", im->name,
+                                   im->initrd);
+        }
+}
+
+static int project_source_date_epoch(Project *p, time_t newest, Diagnostics *d) {
+        if (cfg_has(&p->project.obj, "source-date-epoch")) {
+                p->source_date_epoch = (uint64_t) p->project.source_date_epoch;
+                p->sde_origin = SDE_FROM_CONFIG;
+                return 0;
+        }
+        const char *e = getenv("SOURCE_DATE_EPOCH");
+        if (e && *e) {
+                char *end;
+                errno = 0;
+                unsigned long long v = strtoull(e, &end, 10);
+                if (errno != 0 || *end || e[0] < '0' || e[0] > '9' || v > 253402300799ULL) {
+                        diag_error(d, NULL, "environment variable SOURCE_DATE_EPOCH='%s' is not valid: expected seconds since 1970",
+                                   e);
+                        return 0;
+                }
+                p->source_date_epoch = v;
+                p->sde_origin = SDE_FROM_ENVIRONMENT;
+                return 0;
+        }
+        p->source_date_epoch = newest > 0 ? (uint64_t) newest : 0;
+        p->sde_origin = SDE_FROM_INPUTS;
+        return 0;
+}
+
+int project_load(const char *dir, Diagnostics *d, Project **ret) {
+        _cleanup_(project_freep) Project *p = NULL;
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        p = new0(Project, 1);
+        if (!p)
+                return -ENOMEM;
+        p->dir = strdup(dir);
+        path = path_join(dir, "slipway.toml");
+        if (!p->dir || !path)
+                return -ENOMEM;
+
+        if (!path_exists(path)) {
+                SourcePos pos = { .file = path };
+                diag_error(d, &pos, "no project here: slipway.toml not found (create one with 'slipway init DIR')");
+                return -EINVAL;
+        }
+
+        r = project_read_file(p, path, true, d);
+        if (r < 0)
+                return r;
+        if (p->n_docs == 0)
+                return -EINVAL; /* a syntax error in slipway.toml: nothing else to say */
+
+        r = project_read_includes(p, d);
+        if (r < 0)
+                return r;
+
+        r = schema_finish(&project_schema, p, NULL, d);
+        if (r < 0)
+                return r;
+        if (!p->project.obj.n_tables)
+                p->project.obj.pos = (SourcePos) { .file = p->docs[0]->filename };
+
+        p->arch = strdup(p->project.arch ? p->project.arch : host_arch());
+        if (!p->arch)
+                return -ENOMEM;
+        for (size_t i = 0; i < p->components.n; i++) {
+                Component *c = &p->components.items[i];
+                if (c->kind == COMPONENT_NATIVE && !c->arch && !(c->arch = strdup(p->arch)))
+                        return -ENOMEM;
+        }
+
+        project_check_references(p, d);
+
+        time_t newest = 0;
+        for (size_t i = 0; i < p->n_docs; i++) {
+                struct stat st;
+                if (stat(p->docs[i]->filename, &st) >= 0 && st.st_mtime > newest)
+                        newest = st.st_mtime;
+        }
+        project_check_files(p, d, &newest);
+        r = project_source_date_epoch(p, newest, d);
+        if (r < 0)
+                return r;
+
+        if (!p->signing.key)
+                diag_warning(d, NULL, "no [signing] key: packages, repositories and images will be unsigned");
+
+        r = diagnostics_status(d);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(p);
+        return 0;
+}

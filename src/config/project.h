@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The project model: slipway.toml and the files its includes pull in, read
+ * into typed structs (schema in project.c, documented in docs/config.md).
+ *
+ * Every struct starts with a CfgObject, so cfg_pos(&x->obj, "key") gives the
+ * file:line:column of any key for later error messages. A Project owns the
+ * TOML documents those positions point into. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "basic/diag.h"
+#include "config/schema.h"
+#include "config/toml.h"
+
+typedef enum ComponentKind {
+        COMPONENT_SPEC,   /* built by rpmbuild from a spec file */
+        COMPONENT_NATIVE, /* slipway writes the RPM itself */
+        _COMPONENT_KIND_MAX,
+        _COMPONENT_KIND_INVALID = -EINVAL,
+} ComponentKind;
+
+const char *component_kind_to_string(ComponentKind k) _pure_;
+
+typedef enum ImageFormat {
+        IMAGE_FORMAT_RAW,
+        IMAGE_FORMAT_VHD,
+        IMAGE_FORMAT_VHDX,
+        IMAGE_FORMAT_QCOW2,
+        IMAGE_FORMAT_ISO,
+        IMAGE_FORMAT_OCI,
+        IMAGE_FORMAT_TAR,
+        IMAGE_FORMAT_WSL,
+        IMAGE_FORMAT_CPIO,
+        _IMAGE_FORMAT_MAX,
+        _IMAGE_FORMAT_INVALID = -EINVAL,
+} ImageFormat;
+
+const char *image_format_to_string(ImageFormat f) _pure_;
+ImageFormat image_format_from_string(const char *s) _pure_;
+/* raw, vhd, vhdx and qcow2: the formats that hold a partitioned disk. */
+#define IMAGE_FORMATS_DISK                                                                        \
+        ((1u << IMAGE_FORMAT_RAW) | (1u << IMAGE_FORMAT_VHD) | (1u << IMAGE_FORMAT_VHDX) |       \
+         (1u << IMAGE_FORMAT_QCOW2))
+
+typedef enum SelinuxMode {
+        SELINUX_ENFORCING,
+        SELINUX_PERMISSIVE,
+        SELINUX_DISABLED,
+        _SELINUX_MODE_MAX,
+        _SELINUX_MODE_INVALID = -EINVAL,
+} SelinuxMode;
+
+typedef enum BootMode {
+        BOOT_UEFI,
+        BOOT_BIOS,
+        BOOT_HYBRID,
+        _BOOT_MODE_MAX,
+        _BOOT_MODE_INVALID = -EINVAL,
+} BootMode;
+
+typedef enum PartitionType {
+        PARTITION_ESP,
+        PARTITION_XBOOTLDR,
+        PARTITION_ROOT,
+        PARTITION_SWAP,
+        PARTITION_HOME,
+        PARTITION_SRV,
+        PARTITION_VAR,
+        PARTITION_TMP,
+        PARTITION_USR,
+        PARTITION_LINUX,
+        _PARTITION_TYPE_MAX,
+        _PARTITION_TYPE_INVALID = -EINVAL,
+} PartitionType;
+
+typedef enum FsType {
+        FS_VFAT,
+        FS_EXT4,
+        FS_NONE,
+        _FS_TYPE_MAX,
+        _FS_TYPE_INVALID = -EINVAL,
+} FsType;
+
+typedef enum SdeOrigin {
+        SDE_FROM_CONFIG,      /* [project] source-date-epoch */
+        SDE_FROM_ENVIRONMENT, /* $SOURCE_DATE_EPOCH */
+        SDE_FROM_INPUTS,      /* the newest modification time among the inputs */
+        _SDE_ORIGIN_MAX,
+        _SDE_ORIGIN_INVALID = -EINVAL,
+} SdeOrigin;
+
+const char *selinux_mode_to_string(SelinuxMode m) _pure_;
+const char *boot_mode_to_string(BootMode m) _pure_;
+const char *partition_type_to_string(PartitionType t) _pure_;
+const char *fs_type_to_string(FsType t) _pure_;
+const char *sde_origin_to_string(SdeOrigin o) _pure_;
+
+typedef struct ProjectSettings {
+        CfgObject obj;
+        char *name;
+        char *version;
+        char *vendor;
+        char *dist;
+        char *arch;              /* default: the build host's */
+        int64_t source_date_epoch;
+        StrList includes;
+} ProjectSettings;
+
+typedef struct Signing {
+        CfgObject obj;
+        char *key; /* NULL: outputs are unsigned */
+} Signing;
+
+typedef struct BuildSettings {
+        CfgObject obj;
+        StrList host_provides;
+} BuildSettings;
+
+typedef struct Repo {
+        CfgObject obj;
+        char *name;
+        char *url;
+        char *gpg_key;
+        bool gpgcheck; /* default: true */
+} Repo;
+
+typedef struct FileSpec {
+        CfgObject obj;
+        char *source; /* relative to the project directory, or absolute */
+        char *path;   /* absolute path in the package or image */
+        int mode;     /* -1: the source's */
+        char *user;   /* default: root */
+        char *group;  /* default: root */
+        bool config;  /* %config(noreplace); components only */
+} FileSpec;
+
+typedef struct FileSpecArray {
+        FileSpec *items;
+        size_t n;
+} FileSpecArray;
+
+typedef struct Component {
+        CfgObject obj;
+        char *name;
+        ComponentKind kind;
+        /* spec components */
+        char *spec;
+        StrMap defines;
+        /* native components */
+        int64_t epoch; /* only if cfg_has(&obj, "epoch") */
+        char *version;
+        char *release; /* default: "1" */
+        char *summary;
+        char *description; /* default: the summary */
+        char *license;
+        char *url;
+        char *arch;        /* default: the project's arch */
+        StrList requires;
+        StrList provides;
+        StrList conflicts;
+        StrList obsoletes;
+        FileSpecArray files;
+} Component;
+
+typedef struct Partition {
+        CfgObject obj;
+        char *label;
+        PartitionType type;
+        uint64_t size; /* bytes, or CFG_SIZE_GROW */
+        FsType fs;     /* default by type: esp vfat, swap none, else ext4 */
+        char *mount;   /* default by type: esp /boot/efi, root /, home /home, ... */
+} Partition;
+
+typedef struct User {
+        CfgObject obj;
+        char *name;
+        int64_t uid;   /* only if cfg_has(&obj, "uid"), else allocated */
+        int64_t gid;   /* only if cfg_has(&obj, "gid"), else the uid */
+        StrList groups;
+        char *password_hash; /* NULL: the account is locked */
+        StrList ssh_keys;    /* files with public keys */
+        char *home;          /* default: /home/NAME */
+        char *shell;         /* default: /bin/bash */
+} User;
+
+typedef struct Services {
+        CfgObject obj;
+        StrList enable;
+        StrList disable;
+} Services;
+
+typedef struct Container {
+        CfgObject obj;
+        StrList entrypoint;
+        StrList cmd;
+        StrList env;
+        StrMap labels;
+        char *tag;     /* default: the project version */
+        char *user;
+        char *workdir;
+} Container;
+
+typedef struct Image {
+        CfgObject obj;
+        char *name;
+        char *description;
+        StrList formats;
+        unsigned format_mask; /* 1 << ImageFormat, derived from formats */
+        StrList packages;
+        char *hostname;
+        char *kernel_cmdline;
+        SelinuxMode selinux;
+        BootMode boot;
+        uint64_t size; /* 0: smallest that fits */
+        char *initrd;
+        struct {
+                Partition *items;
+                size_t n;
+        } partitions;
+        struct {
+                User *items;
+                size_t n;
+        } users;
+        FileSpecArray files;
+        Services services;
+        Container container;
+} Image;
+
+typedef struct Project {
+        CfgObject obj;
+        ProjectSettings project;
+        Signing signing;
+        BuildSettings build;
+        struct {
+                Repo *items;
+                size_t n;
+        } repos;
+        struct {
+                Component *items;
+                size_t n;
+        } components;
+        struct {
+                Image *items;
+                size_t n;
+        } images;
+
+        /* Not from the schema: */
+        char *dir;              /* the project directory as given */
+        char *arch;             /* effective architecture */
+        uint64_t source_date_epoch;
+        SdeOrigin sde_origin;
+        TomlDocument **docs;    /* slipway.toml first, then includes in glob order */
+        size_t n_docs;
+} Project;
+
+/* Reads DIR/slipway.toml and its includes. Input errors (up to the limit) and
+ * warnings go to d; returns -EINVAL if there was any error, -ENOMEM, or 0
+ * with *ret set. */
+int project_load(const char *dir, Diagnostics *d, Project **ret);
+
+Project *project_free(Project *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Project *, project_free);
+
+/* A path from the configuration (relative to the project directory, or
+ * absolute) as a path usable from the current directory. NULL on OOM. */
+char *project_path(const Project *p, const char *path);
+
+const Component *project_find_component(const Project *p, const char *name);
+const Image *project_find_image(const Project *p, const char *name);
+
+/* The architecture of the machine slipway runs on, in RPM's spelling. */
+const char *host_arch(void);
+
+/* Dependency strings ("name", "name >= 1.0", "(a or b)"): NULL if s is well
+ * formed, else what is expected. */
+const char *check_dependency(const char *s);
