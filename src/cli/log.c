@@ -15,7 +15,7 @@ LogLevel log_get_level(void) {
         return level;
 }
 
-static void vlog(const char *prefix, int error, const char *fmt, va_list ap) {
+_printf_(3, 0) static void vlog(const char *prefix, int error, const char *fmt, va_list ap) {
         fputs("slipway: ", stderr);
         if (prefix)
                 fputs(prefix, stderr);

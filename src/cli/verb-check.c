@@ -158,8 +158,12 @@ static void render_text(const json_t *s) {
                (long long) json_integer_value(json_object_get(pr, "source_date_epoch")), js(pr, "source_date_epoch_from"));
         printf("signing    %s\n", json_is_string(json_object_get(pr, "signing_key")) ? js(pr, "signing_key")
                                                                                   : "none (outputs are unsigned)");
-        join_array(json_object_get(s, "files"), buf, sizeof buf);
-        printf("files      %s\n", buf);
+        a = json_object_get(s, "files");
+        if (json_array_size(a) > 1)
+                printf("files      %s and %zu included file%s\n", json_string_value(json_array_get(a, 0)),
+                       json_array_size(a) - 1, json_array_size(a) == 2 ? "" : "s");
+        else
+                printf("files      %s\n", json_string_value(json_array_get(a, 0)));
 
         a = json_object_get(s, "repos");
         json_array_foreach(a, i, v)

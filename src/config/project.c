@@ -997,6 +997,29 @@ static void project_check_references(Project *p, Diagnostics *d) {
         }
 }
 
+/* Defaults and checks once every file was merged. */
+static int project_finish(Project *p, Diagnostics *d) {
+        int r;
+
+        if (!p->project.obj.n_tables)
+                p->project.obj.pos = (SourcePos) { .file = p->docs[0]->filename };
+        r = schema_finish(&project_schema, p, NULL, d);
+        if (r < 0)
+                return r;
+
+        p->arch = strdup(p->project.arch ? p->project.arch : host_arch());
+        if (!p->arch)
+                return -ENOMEM;
+        for (size_t i = 0; i < p->components.n; i++) {
+                Component *c = &p->components.items[i];
+                if (c->kind == COMPONENT_NATIVE && !c->arch && !(c->arch = strdup(p->arch)))
+                        return -ENOMEM;
+        }
+
+        project_check_references(p, d);
+        return 0;
+}
+
 static int project_source_date_epoch(Project *p, time_t newest, Diagnostics *d) {
         if (cfg_has(&p->project.obj, "source-date-epoch")) {
                 p->source_date_epoch = (uint64_t) p->project.source_date_epoch;
@@ -1051,22 +1074,9 @@ int project_load(const char *dir, Diagnostics *d, Project **ret) {
         if (r < 0)
                 return r;
 
-        r = schema_finish(&project_schema, p, NULL, d);
+        r = project_finish(p, d);
         if (r < 0)
                 return r;
-        if (!p->project.obj.n_tables)
-                p->project.obj.pos = (SourcePos) { .file = p->docs[0]->filename };
-
-        p->arch = strdup(p->project.arch ? p->project.arch : host_arch());
-        if (!p->arch)
-                return -ENOMEM;
-        for (size_t i = 0; i < p->components.n; i++) {
-                Component *c = &p->components.items[i];
-                if (c->kind == COMPONENT_NATIVE && !c->arch && !(c->arch = strdup(p->arch)))
-                        return -ENOMEM;
-        }
-
-        project_check_references(p, d);
 
         time_t newest = 0;
         for (size_t i = 0; i < p->n_docs; i++) {
@@ -1081,6 +1091,37 @@ int project_load(const char *dir, Diagnostics *d, Project **ret) {
 
         if (!p->signing.key)
                 diag_warning(d, NULL, "no [signing] key: packages, repositories and images will be unsigned");
+
+        r = diagnostics_status(d);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+int project_load_buffer(const char *data, size_t size, const char *filename, Diagnostics *d, Project **ret) {
+        _cleanup_(project_freep) Project *p = NULL;
+        TomlDocument *doc = NULL;
+        int r;
+
+        p = new0(Project, 1);
+        if (!p || !(p->dir = strdup(".")))
+                return -ENOMEM;
+
+        r = toml_parse(data, size, filename, d, &doc);
+        if (r < 0)
+                return r;
+        r = project_add_doc(p, doc);
+        if (r < 0)
+                return r;
+        r = schema_apply(&project_schema, p, doc->root, NULL, d);
+        if (r < 0)
+                return r;
+        r = project_finish(p, d);
+        if (r < 0)
+                return r;
+        p->source_date_epoch = cfg_has(&p->project.obj, "source-date-epoch") ? (uint64_t) p->project.source_date_epoch : 0;
+        p->sde_origin = SDE_FROM_CONFIG;
 
         r = diagnostics_status(d);
         if (r < 0)

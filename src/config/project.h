@@ -261,6 +261,12 @@ typedef struct Project {
  * with *ret set. */
 int project_load(const char *dir, Diagnostics *d, Project **ret);
 
+/* Reads one TOML document held in memory as a whole project, with every
+ * schema and cross-key check but without includes and without looking at the
+ * file system (referenced files are not checked, SOURCE_DATE_EPOCH comes from
+ * the document or is 0). For tests and fuzzing. */
+int project_load_buffer(const char *data, size_t size, const char *filename, Diagnostics *d, Project **ret);
+
 Project *project_free(Project *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Project *, project_free);
 
