@@ -41,7 +41,12 @@ static void test_dependency(void) {
         CHECK(check_dependency(""));
         CHECK(check_dependency(">= 1"));
         CHECK(check_dependency("foo >="));
-        CHECK(check_dependency("foo => 1"));
+        CHECK(!check_dependency("foo => 1"));
+        CHECK(!check_dependency("foo =< 1"));
+        CHECK(!check_dependency("foo == 1"));
+        CHECK(check_dependency("foo >> 1"));
+        CHECK(check_dependency("foo <> 1"));
+        CHECK(check_dependency("foo >=> 1"));
         CHECK(check_dependency("foo >= 1 2"));
         CHECK(check_dependency("(a or b"));
         CHECK(check_dependency("a, b"));

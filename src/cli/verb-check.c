@@ -207,7 +207,8 @@ int verb_check(const Context *ctx, int argc, char **argv) {
                 if (r == -ENOMEM)
                         log_error_errno(r, "cannot load the project in '%s'", ctx->dir);
                 if (ctx->json) {
-                        json_t *e = json_pack("{s:o, s:o}", "errors", diag_json(&diag, DIAG_ERROR), "warnings",
+                        json_t *e = json_pack("{s:o, s:I, s:o}", "errors", diag_json(&diag, DIAG_ERROR),
+                                              "errors_not_shown", (json_int_t) diag.dropped, "warnings",
                                               diag_json(&diag, DIAG_WARNING));
                         json_dumpf(e, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
                         fputc('\n', stdout);

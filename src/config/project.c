@@ -5,6 +5,7 @@
  * its includes. */
 
 #include <ctype.h>
+#include <ftw.h>
 #include <glob.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -133,14 +134,18 @@ static const char *check_rpm_name(const char *s) {
         return NULL;
 }
 
+static bool starts_alnum(const char *s) {
+        return isalnum((unsigned char) s[0]) && (unsigned char) s[0] < 0x80;
+}
+
 static const char *check_image_name(const char *s) {
-        if (!s[0] || s[0] == '-' || s[0] == '.' || !all_chars(s, "._-", true, true) || strlen(s) > 64)
+        if (!starts_alnum(s) || !all_chars(s, "._-", true, true) || strlen(s) > 64)
                 return "lower-case letters, digits and '.', '_', '-', starting with a letter or digit";
         return NULL;
 }
 
 static const char *check_repo_name(const char *s) {
-        if (!s[0] || s[0] == '-' || s[0] == '.' || !all_chars(s, "._:-", true, false) || strlen(s) > 100)
+        if (!starts_alnum(s) || !all_chars(s, "._:-", true, false) || strlen(s) > 100)
                 return "letters, digits and '.', '_', ':', '-', starting with a letter or digit";
         return NULL;
 }
@@ -271,8 +276,14 @@ const char *check_dependency(const char *s) {
         p += strspn(p, " \t");
         if (!*p)
                 return NULL;
+        /* rpm's operators, with the spellings it also accepts: =< => == */
+        static const char *const ops[] = { "<", ">", "=", "<=", ">=", "=<", "=>", "==", NULL };
         size_t opl = strspn(p, "<>=");
-        if (!((opl == 1) || (opl == 2 && p[1] == '=')))
+        bool op_ok = false;
+        for (const char *const *o = ops; *o; o++)
+                if (strlen(*o) == opl && strncmp(*o, p, opl) == 0)
+                        op_ok = true;
+        if (!op_ok)
                 return expected;
         p += opl;
         p += strspn(p, " \t");
@@ -289,12 +300,12 @@ const char *check_dependency(const char *s) {
 
 #define FIELD(k, t, st, m, ...) { .key = (k), .type = (t), .offset = offsetof(st, m), __VA_ARGS__ }
 
-static void file_spec_finish(void *obj, const char *path, Diagnostics *d);
-static void component_finish(void *obj, const char *path, Diagnostics *d);
-static void repo_finish(void *obj, const char *path, Diagnostics *d);
-static void partition_finish(void *obj, const char *path, Diagnostics *d);
-static void user_finish(void *obj, const char *path, Diagnostics *d);
-static void image_finish(void *obj, const char *path, Diagnostics *d);
+static void file_spec_finish(void *obj, Diagnostics *d);
+static void component_finish(void *obj, Diagnostics *d);
+static void repo_finish(void *obj, Diagnostics *d);
+static void partition_finish(void *obj, Diagnostics *d);
+static void user_finish(void *obj, Diagnostics *d);
+static void image_finish(void *obj, Diagnostics *d);
 
 static const SchemaField project_settings_fields[] = {
         FIELD("name", SCHEMA_STRING, ProjectSettings, name, .required = true, .check = check_project_name),
@@ -512,7 +523,7 @@ static const Schema project_schema = {
 
 /* ---- checks across keys -------------------------------------------------- */
 
-static void file_spec_finish(void *obj, const char *path, Diagnostics *d) {
+static void file_spec_finish(void *obj, Diagnostics *d) {
         FileSpec *f = obj;
         if (!f->user)
                 f->user = strdup("root");
@@ -522,14 +533,28 @@ static void file_spec_finish(void *obj, const char *path, Diagnostics *d) {
                 d->oom = true;
 }
 
-static void component_finish(void *obj, const char *path, Diagnostics *d) {
+static void component_finish(void *obj, Diagnostics *d) {
         static const char *const native_only[] = { "epoch", "version", "release", "summary", "description", "license",
                                                     "url", "arch", "requires", "provides", "conflicts", "obsoletes",
                                                     "files", NULL };
         Component *c = obj;
+        const char *path = c->obj.path;
 
         if (c->spec) {
                 c->kind = COMPONENT_SPEC;
+                /* Each define becomes rpmbuild --define 'NAME VALUE'. */
+                for (size_t i = 0; i < c->defines.n; i++) {
+                        const char *k = c->defines.keys[i], *v = c->defines.values[i];
+                        bool ok = (isalpha((unsigned char) k[0]) || k[0] == '_') && all_chars(k, "_", true, false);
+                        SourcePos pos = cfg_pos(&c->obj, "defines");
+                        if (!ok)
+                                diag_error(d, &pos,
+                                           "key '%s.defines': macro name '%s' is not valid: expected letters, digits "
+                                           "and '_', not starting with a digit",
+                                           path, k);
+                        else if (strchr(v, '\n'))
+                                diag_error(d, &pos, "key '%s.defines': the value of '%s' must be a single line", path, k);
+                }
                 for (const char *const *k = native_only; *k; k++)
                         if (cfg_has(&c->obj, *k)) {
                                 SourcePos pos = cfg_pos(&c->obj, *k);
@@ -548,12 +573,15 @@ static void component_finish(void *obj, const char *path, Diagnostics *d) {
                            path, c->name);
         }
         static const char *const required[] = { "version", "summary", "license", NULL };
+        _cleanup_strbuf_ StrBuf missing = STRBUF_INIT;
         for (const char *const *k = required; *k; k++)
                 if (!cfg_has(&c->obj, *k))
-                        diag_error(d, &c->obj.pos,
-                                   "component '%s' has neither 'spec' nor '%s': a native component needs "
-                                   "'version', 'summary' and 'license'",
-                                   c->name, *k);
+                        strbuf_printf(&missing, "%s'%s'", missing.len ? ", " : "", *k);
+        if (missing.len)
+                diag_error(d, &c->obj.pos,
+                           "component '%s' has no 'spec', so slipway writes the package itself and needs "
+                           "'version', 'summary' and 'license': missing %s",
+                           c->name, missing.buf);
         if (!c->release && !(c->release = strdup("1")))
                 d->oom = true;
 
@@ -566,11 +594,12 @@ static void component_finish(void *obj, const char *path, Diagnostics *d) {
                                 SourcePos first = cfg_pos(&a->obj, "path");
                                 diag_error(d, &pos, "component '%s': path '%s' is packaged twice, first at %s:%u:%u",
                                            c->name, b->path, first.file, first.line, first.column);
+                                break;
                         }
                 }
 }
 
-static void repo_finish(void *obj, const char *path, Diagnostics *d) {
+static void repo_finish(void *obj, Diagnostics *d) {
         Repo *r = obj;
         if (!cfg_has(&r->obj, "gpgcheck"))
                 r->gpgcheck = true;
@@ -580,14 +609,19 @@ static void repo_finish(void *obj, const char *path, Diagnostics *d) {
                            r->name);
 }
 
-static void partition_finish(void *obj, const char *path, Diagnostics *d) {
+static void partition_finish(void *obj, Diagnostics *d) {
         static const char *const default_mount[_PARTITION_TYPE_MAX] = {
                 [PARTITION_ESP] = "/boot/efi", [PARTITION_XBOOTLDR] = "/boot", [PARTITION_ROOT] = "/",
                 [PARTITION_HOME] = "/home",    [PARTITION_SRV] = "/srv",       [PARTITION_VAR] = "/var",
                 [PARTITION_TMP] = "/tmp",      [PARTITION_USR] = "/usr",
         };
         Partition *p = obj;
+        const char *path = p->obj.path;
 
+        /* An invalid type or fs was reported already; checks built on it
+         * would only add noise. */
+        if (p->type < 0 || (p->fs < 0 && cfg_has(&p->obj, "fs")))
+                return;
         if (!cfg_has(&p->obj, "fs"))
                 p->fs = p->type == PARTITION_ESP || p->type == PARTITION_XBOOTLDR ? FS_VFAT
                         : p->type == PARTITION_SWAP                              ? FS_NONE
@@ -603,18 +637,21 @@ static void partition_finish(void *obj, const char *path, Diagnostics *d) {
                 diag_error(d, &fpos, "key '%s.fs': a swap partition takes fs = \"none\"", path);
         if (p->type == PARTITION_ROOT && p->mount && strcmp(p->mount, "/") != 0) {
                 SourcePos mpos = cfg_pos(&p->obj, "mount");
-                diag_error(d, &mpos, "key '%s.mount': the root partition is mounted at '/'", path);
+                diag_error(d, &mpos, "key '%s.mount': the root partition must be mounted at '/'", path);
         }
-        if (p->fs != FS_NONE && !p->mount && p->type != PARTITION_SWAP)
-                diag_error(d, &p->obj.pos, "%s: a '%s' partition with a filesystem needs 'mount'", path,
-                           partition_type_to_string(p->type));
+        if (p->type == PARTITION_ROOT && p->fs == FS_NONE)
+                diag_error(d, &fpos, "key '%s.fs': the root partition needs a filesystem", path);
+        if (p->fs == FS_NONE && cfg_has(&p->obj, "mount")) {
+                SourcePos mpos = cfg_pos(&p->obj, "mount");
+                diag_error(d, &mpos, "key '%s.mount': a partition without a filesystem cannot be mounted", path);
+        }
         if (p->size != CFG_SIZE_GROW && p->size % (1024 * 1024) != 0) {
                 SourcePos spos = cfg_pos(&p->obj, "size");
                 diag_error(d, &spos, "key '%s.size': partitions are sized in whole MiB", path);
         }
 }
 
-static void user_finish(void *obj, const char *path, Diagnostics *d) {
+static void user_finish(void *obj, Diagnostics *d) {
         User *u = obj;
         if (!u->name)
                 return;
@@ -626,18 +663,18 @@ static void user_finish(void *obj, const char *path, Diagnostics *d) {
                 d->oom = true;
 }
 
-static void image_finish(void *obj, const char *path, Diagnostics *d) {
+static void image_finish(void *obj, Diagnostics *d) {
         Image *im = obj;
+        const char *path = im->obj.path;
 
         im->format_mask = 0;
         for (size_t i = 0; i < im->formats.n; i++) {
                 ImageFormat f = image_format_from_string(im->formats.items[i]);
                 if (f < 0)
                         continue;
-                if (im->format_mask & (1u << f)) {
-                        SourcePos pos = cfg_pos(&im->obj, "formats");
-                        diag_error(d, &pos, "key '%s.formats': '%s' is listed twice", path, im->formats.items[i]);
-                }
+                if (im->format_mask & (1u << f))
+                        diag_error(d, &im->formats.pos[i], "key '%s.formats': '%s' is listed twice", path,
+                                   im->formats.items[i]);
                 im->format_mask |= 1u << f;
         }
 
@@ -646,28 +683,50 @@ static void image_finish(void *obj, const char *path, Diagnostics *d) {
                 diag_error(d, &pos, "key '%s.size': disk sizes are whole MiB (Azure requires it of VHDs)", path);
         }
 
-        /* Partitions: one root, at most one that grows. */
-        size_t roots = 0, grows = 0;
+        /* Partitions: one root, at most one that grows, one per mount point. */
+        size_t roots = 0, invalid = 0;
+        const Partition *first_root = NULL, *first_grow = NULL;
         for (size_t i = 0; i < im->partitions.n; i++) {
                 const Partition *p = &im->partitions.items[i];
-                roots += p->type == PARTITION_ROOT;
-                grows += p->size == CFG_SIZE_GROW;
+                if (p->type < 0) {
+                        invalid++;
+                        continue;
+                }
+                if (p->type == PARTITION_ROOT) {
+                        if (first_root) {
+                                SourcePos pos = cfg_pos(&p->obj, "type"), fpos = cfg_pos(&first_root->obj, "type");
+                                diag_error(d, &pos, "image '%s': a second partition of type \"root\", the first is at %s:%u:%u",
+                                           im->name, fpos.file, fpos.line, fpos.column);
+                        } else
+                                first_root = p;
+                        roots++;
+                }
+                if (p->size == CFG_SIZE_GROW) {
+                        if (first_grow) {
+                                SourcePos pos = cfg_pos(&p->obj, "size");
+                                SourcePos fpos = cfg_pos(&first_grow->obj, "size");
+                                diag_error(d, &pos, "image '%s': only one partition can have size = \"grow\", the first is at %s:%u:%u",
+                                           im->name, fpos.file, fpos.line, fpos.column);
+                        } else
+                                first_grow = p;
+                }
+                if (p->fs >= 0 && p->fs != FS_NONE && !p->mount && p->type != PARTITION_SWAP)
+                        diag_error(d, &p->obj.pos, "image '%s': a '%s' partition with a filesystem needs 'mount'",
+                                   im->name, partition_type_to_string(p->type));
                 for (size_t j = 0; j < i; j++) {
                         const Partition *q = &im->partitions.items[j];
                         if (p->mount && q->mount && strcmp(p->mount, q->mount) == 0) {
                                 SourcePos pos = cfg_pos(&p->obj, "mount");
-                                diag_error(d, &pos, "%s: two partitions are mounted at '%s'", path, p->mount);
+                                if (!cfg_has(&p->obj, "mount"))
+                                        pos = p->obj.pos;
+                                diag_error(d, &pos, "image '%s': two partitions are mounted at '%s'", im->name, p->mount);
+                                break;
                         }
                 }
         }
-        if (im->partitions.n > 0 && roots != 1) {
+        if (im->partitions.n > 0 && roots == 0 && invalid == 0) {
                 SourcePos pos = cfg_pos(&im->obj, "partitions");
-                diag_error(d, &pos, "image '%s': the partitions need exactly one of type \"root\", found %zu", im->name,
-                           roots);
-        }
-        if (grows > 1) {
-                SourcePos pos = cfg_pos(&im->obj, "partitions");
-                diag_error(d, &pos, "image '%s': only one partition can have size = \"grow\"", im->name);
+                diag_error(d, &pos, "image '%s': the partitions need one of type \"root\"", im->name);
         }
 
         /* Users: unique names and uids. */
@@ -675,31 +734,36 @@ static void image_finish(void *obj, const char *path, Diagnostics *d) {
                 for (size_t j = 0; j < i; j++) {
                         const User *a = &im->users.items[j], *b = &im->users.items[i];
                         if (a->name && b->name && strcmp(a->name, b->name) == 0) {
-                                SourcePos pos = cfg_pos(&b->obj, "name");
-                                diag_error(d, &pos, "image '%s': user '%s' is defined twice", im->name, b->name);
-                        } else if (cfg_has(&a->obj, "uid") && cfg_has(&b->obj, "uid") && a->uid == b->uid) {
+                                SourcePos pos = cfg_pos(&b->obj, "name"), first = cfg_pos(&a->obj, "name");
+                                diag_error(d, &pos, "image '%s': user '%s' is defined twice, first at %s:%u:%u",
+                                           im->name, b->name, first.file, first.line, first.column);
+                                break;
+                        }
+                        if (a->name && b->name && cfg_has(&a->obj, "uid") && cfg_has(&b->obj, "uid") &&
+                            a->uid == b->uid) {
                                 SourcePos pos = cfg_pos(&b->obj, "uid");
                                 diag_error(d, &pos, "image '%s': users '%s' and '%s' have the same uid %lld", im->name,
                                            a->name, b->name, (long long) b->uid);
+                                break;
                         }
                 }
 
         /* Services: not both enabled and disabled. */
         for (size_t i = 0; i < im->services.enable.n; i++)
                 for (size_t j = 0; j < im->services.disable.n; j++)
-                        if (strcmp(im->services.enable.items[i], im->services.disable.items[j]) == 0) {
-                                SourcePos pos = cfg_pos(&im->services.obj, "disable");
-                                diag_error(d, &pos, "image '%s': '%s' is both enabled and disabled", im->name,
-                                           im->services.enable.items[i]);
-                        }
+                        if (strcmp(im->services.enable.items[i], im->services.disable.items[j]) == 0)
+                                diag_error(d, &im->services.disable.pos[j], "image '%s': '%s' is both enabled and disabled",
+                                           im->name, im->services.enable.items[i]);
 
         /* Image files: one path once. */
         for (size_t i = 0; i < im->files.n; i++)
                 for (size_t j = 0; j < i; j++) {
                         const FileSpec *a = &im->files.items[j], *b = &im->files.items[i];
                         if (a->path && b->path && strcmp(a->path, b->path) == 0) {
-                                SourcePos pos = cfg_pos(&b->obj, "path");
-                                diag_error(d, &pos, "image '%s': path '%s' is given twice", im->name, b->path);
+                                SourcePos pos = cfg_pos(&b->obj, "path"), first = cfg_pos(&a->obj, "path");
+                                diag_error(d, &pos, "image '%s': path '%s' is given twice, first at %s:%u:%u", im->name,
+                                           b->path, first.file, first.line, first.column);
+                                break;
                         }
                 }
 
@@ -825,12 +889,10 @@ static int project_read_includes(Project *p, Diagnostics *d) {
          * iterate. */
         for (size_t i = 0; i < ps->includes.n && r >= 0; i++) {
                 const char *pattern = ps->includes.items[i];
-                const TomlValue *arr = toml_table_get(toml_table_get(p->docs[0]->root, "project"), "includes");
-                SourcePos pos = arr && arr->type == TOML_ARRAY && i < arr->array.n ? arr->array.items[i]->pos
-                                                                                    : ps->obj.pos;
+                SourcePos pos = ps->includes.pos[i];
                 const char *problem = glob_problem(pattern);
                 if (problem) {
-                        diag_error(d, &pos, "key 'project.includes[%zu]': bad glob '%s': %s", i, pattern, problem);
+                        diag_error(d, &pos, "key 'project.includes': bad glob '%s': %s", pattern, problem);
                         continue;
                 }
 
@@ -848,9 +910,9 @@ static int project_read_includes(Project *p, Diagnostics *d) {
                 }
                 if (gr == GLOB_NOMATCH || gr == GLOB_ABORTED) {
                         if (has_wildcard(pattern))
-                                diag_warning(d, &pos, "key 'project.includes[%zu]': '%s' matches no file", i, pattern);
+                                diag_warning(d, &pos, "key 'project.includes': '%s' matches no file", pattern);
                         else
-                                diag_error(d, &pos, "key 'project.includes[%zu]': included file '%s' does not exist", i,
+                                diag_error(d, &pos, "key 'project.includes': included file '%s' does not exist",
                                            pattern);
                         globfree(&g);
                         continue;
@@ -860,7 +922,7 @@ static int project_read_includes(Project *p, Diagnostics *d) {
                         size_t ml = strlen(m);
                         if (ml > 0 && m[ml - 1] == '/') {
                                 if (!has_wildcard(pattern))
-                                        diag_error(d, &pos, "key 'project.includes[%zu]': '%s' is a directory", i, pattern);
+                                        diag_error(d, &pos, "key 'project.includes': '%s' is a directory", pattern);
                                 continue;
                         }
                         _cleanup_free_ char *real = realpath(m, NULL);
@@ -869,7 +931,7 @@ static int project_read_includes(Project *p, Diagnostics *d) {
                                 break;
                         }
                         if (top && strcmp(real, top) == 0) {
-                                diag_error(d, &pos, "key 'project.includes[%zu]': '%s' includes slipway.toml itself", i,
+                                diag_error(d, &pos, "key 'project.includes': '%s' includes slipway.toml itself",
                                            pattern);
                                 continue;
                         }
@@ -904,21 +966,43 @@ static int project_read_includes(Project *p, Diagnostics *d) {
 
 /* Files named by the configuration must exist: the user learns of a typo now,
  * not halfway through a build. */
+static time_t *walk_newest; /* nftw() has no user pointer */
+
+static int walk_mtime(const char *fpath, const struct stat *st, int type, struct FTW *ftw) {
+        if (st->st_mtime > *walk_newest)
+                *walk_newest = st->st_mtime;
+        return 0;
+}
+
+/* The newest modification time of path and, for a directory, everything in it. */
+static void newest_mtime(const char *path, time_t *newest) {
+        walk_newest = newest;
+        (void) nftw(path, walk_mtime, 16, FTW_PHYS);
+}
+
 static void check_file(const Project *p, const CfgObject *o, const char *key, const char *path, const char *what,
-                       Diagnostics *d, time_t *newest) {
+                       bool dir_ok, Diagnostics *d, time_t *newest) {
         _cleanup_free_ char *full = project_path(p, path);
         struct stat st;
         if (!full) {
                 d->oom = true;
                 return;
         }
+        SourcePos pos = cfg_pos(o, key);
         if (stat(full, &st) < 0) {
-                SourcePos pos = cfg_pos(o, key);
-                diag_error(d, &pos, "%s '%s' does not exist", what, path);
+                /* Written in an included file, a path is still relative to the
+                 * project directory: say so, it is the likely mistake. */
+                bool hint = path[0] != '/' && pos.file && p->n_docs > 0 && strcmp(pos.file, p->docs[0]->filename) != 0;
+                diag_error(d, &pos, "%s '%s' does not exist%s", what, path,
+                           hint ? " (paths are relative to the project directory)" : "");
                 return;
         }
-        if (newest && st.st_mtime > *newest)
-                *newest = st.st_mtime;
+        if (!dir_ok && S_ISDIR(st.st_mode)) {
+                diag_error(d, &pos, "%s '%s' is a directory, not a file", what, path);
+                return;
+        }
+        if (newest)
+                newest_mtime(full, newest);
 }
 
 static void check_file_list(const Project *p, const CfgObject *o, const char *key, const StrList *l, const char *what,
@@ -930,13 +1014,10 @@ static void check_file_list(const Project *p, const CfgObject *o, const char *ke
                         d->oom = true;
                         return;
                 }
-                if (stat(full, &st) < 0) {
-                        const TomlValue *arr = NULL;
-                        for (size_t t = 0; t < o->n_tables && !arr; t++)
-                                arr = toml_table_get(o->tables[t], key);
-                        SourcePos pos = arr && arr->type == TOML_ARRAY && i < arr->array.n ? arr->array.items[i]->pos
-                                                                                            : o->pos;
-                        diag_error(d, &pos, "%s '%s' does not exist", what, l->items[i]);
+                bool missing = stat(full, &st) < 0;
+                if (missing || S_ISDIR(st.st_mode)) {
+                        bool is_dir = !missing;
+                        diag_error(d, &l->pos[i], "%s '%s' %s", what, l->items[i], is_dir ? "is a directory, not a file" : "does not exist");
                 } else if (newest && st.st_mtime > *newest)
                         *newest = st.st_mtime;
         }
@@ -944,22 +1025,28 @@ static void check_file_list(const Project *p, const CfgObject *o, const char *ke
 
 static void project_check_files(Project *p, Diagnostics *d, time_t *newest) {
         if (p->signing.key)
-                check_file(p, &p->signing.obj, "key", p->signing.key, "signing key", d, NULL);
+                check_file(p, &p->signing.obj, "key", p->signing.key, "signing key", false, d, NULL);
 
         for (size_t i = 0; i < p->repos.n; i++) {
                 const Repo *r = &p->repos.items[i];
                 if (r->gpg_key && !strstr(r->gpg_key, "://"))
-                        check_file(p, &r->obj, "gpg-key", r->gpg_key, "repository key", d, NULL);
+                        check_file(p, &r->obj, "gpg-key", r->gpg_key, "repository key", false, d, NULL);
         }
 
         for (size_t i = 0; i < p->components.n; i++) {
                 const Component *c = &p->components.items[i];
-                if (c->spec)
-                        check_file(p, &c->obj, "spec", c->spec, "spec file", d, newest);
+                if (c->spec) {
+                        /* The sources lie beside the spec: they are inputs too. */
+                        _cleanup_free_ char *full = project_path(p, c->spec);
+                        _cleanup_free_ char *dir = full ? path_dirname(full) : NULL;
+                        check_file(p, &c->obj, "spec", c->spec, "spec file", false, d, NULL);
+                        if (dir)
+                                newest_mtime(dir, newest);
+                }
                 for (size_t f = 0; f < c->files.n; f++)
                         if (c->files.items[f].source)
                                 check_file(p, &c->files.items[f].obj, "source", c->files.items[f].source, "source",
-                                           d, newest);
+                                           true, d, newest);
         }
 
         for (size_t i = 0; i < p->images.n; i++) {
@@ -967,7 +1054,7 @@ static void project_check_files(Project *p, Diagnostics *d, time_t *newest) {
                 for (size_t f = 0; f < im->files.n; f++)
                         if (im->files.items[f].source)
                                 check_file(p, &im->files.items[f].obj, "source", im->files.items[f].source, "source",
-                                           d, newest);
+                                           true, d, newest);
                 for (size_t u = 0; u < im->users.n; u++)
                         check_file_list(p, &im->users.items[u].obj, "ssh-keys", &im->users.items[u].ssh_keys,
                                         "ssh key file", d, newest);
@@ -1003,10 +1090,15 @@ static int project_finish(Project *p, Diagnostics *d) {
 
         if (!p->project.obj.n_tables)
                 p->project.obj.pos = (SourcePos) { .file = p->docs[0]->filename };
-        r = schema_finish(&project_schema, p, NULL, d);
+        r = schema_finish(&project_schema, p, d);
         if (r < 0)
                 return r;
 
+        if (!p->project.arch && check_project_arch(host_arch()))
+                diag_error(d, &p->project.obj.pos,
+                           "the build host's architecture '%s' is not supported: set 'arch' in [project] to one of "
+                           "x86_64, aarch64, i686, ppc64le, s390x, riscv64",
+                           host_arch());
         p->arch = strdup(p->project.arch ? p->project.arch : host_arch());
         if (!p->arch)
                 return -ENOMEM;

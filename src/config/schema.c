@@ -166,6 +166,7 @@ static void strlist_release(StrList *l) {
         for (size_t i = 0; i < l->n; i++)
                 free(l->items[i]);
         free(l->items);
+        free(l->pos);
         *l = (StrList) {};
 }
 
@@ -312,7 +313,8 @@ static int apply_field(const SchemaField *f, void *obj, const TomlValue *v, cons
                 }
                 strlist_release(l);
                 l->items = new0(char *, v->array.n);
-                if (!l->items)
+                l->pos = new0(SourcePos, v->array.n);
+                if (!l->items || !l->pos)
                         return -ENOMEM;
                 for (size_t i = 0; i < v->array.n; i++) {
                         char ipath[512];
@@ -321,8 +323,10 @@ static int apply_field(const SchemaField *f, void *obj, const TomlValue *v, cons
                         r = read_string(v->array.items[i], ipath, f->check, true, d, &s);
                         if (r < 0)
                                 return r;
-                        if (r > 0)
+                        if (r > 0) {
+                                l->pos[l->n] = v->array.items[i]->pos;
                                 l->items[l->n++] = s;
+                        }
                 }
                 return 0;
         }
@@ -379,7 +383,7 @@ static int apply_field(const SchemaField *f, void *obj, const TomlValue *v, cons
                 for (size_t i = 0; i < v->array.n; i++) {
                         const TomlValue *item = v->array.items[i];
                         char ipath[512];
-                        snprintf(ipath, sizeof ipath, "%s[%zu]", path, arr->n);
+                        snprintf(ipath, sizeof ipath, "%s[%zu]", path, i);
                         if (item->type != TOML_TABLE) {
                                 type_error(d, item, ipath, "a table");
                                 continue;
@@ -486,11 +490,15 @@ int schema_apply(const Schema *schema, void *obj, const TomlValue *table, const 
                 }
         }
 
-        /* Defaults that are not zero. */
-        if (co->n_tables == 0)
+        /* Defaults that are not zero: modes and enums start unset. */
+        if (co->n_tables == 0) {
                 for (const SchemaField *f = schema->fields; f->key; f++)
-                        if (f->type == SCHEMA_MODE)
+                        if (f->type == SCHEMA_MODE || f->type == SCHEMA_ENUM)
                                 *(int *) ((char *) obj + f->offset) = -1;
+                co->path = strdup(path ? path : "");
+                if (!co->path)
+                        return -ENOMEM;
+        }
 
         r = cfg_object_add_table(co, table);
         if (r < 0)
@@ -514,10 +522,11 @@ int schema_apply(const Schema *schema, void *obj, const TomlValue *table, const 
                                 break;
                 if (!f->key) {
                         const char *s = schema_suggest(schema, e->key);
+                        const char *what = e->value->type == TOML_TABLE ? "table" : "key";
                         if (s)
-                                diag_error(d, &e->key_pos, "unknown key '%s'; did you mean '%s'?", kp, s);
+                                diag_error(d, &e->key_pos, "unknown %s '%s'; did you mean '%s'?", what, kp, s);
                         else
-                                diag_error(d, &e->key_pos, "unknown key '%s'", kp);
+                                diag_error(d, &e->key_pos, "unknown %s '%s'", what, kp);
                         continue;
                 }
                 r = apply_field(f, obj, e->value, kp, d);
@@ -528,8 +537,9 @@ int schema_apply(const Schema *schema, void *obj, const TomlValue *table, const 
         return 0;
 }
 
-int schema_finish(const Schema *schema, void *obj, const char *path, Diagnostics *d) {
-        const CfgObject *co = obj;
+int schema_finish(const Schema *schema, void *obj, Diagnostics *d) {
+        CfgObject *co = obj;
+        const char *path = co->path ? co->path : "";
 
         for (const SchemaField *f = schema->fields; f->key; f++) {
                 void *field = (char *) obj + f->offset;
@@ -538,19 +548,27 @@ int schema_finish(const Schema *schema, void *obj, const char *path, Diagnostics
                         return -ENOMEM;
 
                 if (f->required && !cfg_has(co, f->key)) {
-                        if (co->n_tables == 0)
+                        if (f->type == SCHEMA_TABLE)
                                 diag_error(d, &co->pos, "missing table [%s]", kp);
-                        else if (!path || !path[0])
+                        else if (!path[0])
                                 diag_error(d, &co->pos, "missing required key '%s'", kp);
                         else
-                                diag_error(d, &co->pos, "[%s] is missing the required key '%s'", path, f->key);
+                                diag_error(d, &co->pos, "'%s' is missing the required key '%s'", path, f->key);
                         continue;
                 }
 
                 switch (f->type) {
+                case SCHEMA_ENUM:
+                        /* Absent: the first value. Given but invalid: stays -1,
+                         * and finish() checks skip it (the error is out). */
+                        if (!cfg_has(co, f->key))
+                                *(int *) field = 0;
+                        break;
+                case SCHEMA_MODE:
+                        break;
                 case SCHEMA_TABLE:
                         if (((const CfgObject *) field)->n_tables > 0) {
-                                int r = schema_finish(f->sub, field, kp, d);
+                                int r = schema_finish(f->sub, field, d);
                                 if (r < 0)
                                         return r;
                         }
@@ -559,16 +577,7 @@ int schema_finish(const Schema *schema, void *obj, const char *path, Diagnostics
                 case SCHEMA_NAMED_TABLES: {
                         CfgArray *arr = field;
                         for (size_t i = 0; i < arr->n; i++) {
-                                void *e = (char *) arr->items + i * f->sub->size;
-                                _cleanup_free_ char *ep = NULL;
-                                int r;
-                                if (f->type == SCHEMA_NAMED_TABLES)
-                                        ep = key_path(kp, *(char **) ((char *) e + f->sub->name_offset));
-                                else
-                                        r = asprintf(&ep, "%s[%zu]", kp, i) < 0 ? -ENOMEM : 0;
-                                if (!ep)
-                                        return -ENOMEM;
-                                r = schema_finish(f->sub, e, ep, d);
+                                int r = schema_finish(f->sub, (char *) arr->items + i * f->sub->size, d);
                                 if (r < 0)
                                         return r;
                         }
@@ -580,7 +589,7 @@ int schema_finish(const Schema *schema, void *obj, const char *path, Diagnostics
         }
 
         if (schema->finish && co->n_tables > 0)
-                schema->finish(obj, path, d);
+                schema->finish(obj, d);
         return 0;
 }
 
@@ -621,4 +630,5 @@ void schema_release(const Schema *schema, void *obj) {
                 }
         }
         free(((CfgObject *) obj)->tables);
+        free(((CfgObject *) obj)->path);
 }

@@ -24,6 +24,7 @@
 
 typedef struct CfgObject {
         SourcePos pos;              /* where the object was first defined */
+        char *path;                 /* its key path: "images.vm.partitions[1]" */
         const TomlValue **tables;   /* the tables it was read from, in order */
         size_t n_tables;
 } CfgObject;
@@ -33,8 +34,11 @@ SourcePos cfg_pos(const CfgObject *o, const char *key);
 /* True if key was given for o in any of its tables. */
 bool cfg_has(const CfgObject *o, const char *key);
 
+/* Only the valid items of an array are kept; pos[i] is where items[i] stands
+ * in the file, for messages about one item. */
 typedef struct StrList {
         char **items;
+        SourcePos *pos;
         size_t n;
 } StrList;
 
@@ -56,7 +60,8 @@ typedef enum SchemaType {
         SCHEMA_STRING,       /* char * */
         SCHEMA_INTEGER,      /* int64_t, within [min, max] */
         SCHEMA_BOOL,         /* bool */
-        SCHEMA_ENUM,         /* int: index into values[] */
+        SCHEMA_ENUM,         /* int: index into values[]; -1 while unset or invalid, 0 (the
+                              * first value) when absent and not required */
         SCHEMA_SIZE,         /* uint64_t bytes: "256M", "2G", an integer, or "grow" if allow_grow */
         SCHEMA_MODE,         /* int: "0644" (octal string), -1 when absent */
         SCHEMA_STRING_ARRAY, /* StrList */
@@ -94,8 +99,8 @@ struct Schema {
         SchemaStringCheck name_check;   /* SCHEMA_NAMED_TABLES: checks the name */
         const SchemaField *fields;      /* terminated by an entry with key NULL */
         /* Called by schema_finish() once every table was read, for checks
-         * across keys. path is the key path of the object. */
-        void (*finish)(void *obj, const char *path, Diagnostics *d);
+         * across keys, after the objects nested in this one. */
+        void (*finish)(void *obj, Diagnostics *d);
         /* Frees what the struct owns beyond the schema's fields. */
         void (*release)(void *obj);
 };
@@ -107,9 +112,9 @@ struct Schema {
  * -ENOMEM; input errors go to d. */
 int schema_apply(const Schema *schema, void *obj, const TomlValue *table, const char *path, Diagnostics *d);
 
-/* After every table was applied: reports missing required keys and runs the
- * finish() checks, for obj and everything nested in it. */
-int schema_finish(const Schema *schema, void *obj, const char *path, Diagnostics *d);
+/* After every table was applied: reports missing required keys, applies enum
+ * defaults and runs the finish() checks, for obj and everything nested in it. */
+int schema_finish(const Schema *schema, void *obj, Diagnostics *d);
 
 /* Frees everything obj owns per schema (not obj itself). */
 void schema_release(const Schema *schema, void *obj);
