@@ -77,7 +77,7 @@ if [ "$quick" = 0 ]; then
                         -Dc_args=-fno-sanitize-recover=all &&
            ninja -C build-fuzz >/dev/null; then
                 for target in build-fuzz/fuzz/fuzz-*; do
-                        [ -x "$target" ] || continue
+                        [ -f "$target" ] && [ -x "$target" ] || continue
                         name=$(basename "$target")
                         corpus="build-fuzz/corpus/$name"
                         mkdir -p "$corpus"
