@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,4 +136,67 @@ char *path_dirname(const char *path) {
 
 bool path_exists(const char *path) {
         return access(path, F_OK) == 0;
+}
+
+static int rm_one(const char *fpath, const struct stat *st, int type, struct FTW *ftw) {
+        (void) st;
+        (void) ftw;
+        if (type == FTW_DP)
+                return rmdir(fpath) < 0 && errno != ENOENT ? -1 : 0;
+        return unlink(fpath) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int rm_rf(const char *path) {
+        struct stat st;
+        if (lstat(path, &st) < 0)
+                return errno == ENOENT ? 0 : negative_errno();
+        if (!S_ISDIR(st.st_mode))
+                return unlink(path) < 0 ? negative_errno() : 0;
+        if (nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS) < 0)
+                return negative_errno();
+        return 0;
+}
+
+int move_file(const char *src, const char *dst) {
+        if (rename(src, dst) == 0)
+                return 0;
+        if (errno != EXDEV)
+                return negative_errno();
+
+        _cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        _cleanup_free_ char *tmp = NULL;
+        struct stat st;
+        if (in < 0 || fstat(in, &st) < 0)
+                return negative_errno();
+        if (asprintf(&tmp, "%s.tmp.XXXXXX", dst) < 0)
+                return -ENOMEM;
+        _cleanup_close_ int out = mkostemp(tmp, O_CLOEXEC);
+        if (out < 0)
+                return negative_errno();
+        int r = 0;
+        char buf[1 << 16];
+        for (;;) {
+                ssize_t n = read(in, buf, sizeof buf);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        r = negative_errno();
+                        break;
+                }
+                if (n == 0)
+                        break;
+                r = write_all(out, buf, (size_t) n);
+                if (r < 0)
+                        break;
+        }
+        if (r >= 0 && fchmod(out, st.st_mode & 07777) < 0)
+                r = negative_errno();
+        if (r >= 0 && rename(tmp, dst) < 0)
+                r = negative_errno();
+        if (r < 0) {
+                (void) unlink(tmp);
+                return r;
+        }
+        (void) unlink(src);
+        return 0;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -27,3 +28,15 @@ char *path_dirname(const char *path);
 
 /* True if the path names an existing file or directory. */
 bool path_exists(const char *path);
+
+/* Removes path and everything below it; a missing path is fine. */
+int rm_rf(const char *path);
+
+/* Moves src to dst, replacing dst atomically; across file systems the data is
+ * copied to a temporary file beside dst first. */
+int move_file(const char *src, const char *dst);
+
+static inline void closedirp(DIR **d) {
+        if (*d)
+                closedir(*d);
+}

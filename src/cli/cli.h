@@ -16,6 +16,7 @@ typedef struct Context {
         const char *dir; /* -C: the project directory */
         unsigned jobs;   /* -j: parallel jobs (default: online CPUs) */
         bool json;       /* --json: one JSON document on stdout */
+        const char *out_dir; /* --out: the output directory (NULL: PROJECT/out) */
 } Context;
 
 typedef struct Verb {
@@ -31,6 +32,7 @@ typedef struct Verb {
 int verb_check(const Context *ctx, int argc, char **argv);
 int verb_init(const Context *ctx, int argc, char **argv);
 int verb_toml_json(const Context *ctx, int argc, char **argv);
+int verb_package(const Context *ctx, int argc, char **argv);
 
 /* Maps a library result to an exit status: -EINVAL and friends (input the user
  * can fix) and everything else alike become EXIT_FAILURE_USER; this exists so

@@ -41,6 +41,20 @@ static const Verb verbs[] = {
                 .run = verb_init,
         },
         {
+                .name = "package",
+                .args = "[NAME...]",
+                .summary = "build components into RPMs",
+                .help = "Builds the named components (default: all), and the components they need, into\n"
+                        "OUT/repo/Packages (binary RPMs) and OUT/srpms (source RPMs); OUT is --out or\n"
+                        "PROJECT/out. Spec components go through rpmbuild in a clean environment without\n"
+                        "network; native components are written by slipway. Components build after those\n"
+                        "providing their BuildRequires, up to -j at a time. Unchanged components are not\n"
+                        "rebuilt. Logs: OUT/logs/NAME.log. Exit status 1 if any component failed.\n",
+                .min_args = 0,
+                .max_args = UINT_MAX,
+                .run = verb_package,
+        },
+        {
                 .name = "toml-json",
                 .args = "FILE|-",
                 .summary = "print a TOML document as tagged JSON (debugging aid)",
@@ -73,6 +87,7 @@ static void help_global(FILE *f) {
                 "  -q, --quiet          print errors only\n"
                 "  -v, --verbose        print more detail\n"
                 "      --json           print results as one JSON document\n"
+                "      --out DIR        the output directory (default: PROJECT/out)\n"
                 "  -h, --help           show this help, or a verb's with VERB --help\n"
                 "      --version        print the version\n"
                 "\n"
@@ -103,13 +118,14 @@ static int parse_jobs(const char *s, unsigned *ret) {
 }
 
 int main(int argc, char **argv) {
-        enum { ARG_JSON = 0x100, ARG_VERSION };
+        enum { ARG_JSON = 0x100, ARG_VERSION, ARG_OUT };
         static const struct option options[] = {
                 { "directory", required_argument, NULL, 'C' },
                 { "jobs", required_argument, NULL, 'j' },
                 { "quiet", no_argument, NULL, 'q' },
                 { "verbose", no_argument, NULL, 'v' },
                 { "json", no_argument, NULL, ARG_JSON },
+                { "out", required_argument, NULL, ARG_OUT },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
@@ -142,6 +158,9 @@ int main(int argc, char **argv) {
                         break;
                 case ARG_JSON:
                         ctx.json = true;
+                        break;
+                case ARG_OUT:
+                        ctx.out_dir = optarg;
                         break;
                 case 'h':
                         help = true;

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "basic/alloc.h"
+#include "basic/process.h"
+#include "basic/strbuf.h"
+
+static char *find_program(const char *name, char *const *envp) {
+        if (strchr(name, '/'))
+                return strdup(name);
+        const char *path = "/usr/bin:/bin";
+        for (char *const *e = envp; e && *e; e++)
+                if (strncmp(*e, "PATH=", 5) == 0)
+                        path = *e + 5;
+        while (*path) {
+                size_t n = strcspn(path, ":");
+                char *cand;
+                if (asprintf(&cand, "%.*s/%s", (int) n, path, name) < 0)
+                        return NULL;
+                if (access(cand, X_OK) == 0)
+                        return cand;
+                free(cand);
+                path += n;
+                if (*path == ':')
+                        path++;
+        }
+        errno = ENOENT;
+        return NULL;
+}
+
+/* In the child: a new network namespace, as root directly, otherwise inside a
+ * new user namespace that maps our uid to itself. Only system calls here: we
+ * may be a fork of a threaded process. */
+static int child_unshare_net(uid_t uid, gid_t gid) {
+        if (unshare(CLONE_NEWNET) == 0)
+                return 0;
+        if (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0)
+                return -1;
+        char buf[64];
+        int fd = open("/proc/self/setgroups", O_WRONLY);
+        if (fd >= 0) {
+                (void) !write(fd, "deny", 4);
+                close(fd);
+        }
+        int n = snprintf(buf, sizeof buf, "%u %u 1", (unsigned) uid, (unsigned) uid);
+        fd = open("/proc/self/uid_map", O_WRONLY);
+        if (fd < 0 || write(fd, buf, (size_t) n) != n)
+                return -1;
+        close(fd);
+        n = snprintf(buf, sizeof buf, "%u %u 1", (unsigned) gid, (unsigned) gid);
+        fd = open("/proc/self/gid_map", O_WRONLY);
+        if (fd < 0 || write(fd, buf, (size_t) n) != n)
+                return -1;
+        close(fd);
+        return 0;
+}
+
+int process_run(const ProcessOptions *o, char **ret_output, int *ret_status) {
+        _cleanup_free_ char *prog = find_program(o->argv[0], o->envp);
+        int pipefd[2] = { -1, -1 }, errpipe[2] = { -1, -1 };
+        uid_t uid = getuid();
+        gid_t gid = getgid();
+
+        if (!prog)
+                return errno == ENOENT ? -ENOENT : -ENOMEM;
+        if (o->output_fd < 0 && pipe2(pipefd, O_CLOEXEC) < 0)
+                return negative_errno();
+        /* The child reports a failure before exec through this pipe. */
+        if (pipe2(errpipe, O_CLOEXEC) < 0) {
+                int r = negative_errno();
+                if (pipefd[0] >= 0) {
+                        close(pipefd[0]);
+                        close(pipefd[1]);
+                }
+                return r;
+        }
+
+        pid_t pid = fork();
+        if (pid < 0) {
+                int r = negative_errno();
+                close(errpipe[0]);
+                close(errpipe[1]);
+                if (pipefd[0] >= 0) {
+                        close(pipefd[0]);
+                        close(pipefd[1]);
+                }
+                return r;
+        }
+        if (pid == 0) {
+                int err, nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (o->new_netns && child_unshare_net(uid, gid) < 0) {
+                        err = EPERM;
+                        goto child_fail;
+                }
+                if (dup2(nul, STDIN_FILENO) < 0)
+                        goto child_errno;
+                if (o->output_fd >= 0) {
+                        if (dup2(o->output_fd, STDOUT_FILENO) < 0 || dup2(o->output_fd, STDERR_FILENO) < 0)
+                                goto child_errno;
+                } else if (dup2(pipefd[1], STDOUT_FILENO) < 0 || dup2(nul, STDERR_FILENO) < 0)
+                        goto child_errno;
+                if (o->cwd && chdir(o->cwd) < 0)
+                        goto child_errno;
+                execve(prog, o->argv, o->envp);
+        child_errno:
+                err = errno;
+        child_fail:
+                (void) !write(errpipe[1], &err, sizeof err);
+                _exit(127);
+        }
+
+        close(errpipe[1]);
+        _cleanup_strbuf_ StrBuf out = STRBUF_INIT;
+        if (pipefd[0] >= 0) {
+                close(pipefd[1]);
+                char buf[65536];
+                for (;;) {
+                        ssize_t n = read(pipefd[0], buf, sizeof buf);
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n <= 0)
+                                break;
+                        strbuf_put(&out, buf, (size_t) n);
+                }
+                close(pipefd[0]);
+        }
+        int child_err = 0;
+        ssize_t k = read(errpipe[0], &child_err, sizeof child_err);
+        close(errpipe[0]);
+
+        int status;
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return negative_errno();
+        if (k == (ssize_t) sizeof child_err)
+                return -child_err;
+
+        if (ret_output) {
+                char *s = strbuf_detach(&out, NULL);
+                if (!s)
+                        return -ENOMEM;
+                *ret_output = s;
+        }
+        *ret_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        return 0;
+}

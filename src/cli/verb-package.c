@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: MIT */
+
+/* `slipway package [NAME...]`: build components into RPMs. */
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "basic/fileio.h"
+#include "build/build.h"
+#include "cli.h"
+
+/* The last n lines of a log, for a failed build. */
+static void print_log_tail(const char *path, size_t n) {
+        _cleanup_free_ char *data = NULL;
+        size_t size;
+        if (read_full_file(path, &data, &size) < 0 || size == 0)
+                return;
+        const char *p = data + size;
+        while (p > data && p[-1] == '\n')
+                p--;
+        const char *end = p;
+        size_t lines = 0;
+        while (p > data && lines < n) {
+                p--;
+                if (*p == '\n')
+                        lines++;
+        }
+        if (*p == '\n')
+                p++;
+        while (p < end) {
+                const char *e = memchr(p, '\n', (size_t) (end - p));
+                size_t l = e ? (size_t) (e - p) : (size_t) (end - p);
+                fprintf(stderr, "    | %.*s\n", (int) l, p);
+                p += l + 1;
+        }
+}
+
+static void progress(const BuildResult *r, void *userdata) {
+        const Context *ctx = userdata;
+        if (ctx->json)
+                return;
+        switch (r->status) {
+        case BUILD_BUILT:
+                if (log_get_level() >= LOG_NORMAL) {
+                        printf("built    %-24s %6.2fs ", r->component->name, r->seconds);
+                        for (size_t i = 0; i < r->n_rpms; i++)
+                                printf(" %s", r->rpms[i]);
+                        printf("\n");
+                }
+                break;
+        case BUILD_CACHED:
+                if (log_get_level() >= LOG_NORMAL)
+                        printf("cached   %-24s (inputs unchanged)\n", r->component->name);
+                break;
+        case BUILD_FAILED:
+                fprintf(stderr, "FAILED   %-24s %s\n", r->component->name, r->reason ? r->reason : "");
+                if (r->log_path && path_exists(r->log_path)) {
+                        print_log_tail(r->log_path, 15);
+                        fprintf(stderr, "    log: %s\n", r->log_path);
+                }
+                break;
+        case BUILD_SKIPPED:
+                fprintf(stderr, "skipped  %-24s %s\n", r->component->name, r->reason ? r->reason : "");
+                break;
+        default:
+                break;
+        }
+        fflush(stdout);
+}
+
+static json_t *report_json(const BuildReport *rep) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < rep->n; i++) {
+                const BuildResult *r = &rep->results[i];
+                json_t *rpms = json_array();
+                for (size_t k = 0; k < r->n_rpms; k++)
+                        json_array_append_new(rpms, json_string(r->rpms[k]));
+                json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:f}", "name", r->component->name,
+                                                   "kind", component_kind_to_string(r->component->kind), "status",
+                                                   build_status_to_string(r->status), "rpms", rpms, "srpm",
+                                                   r->srpm ? json_string(r->srpm) : json_null(), "log",
+                                                   r->log_path ? json_string(r->log_path) : json_null(), "reason",
+                                                   r->reason ? json_string(r->reason) : json_null(), "seconds",
+                                                   r->seconds));
+        }
+        return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I}", "components", a, "built", (json_int_t) rep->n_built, "cached",
+                         (json_int_t) rep->n_cached, "failed", (json_int_t) rep->n_failed, "skipped",
+                         (json_int_t) rep->n_skipped, "rpmbuild_runs", (json_int_t) rep->n_rpmbuild);
+}
+
+int verb_package(const Context *ctx, int argc, char **argv) {
+        _cleanup_(diagnostics_releasep) Diagnostics diag = {};
+        _cleanup_(project_freep) Project *p = NULL;
+        _cleanup_(build_report_freep) BuildReport *rep = NULL;
+        int r;
+
+        r = project_load(ctx->dir, &diag, &p);
+        if (r < 0) {
+                log_diagnostics(&diag);
+                if (r == -ENOMEM)
+                        log_error_errno(r, "cannot load the project in '%s'", ctx->dir);
+                return EXIT_FAILURE_USER;
+        }
+
+        BuildOptions o = {
+                .out_dir = ctx->out_dir,
+                .jobs = ctx->jobs,
+                .only = argv,
+                .n_only = (size_t) argc,
+                .progress = progress,
+                .userdata = (void *) ctx,
+        };
+        r = build_packages(p, &o, &diag, &rep);
+        log_diagnostics(&diag);
+        if (r < 0) {
+                if (r != -EINVAL)
+                        log_error_errno(r, "cannot build the packages");
+                else
+                        fprintf(stderr, "slipway: nothing was built\n");
+                return EXIT_FAILURE_USER;
+        }
+
+        if (ctx->json) {
+                json_t *j = report_json(rep);
+                json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+                fputc('\n', stdout);
+                json_decref(j);
+        } else if (log_get_level() >= LOG_NORMAL) {
+                if (rep->n_built == 0 && rep->n_failed == 0 && rep->n_skipped == 0)
+                        printf("nothing to do: %zu component%s unchanged, rpmbuild not run\n", rep->n_cached,
+                               rep->n_cached == 1 ? "" : "s");
+                else
+                        printf("%zu built, %zu cached, %zu failed, %zu skipped (rpmbuild ran %zu time%s)\n", rep->n_built,
+                               rep->n_cached, rep->n_failed, rep->n_skipped, rep->n_rpmbuild,
+                               rep->n_rpmbuild == 1 ? "" : "s");
+        }
+        if (rep->n_failed > 0 || rep->n_skipped > 0) {
+                fprintf(stderr, "slipway: failed:");
+                for (size_t i = 0; i < rep->n; i++)
+                        if (rep->results[i].status == BUILD_FAILED)
+                                fprintf(stderr, " %s", rep->results[i].component->name);
+                if (rep->n_skipped > 0) {
+                        fprintf(stderr, "; skipped:");
+                        for (size_t i = 0; i < rep->n; i++)
+                                if (rep->results[i].status == BUILD_SKIPPED)
+                                        fprintf(stderr, " %s", rep->results[i].component->name);
+                }
+                fputc('\n', stderr);
+                return EXIT_FAILURE_USER;
+        }
+        return EXIT_OK;
+}

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* RPM v4 headers: building them and reading them.
+ *
+ * Layout (LSB Core, "Package File Format", Header Structure; rpm's
+ * lib/header.c): an 8-byte magic (8E AD E8 01, 4 reserved bytes), the number
+ * of index entries and the size of the data store (big-endian 32-bit each),
+ * the index (16 bytes an entry: tag, type, offset into the store, count), then
+ * the store. Entries are sorted by tag. A header written by rpm has a region
+ * entry first (tag 62 for signature headers, 63 for main headers) whose
+ * 16-byte trailer at the end of the store is itself an index entry with a
+ * negative offset covering the whole index: signatures and digests are over
+ * this "immutable region". */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "basic/macro.h"
+#include "rpm/tags.h"
+
+#define RPM_HEADER_INTRO_SIZE 16 /* magic + reserved + il + dl */
+#define RPM_HEADER_MAX_ENTRIES 65536
+#define RPM_HEADER_MAX_DATA (256u * 1024 * 1024)
+
+/* ---- building ------------------------------------------------------------- */
+
+typedef struct RpmHeaderBuilder RpmHeaderBuilder;
+
+RpmHeaderBuilder *rpm_header_builder_new(void);
+RpmHeaderBuilder *rpm_header_builder_free(RpmHeaderBuilder *b);
+DEFINE_TRIVIAL_CLEANUP_FUNC(RpmHeaderBuilder *, rpm_header_builder_free);
+
+/* Each add records one entry; a tag added twice replaces the earlier entry.
+ * Running out of memory is remembered and reported by _build(). */
+void rpm_header_add_string(RpmHeaderBuilder *b, uint32_t tag, const char *s);
+void rpm_header_add_i18n(RpmHeaderBuilder *b, uint32_t tag, const char *s); /* the "C" locale only */
+void rpm_header_add_strings(RpmHeaderBuilder *b, uint32_t tag, const char *const *v, size_t n);
+void rpm_header_add_int16(RpmHeaderBuilder *b, uint32_t tag, const uint16_t *v, size_t n);
+void rpm_header_add_int32(RpmHeaderBuilder *b, uint32_t tag, const uint32_t *v, size_t n);
+void rpm_header_add_int64(RpmHeaderBuilder *b, uint32_t tag, const uint64_t *v, size_t n);
+void rpm_header_add_bin(RpmHeaderBuilder *b, uint32_t tag, const void *data, size_t n);
+static inline void rpm_header_add_u32(RpmHeaderBuilder *b, uint32_t tag, uint32_t v) {
+        rpm_header_add_int32(b, tag, &v, 1);
+}
+
+/* Serialises the header with a region entry of region_tag (62 or 63; 0 for
+ * none). *ret is a malloc'd blob starting with the magic. */
+int rpm_header_build(RpmHeaderBuilder *b, uint32_t region_tag, uint8_t **ret, size_t *ret_size);
+
+/* ---- reading -------------------------------------------------------------- */
+
+typedef struct RpmHeader {
+        uint8_t *blob; /* owned: intro + index + store */
+        size_t size;
+        uint32_t n_entries;
+        uint32_t data_size;
+        const uint8_t *index;
+        const uint8_t *data;
+} RpmHeader;
+
+typedef struct RpmEntry {
+        uint32_t tag;
+        RpmType type;
+        uint32_t count;
+        const uint8_t *data; /* in the store; validated to hold count items */
+        size_t size;         /* bytes those items take */
+} RpmEntry;
+
+/* Parses the header at buf (avail bytes): checks the magic, sizes, every
+ * entry's type, offset, count and alignment, and that every string ends in
+ * the store. Returns -EBADMSG for a malformed header, -ENODATA if avail is
+ * too short; *ret_size is the number of bytes the header takes. */
+int rpm_header_parse(const void *buf, size_t avail, RpmHeader **ret, size_t *ret_size);
+RpmHeader *rpm_header_free(RpmHeader *h);
+DEFINE_TRIVIAL_CLEANUP_FUNC(RpmHeader *, rpm_header_free);
+
+/* 0 and *ret filled if the header has tag, else -ENOENT. */
+int rpm_header_get(const RpmHeader *h, uint32_t tag, RpmEntry *ret);
+
+/* The first string of a STRING, I18NSTRING or STRING_ARRAY entry; NULL if absent. */
+const char *rpm_header_get_string(const RpmHeader *h, uint32_t tag);
+/* The first integer of an INT8/16/32/64 entry. */
+int rpm_header_get_number(const RpmHeader *h, uint32_t tag, uint64_t *ret);
+/* The strings of a STRING_ARRAY (or single STRING) entry as a malloc'd array
+ * of pointers into the header (free the array only). */
+int rpm_header_get_strings(const RpmHeader *h, uint32_t tag, const char ***ret, size_t *ret_n);
+/* Integers of an INT16/INT32 entry widened to uint32_t, malloc'd. */
+int rpm_header_get_u32s(const RpmHeader *h, uint32_t tag, uint32_t **ret, size_t *ret_n);

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Writing and reading whole RPM v4 package files: lead, signature header,
+ * main header, payload (LSB Core, "Package File Format"; rpm's
+ * lib/package.c, build/pack.c). */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "basic/macro.h"
+#include "rpm/header.h"
+
+/* The 96-byte lead (LSB "Lead Section"). Only magic, major version, type and
+ * signature type matter to rpm today; the rest is informational. */
+typedef struct _packed_ RpmLead {
+        uint8_t magic[4]; /* ED AB EE DB */
+        uint8_t major;    /* 3 */
+        uint8_t minor;    /* 0 */
+        uint16_t type;    /* big-endian: 0 binary, 1 source */
+        uint16_t archnum; /* big-endian */
+        char name[66];    /* NAME-VERSION-RELEASE, NUL-padded */
+        uint16_t osnum;   /* big-endian: 1 Linux */
+        uint16_t signature_type; /* big-endian: 5, a header-structured signature */
+        uint8_t reserved[16];
+} RpmLead;
+static_assert(sizeof(RpmLead) == 96, "RPM lead");
+
+/* A dependency: name, RPMSENSE_* flags, and [epoch:]version[-release] or "". */
+typedef struct RpmDep {
+        char *name;
+        uint32_t flags;
+        char *evr;
+} RpmDep;
+
+/* Parses "name", "name >= 1.0", "(rich dep)" into a dependency. */
+int rpm_dep_parse(const char *s, RpmDep *ret);
+void rpm_dep_release(RpmDep *d);
+
+typedef struct RpmFile {
+        char *path;        /* absolute path in the package */
+        uint32_t mode;     /* full st_mode: type and permissions */
+        char *user;
+        char *group;
+        uint32_t mtime;
+        uint32_t flags;    /* RPMFILE_* */
+        char *link_target; /* symbolic links */
+        char *source;      /* regular files: the file on the host to read */
+} RpmFile;
+
+typedef struct RpmPackageSpec {
+        const char *name;
+        bool has_epoch;
+        uint32_t epoch;
+        const char *version;
+        const char *release;
+        const char *arch;
+        const char *summary;
+        const char *description;
+        const char *license;
+        const char *vendor; /* optional */
+        const char *url;    /* optional */
+        const char *buildhost;
+        uint32_t buildtime;
+        const RpmDep *requires;
+        size_t n_requires;
+        const RpmDep *provides;
+        size_t n_provides;
+        const RpmDep *conflicts;
+        size_t n_conflicts;
+        const RpmDep *obsoletes;
+        size_t n_obsoletes;
+        RpmFile *files; /* sorted by the writer */
+        size_t n_files;
+        int zstd_level; /* 0: 19, as rpmbuild's w19.zstdio */
+} RpmPackageSpec;
+
+/* Writes the package to path atomically (temporary file + rename). The
+ * output depends only on spec and the files' contents. Problems with an input
+ * file are returned as -errno with *ret_bad_file (if given) set to its
+ * source path (owned by spec). */
+int rpm_package_write(RpmPackageSpec *spec, const char *path, const char **ret_bad_file);
+
+/* The package file name rpm uses: NAME-VERSION-RELEASE.ARCH.rpm (malloc'd). */
+char *rpm_package_filename(const char *name, const char *version, const char *release, const char *arch);
+
+/* A package file read up to its payload. */
+typedef struct RpmPackage {
+        RpmLead lead;
+        RpmHeader *signature;
+        RpmHeader *header;
+        uint64_t header_offset;  /* where the main header starts in the file */
+        uint64_t payload_offset; /* where the payload starts */
+        uint64_t file_size;
+} RpmPackage;
+
+/* Reads the lead and both headers of the package at path (bounded reads; any
+ * malformed structure gives -EBADMSG). */
+int rpm_package_read(const char *path, RpmPackage **ret);
+/* The same from memory (the fuzz target's entry). */
+int rpm_package_parse(const void *data, size_t size, RpmPackage **ret);
+RpmPackage *rpm_package_free(RpmPackage *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(RpmPackage *, rpm_package_free);
