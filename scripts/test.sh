@@ -81,9 +81,16 @@ if [ "$quick" = 0 ]; then
                         name=$(basename "$target")
                         corpus="build-fuzz/corpus/$name"
                         mkdir -p "$corpus"
-                        # Seeds: the project's own TOML files and the conformance suite's.
-                        find examples tests/projects ../shared/toml-test/tests -name '*.toml' -size -64k 2>/dev/null |
-                                head -2000 | while read -r f; do cp "$f" "$corpus/$(echo "$f" | md5sum | cut -c1-16)"; done
+                        # Seeds: TOML files of the project and the conformance suite;
+                        # RPMs (native and rpmbuild-made) built from the example.
+                        case "$name" in
+                        fuzz-toml) seeds=$(find examples tests/projects ../shared/toml-test/tests -name '*.toml' -size -64k 2>/dev/null | head -2000) ;;
+                        fuzz-rpm)
+                                build/slipway -q --out build-fuzz/seed-out -C examples/minimal package >/dev/null 2>&1
+                                seeds=$(find build-fuzz/seed-out -name '*.rpm' 2>/dev/null) ;;
+                        *) seeds= ;;
+                        esac
+                        for f in $seeds; do cp "$f" "$corpus/$(echo "$f" | md5sum | cut -c1-16)"; done
                         if "$target" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
                                         -print_final_stats=1 "$corpus" >"build-fuzz/$name.log" 2>&1; then
                                 echo "ok   $name: $(grep -a 'stat::number_of_executed_units' "build-fuzz/$name.log" | awk '{print $2}') runs, nothing found"
