@@ -33,3 +33,4 @@ ninja -C build
 
 echo "setup: main job on examples/minimal"
 build/slipway -C examples/minimal check
+build/slipway -C examples/minimal package
