@@ -23,9 +23,9 @@ failures = []
 checks = 0
 
 NEEDED = ["rpm", "rpmbuild", "rpmspec", "rpmkeys", "createrepo_c", "dnf", "gcc"]
-for tool in NEEDED:
-    if not shutil.which(tool):
-        print(f"SKIP: {tool} missing")
+for needed in NEEDED:
+    if not shutil.which(needed):
+        print(f"SKIP: {needed} missing")
         sys.exit(77)
 
 SDE = 1700000000
@@ -583,7 +583,7 @@ path = "/usr/share/n2/n2.txt"
 def make_order():
     return make_project({
         "slipway.toml": ORDER_TOML,
-        # a's %build refuses to run unless b is built: a log line names b's RPM mtime order
+        # Each %build logs "STARTED <time>": compared with the providers' RPM mtimes.
         "comp/a/a.spec": spec("a", extra="BuildRequires: libb-devel >= 1.0"),
         "comp/a/a.txt": "a 1\n",
         "comp/b/b.spec": spec("b", extra="Provides: libb-devel = 1.0"),

@@ -39,7 +39,8 @@ static void print_log_tail(const char *path, size_t n) {
 
 static void progress(const BuildResult *r, void *userdata) {
         const Context *ctx = userdata;
-        if (ctx->json)
+        /* With --json, stdout is the report; failures still reach stderr. */
+        if (ctx->json && (r->status == BUILD_BUILT || r->status == BUILD_CACHED))
                 return;
         switch (r->status) {
         case BUILD_BUILT:
