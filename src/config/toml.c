@@ -1127,6 +1127,19 @@ static bool is_table(const TomlValue *v) {
         return v->type == TOML_TABLE;
 }
 
+/* Creates the table for key part p under t, with flags; *ret is the new table. */
+static int add_subtable(TomlValue *t, const KeyPart *p, unsigned flags, TomlValue **ret) {
+        TomlValue *sub = toml_value_new(TOML_TABLE, &p->pos);
+        if (!sub)
+                return -ENOMEM;
+        sub->flags |= flags;
+        int r = table_add(t, p->s, p->len, &p->pos, sub);
+        if (r < 0)
+                return r;
+        *ret = sub;
+        return 0;
+}
+
 /* key = value, into table. Dotted keys create tables on the way, which count
  * as defined by dotted keys ("Keys", "Table"). */
 static int parse_keyval(Parser *ps, TomlValue *table) {
@@ -1150,14 +1163,9 @@ static int parse_keyval(Parser *ps, TomlValue *table) {
                 KeyPart *p = &key.parts[i];
                 TomlEntry *e = table_find(t, p->s, p->len);
                 if (!e) {
-                        TomlValue *sub = toml_value_new(TOML_TABLE, &p->pos);
-                        if (!sub)
-                                return -ENOMEM;
-                        sub->flags |= T_DOTTED;
-                        r = table_add(t, p->s, p->len, &p->pos, sub);
+                        r = add_subtable(t, p, T_DOTTED, &t);
                         if (r < 0)
                                 return r;
-                        t = sub;
                         continue;
                 }
                 _cleanup_free_ char *name = key_to_string(&key, i + 1);
@@ -1220,14 +1228,9 @@ static int parse_header(Parser *ps) {
                 KeyPart *p = &key.parts[i];
                 TomlEntry *e = table_find(t, p->s, p->len);
                 if (!e) {
-                        TomlValue *sub = toml_value_new(TOML_TABLE, &p->pos);
-                        if (!sub)
-                                return -ENOMEM;
-                        sub->flags |= T_IMPLICIT;
-                        r = table_add(t, p->s, p->len, &p->pos, sub);
+                        r = add_subtable(t, p, T_IMPLICIT, &t);
                         if (r < 0)
                                 return r;
-                        t = sub;
                         continue;
                 }
                 TomlValue *v = e->value;

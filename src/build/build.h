@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Building the project's components into RPMs: the build graph (spec
+ * BuildRequires against every component's Provides), the cache, and the
+ * parallel scheduler. Spec components go through rpmbuild (specbuild.c);
+ * native components through slipway's own writer (native.c).
+ *
+ * Outputs under the output directory (default PROJECT/out):
+ *   repo/Packages/   binary RPMs
+ *   srpms/           source RPMs of spec components
+ *   logs/NAME.log    one build log per component
+ *   cache/           what the cache needs to skip unchanged components */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "basic/diag.h"
+#include "config/project.h"
+#include "rpm/package.h"
+
+typedef enum BuildStatus {
+        BUILD_BUILT,   /* built in this run */
+        BUILD_CACHED,  /* inputs unchanged: the earlier RPMs were kept */
+        BUILD_FAILED,
+        BUILD_SKIPPED, /* a component it needs failed */
+        _BUILD_STATUS_MAX,
+        _BUILD_STATUS_INVALID = -EINVAL,
+} BuildStatus;
+
+const char *build_status_to_string(BuildStatus s) _pure_;
+
+typedef struct BuildResult {
+        const Component *component;
+        BuildStatus status;
+        char **rpms;        /* file names in repo/Packages */
+        size_t n_rpms;
+        char *srpm;         /* file name in srpms/, spec components */
+        char *log_path;
+        char *reason;       /* failed or skipped: why, one line */
+        double seconds;
+} BuildResult;
+
+typedef struct BuildReport {
+        BuildResult *results; /* in the project's component order */
+        size_t n;
+        size_t n_built, n_cached, n_failed, n_skipped;
+        size_t n_rpmbuild;    /* rpmbuild runs started */
+} BuildReport;
+
+BuildReport *build_report_free(BuildReport *r);
+DEFINE_TRIVIAL_CLEANUP_FUNC(BuildReport *, build_report_free);
+
+/* Called as each component finishes, from worker threads, one call at a time. */
+typedef void (*BuildProgressFn)(const BuildResult *r, void *userdata);
+
+typedef struct BuildOptions {
+        const char *out_dir;       /* NULL: PROJECT/out */
+        unsigned jobs;             /* parallel builds, >= 1 */
+        char *const *only;         /* names to build (with what they need); NULL: all */
+        size_t n_only;
+        BuildProgressFn progress;
+        void *userdata;
+} BuildOptions;
+
+/* Builds the components. Problems found before any build starts (an unknown
+ * name, a BuildRequires nothing provides, a dependency cycle, a spec rpmspec
+ * cannot read) go to d and return -EINVAL without building. Otherwise returns
+ * 0 with *ret filled, failures or not: see the report. */
+int build_packages(const Project *p, const BuildOptions *o, Diagnostics *d, BuildReport **ret);
+
+/* ---- internal interfaces between the build files ----------------------- */
+
+typedef struct SpecInfo {
+        char **packages;      /* binary package names */
+        size_t n_packages;
+        RpmDep *provides;
+        size_t n_provides;
+        RpmDep *buildrequires;
+        size_t n_buildrequires;
+} SpecInfo;
+
+void spec_info_release(SpecInfo *s);
+
+/* The build environment and macros common to rpmspec and rpmbuild. */
+typedef struct BuildEnv {
+        const Project *project;
+        const char *out_dir;     /* absolute */
+        char *const *envp;       /* fixed environment; HOME set per build */
+} BuildEnv;
+
+/* Queries the spec's packages, provides and BuildRequires with rpmspec. */
+int spec_query(const BuildEnv *env, const Component *c, SpecInfo *ret, char **ret_error);
+
+/* Runs rpmbuild -ba for c; on success the RPMs are moved into place and
+ * their names returned. Failures: -errno, with a one-line reason. */
+int spec_build(const BuildEnv *env, const Component *c, const char *log_path, char ***ret_rpms, size_t *ret_n,
+               char **ret_srpm, char **ret_reason);
+
+/* Writes c's RPM with the native writer into repo/Packages. */
+int native_build(const BuildEnv *env, const Component *c, const char *log_path, char ***ret_rpms, size_t *ret_n,
+                 char **ret_reason);
+
+/* What a native component provides: itself and its provides. */
+int native_provides(const Project *p, const Component *c, RpmDep **ret, size_t *ret_n);
