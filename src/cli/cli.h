@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "log.h"
 
@@ -17,13 +18,28 @@ typedef struct Context {
         unsigned jobs;   /* -j: parallel jobs (default: online CPUs) */
         bool json;       /* --json: one JSON document on stdout */
         const char *out_dir; /* --out: the output directory (NULL: PROJECT/out) */
+        /* Options of particular verbs (main.c checks which verb takes which). */
+        const char *key;     /* --key */
+        const char *uid;     /* --uid */
+        const char *algo;    /* --algo */
+        const char *output;  /* -o, --output */
+        bool allow_unsigned; /* --allow-unsigned */
 } Context;
+
+enum {
+        VERB_OPT_KEY = 1u << 0,
+        VERB_OPT_UID = 1u << 1,
+        VERB_OPT_ALGO = 1u << 2,
+        VERB_OPT_OUTPUT = 1u << 3,
+        VERB_OPT_ALLOW_UNSIGNED = 1u << 4,
+};
 
 typedef struct Verb {
         const char *name;
         const char *args;    /* synopsis of the arguments, "" if none */
         const char *summary; /* one line for `slipway --help` */
         const char *help;    /* the rest of `slipway VERB --help` */
+        unsigned options;    /* VERB_OPT_* this verb takes */
         unsigned min_args;
         unsigned max_args;
         int (*run)(const Context *ctx, int argc, char **argv); /* returns an exit status */
@@ -33,6 +49,11 @@ int verb_check(const Context *ctx, int argc, char **argv);
 int verb_init(const Context *ctx, int argc, char **argv);
 int verb_toml_json(const Context *ctx, int argc, char **argv);
 int verb_package(const Context *ctx, int argc, char **argv);
+int verb_keygen(const Context *ctx, int argc, char **argv);
+int verb_sign(const Context *ctx, int argc, char **argv);
+
+/* The creation time of signatures: $SOURCE_DATE_EPOCH if set, else now. */
+uint32_t signature_time(void);
 
 /* Maps a library result to an exit status: -EINVAL and friends (input the user
  * can fix) and everything else alike become EXIT_FAILURE_USER; this exists so

@@ -399,3 +399,13 @@ int rpm_header_get_u32s(const RpmHeader *h, uint32_t tag, uint32_t **ret, size_t
         *ret_n = e.count;
         return 0;
 }
+
+int rpm_header_entry_at(const RpmHeader *h, uint32_t i, RpmEntry *ret) {
+        if (i >= h->n_entries)
+                return -ERANGE;
+        return entry_at(h, i, ret);
+}
+
+void rpm_header_add_raw(RpmHeaderBuilder *b, const RpmEntry *e) {
+        builder_put(b, e->tag, e->type, e->count, memdup_or_null(e->data, e->size), e->size);
+}

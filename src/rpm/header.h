@@ -88,3 +88,9 @@ int rpm_header_get_number(const RpmHeader *h, uint32_t tag, uint64_t *ret);
 int rpm_header_get_strings(const RpmHeader *h, uint32_t tag, const char ***ret, size_t *ret_n);
 /* Integers of an INT16/INT32 entry widened to uint32_t, malloc'd. */
 int rpm_header_get_u32s(const RpmHeader *h, uint32_t tag, uint32_t **ret, size_t *ret_n);
+
+/* The i-th index entry (0 <= i < n_entries), validated. */
+int rpm_header_entry_at(const RpmHeader *h, uint32_t i, RpmEntry *ret);
+
+/* Copies an entry as it is (raw store bytes, already big-endian). */
+void rpm_header_add_raw(RpmHeaderBuilder *b, const RpmEntry *e);

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "basic/alloc.h"
+#include "rpm/header.h"
+#include "rpm/package.h"
+#include "sign/rpmsign.h"
+
+/* Signature tags a new signature replaces: header signatures and the legacy
+ * header+payload ones, and the space rpmsign reserves for signing in place. */
+static bool replaced_tag(uint32_t tag) {
+        return tag == RPMSIGTAG_RSA || tag == RPMSIGTAG_DSA || tag == RPMSIGTAG_PGP || tag == RPMSIGTAG_GPG ||
+               tag == RPMSIGTAG_RESERVEDSPACE || tag == RPMTAG_HEADERSIGNATURES;
+}
+
+static int copy_range(int in, off_t off, off_t len, int out) {
+        char buf[1 << 16];
+        while (len > 0) {
+                ssize_t n = pread(in, buf, (size_t) MIN((off_t) sizeof buf, len), off);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return n < 0 ? negative_errno() : -EBADMSG;
+                for (ssize_t w = 0; w < n;) {
+                        ssize_t k = write(out, buf + w, (size_t) (n - w));
+                        if (k < 0 && errno == EINTR)
+                                continue;
+                        if (k < 0)
+                                return negative_errno();
+                        w += k;
+                }
+                off += n;
+                len -= n;
+        }
+        return 0;
+}
+
+static int write_all_fd(int fd, const void *p, size_t n) {
+        const char *c = p;
+        while (n > 0) {
+                ssize_t k = write(fd, c, n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return negative_errno();
+                c += k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
+int rpm_sign_file(const PgpKey *k, const char *path, uint32_t created) {
+        _cleanup_(rpm_package_freep) RpmPackage *p = NULL;
+        _cleanup_(rpm_header_builder_freep) RpmHeaderBuilder *b = NULL;
+        _cleanup_free_ uint8_t *sig = NULL, *sighdr = NULL;
+        _cleanup_free_ char *tmp = NULL;
+        _cleanup_close_ int in = -EBADF, out = -EBADF;
+        size_t sig_len, sighdr_len;
+        int r;
+
+        r = rpm_package_read(path, &p);
+        if (r < 0)
+                return r;
+        r = pgp_sign(k, p->header->blob, p->header->size, created, &sig, &sig_len);
+        if (r < 0)
+                return r;
+
+        b = rpm_header_builder_new();
+        if (!b)
+                return -ENOMEM;
+        for (uint32_t i = 0; i < p->signature->n_entries; i++) {
+                RpmEntry e;
+                r = rpm_header_entry_at(p->signature, i, &e);
+                if (r < 0)
+                        return r;
+                if (!replaced_tag(e.tag))
+                        rpm_header_add_raw(b, &e);
+        }
+        rpm_header_add_bin(b, pgp_key_algo(k) == PGP_ALGO_RSA ? RPMSIGTAG_RSA : RPMSIGTAG_DSA, sig, sig_len);
+        r = rpm_header_build(b, RPMTAG_HEADERSIGNATURES, &sighdr, &sighdr_len);
+        if (r < 0)
+                return r;
+
+        in = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (in < 0)
+                return negative_errno();
+        struct stat st;
+        if (fstat(in, &st) < 0)
+                return negative_errno();
+        if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
+                return -ENOMEM;
+        out = mkostemp(tmp, O_CLOEXEC);
+        if (out < 0)
+                return negative_errno();
+
+        static const uint8_t zeros[8];
+        size_t pad = (8 - sighdr_len % 8) % 8;
+        r = write_all_fd(out, &p->lead, sizeof p->lead);
+        if (r >= 0)
+                r = write_all_fd(out, sighdr, sighdr_len);
+        if (r >= 0)
+                r = write_all_fd(out, zeros, pad);
+        if (r >= 0)
+                r = copy_range(in, (off_t) p->header_offset, (off_t) (p->file_size - p->header_offset), out);
+        if (r >= 0 && fchmod(out, st.st_mode & 07777) < 0)
+                r = negative_errno();
+        if (r >= 0 && fsync(out) < 0)
+                r = negative_errno();
+        if (r >= 0 && rename(tmp, path) < 0)
+                r = negative_errno();
+        if (r < 0)
+                (void) unlink(tmp);
+        return r;
+}
+
+int rpm_verify_signature(const PgpKey *k, const char *path) {
+        _cleanup_(rpm_package_freep) RpmPackage *p = NULL;
+        int r = rpm_package_read(path, &p);
+        if (r < 0)
+                return r;
+        RpmEntry e;
+        if (rpm_header_get(p->signature, RPMSIGTAG_RSA, &e) < 0 && rpm_header_get(p->signature, RPMSIGTAG_DSA, &e) < 0)
+                return -ENODATA;
+        if (e.type != RPM_BIN_TYPE)
+                return -EBADMSG;
+        return pgp_verify(k, e.data, e.size, p->header->blob, p->header->size);
+}
