@@ -24,6 +24,7 @@ typedef struct Context {
         const char *algo;    /* --algo */
         const char *output;  /* -o, --output */
         bool allow_unsigned; /* --allow-unsigned */
+        const char *compress; /* --compress */
 } Context;
 
 enum {
@@ -32,6 +33,7 @@ enum {
         VERB_OPT_ALGO = 1u << 2,
         VERB_OPT_OUTPUT = 1u << 3,
         VERB_OPT_ALLOW_UNSIGNED = 1u << 4,
+        VERB_OPT_COMPRESS = 1u << 5,
 };
 
 typedef struct Verb {
@@ -51,6 +53,11 @@ int verb_toml_json(const Context *ctx, int argc, char **argv);
 int verb_package(const Context *ctx, int argc, char **argv);
 int verb_keygen(const Context *ctx, int argc, char **argv);
 int verb_sign(const Context *ctx, int argc, char **argv);
+int verb_repo(const Context *ctx, int argc, char **argv);
+
+/* Indexes (and with key_path signs) the repository in dir; verb-repo.c. */
+int repo_index(const Context *ctx, const char *dir, const char *key_path, const char *key_name, uint64_t revision,
+               bool quiet_summary);
 
 /* The creation time of signatures: $SOURCE_DATE_EPOCH if set, else now. */
 uint32_t signature_time(void);

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+
+/* `slipway repo [--key KEY] [--compress zstd|gzip] [DIR]`: repodata/ for DIR
+ * (default: the project's OUT/repo, signed with the project's key). */
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "basic/fileio.h"
+#include "cli.h"
+#include "config/project.h"
+#include "repo/repo.h"
+#include "sign/keyfile.h"
+
+int repo_index(const Context *ctx, const char *dir, const char *key_path, const char *key_name, uint64_t revision,
+               bool quiet_summary) {
+        _cleanup_(diagnostics_releasep) Diagnostics diag = {};
+        _cleanup_(pgp_key_freep) PgpKey *k = NULL;
+        int r;
+
+        if (key_path) {
+                const char *why = NULL;
+                r = key_load(key_path, &k, &why);
+                if (r < 0) {
+                        log_error("cannot use key '%s': %s", key_path, why);
+                        return EXIT_FAILURE_USER;
+                }
+                if (!pgp_key_is_secret(k)) {
+                        log_error("key '%s' is a public key: signing the repository needs the secret key", key_path);
+                        return EXIT_FAILURE_USER;
+                }
+        }
+        RepoCompression comp = REPO_COMPRESS_ZSTD;
+        if (ctx->compress && strcmp(ctx->compress, "gzip") == 0)
+                comp = REPO_COMPRESS_GZIP;
+        else if (ctx->compress && strcmp(ctx->compress, "zstd") != 0) {
+                log_error("unknown compression '%s': expected zstd or gzip", ctx->compress);
+                return EXIT_USAGE;
+        }
+
+        RepoOptions o = { .dir = dir, .key = k, .key_name = key_name, .revision = revision, .compression = comp,
+                          .jobs = ctx->jobs };
+        RepoStats st = {};
+        r = repo_update(&o, &diag, &st);
+        log_diagnostics(&diag);
+        if (r < 0) {
+                if (r != -EINVAL)
+                        log_error_errno(r, "cannot write the repository metadata in '%s'", dir);
+                fprintf(stderr, "slipway: the repository metadata in '%s' was left as it was\n", dir);
+                return EXIT_FAILURE_USER;
+        }
+        if (ctx->json) {
+                json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:b, s:b}", "repository", dir, "packages",
+                                      (json_int_t) st.n_packages, "read", (json_int_t) st.n_read, "reused",
+                                      (json_int_t) st.n_reused, "removed", (json_int_t) st.n_removed, "changed",
+                                      st.changed, "signed", k != NULL);
+                json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+                fputc('\n', stdout);
+                json_decref(j);
+        } else if (!quiet_summary || st.changed)
+                log_info("%s: %zu package%s (%zu read, %zu unchanged)%s%s", dir, st.n_packages,
+                         st.n_packages == 1 ? "" : "s", st.n_read, st.n_reused,
+                         st.changed ? (k ? ", metadata written and signed" : ", metadata written (unsigned)")
+                                    : ", nothing changed",
+                         "");
+        return EXIT_OK;
+}
+
+int verb_repo(const Context *ctx, int argc, char **argv) {
+        if (argc == 1) {
+                /* A directory of RPMs, independent of any project. */
+                return repo_index(ctx, argv[0], ctx->key, "repo", signature_time(), false);
+        }
+
+        _cleanup_(diagnostics_releasep) Diagnostics diag = {};
+        _cleanup_(project_freep) Project *p = NULL;
+        int r = project_load(ctx->dir, &diag, &p);
+        log_diagnostics(&diag);
+        if (r < 0)
+                return EXIT_FAILURE_USER;
+        _cleanup_free_ char *out = ctx->out_dir ? strdup(ctx->out_dir) : project_path(p, "out");
+        _cleanup_free_ char *repo = out ? path_join(out, "repo") : NULL;
+        _cleanup_free_ char *key = ctx->key ? strdup(ctx->key) : p->signing.key ? project_path(p, p->signing.key) : NULL;
+        if (!repo || ((ctx->key || p->signing.key) && !key))
+                return exit_status_from(log_error_errno(-ENOMEM, "cannot index the repository"));
+        return repo_index(ctx, repo, key, p->project.name, p->source_date_epoch, false);
+}

@@ -1,0 +1,530 @@
+/* SPDX-License-Identifier: MIT */
+
+/* One package's primary, filelists and other entries, from its headers.
+ * Which dependencies are listed, and how, follows createrepo_c (src/parsehdr.c
+ * cr_package_from_header(), src/xml_dump_*.c); docs/notes/repodata.md. */
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "basic/alloc.h"
+#include "basic/fileio.h"
+#include "basic/hash.h"
+#include "basic/strbuf.h"
+#include "repo/repo.h"
+#include "rpm/package.h"
+#include "rpm/version.h"
+
+/* Tags only the repository writer reads. */
+enum {
+        RPMTAG_CHANGELOGTIME = 1080,
+        RPMTAG_CHANGELOGNAME = 1081,
+        RPMTAG_CHANGELOGTEXT = 1082,
+        RPMTAG_SUGGESTNAME = 5049,
+        RPMTAG_SUGGESTVERSION = 5050,
+        RPMTAG_SUGGESTFLAGS = 5051,
+        RPMTAG_ENHANCENAME = 5055,
+        RPMTAG_ENHANCEVERSION = 5056,
+        RPMTAG_ENHANCEFLAGS = 5057,
+        RPMTAG_RECOMMENDNAME = 5046,
+        RPMTAG_RECOMMENDVERSION = 5047,
+        RPMTAG_RECOMMENDFLAGS = 5048,
+        RPMTAG_SUPPLEMENTNAME = 5052,
+        RPMTAG_SUPPLEMENTVERSION = 5053,
+        RPMTAG_SUPPLEMENTFLAGS = 5054,
+};
+
+/* rpmds.h PREREQ, SCRIPT_PRE, SCRIPT_POST: what makes pre="1" in
+ * createrepo_c 0.17.3, Debian 12's (1.1.1 adds PRETRANS and POSTTRANS). */
+#define RPMSENSE_PRE_ANY ((1u << 6) | (1u << 9) | (1u << 10))
+
+#define CHANGELOG_LIMIT 10 /* createrepo_c's default --changelog-limit */
+
+void repo_package_release(RepoPackage *p) {
+        free(p->href);
+        free(p->primary);
+        free(p->filelists);
+        free(p->other);
+        *p = (RepoPackage) {};
+}
+
+/* XML text: escape markup, drop characters XML 1.0 does not allow. */
+static void xml_text(StrBuf *sb, const char *s) {
+        for (; s && *s; s++) {
+                unsigned char c = (unsigned char) *s;
+                switch (c) {
+                case '&': strbuf_puts(sb, "&amp;"); break;
+                case '<': strbuf_puts(sb, "&lt;"); break;
+                case '>': strbuf_puts(sb, "&gt;"); break;
+                case '"': strbuf_puts(sb, "&quot;"); break;
+                default:
+                        if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+                                break;
+                        strbuf_putc(sb, (char) c);
+                }
+        }
+}
+
+static void elem(StrBuf *sb, const char *indent, const char *name, const char *text) {
+        strbuf_printf(sb, "%s<%s>", indent, name);
+        xml_text(sb, text);
+        strbuf_printf(sb, "</%s>\n", name);
+}
+
+static const char *flags_str(uint32_t f) {
+        switch (f & 0xF) {
+        case 2: return "LT";
+        case 4: return "GT";
+        case 8: return "EQ";
+        case 10: return "LE";
+        case 12: return "GE";
+        default: return NULL;
+        }
+}
+
+/* False if the version has an epoch that is not a number: createrepo_c drops
+ * such a dependency. */
+static bool evr_ok(const char *evr) {
+        const char *colon = strchr(evr, ':');
+        char *end;
+        if (!colon)
+                return true;
+        (void) strtol(evr, &end, 10);
+        return end == colon;
+}
+
+/* "E:V-R" split as createrepo_c does (epoch "0" when absent). */
+static void evr_attrs(StrBuf *sb, const char *evr) {
+        if (!evr[0])
+                return;
+        const char *colon = strchr(evr, ':');
+        const char *v = evr;
+        char *end = NULL;
+        if (colon) {
+                (void) strtol(evr, &end, 10);
+                if (end == colon && colon > evr)
+                        strbuf_printf(sb, " epoch=\"%.*s\"", (int) (colon - evr), evr);
+                else
+                        strbuf_puts(sb, " epoch=\"0\"");
+                v = colon + 1;
+        } else
+                strbuf_puts(sb, " epoch=\"0\"");
+        const char *dash = strchr(v, '-');
+        _cleanup_free_ char *ver = strndup_nul(v, dash ? (size_t) (dash - v) : strlen(v));
+        if (ver && ver[0]) {
+                strbuf_puts(sb, " ver=\"");
+                xml_text(sb, ver);
+                strbuf_putc(sb, '"');
+        }
+        if (dash && dash[1]) {
+                strbuf_puts(sb, " rel=\"");
+                xml_text(sb, dash + 1);
+                strbuf_putc(sb, '"');
+        }
+}
+
+typedef struct Deps {
+        const char **names;
+        uint32_t *flags;
+        const char **evrs;
+        size_t n;
+} Deps;
+
+static void deps_release(Deps *d) {
+        free(d->names);
+        free(d->flags);
+        free(d->evrs);
+        *d = (Deps) {};
+}
+
+static int deps_get(const RpmHeader *h, uint32_t name_tag, uint32_t flags_tag, uint32_t version_tag, Deps *ret) {
+        size_t n1 = 0, n2 = 0, n3 = 0;
+        *ret = (Deps) {};
+        if (rpm_header_get_strings(h, name_tag, &ret->names, &n1) < 0)
+                return 0; /* none */
+        if (rpm_header_get_u32s(h, flags_tag, &ret->flags, &n2) < 0 ||
+            rpm_header_get_strings(h, version_tag, &ret->evrs, &n3) < 0 || n1 != n2 || n1 != n3) {
+                deps_release(ret);
+                return -EBADMSG;
+        }
+        ret->n = n1;
+        return 0;
+}
+
+static bool is_primary_file(const char *f) {
+        return strncmp(f, "/etc/", 5) == 0 || strcmp(f, "/usr/lib/sendmail") == 0 || strstr(f, "bin/") != NULL;
+}
+
+/* Orders "libc.so.6(GLIBC_2.34)(64bit)" names by the version in the first
+ * parentheses, from its first digit (createrepo_c cr_compare_dependency()). */
+static int libc_cmp(const char *a, const char *b) {
+        const char *pa = strchr(a, '('), *pb = strchr(b, '(');
+        if (!pa || !pb)
+                return pa ? 1 : pb ? -1 : 0;
+        pa++;
+        pb++;
+        size_t la = strcspn(pa, ")"), lb = strcspn(pb, ")");
+        if (la == 0 || lb == 0)
+                return la ? 1 : lb ? -1 : 0;
+        while (la > 0 && !(*pa >= '0' && *pa <= '9')) {
+                pa++;
+                la--;
+        }
+        while (lb > 0 && !(*pb >= '0' && *pb <= '9')) {
+                pb++;
+                lb--;
+        }
+        if (la == 0 || lb == 0)
+                return la ? 1 : lb ? -1 : 0;
+        _cleanup_free_ char *va = strndup_nul(pa, la), *vb = strndup_nul(pb, lb);
+        if (!va || !vb)
+                return 0;
+        return rpm_vercmp(va, vb);
+}
+
+static void dep_entry(StrBuf *sb, const char *name, uint32_t flags, const char *evr, bool pre) {
+        strbuf_puts(sb, "      <rpm:entry name=\"");
+        xml_text(sb, name);
+        strbuf_putc(sb, '"');
+        const char *fs = flags_str(flags);
+        if (fs) {
+                strbuf_printf(sb, " flags=\"%s\"", fs);
+                evr_attrs(sb, evr);
+        }
+        if (pre)
+                strbuf_puts(sb, " pre=\"1\"");
+        strbuf_puts(sb, "/>\n");
+}
+
+typedef struct FileInfo {
+        char **paths; /* full paths, in header order */
+        uint32_t *modes;
+        uint32_t *flags;
+        size_t n;
+} FileInfo;
+
+static void fileinfo_release(FileInfo *f) {
+        for (size_t i = 0; i < f->n; i++)
+                free(f->paths[i]);
+        free(f->paths);
+        free(f->modes);
+        free(f->flags);
+        *f = (FileInfo) {};
+}
+
+static int fileinfo_get(const RpmHeader *h, FileInfo *ret) {
+        _cleanup_free_ const char **bases = NULL, **dirs = NULL;
+        _cleanup_free_ uint32_t *idx = NULL;
+        size_t nb = 0, nd = 0, ni = 0, nm = 0, nf = 0;
+        *ret = (FileInfo) {};
+        if (rpm_header_get_strings(h, RPMTAG_BASENAMES, &bases, &nb) < 0)
+                return 0; /* no files */
+        if (rpm_header_get_strings(h, RPMTAG_DIRNAMES, &dirs, &nd) < 0 ||
+            rpm_header_get_u32s(h, RPMTAG_DIRINDEXES, &idx, &ni) < 0 ||
+            rpm_header_get_u32s(h, RPMTAG_FILEMODES, &ret->modes, &nm) < 0 ||
+            rpm_header_get_u32s(h, RPMTAG_FILEFLAGS, &ret->flags, &nf) < 0 || ni != nb || nm != nb || nf != nb) {
+                fileinfo_release(ret);
+                return -EBADMSG;
+        }
+        ret->paths = new0(char *, nb);
+        if (!ret->paths) {
+                fileinfo_release(ret);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < nb; i++) {
+                if (idx[i] >= nd) {
+                        ret->n = i;
+                        fileinfo_release(ret);
+                        return -EBADMSG;
+                }
+                if (asprintf(&ret->paths[i], "%s%s", dirs[idx[i]], bases[i]) < 0) {
+                        ret->n = i;
+                        fileinfo_release(ret);
+                        return -ENOMEM;
+                }
+        }
+        ret->n = nb;
+        return 0;
+}
+
+static void file_elem(StrBuf *sb, const char *indent, const FileInfo *fi, size_t i) {
+        strbuf_printf(sb, "%s<file", indent);
+        if (S_ISDIR(fi->modes[i]))
+                strbuf_puts(sb, " type=\"dir\"");
+        else if (fi->flags[i] & RPMFILE_GHOST)
+                strbuf_puts(sb, " type=\"ghost\"");
+        strbuf_putc(sb, '>');
+        xml_text(sb, fi->paths[i]);
+        strbuf_puts(sb, "</file>\n");
+}
+
+/* Provides, conflicts, obsoletes, weak deps: listed as they are. */
+static void pco(StrBuf *sb, const char *elem_name, const Deps *d) {
+        if (d->n == 0)
+                return;
+        strbuf_printf(sb, "    <rpm:%s>\n", elem_name);
+        for (size_t i = 0; i < d->n; i++)
+                if (d->names[i][0] && evr_ok(d->evrs[i]))
+                        dep_entry(sb, d->names[i], d->flags[i], d->evrs[i], false);
+        strbuf_printf(sb, "    </rpm:%s>\n", elem_name);
+}
+
+/* Requires, filtered as createrepo_c does. */
+static void requires_elem(StrBuf *sb, const Deps *req, const Deps *prov, const FileInfo *fi) {
+        _cleanup_strbuf_ StrBuf out = STRBUF_INIT;
+        size_t libc = SIZE_MAX;
+        _cleanup_free_ bool *keep = new0(bool, req->n ? req->n : 1);
+        if (!keep) {
+                sb->oom = true;
+                return;
+        }
+        for (size_t i = 0; i < req->n; i++) {
+                const char *name = req->names[i];
+                bool pre = (req->flags[i] & RPMSENSE_PRE_ANY) != 0;
+                if (!name[0] || strncmp(name, "rpmlib(", 7) == 0 || !evr_ok(req->evrs[i]))
+                        continue;
+                if (name[0] == '/' && is_primary_file(name)) {
+                        bool own = false;
+                        for (size_t k = 0; k < fi->n && !own; k++)
+                                own = strcmp(fi->paths[k], name) == 0;
+                        if (own)
+                                continue;
+                }
+                /* Exactly what the package itself provides. */
+                bool provided = false;
+                for (size_t k = 0; k < prov->n && !provided; k++)
+                        provided = strcmp(prov->names[k], name) == 0 &&
+                                   flags_str(prov->flags[k]) == flags_str(req->flags[i]) &&
+                                   strcmp(prov->evrs[k], req->evrs[i]) == 0;
+                if (provided)
+                        continue;
+                /* The same as the last kept requirement of that name. */
+                size_t last = SIZE_MAX;
+                for (size_t k = 0; k < i; k++)
+                        if (keep[k] && k != libc && strcmp(req->names[k], name) == 0)
+                                last = k;
+                if (last != SIZE_MAX && flags_str(req->flags[last]) == flags_str(req->flags[i]) &&
+                    strcmp(req->evrs[last], req->evrs[i]) == 0 && ((req->flags[last] & RPMSENSE_PRE_ANY) != 0) == pre)
+                        continue;
+                /* Of the libc.so.6 symbol versions, only the highest. */
+                if (strncmp(name, "libc.so.6", 9) == 0) {
+                        if (libc == SIZE_MAX || libc_cmp(req->names[libc], name) < 0) {
+                                if (libc != SIZE_MAX)
+                                        keep[libc] = false;
+                                libc = i;
+                                keep[i] = true;
+                        }
+                        continue;
+                }
+                keep[i] = true;
+        }
+        size_t n = 0;
+        for (size_t i = 0; i < req->n; i++)
+                if (keep[i] && i != libc) {
+                        dep_entry(&out, req->names[i], req->flags[i], req->evrs[i],
+                                  (req->flags[i] & RPMSENSE_PRE_ANY) != 0);
+                        n++;
+                }
+        if (libc != SIZE_MAX) {
+                dep_entry(&out, req->names[libc], req->flags[libc], req->evrs[libc],
+                          (req->flags[libc] & RPMSENSE_PRE_ANY) != 0);
+                n++;
+        }
+        if (n == 0)
+                return;
+        strbuf_puts(sb, "    <rpm:requires>\n");
+        strbuf_put(sb, out.buf, out.len);
+        strbuf_puts(sb, "    </rpm:requires>\n");
+}
+
+static const char *hstr(const RpmHeader *h, uint32_t tag) {
+        const char *s = rpm_header_get_string(h, tag);
+        return s ? s : "";
+}
+
+int repo_package_read(const char *dir, const char *href, RepoPackage *ret, const char **ret_reason) {
+        _cleanup_free_ char *path = path_join(dir, href);
+        _cleanup_(rpm_package_freep) RpmPackage *p = NULL;
+        _cleanup_strbuf_ StrBuf pri = STRBUF_INIT, fl = STRBUF_INIT, oth = STRBUF_INIT, vers = STRBUF_INIT;
+        _cleanup_(fileinfo_release) FileInfo fi = {};
+        Deps prov = {}, req = {}, conf = {}, obs = {}, rec = {}, sug = {}, sup = {}, enh = {};
+        struct stat st;
+        uint8_t md[32];
+        int r;
+
+        *ret = (RepoPackage) {};
+        *ret_reason = NULL;
+        if (!path)
+                return -ENOMEM;
+        if (stat(path, &st) < 0)
+                return negative_errno();
+        r = rpm_package_read(path, &p);
+        if (r == -EBADMSG || r == -ENODATA) {
+                *ret_reason = "not a valid RPM package (bad lead or header)";
+                return -EBADMSG;
+        }
+        if (r < 0)
+                return r;
+        const RpmHeader *h = p->header;
+        if (!rpm_header_get_string(h, RPMTAG_NAME) || !rpm_header_get_string(h, RPMTAG_VERSION) ||
+            !rpm_header_get_string(h, RPMTAG_RELEASE)) {
+                *ret_reason = "the header has no name, version or release";
+                return -EBADMSG;
+        }
+        if (!rpm_header_get_string(h, RPMTAG_SOURCERPM)) {
+                *ret_reason = "a source package: source RPMs do not belong in a binary repository";
+                return -EBADMSG;
+        }
+        r = hash_file(HASH_SHA256, path, md, NULL);
+        if (r < 0)
+                return r;
+        hex_encode(md, 32, ret->pkgid);
+
+        r = fileinfo_get(h, &fi);
+        if (r >= 0)
+                r = deps_get(h, RPMTAG_PROVIDENAME, RPMTAG_PROVIDEFLAGS, RPMTAG_PROVIDEVERSION, &prov);
+        if (r >= 0)
+                r = deps_get(h, RPMTAG_REQUIRENAME, RPMTAG_REQUIREFLAGS, RPMTAG_REQUIREVERSION, &req);
+        if (r >= 0)
+                r = deps_get(h, RPMTAG_CONFLICTNAME, RPMTAG_CONFLICTFLAGS, RPMTAG_CONFLICTVERSION, &conf);
+        if (r >= 0)
+                r = deps_get(h, RPMTAG_OBSOLETENAME, RPMTAG_OBSOLETEFLAGS, RPMTAG_OBSOLETEVERSION, &obs);
+        if (r >= 0)
+                r = deps_get(h, RPMTAG_RECOMMENDNAME, RPMTAG_RECOMMENDFLAGS, RPMTAG_RECOMMENDVERSION, &rec);
+        if (r >= 0)
+                r = deps_get(h, RPMTAG_SUGGESTNAME, RPMTAG_SUGGESTFLAGS, RPMTAG_SUGGESTVERSION, &sug);
+        if (r >= 0)
+                r = deps_get(h, RPMTAG_SUPPLEMENTNAME, RPMTAG_SUPPLEMENTFLAGS, RPMTAG_SUPPLEMENTVERSION, &sup);
+        if (r >= 0)
+                r = deps_get(h, RPMTAG_ENHANCENAME, RPMTAG_ENHANCEFLAGS, RPMTAG_ENHANCEVERSION, &enh);
+        if (r < 0) {
+                *ret_reason = "inconsistent file or dependency lists in the header";
+                goto out;
+        }
+
+        const char *name = hstr(h, RPMTAG_NAME), *arch = hstr(h, RPMTAG_ARCH);
+        uint64_t epoch = 0, buildtime = 0, installed = 0, archive = 0;
+        (void) rpm_header_get_number(h, RPMTAG_EPOCH, &epoch);
+        (void) rpm_header_get_number(h, RPMTAG_BUILDTIME, &buildtime);
+        if (rpm_header_get_number(h, RPMTAG_LONGSIZE, &installed) < 0)
+                (void) rpm_header_get_number(h, RPMTAG_SIZE, &installed);
+        if (rpm_header_get_number(p->signature, RPMSIGTAG_LONGARCHIVESIZE, &archive) < 0)
+                (void) rpm_header_get_number(p->signature, RPMSIGTAG_PAYLOADSIZE, &archive);
+
+        strbuf_printf(&vers, "<version epoch=\"%" PRIu64 "\" ver=\"", epoch);
+        xml_text(&vers, hstr(h, RPMTAG_VERSION));
+        strbuf_puts(&vers, "\" rel=\"");
+        xml_text(&vers, hstr(h, RPMTAG_RELEASE));
+        strbuf_puts(&vers, "\"/>\n");
+
+        /* primary */
+        strbuf_puts(&pri, "<package type=\"rpm\">\n");
+        elem(&pri, "  ", "name", name);
+        elem(&pri, "  ", "arch", arch);
+        strbuf_printf(&pri, "  %s", vers.buf);
+        strbuf_printf(&pri, "  <checksum type=\"sha256\" pkgid=\"YES\">%s</checksum>\n", ret->pkgid);
+        elem(&pri, "  ", "summary", hstr(h, RPMTAG_SUMMARY));
+        elem(&pri, "  ", "description", hstr(h, RPMTAG_DESCRIPTION));
+        elem(&pri, "  ", "packager", hstr(h, RPMTAG_PACKAGER));
+        elem(&pri, "  ", "url", hstr(h, RPMTAG_URL));
+        strbuf_printf(&pri, "  <time file=\"%lld\" build=\"%" PRIu64 "\"/>\n", (long long) st.st_mtime, buildtime);
+        strbuf_printf(&pri, "  <size package=\"%lld\" installed=\"%" PRIu64 "\" archive=\"%" PRIu64 "\"/>\n",
+                      (long long) st.st_size, installed, archive);
+        strbuf_puts(&pri, "  <location href=\"");
+        xml_text(&pri, href);
+        strbuf_puts(&pri, "\"/>\n  <format>\n");
+        elem(&pri, "    ", "rpm:license", hstr(h, RPMTAG_LICENSE));
+        elem(&pri, "    ", "rpm:vendor", hstr(h, RPMTAG_VENDOR));
+        elem(&pri, "    ", "rpm:group", hstr(h, RPMTAG_GROUP));
+        elem(&pri, "    ", "rpm:buildhost", hstr(h, RPMTAG_BUILDHOST));
+        elem(&pri, "    ", "rpm:sourcerpm", hstr(h, RPMTAG_SOURCERPM));
+        strbuf_printf(&pri, "    <rpm:header-range start=\"%" PRIu64 "\" end=\"%" PRIu64 "\"/>\n", p->header_offset,
+                      p->payload_offset);
+        pco(&pri, "provides", &prov);
+        requires_elem(&pri, &req, &prov, &fi);
+        pco(&pri, "conflicts", &conf);
+        pco(&pri, "obsoletes", &obs);
+        pco(&pri, "suggests", &sug);
+        pco(&pri, "enhances", &enh);
+        pco(&pri, "recommends", &rec);
+        pco(&pri, "supplements", &sup);
+        for (size_t i = 0; i < fi.n; i++)
+                if (is_primary_file(fi.paths[i]))
+                        file_elem(&pri, "    ", &fi, i);
+        strbuf_puts(&pri, "  </format>\n</package>\n");
+
+        /* filelists */
+        strbuf_printf(&fl, "<package pkgid=\"%s\" name=\"", ret->pkgid);
+        xml_text(&fl, name);
+        strbuf_puts(&fl, "\" arch=\"");
+        xml_text(&fl, arch);
+        strbuf_printf(&fl, "\">\n  %s", vers.buf);
+        for (size_t i = 0; i < fi.n; i++)
+                file_elem(&fl, "  ", &fi, i);
+        strbuf_puts(&fl, "</package>\n");
+
+        /* other: the newest changelog entries */
+        strbuf_printf(&oth, "<package pkgid=\"%s\" name=\"", ret->pkgid);
+        xml_text(&oth, name);
+        strbuf_puts(&oth, "\" arch=\"");
+        xml_text(&oth, arch);
+        strbuf_printf(&oth, "\">\n  %s", vers.buf);
+        {
+                _cleanup_free_ uint32_t *times = NULL;
+                _cleanup_free_ const char **authors = NULL, **texts = NULL;
+                size_t nt = 0, na = 0, nx = 0;
+                if (rpm_header_get_u32s(h, RPMTAG_CHANGELOGTIME, &times, &nt) >= 0 &&
+                    rpm_header_get_strings(h, RPMTAG_CHANGELOGNAME, &authors, &na) >= 0 &&
+                    rpm_header_get_strings(h, RPMTAG_CHANGELOGTEXT, &texts, &nx) >= 0 && nt == na && na == nx) {
+                        size_t n = MIN(nt, (size_t) CHANGELOG_LIMIT);
+                        /* The newest n, written oldest first; equal times in a run
+                         * become t, t+1, ... in that order (createrepo_c). */
+                        uint64_t prev_orig = UINT64_MAX, bumped = 0;
+                        for (size_t k = n; k > 0; k--) {
+                                uint64_t t = times[k - 1];
+                                uint64_t date = t == prev_orig ? ++bumped : (bumped = t);
+                                prev_orig = t;
+                                size_t al = strlen(authors[k - 1]);
+                                while (al > 0 && authors[k - 1][al - 1] == ' ')
+                                        al--;
+                                _cleanup_free_ char *author = strndup_nul(authors[k - 1], al);
+                                strbuf_puts(&oth, "  <changelog author=\"");
+                                xml_text(&oth, author ? author : "");
+                                strbuf_printf(&oth, "\" date=\"%" PRIu64 "\">", date);
+                                xml_text(&oth, texts[k - 1]);
+                                strbuf_puts(&oth, "</changelog>\n");
+                        }
+                }
+        }
+        strbuf_puts(&oth, "</package>\n");
+
+        if (pri.oom || fl.oom || oth.oom) {
+                r = -ENOMEM;
+                goto out;
+        }
+        ret->href = strdup(href);
+        ret->primary = strbuf_detach(&pri, NULL);
+        ret->filelists = strbuf_detach(&fl, NULL);
+        ret->other = strbuf_detach(&oth, NULL);
+        ret->size = (uint64_t) st.st_size;
+        ret->mtime_ns = (int64_t) st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+        ret->ino = (uint64_t) st.st_ino;
+        if (!ret->href || !ret->primary || !ret->filelists || !ret->other) {
+                repo_package_release(ret);
+                r = -ENOMEM;
+        }
+out:
+        deps_release(&prov);
+        deps_release(&req);
+        deps_release(&conf);
+        deps_release(&obs);
+        deps_release(&rec);
+        deps_release(&sug);
+        deps_release(&sup);
+        deps_release(&enh);
+        if (r == -EBADMSG && !*ret_reason)
+                *ret_reason = "malformed header";
+        return r;
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* dnf repositories: repodata/ with repomd.xml, primary, filelists and other,
+ * as createrepo_c writes them (rules in docs/notes/repodata.md), optionally
+ * signed (repomd.xml.asc), updated incrementally. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "basic/diag.h"
+#include "sign/pgp.h"
+
+/* One package's metadata: the three XML fragments and what identifies the
+ * file they were made from. */
+typedef struct RepoPackage {
+        char *href;     /* location, relative to the repository */
+        uint64_t size;
+        int64_t mtime_ns;
+        uint64_t ino;
+        char pkgid[65]; /* SHA-256 of the file */
+        char *primary;
+        char *filelists;
+        char *other;
+} RepoPackage;
+
+void repo_package_release(RepoPackage *p);
+
+/* Reads the RPM at dir/href into *ret. A malformed file: -EBADMSG with
+ * *ret_reason set (static string). */
+int repo_package_read(const char *dir, const char *href, RepoPackage *ret, const char **ret_reason);
+
+typedef enum RepoCompression {
+        REPO_COMPRESS_GZIP,
+        REPO_COMPRESS_ZSTD,
+        _REPO_COMPRESS_MAX,
+        _REPO_COMPRESS_INVALID = -EINVAL,
+} RepoCompression;
+
+typedef struct RepoOptions {
+        const char *dir;          /* the repository: *.rpm below it, repodata/ in it */
+        const PgpKey *key;        /* secret key: sign repomd.xml; NULL: unsigned */
+        const char *key_name;     /* the public key is written as DIR/RPM-GPG-KEY-<key_name> */
+        uint64_t revision;        /* <revision> and timestamps: SOURCE_DATE_EPOCH */
+        RepoCompression compression;
+        unsigned jobs;
+} RepoOptions;
+
+typedef struct RepoStats {
+        size_t n_packages;
+        size_t n_read;     /* parsed this run */
+        size_t n_reused;   /* taken from the previous run */
+        size_t n_removed;  /* in the previous metadata, gone now */
+        bool changed;      /* false: nothing was rewritten */
+} RepoStats;
+
+/* Indexes the repository. Bad packages go to d (each named) and the previous
+ * metadata is left as it was. */
+int repo_update(const RepoOptions *o, Diagnostics *d, RepoStats *ret);
