@@ -30,6 +30,8 @@
 #include "basic/strbuf.h"
 #include "build/build.h"
 #include "rpm/version.h"
+#include "sign/pgp.h"
+#include "sign/rpmsign.h"
 
 #define CACHE_FORMAT "slipway-package-cache-1"
 
@@ -213,6 +215,11 @@ static int cache_key(Graph *g, size_t i, char **ret) {
         key_str(&sb, "dist", p->project.dist);
         key_str(&sb, "arch", p->arch);
         strbuf_printf(&sb, "sde %llu\n", (unsigned long long) p->source_date_epoch);
+        if (g->o->sign_key) {
+                char fpr[41];
+                hex_encode(pgp_key_fingerprint(g->o->sign_key), 20, fpr);
+                strbuf_printf(&sb, "signed-by %s at %u\n", fpr, g->o->sign_time);
+        }
 
         if (c->kind == COMPONENT_SPEC) {
                 _cleanup_free_ char *spec = project_path(p, c->spec);
@@ -610,6 +617,32 @@ static void run_node(Graph *g, size_t i) {
                 return;
         }
         free(reason);
+
+        /* Sign before the digests are taken: dependents and the cache see the
+         * signed files. */
+        if (g->o->sign_key) {
+                for (size_t k = 0; k < res->n_rpms && r >= 0; k++) {
+                        _cleanup_free_ char *f = NULL;
+                        if (asprintf(&f, "%s/repo/Packages/%s", g->env.out_dir, res->rpms[k]) < 0)
+                                r = -ENOMEM;
+                        else
+                                r = rpm_sign_file(g->o->sign_key, f, g->o->sign_time);
+                }
+                if (r >= 0 && res->srpm) {
+                        _cleanup_free_ char *f = NULL;
+                        if (asprintf(&f, "%s/srpms/%s", g->env.out_dir, res->srpm) < 0)
+                                r = -ENOMEM;
+                        else
+                                r = rpm_sign_file(g->o->sign_key, f, g->o->sign_time);
+                }
+                if (r < 0) {
+                        res->status = BUILD_FAILED;
+                        if (asprintf(&res->reason, "cannot sign the packages: %s", strerror(-r)) < 0)
+                                res->reason = NULL;
+                        json_decref(prev);
+                        return;
+                }
+        }
 
         nd->rpm_sha256 = new0(char *, res->n_rpms);
         for (size_t k = 0; nd->rpm_sha256 && k < res->n_rpms; k++) {

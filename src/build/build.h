@@ -61,6 +61,10 @@ typedef struct BuildOptions {
         size_t n_only;
         BuildProgressFn progress;
         void *userdata;
+        /* Sign every RPM and SRPM built (NULL: unsigned). The key's
+         * fingerprint is part of every cache key, so a new key re-signs. */
+        const struct PgpKey *sign_key;
+        uint32_t sign_time;
 } BuildOptions;
 
 /* Builds the components. Problems found before any build starts (an unknown

@@ -100,6 +100,21 @@ static const Verb verbs[] = {
                 .run = verb_sign,
         },
         {
+                .name = "verify",
+                .args = "FILE|DIR...",
+                .summary = "check digests and signatures of RPMs and repositories",
+                .help = "Options: --key KEY (required): the public (or secret) key to trust;\n"
+                        "--allow-unsigned: accept packages and repositories without a signature.\n\n"
+                        "For an RPM: its header and payload digests and its header signature. For a\n"
+                        "repository directory: repomd.xml.asc, the checksum of every file repomd.xml\n"
+                        "lists, and of every package primary lists, and each package as above. Every\n"
+                        "problem is named; the exit status is 1 if there was any.\n",
+                .options = VERB_OPT_KEY | VERB_OPT_ALLOW_UNSIGNED,
+                .min_args = 1,
+                .max_args = UINT_MAX,
+                .run = verb_verify,
+        },
+        {
                 .name = "toml-json",
                 .args = "FILE|-",
                 .summary = "print a TOML document as tagged JSON (debugging aid)",

@@ -10,6 +10,7 @@
 #include "basic/fileio.h"
 #include "build/build.h"
 #include "cli.h"
+#include "sign/keyfile.h"
 
 /* The last n lines of a log, for a failed build. */
 static void print_log_tail(const char *path, size_t n) {
@@ -105,7 +106,32 @@ int verb_package(const Context *ctx, int argc, char **argv) {
                 return EXIT_FAILURE_USER;
         }
 
+        /* The project's signing key signs everything built. */
+        _cleanup_(pgp_key_freep) PgpKey *key = NULL;
+        _cleanup_free_ char *key_path = NULL;
+        if (p->signing.key) {
+                const char *why = NULL;
+                key_path = project_path(p, p->signing.key);
+                if (!key_path)
+                        return exit_status_from(log_error_errno(-ENOMEM, "cannot load the signing key"));
+                r = key_load(key_path, &key, &why);
+                if (r < 0) {
+                        SourcePos pos = cfg_pos(&p->signing.obj, "key");
+                        fprintf(stderr, "%s:%u:%u: error: signing key '%s': %s\n", pos.file, pos.line, pos.column,
+                                p->signing.key, why);
+                        return EXIT_FAILURE_USER;
+                }
+                if (!pgp_key_is_secret(key)) {
+                        SourcePos pos = cfg_pos(&p->signing.obj, "key");
+                        fprintf(stderr, "%s:%u:%u: error: signing key '%s' is a public key: signing needs the secret key\n",
+                                pos.file, pos.line, pos.column, p->signing.key);
+                        return EXIT_FAILURE_USER;
+                }
+        }
+
         BuildOptions o = {
+                .sign_key = key,
+                .sign_time = (uint32_t) MIN(p->source_date_epoch, (uint64_t) UINT32_MAX),
                 .out_dir = ctx->out_dir,
                 .jobs = ctx->jobs,
                 .only = argv,
@@ -137,6 +163,19 @@ int verb_package(const Context *ctx, int argc, char **argv) {
                                rep->n_cached, rep->n_failed, rep->n_skipped, rep->n_rpmbuild,
                                rep->n_rpmbuild == 1 ? "" : "s");
         }
+        /* Then the repository, with what was built. */
+        {
+                _cleanup_free_ char *out = ctx->out_dir ? strdup(ctx->out_dir) : project_path(p, "out");
+                _cleanup_free_ char *repo = out ? path_join(out, "repo") : NULL;
+                if (!repo)
+                        return exit_status_from(log_error_errno(-ENOMEM, "cannot index the repository"));
+                Context rc = *ctx;
+                rc.json = false; /* the build report is the JSON document */
+                int k = repo_index(&rc, repo, key_path, p->project.name, p->source_date_epoch, true);
+                if (k != EXIT_OK)
+                        return k;
+        }
+
         if (rep->n_failed > 0 || rep->n_skipped > 0) {
                 fprintf(stderr, "slipway: failed:");
                 for (size_t i = 0; i < rep->n; i++)

@@ -57,3 +57,26 @@ typedef struct RepoStats {
 /* Indexes the repository. Bad packages go to d (each named) and the previous
  * metadata is left as it was. */
 int repo_update(const RepoOptions *o, Diagnostics *d, RepoStats *ret);
+
+/* ---- reading metadata (verify, tests, fuzzing) ---- */
+
+typedef struct RepoMdData {
+        char *type;          /* primary, filelists, other, ... */
+        char *href;          /* relative to the repository */
+        char *checksum_type; /* sha256, ... */
+        char *checksum;      /* of the file as stored */
+} RepoMdData;
+
+typedef struct RepoPrimaryPackage {
+        char *name;
+        char *href;
+        char *checksum_type;
+        char *pkgid;
+} RepoPrimaryPackage;
+
+/* Parse repomd.xml / (decompressed) primary.xml. -EBADMSG: malformed. Free
+ * with the _free_array functions. */
+int repomd_parse(const char *data, size_t n, RepoMdData **ret, size_t *ret_n);
+int primary_parse(const char *data, size_t n, RepoPrimaryPackage **ret, size_t *ret_n);
+void repomd_free_array(RepoMdData *a, size_t n);
+void primary_free_array(RepoPrimaryPackage *a, size_t n);

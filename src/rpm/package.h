@@ -102,3 +102,10 @@ int rpm_package_read(const char *path, RpmPackage **ret);
 int rpm_package_parse(const void *data, size_t size, RpmPackage **ret);
 RpmPackage *rpm_package_free(RpmPackage *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(RpmPackage *, rpm_package_free);
+
+/* Recomputes the digests an RPM records and compares them: the SHA-256 and
+ * SHA-1 of the main header (signature header), the SHA-256 of the payload
+ * (main header), the MD5 of header and payload (signature header). 0: all
+ * present ones match (at least one header and the payload digest must be
+ * there); -EBADMSG: a mismatch, named in *ret_what (static string). */
+int rpm_package_check_digests(const char *path, const char **ret_what);
