@@ -184,7 +184,8 @@ int repo_update(const RepoOptions *o, Diagnostics *d, RepoStats *ret) {
                 r = -EINVAL;
                 goto finish;
         }
-        qsort(items, n, sizeof(Item), item_cmp);
+        if (n > 0)
+                qsort(items, n, sizeof(Item), item_cmp);
 
         /* What the last run read, if the metadata it wrote is still there. */
         cache = path_exists(repomd_path) ? json_load_file(cache_path, 0, NULL) : NULL;

@@ -135,7 +135,8 @@ static int entry_cmp(const void *a, const void *b) {
 int rpm_header_build(RpmHeaderBuilder *b, uint32_t region_tag, uint8_t **ret, size_t *ret_size) {
         if (b->oom)
                 return -ENOMEM;
-        qsort(b->entries, b->n, sizeof(BuilderEntry), entry_cmp);
+        if (b->n > 0)
+                qsort(b->entries, b->n, sizeof(BuilderEntry), entry_cmp);
 
         size_t il = b->n + (region_tag ? 1 : 0);
         if (il > RPM_HEADER_MAX_ENTRIES)

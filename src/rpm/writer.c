@@ -202,6 +202,8 @@ static int build_payload(RpmFile *files, size_t n, StrBuf *out, uint64_t *sizes,
         return 0;
 
 fail:
+        /* Freeing the archive may flush into the buffer: free it first. */
+        archive_write_free(TAKE_PTR(a));
         strbuf_release(&p.cpio);
         return r;
 }
@@ -335,7 +337,8 @@ int rpm_package_write(RpmPackageSpec *s, const char *path, const char **ret_bad_
 
         if (!ret_bad_file)
                 ret_bad_file = &bad;
-        qsort(s->files, s->n_files, sizeof(RpmFile), file_cmp);
+        if (s->n_files > 0)
+                qsort(s->files, s->n_files, sizeof(RpmFile), file_cmp);
         for (size_t i = 1; i < s->n_files; i++)
                 if (strcmp(s->files[i - 1].path, s->files[i].path) == 0)
                         return -EEXIST;
