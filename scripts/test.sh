@@ -88,6 +88,15 @@ if [ "$quick" = 0 ]; then
                         fuzz-rpm)
                                 build/slipway -q --out build-fuzz/seed-out -C examples/minimal package >/dev/null 2>&1
                                 seeds=$(find build-fuzz/seed-out -name '*.rpm' 2>/dev/null) ;;
+                        fuzz-repo)
+                                build/slipway -q --out build-fuzz/seed-out -C examples/minimal package >/dev/null 2>&1
+                                build/slipway -q repo --compress gzip build-fuzz/seed-out/repo >/dev/null 2>&1
+                                mkdir -p build-fuzz/seed-xml
+                                for f in build-fuzz/seed-out/repo/repodata/*.xml.gz; do
+                                        [ -f "$f" ] && zcat "$f" > "build-fuzz/seed-xml/$(basename "$f" .gz)"
+                                done
+                                cp build-fuzz/seed-out/repo/repodata/repomd.xml build-fuzz/seed-xml/ 2>/dev/null
+                                seeds=$(find build-fuzz/seed-xml -type f 2>/dev/null) ;;
                         *) seeds= ;;
                         esac
                         for f in $seeds; do cp "$f" "$corpus/$(echo "$f" | md5sum | cut -c1-16)"; done

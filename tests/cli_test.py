@@ -37,7 +37,7 @@ def expect(name, p, code, out=None, err=None):
     check(name, ok, f"exit {p.returncode} (want {code})\nstdout: {p.stdout[:500]}\nstderr: {p.stderr[:500]}")
 
 
-VERBS = ["check", "init", "package", "toml-json"]
+VERBS = ["check", "init", "keygen", "package", "repo", "sign", "toml-json", "verify"]
 
 # --version, --help, usage errors
 expect("version", run("--version"), 0, out="slipway 0.")

@@ -60,8 +60,9 @@ int verb_verify(const Context *ctx, int argc, char **argv);
 int repo_index(const Context *ctx, const char *dir, const char *key_path, const char *key_name, uint64_t revision,
                bool quiet_summary);
 
-/* The creation time of signatures: $SOURCE_DATE_EPOCH if set, else now. */
-uint32_t signature_time(void);
+/* The creation time of signatures: $SOURCE_DATE_EPOCH if set, else now.
+ * Logs and returns -EINVAL for an invalid value. */
+int signature_time(uint32_t *ret);
 
 /* Maps a library result to an exit status: -EINVAL and friends (input the user
  * can fix) and everything else alike become EXIT_FAILURE_USER; this exists so

@@ -114,17 +114,11 @@ int verb_package(const Context *ctx, int argc, char **argv) {
                 key_path = project_path(p, p->signing.key);
                 if (!key_path)
                         return exit_status_from(log_error_errno(-ENOMEM, "cannot load the signing key"));
-                r = key_load(key_path, &key, &why);
+                r = key_load_signing(key_path, &key, &why);
                 if (r < 0) {
                         SourcePos pos = cfg_pos(&p->signing.obj, "key");
                         fprintf(stderr, "%s:%u:%u: error: signing key '%s': %s\n", pos.file, pos.line, pos.column,
                                 p->signing.key, why);
-                        return EXIT_FAILURE_USER;
-                }
-                if (!pgp_key_is_secret(key)) {
-                        SourcePos pos = cfg_pos(&p->signing.obj, "key");
-                        fprintf(stderr, "%s:%u:%u: error: signing key '%s' is a public key: signing needs the secret key\n",
-                                pos.file, pos.line, pos.column, p->signing.key);
                         return EXIT_FAILURE_USER;
                 }
         }

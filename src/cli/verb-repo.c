@@ -21,13 +21,9 @@ int repo_index(const Context *ctx, const char *dir, const char *key_path, const 
 
         if (key_path) {
                 const char *why = NULL;
-                r = key_load(key_path, &k, &why);
+                r = key_load_signing(key_path, &k, &why);
                 if (r < 0) {
-                        log_error("cannot use key '%s': %s", key_path, why);
-                        return EXIT_FAILURE_USER;
-                }
-                if (!pgp_key_is_secret(k)) {
-                        log_error("key '%s' is a public key: signing the repository needs the secret key", key_path);
+                        log_error("cannot sign with key '%s': %s", key_path, why);
                         return EXIT_FAILURE_USER;
                 }
         }
@@ -70,7 +66,10 @@ int repo_index(const Context *ctx, const char *dir, const char *key_path, const 
 int verb_repo(const Context *ctx, int argc, char **argv) {
         if (argc == 1) {
                 /* A directory of RPMs, independent of any project. */
-                return repo_index(ctx, argv[0], ctx->key, "repo", signature_time(), false);
+                uint32_t t;
+                if (signature_time(&t) < 0)
+                        return EXIT_FAILURE_USER;
+                return repo_index(ctx, argv[0], ctx->key, "repo", t, false);
         }
 
         _cleanup_(diagnostics_releasep) Diagnostics diag = {};

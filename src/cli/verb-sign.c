@@ -2,6 +2,7 @@
 
 /* `slipway sign --key KEY RPM...`: header signatures, in place, in parallel. */
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,16 +13,25 @@
 #include "sign/keyfile.h"
 #include "sign/rpmsign.h"
 
-/* SOURCE_DATE_EPOCH if set (reproducible signatures), else now. */
-uint32_t signature_time(void) {
+/* SOURCE_DATE_EPOCH if set (reproducible signatures), else now. An invalid
+ * value is an error, as everywhere else. */
+int signature_time(uint32_t *ret) {
         const char *e = getenv("SOURCE_DATE_EPOCH");
         if (e && *e) {
                 char *end;
+                errno = 0;
                 unsigned long long v = strtoull(e, &end, 10);
-                if (!*end && v <= UINT32_MAX)
-                        return (uint32_t) v;
+                if (e[0] < '0' || e[0] > '9' || *end || errno != 0 || v > UINT32_MAX) {
+                        log_error("environment variable SOURCE_DATE_EPOCH='%s' is not valid: expected seconds since "
+                                  "1970, at most 4294967295",
+                                  e);
+                        return -EINVAL;
+                }
+                *ret = (uint32_t) v;
+                return 0;
         }
-        return (uint32_t) time(NULL);
+        *ret = (uint32_t) time(NULL);
+        return 0;
 }
 
 typedef struct SignJob {
@@ -45,34 +55,73 @@ int verb_sign(const Context *ctx, int argc, char **argv) {
                 log_error("sign needs --key KEY (an OpenPGP secret key)");
                 return EXIT_USAGE;
         }
-        r = key_load(ctx->key, &k, &why);
+        r = key_load_signing(ctx->key, &k, &why);
         if (r < 0) {
-                log_error("cannot use key '%s': %s", ctx->key, why);
+                log_error("cannot sign with key '%s': %s", ctx->key, why);
                 return EXIT_FAILURE_USER;
         }
-        if (!pgp_key_is_secret(k)) {
-                log_error("key '%s' is a public key: signing needs the secret key", ctx->key);
+        uint32_t created;
+        if (signature_time(&created) < 0)
                 return EXIT_FAILURE_USER;
-        }
 
+        /* Each file once, however it was named: two jobs on one file race. */
         _cleanup_free_ int *results = calloc((size_t) argc, sizeof(int));
-        if (!results)
+        _cleanup_free_ char **files = calloc((size_t) argc, sizeof(char *));
+        _cleanup_free_ int *index = calloc((size_t) argc, sizeof(int)); /* argv -> files, or -1 */
+        char **real = calloc((size_t) argc, sizeof(char *));
+        size_t nfiles = 0;
+        if (!results || !files || !index || !real) {
+                free(real);
                 return exit_status_from(log_error_errno(-ENOMEM, "cannot sign"));
-        SignJob job = { .key = k, .files = argv, .results = results, .created = signature_time() };
-        parallel_for((size_t) argc, ctx->jobs, sign_one, &job);
+        }
+        for (int i = 0; i < argc; i++) {
+                real[i] = realpath(argv[i], NULL);
+                index[i] = -1;
+                if (!real[i])
+                        continue;
+                for (int j = 0; j < i && index[i] < 0; j++)
+                        if (real[j] && strcmp(real[j], real[i]) == 0)
+                                index[i] = index[j];
+                if (index[i] < 0) {
+                        index[i] = (int) nfiles;
+                        files[nfiles++] = argv[i];
+                }
+        }
+        SignJob job = { .key = k, .files = files, .results = results, .created = created };
+        parallel_for(nfiles, ctx->jobs, sign_one, &job);
 
         int failed = 0;
+        json_t *signed_files = json_array(), *failures = json_array();
         for (int i = 0; i < argc; i++) {
-                if (results[i] == -EBADMSG || results[i] == -ENODATA)
+                int rr = index[i] < 0 ? -ENOENT : results[index[i]];
+                bool first = index[i] < 0 || files[index[i]] == argv[i];
+                free(real[i]);
+                if (!first)
+                        continue; /* the same file, named again */
+                if (rr == -EBADMSG || rr == -ENODATA)
                         log_error("'%s' is not a valid RPM package", argv[i]);
-                else if (results[i] < 0)
-                        log_error_errno(results[i], "cannot sign '%s'", argv[i]);
-                failed += results[i] < 0;
+                else if (rr < 0)
+                        log_error_errno(rr, "cannot sign '%s'", argv[i]);
+                json_array_append_new(rr < 0 ? failures : signed_files, json_string(argv[i]));
+                failed += rr < 0;
         }
+        free(real);
         char id[17];
         pgp_key_id_hex(k, id);
-        if (failed)
+        if (ctx->json) {
+                json_t *j = json_pack("{s:s, s:o, s:o}", "key_id", id, "signed", signed_files, "failed", failures);
+                json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+                fputc('\n', stdout);
+                json_decref(j);
+        } else {
+                json_decref(signed_files);
+                json_decref(failures);
+        }
+        if (failed) {
+                fprintf(stderr, "slipway: %zu of %zu package%s signed, %d failed\n", nfiles - (size_t) failed, nfiles,
+                        nfiles == 1 ? "" : "s", failed);
                 return EXIT_FAILURE_USER;
-        log_info("signed %d package%s with key %s", argc, argc == 1 ? "" : "s", id);
+        }
+        log_info("signed %zu package%s with key %s", nfiles, nfiles == 1 ? "" : "s", id);
         return EXIT_OK;
 }

@@ -98,6 +98,8 @@ typedef struct RpmPackage {
 /* Reads the lead and both headers of the package at path (bounded reads; any
  * malformed structure gives -EBADMSG). */
 int rpm_package_read(const char *path, RpmPackage **ret);
+/* The same from an open file (read with pread, the offset is not moved). */
+int rpm_package_read_fd(int fd, RpmPackage **ret);
 /* The same from memory (the fuzz target's entry). */
 int rpm_package_parse(const void *data, size_t size, RpmPackage **ret);
 RpmPackage *rpm_package_free(RpmPackage *p);

@@ -77,13 +77,17 @@ static int read_header_at(int fd, uint64_t off, uint64_t file_size, RpmHeader **
 
 int rpm_package_read(const char *path, RpmPackage **ret) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        return rpm_package_read_fd(fd, ret);
+}
+
+int rpm_package_read_fd(int fd, RpmPackage **ret) {
         _cleanup_(rpm_package_freep) RpmPackage *p = NULL;
         struct stat st;
         size_t sz;
         int r;
 
-        if (fd < 0)
-                return negative_errno();
         if (fstat(fd, &st) < 0)
                 return negative_errno();
         if (!S_ISREG(st.st_mode))

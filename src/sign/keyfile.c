@@ -29,3 +29,22 @@ int key_load(const char *path, PgpKey **ret, const char **ret_reason) {
         }
         return r;
 }
+
+int key_load_signing(const char *path, PgpKey **ret, const char **ret_reason) {
+        _cleanup_(pgp_key_freep) PgpKey *k = NULL;
+        int r = key_load(path, &k, ret_reason);
+        if (r < 0)
+                return r;
+        if (!pgp_key_is_secret(k)) {
+                *ret_reason = "it is a public key: signing needs the secret key";
+                return -ENOKEY;
+        }
+        if (!pgp_key_can_sign(k)) {
+                *ret_reason = "its primary key may only certify, and slipway signs with primary keys, not "
+                              "subkeys: make a signing key with slipway keygen, or with gpg --quick-gen-key "
+                              "NAME ed25519 sign";
+                return -EKEYREJECTED;
+        }
+        *ret = TAKE_PTR(k);
+        return 0;
+}

@@ -69,6 +69,15 @@ PgpKey *pgp_key_free(PgpKey *k) {
         return NULL;
 }
 
+/* The key flags (RFC 4880 5.2.3.21) of the user ID self-signature; -1 if it
+ * states none. */
+static int selfsig_key_flags(const PgpKey *k);
+
+bool pgp_key_can_sign(const PgpKey *k) {
+        int f = selfsig_key_flags(k);
+        return f < 0 || (f & 0x02);
+}
+
 bool pgp_key_is_secret(const PgpKey *k) {
         return k->sec != NULL;
 }
@@ -623,6 +632,9 @@ static void hashed_common(StrBuf *sb, const PgpKey *k, uint32_t created) {
 
 int pgp_sign(const PgpKey *k, const void *data, size_t n, uint32_t created, uint8_t **ret, size_t *ret_len) {
         _cleanup_strbuf_ StrBuf hashed = STRBUF_INIT;
+        /* A signature older than its key is refused by gpg ("time conflict"):
+         * SOURCE_DATE_EPOCH before the key was made gives the key's time. */
+        created = MAX(created, k->created);
         hashed_common(&hashed, k, created);
         if (hashed.oom)
                 return -ENOMEM;
@@ -1046,4 +1058,42 @@ int pgp_dearmor(const char *text, size_t n, uint8_t **ret, size_t *ret_len) {
         *ret = TAKE_PTR(out);
         *ret_len = o;
         return 0;
+}
+
+static int selfsig_key_flags(const PgpKey *k) {
+        if (!k->selfsig)
+                return -1;
+        Cursor c = { k->selfsig, k->selfsig + k->selfsig_len }, b;
+        unsigned tag, version, type, algo, hash, hl;
+        const uint8_t *hashed;
+        if (next_packet(&c, &tag, &b) < 0 || tag != PKT_SIGNATURE || !take_u8(&b, &version) || version != 4 ||
+            !take_u8(&b, &type) || !take_u8(&b, &algo) || !take_u8(&b, &hash) || !take_u16(&b, &hl) ||
+            !take(&b, hl, &hashed))
+                return -1;
+        Cursor s = { hashed, hashed + hl };
+        while (s.p < s.end) {
+                unsigned l0;
+                size_t len;
+                if (!take_u8(&s, &l0))
+                        return -1;
+                if (l0 < 192)
+                        len = l0;
+                else if (l0 < 255) {
+                        unsigned l1;
+                        if (!take_u8(&s, &l1))
+                                return -1;
+                        len = ((size_t) (l0 - 192) << 8) + l1 + 192;
+                } else {
+                        uint32_t l;
+                        if (!take_u32(&s, &l))
+                                return -1;
+                        len = l;
+                }
+                const uint8_t *sp;
+                if (len == 0 || !take(&s, len, &sp))
+                        return -1;
+                if ((sp[0] & 0x7F) == SUB_KEY_FLAGS && len >= 2)
+                        return sp[1];
+        }
+        return -1;
 }

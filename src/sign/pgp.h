@@ -45,6 +45,9 @@ PgpKey *pgp_key_free(PgpKey *k);
 DEFINE_TRIVIAL_CLEANUP_FUNC(PgpKey *, pgp_key_free);
 
 bool pgp_key_is_secret(const PgpKey *k);
+/* False if the key's self-signature allows it to certify but not to sign
+ * (then a subkey signs, which slipway does not support). */
+bool pgp_key_can_sign(const PgpKey *k);
 PgpAlgo pgp_key_algo(const PgpKey *k);
 const char *pgp_key_uid(const PgpKey *k); /* NULL if the block had none */
 const uint8_t *pgp_key_fingerprint(const PgpKey *k); /* 20 bytes */
@@ -56,7 +59,8 @@ int pgp_key_export_public(const PgpKey *k, char **ret);
 int pgp_key_export_secret(const PgpKey *k, char **ret);
 
 /* A version 4 signature packet (binary, with its packet header) over data,
- * of type PGP_SIG_BINARY, SHA-256, made at `created`. */
+ * of type PGP_SIG_BINARY, SHA-256, made at `created` (or at the key's
+ * creation time if that is later: a signature never predates its key). */
 int pgp_sign(const PgpKey *k, const void *data, size_t n, uint32_t created, uint8_t **ret, size_t *ret_len);
 
 /* Checks a signature packet (binary or armored) over data with key k (public

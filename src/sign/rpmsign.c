@@ -63,7 +63,12 @@ int rpm_sign_file(const PgpKey *k, const char *path, uint32_t created) {
         size_t sig_len, sighdr_len;
         int r;
 
-        r = rpm_package_read(path, &p);
+        /* One descriptor for reading the headers and copying the payload: the
+         * file may be replaced by a rename meanwhile, never mixed. */
+        in = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (in < 0)
+                return negative_errno();
+        r = rpm_package_read_fd(in, &p);
         if (r < 0)
                 return r;
         r = pgp_sign(k, p->header->blob, p->header->size, created, &sig, &sig_len);
@@ -86,9 +91,6 @@ int rpm_sign_file(const PgpKey *k, const char *path, uint32_t created) {
         if (r < 0)
                 return r;
 
-        in = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (in < 0)
-                return negative_errno();
         struct stat st;
         if (fstat(in, &st) < 0)
                 return negative_errno();
