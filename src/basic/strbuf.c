@@ -11,14 +11,26 @@ void strbuf_release(StrBuf *sb) {
         *sb = STRBUF_INIT;
 }
 
-static int strbuf_reserve(StrBuf *sb, size_t extra) {
+int strbuf_reserve(StrBuf *sb, size_t extra) {
         if (sb->oom)
                 return -ENOMEM;
-        if (extra > SIZE_MAX - sb->len - 1 ||
-            !GREEDY_REALLOC(sb->buf, sb->allocated, sb->len + extra + 1)) {
+        if (extra > SIZE_MAX - sb->len - 1) {
                 sb->oom = true;
                 return -ENOMEM;
         }
+        size_t need = sb->len + extra + 1;
+        if (need <= sb->allocated)
+                return 0;
+        /* Doubling, without zeroing: only [0, len] is ever read. */
+        size_t n = MAX(need, sb->allocated * 2);
+        n = MAX(n, (size_t) 64);
+        char *p = realloc(sb->buf, n);
+        if (!p) {
+                sb->oom = true;
+                return -ENOMEM;
+        }
+        sb->buf = p;
+        sb->allocated = n;
         return 0;
 }
 

@@ -30,6 +30,8 @@ static inline void strbuf_releasep(StrBuf *sb) {
 /* Each append returns 0 or -ENOMEM. After a failure the buffer keeps what it
  * had, and every later call fails too, so a sequence of appends can be checked
  * once at the end through strbuf_detach() or sb->oom. */
+/* Makes room for extra more bytes (and the terminator) at once. */
+int strbuf_reserve(StrBuf *sb, size_t extra);
 int strbuf_putc(StrBuf *sb, char c);
 int strbuf_put(StrBuf *sb, const void *p, size_t n);
 int strbuf_puts(StrBuf *sb, const char *s);

@@ -354,13 +354,25 @@ int repo_package_read(const char *dir, const char *href, RepoPackage *ret, const
         uint8_t md[32];
         int r;
 
+
         *ret = (RepoPackage) {};
         *ret_reason = NULL;
         if (!path)
                 return -ENOMEM;
         if (stat(path, &st) < 0)
                 return negative_errno();
-        r = rpm_package_read(path, &p);
+        /* Small packages (most): one read serves the digest and the headers. */
+        _cleanup_free_ char *whole = NULL;
+        size_t whole_len = 0;
+        if (st.st_size <= 64 * 1024 * 1024 && read_full_file(path, &whole, &whole_len) >= 0) {
+                r = rpm_package_parse(whole, whole_len, &p);
+                if (r >= 0)
+                        hash_buffer(HASH_SHA256, whole, whole_len, md);
+        } else {
+                r = rpm_package_read(path, &p);
+                if (r >= 0)
+                        r = hash_file(HASH_SHA256, path, md, NULL);
+        }
         if (r == -EBADMSG || r == -ENODATA) {
                 *ret_reason = "not a valid RPM package (bad lead or header)";
                 return -EBADMSG;
@@ -377,9 +389,6 @@ int repo_package_read(const char *dir, const char *href, RepoPackage *ret, const
                 *ret_reason = "a source package: source RPMs do not belong in a binary repository";
                 return -EBADMSG;
         }
-        r = hash_file(HASH_SHA256, path, md, NULL);
-        if (r < 0)
-                return r;
         hex_encode(md, 32, ret->pkgid);
 
         r = fileinfo_get(h, &fi);

@@ -5,15 +5,16 @@
  * depends only on the packages and the revision.
  *
  * Incremental runs: each package's three XML fragments are kept with the
- * file's size, mtime and inode in repodata/.slipway-cache.json; an unchanged
- * file is not read again. New metadata files get new names; repomd.xml is
+ * file's size, mtime and inode in repodata/.slipway-cache (a flat file of
+ * length-prefixed records, fast to load); an unchanged file is not read
+ * again. New metadata files get new names; repomd.xml is
  * replaced atomically after them, its signature right after it, and old
  * metadata files are deleted only then, so a reader never sees a repomd.xml
  * that points at missing files. */
 
 #include <dirent.h>
 #include <inttypes.h>
-#include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,13 +29,18 @@
 #include "basic/strbuf.h"
 #include "repo/repo.h"
 
-#define CACHE_NAME ".slipway-cache.json"
-#define CACHE_FORMAT "slipway-repo-cache-1"
+#define CACHE_NAME ".slipway-cache"
+#define CACHE_MAGIC "slipway-repo-cache-2\n"
 
 typedef struct Item {
         char *href;
         const char *base; /* basename, in href */
-        RepoPackage pkg;
+        struct stat st;   /* from the scan */
+        RepoPackage pkg;  /* read this run */
+        /* The XML fragments and identity, from pkg or borrowed from the cache. */
+        const char *frag[3];
+        size_t frag_len[3];
+        const char *pkgid;
         bool reused;
         int r;
         const char *reason;
@@ -71,7 +77,7 @@ static int scan(const char *dir, const char *rel, Item **items, size_t *n, size_
                 if (!GREEDY_REALLOC(*items, *allocated, *n + 1))
                         return -ENOMEM;
                 Item *it = &(*items)[(*n)++];
-                *it = (Item) { .href = TAKE_PTR(sub) };
+                *it = (Item) { .href = TAKE_PTR(sub), .st = st };
                 it->base = strrchr(it->href, '/') ? strrchr(it->href, '/') + 1 : it->href;
         }
         return 0;
@@ -94,34 +100,175 @@ static void read_one(void *ctx, size_t i) {
         if (it->reused)
                 return;
         it->r = repo_package_read(rc->dir, it->href, &it->pkg, &it->reason);
+        if (it->r >= 0) {
+                const char *f[3] = { it->pkg.primary, it->pkg.filelists, it->pkg.other };
+                for (int k = 0; k < 3; k++) {
+                        it->frag[k] = f[k];
+                        it->frag_len[k] = strlen(f[k]);
+                }
+                it->pkgid = it->pkg.pkgid;
+        }
 }
 
-/* Takes the cached fragments of it if its file did not change. */
-static bool cache_take(json_t *cache, const char *dir, Item *it) {
-        json_t *e = json_object_get(json_object_get(cache, "packages"), it->href);
-        _cleanup_free_ char *p = path_join(dir, it->href);
-        struct stat st;
-        if (!e || !p || stat(p, &st) < 0)
-                return false;
-        int64_t mt = (int64_t) st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-        if ((json_int_t) st.st_size != json_integer_value(json_object_get(e, "size")) ||
-            (json_int_t) mt != json_integer_value(json_object_get(e, "mtime_ns")) ||
-            (json_int_t) st.st_ino != json_integer_value(json_object_get(e, "ino")))
-                return false;
-        const char *pkgid = json_string_value(json_object_get(e, "pkgid"));
-        const char *pr = json_string_value(json_object_get(e, "primary"));
-        const char *fl = json_string_value(json_object_get(e, "filelists"));
-        const char *ot = json_string_value(json_object_get(e, "other"));
-        if (!pkgid || strlen(pkgid) != 64 || !pr || !fl || !ot)
-                return false;
-        it->pkg = (RepoPackage) { .href = strdup(it->href), .size = (uint64_t) st.st_size, .mtime_ns = mt,
-                                  .ino = (uint64_t) st.st_ino, .primary = strdup(pr), .filelists = strdup(fl),
-                                  .other = strdup(ot) };
-        memcpy(it->pkg.pkgid, pkgid, 65);
-        if (!it->pkg.href || !it->pkg.primary || !it->pkg.filelists || !it->pkg.other) {
-                repo_package_release(&it->pkg);
-                return false;
+/* The previous run's records, loaded from the cache file. */
+typedef struct CacheEntry {
+        const char *href;
+        size_t href_len;
+        uint64_t size;
+        int64_t mtime_ns;
+        uint64_t ino;
+        const char *pkgid; /* 64 hex digits */
+        const char *frag[3];
+        size_t frag_len[3];
+} CacheEntry;
+
+typedef struct Cache {
+        char *data;
+        CacheEntry *entries;
+        size_t n;
+        uint64_t revision;
+        int is_signed;
+        int compression;
+} Cache;
+
+static void cache_release(Cache *c) {
+        free(c->data);
+        free(c->entries);
+        *c = (Cache) {};
+}
+
+/* Reads n space- or newline-terminated decimal numbers at *p (no sscanf:
+ * glibc's measures the whole rest of the input on every call). */
+static bool take_numbers(const char **p, const char *end, uint64_t *v, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                const char *q = *p;
+                uint64_t x = 0;
+                bool neg = q < end && *q == '-';
+                if (neg)
+                        q++;
+                if (q >= end || *q < '0' || *q > '9')
+                        return false;
+                while (q < end && *q >= '0' && *q <= '9') {
+                        if (x > (UINT64_MAX - 9) / 10)
+                                return false;
+                        x = x * 10 + (uint64_t) (*q++ - '0');
+                }
+                if (q >= end || (*q != ' ' && *q != '\n'))
+                        return false;
+                v[i] = neg ? (uint64_t) -(int64_t) x : x;
+                *p = q + 1;
         }
+        return true;
+}
+
+/* Format: CACHE_MAGIC, "R revision signed compression count\n", then per
+ * package "P size mtime_ns ino pkgid hreflen l1 l2 l3\n" + href + 3 fragments.
+ * Anything malformed: no cache (everything is read again). */
+static int cache_load(const char *path, Cache *ret) {
+        Cache c = {};
+        size_t size, allocated = 0;
+        if (read_full_file(path, &c.data, &size) < 0)
+                return -ENOENT;
+        const char *p = c.data, *end = c.data + size;
+        size_t ml = strlen(CACHE_MAGIC);
+        uint64_t h[4];
+        if (size < ml || memcmp(p, CACHE_MAGIC, ml) != 0)
+                goto bad;
+        p += ml;
+        if (end - p < 2 || memcmp(p, "R ", 2) != 0)
+                goto bad;
+        p += 2;
+        if (!take_numbers(&p, end, h, 4))
+                goto bad;
+        c.revision = h[0];
+        c.is_signed = (int) h[1];
+        c.compression = (int) h[2];
+        for (uint64_t i = 0; i < h[3]; i++) {
+                CacheEntry e = {};
+                uint64_t a[3], b[4];
+                if (end - p < 2 || memcmp(p, "P ", 2) != 0)
+                        goto bad;
+                p += 2;
+                if (!take_numbers(&p, end, a, 3) || end - p < 65 || p[64] != ' ')
+                        goto bad;
+                e.pkgid = p;
+                p += 65;
+                if (!take_numbers(&p, end, b, 4))
+                        goto bad;
+                e.size = a[0];
+                e.mtime_ns = (int64_t) a[1];
+                e.ino = a[2];
+                e.href_len = (size_t) b[0];
+                uint64_t total = b[0];
+                for (int f = 0; f < 3; f++) {
+                        e.frag_len[f] = (size_t) b[1 + f];
+                        total += b[1 + f];
+                }
+                if ((uint64_t) (end - p) < total)
+                        goto bad;
+                e.href = p;
+                p += e.href_len;
+                for (int f = 0; f < 3; f++) {
+                        e.frag[f] = p;
+                        p += e.frag_len[f];
+                }
+                if (!GREEDY_REALLOC(c.entries, allocated, c.n + 1))
+                        goto bad;
+                c.entries[c.n++] = e;
+        }
+        *ret = c;
+        return 0;
+bad:
+        cache_release(&c);
+        return -EBADMSG;
+}
+
+static int cache_write(const char *path, const Item *items, size_t n, const RepoOptions *o) {
+        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+        size_t total = 256;
+        for (size_t i = 0; i < n; i++)
+                total += 160 + strlen(items[i].href) + items[i].frag_len[0] + items[i].frag_len[1] + items[i].frag_len[2];
+        strbuf_reserve(&sb, total);
+        strbuf_puts(&sb, CACHE_MAGIC);
+        strbuf_printf(&sb, "R %" PRIu64 " %d %d %zu\n", o->revision, o->key != NULL, (int) o->compression, n);
+        for (size_t i = 0; i < n; i++) {
+                const Item *it = &items[i];
+                int64_t mt = (int64_t) it->st.st_mtim.tv_sec * 1000000000 + it->st.st_mtim.tv_nsec;
+                strbuf_printf(&sb, "P %" PRIu64 " %" PRId64 " %" PRIu64 " %.64s %zu %zu %zu %zu\n",
+                              (uint64_t) it->st.st_size, mt, (uint64_t) it->st.st_ino, it->pkgid, strlen(it->href),
+                              it->frag_len[0], it->frag_len[1], it->frag_len[2]);
+                strbuf_puts(&sb, it->href);
+                for (int k = 0; k < 3; k++)
+                        strbuf_put(&sb, it->frag[k], it->frag_len[k]);
+        }
+        if (sb.oom)
+                return -ENOMEM;
+        return write_file_atomic(path, sb.buf, sb.len, 0644);
+}
+
+/* Takes the cached fragments of it if its file did not change. Entries are
+ * in the same sorted order as items, so a moving cursor finds them. The
+ * fragments stay in the cache's buffer. */
+static bool cache_take(const Cache *c, size_t *cursor, Item *it) {
+        const CacheEntry *e = NULL;
+        size_t hl = strlen(it->href);
+        for (size_t tries = 0; tries < c->n && !e; tries++) {
+                const CacheEntry *x = &c->entries[(*cursor + tries) % c->n];
+                if (x->href_len == hl && memcmp(x->href, it->href, hl) == 0) {
+                        e = x;
+                        *cursor = (*cursor + tries + 1) % c->n;
+                }
+        }
+        if (!e)
+                return false;
+        int64_t mt = (int64_t) it->st.st_mtim.tv_sec * 1000000000 + it->st.st_mtim.tv_nsec;
+        if ((uint64_t) it->st.st_size != e->size || mt != e->mtime_ns || (uint64_t) it->st.st_ino != e->ino)
+                return false;
+        for (int k = 0; k < 3; k++) {
+                it->frag[k] = e->frag[k];
+                it->frag_len[k] = e->frag_len[k];
+        }
+        it->pkgid = e->pkgid;
         return true;
 }
 
@@ -137,7 +284,7 @@ static int write_md(const char *repodata, const char *type, const StrBuf *doc, R
         _cleanup_free_ uint8_t *z = NULL;
         size_t zl;
         uint8_t md[32];
-        int r = c == REPO_COMPRESS_ZSTD ? zstd_compress(doc->buf, doc->len, 10, &z, &zl)
+        int r = c == REPO_COMPRESS_ZSTD ? zstd_compress(doc->buf, doc->len, 3, &z, &zl)
                                         : gzip_compress(doc->buf, doc->len, &z, &zl);
         if (r < 0)
                 return r;
@@ -171,7 +318,7 @@ int repo_update(const RepoOptions *o, Diagnostics *d, RepoStats *ret) {
         size_t n = 0, allocated = 0;
         RepoStats stats = {};
         MdFile md[3] = {};
-        json_t *cache = NULL;
+        Cache cache = {};
         _cleanup_strbuf_ StrBuf repomd = STRBUF_INIT;
         _cleanup_free_ char *asc = NULL, *pub = NULL, *asc_path = NULL;
         int r;
@@ -188,13 +335,10 @@ int repo_update(const RepoOptions *o, Diagnostics *d, RepoStats *ret) {
                 qsort(items, n, sizeof(Item), item_cmp);
 
         /* What the last run read, if the metadata it wrote is still there. */
-        cache = path_exists(repomd_path) ? json_load_file(cache_path, 0, NULL) : NULL;
-        if (cache && strcmp(json_string_value(json_object_get(cache, "format")) ?: "", CACHE_FORMAT) != 0) {
-                json_decref(cache);
-                cache = NULL;
-        }
-        for (size_t i = 0; i < n; i++)
-                if (cache && cache_take(cache, o->dir, &items[i])) {
+        bool have_cache = path_exists(repomd_path) && cache_load(cache_path, &cache) >= 0;
+        size_t cursor = 0;
+        for (size_t i = 0; i < n && have_cache && cache.n > 0; i++)
+                if (cache_take(&cache, &cursor, &items[i])) {
                         items[i].reused = true;
                         stats.n_reused++;
                 }
@@ -223,19 +367,15 @@ int repo_update(const RepoOptions *o, Diagnostics *d, RepoStats *ret) {
         stats.n_packages = n;
 
         /* Nothing changed: same packages, same revision, same signing. */
-        json_t *prev = json_object_get(cache, "packages");
-        if (cache && stats.n_reused == n && json_object_size(prev) == n &&
-            json_integer_value(json_object_get(cache, "revision")) == (json_int_t) o->revision &&
-            json_is_true(json_object_get(cache, "signed")) == (o->key != NULL) &&
-            json_integer_value(json_object_get(cache, "compression")) == (json_int_t) o->compression &&
-            (!o->key || path_exists(repomd_path))) {
+        if (have_cache && stats.n_reused == n && cache.n == n && cache.revision == o->revision &&
+            cache.is_signed == (o->key != NULL) && cache.compression == (int) o->compression) {
                 stats.changed = false;
                 *ret = stats;
                 r = 0;
                 goto finish;
         }
-        if (cache)
-                stats.n_removed = json_object_size(prev) > n - stats.n_read ? json_object_size(prev) - (n - stats.n_read) : 0;
+        if (have_cache)
+                stats.n_removed = cache.n > stats.n_reused ? cache.n - stats.n_reused : 0;
 
         r = mkdir_parents(repodata, 0755);
         if (r < 0) {
@@ -247,13 +387,22 @@ int repo_update(const RepoOptions *o, Diagnostics *d, RepoStats *ret) {
         /* The three documents. */
         {
                 _cleanup_strbuf_ StrBuf pri = STRBUF_INIT, fl = STRBUF_INIT, ot = STRBUF_INIT;
+                size_t lp = 256, lf = 256, lo = 256;
+                for (size_t i = 0; i < n; i++) {
+                        lp += items[i].frag_len[0];
+                        lf += items[i].frag_len[1];
+                        lo += items[i].frag_len[2];
+                }
+                strbuf_reserve(&pri, lp);
+                strbuf_reserve(&fl, lf);
+                strbuf_reserve(&ot, lo);
                 open_doc(&pri, "metadata", "http://linux.duke.edu/metadata/common", n);
                 open_doc(&fl, "filelists", "http://linux.duke.edu/metadata/filelists", n);
                 open_doc(&ot, "otherdata", "http://linux.duke.edu/metadata/other", n);
                 for (size_t i = 0; i < n; i++) {
-                        strbuf_puts(&pri, items[i].pkg.primary);
-                        strbuf_puts(&fl, items[i].pkg.filelists);
-                        strbuf_puts(&ot, items[i].pkg.other);
+                        strbuf_put(&pri, items[i].frag[0], items[i].frag_len[0]);
+                        strbuf_put(&fl, items[i].frag[1], items[i].frag_len[1]);
+                        strbuf_put(&ot, items[i].frag[2], items[i].frag_len[2]);
                 }
                 strbuf_puts(&pri, "</metadata>\n");
                 strbuf_puts(&fl, "</filelists>\n");
@@ -349,26 +498,7 @@ int repo_update(const RepoOptions *o, Diagnostics *d, RepoStats *ret) {
         }
 
         /* The cache for the next run. */
-        {
-                json_t *pk = json_object();
-                for (size_t i = 0; i < n; i++) {
-                        const RepoPackage *p = &items[i].pkg;
-                        json_object_set_new(pk, p->href,
-                                            json_pack("{s:I, s:I, s:I, s:s, s:s, s:s, s:s}", "size", (json_int_t) p->size,
-                                                      "mtime_ns", (json_int_t) p->mtime_ns, "ino", (json_int_t) p->ino,
-                                                      "pkgid", p->pkgid, "primary", p->primary, "filelists", p->filelists,
-                                                      "other", p->other));
-                }
-                json_t *c = json_pack("{s:s, s:I, s:b, s:i, s:o}", "format", CACHE_FORMAT, "revision",
-                                      (json_int_t) o->revision, "signed", o->key != NULL, "compression",
-                                      (int) o->compression, "packages", pk);
-                char *s = c ? json_dumps(c, JSON_COMPACT) : NULL;
-                json_decref(c);
-                if (s) {
-                        (void) write_file_atomic(cache_path, s, strlen(s), 0644);
-                        free(s);
-                }
-        }
+        (void) cache_write(cache_path, items, n, o);
         stats.changed = true;
         *ret = stats;
         r = 0;
@@ -381,6 +511,6 @@ finish:
                 repo_package_release(&items[i].pkg);
         }
         free(items);
-        json_decref(cache);
+        cache_release(&cache);
         return r;
 }
