@@ -60,7 +60,7 @@ int read_full_file(const char *path, char **ret_data, size_t *ret_size) {
         return 0;
 }
 
-static int write_all(int fd, const void *data, size_t size) {
+int loop_write(int fd, const void *data, size_t size) {
         const char *p = data;
         while (size > 0) {
                 ssize_t n = write(fd, p, size);
@@ -75,18 +75,21 @@ static int write_all(int fd, const void *data, size_t size) {
         return 0;
 }
 
-int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode) {
-        _cleanup_free_ char *tmp = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        int r;
-
+int tmpfile_open(const char *path, char **ret_tmp) {
+        char *tmp;
         if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
                 return -ENOMEM;
-        fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0)
-                return negative_errno();
+        int fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0) {
+                int r = negative_errno();
+                free(tmp);
+                return r;
+        }
+        *ret_tmp = tmp;
+        return fd;
+}
 
-        r = write_all(fd, data, size);
+int tmpfile_commit(int r, int fd, const char *tmp, const char *path, mode_t mode) {
         if (r >= 0 && fchmod(fd, mode) < 0)
                 r = negative_errno();
         if (r >= 0 && fsync(fd) < 0)
@@ -96,6 +99,14 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
         if (r < 0)
                 (void) unlink(tmp);
         return r;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode) {
+        _cleanup_free_ char *tmp = NULL;
+        _cleanup_close_ int fd = tmpfile_open(path, &tmp);
+        if (fd < 0)
+                return fd;
+        return tmpfile_commit(loop_write(fd, data, size), fd, tmp, path, mode);
 }
 
 int mkdir_parents(const char *path, mode_t mode) {
@@ -168,11 +179,9 @@ int move_file(const char *src, const char *dst) {
         struct stat st;
         if (in < 0 || fstat(in, &st) < 0)
                 return negative_errno();
-        if (asprintf(&tmp, "%s.tmp.XXXXXX", dst) < 0)
-                return -ENOMEM;
-        _cleanup_close_ int out = mkostemp(tmp, O_CLOEXEC);
+        _cleanup_close_ int out = tmpfile_open(dst, &tmp);
         if (out < 0)
-                return negative_errno();
+                return out;
         int r = 0;
         char buf[1 << 16];
         for (;;) {
@@ -185,18 +194,13 @@ int move_file(const char *src, const char *dst) {
                 }
                 if (n == 0)
                         break;
-                r = write_all(out, buf, (size_t) n);
+                r = loop_write(out, buf, (size_t) n);
                 if (r < 0)
                         break;
         }
-        if (r >= 0 && fchmod(out, st.st_mode & 07777) < 0)
-                r = negative_errno();
-        if (r >= 0 && rename(tmp, dst) < 0)
-                r = negative_errno();
-        if (r < 0) {
-                (void) unlink(tmp);
+        r = tmpfile_commit(r, out, tmp, dst, st.st_mode & 07777);
+        if (r < 0)
                 return r;
-        }
         (void) unlink(src);
         return 0;
 }

@@ -16,6 +16,16 @@ int read_full_file(const char *path, char **ret_data, size_t *ret_size);
  * temporary file behind. */
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode);
 
+/* Writes all n bytes, retrying short writes and EINTR. */
+int loop_write(int fd, const void *data, size_t n);
+
+/* A temporary file beside path, for write-then-rename: returns its fd and
+ * name (*ret_tmp, malloc'd). tmpfile_commit() sets mode, fsyncs and renames
+ * it over path, or removes it if r (the result so far) is a failure; it
+ * returns the final result. */
+int tmpfile_open(const char *path, char **ret_tmp);
+int tmpfile_commit(int r, int fd, const char *tmp, const char *path, mode_t mode);
+
 /* mkdir -p; existing directories are fine. */
 int mkdir_parents(const char *path, mode_t mode);
 

@@ -193,6 +193,25 @@ static int key_source(StrBuf *sb, const char *path, uint64_t sde) {
         return 0;
 }
 
+/* The SHA-256 (hex, malloc'd) of what was collected for a key. */
+static int digest_of(const StrBuf *sb, char **ret) {
+        uint8_t md[32];
+        char hex[65];
+        if (sb->oom)
+                return -ENOMEM;
+        hash_buffer(HASH_SHA256, sb->buf ? sb->buf : "", sb->len, md);
+        hex_encode(md, 32, hex);
+        *ret = strdup(hex);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static void key_defines(StrBuf *sb, const Component *c) {
+        for (size_t k = 0; k < c->defines.n; k++) {
+                key_str(sb, "define", c->defines.keys[k]);
+                key_str(sb, "value", c->defines.values[k]);
+        }
+}
+
 static void key_list(StrBuf *sb, const char *label, const StrList *l) {
         strbuf_printf(sb, "%s %zu\n", label, l->n);
         for (size_t i = 0; i < l->n; i++)
@@ -227,10 +246,7 @@ static int cache_key(Graph *g, size_t i, char **ret) {
                 if (!dir)
                         return -ENOMEM;
                 key_str(&sb, "spec", strrchr(c->spec, '/') ? strrchr(c->spec, '/') + 1 : c->spec);
-                for (size_t k = 0; k < c->defines.n; k++) {
-                        key_str(&sb, "define", c->defines.keys[k]);
-                        key_str(&sb, "value", c->defines.values[k]);
-                }
+                key_defines(&sb, c);
                 r = key_tree(&sb, dir, "", p->source_date_epoch);
                 if (r < 0)
                         return r;
@@ -268,18 +284,7 @@ static int cache_key(Graph *g, size_t i, char **ret) {
                                 return r;
                 }
         }
-        if (sb.oom)
-                return -ENOMEM;
-
-        uint8_t md[32];
-        char hex[65];
-        hash_buffer(HASH_SHA256, sb.buf, sb.len, md);
-        hex_encode(md, 32, hex);
-        char *k = strdup(hex);
-        if (!k)
-                return -ENOMEM;
-        *ret = k;
-        return 0;
+        return digest_of(&sb, ret);
 }
 
 /* ---- the cache file ----------------------------------------------------------- */
@@ -427,21 +432,11 @@ static int specinfo_key(const Graph *g, const Component *c, char **ret) {
         key_str(&sb, "project", g->p->project.name);
         key_str(&sb, "dist", g->p->project.dist);
         key_str(&sb, "vendor", g->p->project.vendor);
-        for (size_t k = 0; k < c->defines.n; k++) {
-                key_str(&sb, "define", c->defines.keys[k]);
-                key_str(&sb, "value", c->defines.values[k]);
-        }
+        key_defines(&sb, c);
         int r = key_tree(&sb, dir, "", g->p->source_date_epoch);
         if (r < 0)
                 return r;
-        if (sb.oom)
-                return -ENOMEM;
-        uint8_t md[32];
-        char hex[65];
-        hash_buffer(HASH_SHA256, sb.buf, sb.len, md);
-        hex_encode(md, 32, hex);
-        *ret = strdup(hex);
-        return *ret ? 0 : -ENOMEM;
+        return digest_of(&sb, ret);
 }
 
 static json_t *deps_json(const RpmDep *d, size_t n) {

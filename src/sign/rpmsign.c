@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "basic/alloc.h"
+#include "basic/fileio.h"
 #include "rpm/header.h"
 #include "rpm/package.h"
 #include "sign/rpmsign.h"
@@ -26,30 +27,11 @@ static int copy_range(int in, off_t off, off_t len, int out) {
                         continue;
                 if (n <= 0)
                         return n < 0 ? negative_errno() : -EBADMSG;
-                for (ssize_t w = 0; w < n;) {
-                        ssize_t k = write(out, buf + w, (size_t) (n - w));
-                        if (k < 0 && errno == EINTR)
-                                continue;
-                        if (k < 0)
-                                return negative_errno();
-                        w += k;
-                }
+                int r = loop_write(out, buf, (size_t) n);
+                if (r < 0)
+                        return r;
                 off += n;
                 len -= n;
-        }
-        return 0;
-}
-
-static int write_all_fd(int fd, const void *p, size_t n) {
-        const char *c = p;
-        while (n > 0) {
-                ssize_t k = write(fd, c, n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return negative_errno();
-                c += k;
-                n -= (size_t) k;
         }
         return 0;
 }
@@ -94,30 +76,20 @@ int rpm_sign_file(const PgpKey *k, const char *path, uint32_t created) {
         struct stat st;
         if (fstat(in, &st) < 0)
                 return negative_errno();
-        if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
-                return -ENOMEM;
-        out = mkostemp(tmp, O_CLOEXEC);
+        out = tmpfile_open(path, &tmp);
         if (out < 0)
-                return negative_errno();
+                return out;
 
         static const uint8_t zeros[8];
         size_t pad = (8 - sighdr_len % 8) % 8;
-        r = write_all_fd(out, &p->lead, sizeof p->lead);
+        r = loop_write(out, &p->lead, sizeof p->lead);
         if (r >= 0)
-                r = write_all_fd(out, sighdr, sighdr_len);
+                r = loop_write(out, sighdr, sighdr_len);
         if (r >= 0)
-                r = write_all_fd(out, zeros, pad);
+                r = loop_write(out, zeros, pad);
         if (r >= 0)
                 r = copy_range(in, (off_t) p->header_offset, (off_t) (p->file_size - p->header_offset), out);
-        if (r >= 0 && fchmod(out, st.st_mode & 07777) < 0)
-                r = negative_errno();
-        if (r >= 0 && fsync(out) < 0)
-                r = negative_errno();
-        if (r >= 0 && rename(tmp, path) < 0)
-                r = negative_errno();
-        if (r < 0)
-                (void) unlink(tmp);
-        return r;
+        return tmpfile_commit(r, out, tmp, path, st.st_mode & 07777);
 }
 
 int rpm_verify_signature(const PgpKey *k, const char *path) {
