@@ -50,21 +50,63 @@ void repo_package_release(RepoPackage *p) {
         *p = (RepoPackage) {};
 }
 
-/* XML text: escape markup, drop characters XML 1.0 does not allow. */
-static void xml_text(StrBuf *sb, const char *s) {
-        for (; s && *s; s++) {
+static bool valid_utf8(const unsigned char *s) {
+        while (*s) {
+                size_t n = *s < 0x80 ? 1 : (*s >> 5) == 0x6 ? 2 : (*s >> 4) == 0xE ? 3 : (*s >> 3) == 0x1E ? 4 : 0;
+                if (n == 0)
+                        return false;
+                for (size_t i = 1; i < n; i++)
+                        if ((s[i] & 0xC0) != 0x80)
+                                return false;
+                s += n;
+        }
+        return true;
+}
+
+/* Escapes s as XML text (attr false: & < > and CR, as libxml2 does) or as
+ * an attribute value (also " TAB LF). Control characters XML forbids are
+ * dropped. A string that is not UTF-8 is read as Latin-1 the way
+ * createrepo_c does it: bytes 0x80-0xBF dropped, 0xC0-0xFF converted
+ * (docs/notes/repodata.md 2.4). */
+static void xml_escape(StrBuf *sb, const char *s, bool attr) {
+        if (!s)
+                return;
+        bool latin1 = !valid_utf8((const unsigned char *) s);
+        for (; *s; s++) {
                 unsigned char c = (unsigned char) *s;
+                if (latin1 && c >= 0x80) {
+                        if (c >= 0xC0)
+                                strbuf_put_utf8(sb, c);
+                        continue;
+                }
                 switch (c) {
                 case '&': strbuf_puts(sb, "&amp;"); break;
                 case '<': strbuf_puts(sb, "&lt;"); break;
                 case '>': strbuf_puts(sb, "&gt;"); break;
-                case '"': strbuf_puts(sb, "&quot;"); break;
+                case '\r': strbuf_puts(sb, "&#13;"); break;
+                case '"':
+                        strbuf_puts(sb, attr ? "&quot;" : "\"");
+                        break;
+                case '\t':
+                        strbuf_puts(sb, attr ? "&#9;" : "\t");
+                        break;
+                case '\n':
+                        strbuf_puts(sb, attr ? "&#10;" : "\n");
+                        break;
                 default:
-                        if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+                        if (c < 0x20)
                                 break;
                         strbuf_putc(sb, (char) c);
                 }
         }
+}
+
+static void xml_text(StrBuf *sb, const char *s) {
+        xml_escape(sb, s, false);
+}
+
+static void xml_attr_value(StrBuf *sb, const char *s) {
+        xml_escape(sb, s, true);
 }
 
 static void elem(StrBuf *sb, const char *indent, const char *name, const char *text) {
@@ -115,12 +157,12 @@ static void evr_attrs(StrBuf *sb, const char *evr) {
         _cleanup_free_ char *ver = strndup_nul(v, dash ? (size_t) (dash - v) : strlen(v));
         if (ver && ver[0]) {
                 strbuf_puts(sb, " ver=\"");
-                xml_text(sb, ver);
+                xml_attr_value(sb, ver);
                 strbuf_putc(sb, '"');
         }
         if (dash && dash[1]) {
                 strbuf_puts(sb, " rel=\"");
-                xml_text(sb, dash + 1);
+                xml_attr_value(sb, dash + 1);
                 strbuf_putc(sb, '"');
         }
 }
@@ -186,7 +228,7 @@ static int libc_cmp(const char *a, const char *b) {
 
 static void dep_entry(StrBuf *sb, const char *name, uint32_t flags, const char *evr, bool pre) {
         strbuf_puts(sb, "      <rpm:entry name=\"");
-        xml_text(sb, name);
+        xml_attr_value(sb, name);
         strbuf_putc(sb, '"');
         const char *fs = flags_str(flags);
         if (fs) {
@@ -380,6 +422,16 @@ int repo_package_read(const char *dir, const char *href, RepoPackage *ret, const
         if (r < 0)
                 return r;
         const RpmHeader *h = p->header;
+        /* The signature header records the size of header + payload: a
+         * truncated (or extended) file is caught here, cheaply. */
+        uint64_t recorded;
+        if ((rpm_header_get_number(p->signature, RPMSIGTAG_LONGSIZE, &recorded) >= 0 ||
+             rpm_header_get_number(p->signature, RPMSIGTAG_SIZE, &recorded) >= 0) &&
+            recorded != (uint64_t) st.st_size - p->header_offset) {
+                *ret_reason = "the file size does not match the size its signature header records (truncated?)";
+                r = -EBADMSG;
+                return r;
+        }
         if (!rpm_header_get_string(h, RPMTAG_NAME) || !rpm_header_get_string(h, RPMTAG_VERSION) ||
             !rpm_header_get_string(h, RPMTAG_RELEASE)) {
                 *ret_reason = "the header has no name, version or release";
@@ -423,9 +475,9 @@ int repo_package_read(const char *dir, const char *href, RepoPackage *ret, const
                 (void) rpm_header_get_number(p->signature, RPMSIGTAG_PAYLOADSIZE, &archive);
 
         strbuf_printf(&vers, "<version epoch=\"%" PRIu64 "\" ver=\"", epoch);
-        xml_text(&vers, hstr(h, RPMTAG_VERSION));
+        xml_attr_value(&vers, hstr(h, RPMTAG_VERSION));
         strbuf_puts(&vers, "\" rel=\"");
-        xml_text(&vers, hstr(h, RPMTAG_RELEASE));
+        xml_attr_value(&vers, hstr(h, RPMTAG_RELEASE));
         strbuf_puts(&vers, "\"/>\n");
 
         /* primary */
@@ -442,7 +494,7 @@ int repo_package_read(const char *dir, const char *href, RepoPackage *ret, const
         strbuf_printf(&pri, "  <size package=\"%lld\" installed=\"%" PRIu64 "\" archive=\"%" PRIu64 "\"/>\n",
                       (long long) st.st_size, installed, archive);
         strbuf_puts(&pri, "  <location href=\"");
-        xml_text(&pri, href);
+        xml_attr_value(&pri, href);
         strbuf_puts(&pri, "\"/>\n  <format>\n");
         elem(&pri, "    ", "rpm:license", hstr(h, RPMTAG_LICENSE));
         elem(&pri, "    ", "rpm:vendor", hstr(h, RPMTAG_VENDOR));
@@ -466,9 +518,9 @@ int repo_package_read(const char *dir, const char *href, RepoPackage *ret, const
 
         /* filelists */
         strbuf_printf(&fl, "<package pkgid=\"%s\" name=\"", ret->pkgid);
-        xml_text(&fl, name);
+        xml_attr_value(&fl, name);
         strbuf_puts(&fl, "\" arch=\"");
-        xml_text(&fl, arch);
+        xml_attr_value(&fl, arch);
         strbuf_printf(&fl, "\">\n  %s", vers.buf);
         for (size_t i = 0; i < fi.n; i++)
                 file_elem(&fl, "  ", &fi, i);
@@ -476,9 +528,9 @@ int repo_package_read(const char *dir, const char *href, RepoPackage *ret, const
 
         /* other: the newest changelog entries */
         strbuf_printf(&oth, "<package pkgid=\"%s\" name=\"", ret->pkgid);
-        xml_text(&oth, name);
+        xml_attr_value(&oth, name);
         strbuf_puts(&oth, "\" arch=\"");
-        xml_text(&oth, arch);
+        xml_attr_value(&oth, arch);
         strbuf_printf(&oth, "\">\n  %s", vers.buf);
         {
                 _cleanup_free_ uint32_t *times = NULL;
@@ -488,20 +540,33 @@ int repo_package_read(const char *dir, const char *href, RepoPackage *ret, const
                     rpm_header_get_strings(h, RPMTAG_CHANGELOGNAME, &authors, &na) >= 0 &&
                     rpm_header_get_strings(h, RPMTAG_CHANGELOGTEXT, &texts, &nx) >= 0 && nt == na && na == nx) {
                         size_t n = MIN(nt, (size_t) CHANGELOG_LIMIT);
-                        /* The newest n, written oldest first; equal times in a run
-                         * become t, t+1, ... in that order (createrepo_c). */
-                        uint64_t prev_orig = UINT64_MAX, bumped = 0;
+                        /* createrepo_c takes the newest n in header order; an entry
+                         * with the time of the last distinct time seen bumps the run
+                         * of entries taken just before it (t, t+1, ...). Written
+                         * oldest first. */
+                        _cleanup_free_ uint64_t *dates = new0(uint64_t, n ? n : 1);
+                        if (!dates) {
+                                r = -ENOMEM;
+                                goto out;
+                        }
+                        uint64_t last = 0;
+                        for (size_t i = 0; i < n; i++) {
+                                dates[i] = times[i];
+                                if (i > 0 && times[i] == last) {
+                                        uint64_t t = times[i];
+                                        for (size_t j = i; j > 0 && dates[j - 1] == t; j--, t++)
+                                                dates[j - 1]++;
+                                } else
+                                        last = times[i];
+                        }
                         for (size_t k = n; k > 0; k--) {
-                                uint64_t t = times[k - 1];
-                                uint64_t date = t == prev_orig ? ++bumped : (bumped = t);
-                                prev_orig = t;
                                 size_t al = strlen(authors[k - 1]);
-                                while (al > 0 && authors[k - 1][al - 1] == ' ')
+                                while (al > 1 && authors[k - 1][al - 1] == ' ')
                                         al--;
                                 _cleanup_free_ char *author = strndup_nul(authors[k - 1], al);
                                 strbuf_puts(&oth, "  <changelog author=\"");
-                                xml_text(&oth, author ? author : "");
-                                strbuf_printf(&oth, "\" date=\"%" PRIu64 "\">", date);
+                                xml_attr_value(&oth, author ? author : "");
+                                strbuf_printf(&oth, "\" date=\"%" PRIu64 "\">", dates[k - 1]);
                                 xml_text(&oth, texts[k - 1]);
                                 strbuf_puts(&oth, "</changelog>\n");
                         }

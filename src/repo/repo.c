@@ -30,7 +30,7 @@
 #include "repo/repo.h"
 
 #define CACHE_NAME ".slipway-cache"
-#define CACHE_MAGIC "slipway-repo-cache-2\n"
+#define CACHE_MAGIC "slipway-repo-cache-3\n"
 
 typedef struct Item {
         char *href;
@@ -110,6 +110,13 @@ static void read_one(void *ctx, size_t i) {
         }
 }
 
+typedef struct MdFile {
+        const char *type;
+        char *name;   /* in repodata/ */
+        char checksum[65], open_checksum[65];
+        uint64_t size, open_size;
+} MdFile;
+
 /* The previous run's records, loaded from the cache file. */
 typedef struct CacheEntry {
         const char *href;
@@ -125,15 +132,18 @@ typedef struct CacheEntry {
 typedef struct Cache {
         char *data;
         CacheEntry *entries;
+        bool *matched; /* an item with this href exists now */
         size_t n;
         uint64_t revision;
-        int is_signed;
         int compression;
+        char signer[41]; /* fingerprint of the key that signed, or "-" */
+        char files[3][160]; /* the metadata files written */
 } Cache;
 
 static void cache_release(Cache *c) {
         free(c->data);
         free(c->entries);
+        free(c->matched);
         *c = (Cache) {};
 }
 
@@ -161,8 +171,9 @@ static bool take_numbers(const char **p, const char *end, uint64_t *v, size_t n)
         return true;
 }
 
-/* Format: CACHE_MAGIC, "R revision signed compression count\n", then per
- * package "P size mtime_ns ino pkgid hreflen l1 l2 l3\n" + href + 3 fragments.
+/* Format: CACHE_MAGIC, "R revision compression count\n", "K signer\n",
+ * "F primary filelists other\n", then per package
+ * "P size mtime_ns ino pkgid hreflen l1 l2 l3\n" + href + 3 fragments.
  * Anything malformed: no cache (everything is read again). */
 static int cache_load(const char *path, Cache *ret) {
         Cache c = {};
@@ -171,19 +182,38 @@ static int cache_load(const char *path, Cache *ret) {
                 return -ENOENT;
         const char *p = c.data, *end = c.data + size;
         size_t ml = strlen(CACHE_MAGIC);
-        uint64_t h[4];
+        uint64_t h[3];
         if (size < ml || memcmp(p, CACHE_MAGIC, ml) != 0)
                 goto bad;
         p += ml;
         if (end - p < 2 || memcmp(p, "R ", 2) != 0)
                 goto bad;
         p += 2;
-        if (!take_numbers(&p, end, h, 4))
+        if (!take_numbers(&p, end, h, 3))
                 goto bad;
         c.revision = h[0];
-        c.is_signed = (int) h[1];
-        c.compression = (int) h[2];
-        for (uint64_t i = 0; i < h[3]; i++) {
+        c.compression = (int) h[1];
+        /* K signer, F three names: each a word ending in ' ' or '\n'. */
+        const char *nl = memchr(p, '\n', (size_t) (end - p));
+        if (!nl || nl - p < 3 || memcmp(p, "K ", 2) != 0 || (size_t) (nl - p - 2) >= sizeof c.signer)
+                goto bad;
+        memcpy(c.signer, p + 2, (size_t) (nl - p - 2));
+        c.signer[nl - p - 2] = 0;
+        p = nl + 1;
+        if (end - p < 2 || memcmp(p, "F ", 2) != 0)
+                goto bad;
+        p += 2;
+        for (int f = 0; f < 3; f++) {
+                size_t l = 0;
+                while (p + l < end && p[l] != ' ' && p[l] != '\n')
+                        l++;
+                if (p + l >= end || l == 0 || l >= sizeof c.files[f] || memchr(p, '/', l))
+                        goto bad;
+                memcpy(c.files[f], p, l);
+                c.files[f][l] = 0;
+                p += l + 1;
+        }
+        for (uint64_t i = 0; i < h[2]; i++) {
                 CacheEntry e = {};
                 uint64_t a[3], b[4];
                 if (end - p < 2 || memcmp(p, "P ", 2) != 0)
@@ -216,6 +246,9 @@ static int cache_load(const char *path, Cache *ret) {
                         goto bad;
                 c.entries[c.n++] = e;
         }
+        c.matched = new0(bool, c.n ? c.n : 1);
+        if (!c.matched)
+                goto bad;
         *ret = c;
         return 0;
 bad:
@@ -223,14 +256,24 @@ bad:
         return -EBADMSG;
 }
 
-static int cache_write(const char *path, const Item *items, size_t n, const RepoOptions *o) {
+static void signer_of(const RepoOptions *o, char out[41]) {
+        if (o->key)
+                hex_encode(pgp_key_fingerprint(o->key), 20, out);
+        else
+                strcpy(out, "-");
+}
+
+static int cache_write(const char *path, const Item *items, size_t n, const RepoOptions *o, const MdFile md[3]) {
         _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
         size_t total = 256;
         for (size_t i = 0; i < n; i++)
                 total += 160 + strlen(items[i].href) + items[i].frag_len[0] + items[i].frag_len[1] + items[i].frag_len[2];
         strbuf_reserve(&sb, total);
+        char signer[41];
+        signer_of(o, signer);
         strbuf_puts(&sb, CACHE_MAGIC);
-        strbuf_printf(&sb, "R %" PRIu64 " %d %d %zu\n", o->revision, o->key != NULL, (int) o->compression, n);
+        strbuf_printf(&sb, "R %" PRIu64 " %d %zu\nK %s\nF %s %s %s\n", o->revision, (int) o->compression, n, signer,
+                      md[0].name, md[1].name, md[2].name);
         for (size_t i = 0; i < n; i++) {
                 const Item *it = &items[i];
                 int64_t mt = (int64_t) it->st.st_mtim.tv_sec * 1000000000 + it->st.st_mtim.tv_nsec;
@@ -249,14 +292,16 @@ static int cache_write(const char *path, const Item *items, size_t n, const Repo
 /* Takes the cached fragments of it if its file did not change. Entries are
  * in the same sorted order as items, so a moving cursor finds them. The
  * fragments stay in the cache's buffer. */
-static bool cache_take(const Cache *c, size_t *cursor, Item *it) {
+static bool cache_take(Cache *c, size_t *cursor, Item *it) {
         const CacheEntry *e = NULL;
         size_t hl = strlen(it->href);
         for (size_t tries = 0; tries < c->n && !e; tries++) {
-                const CacheEntry *x = &c->entries[(*cursor + tries) % c->n];
+                size_t k = (*cursor + tries) % c->n;
+                const CacheEntry *x = &c->entries[k];
                 if (x->href_len == hl && memcmp(x->href, it->href, hl) == 0) {
                         e = x;
-                        *cursor = (*cursor + tries + 1) % c->n;
+                        c->matched[k] = true;
+                        *cursor = (k + 1) % c->n;
                 }
         }
         if (!e)
@@ -272,12 +317,6 @@ static bool cache_take(const Cache *c, size_t *cursor, Item *it) {
         return true;
 }
 
-typedef struct MdFile {
-        const char *type;
-        char *name;   /* in repodata/ */
-        char checksum[65], open_checksum[65];
-        uint64_t size, open_size;
-} MdFile;
 
 /* Compresses and writes one metadata document; its name carries its digest. */
 static int write_md(const char *repodata, const char *type, const StrBuf *doc, RepoCompression c, MdFile *ret) {
@@ -366,16 +405,32 @@ int repo_update(const RepoOptions *o, Diagnostics *d, RepoStats *ret) {
         }
         stats.n_packages = n;
 
-        /* Nothing changed: same packages, same revision, same signing. */
-        if (have_cache && stats.n_reused == n && cache.n == n && cache.revision == o->revision &&
-            cache.is_signed == (o->key != NULL) && cache.compression == (int) o->compression) {
+        if (have_cache)
+                for (size_t k = 0; k < cache.n; k++)
+                        stats.n_removed += !cache.matched[k];
+
+        /* Nothing changed: same packages, revision, key and compression, and
+         * everything the last run wrote is still there. */
+        char signer[41];
+        signer_of(o, signer);
+        bool outputs = have_cache;
+        for (int f = 0; f < 3 && outputs; f++) {
+                _cleanup_free_ char *fp = path_join(repodata, cache.files[f]);
+                outputs = fp && path_exists(fp);
+        }
+        if (outputs && o->key) {
+                _cleanup_free_ char *ap = path_join(repodata, "repomd.xml.asc"), *kn = NULL, *kp = NULL;
+                outputs = ap && path_exists(ap) &&
+                          asprintf(&kn, "RPM-GPG-KEY-%s", o->key_name ? o->key_name : "repo") >= 0 &&
+                          (kp = path_join(o->dir, kn)) && path_exists(kp);
+        }
+        if (outputs && stats.n_reused == n && cache.n == n && cache.revision == o->revision &&
+            strcmp(cache.signer, signer) == 0 && cache.compression == (int) o->compression) {
                 stats.changed = false;
                 *ret = stats;
                 r = 0;
                 goto finish;
         }
-        if (have_cache)
-                stats.n_removed = cache.n > stats.n_reused ? cache.n - stats.n_reused : 0;
 
         r = mkdir_parents(repodata, 0755);
         if (r < 0) {
@@ -498,7 +553,7 @@ int repo_update(const RepoOptions *o, Diagnostics *d, RepoStats *ret) {
         }
 
         /* The cache for the next run. */
-        (void) cache_write(cache_path, items, n, o);
+        (void) cache_write(cache_path, items, n, o, md);
         stats.changed = true;
         *ret = stats;
         r = 0;
