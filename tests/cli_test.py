@@ -9,9 +9,9 @@ import subprocess
 import sys
 import tempfile
 
+from harness import check, finish
+
 SLIPWAY, ROOT = sys.argv[1], sys.argv[2]
-failures = []
-checks = 0
 
 
 def run(*args, cwd=None, stdin=None, env=None):
@@ -20,16 +20,6 @@ def run(*args, cwd=None, stdin=None, env=None):
     if env:
         e.update(env)
     return subprocess.run([SLIPWAY, *args], cwd=cwd, input=stdin, capture_output=True, text=True, env=e, timeout=60)
-
-
-def check(name, cond, detail=""):
-    global checks
-    checks += 1
-    if not cond:
-        failures.append(f"{name}: {detail}")
-        print(f"FAIL {name}: {detail}")
-    else:
-        print(f"ok   {name}")
 
 
 def expect(name, p, code, out=None, err=None):
@@ -143,5 +133,4 @@ with tempfile.TemporaryDirectory() as d:
     expect("sde env invalid", run("-C", d, "check", env={"SOURCE_DATE_EPOCH": "yesterday"}), 1,
            err="SOURCE_DATE_EPOCH='yesterday' is not valid")
 
-print(f"cli: {checks - len(failures)} passed, {len(failures)} failed")
-sys.exit(1 if failures else 0)
+finish("cli")

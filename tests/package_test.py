@@ -18,9 +18,9 @@ import sys
 import tempfile
 import time
 
+from harness import check, finish, run_test, show, write
+
 SLIPWAY, ROOT = os.path.abspath(sys.argv[1]), sys.argv[2]
-failures = []
-checks = 0
 
 NEEDED = ["rpm", "rpmbuild", "rpmspec", "rpmkeys", "createrepo_c", "dnf", "gcc"]
 for needed in NEEDED:
@@ -34,17 +34,6 @@ TMPDIR = os.path.join(BASE, "tmp")  # rpmbuild topdirs live under $TMPDIR/slipwa
 os.makedirs(TMPDIR)
 
 
-def check(name, cond, detail=""):
-    global checks
-    checks += 1
-    if not cond:
-        failures.append(f"{name}: {detail}")
-        print(f"FAIL {name}: {detail}")
-    else:
-        print(f"ok   {name}")
-    return cond
-
-
 def slipway(*args, timeout=120):
     e = dict(os.environ, LC_ALL="C", TMPDIR=TMPDIR)
     e.pop("SOURCE_DATE_EPOCH", None)
@@ -56,18 +45,6 @@ def tool(*args, check_rc=False, **kw):
     if check_rc and p.returncode != 0:
         raise RuntimeError(f"{' '.join(args)}: exit {p.returncode}: {p.stderr[-1000:]}")
     return p
-
-
-def show(p):
-    return f"exit {p.returncode}\nstdout: {p.stdout[-1500:]}\nstderr: {p.stderr[-1500:]}"
-
-
-def write(path, text, mode=None):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
-    if mode is not None:
-        os.chmod(path, mode)
 
 
 def make_project(files):
@@ -171,16 +148,8 @@ def progress_order(stdout):
     return [l.split()[1] for l in stdout.splitlines() if l.startswith("built ")]
 
 
-def run_test(fn):
-    try:
-        fn()
-    except Exception as e:  # a crash in one test is a failure, not the end of the suite
-        import traceback
-        check(fn.__name__, False, f"exception: {e!r}\n{traceback.format_exc()[-1500:]}")
-
-
 # ---------------------------------------------------------------------------
-# The main project: a full-featured native component, two stub natives that
+# The main project: a full-featured native component, two minimal natives that
 # satisfy its requires, and a compiled spec component.
 
 MAIN_TOML = f"""[project]
@@ -224,13 +193,13 @@ group = "man"
 
 [components.filesystem]
 version = "3.18"
-summary = "Stub filesystem"
+summary = "Minimal filesystem package for the dnf test"
 license = "MIT"
 arch = "noarch"
 
 [components.bash]
 version = "5.2.15"
-summary = "Stub bash"
+summary = "Minimal bash package for the dnf test"
 license = "GPL-3.0-or-later"
 
 [components.tools]
@@ -1003,5 +972,4 @@ try:
 finally:
     shutil.rmtree(BASE, ignore_errors=True)
 
-print(f"package: {checks - len(failures)} passed, {len(failures)} failed ({time.monotonic() - start:.1f}s)")
-sys.exit(1 if failures else 0)
+finish("package", f" ({time.monotonic() - start:.1f}s)")

@@ -26,9 +26,9 @@ import tempfile
 import time
 import xml.etree.ElementTree as ET
 
+from harness import check, finish, read, run_test, show, write
+
 SLIPWAY, ROOT = os.path.abspath(sys.argv[1]), sys.argv[2]
-failures = []
-checks = 0
 
 for needed in ["createrepo_c", "dnf", "rpm", "rpmbuild", "rpmkeys", "gpg", "gpgconf", "zstd"]:
     if not shutil.which(needed):
@@ -47,21 +47,6 @@ NS = {"c": "http://linux.duke.edu/metadata/common", "rpm": "http://linux.duke.ed
       "f": "http://linux.duke.edu/metadata/filelists", "o": "http://linux.duke.edu/metadata/other",
       "r": "http://linux.duke.edu/metadata/repo"}
 DEP_KINDS = ["provides", "requires", "conflicts", "obsoletes", "suggests", "enhances", "recommends", "supplements"]
-
-
-def check(name, cond, detail=""):
-    global checks
-    checks += 1
-    if not cond:
-        failures.append(f"{name}: {detail}")
-        print(f"FAIL {name}: {detail}")
-    else:
-        print(f"ok   {name}")
-    return cond
-
-
-def show(p):
-    return f"exit {p.returncode}\nstdout: {p.stdout[-1500:]}\nstderr: {p.stderr[-1500:]}"
 
 
 def slipway(*args, env=None, timeout=120):
@@ -95,19 +80,6 @@ def mkdir(*parts, mode=0o755):
     d = os.path.join(BASE, *parts)
     os.makedirs(d, mode=mode, exist_ok=True)
     return d
-
-
-def write(path, text, mode=None):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
-    if mode is not None:
-        os.chmod(path, mode)
-
-
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
 
 
 def sha256(data):
@@ -165,14 +137,6 @@ def gnupghome(name):
 
 def gpg(home, *args, **kw):
     return tool("gpg", "--homedir", home, "--batch", "--status-fd", "1", *args, **kw)
-
-
-def run_test(fn):
-    try:
-        fn()
-    except Exception as e:  # a crash in one test is a failure, not the end of the suite
-        import traceback
-        check(fn.__name__, False, f"exception: {e!r}\n{traceback.format_exc()[-1500:]}")
 
 
 def timed(label, t0):
@@ -1561,5 +1525,4 @@ finally:
     kill_agents()
     shutil.rmtree(BASE, ignore_errors=True)
 
-print(f"repo: {checks - len(failures)} passed, {len(failures)} failed ({time.monotonic() - start:.1f}s)")
-sys.exit(1 if failures else 0)
+finish("repo", f" ({time.monotonic() - start:.1f}s)")

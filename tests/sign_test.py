@@ -18,9 +18,9 @@ import sys
 import tempfile
 import time
 
+from harness import check, finish, read, run_test, show, write
+
 SLIPWAY, ROOT = os.path.abspath(sys.argv[1]), sys.argv[2]
-failures = []
-checks = 0
 
 for needed in ["rpmkeys", "rpm", "rpmbuild", "gpg", "gpgconf"]:
     if not shutil.which(needed):
@@ -32,21 +32,6 @@ BASE = tempfile.mkdtemp(prefix="slipway-sign-test-")
 TMPDIR = os.path.join(BASE, "tmp")
 os.makedirs(TMPDIR)
 GNUPGHOMES = []
-
-
-def check(name, cond, detail=""):
-    global checks
-    checks += 1
-    if not cond:
-        failures.append(f"{name}: {detail}")
-        print(f"FAIL {name}: {detail}")
-    else:
-        print(f"ok   {name}")
-    return cond
-
-
-def show(p):
-    return f"exit {p.returncode}\nstdout: {p.stdout[-1500:]}\nstderr: {p.stderr[-1500:]}"
 
 
 def slipway(*args, env=None, timeout=120):
@@ -71,19 +56,6 @@ def mkdir(*parts, mode=0o755):
     d = os.path.join(BASE, *parts)
     os.makedirs(d, mode=mode, exist_ok=True)
     return d
-
-
-def write(path, text, mode=None):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
-    if mode is not None:
-        os.chmod(path, mode)
-
-
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
 
 
 def copy(src, dst):
@@ -199,14 +171,6 @@ def listing(d):
 def state(path):
     st = os.stat(path)
     return read(path), st.st_mtime_ns, stat.S_IMODE(st.st_mode)
-
-
-def run_test(fn):
-    try:
-        fn()
-    except Exception as e:  # a crash in one test is a failure, not the end of the suite
-        import traceback
-        check(fn.__name__, False, f"exception: {e!r}\n{traceback.format_exc()[-1500:]}")
 
 
 # ---------------------------------------------------------------------------
@@ -683,5 +647,4 @@ finally:
         subprocess.run(["gpgconf", "--homedir", h, "--kill", "gpg-agent"], capture_output=True, timeout=30)
     shutil.rmtree(BASE, ignore_errors=True)
 
-print(f"sign: {checks - len(failures)} passed, {len(failures)} failed ({time.monotonic() - start:.1f}s)")
-sys.exit(1 if failures else 0)
+finish("sign", f" ({time.monotonic() - start:.1f}s)")

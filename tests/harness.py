@@ -1,0 +1,53 @@
+# SPDX-License-Identifier: MIT
+"""What the Python test scripts share: counting checks, running a test
+function so that a crash is one failure rather than the end of the suite,
+small file helpers, and the closing "N passed, N failed" line."""
+import os
+import sys
+import traceback
+
+failures = []
+checks = 0
+
+
+def check(name, cond, detail=""):
+    """Records one check; prints "ok NAME" or "FAIL NAME: detail"."""
+    global checks
+    checks += 1
+    if not cond:
+        failures.append(f"{name}: {detail}")
+        print(f"FAIL {name}: {detail}")
+    else:
+        print(f"ok   {name}")
+    return cond
+
+
+def run_test(fn):
+    try:
+        fn()
+    except Exception as e:  # a crash in one test is a failure, not the end of the suite
+        check(fn.__name__, False, f"exception: {e!r}\n{traceback.format_exc()[-1500:]}")
+
+
+def show(p):
+    """A completed process, for a failure's detail."""
+    return f"exit {p.returncode}\nstdout: {p.stdout[-1500:]}\nstderr: {p.stderr[-1500:]}"
+
+
+def write(path, text, mode=None):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    if mode is not None:
+        os.chmod(path, mode)
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def finish(suite, suffix=""):
+    """Prints "SUITE: N passed, N failed[SUFFIX]" and exits 1 on any failure."""
+    print(f"{suite}: {checks - len(failures)} passed, {len(failures)} failed{suffix}")
+    sys.exit(1 if failures else 0)
