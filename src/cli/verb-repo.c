@@ -55,11 +55,10 @@ int repo_index(const Context *ctx, const char *dir, const char *key_path, const 
                 fputc('\n', stdout);
                 json_decref(j);
         } else if (!quiet_summary || st.changed)
-                log_info("%s: %zu package%s (%zu read, %zu unchanged)%s%s", dir, st.n_packages,
+                log_info("%s: %zu package%s (%zu read, %zu unchanged)%s", dir, st.n_packages,
                          st.n_packages == 1 ? "" : "s", st.n_read, st.n_reused,
                          st.changed ? (k ? ", metadata written and signed" : ", metadata written (unsigned)")
-                                    : ", nothing changed",
-                         "");
+                                    : ", nothing changed");
         return EXIT_OK;
 }
 

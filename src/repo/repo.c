@@ -344,6 +344,14 @@ static int write_md(const char *repodata, const char *type, const StrBuf *doc, R
         return write_file_atomic(path, z, zl, 0644);
 }
 
+/* DIR/RPM-GPG-KEY-<key_name>, malloc'd; NULL when out of memory. */
+static char *key_file_path(const RepoOptions *o) {
+        _cleanup_free_ char *kn = NULL;
+        if (asprintf(&kn, "RPM-GPG-KEY-%s", o->key_name ? o->key_name : "repo") < 0)
+                return NULL;
+        return path_join(o->dir, kn);
+}
+
 static void open_doc(StrBuf *sb, const char *root, const char *ns, size_t n) {
         strbuf_printf(sb, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<%s xmlns=\"%s\"%s packages=\"%zu\">\n", root, ns,
                       strcmp(root, "metadata") == 0 ? " xmlns:rpm=\"http://linux.duke.edu/metadata/rpm\"" : "", n);
@@ -419,10 +427,8 @@ int repo_update(const RepoOptions *o, Diagnostics *d, RepoStats *ret) {
                 outputs = fp && path_exists(fp);
         }
         if (outputs && o->key) {
-                _cleanup_free_ char *ap = path_join(repodata, "repomd.xml.asc"), *kn = NULL, *kp = NULL;
-                outputs = ap && path_exists(ap) &&
-                          asprintf(&kn, "RPM-GPG-KEY-%s", o->key_name ? o->key_name : "repo") >= 0 &&
-                          (kp = path_join(o->dir, kn)) && path_exists(kp);
+                _cleanup_free_ char *ap = path_join(repodata, "repomd.xml.asc"), *kp = key_file_path(o);
+                outputs = ap && path_exists(ap) && kp && path_exists(kp);
         }
         if (outputs && stats.n_reused == n && cache.n == n && cache.revision == o->revision &&
             strcmp(cache.signer, signer) == 0 && cache.compression == (int) o->compression) {
@@ -524,8 +530,8 @@ int repo_update(const RepoOptions *o, Diagnostics *d, RepoStats *ret) {
                 r = write_file_atomic(asc_path, asc, strlen(asc), 0644);
                 if (r < 0)
                         goto finish;
-                _cleanup_free_ char *kn = NULL, *kp = NULL;
-                if (asprintf(&kn, "RPM-GPG-KEY-%s", o->key_name ? o->key_name : "repo") < 0 || !(kp = path_join(o->dir, kn))) {
+                _cleanup_free_ char *kp = key_file_path(o);
+                if (!kp) {
                         r = -ENOMEM;
                         goto finish;
                 }
