@@ -3,10 +3,13 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -75,6 +78,80 @@ int loop_write(int fd, const void *data, size_t size) {
         return 0;
 }
 
+/* Sets the mode, syncs if asked, renames tmp over path; on failure removes tmp. */
+static int commit(int r, int fd, const char *tmp, const char *path, mode_t mode, bool sync) {
+        if (r >= 0 && fchmod(fd, mode) < 0)
+                r = negative_errno();
+        if (r >= 0 && sync && fsync(fd) < 0)
+                r = negative_errno();
+        if (r >= 0 && rename(tmp, path) < 0)
+                r = negative_errno();
+        if (r < 0)
+                (void) unlink(tmp);
+        return r;
+}
+
+int loop_writev(int fd, const struct iovec *iov, size_t n) {
+        struct iovec batch[64];
+        size_t i = 0, skip = 0; /* iov[i] is written up to skip bytes */
+        while (i < n) {
+                size_t k = 0;
+                for (size_t j = i; j < n && k < ELEMENTSOF(batch); j++) {
+                        size_t off = j == i ? skip : 0;
+                        if (iov[j].iov_len == off)
+                                continue;
+                        batch[k++] = (struct iovec) { (char *) iov[j].iov_base + off, iov[j].iov_len - off };
+                }
+                if (k == 0)
+                        break;
+                ssize_t w = writev(fd, batch, (int) k);
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                /* Advance (i, skip) by w bytes. */
+                size_t left = (size_t) w;
+                while (i < n && left >= iov[i].iov_len - skip) {
+                        left -= iov[i].iov_len - skip;
+                        i++;
+                        skip = 0;
+                }
+                skip += left;
+        }
+        return 0;
+}
+
+int write_file_atomic_iov(const char *path, const struct iovec *iov, size_t n, mode_t mode, bool sync) {
+        _cleanup_free_ char *tmp = NULL;
+        _cleanup_close_ int fd = tmpfile_open(path, &tmp);
+        if (fd < 0)
+                return fd;
+        return commit(loop_writev(fd, iov, n), fd, tmp, path, mode, sync);
+}
+
+int map_file(const char *path, void **ret, size_t *ret_size) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return negative_errno();
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        if (st.st_size == 0) {
+                *ret = NULL;
+                *ret_size = 0;
+                return 0;
+        }
+        if ((uint64_t) st.st_size > SIZE_MAX)
+                return -EFBIG;
+        void *p = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED)
+                return negative_errno();
+        *ret = p;
+        *ret_size = (size_t) st.st_size;
+        return 0;
+}
+
 int tmpfile_open(const char *path, char **ret_tmp) {
         char *tmp;
         if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
@@ -90,15 +167,7 @@ int tmpfile_open(const char *path, char **ret_tmp) {
 }
 
 int tmpfile_commit(int r, int fd, const char *tmp, const char *path, mode_t mode) {
-        if (r >= 0 && fchmod(fd, mode) < 0)
-                r = negative_errno();
-        if (r >= 0 && fsync(fd) < 0)
-                r = negative_errno();
-        if (r >= 0 && rename(tmp, path) < 0)
-                r = negative_errno();
-        if (r < 0)
-                (void) unlink(tmp);
-        return r;
+        return commit(r, fd, tmp, path, mode, true);
 }
 
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode) {

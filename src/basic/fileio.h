@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 /* Reads a whole file ("-" reads standard input). *ret_data is NUL-terminated
  * (the terminator is not counted in *ret_size) and owned by the caller.
@@ -18,6 +19,18 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
 
 /* Writes all n bytes, retrying short writes and EINTR. */
 int loop_write(int fd, const void *data, size_t n);
+
+/* Writes n pieces in order, in as few writev() calls as IOV_MAX allows,
+ * retrying short writes and EINTR. The array is not modified. */
+int loop_writev(int fd, const struct iovec *iov, size_t n);
+
+/* write_file_atomic() of n pieces; sync=false skips the fsync (for caches,
+ * whose readers check what they load). */
+int write_file_atomic_iov(const char *path, const struct iovec *iov, size_t n, mode_t mode, bool sync);
+
+/* Maps a regular file read-only. An empty file gives *ret NULL and size 0.
+ * Release with munmap(*ret, *ret_size). */
+int map_file(const char *path, void **ret, size_t *ret_size);
 
 /* A temporary file beside path, for write-then-rename: returns its fd and
  * name (*ret_tmp, malloc'd). tmpfile_commit() sets mode, fsyncs and renames

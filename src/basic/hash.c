@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "basic/hash.h"
@@ -10,7 +11,29 @@ struct HashCtx {
         int failed;
 };
 
+/* Fetched once: OpenSSL 3 looks the implementation up in its providers on
+ * every EVP_DigestInit_ex() given a non-fetched EVP_MD. */
+static EVP_MD *fetched[_HASH_ALGO_MAX];
+static pthread_once_t fetch_once[_HASH_ALGO_MAX] = { PTHREAD_ONCE_INIT, PTHREAD_ONCE_INIT, PTHREAD_ONCE_INIT,
+                                                     PTHREAD_ONCE_INIT };
+
+#define DEFINE_FETCH(algo, name) \
+        static void fetch_##algo(void) { \
+                fetched[algo] = EVP_MD_fetch(NULL, name, NULL); \
+        }
+DEFINE_FETCH(HASH_MD5, "MD5")
+DEFINE_FETCH(HASH_SHA1, "SHA1")
+DEFINE_FETCH(HASH_SHA256, "SHA256")
+DEFINE_FETCH(HASH_SHA512, "SHA512")
+
 static const EVP_MD *md_of(HashAlgo a) {
+        static void (*const fetch[_HASH_ALGO_MAX])(void) = { fetch_HASH_MD5, fetch_HASH_SHA1, fetch_HASH_SHA256,
+                                                             fetch_HASH_SHA512 };
+        if (a < 0 || a >= _HASH_ALGO_MAX)
+                return NULL;
+        pthread_once(&fetch_once[a], fetch[a]);
+        if (fetched[a])
+                return fetched[a];
         switch (a) {
         case HASH_MD5: return EVP_md5();
         case HASH_SHA1: return EVP_sha1();
