@@ -1022,6 +1022,45 @@ def test_dnf():
 BIG_N = 1000
 
 
+def doc_checksums(repo):
+    """type -> checksum of primary, filelists and other in repo's repomd.xml."""
+    return {k: v["checksum"] for k, v in repomd(repo)[0].items() if k in PARSERS}
+
+
+def corrupt_cache_frames(path):
+    """Flips a byte in the middle of every compressed frame in a repodata/.slipway-cache
+    (format in src/repo/repo.c: header lines, "P ..." records each followed by its
+    location, "C count", then "H key packages z1 z2 z3" each followed by three frames).
+    Returns the number of frames changed."""
+    b = bytearray(open(path, "rb").read())
+    pos = 0
+
+    def line():
+        nonlocal pos
+        e = b.index(b"\n", pos)
+        ln = bytes(b[pos:e]).decode()
+        pos = e + 1
+        return ln
+
+    for _ in range(2):
+        line()                                  # magic, V
+    count = int(line().split()[3])              # R revision compression count
+    line(); line()                              # K, F
+    for _ in range(count):
+        f = line().split()                      # P size mtime ino pkgid hreflen l1 l2 l3
+        pos += int(f[5])
+    changed = 0
+    for _ in range(int(line().split()[1])):     # C count
+        f = line().split()                      # H key packages z1 z2 z3
+        for z in map(int, f[3:6]):
+            if z > 8:
+                b[pos + z // 2] ^= 0x55
+                changed += 1
+            pos += z
+    open(path, "wb").write(bytes(b))
+    return changed
+
+
 def test_incremental():
     proj = mkdir("big")
     write(os.path.join(proj, "slipway.toml"),
@@ -1066,8 +1105,13 @@ def test_incremental():
     check("incremental: primary lists 1001 packages", len(hrefs) == BIG_N + 1 and f"Packages/{extra}" in hrefs,
           len(hrefs))
     check_repomd("incremental repomd", repo, "zst")
+    # Only the chunk the new package falls into (two, should it split one)
+    # is compressed again; the others' frames come from the cache.
+    check("incremental: add one: at most 2 of the chunks compressed again",
+          j is not None and j["chunks"] >= 8 and 1 <= j["chunks-compressed"] <= 2,
+          j and (j["chunks"], j["chunks-compressed"]))
 
-    # The incremental result equals a run from scratch.
+    # The incremental result equals a run from scratch, to the byte.
     saved = {k: metadata_xml(repo, k) for k in PARSERS}
     scratch = mkdir("inc-scratch")
     shutil.copytree(os.path.join(repo, "Packages"), os.path.join(scratch, "Packages"), copy_function=shutil.copy2)
@@ -1075,6 +1119,8 @@ def test_incremental():
     if check("incremental: scratch run", p.returncode == 0, show(p)):
         for k in PARSERS:
             check(f"incremental: {k} equals a run from scratch", metadata_xml(scratch, k) == saved[k], "differs")
+        check("incremental: compressed files identical to a run from scratch",
+              doc_checksums(repo) == doc_checksums(scratch), (doc_checksums(repo), doc_checksums(scratch)))
 
     # Nothing changed: nothing rewritten.
     before = tree_state(os.path.join(repo, "repodata"))
@@ -1115,6 +1161,26 @@ def test_incremental():
         n, order, _ = PARSERS[k](metadata_xml(repo, k))
         check(f"incremental: {k} has {BIG_N} packages", n == str(BIG_N) and len(order) == BIG_N, (n, len(order)))
     check_repomd("incremental repomd after removal", repo, "zst")
+
+    # A damaged cache (every compressed frame in it corrupted) is noticed:
+    # the run reads every package again and writes what a run from scratch
+    # writes; the next run is incremental again.
+    cache = os.path.join(repo, "repodata", ".slipway-cache")
+    n_frames = corrupt_cache_frames(cache)
+    check("incremental: damaged cache: frames corrupted", n_frames >= 24, n_frames)
+    os.utime(os.path.join(repo, "Packages", "pkg0700-1.700-1.noarch.rpm"), (SDE + 7, SDE + 7))
+    p, j = slipway_json("repo", repo)
+    check("incremental: damaged cache: run succeeds, every package read again",
+          p.returncode == 0 and j and j["read"] == BIG_N and j["reused"] == 0 and j["changed"] is True, show(p))
+    check_repomd("incremental repomd after a damaged cache", repo, "zst")
+    scratch2 = mkdir("inc-scratch2")
+    shutil.copytree(os.path.join(repo, "Packages"), os.path.join(scratch2, "Packages"), copy_function=shutil.copy2)
+    p = slipway("repo", scratch2)
+    check("incremental: damaged cache: output identical to a run from scratch",
+          p.returncode == 0 and doc_checksums(repo) == doc_checksums(scratch2), show(p))
+    p, j = slipway_json("repo", repo)
+    check("incremental: after the damaged cache, nothing changed",
+          p.returncode == 0 and j and j["changed"] is False and j["read"] == 0, show(p))
 
 
 # ---------------------------------------------------------------------------

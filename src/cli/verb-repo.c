@@ -47,10 +47,11 @@ int repo_index(const Context *ctx, const char *dir, const char *key_path, const 
                 return EXIT_FAILURE_USER;
         }
         if (ctx->json) {
-                json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:b, s:b}", "repository", dir, "packages",
+                json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b}", "repository", dir, "packages",
                                       (json_int_t) st.n_packages, "read", (json_int_t) st.n_read, "reused",
-                                      (json_int_t) st.n_reused, "removed", (json_int_t) st.n_removed, "changed",
-                                      st.changed, "signed", k != NULL);
+                                      (json_int_t) st.n_reused, "removed", (json_int_t) st.n_removed, "chunks",
+                                      (json_int_t) st.n_chunks, "chunks-compressed", (json_int_t) st.n_chunks_compressed,
+                                      "changed", st.changed, "signed", k != NULL);
                 json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
                 fputc('\n', stdout);
                 json_decref(j);

@@ -51,6 +51,8 @@ typedef struct RepoStats {
         size_t n_read;     /* parsed this run */
         size_t n_reused;   /* taken from the previous run */
         size_t n_removed;  /* in the previous metadata, gone now */
+        size_t n_chunks;   /* runs of packages compressed as one frame */
+        size_t n_chunks_compressed; /* compressed this run (the others from the cache) */
         bool changed;      /* false: nothing was rewritten */
 } RepoStats;
 
