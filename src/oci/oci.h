@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* OCI images (OCI image-spec v1.0: image layout, manifest, config, index),
+ * written from one uncompressed layer tarball. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct OciConfig {
+        const char *const *entrypoint; /* NULL-terminated or NULL */
+        const char *const *cmd;
+        const char *const *env;        /* "NAME=VALUE" */
+        const char *const *label_keys; /* parallel to label_values */
+        const char *const *label_values;
+        size_t n_labels;
+        const char *user;    /* NULL: not set */
+        const char *workdir; /* NULL: not set */
+        const char *architecture; /* OCI/Go name: amd64, arm64, ... */
+        const char *tag;     /* org.opencontainers.image.ref.name of the manifest */
+        int64_t created;     /* SOURCE_DATE_EPOCH: config "created" and history */
+} OciConfig;
+
+/* Writes an OCI image layout directory at dir (oci-layout, index.json,
+ * blobs/sha256/...) and, if archive is not NULL, the same layout as an
+ * oci-archive tarball at archive; dir may be NULL when only the archive is
+ * wanted. The layer is layer_tar (an uncompressed tar of the root filesystem)
+ * compressed with gzip; its diff_id is the digest of layer_tar. Both outputs
+ * are written beside their final paths and renamed into place (a failure
+ * leaves neither a partial dir nor archive, and previous ones as they were).
+ * An existing dir is replaced only if it is an image layout (has an
+ * oci-layout file) or empty: else -ENOTEMPTY, or -ENOTDIR for a non-directory.
+ * -EINVAL: no architecture, a tag outside the ref grammar of annotations.md,
+ * an Env entry without NAME=, duplicate label keys, invalid UTF-8. -ERANGE:
+ * created negative or after 9999. The bytes depend only on the inputs. */
+int oci_write(const char *dir, const char *archive, const OciConfig *c, const void *layer_tar, size_t layer_len);

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Dependency resolution for images, through libsolv (the only module that
+ * includes libsolv's headers). */
+
+#include <stddef.h>
+
+#include "basic/diag.h"
+
+/* One repository's package list: its primary.xml, decompressed. */
+typedef struct SolveRepo {
+        const char *name;    /* "project" or a [repos.NAME] name, for messages */
+        const char *primary; /* primary.xml (not NUL-terminated necessarily) */
+        size_t primary_len;
+        int priority;        /* a higher priority wins when both offer a package */
+} SolveRepo;
+
+typedef struct SolveRequest {
+        const char *image;          /* the image's name, for messages */
+        const char *const *specs;   /* the image's `packages`: dependency strings */
+        size_t n_specs;
+        const char *arch;           /* the project's architecture (x86_64, aarch64):
+                                     * packages of that arch and noarch are installable */
+} SolveRequest;
+
+/* One package of the result. */
+typedef struct SolvedPackage {
+        char *name;
+        char *evr;       /* [epoch:]version-release */
+        char *arch;
+        size_t repo;     /* index into the repos given */
+        char *location;  /* <location href>, relative to the repository */
+        char *checksum_type; /* "sha256" */
+        char *checksum;      /* the package file's digest (pkgid), hex */
+} SolvedPackage;
+
+/* Resolves req against the repositories. On success *ret holds every package
+ * to install, in install order (a package after what it requires, as an rpm
+ * transaction orders them; cycles broken as libsolv breaks them), and 0 is
+ * returned. When the request cannot be met, each problem is reported to d as
+ * one error and -EINVAL is returned:
+ *   - a spec that nothing provides: "image 'vm': no package provides 'foo'";
+ *   - a missing dependency: "image 'vm': nothing provides 'libfoo >= 2' needed by
+ *     bar-1.0-1.x86_64 (required by baz-2-1.noarch, which 'baz' in packages brings in)"
+ *     -- the chain runs from the package back to the image's list;
+ *   - a conflict: naming both packages and the conflicting capability.
+ * Other failures: -errno. */
+int solve_image(const SolveRepo *repos, size_t n_repos, const SolveRequest *req, Diagnostics *d,
+                SolvedPackage **ret, size_t *ret_n);
+
+void solved_packages_free(SolvedPackage *p, size_t n);

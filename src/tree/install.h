@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Installing RPM packages into a tree, as rpm would into an empty root, without
+ * running anything: the payload (cpio newc, gzip/zstd/xz) is unpacked with the
+ * header's modes, owners (names mapped through the tree's /etc/passwd and
+ * /etc/group, unknown names becoming root as rpm does), mtimes, symlinks,
+ * hard links and device nodes. %ghost files are not created (rpm only
+ * records them). */
+
+#include <stdbool.h>
+
+#include "basic/diag.h"
+#include "rpm/package.h"
+#include "tree/tree.h"
+
+typedef struct InstallResult {
+        RpmPackage *pkg;     /* the package's headers (for the rpmdb) */
+        char *nevra;         /* name-[epoch:]version-release.arch */
+        bool has_scriptlets; /* %pre, %post, triggers ...: not run */
+        size_t n_files;      /* nodes written */
+} InstallResult;
+
+void install_result_release(InstallResult *r);
+
+/* Installs the package at path. Conflicts (a path another package installed
+ * with different contents, type, mode or owner) and payload paths that would
+ * leave the root are errors reported to d, naming the package(s), and give
+ * -EINVAL; a malformed package gives -EBADMSG (reported too). The tree is
+ * left with whatever was installed before the failing file. */
+int tree_install_rpm(Tree *t, const char *path, Diagnostics *d, InstallResult *ret);

@@ -1,0 +1,497 @@
+/* SPDX-License-Identifier: MIT */
+
+/* The tree: nodes in an open-addressing hash table keyed by path. */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "basic/alloc.h"
+#include "basic/strbuf.h"
+#include "tree/tree.h"
+
+struct Tree {
+        TreeNode **slots; /* NULL: empty; TOMBSTONE: removed */
+        size_t n_slots;   /* a power of two */
+        size_t n_nodes, n_used; /* n_used counts tombstones too */
+        int64_t mtime;
+        uint64_t next_link_id;
+};
+
+static TreeNode tombstone;
+#define TOMBSTONE (&tombstone)
+
+TreeBlob *tree_blob_take(uint8_t *data, size_t size) {
+        TreeBlob *b = new0(TreeBlob, 1);
+        if (!b) {
+                free(data);
+                return NULL;
+        }
+        *b = (TreeBlob) { .data = data, .size = size, .ref = 1 };
+        return b;
+}
+
+TreeBlob *tree_blob_new(const void *data, size_t size) {
+        uint8_t *d = malloc(size ? size : 1);
+        if (!d)
+                return NULL;
+        if (size)
+                memcpy(d, data, size);
+        return tree_blob_take(d, size);
+}
+
+TreeBlob *tree_blob_ref(TreeBlob *b) {
+        if (b)
+                b->ref++;
+        return b;
+}
+
+TreeBlob *tree_blob_unref(TreeBlob *b) {
+        if (b && --b->ref == 0) {
+                free(b->data);
+                free(b);
+        }
+        return NULL;
+}
+
+void tree_node_free(TreeNode *n) {
+        if (!n || n == TOMBSTONE)
+                return;
+        free(n->path);
+        tree_blob_unref(n->blob);
+        free(n->target);
+        for (size_t i = 0; i < n->n_xattrs; i++) {
+                free(n->xattrs[i].name);
+                free(n->xattrs[i].value);
+        }
+        free(n->xattrs);
+        free(n->owner);
+        free(n);
+}
+
+static uint64_t path_hash(const char *s) {
+        uint64_t h = 1469598103934665603ull;
+        for (; *s; s++)
+                h = (h ^ (uint8_t) *s) * 1099511628211ull;
+        return h ^ (h >> 29);
+}
+
+/* The slot holding path, or the empty slot where it would go. */
+static size_t find_slot(const Tree *t, const char *path, bool *found) {
+        size_t mask = t->n_slots - 1, i = path_hash(path) & mask, first_free = SIZE_MAX;
+        for (;; i = (i + 1) & mask) {
+                TreeNode *n = t->slots[i];
+                if (!n) {
+                        *found = false;
+                        return first_free != SIZE_MAX ? first_free : i;
+                }
+                if (n == TOMBSTONE) {
+                        if (first_free == SIZE_MAX)
+                                first_free = i;
+                        continue;
+                }
+                if (strcmp(n->path, path) == 0) {
+                        *found = true;
+                        return i;
+                }
+        }
+}
+
+static int grow(Tree *t) {
+        size_t ns = t->n_slots ? t->n_slots * 2 : 1024;
+        while (t->n_nodes * 2 >= ns)
+                ns *= 2;
+        TreeNode **old = t->slots;
+        size_t on = t->n_slots;
+        t->slots = new0(TreeNode *, ns);
+        if (!t->slots) {
+                t->slots = old;
+                return -ENOMEM;
+        }
+        t->n_slots = ns;
+        t->n_used = t->n_nodes;
+        for (size_t i = 0; i < on; i++)
+                if (old[i] && old[i] != TOMBSTONE) {
+                        bool found;
+                        t->slots[find_slot(t, old[i]->path, &found)] = old[i];
+                }
+        free(old);
+        return 0;
+}
+
+Tree *tree_new(int64_t mtime) {
+        Tree *t = new0(Tree, 1);
+        if (!t || grow(t) < 0)
+                return tree_free(t);
+        t->mtime = mtime;
+        TreeNode *root = new0(TreeNode, 1);
+        if (!root || !(root->path = strdup("/"))) {
+                free(root);
+                return tree_free(t);
+        }
+        root->type = TREE_DIR;
+        root->mode = 0755;
+        root->mtime = mtime;
+        if (tree_add(t, root, NULL) < 0)
+                return tree_free(t);
+        return t;
+}
+
+Tree *tree_free(Tree *t) {
+        if (!t)
+                return NULL;
+        for (size_t i = 0; i < t->n_slots; i++)
+                tree_node_free(t->slots[i]);
+        free(t->slots);
+        free(t);
+        return NULL;
+}
+
+int tree_path_normalize(const char *path, char **ret) {
+        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+        const char *p = path;
+        while (*p) {
+                while (*p == '/')
+                        p++;
+                const char *e = strchrnul(p, '/');
+                size_t l = (size_t) (e - p);
+                if (l == 0)
+                        break;
+                if (l == 2 && p[0] == '.' && p[1] == '.')
+                        return -EPERM;
+                if (!(l == 1 && p[0] == '.')) {
+                        strbuf_putc(&sb, '/');
+                        strbuf_put(&sb, p, l);
+                }
+                p = e;
+        }
+        if (sb.len == 0)
+                strbuf_putc(&sb, '/');
+        size_t n;
+        char *s = strbuf_detach(&sb, &n);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+TreeNode *tree_get(const Tree *t, const char *path) {
+        bool found;
+        size_t i = find_slot(t, path, &found);
+        return found ? t->slots[i] : NULL;
+}
+
+int tree_resolve(const Tree *t, const char *path, char **ret) {
+        _cleanup_free_ char *cur = NULL;
+        int r = tree_path_normalize(path, &cur);
+        if (r < 0)
+                return r;
+        for (unsigned links = 0;;) {
+                /* Walk the directory part; on a symlink, splice its target in. */
+                bool again = false;
+                for (char *s = cur + 1; *s; s++) {
+                        if (*s != '/')
+                                continue;
+                        *s = 0;
+                        TreeNode *n = tree_get(t, cur);
+                        if (n && n->type == TREE_SYMLINK) {
+                                if (++links > 40)
+                                        return -ELOOP;
+                                _cleanup_free_ char *base = NULL, *joined = NULL;
+                                if (n->target[0] == '/')
+                                        base = strdup("");
+                                else {
+                                        char *slash = strrchr(cur, '/');
+                                        base = strndup(cur, (size_t) (slash - cur));
+                                }
+                                if (!base || asprintf(&joined, "%s/%s/%s", base, n->target, s + 1) < 0)
+                                        return -ENOMEM;
+                                /* ".." in a symlink target stays inside the tree:
+                                 * resolve it against what we have so far. */
+                                _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+                                for (const char *p = joined; *p;) {
+                                        while (*p == '/')
+                                                p++;
+                                        const char *e = strchrnul(p, '/');
+                                        size_t l = (size_t) (e - p);
+                                        if (l == 2 && p[0] == '.' && p[1] == '.') {
+                                                while (sb.len > 0 && sb.buf[sb.len - 1] != '/')
+                                                        sb.len--;
+                                                if (sb.len > 0)
+                                                        sb.len--;
+                                        } else if (l > 0 && !(l == 1 && p[0] == '.')) {
+                                                strbuf_putc(&sb, '/');
+                                                strbuf_put(&sb, p, l);
+                                        }
+                                        p = e;
+                                }
+                                if (sb.len == 0)
+                                        strbuf_putc(&sb, '/');
+                                size_t nl;
+                                char *next = strbuf_detach(&sb, &nl);
+                                if (!next)
+                                        return -ENOMEM;
+                                free(cur);
+                                cur = next;
+                                again = true;
+                                break;
+                        }
+                        if (n && n->type != TREE_DIR)
+                                return -ENOTDIR;
+                        *s = '/';
+                }
+                if (!again)
+                        break;
+        }
+        *ret = TAKE_PTR(cur);
+        return 0;
+}
+
+static int ensure_parents(Tree *t, const char *path) {
+        _cleanup_free_ char *p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = 0;
+                TreeNode *n = tree_get(t, p);
+                if (!n) {
+                        int r = tree_add_dir(t, p, 0755, 0, 0, NULL);
+                        if (r < 0)
+                                return r;
+                } else if (n->type != TREE_DIR)
+                        return -ENOTDIR;
+                *s = '/';
+        }
+        return 0;
+}
+
+int tree_add(Tree *t, TreeNode *n, TreeNode **ret) {
+        int r = 0;
+        if (strcmp(n->path, "/") != 0)
+                r = ensure_parents(t, n->path);
+        if (r >= 0 && (t->n_used + 1) * 2 > t->n_slots)
+                r = grow(t);
+        if (r < 0) {
+                tree_node_free(n);
+                return r;
+        }
+        bool found;
+        size_t i = find_slot(t, n->path, &found);
+        if (found)
+                tree_node_free(t->slots[i]);
+        else {
+                if (!t->slots[i])
+                        t->n_used++;
+                t->n_nodes++;
+        }
+        t->slots[i] = n;
+        if (ret)
+                *ret = n;
+        return 0;
+}
+
+static TreeNode *node_new(const char *path, TreeType type, uint32_t mode, uint32_t uid, uint32_t gid, int64_t mtime,
+                          int *r) {
+        TreeNode *n = new0(TreeNode, 1);
+        if (!n) {
+                *r = -ENOMEM;
+                return NULL;
+        }
+        *r = tree_path_normalize(path, &n->path);
+        if (*r < 0) {
+                free(n);
+                return NULL;
+        }
+        n->type = type;
+        n->mode = mode & 07777;
+        n->uid = uid;
+        n->gid = gid;
+        n->mtime = mtime;
+        return n;
+}
+
+int tree_add_dir(Tree *t, const char *path, uint32_t mode, uint32_t uid, uint32_t gid, TreeNode **ret) {
+        int r;
+        TreeNode *n = node_new(path, TREE_DIR, mode, uid, gid, t->mtime, &r);
+        return n ? tree_add(t, n, ret) : r;
+}
+
+int tree_add_file(Tree *t, const char *path, const void *data, size_t size, uint32_t mode, uint32_t uid, uint32_t gid,
+                  TreeNode **ret) {
+        int r;
+        TreeNode *n = node_new(path, TREE_REG, mode, uid, gid, t->mtime, &r);
+        if (!n)
+                return r;
+        n->blob = tree_blob_new(data, size);
+        if (!n->blob) {
+                tree_node_free(n);
+                return -ENOMEM;
+        }
+        return tree_add(t, n, ret);
+}
+
+int tree_add_symlink(Tree *t, const char *path, const char *target, TreeNode **ret) {
+        int r;
+        TreeNode *n = node_new(path, TREE_SYMLINK, 0777, 0, 0, t->mtime, &r);
+        if (!n)
+                return r;
+        n->target = strdup(target);
+        if (!n->target) {
+                tree_node_free(n);
+                return -ENOMEM;
+        }
+        return tree_add(t, n, ret);
+}
+
+int tree_remove(Tree *t, const char *path) {
+        size_t l = strlen(path);
+        bool any = false;
+        for (size_t i = 0; i < t->n_slots; i++) {
+                TreeNode *n = t->slots[i];
+                if (!n || n == TOMBSTONE)
+                        continue;
+                if (strcmp(n->path, path) == 0 ||
+                    (strncmp(n->path, path, l) == 0 && (n->path[l] == '/' || (l == 1 && path[0] == '/')))) {
+                        if (strcmp(n->path, "/") == 0)
+                                continue; /* the root stays */
+                        tree_node_free(n);
+                        t->slots[i] = TOMBSTONE;
+                        t->n_nodes--;
+                        any = true;
+                }
+        }
+        return any ? 0 : -ENOENT;
+}
+
+static int xattr_cmp(const void *a, const void *b) {
+        return strcmp(((const TreeXattr *) a)->name, ((const TreeXattr *) b)->name);
+}
+
+int tree_node_set_xattr(TreeNode *n, const char *name, const void *value, size_t size) {
+        uint8_t *v = malloc(size ? size : 1);
+        if (!v)
+                return -ENOMEM;
+        if (size)
+                memcpy(v, value, size);
+        for (size_t i = 0; i < n->n_xattrs; i++)
+                if (strcmp(n->xattrs[i].name, name) == 0) {
+                        free(n->xattrs[i].value);
+                        n->xattrs[i].value = v;
+                        n->xattrs[i].size = size;
+                        return 0;
+                }
+        TreeXattr *x = realloc(n->xattrs, (n->n_xattrs + 1) * sizeof(TreeXattr));
+        if (!x) {
+                free(v);
+                return -ENOMEM;
+        }
+        n->xattrs = x;
+        x[n->n_xattrs] = (TreeXattr) { .name = strdup(name), .value = v, .size = size };
+        if (!x[n->n_xattrs].name) {
+                free(v);
+                return -ENOMEM;
+        }
+        n->n_xattrs++;
+        qsort(n->xattrs, n->n_xattrs, sizeof(TreeXattr), xattr_cmp);
+        return 0;
+}
+
+static int node_ptr_cmp(const void *a, const void *b) {
+        return strcmp((*(TreeNode *const *) a)->path, (*(TreeNode *const *) b)->path);
+}
+
+int tree_list(const Tree *t, TreeNode ***ret, size_t *ret_n) {
+        TreeNode **v = new0(TreeNode *, t->n_nodes);
+        if (!v)
+                return -ENOMEM;
+        size_t k = 0;
+        for (size_t i = 0; i < t->n_slots; i++)
+                if (t->slots[i] && t->slots[i] != TOMBSTONE)
+                        v[k++] = t->slots[i];
+        if (k > 1)
+                qsort(v, k, sizeof(TreeNode *), node_ptr_cmp);
+        *ret = v;
+        *ret_n = k;
+        return 0;
+}
+
+size_t tree_size(const Tree *t) {
+        return t->n_nodes;
+}
+
+int64_t tree_mtime(const Tree *t) {
+        return t->mtime;
+}
+
+uint64_t tree_new_link_id(Tree *t) {
+        return ++t->next_link_id;
+}
+
+/* name:...:id:... lines of /etc/passwd (id in field 3) or /etc/group (field 3). */
+static int lookup_id(const Tree *t, const char *file, const char *name, uint32_t *ret) {
+        TreeNode *n = tree_get(t, file);
+        if (!n || n->type != TREE_REG || !n->blob)
+                return -ENOENT;
+        const char *p = (const char *) n->blob->data, *end = p + n->blob->size;
+        size_t nl = strlen(name);
+        while (p < end) {
+                const char *eol = memchr(p, '\n', (size_t) (end - p));
+                if (!eol)
+                        eol = end;
+                if ((size_t) (eol - p) > nl + 1 && memcmp(p, name, nl) == 0 && p[nl] == ':') {
+                        const char *f = memchr(p + nl + 1, ':', (size_t) (eol - p - nl - 1)); /* after the password */
+                        if (f) {
+                                uint64_t v = 0;
+                                const char *q = f + 1;
+                                bool digits = false;
+                                while (q < eol && *q >= '0' && *q <= '9' && v <= UINT32_MAX) {
+                                        v = v * 10 + (uint64_t) (*q++ - '0');
+                                        digits = true;
+                                }
+                                if (digits && q < eol && *q == ':' && v <= UINT32_MAX) {
+                                        *ret = (uint32_t) v;
+                                        return 0;
+                                }
+                        }
+                }
+                p = eol + 1;
+        }
+        return -ENOENT;
+}
+
+int tree_lookup_user(const Tree *t, const char *name, uint32_t *ret) {
+        if (strcmp(name, "root") == 0) {
+                *ret = 0;
+                return 0;
+        }
+        return lookup_id(t, "/etc/passwd", name, ret);
+}
+
+int tree_lookup_group(const Tree *t, const char *name, uint32_t *ret) {
+        if (strcmp(name, "root") == 0) {
+                *ret = 0;
+                return 0;
+        }
+        return lookup_id(t, "/etc/group", name, ret);
+}
+
+uint32_t tree_type_to_mode(TreeType t) {
+        static const uint32_t m[_TREE_TYPE_MAX] = { S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK };
+        return t >= 0 && t < _TREE_TYPE_MAX ? m[t] : 0;
+}
+
+TreeType tree_type_from_mode(uint32_t mode) {
+        switch (mode & S_IFMT) {
+        case S_IFREG: return TREE_REG;
+        case S_IFDIR: return TREE_DIR;
+        case S_IFLNK: return TREE_SYMLINK;
+        case S_IFCHR: return TREE_CHR;
+        case S_IFBLK: return TREE_BLK;
+        case S_IFIFO: return TREE_FIFO;
+        case S_IFSOCK: return TREE_SOCK;
+        default: return _TREE_TYPE_INVALID;
+        }
+}

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The tree: an in-memory root filesystem (DESIGN.md). Paths, types, modes,
+ * owners, times, xattrs, hard links, symlinks, device nodes and file
+ * contents; RPM payloads are unpacked into it, image settings applied to it,
+ * and every image writer reads it. Nothing of it needs to exist on the host
+ * with its real owner, so no root is needed.
+ *
+ * Paths are absolute and normalised ("/", "/usr/bin/sh"): no "." or ".."
+ * components, no repeated or trailing '/'. Lookups do not follow symlinks;
+ * tree_resolve() does, within the tree (an absolute target is taken from the
+ * tree's root, so no path can leave the tree). */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "basic/macro.h"
+
+typedef enum TreeType {
+        TREE_REG,
+        TREE_DIR,
+        TREE_SYMLINK,
+        TREE_CHR,
+        TREE_BLK,
+        TREE_FIFO,
+        TREE_SOCK,
+        _TREE_TYPE_MAX,
+        _TREE_TYPE_INVALID = -EINVAL,
+} TreeType;
+
+/* File contents, shared by the nodes of one hard-link group and by nodes
+ * made identical on purpose. Reference counted. */
+typedef struct TreeBlob {
+        uint8_t *data;
+        size_t size;
+        unsigned ref;
+} TreeBlob;
+
+TreeBlob *tree_blob_new(const void *data, size_t size);       /* copies */
+TreeBlob *tree_blob_take(uint8_t *data, size_t size);         /* takes a malloc'd buffer */
+TreeBlob *tree_blob_ref(TreeBlob *b);
+TreeBlob *tree_blob_unref(TreeBlob *b);
+
+typedef struct TreeXattr {
+        char *name; /* "security.selinux", "security.capability", ... */
+        uint8_t *value;
+        size_t size;
+} TreeXattr;
+
+enum {
+        TREE_NODE_CONFIG = 1 << 0, /* %config */
+        TREE_NODE_DOC = 1 << 1,
+};
+
+typedef struct TreeNode {
+        char *path;
+        TreeType type;
+        uint32_t mode; /* permission bits (07777) */
+        uint32_t uid, gid;
+        int64_t mtime;
+        TreeBlob *blob;   /* TREE_REG: the contents (NULL: empty) */
+        char *target;     /* TREE_SYMLINK */
+        uint32_t rdev_major, rdev_minor;
+        uint64_t link_id; /* non-zero: one inode with every node of the same id */
+        TreeXattr *xattrs; /* sorted by name */
+        size_t n_xattrs;
+        char *owner;      /* the package that installed it, or NULL */
+        uint32_t flags;   /* TREE_NODE_* */
+} TreeNode;
+
+typedef struct Tree Tree;
+
+/* A tree holding only "/" (0755 root:root, mtime). */
+Tree *tree_new(int64_t mtime);
+Tree *tree_free(Tree *t);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Tree *, tree_free);
+
+/* Normalises path (relative paths and "./x" are taken from the root; "//"
+ * and "/." collapse). A ".." component is refused with -EPERM: nothing in a
+ * tree may point outside it. *ret is malloc'd. */
+int tree_path_normalize(const char *path, char **ret);
+
+/* The node at a normalised path, symlinks not followed; NULL if none. */
+TreeNode *tree_get(const Tree *t, const char *path);
+
+/* The path with every symlink in its directory part followed within the tree
+ * (the last component is not followed). -ELOOP after 40 links; -ENOTDIR if
+ * a component is not a directory. *ret is malloc'd. */
+int tree_resolve(const Tree *t, const char *path, char **ret);
+
+/* Adds a node at n->path (normalised by the caller), taking ownership of
+ * everything n points to (also on failure). Missing parent directories are
+ * created 0755 root:root with the tree's mtime. An existing node at the path
+ * is replaced (the caller decides conflicts beforehand). -ENOTDIR if a parent
+ * exists and is not a directory. *ret (optional) is the node in the tree. */
+int tree_add(Tree *t, TreeNode *n, TreeNode **ret);
+
+/* Frees a node that is not (or no longer) in a tree. */
+void tree_node_free(TreeNode *n);
+
+/* Convenience adders; the path is normalised here. */
+int tree_add_dir(Tree *t, const char *path, uint32_t mode, uint32_t uid, uint32_t gid, TreeNode **ret);
+int tree_add_file(Tree *t, const char *path, const void *data, size_t size, uint32_t mode, uint32_t uid, uint32_t gid,
+                  TreeNode **ret);
+int tree_add_symlink(Tree *t, const char *path, const char *target, TreeNode **ret);
+
+/* Removes the node (and, for a directory, everything below it). */
+int tree_remove(Tree *t, const char *path);
+
+/* Sets (replaces) an xattr on the node. */
+int tree_node_set_xattr(TreeNode *n, const char *name, const void *value, size_t size);
+
+/* Every node, sorted by path (bytewise, so a directory precedes what is in
+ * it). The array is malloc'd; the nodes stay the tree's. */
+int tree_list(const Tree *t, TreeNode ***ret, size_t *ret_n);
+
+size_t tree_size(const Tree *t);
+int64_t tree_mtime(const Tree *t);
+
+/* A new link id for a hard-link group. */
+uint64_t tree_new_link_id(Tree *t);
+
+/* The ids of account names from the tree's /etc/passwd and /etc/group (as
+ * rpm maps file owners at install time). -ENOENT if the name is unknown. */
+int tree_lookup_user(const Tree *t, const char *name, uint32_t *ret);
+int tree_lookup_group(const Tree *t, const char *name, uint32_t *ret);
+
+/* The mode type bits (S_IFREG, ...) of a node type and back. */
+uint32_t tree_type_to_mode(TreeType t);
+TreeType tree_type_from_mode(uint32_t mode);
