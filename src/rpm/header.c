@@ -212,6 +212,90 @@ int rpm_header_build(RpmHeaderBuilder *b, uint32_t region_tag, uint8_t **ret, si
         return 0;
 }
 
+int rpm_header_build_appended(RpmHeaderBuilder *b, const RpmHeader *base, uint8_t **ret, size_t *ret_size) {
+        if (b->oom)
+                return -ENOMEM;
+
+        /* The region: entry 0 is the region tag with its trailer as the last
+         * 16 bytes of the store, and the trailer's negative offset spans the
+         * whole index (rpm's hdrblobVerifyRegion() with exact_size). */
+        if (base->n_entries < 1 || base->data_size < sizeof(RpmIndexEntry))
+                return -EBADMSG;
+        RpmIndexEntry region, trailer;
+        memcpy(&region, base->index, sizeof region);
+        uint32_t region_tag = be32toh(region.tag);
+        uint32_t trailer_off = base->data_size - (uint32_t) sizeof(RpmIndexEntry);
+        if ((region_tag != RPMTAG_HEADERSIGNATURES && region_tag != RPMTAG_HEADERIMMUTABLE) ||
+            be32toh(region.type) != RPM_BIN_TYPE || be32toh(region.count) != sizeof(RpmIndexEntry) ||
+            be32toh((uint32_t) region.offset) != trailer_off)
+                return -EBADMSG;
+        memcpy(&trailer, base->data + trailer_off, sizeof trailer);
+        if (be32toh(trailer.tag) != region_tag || be32toh(trailer.type) != RPM_BIN_TYPE ||
+            be32toh(trailer.count) != sizeof(RpmIndexEntry) ||
+            (int64_t) (int32_t) be32toh((uint32_t) trailer.offset) != -(int64_t) base->n_entries * (int64_t) sizeof(RpmIndexEntry))
+                return -EBADMSG;
+
+        if (b->n > 0)
+                qsort(b->entries, b->n, sizeof(BuilderEntry), entry_cmp);
+        for (size_t i = 0; i < b->n; i++) {
+                RpmEntry e;
+                if (rpm_header_get(base, b->entries[i].tag, &e) != -ENOENT)
+                        return -EEXIST;
+        }
+
+        size_t il = base->n_entries + b->n;
+        if (il > RPM_HEADER_MAX_ENTRIES)
+                return -E2BIG;
+
+        /* Added data follows the trailer, aligned from the store's start
+         * (doExport()'s alignDiff() on the running data length). */
+        size_t dl = base->data_size;
+        _cleanup_free_ size_t *offsets = new0(size_t, b->n);
+        if (!offsets)
+                return -ENOMEM;
+        for (size_t i = 0; i < b->n; i++) {
+                size_t align = b->entries[i].type < _RPM_TYPE_MAX && type_size[b->entries[i].type] > 1
+                                       ? type_size[b->entries[i].type]
+                                       : 1;
+                dl = (dl + align - 1) & ~(align - 1);
+                offsets[i] = dl;
+                dl += b->entries[i].size;
+        }
+        if (dl > RPM_HEADER_MAX_DATA)
+                return -E2BIG;
+
+        size_t size = RPM_HEADER_INTRO_SIZE + il * sizeof(RpmIndexEntry) + dl;
+        uint8_t *blob = calloc(1, size);
+        if (!blob)
+                return -ENOMEM;
+        memcpy(blob, header_magic, 8);
+        uint32_t be = htobe32((uint32_t) il);
+        memcpy(blob + 8, &be, 4);
+        be = htobe32((uint32_t) dl);
+        memcpy(blob + 12, &be, 4);
+
+        uint8_t *index = blob + RPM_HEADER_INTRO_SIZE;
+        uint8_t *store = index + il * sizeof(RpmIndexEntry);
+        memcpy(index, base->index, (size_t) base->n_entries * sizeof(RpmIndexEntry));
+        memcpy(store, base->data, base->data_size);
+        for (size_t i = 0; i < b->n; i++) {
+                const BuilderEntry *e = &b->entries[i];
+                RpmIndexEntry x = {
+                        .tag = htobe32(e->tag),
+                        .type = htobe32(e->type),
+                        .offset = (int32_t) htobe32((uint32_t) offsets[i]),
+                        .count = htobe32(e->count),
+                };
+                memcpy(index + (base->n_entries + i) * sizeof(RpmIndexEntry), &x, sizeof x);
+                if (e->size)
+                        memcpy(store + offsets[i], e->data, e->size);
+        }
+
+        *ret = blob;
+        *ret_size = size;
+        return 0;
+}
+
 /* ---- reading -------------------------------------------------------------- */
 
 RpmHeader *rpm_header_free(RpmHeader *h) {

@@ -94,3 +94,20 @@ int rpm_header_entry_at(const RpmHeader *h, uint32_t i, RpmEntry *ret);
 
 /* Copies an entry as it is (raw store bytes, already big-endian). */
 void rpm_header_add_raw(RpmHeaderBuilder *b, const RpmEntry *e);
+
+/* Serialises a header the way rpm stores an installed package's header: the
+ * immutable region of base verbatim (its index entries in their order, its
+ * store including the region trailer), then the builder's entries, sorted by
+ * tag, appended to the index and to the store, each aligned to its type from
+ * the store's start. This is what rpm's headerExport() (lib/header.c,
+ * doExport()) gives for a header read from a package file and then extended
+ * with headerPut(): added entries sort after the region, their data follows
+ * the trailer, and signatures over the region stay valid.
+ *
+ * base must be one region that covers the whole header (region entry first,
+ * trailer at the end of the store), as rpm requires of a package's main
+ * header; otherwise -EBADMSG. A tag of b that base already has gives -EEXIST.
+ * *ret starts with the magic, as with rpm_header_build(). The index of the
+ * result is sorted within each part but not as a whole: rpm sorts on import,
+ * rpm_header_parse() refuses it. */
+int rpm_header_build_appended(RpmHeaderBuilder *b, const RpmHeader *base, uint8_t **ret, size_t *ret_size);

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The rpm database of an installed tree: rpmdb.sqlite in the schema of rpm
+ * 4.16 and later (rpm's lib/backend/sqlite.c), so that inside the image
+ * `rpm -qa` lists the installed packages and `rpm -V` checks their files. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rpm/header.h"
+
+/* One installed package, as the package file holds it. */
+typedef struct RpmdbPackage {
+        const RpmHeader *header;    /* the main header (with its immutable region) */
+        const RpmHeader *signature; /* the signature header */
+        uint32_t install_time;      /* INSTALLTIME: SOURCE_DATE_EPOCH */
+        uint32_t install_tid;       /* INSTALLTID: the same for all of one transaction */
+        const uint8_t *file_states; /* FILESTATES per file (RPMFILE_STATE_*); NULL: all normal */
+} RpmdbPackage;
+
+/* Writes a complete rpmdb.sqlite for the packages (in install order) to path,
+ * created anew (an existing file is replaced atomically; missing parent
+ * directories are made 0755, as rpm makes its dbpath). The bytes depend
+ * only on the packages and the times given. INSTALLCOLOR and the byte order
+ * of the Installtid index follow the first package that is not noarch (the
+ * target's arch as the installing rpm would see it). -EBADMSG: a header rpm
+ * would refuse to install (no immutable region, bad signature tags, tags only
+ * installation may add); -EOPNOTSUPP: a v3 file list (OLDFILENAMES). */
+int rpmdb_write(const char *path, const RpmdbPackage *pkgs, size_t n);
