@@ -166,6 +166,19 @@ int tmpfile_open(const char *path, char **ret_tmp) {
         return fd;
 }
 
+int tmpdir_beside(const char *path, const char *suffix, char **ret) {
+        char *d;
+        if (asprintf(&d, "%s.%s.XXXXXX", path, suffix) < 0)
+                return -ENOMEM;
+        if (!mkdtemp(d)) {
+                int r = negative_errno();
+                free(d);
+                return r;
+        }
+        *ret = d;
+        return 0;
+}
+
 int tmpfile_commit(int r, int fd, const char *tmp, const char *path, mode_t mode) {
         return commit(r, fd, tmp, path, mode, true);
 }

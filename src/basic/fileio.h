@@ -39,6 +39,10 @@ int map_file(const char *path, void **ret, size_t *ret_size);
 int tmpfile_open(const char *path, char **ret_tmp);
 int tmpfile_commit(int r, int fd, const char *tmp, const char *path, mode_t mode);
 
+/* A new empty directory beside path, named path.SUFFIX.XXXXXX (mkdtemp), for
+ * building a directory to rename into place; *ret is malloc'd. */
+int tmpdir_beside(const char *path, const char *suffix, char **ret);
+
 /* mkdir -p; existing directories are fine. */
 int mkdir_parents(const char *path, mode_t mode);
 

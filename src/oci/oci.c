@@ -522,20 +522,17 @@ static int dir_install(DirInstall *d, const char *path, bool exists) {
                 return negative_errno();
 
         _cleanup_free_ char *old = NULL;
-        if (asprintf(&old, "%s.old.XXXXXX", path) < 0) {
-                old = NULL;
-                return -ENOMEM;
-        }
-        if (!mkdtemp(old))
-                return negative_errno();
+        int r = tmpdir_beside(path, "old", &old);
+        if (r < 0)
+                return r;
         /* A directory renamed over an empty one replaces it. */
         if (rename(path, old) < 0) {
-                int r = negative_errno();
+                r = negative_errno();
                 (void) rmdir(old);
                 return r;
         }
         if (rename(d->tmp, path) < 0) {
-                int r = negative_errno();
+                r = negative_errno();
                 (void) rename(old, path);
                 return r;
         }
@@ -590,7 +587,7 @@ int oci_write(const char *dir, const char *archive, const OciConfig *c, const vo
                 return r;
 
         if (dir) {
-                /* "out/" must give "out.tmp.XXXXXX" beside it, not inside it. */
+                /* "out/" must give its temporary directory beside it, not inside it. */
                 size_t l = strlen(dir);
                 while (l > 1 && dir[l - 1] == '/')
                         l--;
@@ -631,17 +628,9 @@ int oci_write(const char *dir, const char *archive, const OciConfig *c, const vo
         /* Both outputs complete beside their final paths before either is
          * renamed, so a failure of one cannot leave the other replaced. */
         if (path) {
-                if (asprintf(&inst.tmp, "%s.tmp.XXXXXX", path) < 0) {
-                        inst.tmp = NULL;
-                        r = -ENOMEM;
+                r = tmpdir_beside(path, "tmp", &inst.tmp);
+                if (r < 0)
                         goto finish;
-                }
-                if (!mkdtemp(inst.tmp)) {
-                        r = negative_errno();
-                        free(inst.tmp);
-                        inst.tmp = NULL;
-                        goto finish;
-                }
                 r = layout_write_dir(inst.tmp, entries, n);
                 if (r < 0)
                         goto finish;

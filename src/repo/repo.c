@@ -664,15 +664,15 @@ static int make_chunks(const Item *items, size_t n, RepoCompression comp, Chunk 
 typedef struct CompressCtx {
         const Item *items;
         Chunk *chunks;
-        const size_t *todo; /* chunk * 3 + document */
+        const size_t *pending; /* frames to compress: chunk * 3 + document */
         int *r;
         RepoCompression compression;
 } CompressCtx;
 
 static void compress_one(void *ctx, size_t j) {
         CompressCtx *cc = ctx;
-        Chunk *k = &cc->chunks[cc->todo[j] / 3];
-        size_t f = cc->todo[j] % 3, total = 0;
+        Chunk *k = &cc->chunks[cc->pending[j] / 3];
+        size_t f = cc->pending[j] % 3, total = 0;
         for (size_t i = k->first; i < k->first + k->n; i++)
                 total += cc->items[i].frag_len[f];
         char *buf = malloc(total ? total : 1);
@@ -842,10 +842,10 @@ static int build_chunks(const RepoOptions *o, Item *items, size_t n, Cache *cach
         *ret_n = n_chunks;
 
         size_t n_frames = 3 * n_chunks;
-        _cleanup_free_ size_t *todo = new0(size_t, n_frames);
+        _cleanup_free_ size_t *pending = new0(size_t, n_frames);
         _cleanup_free_ int *rs = new0(int, n_frames);
-        size_t n_todo = 0;
-        if (!todo || !rs)
+        size_t n_pending = 0;
+        if (!pending || !rs)
                 return -ENOMEM;
         for (size_t k = 0; k < n_chunks; k++) {
                 CacheChunk *cc = have_cache ? cache_find_chunk(cache, chunks[k].key) : NULL;
@@ -858,7 +858,7 @@ static int build_chunks(const RepoOptions *o, Item *items, size_t n, Cache *cach
                         continue;
                 }
                 for (size_t f = 0; f < 3; f++)
-                        todo[n_todo++] = 3 * k + f;
+                        pending[n_pending++] = 3 * k + f;
                 for (size_t i = chunks[k].first; i < chunks[k].first + chunks[k].n; i++)
                         if (items[i].reused)
                                 cache->chunks[items[i].ce->chunk].needed = true;
@@ -887,13 +887,13 @@ static int build_chunks(const RepoOptions *o, Item *items, size_t n, Cache *cach
                         }
                 }
         }
-        CompressCtx cctx = { .items = items, .chunks = chunks, .todo = todo, .r = rs, .compression = o->compression };
-        parallel_for(n_todo, o->jobs, compress_one, &cctx);
-        for (size_t j = 0; j < n_todo; j++)
+        CompressCtx cctx = { .items = items, .chunks = chunks, .pending = pending, .r = rs, .compression = o->compression };
+        parallel_for(n_pending, o->jobs, compress_one, &cctx);
+        for (size_t j = 0; j < n_pending; j++)
                 if (rs[j] < 0)
                         return rs[j];
         stats->n_chunks = n_chunks;
-        stats->n_chunks_compressed = n_todo / 3;
+        stats->n_chunks_compressed = n_pending / 3;
         return 0;
 }
 

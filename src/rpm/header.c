@@ -132,6 +132,22 @@ static int entry_cmp(const void *a, const void *b) {
         return x->tag < y->tag ? -1 : x->tag > y->tag;
 }
 
+/* Places the builder's entries in a store that already holds `start` bytes,
+ * in index order, each aligned to its type's size (rpm's doExport()); their
+ * offsets go to offsets[], and the store's new length is returned. */
+static size_t layout_store(const RpmHeaderBuilder *b, size_t start, size_t *offsets) {
+        size_t dl = start;
+        for (size_t i = 0; i < b->n; i++) {
+                size_t align = b->entries[i].type < _RPM_TYPE_MAX && type_size[b->entries[i].type] > 1
+                                       ? type_size[b->entries[i].type]
+                                       : 1;
+                dl = (dl + align - 1) & ~(align - 1);
+                offsets[i] = dl;
+                dl += b->entries[i].size;
+        }
+        return dl;
+}
+
 int rpm_header_build(RpmHeaderBuilder *b, uint32_t region_tag, uint8_t **ret, size_t *ret_size) {
         if (b->oom)
                 return -ENOMEM;
@@ -147,14 +163,7 @@ int rpm_header_build(RpmHeaderBuilder *b, uint32_t region_tag, uint8_t **ret, si
         size_t *offsets = new0(size_t, b->n);
         if (!offsets)
                 return -ENOMEM;
-        for (size_t i = 0; i < b->n; i++) {
-                size_t align = b->entries[i].type < _RPM_TYPE_MAX && type_size[b->entries[i].type] > 1
-                                       ? type_size[b->entries[i].type]
-                                       : 1;
-                dl = (dl + align - 1) & ~(align - 1);
-                offsets[i] = dl;
-                dl += b->entries[i].size;
-        }
+        dl = layout_store(b, dl, offsets);
         size_t trailer = dl;
         if (region_tag)
                 dl += sizeof(RpmIndexEntry);
@@ -253,14 +262,7 @@ int rpm_header_build_appended(RpmHeaderBuilder *b, const RpmHeader *base, uint8_
         _cleanup_free_ size_t *offsets = new0(size_t, b->n);
         if (!offsets)
                 return -ENOMEM;
-        for (size_t i = 0; i < b->n; i++) {
-                size_t align = b->entries[i].type < _RPM_TYPE_MAX && type_size[b->entries[i].type] > 1
-                                       ? type_size[b->entries[i].type]
-                                       : 1;
-                dl = (dl + align - 1) & ~(align - 1);
-                offsets[i] = dl;
-                dl += b->entries[i].size;
-        }
+        dl = layout_store(b, dl, offsets);
         if (dl > RPM_HEADER_MAX_DATA)
                 return -E2BIG;
 
