@@ -90,6 +90,53 @@ static void test_header_roundtrip(void) {
         free(blob);
 }
 
+/* An installed header (rpmdb Packages blob): the region verbatim, then added
+ * tags, no magic, the index not sorted as a whole. */
+static void test_header_installed(void) {
+        RpmHeaderBuilder *b = rpm_header_builder_new();
+        rpm_header_add_string(b, RPMTAG_NAME, "hello");
+        rpm_header_add_string(b, RPMTAG_VERSION, "1.0");
+        rpm_header_add_string(b, RPMTAG_RELEASE, "1");
+        rpm_header_add_string(b, RPMTAG_ARCH, "noarch");
+        uint8_t *blob = NULL, *inst = NULL;
+        size_t size = 0, isize = 0, used;
+        CHECK(rpm_header_build(b, RPMTAG_HEADERIMMUTABLE, &blob, &size) == 0);
+        rpm_header_builder_free(b);
+        RpmHeader *base = NULL;
+        CHECK(rpm_header_parse(blob, size, &base, &used) == 0);
+        b = rpm_header_builder_new();
+        rpm_header_add_u32(b, RPMTAG_EPOCH, 7);           /* 1003: sorts before ARCH (1022) */
+        rpm_header_add_u32(b, 1128 /* INSTALLTID */, 42); /* added after the region */
+        CHECK(base && rpm_header_build_appended(b, base, &inst, &isize) == 0);
+        rpm_header_builder_free(b);
+        rpm_header_free(base);
+
+        /* The sorted parser refuses it; the installed one takes it without the magic. */
+        RpmHeader *h = NULL;
+        CHECK(inst && rpm_header_parse(inst, isize, &h, NULL) == -EBADMSG);
+        CHECK(inst && rpm_header_parse_installed(inst + 8, isize - 8, &h) == 0);
+        if (h) {
+                uint64_t v = 0;
+                CHECK_STREQ(rpm_header_get_string(h, RPMTAG_NAME), "hello");
+                CHECK_STREQ(rpm_header_get_string(h, RPMTAG_ARCH), "noarch");
+                CHECK(rpm_header_get_number(h, RPMTAG_EPOCH, &v) == 0 && v == 7);
+                CHECK(rpm_header_get_number(h, 1128, &v) == 0 && v == 42);
+        }
+        rpm_header_free(h);
+        h = NULL;
+        /* Every other size and a corrupted offset are refused, never read past. */
+        for (size_t cut = 0; inst && cut < isize - 8; cut++) {
+                RpmHeader *t = NULL;
+                CHECK(rpm_header_parse_installed(inst + 8, cut, &t) == -EBADMSG && !t);
+        }
+        if (inst) {
+                inst[8 + 8 + 16 + 8] = 0x7F; /* second entry's offset, high byte */
+                CHECK(rpm_header_parse_installed(inst + 8, isize - 8, &h) == -EBADMSG && !h);
+        }
+        free(inst);
+        free(blob);
+}
+
 static void test_vercmp(void) {
         struct {
                 const char *a, *b;
@@ -194,4 +241,4 @@ static void test_package_roundtrip(void) {
         CHECK(rm_rf(dir) == 0);
 }
 
-UNIT_MAIN(test_header_roundtrip, test_vercmp, test_deps, test_package_roundtrip)
+UNIT_MAIN(test_header_roundtrip, test_header_installed, test_vercmp, test_deps, test_package_roundtrip)

@@ -107,7 +107,7 @@ static void test_install(void) {
         TreeNode *n = tree_get(t, "/usr/bin/hello");
         CHECK(n && n->type == TREE_REG && n->mode == 04755 && n->mtime == 60 && n->blob && n->blob->size == 6 &&
               memcmp(n->blob->data, "hello\n", 6) == 0);
-        CHECK(n && n->owner && strcmp(n->owner, "hello") == 0);
+        CHECK(n && n->owner && strcmp(n->owner, "hello-1-1.noarch") == 0);
         n = tree_get(t, "/usr/bin/hi");
         CHECK(n && n->type == TREE_SYMLINK && strcmp(n->target, "hello") == 0);
         n = tree_get(t, "/etc/hello.conf");
@@ -117,25 +117,21 @@ static void test_install(void) {
         CHECK(tree_get(t, "/usr/bin")->mode == 0755); /* the first owner's attributes stay */
         CHECK(d.n_errors == 0);
         CHECK(tree_install_rpm(t, pc, &d, &r3) == -EINVAL);
-        CHECK(d.n_errors == 1 && strstr(d.items[0].message, "'/usr/bin/hello' conflicts between hello and clash-1-1.noarch"));
+        CHECK(d.n_errors == 1 && strstr(d.items[0].message, "'/usr/bin/hello' conflicts between hello-1-1.noarch and clash-1-1.noarch"));
 
         /* A file that is not an RPM. */
         CHECK(tree_install_rpm(t, a, &d, &r3) < 0);
         CHECK(d.n_errors == 2);
 
         /* The tar archive, read back by GNU tar. */
-        uint8_t *buf = NULL;
-        size_t len = 0;
-        CHECK(tree_archive(t, TREE_ARCHIVE_TAR, &buf, &len) == 0);
+        TreeArchive ar1 = {}, ar2 = {}, ar3 = {};
+        CHECK(tree_archive(t, TREE_ARCHIVE_TAR, &ar1) == 0);
         tarf = path_join(dir, "t.tar");
-        CHECK(write_file_atomic(tarf, buf, len, 0644) == 0);
-        uint8_t *buf2 = NULL;
-        size_t len2 = 0;
-        CHECK(tree_archive(t, TREE_ARCHIVE_TAR, &buf2, &len2) == 0);
-        CHECK(len == len2 && memcmp(buf, buf2, len) == 0); /* reproducible */
-        free(buf);
-        free(buf2);
-        buf = NULL;
+        CHECK(write_file_atomic(tarf, ar1.data, ar1.len, 0644) == 0);
+        CHECK(tree_archive(t, TREE_ARCHIVE_TAR, &ar2) == 0);
+        CHECK(ar1.len == ar2.len && memcmp(ar1.data, ar2.data, ar1.len) == 0); /* reproducible */
+        tree_archive_release(&ar1);
+        tree_archive_release(&ar2);
         list = path_join(dir, "list");
         CHECK(asprintf(&cmd, "TZ=UTC tar --numeric-owner -tvf %s > %s", tarf, list) > 0);
         CHECK(system(cmd) == 0);
@@ -146,10 +142,10 @@ static void test_install(void) {
         CHECK(out && strstr(out, "lrwxrwxrwx 0/0               0 1970-01-01 00:01 ./usr/bin/hi -> hello"));
 
         /* cpio newc, read back by cpio. */
-        CHECK(tree_archive(t, TREE_ARCHIVE_CPIO, &buf, &len) == 0);
+        CHECK(tree_archive(t, TREE_ARCHIVE_CPIO, &ar3) == 0);
         _cleanup_free_ char *cpiof = path_join(dir, "t.cpio"), *cmd2 = NULL;
-        CHECK(write_file_atomic(cpiof, buf, len, 0644) == 0);
-        free(buf);
+        CHECK(write_file_atomic(cpiof, ar3.data, ar3.len, 0644) == 0);
+        tree_archive_release(&ar3);
         CHECK(asprintf(&cmd2, "cpio -it --quiet < %s > %s", cpiof, list) > 0);
         CHECK(system(cmd2) == 0);
         free(out);

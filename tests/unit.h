@@ -5,6 +5,8 @@
  * failure with its line and carries on, so one run reports every failure. */
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
 #include <string.h>
 
 extern int unit_failures;
@@ -29,6 +31,29 @@ extern int unit_checks;
                                 _a_ ? _a_ : "(null)", _b_ ? _b_ : "(null)");         \
                 }                                                                    \
         } while (0)
+
+/* Runs a shell command and captures its standard output (up to 4 MiB) in
+ * *ret_out (malloc'd, NUL-terminated); *ret_len if given. Returns the exit
+ * status, or -1 if it did not exit normally. */
+static inline int unit_run(const char *cmd, char **ret_out, size_t *ret_len) {
+        FILE *f = popen(cmd, "r");
+        *ret_out = NULL;
+        if (ret_len)
+                *ret_len = 0;
+        if (!f)
+                return -1;
+        size_t cap = (size_t) 1 << 22, len = 0, k;
+        char *buf = malloc(cap);
+        while (buf && (k = fread(buf + len, 1, cap - 1 - len, f)) > 0)
+                len += k;
+        int status = pclose(f);
+        if (buf)
+                buf[len] = 0;
+        *ret_out = buf;
+        if (ret_len)
+                *ret_len = len;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
 
 #define UNIT_MAIN(...)                                                               \
         int unit_failures, unit_checks;                                              \

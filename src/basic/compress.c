@@ -1,42 +1,40 @@
 /* SPDX-License-Identifier: MIT */
 #include <pthread.h>
 #include <stdbool.h>
+#include <errno.h>
+#include <sys/types.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <lzma.h>
 #include <zlib.h>
 #include <zstd.h>
 #include <zstd_errors.h>
 
 #include "basic/compress.h"
+#include "basic/alloc.h"
+#include "basic/fileio.h"
 #include "basic/macro.h"
+#include "basic/parallel.h"
 #include "basic/strbuf.h"
 
 #define DECOMPRESS_MAX (1024u * 1024 * 1024)
 
+static ssize_t gzip_into(const void *data, size_t n, uint8_t *out, size_t cap);
+static size_t gzip_bound(size_t n);
+
 int gzip_compress(const void *data, size_t n, uint8_t **ret, size_t *ret_len) {
-        z_stream z = {};
-        /* windowBits 15 + 16: a gzip wrapper with zlib's fixed header (mtime 0). */
-        if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-                return -ENOMEM;
-        size_t bound = deflateBound(&z, (uLong) n) + 32;
+        size_t bound = gzip_bound(n);
         uint8_t *out = malloc(bound);
-        if (!out) {
-                deflateEnd(&z);
+        if (!out)
                 return -ENOMEM;
-        }
-        z.next_in = (Bytef *) data;
-        z.avail_in = (uInt) n;
-        z.next_out = out;
-        z.avail_out = (uInt) bound;
-        int r = deflate(&z, Z_FINISH);
-        size_t len = bound - z.avail_out;
-        deflateEnd(&z);
-        if (r != Z_STREAM_END) {
+        ssize_t len = gzip_into(data, n, out, bound);
+        if (len < 0) {
                 free(out);
-                return -EIO;
+                return (int) len;
         }
         *ret = out;
-        *ret_len = len;
+        *ret_len = (size_t) len;
         return 0;
 }
 
@@ -81,6 +79,208 @@ static ZSTD_DCtx *thread_dctx(void) {
 
 int zstd_compress(const void *data, size_t n, int level, uint8_t **ret, size_t *ret_len) {
         return zstd_compress_tables(data, n, level, 0, ret, ret_len);
+}
+
+/* One gzip member of data into out (cap bytes); the length written or -errno.
+ * windowBits 15 + 16: a gzip wrapper with zlib's fixed header (mtime 0). */
+static ssize_t gzip_into(const void *data, size_t n, uint8_t *out, size_t cap) {
+        z_stream z = {};
+        if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+                return -ENOMEM;
+        z.next_in = (Bytef *) data;
+        z.avail_in = (uInt) n;
+        z.next_out = out;
+        z.avail_out = (uInt) cap;
+        int r = deflate(&z, Z_FINISH);
+        size_t len = cap - z.avail_out;
+        deflateEnd(&z);
+        return r == Z_STREAM_END ? (ssize_t) len : -EIO;
+}
+
+static size_t gzip_bound(size_t n) {
+        /* zlib's deflateBound() for the default settings, plus the gzip wrapper. */
+        return n + (n >> 12) + (n >> 14) + (n >> 25) + 13 + 18 + 64;
+}
+
+typedef struct ChunkJob {
+        const uint8_t *data;
+        size_t n, chunk, slot;
+        int level;
+        bool gzip;
+        uint8_t *out;    /* slot bytes per piece */
+        size_t *out_len;
+        int *results;
+} ChunkJob;
+
+static void chunk_one(void *ctx, size_t i) {
+        ChunkJob *j = ctx;
+        size_t off = i * j->chunk, len = MIN(j->chunk, j->n - off);
+        uint8_t *dst = j->out + i * j->slot;
+        if (j->gzip) {
+                ssize_t k = gzip_into(j->data + off, len, dst, j->slot);
+                j->results[i] = k < 0 ? (int) k : 0;
+                j->out_len[i] = k < 0 ? 0 : (size_t) k;
+                return;
+        }
+        ZSTD_CCtx *cctx = thread_cctx();
+        if (!cctx) {
+                j->results[i] = -ENOMEM;
+                return;
+        }
+        size_t k = ZSTD_compressCCtx(cctx, dst, j->slot, j->data + off, len, j->level);
+        j->results[i] = ZSTD_isError(k) ? -EIO : 0;
+        j->out_len[i] = ZSTD_isError(k) ? 0 : k;
+}
+
+/* Every piece is compressed into its own slot of one huge_alloc() buffer
+ * (only the bytes written are ever touched), then the pieces are moved
+ * together. */
+static int compress_chunked(const void *data, size_t n, bool gzip, int level, size_t chunk, unsigned jobs,
+                            uint8_t **ret, size_t *ret_len, size_t *ret_cap) {
+        if (chunk == 0 || chunk > (size_t) 1 << 30)
+                return -EINVAL;
+        size_t pieces = n == 0 ? 1 : (n + chunk - 1) / chunk;
+        size_t slot = gzip ? gzip_bound(chunk) : ZSTD_compressBound(chunk);
+        if (pieces > SIZE_MAX / slot)
+                return -ENOMEM;
+        size_t cap = pieces * slot;
+        ChunkJob j = {
+                .data = data, .n = n, .chunk = chunk, .slot = slot, .level = level, .gzip = gzip,
+                .out = huge_alloc(cap),
+                .out_len = calloc(pieces, sizeof(size_t)),
+                .results = calloc(pieces, sizeof(int)),
+        };
+        int r = 0;
+        if (!j.out || !j.out_len || !j.results)
+                r = -ENOMEM;
+        else
+                parallel_for(pieces, jobs ? jobs : 1, chunk_one, &j);
+        size_t pos = 0;
+        for (size_t i = 0; r >= 0 && i < pieces; i++) {
+                if (j.results[i] < 0) {
+                        r = j.results[i];
+                        break;
+                }
+                memmove(j.out + pos, j.out + i * slot, j.out_len[i]);
+                pos += j.out_len[i];
+        }
+        free(j.out_len);
+        free(j.results);
+        if (r < 0) {
+                huge_free(j.out, cap);
+                return r;
+        }
+        *ret = j.out;
+        *ret_len = pos;
+        *ret_cap = cap;
+        return 0;
+}
+
+struct ChunkedWriter {
+        int fd;
+        ChunkJob job;
+        size_t batch;     /* chunks per round */
+        size_t filled;    /* bytes in the current round's input */
+        uint8_t *in;      /* batch * chunk bytes */
+        size_t in_cap, out_cap;
+        unsigned jobs;
+        uint64_t written;
+        int error;
+};
+
+void chunked_writer_free(ChunkedWriter *w) {
+        if (!w)
+                return;
+        huge_free(w->in, w->in_cap);
+        huge_free(w->job.out, w->out_cap);
+        free(w->job.out_len);
+        free(w->job.results);
+        free(w);
+}
+
+int chunked_writer_new(int fd, bool gzip, int level, size_t chunk, unsigned jobs, ChunkedWriter **ret) {
+        if (chunk == 0 || chunk > (size_t) 1 << 30)
+                return -EINVAL;
+        ChunkedWriter *w = calloc(1, sizeof(ChunkedWriter));
+        if (!w)
+                return -ENOMEM;
+        w->fd = fd;
+        w->jobs = jobs ? jobs : 1;
+        w->batch = 2 * (size_t) w->jobs;
+        size_t slot = gzip ? gzip_bound(chunk) : ZSTD_compressBound(chunk);
+        w->in_cap = w->batch * chunk;
+        w->out_cap = w->batch * slot;
+        w->in = huge_alloc(w->in_cap);
+        w->job = (ChunkJob) {
+                .chunk = chunk, .slot = slot, .level = level, .gzip = gzip,
+                .out = huge_alloc(w->out_cap),
+                .out_len = calloc(w->batch, sizeof(size_t)),
+                .results = calloc(w->batch, sizeof(int)),
+        };
+        if (!w->in || !w->job.out || !w->job.out_len || !w->job.results) {
+                chunked_writer_free(w);
+                return -ENOMEM;
+        }
+        *ret = w;
+        return 0;
+}
+
+/* Compresses the round's input (all of it, or what is there at the end) and
+ * writes it out. An empty stream is still one (empty) frame. */
+static int chunked_round(ChunkedWriter *w, bool last) {
+        if (w->filled == 0 && !(last && w->written == 0))
+                return 0;
+        size_t pieces = w->filled == 0 ? 1 : (w->filled + w->job.chunk - 1) / w->job.chunk;
+        w->job.data = w->in;
+        w->job.n = w->filled;
+        parallel_for(pieces, w->jobs, chunk_one, &w->job);
+        for (size_t i = 0; i < pieces; i++) {
+                if (w->job.results[i] < 0)
+                        return w->job.results[i];
+                int r = loop_write(w->fd, w->job.out + i * w->job.slot, w->job.out_len[i]);
+                if (r < 0)
+                        return r;
+                w->written += w->job.out_len[i];
+        }
+        w->filled = 0;
+        return 0;
+}
+
+int chunked_writer_write(ChunkedWriter *w, const void *data, size_t n) {
+        const uint8_t *p = data;
+        if (w->error < 0)
+                return w->error;
+        while (n > 0) {
+                size_t k = MIN(n, w->in_cap - w->filled);
+                memcpy(w->in + w->filled, p, k);
+                w->filled += k;
+                p += k;
+                n -= k;
+                if (w->filled == w->in_cap) {
+                        int r = chunked_round(w, false);
+                        if (r < 0)
+                                return (w->error = r);
+                }
+        }
+        return 0;
+}
+
+int chunked_writer_finish(ChunkedWriter *w, uint64_t *ret_written) {
+        int r = w->error < 0 ? w->error : chunked_round(w, true);
+        if (r >= 0 && ret_written)
+                *ret_written = w->written;
+        chunked_writer_free(w);
+        return r;
+}
+
+int zstd_compress_chunked(const void *data, size_t n, int level, size_t chunk, unsigned jobs, uint8_t **ret,
+                          size_t *ret_len, size_t *ret_cap) {
+        return compress_chunked(data, n, false, level, chunk, jobs, ret, ret_len, ret_cap);
+}
+
+int gzip_compress_chunked(const void *data, size_t n, size_t chunk, unsigned jobs, uint8_t **ret, size_t *ret_len,
+                          size_t *ret_cap) {
+        return compress_chunked(data, n, true, 6, chunk, jobs, ret, ret_len, ret_cap);
 }
 
 int zstd_compress_tables(const void *data, size_t n, int level, unsigned table_log, uint8_t **ret, size_t *ret_len) {
@@ -174,6 +374,30 @@ int decompress_stream(const void *data, size_t n, uint64_t max, DecompressSink s
                         full = out.pos == out.size;
                 }
                 return r == 0 ? 0 : -EBADMSG;
+        }
+        if (n >= 6 && memcmp(p, "\xFD" "7zXZ\0", 6) == 0) {
+                /* xz (rpm's w*.xzdio payloads); concatenated streams too. */
+                lzma_stream x = LZMA_STREAM_INIT;
+                if (lzma_stream_decoder(&x, UINT64_MAX, LZMA_CONCATENATED) != LZMA_OK)
+                        return -ENOMEM;
+                x.next_in = data;
+                x.avail_in = n;
+                lzma_ret r;
+                do {
+                        x.next_out = buf;
+                        x.avail_out = sizeof buf;
+                        r = lzma_code(&x, LZMA_FINISH);
+                        total += sizeof buf - x.avail_out;
+                        if (total > max) {
+                                lzma_end(&x);
+                                return -EFBIG;
+                        }
+                        if (r != LZMA_OK && r != LZMA_STREAM_END)
+                                break;
+                        sink(userdata, buf, sizeof buf - x.avail_out);
+                } while (r == LZMA_OK);
+                lzma_end(&x);
+                return r == LZMA_STREAM_END ? 0 : r == LZMA_MEM_ERROR ? -ENOMEM : -EBADMSG;
         }
         if (n > max)
                 return -EFBIG;

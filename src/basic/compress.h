@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,6 +14,30 @@ int zstd_compress(const void *data, size_t n, int level, uint8_t **ret, size_t *
  * more to clear than to use), and with the frame's content checksum, so that
  * a damaged frame fails to decompress. table_log 0: plain zstd_compress(). */
 int zstd_compress_tables(const void *data, size_t n, int level, unsigned table_log, uint8_t **ret, size_t *ret_len);
+
+/* Large buffers: the input cut into pieces of `chunk` bytes, each
+ * compressed on its own (up to `jobs` at a time) as one zstd frame (level)
+ * or gzip member (level 6), and the results concatenated: a stream every
+ * decoder reads as one (zstd -d, gzip -d, tar, Go's gzip reader). The bytes
+ * depend on the data, level and chunk only, not on jobs. *ret is from
+ * huge_alloc(*ret_cap): release it with huge_free(*ret, *ret_cap). */
+#define COMPRESS_CHUNK ((size_t) 4 << 20) /* the piece size image outputs use */
+int zstd_compress_chunked(const void *data, size_t n, int level, size_t chunk, unsigned jobs, uint8_t **ret,
+                          size_t *ret_len, size_t *ret_cap);
+int gzip_compress_chunked(const void *data, size_t n, size_t chunk, unsigned jobs, uint8_t **ret, size_t *ret_len,
+                          size_t *ret_cap);
+
+/* The same, streamed: data written in any pieces is cut into chunks, up to
+ * 2 x jobs chunks are compressed at once, and the results are written to fd
+ * in order. The bytes are those zstd/gzip_compress_chunked() give for the
+ * whole data; memory stays at a few chunks whatever the size. */
+typedef struct ChunkedWriter ChunkedWriter;
+int chunked_writer_new(int fd, bool gzip, int level, size_t chunk, unsigned jobs, ChunkedWriter **ret);
+int chunked_writer_write(ChunkedWriter *w, const void *data, size_t n);
+/* Compresses and writes what is left, and frees w (also on failure, and
+ * when w had failed before); *ret_written: the bytes written to fd. */
+int chunked_writer_finish(ChunkedWriter *w, uint64_t *ret_written);
+void chunked_writer_free(ChunkedWriter *w);
 
 /* Decompression of gzip (concatenated members) or zstd (concatenated
  * frames) data, detected by its magic, handed to sink in pieces; data that is

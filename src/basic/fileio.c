@@ -183,6 +183,10 @@ int tmpfile_commit(int r, int fd, const char *tmp, const char *path, mode_t mode
         return commit(r, fd, tmp, path, mode, true);
 }
 
+int tmpfile_commit_unsynced(int r, int fd, const char *tmp, const char *path, mode_t mode) {
+        return commit(r, fd, tmp, path, mode, false);
+}
+
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode) {
         _cleanup_free_ char *tmp = NULL;
         _cleanup_close_ int fd = tmpfile_open(path, &tmp);

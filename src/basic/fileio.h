@@ -38,6 +38,8 @@ int map_file(const char *path, void **ret, size_t *ret_size);
  * returns the final result. */
 int tmpfile_open(const char *path, char **ret_tmp);
 int tmpfile_commit(int r, int fd, const char *tmp, const char *path, mode_t mode);
+/* The same without the fsync, for large outputs (see docs/images.md). */
+int tmpfile_commit_unsynced(int r, int fd, const char *tmp, const char *path, mode_t mode);
 
 /* A new empty directory beside path, named path.SUFFIX.XXXXXX (mkdtemp), for
  * building a directory to rename into place; *ret is malloc'd. */

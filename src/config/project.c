@@ -24,6 +24,7 @@ static const char *const component_kind_table[] = { "spec", "native", NULL };
 static const char *const image_format_table[] = { "raw", "vhd", "vhdx", "qcow2", "iso", "oci", "tar", "wsl", "cpio", NULL };
 static const char *const selinux_mode_table[] = { "enforcing", "permissive", "disabled", NULL };
 static const char *const boot_mode_table[] = { "uefi", "bios", "hybrid", NULL };
+static const char *const scriptlet_policy_table[] = { "warn", "fail", NULL };
 static const char *const partition_type_table[] = { "esp", "xbootldr", "root", "swap", "home", "srv", "var", "tmp", "usr", "linux", NULL };
 static const char *const fs_type_table[] = { "vfat", "ext4", "none", NULL };
 static const char *const sde_origin_table[] = { "config", "environment", "inputs", NULL };
@@ -32,6 +33,7 @@ static_assert(ELEMENTSOF(component_kind_table) == _COMPONENT_KIND_MAX + 1, "comp
 static_assert(ELEMENTSOF(image_format_table) == _IMAGE_FORMAT_MAX + 1, "image formats");
 static_assert(ELEMENTSOF(selinux_mode_table) == _SELINUX_MODE_MAX + 1, "selinux modes");
 static_assert(ELEMENTSOF(boot_mode_table) == _BOOT_MODE_MAX + 1, "boot modes");
+static_assert(ELEMENTSOF(scriptlet_policy_table) == _SCRIPTLETS_MAX + 1, "scriptlet policies");
 static_assert(ELEMENTSOF(partition_type_table) == _PARTITION_TYPE_MAX + 1, "partition types");
 static_assert(ELEMENTSOF(fs_type_table) == _FS_TYPE_MAX + 1, "fs types");
 static_assert(ELEMENTSOF(sde_origin_table) == _SDE_ORIGIN_MAX + 1, "sde origins");
@@ -55,6 +57,9 @@ const char *selinux_mode_to_string(SelinuxMode m) {
 }
 const char *boot_mode_to_string(BootMode m) {
         return TABLE_LOOKUP(boot_mode_table, _BOOT_MODE_MAX, m);
+}
+const char *scriptlet_policy_to_string(ScriptletPolicy p) {
+        return TABLE_LOOKUP(scriptlet_policy_table, _SCRIPTLETS_MAX, p);
 }
 const char *partition_type_to_string(PartitionType t) {
         return TABLE_LOOKUP(partition_type_table, _PARTITION_TYPE_MAX, t);
@@ -487,6 +492,7 @@ static const SchemaField image_fields[] = {
         FIELD("hostname", SCHEMA_STRING, Image, hostname, .check = check_hostname),
         FIELD("kernel-cmdline", SCHEMA_STRING, Image, kernel_cmdline, .check = check_one_line),
         FIELD("selinux", SCHEMA_ENUM, Image, selinux, .values = selinux_mode_table),
+        FIELD("scriptlets", SCHEMA_ENUM, Image, scriptlets, .values = scriptlet_policy_table),
         FIELD("boot", SCHEMA_ENUM, Image, boot, .values = boot_mode_table),
         FIELD("size", SCHEMA_SIZE, Image, size),
         FIELD("initrd", SCHEMA_STRING, Image, initrd, .check = check_image_name),

@@ -61,6 +61,13 @@ typedef enum BootMode {
         _BOOT_MODE_INVALID = -EINVAL,
 } BootMode;
 
+typedef enum ScriptletPolicy {
+        SCRIPTLETS_WARN, /* packages with scriptlets are listed in a warning */
+        SCRIPTLETS_FAIL, /* ... in an error */
+        _SCRIPTLETS_MAX,
+        _SCRIPTLETS_INVALID = -EINVAL,
+} ScriptletPolicy;
+
 typedef enum PartitionType {
         PARTITION_ESP,
         PARTITION_XBOOTLDR,
@@ -94,6 +101,7 @@ typedef enum SdeOrigin {
 
 const char *selinux_mode_to_string(SelinuxMode m) _pure_;
 const char *boot_mode_to_string(BootMode m) _pure_;
+const char *scriptlet_policy_to_string(ScriptletPolicy p) _pure_;
 const char *partition_type_to_string(PartitionType t) _pure_;
 const char *fs_type_to_string(FsType t) _pure_;
 const char *sde_origin_to_string(SdeOrigin o) _pure_;
@@ -213,6 +221,7 @@ typedef struct Image {
         char *hostname;
         char *kernel_cmdline;
         SelinuxMode selinux;
+        ScriptletPolicy scriptlets;
         BootMode boot;
         uint64_t size; /* 0: smallest that fits */
         char *initrd;

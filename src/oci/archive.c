@@ -10,17 +10,55 @@
 #include "basic/strbuf.h"
 #include "oci/archive.h"
 
-static la_ssize_t to_strbuf(struct archive *a, void *userdata, const void *buf, size_t n) {
-        StrBuf *sb = userdata;
-        if (strbuf_put(sb, buf, n) < 0) {
-                archive_set_error(a, ENOMEM, "out of memory");
+void tree_archive_release(TreeArchive *a) {
+        huge_buf_release(a);
+}
+
+typedef struct StreamCtx {
+        TreeArchiveSink sink;
+        void *userdata;
+        int error;
+} StreamCtx;
+
+static la_ssize_t to_sink(struct archive *a, void *userdata, const void *buf, size_t n) {
+        StreamCtx *c = userdata;
+        int r = c->sink(c->userdata, buf, n);
+        if (r < 0) {
+                c->error = r;
+                archive_set_error(a, -r, "cannot write the archive");
                 return -1;
         }
         return (la_ssize_t) n;
 }
 
-int tree_archive(const Tree *t, TreeArchiveFormat f, uint8_t **ret, size_t *ret_len) {
-        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+static int buffer_sink(void *userdata, const void *buf, size_t n) {
+        return huge_buf_append(userdata, buf, n);
+}
+
+int tree_archive(const Tree *t, TreeArchiveFormat f, TreeArchive *ret) {
+        TreeArchive sb = {};
+        /* A first size: the contents, and a few blocks of headers per node. */
+        size_t guess = 0;
+        _cleanup_free_ TreeNode **nodes = NULL;
+        size_t n;
+        int r = tree_list(t, &nodes, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++)
+                guess += (nodes[i]->blob ? nodes[i]->blob->size : 0) + 2048;
+        guess += guess / 8;
+        (void) huge_buf_reserve(&sb, guess); /* a guess: appending grows it anyway */
+        r = tree_archive_stream(t, f, buffer_sink, &sb);
+        if (r < 0) {
+                tree_archive_release(&sb);
+                return r;
+        }
+        *ret = sb;
+        return 0;
+}
+
+int tree_archive_stream(const Tree *t, TreeArchiveFormat f, TreeArchiveSink sink, void *userdata) {
+        StreamCtx sc = { .sink = sink, .userdata = userdata };
         _cleanup_free_ TreeNode **nodes = NULL;
         size_t n;
         int r = tree_list(t, &nodes, &n);
@@ -35,10 +73,15 @@ int tree_archive(const Tree *t, TreeArchiveFormat f, uint8_t **ret, size_t *ret_
                 return -ENOMEM;
         }
         int ar = f == TREE_ARCHIVE_TAR ? archive_write_set_format_pax_restricted(a) : archive_write_set_format_cpio_newc(a);
+        /* xattrs only as SCHILY.xattr records (what GNU tar, podman and
+         * umoci read), not also as LIBARCHIVE.xattr ones, which GNU tar
+         * warns about for every file. */
+        if (ar == ARCHIVE_OK && f == TREE_ARCHIVE_TAR)
+                ar = archive_write_set_format_option(a, "pax", "xattrheader", "SCHILY");
         if (ar == ARCHIVE_OK)
                 ar = archive_write_set_bytes_per_block(a, f == TREE_ARCHIVE_TAR ? 10240 : 0);
         if (ar == ARCHIVE_OK)
-                ar = archive_write_open(a, &sb, NULL, to_strbuf, NULL);
+                ar = archive_write_open(a, &sc, NULL, to_sink, NULL);
         /* First member of each hard-link group written so far (tar refers back to it). */
         _cleanup_free_ const char **first_link = NULL;
         size_t n_links = 0;
@@ -122,18 +165,10 @@ int tree_archive(const Tree *t, TreeArchiveFormat f, uint8_t **ret, size_t *ret_
         if (r >= 0 && archive_write_close(a) != ARCHIVE_OK)
                 r = -EIO;
         archive_entry_free(e);
-        archive_write_free(a); /* flushes into sb: before sb goes */
+        archive_write_free(a); /* flushes into the sink: before the sink goes */
         for (size_t k = 0; first_link && k <= n_links; k++)
                 free((char *) first_link[k]);
         if (r < 0)
-                return r;
-        if (sb.oom)
-                return -ENOMEM;
-        size_t len;
-        char *buf = strbuf_detach(&sb, &len);
-        if (!buf)
-                return -ENOMEM;
-        *ret = (uint8_t *) buf;
-        *ret_len = len;
-        return 0;
+                return sc.error < 0 ? sc.error : r;
+        return sc.error;
 }

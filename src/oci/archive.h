@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "basic/alloc.h"
 #include "tree/tree.h"
 
 typedef enum TreeArchiveFormat {
@@ -18,5 +19,14 @@ typedef enum TreeArchiveFormat {
         _TREE_ARCHIVE_INVALID = -EINVAL,
 } TreeArchiveFormat;
 
-/* The whole archive, uncompressed, in a malloc'd buffer. */
-int tree_archive(const Tree *t, TreeArchiveFormat f, uint8_t **ret, size_t *ret_len);
+/* The whole archive, uncompressed, in a buffer from huge_alloc() (cap
+ * bytes; release with tree_archive_release()). */
+typedef HugeBuf TreeArchive;
+
+int tree_archive(const Tree *t, TreeArchiveFormat f, TreeArchive *ret);
+
+/* The same archive handed to sink in pieces, as it is written (a sink's
+ * -errno stops the writing and is returned). */
+typedef int (*TreeArchiveSink)(void *userdata, const void *data, size_t n);
+int tree_archive_stream(const Tree *t, TreeArchiveFormat f, TreeArchiveSink sink, void *userdata);
+void tree_archive_release(TreeArchive *a);

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "basic/alloc.h"
 #include "basic/compress.h"
 #include "basic/fileio.h"
 #include "basic/hash.h"
@@ -62,11 +63,15 @@ static void archive_entry_freep(struct archive_entry **e) {
 typedef struct Blob {
         uint8_t *data;
         size_t size;
+        size_t huge_cap; /* data is from huge_alloc(huge_cap); 0: malloc */
         char hex[2 * 32 + 1];
 } Blob;
 
 static void blob_release(Blob *b) {
-        free(b->data);
+        if (b->huge_cap)
+                huge_free(b->data, b->huge_cap);
+        else
+                free(b->data);
         *b = (Blob) {};
 }
 
@@ -606,10 +611,11 @@ int oci_write(const char *dir, const char *archive, const OciConfig *c, const vo
         r = digest_hex(layer_tar, layer_len, diff_id + 7);
         if (r < 0)
                 return r;
-        r = gzip_compress(layer_tar, layer_len, &gz, &gz_len);
+        size_t gz_cap = 0;
+        r = gzip_compress_chunked(layer_tar, layer_len, COMPRESS_CHUNK, c->jobs, &gz, &gz_len, &gz_cap);
         if (r < 0)
                 return r;
-        blobs[0] = (Blob) { .data = TAKE_PTR(gz), .size = gz_len };
+        blobs[0] = (Blob) { .data = TAKE_PTR(gz), .size = gz_len, .huge_cap = gz_cap };
         r = digest_hex(blobs[0].data, blobs[0].size, blobs[0].hex);
         if (r < 0)
                 goto finish;

@@ -19,13 +19,14 @@ typedef struct OciConfig {
         const char *architecture; /* OCI/Go name: amd64, arm64, ... */
         const char *tag;     /* org.opencontainers.image.ref.name of the manifest */
         int64_t created;     /* SOURCE_DATE_EPOCH: config "created" and history */
+        unsigned jobs;       /* threads compressing the layer (the bytes do not depend on it) */
 } OciConfig;
 
 /* Writes an OCI image layout directory at dir (oci-layout, index.json,
  * blobs/sha256/...) and, if archive is not NULL, the same layout as an
  * oci-archive tarball at archive; dir may be NULL when only the archive is
  * wanted. The layer is layer_tar (an uncompressed tar of the root filesystem)
- * compressed with gzip; its diff_id is the digest of layer_tar. Both outputs
+ * compressed with gzip (members of 4 MiB of input each, made in parallel); its diff_id is the digest of layer_tar. Both outputs
  * are written beside their final paths and renamed into place (a failure
  * leaves neither a partial dir nor archive, and previous ones as they were).
  * An existing dir is replaced only if it is an image layout (has an

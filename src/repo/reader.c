@@ -26,6 +26,10 @@ void primary_free_array(RepoPrimaryPackage *a, size_t n) {
                 free(a[i].href);
                 free(a[i].checksum_type);
                 free(a[i].pkgid);
+                free(a[i].arch);
+                free(a[i].epoch);
+                free(a[i].version);
+                free(a[i].release);
         }
         free(a);
 }
@@ -144,6 +148,13 @@ int primary_parse(const char *data, size_t n, RepoPrimaryPackage **ret, size_t *
                         else if (xml_name_is(ev.name, "checksum") && !cur->pkgid) {
                                 cur->checksum_type = xml_attr(&ev, "type");
                                 k = read_text(&r, &cur->pkgid);
+                        } else if (xml_name_is(ev.name, "arch") && !cur->arch)
+                                k = read_text(&r, &cur->arch);
+                        else if (xml_name_is(ev.name, "version") && !cur->version && !cur->epoch &&
+                                 !cur->release) {
+                                cur->epoch = xml_attr(&ev, "epoch");
+                                cur->version = xml_attr(&ev, "ver");
+                                cur->release = xml_attr(&ev, "rel");
                         }
                         if (k < 0)
                                 break;
@@ -160,4 +171,13 @@ int primary_parse(const char *data, size_t n, RepoPrimaryPackage **ret, size_t *
         *ret = a;
         *ret_n = na;
         return 0;
+}
+
+bool repo_href_safe(const char *h) {
+        if (!h || !*h || h[0] == '/' || strstr(h, "://") || strchr(h, '\\'))
+                return false;
+        for (const char *p = h; (p = strstr(p, "..")); p += 2)
+                if ((p == h || p[-1] == '/') && (p[2] == 0 || p[2] == '/'))
+                        return false;
+        return true;
 }

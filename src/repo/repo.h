@@ -74,7 +74,15 @@ typedef struct RepoPrimaryPackage {
         char *href;
         char *checksum_type;
         char *pkgid;
+        char *arch;    /* optional: NULL if primary has none */
+        char *epoch;   /* optional, as written: "0" */
+        char *version; /* optional */
+        char *release; /* optional */
 } RepoPrimaryPackage;
+
+/* A location from repository metadata that stays inside the repository:
+ * relative, no ".." component, no scheme, no backslash. */
+bool repo_href_safe(const char *href);
 
 /* Parse repomd.xml / (decompressed) primary.xml. -EBADMSG: malformed. Free
  * with the _free_array functions. */

@@ -405,6 +405,41 @@ int rpm_header_parse(const void *buf, size_t avail, RpmHeader **ret, size_t *ret
         return 0;
 }
 
+int rpm_header_parse_installed(const void *buf, size_t size, RpmHeader **ret) {
+        const uint8_t *p = buf;
+
+        if (size < 8)
+                return -EBADMSG;
+        uint32_t il = be32_at(p), dl = be32_at(p + 4);
+        if (il == 0 || il > RPM_HEADER_MAX_ENTRIES || dl > RPM_HEADER_MAX_DATA)
+                return -EBADMSG;
+        if (size != 8 + (size_t) il * sizeof(RpmIndexEntry) + dl)
+                return -EBADMSG;
+
+        _cleanup_(rpm_header_freep) RpmHeader *h = new0(RpmHeader, 1);
+        if (!h)
+                return -ENOMEM;
+        h->size = sizeof(header_magic) + size;
+        h->blob = malloc(h->size);
+        if (!h->blob)
+                return -ENOMEM;
+        memcpy(h->blob, header_magic, sizeof(header_magic));
+        memcpy(h->blob + sizeof(header_magic), p, size);
+        h->n_entries = il;
+        h->data_size = dl;
+        h->index = h->blob + RPM_HEADER_INTRO_SIZE;
+        h->data = h->index + (size_t) il * sizeof(RpmIndexEntry);
+
+        for (uint32_t i = 0; i < il; i++) {
+                RpmEntry e;
+                int r = entry_at(h, i, &e);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(h);
+        return 0;
+}
+
 int rpm_header_get(const RpmHeader *h, uint32_t tag, RpmEntry *ret) {
         /* Linear: headers have tens of entries and lookups are few. */
         for (uint32_t i = 0; i < h->n_entries; i++)

@@ -73,6 +73,14 @@ typedef struct RpmEntry {
  * the store. Returns -EBADMSG for a malformed header, -ENODATA if avail is
  * too short; *ret_size is the number of bytes the header takes. */
 int rpm_header_parse(const void *buf, size_t avail, RpmHeader **ret, size_t *ret_size);
+/* Parses a header as rpm stores it in its database (the blob of a Packages
+ * row, headerExport()'s output): il, dl, index, store, without the magic, and
+ * exactly size bytes. Entries are checked as by rpm_header_parse(), but the
+ * index need not be sorted: an installed header is the package's immutable
+ * region followed by the entries installation added (see
+ * rpm_header_build_appended()). The result's blob has the magic prepended.
+ * -EBADMSG: malformed (this reads untrusted image contents). */
+int rpm_header_parse_installed(const void *buf, size_t size, RpmHeader **ret);
 RpmHeader *rpm_header_free(RpmHeader *h);
 DEFINE_TRIVIAL_CLEANUP_FUNC(RpmHeader *, rpm_header_free);
 

@@ -7,7 +7,10 @@
  * a missing-dependency message, which libsolv does not provide in a form a
  * user can follow back to the image's list. */
 
+#include <dlfcn.h>
+#include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +29,19 @@
 #include "basic/alloc.h"
 #include "basic/strbuf.h"
 #include "solve/solve.h"
+
+/* libsolvext is opened on first use: in Debian it is linked with librpm (and
+ * through it libgcrypt, lua, popt ...), whose loading every slipway command
+ * would otherwise pay for at start. Only its primary.xml reader is used;
+ * libsolv itself needs nothing but libc. */
+static int (*solvext_add_rpmmd)(Repo *repo, FILE *fp, const char *language, int flags);
+static pthread_once_t solvext_once = PTHREAD_ONCE_INIT;
+
+static void solvext_open(void) {
+        void *h = dlopen("libsolvext.so.1", RTLD_NOW | RTLD_LOCAL);
+        if (h)
+                *(void **) &solvext_add_rpmmd = dlsym(h, "repo_add_rpmmd");
+}
 
 static void pool_freep(Pool **p) {
         if (*p)
@@ -84,7 +100,12 @@ static int load_repos(Pool *pool, const SolveRepo *repos, size_t n_repos, Diagno
                 _cleanup_fclose_ FILE *f = fmemopen((void *) repos[i].primary, repos[i].primary_len, "r");
                 if (!f)
                         return negative_errno();
-                if (repo_add_rpmmd(repo, f, NULL, 0) != 0) {
+                pthread_once(&solvext_once, solvext_open);
+                if (!solvext_add_rpmmd) {
+                        diag_error(d, NULL, "libsolvext.so.1 cannot be loaded (Debian package libsolvext1)");
+                        return -ELIBACC;
+                }
+                if (solvext_add_rpmmd(repo, f, NULL, 0) != 0) {
                         diag_error(d, NULL, "repository '%s': cannot read primary.xml: %s",
                                    solve_repo_name(&repos[i]), pool_errstr(pool));
                         return -EBADMSG;

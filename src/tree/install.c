@@ -7,17 +7,24 @@
  * paths with a leading "." (rpm's lib/cpio.c). */
 
 #include <archive.h>
+#include <linux/capability.h>
+#include <sys/capability.h>
 #include <archive_entry.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "basic/alloc.h"
 #include "basic/compress.h"
 #include "basic/fileio.h"
+#include "basic/macro.h"
 #include "tree/install.h"
 
 /* Scriptlet tags (rpm's include/rpm/rpmtag.h): any of these means the
@@ -41,7 +48,7 @@ void install_result_release(InstallResult *r) {
 /* The header's file info, as parallel arrays. */
 typedef struct FileInfo {
         size_t n;
-        const char **basenames, **dirnames, **users, **groups, **links;
+        const char **basenames, **dirnames, **users, **groups, **links, **caps;
         size_t n_dirnames;
         uint32_t *dirindexes, *modes, *mtimes, *flags, *rdevs, *inodes;
         char **paths; /* built: dirname + basename */
@@ -53,6 +60,7 @@ static void file_info_release(FileInfo *f) {
         free(f->users);
         free(f->groups);
         free(f->links);
+        free(f->caps);
         free(f->dirindexes);
         free(f->modes);
         free(f->mtimes);
@@ -112,6 +120,11 @@ static int file_info_load(const RpmHeader *h, FileInfo *f) {
                 r = get_strings_n(h, RPMTAG_FILEGROUPNAME, n, &f->groups);
         if (r >= 0)
                 r = get_strings_n(h, RPMTAG_FILELINKTOS, n, &f->links);
+        if (r >= 0) {
+                r = get_strings_n(h, RPMTAG_FILECAPS, n, &f->caps);
+                if (r == -ENOENT)
+                        r = 0; /* optional */
+        }
         if (r < 0)
                 return r == -ENOENT ? -EBADMSG : r;
         f->paths = new0(char *, n);
@@ -125,6 +138,37 @@ static int file_info_load(const RpmHeader *h, FileInfo *f) {
                         return -ENOMEM;
                 }
         }
+        return 0;
+}
+
+/* A file capability as rpm's header states it (cap_to_text(3) form, such
+ * as "cap_net_raw=ep") into the security.capability value the kernel reads:
+ * struct vfs_cap_data, revision 2 (linux/capability.h), little-endian. */
+static int filecaps_to_xattr(const char *text, uint8_t out[static XATTR_CAPS_SZ_2], size_t *ret_len) {
+        cap_t c = cap_from_text(text);
+        if (!c)
+                return -EINVAL;
+        uint32_t perm[2] = {}, inh[2] = {};
+        bool eff = false;
+        for (unsigned v = 0; v < 64; v++) {
+                cap_flag_value_t fp = CAP_CLEAR, fi = CAP_CLEAR, fe = CAP_CLEAR;
+                if (cap_get_flag(c, (cap_value_t) v, CAP_PERMITTED, &fp) < 0)
+                        break; /* past the last capability libcap knows */
+                (void) cap_get_flag(c, (cap_value_t) v, CAP_INHERITABLE, &fi);
+                (void) cap_get_flag(c, (cap_value_t) v, CAP_EFFECTIVE, &fe);
+                if (fp == CAP_SET)
+                        perm[v / 32] |= UINT32_C(1) << (v % 32);
+                if (fi == CAP_SET)
+                        inh[v / 32] |= UINT32_C(1) << (v % 32);
+                if (fe == CAP_SET)
+                        eff = true;
+        }
+        cap_free(c);
+        uint32_t words[5] = { VFS_CAP_REVISION_2 | (eff ? VFS_CAP_FLAGS_EFFECTIVE : 0), perm[0], inh[0], perm[1], inh[1] };
+        for (size_t i = 0; i < 5; i++)
+                for (size_t b = 0; b < 4; b++)
+                        out[i * 4 + b] = (uint8_t) (words[i] >> (8 * b));
+        *ret_len = XATTR_CAPS_SZ_2;
         return 0;
 }
 
@@ -159,76 +203,255 @@ static bool compatible(const TreeNode *old, const TreeNode *new) {
         }
 }
 
-/* Reads the payload: the bytes after the headers, decompressed. */
-static int read_payload(const char *path, const RpmPackage *p, uint8_t **ret, size_t *ret_len) {
-        _cleanup_free_ char *data = NULL;
-        size_t size;
-        int r = read_full_file(path, &data, &size);
-        if (r < 0)
-                return r;
-        if (p->payload_offset > size)
-                return -EBADMSG;
-        return decompress_any(data + p->payload_offset, size - p->payload_offset, ret, ret_len);
+/* The payload when the header does not state its size. */
+static void huge_sink(void *userdata, const void *data, size_t n) {
+        struct { HugeBuf buf; bool oom; } *s = userdata;
+        if (!s->oom && huge_buf_append(&s->buf, data, n) < 0)
+                s->oom = true;
 }
 
-int tree_install_rpm(Tree *t, const char *path, Diagnostics *d, InstallResult *ret) {
-        _cleanup_(rpm_package_freep) RpmPackage *p = NULL;
-        _cleanup_free_ uint8_t *payload = NULL;
-        _cleanup_free_ char *nevra = NULL;
-        FileInfo fi = {};
+/* Payloads are decompressed into shared arenas of huge pages: a first touch
+ * of 2 MiB costs about what one 4 KiB page fault does, and the packages of
+ * an image are many and mostly small. A payload is a slice of an arena
+ * chunk (the chunk lives while any file of it does); a large one gets its
+ * own mapping. */
+#define ARENA_CHUNK ((size_t) 64 << 20)
+static pthread_mutex_t arena_lock = PTHREAD_MUTEX_INITIALIZER;
+static TreeBlob *arena;
+static size_t arena_used;
+
+static TreeBlob *arena_take(size_t n) {
+        if (n > ARENA_CHUNK / 4) {
+                uint8_t *d = huge_alloc(n);
+                return d ? tree_blob_take_huge(d, n, n) : NULL;
+        }
+        size_t need = (n + 63) & ~(size_t) 63;
+        TreeBlob *b = NULL;
+        pthread_mutex_lock(&arena_lock);
+        if (!arena || ARENA_CHUNK - arena_used < need) {
+                uint8_t *d = huge_alloc(ARENA_CHUNK);
+                tree_blob_unref(arena);
+                arena = d ? tree_blob_take_huge(d, ARENA_CHUNK, ARENA_CHUNK) : NULL;
+                arena_used = 0;
+        }
+        if (arena) {
+                b = tree_blob_slice(arena, arena_used, n);
+                arena_used += need;
+        }
+        pthread_mutex_unlock(&arena_lock);
+        return b;
+}
+
+/* The uncompressed payload size the signature header states (rpm writes
+ * both tags); 0 if none. Only a hint: the data decides. */
+static uint64_t payload_size_hint(const RpmPackage *p) {
+        uint64_t v;
+        if (p->signature && rpm_header_get_number(p->signature, RPMSIGTAG_LONGARCHIVESIZE, &v) >= 0)
+                return v;
+        if (p->signature && rpm_header_get_number(p->signature, RPMSIGTAG_PAYLOADSIZE, &v) >= 0)
+                return v;
+        return 0;
+}
+
+/* Reads the payload: the bytes after the headers, decompressed, as a blob
+ * the files' contents are slices of. */
+static int read_payload(const char *path, const RpmPackage *p, TreeBlob **ret) {
+        void *data = NULL;
+        size_t size = 0;
+        /* Mapped, not read: packages may be larger than read_full_file() takes. */
+        int r = map_file(path, &data, &size);
+        if (r < 0)
+                return r;
+        if (p->payload_offset > size) {
+                r = -EBADMSG;
+                goto finish;
+        }
+        const uint8_t *z = (const uint8_t *) data + p->payload_offset;
+        size_t zl = size - p->payload_offset;
+        uint64_t hint = payload_size_hint(p);
+        /* A stated size up to 4 GiB, and at most 1024 times the compressed
+         * size, sizes the buffer; the data decides the result. */
+        if (hint > 0 && hint <= ((uint64_t) 4 << 30) && hint / 1024 <= zl + 1) {
+                TreeBlob *b = arena_take((size_t) hint);
+                if (!b) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                size_t got = 0;
+                r = decompress_into(z, zl, b->data, b->size, &got);
+                if (r >= 0) {
+                        b->size = got;
+                        *ret = b;
+                        goto finish;
+                }
+                tree_blob_unref(b);
+                if (r != -EFBIG)
+                        goto finish;
+                /* Larger than stated: read it without the hint. */
+        }
+        struct { HugeBuf buf; bool oom; } s = {};
+        r = decompress_stream(z, zl, (uint64_t) 16 << 30, huge_sink, &s);
+        if (r >= 0 && s.oom)
+                r = -ENOMEM;
+        if (r < 0)
+                huge_buf_release(&s.buf);
+        else {
+                *ret = s.buf.data ? tree_blob_take_huge(s.buf.data, s.buf.len, s.buf.cap) : tree_blob_new("", 0);
+                if (!*ret)
+                        r = -ENOMEM;
+        }
+finish:
+        if (data)
+                munmap(data, size);
+        return r;
+}
+
+struct RpmUnpacked {
+        RpmPackage *pkg;
+        char *nevra;
+        char *error;      /* why unpacking failed */
+        int result;
+        FileInfo fi;
+        TreeBlob **content; /* per file: its contents (NULL: empty or not a file) */
+        size_t *leader;     /* per file: the first file of its hard-link group, or SIZE_MAX */
+        uint8_t (*caps)[XATTR_CAPS_SZ_2]; /* per file, when caps_len[i] > 0 */
+        uint8_t *caps_len;
+        bool has_scriptlets;
+};
+
+RpmUnpacked *rpm_unpacked_free(RpmUnpacked *u) {
+        if (!u)
+                return NULL;
+        rpm_package_free(u->pkg);
+        free(u->nevra);
+        free(u->error);
+        for (size_t i = 0; u->content && i < u->fi.n; i++)
+                tree_blob_unref(u->content[i]);
+        free(u->content);
+        free(u->leader);
+        free(u->caps);
+        free(u->caps_len);
+        file_info_release(&u->fi);
+        free(u);
+        return NULL;
+}
+
+const char *rpm_unpacked_error(const RpmUnpacked *u) {
+        return u->error;
+}
+
+static int unpack_fail(RpmUnpacked *u, int r, const char *fmt, ...) _printf_(3, 4);
+static int unpack_fail(RpmUnpacked *u, int r, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        free(u->error);
+        if (vasprintf(&u->error, fmt, ap) < 0)
+                u->error = NULL;
+        va_end(ap);
+        return r;
+}
+
+/* Walks the payload's newc headers (magic 070701 or 070702, 13 fields of 8
+ * hex digits, the name and the data each padded to 4 bytes) up to the
+ * trailer, checking that every name and every file lies inside the buffer.
+ * libarchive parses the entries afterwards; this only bounds what it will be
+ * asked to read: its cpio reader buffers a header's name size before it
+ * learns that the data is shorter, so a forged size would allocate gigabytes.
+ * rpm writes newc (rpm's lib/cpio.c); other cpio variants are refused. */
+static int payload_check_newc(const uint8_t *p, size_t size) {
+        size_t off = 0;
+        for (;;) {
+                if (size - off < 110 || memcmp(p + off, "07070", 5) != 0 || (p[off + 5] != '1' && p[off + 5] != '2'))
+                        return -EBADMSG;
+                uint32_t field[13];
+                for (size_t f = 0; f < 13; f++) {
+                        uint32_t v = 0;
+                        for (size_t k = 0; k < 8; k++) {
+                                uint8_t c = p[off + 6 + f * 8 + k];
+                                int d = c >= '0' && c <= '9'   ? c - '0'
+                                        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                        : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                                               : -1;
+                                if (d < 0)
+                                        return -EBADMSG;
+                                v = v << 4 | (uint32_t) d;
+                        }
+                        field[f] = v;
+                }
+                uint64_t filesize = field[6], namesize = field[11];
+                if (namesize == 0)
+                        return -EBADMSG;
+                uint64_t name_end = ((uint64_t) off + 110 + namesize + 3) & ~(uint64_t) 3;
+                if (name_end > size)
+                        return -EBADMSG;
+                bool trailer = namesize == sizeof "TRAILER!!!" && memcmp(p + off + 110, "TRAILER!!!", namesize) == 0;
+                uint64_t data_end = (name_end + filesize + 3) & ~(uint64_t) 3;
+                if (name_end + filesize > size)
+                        return -EBADMSG;
+                if (trailer)
+                        return 0;
+                off = (size_t) (data_end < size ? data_end : size);
+        }
+}
+
+static int unpack(RpmUnpacked *u, const char *path) {
+        _cleanup_(tree_blob_unrefp) TreeBlob *payload = NULL;
         struct archive *a = NULL;
         bool *seen = NULL;
-        TreeBlob **content = NULL;
-        uint64_t *link_ids = NULL;
-        size_t n_written = 0;
+        size_t cursor = 0;
         int r;
 
-        r = rpm_package_read(path, &p);
-        if (r < 0) {
-                diag_error(d, NULL, "cannot read the package '%s': %s", path,
-                           r == -EBADMSG ? "not a valid RPM package" : strerror(-r));
-                return r;
-        }
-        const RpmHeader *h = p->header;
+        r = rpm_package_read(path, &u->pkg);
+        if (r < 0)
+                return unpack_fail(u, r, "cannot read the package '%s': %s", path,
+                                   r == -EBADMSG ? "not a valid RPM package" : strerror(-r));
+        const RpmHeader *h = u->pkg->header;
         const char *name = rpm_header_get_string(h, RPMTAG_NAME), *ver = rpm_header_get_string(h, RPMTAG_VERSION),
                    *rel = rpm_header_get_string(h, RPMTAG_RELEASE), *arch = rpm_header_get_string(h, RPMTAG_ARCH);
         uint64_t epoch;
         bool has_epoch = rpm_header_get_number(h, RPMTAG_EPOCH, &epoch) >= 0;
-        if (!name || !ver || !rel || !arch) {
-                diag_error(d, NULL, "package '%s' has no name, version, release or arch", path);
-                return -EBADMSG;
-        }
-        if ((has_epoch ? asprintf(&nevra, "%s-%" PRIu64 ":%s-%s.%s", name, epoch, ver, rel, arch)
-                       : asprintf(&nevra, "%s-%s-%s.%s", name, ver, rel, arch)) < 0) {
-                nevra = NULL;
+        if (!name || !ver || !rel || !arch)
+                return unpack_fail(u, -EBADMSG, "package '%s' has no name, version, release or arch", path);
+        if ((has_epoch ? asprintf(&u->nevra, "%s-%" PRIu64 ":%s-%s.%s", name, epoch, ver, rel, arch)
+                       : asprintf(&u->nevra, "%s-%s-%s.%s", name, ver, rel, arch)) < 0) {
+                u->nevra = NULL;
                 return -ENOMEM;
         }
-
-        r = file_info_load(h, &fi);
-        if (r < 0) {
-                diag_error(d, NULL, "package %s: malformed file list in its header", nevra);
-                goto finish;
-        }
-        size_t plen = 0;
-        r = read_payload(path, p, &payload, &plen);
-        if (r < 0) {
-                diag_error(d, NULL, "package %s: cannot unpack its payload: %s", nevra,
-                           r == -EBADMSG ? "corrupt or unsupported compression" : strerror(-r));
-                goto finish;
+        for (size_t k = 0; k < ELEMENTSOF(scriptlet_tags) && !u->has_scriptlets; k++) {
+                RpmEntry e;
+                u->has_scriptlets = rpm_header_get(h, scriptlet_tags[k], &e) >= 0;
         }
 
-        /* Index of each header path, for the payload's entries. */
-        seen = new0(bool, fi.n);
-        content = new0(TreeBlob *, fi.n);
-        if (!seen || !content) {
+        FileInfo *fi = &u->fi;
+        r = file_info_load(h, fi);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return unpack_fail(u, -EBADMSG, "package %s: malformed file list in its header", u->nevra);
+        r = read_payload(path, u->pkg, &payload);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return unpack_fail(u, -EBADMSG, "package %s: cannot unpack its payload: %s", u->nevra,
+                                   r == -EBADMSG ? "corrupt or unsupported compression" : strerror(-r));
+
+        seen = new0(bool, fi->n);
+        u->content = new0(TreeBlob *, fi->n);
+        u->leader = new0(size_t, fi->n);
+        u->caps = calloc(fi->n ? fi->n : 1, XATTR_CAPS_SZ_2);
+        u->caps_len = new0(uint8_t, fi->n);
+        if (!seen || !u->content || !u->leader || !u->caps || !u->caps_len) {
                 r = -ENOMEM;
+                goto finish;
+        }
+        if (payload_check_newc(payload->data, payload->size) < 0) {
+                r = unpack_fail(u, -EBADMSG, "package %s: its payload is not a complete newc cpio archive", u->nevra);
                 goto finish;
         }
         a = archive_read_new();
         if (!a || archive_read_support_format_cpio(a) != ARCHIVE_OK ||
-            archive_read_open_memory(a, payload, plen) != ARCHIVE_OK) {
-                diag_error(d, NULL, "package %s: its payload is not a cpio archive", nevra);
-                r = -EBADMSG;
+            archive_read_open_memory(a, payload->data, payload->size) != ARCHIVE_OK) {
+                r = unpack_fail(u, -EBADMSG, "package %s: its payload is not a cpio archive", u->nevra);
                 goto finish;
         }
         for (;;) {
@@ -237,152 +460,225 @@ int tree_install_rpm(Tree *t, const char *path, Diagnostics *d, InstallResult *r
                 if (ar == ARCHIVE_EOF)
                         break;
                 if (ar != ARCHIVE_OK) {
-                        diag_error(d, NULL, "package %s: corrupt payload: %s", nevra, archive_error_string(a));
-                        r = -EBADMSG;
+                        r = unpack_fail(u, -EBADMSG, "package %s: corrupt payload: %s", u->nevra, archive_error_string(a));
                         goto finish;
                 }
                 const char *en = archive_entry_pathname(e);
                 if (!en) {
-                        r = -EBADMSG;
+                        r = unpack_fail(u, -EBADMSG, "package %s: corrupt payload", u->nevra);
                         goto finish;
                 }
                 if (en[0] == '.')
                         en++;
+                /* The payload's order follows the header's, so the search
+                 * starts after the previous match (linear, not quadratic). */
                 size_t i = SIZE_MAX;
-                for (size_t k = 0; k < fi.n; k++) /* payload order follows the header's: usually k == next */
-                        if (!seen[k] && strcmp(fi.paths[k], en) == 0) {
+                for (size_t j = 0; j < fi->n; j++) {
+                        size_t k = (cursor + j) % fi->n;
+                        if (!seen[k] && strcmp(fi->paths[k], en) == 0) {
                                 i = k;
+                                cursor = k + 1;
                                 break;
                         }
+                }
                 if (i == SIZE_MAX) {
-                        diag_error(d, NULL, "package %s: its payload holds '%s', which its header does not list", nevra,
-                                   en);
-                        r = -EBADMSG;
+                        r = unpack_fail(u, -EBADMSG, "package %s: its payload holds '%s', which its header does not list",
+                                        u->nevra, en);
                         goto finish;
                 }
                 seen[i] = true;
                 la_int64_t size = archive_entry_size(e);
-                if (S_ISREG(fi.modes[i]) && size > 0) {
+                if (!S_ISREG(fi->modes[i]) || size <= 0)
+                        continue;
+                /* The contents as they lie in the payload: a slice, no copy. */
+                const void *block;
+                size_t blen;
+                la_int64_t boff;
+                ar = archive_read_data_block(a, &block, &blen, &boff);
+                const uint8_t *base = payload->data;
+                if (ar == ARCHIVE_OK && boff == 0 && blen == (size_t) size && (const uint8_t *) block >= base &&
+                    (const uint8_t *) block + blen <= base + payload->size)
+                        u->content[i] = tree_blob_slice(payload, (size_t) ((const uint8_t *) block - base), blen);
+                else {
+                        /* Not one block of the buffer: copy what is left. */
                         uint8_t *buf = malloc((size_t) size);
                         if (!buf) {
                                 r = -ENOMEM;
                                 goto finish;
                         }
-                        if (archive_read_data(a, buf, (size_t) size) != size) {
+                        size_t got = 0;
+                        while (ar == ARCHIVE_OK && boff >= 0 && (uint64_t) boff + blen <= (uint64_t) size) {
+                                memcpy(buf + boff, block, blen);
+                                got += blen;
+                                ar = archive_read_data_block(a, &block, &blen, &boff);
+                        }
+                        if (ar != ARCHIVE_EOF || got != (size_t) size) {
                                 free(buf);
-                                diag_error(d, NULL, "package %s: truncated payload at '%s'", nevra, fi.paths[i]);
-                                r = -EBADMSG;
+                                r = unpack_fail(u, -EBADMSG, "package %s: truncated payload at '%s'", u->nevra,
+                                                fi->paths[i]);
                                 goto finish;
                         }
-                        content[i] = tree_blob_take(buf, (size_t) size);
-                        if (!content[i]) {
-                                r = -ENOMEM;
-                                goto finish;
-                        }
+                        u->content[i] = tree_blob_take(buf, (size_t) size);
+                }
+                if (!u->content[i]) {
+                        r = -ENOMEM;
+                        goto finish;
                 }
         }
 
         /* Hard links: the files of one inode share the contents the payload
          * gave one of them (newc puts the data on the last link). */
-        link_ids = new0(uint64_t, fi.n);
-        if (!link_ids) {
-                r = -ENOMEM;
-                goto finish;
-        }
-        for (size_t i = 0; i < fi.n; i++) {
-                if (!S_ISREG(fi.modes[i]) || link_ids[i] || fi.inodes[i] == 0)
+        for (size_t i = 0; i < fi->n; i++)
+                u->leader[i] = SIZE_MAX;
+        for (size_t i = 0; i < fi->n; i++) {
+                if (!S_ISREG(fi->modes[i]) || u->leader[i] != SIZE_MAX || fi->inodes[i] == 0)
                         continue;
                 size_t members = 0;
                 TreeBlob *b = NULL;
-                for (size_t k = i; k < fi.n; k++)
-                        if (S_ISREG(fi.modes[k]) && fi.inodes[k] == fi.inodes[i]) {
+                for (size_t k = i; k < fi->n; k++)
+                        if (S_ISREG(fi->modes[k]) && fi->inodes[k] == fi->inodes[i]) {
                                 members++;
-                                if (content[k])
-                                        b = content[k];
+                                if (u->content[k])
+                                        b = u->content[k];
                         }
                 if (members < 2)
                         continue;
-                uint64_t id = tree_new_link_id(t);
-                for (size_t k = i; k < fi.n; k++)
-                        if (S_ISREG(fi.modes[k]) && fi.inodes[k] == fi.inodes[i]) {
-                                link_ids[k] = id;
-                                if (content[k] != b) {
-                                        tree_blob_unref(content[k]);
-                                        content[k] = tree_blob_ref(b);
+                for (size_t k = i; k < fi->n; k++)
+                        if (S_ISREG(fi->modes[k]) && fi->inodes[k] == fi->inodes[i]) {
+                                u->leader[k] = i;
+                                if (u->content[k] != b) {
+                                        tree_blob_unref(u->content[k]);
+                                        u->content[k] = tree_blob_ref(b);
                                 }
                         }
         }
 
-        for (size_t i = 0; i < fi.n; i++) {
-                uint32_t fl = fi.flags[i];
+        for (size_t i = 0; i < fi->n; i++) {
+                if (fi->flags[i] & RPMFILE_GHOST)
+                        continue;
+                TreeType type = tree_type_from_mode(fi->modes[i]);
+                if (type < 0) {
+                        r = unpack_fail(u, -EBADMSG, "package %s: '%s' has an unknown file type", u->nevra, fi->paths[i]);
+                        goto finish;
+                }
+                if (!seen[i] && type != TREE_DIR && !(type == TREE_REG && u->leader[i] != SIZE_MAX)) {
+                        r = unpack_fail(u, -EBADMSG, "package %s: '%s' is missing from its payload", u->nevra,
+                                        fi->paths[i]);
+                        goto finish;
+                }
+                if (fi->caps && fi->caps[i][0] && type == TREE_REG) {
+                        size_t cl;
+                        if (filecaps_to_xattr(fi->caps[i], u->caps[i], &cl) < 0) {
+                                r = unpack_fail(u, -EBADMSG,
+                                                "package %s: '%s' has a file capability libcap cannot read: '%s'",
+                                                u->nevra, fi->paths[i], fi->caps[i]);
+                                goto finish;
+                        }
+                        u->caps_len[i] = (uint8_t) cl;
+                }
+        }
+        r = 0;
+finish:
+        if (a)
+                archive_read_free(a);
+        free(seen);
+        return r;
+}
+
+int rpm_unpack(const char *path, RpmUnpacked **ret) {
+        RpmUnpacked *u = new0(RpmUnpacked, 1);
+        if (!u)
+                return -ENOMEM;
+        u->result = unpack(u, path);
+        if (u->result < 0 && !u->error && u->result != -ENOMEM)
+                (void) unpack_fail(u, u->result, "package '%s': %s", path, strerror(-u->result));
+        *ret = u;
+        return u->result;
+}
+
+int tree_install_unpacked(Tree *t, RpmUnpacked *u, Diagnostics *d, InstallResult *ret) {
+        _cleanup_free_ uint64_t *link_ids = NULL;
+        size_t n_written = 0;
+        int r;
+
+        if (u->result < 0) {
+                if (u->error)
+                        diag_error(d, NULL, "%s", u->error);
+                return u->result;
+        }
+        const FileInfo *fi = &u->fi;
+        link_ids = new0(uint64_t, fi->n);
+        if (!link_ids)
+                return -ENOMEM;
+        for (size_t i = 0; i < fi->n; i++)
+                if (u->leader[i] != SIZE_MAX) {
+                        size_t l = u->leader[i];
+                        if (!link_ids[l])
+                                link_ids[l] = tree_new_link_id(t);
+                        link_ids[i] = link_ids[l];
+                }
+
+        for (size_t i = 0; i < fi->n; i++) {
+                uint32_t fl = fi->flags[i];
                 if (fl & RPMFILE_GHOST)
                         continue; /* rpm records %ghost files; it does not create them */
-                TreeType type = tree_type_from_mode(fi.modes[i]);
-                if (type < 0) {
-                        diag_error(d, NULL, "package %s: '%s' has an unknown file type", nevra, fi.paths[i]);
-                        r = -EBADMSG;
-                        goto finish;
-                }
-                if (!seen[i] && type != TREE_DIR && !(type == TREE_REG && link_ids[i])) {
-                        diag_error(d, NULL, "package %s: '%s' is missing from its payload", nevra, fi.paths[i]);
-                        r = -EBADMSG;
-                        goto finish;
-                }
+                TreeType type = tree_type_from_mode(fi->modes[i]);
                 _cleanup_free_ char *norm = NULL, *where = NULL;
-                r = tree_path_normalize(fi.paths[i], &norm);
-                if (r == -EPERM || (r >= 0 && fi.paths[i][0] != '/')) {
-                        diag_error(d, NULL, "package %s: '%s' leaves the root; refused", nevra, fi.paths[i]);
-                        r = -EINVAL;
-                        goto finish;
+                r = tree_path_normalize(fi->paths[i], &norm);
+                if (r == -EPERM || (r >= 0 && fi->paths[i][0] != '/')) {
+                        diag_error(d, NULL, "package %s: '%s' leaves the root; refused", u->nevra, fi->paths[i]);
+                        return -EINVAL;
                 }
                 if (r < 0)
-                        goto finish;
+                        return r;
                 /* Directories on the way may be symlinks (/bin -> usr/bin):
                  * the file lands where they lead, inside the tree. */
                 r = tree_resolve(t, norm, &where);
                 if (r < 0) {
-                        diag_error(d, NULL, "package %s: cannot install '%s': %s", nevra, norm,
+                        diag_error(d, NULL, "package %s: cannot install '%s': %s", u->nevra, norm,
                                    r == -ENOTDIR ? "a parent is not a directory" : strerror(-r));
-                        r = -EINVAL;
-                        goto finish;
+                        return -EINVAL;
                 }
                 TreeNode *n = new0(TreeNode, 1);
-                if (!n) {
-                        r = -ENOMEM;
-                        goto finish;
-                }
+                if (!n)
+                        return -ENOMEM;
                 n->path = TAKE_PTR(where);
                 n->type = type;
-                n->mode = fi.modes[i] & 07777;
-                n->mtime = fi.mtimes[i];
+                n->mode = fi->modes[i] & 07777;
+                n->mtime = fi->mtimes[i];
                 n->flags = (fl & RPMFILE_CONFIG ? TREE_NODE_CONFIG : 0) | (fl & RPMFILE_DOC ? TREE_NODE_DOC : 0);
-                if (tree_lookup_user(t, fi.users[i], &n->uid) < 0)
+                if (tree_lookup_user(t, fi->users[i], &n->uid) < 0)
                         n->uid = 0; /* rpm: "user X does not exist - using root" */
-                if (tree_lookup_group(t, fi.groups[i], &n->gid) < 0)
+                if (tree_lookup_group(t, fi->groups[i], &n->gid) < 0)
                         n->gid = 0;
-                n->owner = strdup(name);
+                n->owner = strdup(u->nevra);
                 if (type == TREE_REG) {
-                        n->blob = tree_blob_ref(content[i]);
+                        n->blob = tree_blob_ref(u->content[i]);
                         n->link_id = link_ids[i];
                 } else if (type == TREE_SYMLINK)
-                        n->target = strdup(fi.links[i]);
+                        n->target = strdup(fi->links[i]);
                 else if (type == TREE_CHR || type == TREE_BLK) {
-                        n->rdev_major = (fi.rdevs[i] >> 8) & 0xfff;
-                        n->rdev_minor = (fi.rdevs[i] & 0xff) | ((fi.rdevs[i] >> 12) & 0xfff00);
+                        n->rdev_major = (fi->rdevs[i] >> 8) & 0xfff;
+                        n->rdev_minor = (fi->rdevs[i] & 0xff) | ((fi->rdevs[i] >> 12) & 0xfff00);
                 }
                 if (!n->owner || (type == TREE_SYMLINK && !n->target)) {
                         tree_node_free(n);
-                        r = -ENOMEM;
-                        goto finish;
+                        return -ENOMEM;
+                }
+                if (u->caps_len[i] > 0) {
+                        r = tree_node_set_xattr(n, "security.capability", u->caps[i], u->caps_len[i]);
+                        if (r < 0) {
+                                tree_node_free(n);
+                                return r;
+                        }
                 }
                 TreeNode *old = tree_get(t, n->path);
                 if (old && !compatible(old, n)) {
                         diag_error(d, NULL, "file '%s' conflicts between %s and %s%s", n->path,
-                                   old->owner ? old->owner : "the image", nevra,
+                                   old->owner ? old->owner : "the image", u->nevra,
                                    old->type != n->type ? " (different types)" : "");
                         tree_node_free(n);
-                        r = -EINVAL;
-                        goto finish;
+                        return -EINVAL;
                 }
                 if (old && old->type == TREE_DIR) {
                         /* A directory owned by several packages keeps its
@@ -392,31 +688,26 @@ int tree_install_rpm(Tree *t, const char *path, Diagnostics *d, InstallResult *r
                 }
                 r = tree_add(t, n, NULL);
                 if (r < 0) {
-                        diag_error(d, NULL, "package %s: cannot install '%s': %s", nevra, fi.paths[i],
+                        diag_error(d, NULL, "package %s: cannot install '%s': %s", u->nevra, fi->paths[i],
                                    r == -ENOTDIR ? "a parent is not a directory" : strerror(-r));
-                        r = -EINVAL;
-                        goto finish;
+                        return -EINVAL;
                 }
                 n_written++;
         }
 
-        bool scripts = false;
-        for (size_t k = 0; k < ELEMENTSOF(scriptlet_tags) && !scripts; k++) {
-                RpmEntry e;
-                scripts = rpm_header_get(h, scriptlet_tags[k], &e) >= 0;
-        }
-        *ret = (InstallResult) { .pkg = TAKE_PTR(p), .nevra = TAKE_PTR(nevra), .has_scriptlets = scripts,
-                                 .n_files = n_written };
-        r = 0;
+        *ret = (InstallResult) { .pkg = TAKE_PTR(u->pkg), .nevra = strdup(u->nevra),
+                                 .has_scriptlets = u->has_scriptlets, .n_files = n_written };
+        return ret->nevra ? 0 : -ENOMEM;
+}
 
-finish:
-        if (a)
-                archive_read_free(a);
-        for (size_t i = 0; content && i < fi.n; i++)
-                tree_blob_unref(content[i]);
-        free(content);
-        free(seen);
-        free(link_ids);
-        file_info_release(&fi);
+int tree_install_rpm(Tree *t, const char *path, Diagnostics *d, InstallResult *ret) {
+        RpmUnpacked *u = NULL;
+        int r = rpm_unpack(path, &u);
+        if (r == -ENOMEM) {
+                rpm_unpacked_free(u);
+                return r;
+        }
+        r = tree_install_unpacked(t, u, d, ret);
+        rpm_unpacked_free(u);
         return r;
 }

@@ -29,3 +29,15 @@ void install_result_release(InstallResult *r);
  * -EINVAL; a malformed package gives -EBADMSG (reported too). The tree is
  * left with whatever was installed before the failing file. */
 int tree_install_rpm(Tree *t, const char *path, Diagnostics *d, InstallResult *ret);
+
+/* The same in two steps, so that the expensive one (reading, checking and
+ * decompressing the package, parsing its payload) can run for many packages
+ * at once: rpm_unpack() touches no tree and is safe to call from several
+ * threads; it always gives *ret (free it with rpm_unpacked_free()), whose
+ * failure tree_install_unpacked() reports (then returns the same error).
+ * File contents are slices of the decompressed payload, not copies. */
+typedef struct RpmUnpacked RpmUnpacked;
+int rpm_unpack(const char *path, RpmUnpacked **ret);
+const char *rpm_unpacked_error(const RpmUnpacked *u); /* NULL if none */
+int tree_install_unpacked(Tree *t, RpmUnpacked *u, Diagnostics *d, InstallResult *ret);
+RpmUnpacked *rpm_unpacked_free(RpmUnpacked *u);

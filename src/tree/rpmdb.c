@@ -829,6 +829,11 @@ static int db_fill(Db *db, const char *file, const RpmdbPackage *pkgs, size_t n)
         r = exec(db->db, "PRAGMA page_size = 4096");
         if (r >= 0)
                 r = exec(db->db, "PRAGMA journal_mode = DELETE");
+        /* The file is new and private until it is renamed into place, after
+         * one fsync (tmpfile_commit()): sqlite's own syncs of the journal
+         * and the file add nothing but time. */
+        if (r >= 0)
+                r = exec(db->db, "PRAGMA synchronous = OFF");
         if (r >= 0)
                 r = exec(db->db, "BEGIN");
         if (r >= 0)

@@ -41,15 +41,41 @@ TreeBlob *tree_blob_new(const void *data, size_t size) {
         return tree_blob_take(d, size);
 }
 
+/* Atomic: slices of one payload arena are made on several threads. */
 TreeBlob *tree_blob_ref(TreeBlob *b) {
         if (b)
-                b->ref++;
+                __atomic_add_fetch(&b->ref, 1, __ATOMIC_RELAXED);
+        return b;
+}
+
+TreeBlob *tree_blob_take_huge(uint8_t *data, size_t size, size_t huge_size) {
+        TreeBlob *b = new0(TreeBlob, 1);
+        if (!b) {
+                huge_free(data, huge_size);
+                return NULL;
+        }
+        *b = (TreeBlob) { .data = data, .size = size, .ref = 1, .huge_size = huge_size };
+        return b;
+}
+
+TreeBlob *tree_blob_slice(TreeBlob *parent, size_t off, size_t size) {
+        if (off > parent->size || size > parent->size - off)
+                return NULL;
+        TreeBlob *b = new0(TreeBlob, 1);
+        if (!b)
+                return NULL;
+        *b = (TreeBlob) { .data = parent->data + off, .size = size, .ref = 1, .parent = tree_blob_ref(parent) };
         return b;
 }
 
 TreeBlob *tree_blob_unref(TreeBlob *b) {
-        if (b && --b->ref == 0) {
-                free(b->data);
+        if (b && __atomic_sub_fetch(&b->ref, 1, __ATOMIC_ACQ_REL) == 0) {
+                if (b->parent)
+                        tree_blob_unref(b->parent);
+                else if (b->huge_size)
+                        huge_free(b->data, b->huge_size);
+                else
+                        free(b->data);
                 free(b);
         }
         return NULL;

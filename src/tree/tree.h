@@ -36,12 +36,18 @@ typedef struct TreeBlob {
         uint8_t *data;
         size_t size;
         unsigned ref;
+        struct TreeBlob *parent; /* a slice: data lies in parent's (held by a reference) */
+        size_t huge_size;        /* data is from huge_alloc(huge_size); 0: malloc or a slice */
 } TreeBlob;
 
 TreeBlob *tree_blob_new(const void *data, size_t size);       /* copies */
 TreeBlob *tree_blob_take(uint8_t *data, size_t size);         /* takes a malloc'd buffer */
+TreeBlob *tree_blob_take_huge(uint8_t *data, size_t size, size_t huge_size); /* from huge_alloc() */
+/* size bytes at off of parent, without copying; parent lives as long as the slice. */
+TreeBlob *tree_blob_slice(TreeBlob *parent, size_t off, size_t size);
 TreeBlob *tree_blob_ref(TreeBlob *b);
 TreeBlob *tree_blob_unref(TreeBlob *b);
+DEFINE_TRIVIAL_CLEANUP_FUNC(TreeBlob *, tree_blob_unref);
 
 typedef struct TreeXattr {
         char *name; /* "security.selinux", "security.capability", ... */
@@ -66,7 +72,7 @@ typedef struct TreeNode {
         uint64_t link_id; /* non-zero: one inode with every node of the same id */
         TreeXattr *xattrs; /* sorted by name */
         size_t n_xattrs;
-        char *owner;      /* the package that installed it, or NULL */
+        char *owner;      /* the package (NEVRA) that installed it, or NULL */
         uint32_t flags;   /* TREE_NODE_* */
 } TreeNode;
 

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+
+/* libFuzzer target: installing an RPM into a tree, as `slipway image` does
+ * with packages from repositories: the header's file list, the payload
+ * (decompression, the cpio archive, hard links, capabilities), paths that
+ * try to leave the root, and conflicts with what is already installed. The
+ * input is one package file; it is installed twice into one tree, so the
+ * second install exercises the conflict checks against the first. */
+
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "tree/install.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        int fd = memfd_create("fuzz-install", MFD_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        if (write(fd, data, size) != (ssize_t) size) {
+                close(fd);
+                return 0;
+        }
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        Tree *t = tree_new(0);
+        Diagnostics d = {};
+        for (int round = 0; t && round < 2; round++) {
+                InstallResult r = {};
+                if (tree_install_rpm(t, path, &d, &r) >= 0)
+                        install_result_release(&r);
+        }
+        diagnostics_release(&d);
+        tree_free(t);
+        close(fd);
+        return 0;
+}
