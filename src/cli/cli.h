@@ -55,6 +55,9 @@ int verb_keygen(const Context *ctx, int argc, char **argv);
 int verb_sign(const Context *ctx, int argc, char **argv);
 int verb_repo(const Context *ctx, int argc, char **argv);
 int verb_verify(const Context *ctx, int argc, char **argv);
+int verb_image(const Context *ctx, int argc, char **argv);
+int verb_build(const Context *ctx, int argc, char **argv);
+int verb_inspect(const Context *ctx, int argc, char **argv);
 
 /* Indexes (and with key_path signs) the repository in dir; verb-repo.c. */
 int repo_index(const Context *ctx, const char *dir, const char *key_path, const char *key_name, uint64_t revision,

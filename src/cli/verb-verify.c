@@ -74,16 +74,6 @@ static bool file_checksum_ok(const char *path, const char *type, const char *wan
         return strcasecmp(hex, want) == 0;
 }
 
-/* A path from metadata must stay inside the repository. */
-static bool safe_href(const char *h) {
-        if (h[0] == '/' || strstr(h, "://"))
-                return false;
-        for (const char *p = h; (p = strstr(p, "..")); p += 2)
-                if ((p == h || p[-1] == '/') && (p[2] == 0 || p[2] == '/'))
-                        return false;
-        return true;
-}
-
 static void verify_repo(Verifier *v, const char *dir) {
         _cleanup_free_ char *repomd = path_join(dir, "repodata/repomd.xml");
         _cleanup_free_ char *asc = path_join(dir, "repodata/repomd.xml.asc");
@@ -116,7 +106,7 @@ static void verify_repo(Verifier *v, const char *dir) {
         }
         const RepoMdData *primary = NULL;
         for (size_t i = 0; i < nmd; i++) {
-                _cleanup_free_ char *f = safe_href(md[i].href) ? path_join(dir, md[i].href) : NULL;
+                _cleanup_free_ char *f = repo_href_safe(md[i].href) ? path_join(dir, md[i].href) : NULL;
                 if (!f) {
                         fail(v, repomd, "a location points outside the repository");
                         continue;
@@ -147,7 +137,7 @@ static void verify_repo(Verifier *v, const char *dir) {
                 return;
         }
         for (size_t i = 0; i < npk; i++) {
-                _cleanup_free_ char *f = safe_href(pk[i].href) ? path_join(dir, pk[i].href) : NULL;
+                _cleanup_free_ char *f = repo_href_safe(pk[i].href) ? path_join(dir, pk[i].href) : NULL;
                 if (!f) {
                         fail(v, pf, "a package location points outside the repository");
                         continue;

@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: MIT */
+
+/* `slipway image [NAME...]`: compose images from the project's repository and
+ * its [repos], and write their archive formats to OUT/images. */
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "basic/alloc.h"
+#include "basic/fileio.h"
+#include "cli.h"
+#include "compose/compose.h"
+#include "sign/keyfile.h"
+
+typedef struct Sources {
+        Source *items;
+        size_t n;
+        PgpKey **keys;
+        size_t n_keys;
+} Sources;
+
+static void sources_release(Sources *s) {
+        for (size_t i = 0; i < s->n; i++)
+                source_release(&s->items[i]);
+        free(s->items);
+        for (size_t i = 0; i < s->n_keys; i++)
+                pgp_key_free(s->keys[i]);
+        free(s->keys);
+        *s = (Sources) {};
+}
+
+static int keep_key(Sources *s, PgpKey *k) {
+        PgpKey **a = reallocarray(s->keys, s->n_keys + 1, sizeof(PgpKey *));
+        if (!a) {
+                pgp_key_free(k);
+                return -ENOMEM;
+        }
+        s->keys = a;
+        s->keys[s->n_keys++] = k;
+        return 0;
+}
+
+/* A file:// URL as a path ("file:///srv/repo" -> "/srv/repo"). */
+static char *file_url_path(const char *url) {
+        const char *p = url + strlen("file://");
+        size_t l = strlen(p);
+        while (l > 1 && p[l - 1] == '/')
+                l--;
+        return strndup(p, l);
+}
+
+static int load_repo_key(const Project *p, const Repo *repo, const char *cache, PgpKey **ret, Diagnostics *d) {
+        _cleanup_free_ char *path = NULL;
+        const char *why = NULL;
+        SourcePos pos = cfg_pos(&repo->obj, "gpg-key");
+        if (strstr(repo->gpg_key, "://")) {
+                _cleanup_free_ char *err = NULL;
+                path = path_join(cache, "gpg-key.asc");
+                if (!path)
+                        return -ENOMEM;
+                if (source_download(repo->gpg_key, path, &err) < 0) {
+                        diag_error(d, &pos, "repository '%s': cannot fetch its key: %s", repo->name,
+                                   err ? err : "download failed");
+                        return -EINVAL;
+                }
+        } else if (!(path = project_path(p, repo->gpg_key)))
+                return -ENOMEM;
+        int r = key_load(path, ret, &why);
+        if (r < 0) {
+                diag_error(d, &pos, "repository '%s': cannot use key '%s': %s", repo->name, repo->gpg_key,
+                           why ? why : strerror(-r));
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* The project's repository first, then [repos] in configuration order. */
+static int open_sources(const Project *p, const char *out, Sources *s, Diagnostics *d) {
+        int r, ret = 0;
+        s->items = new0(Source, p->repos.n + 1);
+        if (!s->items)
+                return -ENOMEM;
+
+        _cleanup_free_ char *own = path_join(out, "repo"), *own_md = path_join(out, "repo/repodata/repomd.xml");
+        if (!own || !own_md)
+                return -ENOMEM;
+        if (path_exists(own_md)) {
+                Source *src = &s->items[s->n++];
+                src->name = strdup("project");
+                src->url = strdup(own);
+                src->dir = strdup(own);
+                if (!src->name || !src->url || !src->dir)
+                        return -ENOMEM;
+                if (p->signing.key) {
+                        _cleanup_free_ char *kp = project_path(p, p->signing.key);
+                        PgpKey *k = NULL;
+                        const char *why = NULL;
+                        if (!kp)
+                                return -ENOMEM;
+                        if (key_load(kp, &k, &why) < 0) {
+                                SourcePos pos = cfg_pos(&p->signing.obj, "key");
+                                diag_error(d, &pos, "signing key '%s': %s", p->signing.key, why ? why : "unusable");
+                                return -EINVAL;
+                        }
+                        if ((r = keep_key(s, k)) < 0)
+                                return r;
+                        src->key = k;
+                        src->gpgcheck = src->signed_md = true;
+                }
+                /* Without a key the unsigned-output warning of the project
+                 * load covers it: the repository is used as it is. */
+        } else if (p->components.n > 0) {
+                diag_error(d, NULL,
+                           "the project's repository '%s' does not exist: run 'slipway package' first to build the "
+                           "components",
+                           own);
+                return -EINVAL;
+        }
+
+        for (size_t i = 0; i < p->repos.n; i++) {
+                const Repo *repo = &p->repos.items[i];
+                Source *src = &s->items[s->n++];
+                src->name = strdup(repo->name);
+                src->url = strdup(repo->url);
+                src->cache = path_join(out, "cache");
+                if (!src->name || !src->url || !src->cache)
+                        return -ENOMEM;
+                char *c = src->cache;
+                src->cache = path_join(c, repo->name);
+                free(c);
+                if (!src->cache)
+                        return -ENOMEM;
+                if (strncmp(repo->url, "file://", 7) == 0) {
+                        if (!(src->dir = file_url_path(repo->url)))
+                                return -ENOMEM;
+                } else {
+                        size_t l = strlen(repo->url);
+                        if (asprintf(&src->base, "%s%s", repo->url, l && repo->url[l - 1] == '/' ? "" : "/") < 0) {
+                                src->base = NULL;
+                                return -ENOMEM;
+                        }
+                }
+                if (repo->gpgcheck) {
+                        PgpKey *k = NULL;
+                        r = load_repo_key(p, repo, src->cache, &k, d);
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r < 0) {
+                                ret = r;
+                                continue;
+                        }
+                        if ((r = keep_key(s, k)) < 0)
+                                return r;
+                        src->key = k;
+                        src->gpgcheck = src->signed_md = true;
+                }
+        }
+        if (ret < 0)
+                return ret;
+        for (size_t i = 0; i < s->n; i++) {
+                r = source_open(&s->items[i], d);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        ret = r;
+        }
+        return ret;
+}
+
+static const char *human_size(uint64_t n, char buf[static 32]) {
+        if (n >= 10ull << 20)
+                snprintf(buf, 32, "%.1f MiB", (double) n / (1 << 20));
+        else if (n >= 10ull << 10)
+                snprintf(buf, 32, "%.1f KiB", (double) n / (1 << 10));
+        else
+                snprintf(buf, 32, "%" PRIu64 " bytes", n);
+        return buf;
+}
+
+static json_t *strv_json(char **v, size_t n) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < n; i++)
+                json_array_append_new(a, json_string(v[i]));
+        return a;
+}
+
+int verb_image(const Context *ctx, int argc, char **argv) {
+        _cleanup_(diagnostics_releasep) Diagnostics diag = {};
+        _cleanup_(project_freep) Project *p = NULL;
+        _cleanup_(sources_release) Sources src = {};
+        int r;
+
+        if (ctx->compress && strcmp(ctx->compress, "zstd") != 0 && strcmp(ctx->compress, "gzip") != 0) {
+                log_error("--compress takes zstd or gzip, not '%s'", ctx->compress);
+                return EXIT_USAGE;
+        }
+        r = project_load(ctx->dir, &diag, &p);
+        if (r < 0) {
+                log_diagnostics(&diag);
+                if (r == -ENOMEM)
+                        log_error_errno(r, "cannot load the project in '%s'", ctx->dir);
+                return EXIT_FAILURE_USER;
+        }
+
+        /* Which images: the named ones (each once), else all. */
+        _cleanup_free_ const Image **chosen = new0(const Image *, p->images.n + 1);
+        size_t n_chosen = 0;
+        if (!chosen)
+                return exit_status_from(log_error_errno(-ENOMEM, "cannot compose"));
+        if (argc == 0)
+                for (size_t i = 0; i < p->images.n; i++)
+                        chosen[n_chosen++] = &p->images.items[i];
+        for (int i = 0; i < argc; i++) {
+                const Image *im = project_find_image(p, argv[i]);
+                if (!im) {
+                        log_diagnostics(&diag);
+                        fprintf(stderr, "slipway: error: no image '%s' in the project", argv[i]);
+                        for (size_t k = 0; k < p->images.n; k++)
+                                fprintf(stderr, "%s%s", k == 0 ? "; images: " : ", ", p->images.items[k].name);
+                        fputc('\n', stderr);
+                        return EXIT_FAILURE_USER;
+                }
+                bool dup = false;
+                for (size_t k = 0; k < n_chosen; k++)
+                        dup = dup || chosen[k] == im;
+                if (!dup)
+                        chosen[n_chosen++] = im;
+        }
+        if (n_chosen == 0) {
+                log_diagnostics(&diag);
+                log_error("the project has no [images]");
+                return EXIT_FAILURE_USER;
+        }
+
+        _cleanup_free_ char *out = ctx->out_dir ? strdup(ctx->out_dir) : project_path(p, "out");
+        _cleanup_free_ char *images_dir = out ? path_join(out, "images") : NULL;
+        if (!images_dir)
+                return exit_status_from(log_error_errno(-ENOMEM, "cannot compose"));
+
+        r = open_sources(p, out, &src, &diag);
+        if (r < 0) {
+                log_diagnostics(&diag);
+                if (r == -ENOMEM)
+                        log_error_errno(r, "cannot read the repositories");
+                else
+                        fprintf(stderr, "slipway: no image was composed\n");
+                return EXIT_FAILURE_USER;
+        }
+
+        ImageOutputOptions oo = { .cpio_gzip = ctx->compress && strcmp(ctx->compress, "gzip") == 0, .jobs = ctx->jobs };
+        json_t *jimages = json_array();
+        size_t failed = 0;
+        for (size_t i = 0; i < n_chosen; i++) {
+                const Image *im = chosen[i];
+                _cleanup_(compose_result_release) ComposeResult res = {};
+                ImageOutput *outs = NULL;
+                size_t n_outs = 0;
+                size_t errors_before = diag.n_errors;
+
+                r = compose_image(p, im, src.items, src.n, ctx->jobs, &diag, &res);
+                if (r >= 0)
+                        r = image_write_archives(res.tree, p, im, images_dir, &oo, &diag, &outs, &n_outs);
+                if (r == -ENOMEM) {
+                        log_diagnostics(&diag);
+                        json_decref(jimages);
+                        return exit_status_from(log_error_errno(r, "cannot compose image '%s'", im->name));
+                }
+                if (r < 0) {
+                        if (diag.n_errors == errors_before)
+                                diag_error(&diag, NULL, "image '%s' failed: %s", im->name, strerror(-r));
+                        failed++;
+                        continue;
+                }
+                size_t n_nodes = tree_size(res.tree);
+                unsigned skipped = im->format_mask & (1u << IMAGE_FORMAT_ISO);
+                unsigned disks = im->format_mask & ((1u << IMAGE_FORMAT_RAW) | (1u << IMAGE_FORMAT_VHD) |
+                                                    (1u << IMAGE_FORMAT_VHDX) | (1u << IMAGE_FORMAT_QCOW2));
+                if (disks) {
+                        SourcePos pos = cfg_pos(&im->obj, "formats");
+                        diag_warning(&diag, &pos,
+                                     "image '%s': its disks hold the image's partitions and files but no boot loader "
+                                     "yet: they do not boot",
+                                     im->name);
+                }
+                if (skipped) {
+                        _cleanup_free_ char *names = NULL;
+                        size_t len = 0;
+                        FILE *f = open_memstream(&names, &len);
+                        for (int k = 0; f && k < _IMAGE_FORMAT_MAX; k++)
+                                if (skipped & (1u << k))
+                                        fprintf(f, "%s%s", ftell(f) ? ", " : "", image_format_to_string((ImageFormat) k));
+                        if (f)
+                                fclose(f);
+                        SourcePos pos = cfg_pos(&im->obj, "formats");
+                        diag_warning(&diag, &pos, "image '%s': the %s format is not written yet", im->name,
+                                     names ? names : "");
+                }
+                if (ctx->json) {
+                        json_t *jo = json_array();
+                        for (size_t k = 0; k < n_outs; k++)
+                                json_array_append_new(
+                                        jo, json_pack("{s:s, s:s, s:o, s:I}", "format",
+                                                      image_format_to_string(outs[k].format), "path", outs[k].path,
+                                                      "archive", outs[k].path2 ? json_string(outs[k].path2) : json_null(),
+                                                      "size", (json_int_t) outs[k].size));
+                        json_array_append_new(
+                                jimages,
+                                json_pack("{s:s, s:o, s:o, s:I, s:o, s:I, s:o}", "name", im->name, "packages",
+                                          strv_json(res.packages, res.n_packages), "scriptlets_not_run",
+                                          strv_json(res.scriptlets, res.n_scriptlets), "nodes", (json_int_t) n_nodes,
+                                          "selinux_policy",
+                                          res.selinux_policy ? json_string(res.selinux_policy) : json_null(),
+                                          "labelled", (json_int_t) res.n_labelled, "outputs", jo));
+                } else if (log_get_level() >= LOG_NORMAL) {
+                        printf("image %s: %zu package%s, %zu files", im->name, res.n_packages,
+                               res.n_packages == 1 ? "" : "s", n_nodes);
+                        if (res.selinux_policy)
+                                printf(", %zu labelled (SELinux policy %s)", res.n_labelled, res.selinux_policy);
+                        printf("\n");
+                        for (size_t k = 0; k < n_outs; k++) {
+                                char buf[32];
+                                printf("  %-5s %s%s%s (%s)\n", image_format_to_string(outs[k].format), outs[k].path,
+                                       outs[k].path2 ? ", " : "", outs[k].path2 ? outs[k].path2 : "",
+                                       human_size(outs[k].size, buf));
+                        }
+                }
+                image_outputs_free(outs, n_outs);
+        }
+        log_diagnostics(&diag);
+        if (ctx->json) {
+                json_t *j = json_pack("{s:o, s:I}", "images", jimages, "failed", (json_int_t) failed);
+                json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+                fputc('\n', stdout);
+                json_decref(j);
+        } else
+                json_decref(jimages);
+        if (failed > 0) {
+                fprintf(stderr, "slipway: %zu of %zu image%s failed\n", failed, n_chosen, n_chosen == 1 ? "" : "s");
+                return EXIT_FAILURE_USER;
+        }
+        return EXIT_OK;
+}

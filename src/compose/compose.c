@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: MIT */
+
+/* An image's tree: solve, fetch, install, rpmdb, settings, labels. */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "basic/alloc.h"
+#include "basic/fileio.h"
+#include "basic/parallel.h"
+#include "basic/strbuf.h"
+#include "compose/compose.h"
+#include "compose/settings.h"
+#include "solve/solve.h"
+#include "tree/install.h"
+#include "tree/rpmdb.h"
+
+#define RPMDB_DIR "/usr/lib/sysimage/rpm"
+
+static void strv_free(char **v, size_t n) {
+        for (size_t i = 0; v && i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
+void compose_result_release(ComposeResult *r) {
+        tree_free(r->tree);
+        strv_free(r->packages, r->n_packages);
+        strv_free(r->scriptlets, r->n_scriptlets);
+        free(r->selinux_policy);
+        *r = (ComposeResult) {};
+}
+
+typedef struct FetchJob {
+        const Source *sources;
+        const SolvedPackage *pkgs;
+        char **paths;  /* per package: the local file */
+        char **errors; /* per package: what is wrong */
+        int *results;
+        RpmUnpacked **unpacked; /* per package: read and decompressed, ready to install */
+} FetchJob;
+
+static void fetch_one(void *ctx, size_t i) {
+        FetchJob *j = ctx;
+        const SolvedPackage *sp = &j->pkgs[i];
+        j->results[i] = source_fetch(&j->sources[sp->repo], sp->location, sp->checksum_type, sp->checksum, &j->paths[i],
+                                     &j->errors[i]);
+        /* The expensive part of installing (decompression, payload parsing)
+         * runs here, in parallel; the tree is filled in order afterwards. */
+        if (j->results[i] >= 0 && rpm_unpack(j->paths[i], &j->unpacked[i]) == -ENOMEM)
+                j->results[i] = -ENOMEM;
+}
+
+static char *solved_nevra(const SolvedPackage *sp) {
+        char *s;
+        return asprintf(&s, "%s-%s.%s", sp->name, sp->evr, sp->arch) < 0 ? NULL : s;
+}
+
+/* The rpmdb is made on the host (sqlite writes files) and read into the tree. */
+static int add_rpmdb(Tree *t, const InstallResult *inst, size_t n, int64_t when) {
+        _cleanup_free_ RpmdbPackage *db = new0(RpmdbPackage, n ? n : 1);
+        _cleanup_free_ char *dir = NULL, *file = NULL, *data = NULL;
+        size_t len;
+        int r;
+
+        if (!db)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                db[i] = (RpmdbPackage) {
+                        .header = inst[i].pkg->header,
+                        .signature = inst[i].pkg->signature,
+                        .install_time = (uint32_t) when,
+                        .install_tid = (uint32_t) when,
+                };
+        const char *tmp = getenv("TMPDIR");
+        if (asprintf(&dir, "%s/slipway-rpmdb.XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0)
+                return -ENOMEM;
+        if (!mkdtemp(dir))
+                return -errno;
+        file = path_join(dir, "rpmdb.sqlite");
+        r = file ? rpmdb_write(file, db, n) : -ENOMEM;
+        if (r >= 0)
+                r = read_full_file(file, &data, &len);
+        (void) rm_rf(dir);
+        if (r < 0)
+                return r;
+        /* rpm makes its dbpath 0755 and the database 0644. */
+        TreeNode *node;
+        if (!tree_get(t, RPMDB_DIR)) {
+                r = tree_add_dir(t, RPMDB_DIR, 0755, 0, 0, &node);
+                if (r < 0)
+                        return r;
+        }
+        r = tree_add_file(t, RPMDB_DIR "/rpmdb.sqlite", data, len, 0644, 0, 0, &node);
+        if (r < 0)
+                return r;
+        node->mtime = when;
+        return 0;
+}
+
+int compose_image(const Project *p, const Image *im, const Source *sources, size_t n_sources, unsigned jobs,
+                  Diagnostics *d, ComposeResult *ret) {
+        SolvedPackage *pkgs = NULL;
+        size_t n = 0;
+        _cleanup_free_ SolveRepo *repos = new0(SolveRepo, n_sources ? n_sources : 1);
+        _cleanup_(tree_freep) Tree *t = NULL;
+        InstallResult *inst = NULL;
+        FetchJob fj = {};
+        char **nevras = NULL, **scripts = NULL;
+        size_t n_scripts = 0;
+        int64_t when = (int64_t) p->source_date_epoch;
+        int r;
+
+        *ret = (ComposeResult) {};
+        if (!repos)
+                return -ENOMEM;
+        for (size_t i = 0; i < n_sources; i++)
+                repos[i] = (SolveRepo) {
+                        .name = sources[i].name,
+                        .primary = (const char *) sources[i].primary,
+                        .primary_len = sources[i].primary_len,
+                        /* The project's own packages win over the same from elsewhere. */
+                        .priority = i == 0 ? 99 : 0,
+                };
+        SolveRequest req = {
+                .image = im->name,
+                .specs = (const char *const *) im->packages.items,
+                .n_specs = im->packages.n,
+                .arch = p->arch,
+        };
+        r = solve_image(repos, n_sources, &req, d, &pkgs, &n);
+        if (r < 0)
+                return r;
+
+        /* Fetch and check every package first (in parallel): nothing is
+         * installed from a source that fails its checks. */
+        fj = (FetchJob) {
+                .sources = sources,
+                .pkgs = pkgs,
+                .paths = new0(char *, n ? n : 1),
+                .errors = new0(char *, n ? n : 1),
+                .results = new0(int, n ? n : 1),
+                .unpacked = new0(RpmUnpacked *, n ? n : 1),
+        };
+        if (!fj.paths || !fj.errors || !fj.results || !fj.unpacked) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        parallel_for(n, jobs, fetch_one, &fj);
+        r = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (fj.results[i] == -ENOMEM) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                if (fj.results[i] < 0) {
+                        _cleanup_free_ char *nevra = solved_nevra(&pkgs[i]);
+                        diag_error(d, NULL, "image '%s': package %s from repository '%s': %s", im->name,
+                                   nevra ? nevra : pkgs[i].name, sources[pkgs[i].repo].name,
+                                   fj.errors[i] ? fj.errors[i] : strerror(-fj.results[i]));
+                        r = -EINVAL;
+                }
+        }
+        if (r < 0)
+                goto finish;
+
+        t = tree_new(when);
+        inst = new0(InstallResult, n ? n : 1);
+        nevras = new0(char *, n ? n : 1);
+        scripts = new0(char *, n ? n : 1);
+        if (!t || !inst || !nevras || !scripts) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        for (size_t i = 0; i < n; i++) {
+                r = tree_install_unpacked(t, fj.unpacked[i], d, &inst[i]);
+                fj.unpacked[i] = rpm_unpacked_free(fj.unpacked[i]);
+                if (r < 0)
+                        goto finish;
+                nevras[i] = strdup(inst[i].nevra);
+                if (!nevras[i]) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                if (inst[i].has_scriptlets && !(scripts[n_scripts++] = strdup(inst[i].nevra))) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+        }
+        if (n_scripts > 0) {
+                _cleanup_(strbuf_releasep) StrBuf list = STRBUF_INIT;
+                for (size_t i = 0; i < n_scripts; i++)
+                        strbuf_printf(&list, "%s%s", i ? ", " : "", scripts[i]);
+                if (list.oom) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                SourcePos pos = cfg_pos(&im->obj, cfg_has(&im->obj, "scriptlets") ? "scriptlets" : "packages");
+                diag_add(d, im->scriptlets == SCRIPTLETS_FAIL ? DIAG_ERROR : DIAG_WARNING, &pos,
+                         "image '%s': %zu package%s carr%s scriptlets, which are not run: %s%s", im->name, n_scripts,
+                         n_scripts == 1 ? "" : "s", n_scripts == 1 ? "ies" : "y", list.buf,
+                         im->scriptlets == SCRIPTLETS_FAIL ? " (scriptlets = \"fail\")" : "");
+                if (im->scriptlets == SCRIPTLETS_FAIL) {
+                        r = -EINVAL;
+                        goto finish;
+                }
+        }
+
+        r = add_rpmdb(t, inst, n, when);
+        if (r < 0) {
+                diag_error(d, NULL, "image '%s': cannot write the rpm database: %s", im->name,
+                           r == -EBADMSG ? "a package header rpm would refuse" : strerror(-r));
+                r = -EINVAL;
+                goto finish;
+        }
+        r = settings_apply(t, p, im, d);
+        if (r < 0)
+                goto finish;
+        r = settings_label(t, im, d, &ret->selinux_policy, &ret->n_labelled);
+        if (r < 0)
+                goto finish;
+
+        ret->tree = TAKE_PTR(t);
+        ret->packages = TAKE_PTR(nevras);
+        ret->n_packages = n;
+        ret->scriptlets = TAKE_PTR(scripts);
+        ret->n_scriptlets = n_scripts;
+        r = 0;
+finish:
+        for (size_t i = 0; inst && i < n; i++)
+                install_result_release(&inst[i]);
+        free(inst);
+        strv_free(nevras, nevras ? n : 0);
+        strv_free(scripts, n_scripts);
+        for (size_t i = 0; i < n; i++) {
+                if (fj.paths)
+                        free(fj.paths[i]);
+                if (fj.errors)
+                        free(fj.errors[i]);
+                if (fj.unpacked)
+                        rpm_unpacked_free(fj.unpacked[i]);
+        }
+        free(fj.unpacked);
+        free(fj.paths);
+        free(fj.errors);
+        free(fj.results);
+        solved_packages_free(pkgs, n);
+        return r;
+}

@@ -1,0 +1,420 @@
+/* SPDX-License-Identifier: MIT */
+
+/* The disk formats of an image (raw, vhd, vhdx, qcow2): a GPT disk whose
+ * partitions hold file systems made from the tree (ext4 through libext2fs,
+ * vfat in process), written once per container format from one DiskSource.
+ * Nothing boots from them yet: no boot loader is installed (issue 6). */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "basic/alloc.h"
+#include "basic/fileio.h"
+#include "basic/hash.h"
+#include "basic/strbuf.h"
+#include "compose/disk.h"
+#include "compose/settings.h"
+#include "disk/container.h"
+#include "disk/gpt.h"
+#include "fs/ext4.h"
+#include "fs/vfat.h"
+
+typedef struct Part {
+        const Partition *cfg;
+        const char *type_name;
+        uint64_t size;       /* bytes; 0 while it grows and is not known */
+        uint64_t first, last; /* LBAs */
+        uint8_t guid[16];
+        /* The file system: an ext4 file or a vfat buffer; neither for fs = "none". */
+        char *ext4_path;
+        int ext4_fd;
+        uint8_t *vfat;
+        uint64_t vfat_used; /* bytes of it that are not all zeros */
+        uint64_t fs_size;
+} Part;
+
+/* One piece of the disk: bytes from a buffer, or from a file. */
+typedef struct Piece {
+        uint64_t offset, length;
+        const uint8_t *data;
+        int fd;
+        uint64_t fd_offset;
+} Piece;
+
+typedef struct Layout {
+        Piece *pieces;
+        size_t n;
+} Layout;
+
+static int disk_read(void *userdata, uint64_t offset, void *buf, size_t n) {
+        const Layout *l = userdata;
+        for (size_t i = 0; i < l->n; i++) {
+                const Piece *p = &l->pieces[i];
+                if (offset < p->offset || offset - p->offset >= p->length)
+                        continue;
+                uint64_t at = offset - p->offset;
+                size_t k = (size_t) MIN((uint64_t) n, p->length - at);
+                if (p->data)
+                        memcpy(buf, p->data + at, k);
+                else {
+                        ssize_t got = pread(p->fd, buf, k, (off_t) (p->fd_offset + at));
+                        if (got < 0)
+                                return -errno;
+                        if ((size_t) got < k)
+                                memset((uint8_t *) buf + got, 0, k - (size_t) got);
+                }
+                if (k < n)
+                        memset((uint8_t *) buf + k, 0, n - k);
+                return 0;
+        }
+        memset(buf, 0, n);
+        return 0;
+}
+
+static const char *type_name(PartitionType t) {
+        return partition_type_to_string(t);
+}
+
+/* The seed of an image's identifiers: the same project and image give the
+ * same GUIDs, UUIDs and volume ids. */
+static int image_seed(const Project *p, const Image *im, uint8_t seed[32]) {
+        _cleanup_free_ char *s = NULL;
+        if (asprintf(&s, "slipway-image-seed\n%s\n%s\n%s", p->project.name, p->project.version, im->name) < 0)
+                return -ENOMEM;
+        return hash_buffer(HASH_SHA256, s, strlen(s), seed);
+}
+
+/* /etc/fstab for what the image mounts (the root too, as systemd's
+ * generators and fsck expect). */
+static int write_fstab(Tree *t, const Part *parts, size_t n, int64_t mtime) {
+        _cleanup_(strbuf_releasep) StrBuf sb = STRBUF_INIT;
+        strbuf_puts(&sb, "# /etc/fstab, written by slipway from the image's partitions.\n");
+        /* In mount order: a mount point after the one it lies on (by path,
+         * so "/" first and "/boot" before "/boot/efi"), swap last. */
+        _cleanup_free_ size_t *order = new0(size_t, n);
+        if (!order)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                order[i] = i;
+        for (size_t i = 1; i < n; i++)
+                for (size_t k = i; k > 0; k--) {
+                        const Partition *a = parts[order[k - 1]].cfg, *b = parts[order[k]].cfg;
+                        const char *ma = a->mount ? a->mount : "\xff", *mb = b->mount ? b->mount : "\xff";
+                        if (strcmp(ma, mb) <= 0)
+                                break;
+                        size_t tmp = order[k - 1];
+                        order[k - 1] = order[k];
+                        order[k] = tmp;
+                }
+        for (size_t j = 0; j < n; j++) {
+                size_t i = order[j];
+                const Partition *c = parts[i].cfg;
+                char g[GUID_STRING_MAX];
+                guid_to_string(parts[i].guid, g);
+                if (c->type == PARTITION_SWAP)
+                        strbuf_printf(&sb, "PARTUUID=%s none swap defaults 0 0\n", g);
+                else if (c->fs == FS_EXT4 && c->mount)
+                        strbuf_printf(&sb, "PARTUUID=%s %s ext4 defaults 0 %d\n", g, c->mount,
+                                      strcmp(c->mount, "/") == 0 ? 1 : 2);
+                else if (c->fs == FS_VFAT && c->mount)
+                        strbuf_printf(&sb, "PARTUUID=%s %s vfat umask=0077 0 2\n", g, c->mount);
+        }
+        if (sb.oom)
+                return -ENOMEM;
+        return tree_write_text(t, "/etc/fstab", sb.buf, 0644, mtime);
+}
+
+static bool below(const char *path, const char *mount) {
+        size_t l = strlen(mount);
+        if (strcmp(mount, "/") == 0)
+                return strcmp(path, "/") != 0;
+        return strncmp(path, mount, l) == 0 && path[l] == '/';
+}
+
+/* Builds partition i's file system with the given size (0: ext4's smallest). */
+static int build_fs(Tree *t, const Image *im, Part *parts, size_t n, size_t i, const uint8_t seed[32],
+                    const char *tmpdir, int64_t when, Diagnostics *d) {
+        Part *pt = &parts[i];
+        const Partition *c = pt->cfg;
+        int r;
+
+        if (c->fs == FS_EXT4) {
+                _cleanup_free_ const char **ex = new0(const char *, n);
+                size_t n_ex = 0;
+                if (!ex)
+                        return -ENOMEM;
+                for (size_t k = 0; k < n; k++)
+                        if (k != i && parts[k].cfg->mount && parts[k].cfg->fs != FS_NONE &&
+                            below(parts[k].cfg->mount, c->mount))
+                                ex[n_ex++] = parts[k].cfg->mount;
+                Ext4Options o = {
+                        .time = when, .label = c->label, .size = pt->size, .root = c->mount,
+                        .exclude = ex, .n_exclude = n_ex,
+                };
+                uint8_t h[32];
+                _cleanup_free_ char *l1 = NULL, *l2 = NULL;
+                if (asprintf(&l1, "ext4-uuid:%zu", i) < 0 || asprintf(&l2, "ext4-hash:%zu", i) < 0)
+                        return -ENOMEM;
+                if ((r = gpt_guid_derive(seed, l1, o.uuid)) < 0 || (r = gpt_guid_derive(seed, l2, h)) < 0)
+                        return r;
+                memcpy(o.hash_seed, h, 16);
+                if (pt->ext4_path) {
+                        if (pt->ext4_fd >= 0)
+                                close(pt->ext4_fd);
+                        pt->ext4_fd = -1;
+                        (void) unlink(pt->ext4_path);
+                        free(pt->ext4_path);
+                        pt->ext4_path = NULL;
+                }
+                if (asprintf(&pt->ext4_path, "%s/part%zu.ext4", tmpdir, i) < 0) {
+                        pt->ext4_path = NULL;
+                        return -ENOMEM;
+                }
+                r = ext4_build(t, &o, pt->ext4_path, &pt->fs_size);
+                if (r == -ENOSPC) {
+                        SourcePos pos = cfg_pos(&c->obj, "size");
+                        diag_error(d, &pos, "image '%s': the files for '%s' do not fit in its partition", im->name,
+                                   c->mount);
+                        return -EINVAL;
+                }
+                if (r < 0)
+                        return r;
+                pt->ext4_fd = open(pt->ext4_path, O_RDONLY | O_CLOEXEC);
+                return pt->ext4_fd < 0 ? -errno : 0;
+        }
+        if (c->fs == FS_VFAT) {
+                uint8_t id[16];
+                _cleanup_free_ char *l = NULL;
+                if (asprintf(&l, "vfat-id:%zu", i) < 0)
+                        return -ENOMEM;
+                if ((r = gpt_guid_derive(seed, l, id)) < 0)
+                        return r;
+                VfatOptions o = { .volume_id = (uint32_t) id[0] | (uint32_t) id[1] << 8 | (uint32_t) id[2] << 16 |
+                                               (uint32_t) id[3] << 24,
+                                  .label = NULL, .mtime = when };
+                r = vfat_build(t, c->mount, pt->size, &o, &pt->vfat, &pt->vfat_used);
+                if (r == -ENOSPC) {
+                        SourcePos pos = cfg_pos(&c->obj, "size");
+                        diag_error(d, &pos, "image '%s': the files for '%s' do not fit in its partition", im->name,
+                                   c->mount);
+                        return -EINVAL;
+                }
+                if (r == -EOPNOTSUPP || r == -EEXIST || r == -EINVAL) {
+                        diag_error(d, NULL, "image '%s': '%s' holds what FAT cannot store (symlinks, special files, "
+                                   "names that differ only in case, or characters FAT refuses)",
+                                   im->name, c->mount);
+                        return -EINVAL;
+                }
+                pt->fs_size = pt->size;
+                return r;
+        }
+        return 0;
+}
+
+int image_write_disks(Tree *t, const Project *p, const Image *im, const char *images_dir, unsigned formats,
+                      const DiskOutputOptions *o, Diagnostics *d, DiskOutput *ret, size_t *ret_n) {
+        static const Partition default_parts[2] = {
+                { .type = PARTITION_ESP, .size = (uint64_t) 256 << 20, .fs = FS_VFAT, .mount = (char *) "/boot/efi" },
+                { .type = PARTITION_ROOT, .size = CFG_SIZE_GROW, .fs = FS_EXT4, .mount = (char *) "/" },
+        };
+        const int64_t when = (int64_t) p->source_date_epoch;
+        size_t n = im->partitions.n ? im->partitions.n : 2;
+        const Partition *cfgs = im->partitions.n ? im->partitions.items : default_parts;
+        _cleanup_free_ Part *parts = new0(Part, n);
+        _cleanup_free_ char *tmpdir = NULL;
+        uint8_t seed[32];
+        size_t grow = SIZE_MAX, n_out = 0;
+        uint8_t *head = NULL, *tail = NULL;
+        size_t head_len = 0, tail_len = 0;
+        Layout lay = {};
+        DiskExtent *ext = NULL;
+        int r;
+
+        *ret_n = 0;
+        if (!parts)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                parts[i] = (Part) { .cfg = &cfgs[i], .type_name = type_name(cfgs[i].type), .ext4_fd = -1 };
+                if (cfgs[i].size == CFG_SIZE_GROW)
+                        grow = i;
+                else
+                        parts[i].size = cfgs[i].size;
+        }
+        if ((r = image_seed(p, im, seed)) < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *l = NULL;
+                if (asprintf(&l, "partition:%zu:%s", i, parts[i].type_name) < 0)
+                        return -ENOMEM;
+                if ((r = gpt_guid_derive(seed, l, parts[i].guid)) < 0)
+                        return r;
+        }
+        r = write_fstab(t, parts, n, when);
+        if (r < 0)
+                return r;
+        /* Every mount point exists in every file system it lies on. */
+        for (size_t i = 0; i < n; i++)
+                if (cfgs[i].mount && cfgs[i].fs != FS_NONE && !tree_get(t, cfgs[i].mount) &&
+                    (r = tree_add_dir(t, cfgs[i].mount, 0755, 0, 0, NULL)) < 0)
+                        return r;
+        r = tmpdir_beside(images_dir, "disk", &tmpdir);
+        if (r < 0)
+                return r;
+
+        /* Sizes: fixed ones as given; a growing partition fills a fixed disk,
+         * or else is its file system's smallest size. */
+        uint64_t *sizes = new0(uint64_t, n), *first = new0(uint64_t, n), *last = new0(uint64_t, n);
+        uint64_t disk_size = 0;
+        if (!sizes || !first || !last) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        if (grow != SIZE_MAX && im->size == 0) {
+                if (parts[grow].cfg->fs == FS_EXT4) {
+                        r = build_fs(t, im, parts, n, grow, seed, tmpdir, when, d);
+                        if (r < 0)
+                                goto finish;
+                        parts[grow].size = parts[grow].fs_size;
+                } else
+                        parts[grow].size = (uint64_t) 1 << 20;
+        }
+        for (size_t i = 0; i < n; i++)
+                sizes[i] = i == grow && im->size ? 0 : parts[i].size;
+        r = gpt_layout(im->size, sizes, n, &disk_size, first, last);
+        if (r == -ENOSPC) {
+                SourcePos pos = cfg_pos(&im->obj, "size");
+                diag_error(d, &pos, "image '%s': the partitions do not fit in a disk of this size", im->name);
+                r = -EINVAL;
+                goto finish;
+        }
+        if (r < 0)
+                goto finish;
+        GptPartition *gp = new0(GptPartition, n);
+        if (!gp) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        for (size_t i = 0; i < n; i++) {
+                parts[i].first = first[i];
+                parts[i].last = last[i];
+                uint64_t span = (last[i] - first[i] + 1) * GPT_SECTOR_SIZE;
+                if (parts[i].size == 0 || i == grow)
+                        parts[i].size = span;
+                r = gpt_type_from_name(parts[i].type_name, p->arch, gp[i].type_guid);
+                if (r < 0)
+                        break;
+                memcpy(gp[i].part_guid, parts[i].guid, 16);
+                gp[i].first_lba = first[i];
+                gp[i].last_lba = last[i];
+                snprintf(gp[i].name, sizeof gp[i].name, "%s", parts[i].cfg->label ? parts[i].cfg->label
+                                                                                     : parts[i].type_name);
+        }
+        uint8_t disk_guid[16];
+        if (r >= 0)
+                r = gpt_guid_derive(seed, "disk", disk_guid);
+        if (r >= 0)
+                r = gpt_build(disk_size, disk_guid, gp, n, &head, &head_len, &tail, &tail_len);
+        free(gp);
+        if (r < 0)
+                goto finish;
+
+        /* The file systems at their final sizes. */
+        for (size_t i = 0; i < n; i++) {
+                if (parts[i].cfg->fs == FS_NONE)
+                        continue;
+                if (i == grow && parts[i].ext4_path && parts[i].fs_size == parts[i].size)
+                        continue; /* built already at this size */
+                r = build_fs(t, im, parts, n, i, seed, tmpdir, when, d);
+                if (r < 0)
+                        goto finish;
+        }
+
+        /* The disk: GPT head, the partitions' data, GPT tail. */
+        lay.pieces = new0(Piece, n + 2);
+        ext = new0(DiskExtent, n + 2);
+        if (!lay.pieces || !ext) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        lay.pieces[lay.n++] = (Piece) { .offset = 0, .length = head_len, .data = head, .fd = -1 };
+        for (size_t i = 0; i < n; i++) {
+                uint64_t off = parts[i].first * GPT_SECTOR_SIZE;
+                uint64_t len = MIN(parts[i].fs_size, parts[i].size);
+                if (parts[i].vfat)
+                        lay.pieces[lay.n++] = (Piece) { .offset = off, .length = MIN(len, parts[i].vfat_used),
+                                                        .data = parts[i].vfat, .fd = -1 };
+                else if (parts[i].ext4_fd >= 0)
+                        lay.pieces[lay.n++] = (Piece) { .offset = off, .length = len, .fd = parts[i].ext4_fd };
+        }
+        lay.pieces[lay.n++] = (Piece) { .offset = disk_size - tail_len, .length = tail_len, .data = tail, .fd = -1 };
+        for (size_t i = 0; i < lay.n; i++)
+                ext[i] = (DiskExtent) { .offset = lay.pieces[i].offset,
+                                        .length = (lay.pieces[i].length + GPT_SECTOR_SIZE - 1) & ~(uint64_t) (GPT_SECTOR_SIZE - 1) };
+        DiskSource src = { .size = disk_size, .extents = ext, .n_extents = lay.n, .read = disk_read, .userdata = &lay };
+        DiskWriteOptions wo = { .timestamp = when };
+        memcpy(wo.seed, seed, 32);
+
+        static const struct {
+                ImageFormat image;
+                DiskFormat disk;
+                const char *ext;
+        } kinds[] = {
+                { IMAGE_FORMAT_RAW, DISK_FORMAT_RAW, "raw" },
+                { IMAGE_FORMAT_VHD, DISK_FORMAT_VHD, "vhd" },
+                { IMAGE_FORMAT_VHDX, DISK_FORMAT_VHDX, "vhdx" },
+                { IMAGE_FORMAT_QCOW2, DISK_FORMAT_QCOW2, "qcow2" },
+        };
+        for (size_t k = 0; k < ELEMENTSOF(kinds); k++) {
+                if (!(formats & (1u << kinds[k].image)))
+                        continue;
+                DiskOutput *out = &ret[n_out];
+                if (asprintf(&out->final, "%s/%s.%s", images_dir, im->name, kinds[k].ext) < 0 ||
+                    asprintf(&out->tmp, "%s/%s.%s.tmp.%d", images_dir, im->name, kinds[k].ext, (int) getpid()) < 0) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                out->format = kinds[k].image;
+                out->size = disk_size;
+                n_out++;
+                r = disk_write(&src, kinds[k].disk, &wo, out->tmp);
+                if (r == -EINVAL && kinds[k].disk == DISK_FORMAT_VHD) {
+                        SourcePos pos = cfg_pos(&im->obj, "size");
+                        diag_error(d, &pos, "image '%s': a VHD's size must be a whole number of MiB", im->name);
+                }
+                if (r < 0)
+                        goto finish;
+        }
+        r = 0;
+finish:
+        if (r < 0) {
+                for (size_t i = 0; i < n_out; i++) {
+                        if (ret[i].tmp)
+                                (void) unlink(ret[i].tmp);
+                        free(ret[i].tmp);
+                        free(ret[i].final);
+                        ret[i] = (DiskOutput) {};
+                }
+                n_out = 0;
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (parts[i].ext4_fd >= 0)
+                        close(parts[i].ext4_fd);
+                free(parts[i].ext4_path);
+                free(parts[i].vfat);
+        }
+        if (tmpdir)
+                (void) rm_rf(tmpdir);
+        free(head);
+        free(tail);
+        free(lay.pieces);
+        free(ext);
+        free(sizes);
+        free(first);
+        free(last);
+        *ret_n = n_out;
+        return r;
+}

@@ -1,0 +1,370 @@
+/* SPDX-License-Identifier: MIT */
+
+/* Package sources for images: repository metadata and packages, local or
+ * fetched over http(s) with libcurl, checked against repomd.xml's signature,
+ * the checksums it lists and the packages' signatures. */
+
+#include <curl/curl.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "basic/alloc.h"
+#include "basic/compress.h"
+#include "basic/fileio.h"
+#include "basic/hash.h"
+#include "compose/source.h"
+#include "repo/repo.h"
+#include "rpm/package.h"
+#include "sign/rpmsign.h"
+
+void source_release(Source *s) {
+        free(s->name);
+        free(s->url);
+        free(s->dir);
+        free(s->base);
+        free(s->cache);
+        free(s->primary);
+        *s = (Source) {};
+}
+
+static char *errorf(const char *fmt, ...) _printf_(1, 2);
+static char *errorf(const char *fmt, ...) {
+        va_list ap;
+        char *s;
+        va_start(ap, fmt);
+        int r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        return r < 0 ? NULL : s;
+}
+
+/* ---- downloads ---- */
+
+/* libcurl, opened on first use (see meson.build for why). */
+static struct {
+        CURLcode (*global_init)(long flags);
+        CURL *(*easy_init)(void);
+        CURLcode (*easy_setopt)(CURL *c, CURLoption o, ...);
+        CURLcode (*easy_perform)(CURL *c);
+        CURLcode (*easy_getinfo)(CURL *c, CURLINFO i, ...);
+        void (*easy_cleanup)(CURL *c);
+        const char *(*easy_strerror)(CURLcode e);
+} curl;
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static const char *curl_init_error;
+
+static void curl_init_once(void) {
+        void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+        if (!h) {
+                curl_init_error = "libcurl.so.4 cannot be loaded (install libcurl4)";
+                return;
+        }
+        *(void **) &curl.global_init = dlsym(h, "curl_global_init");
+        *(void **) &curl.easy_init = dlsym(h, "curl_easy_init");
+        *(void **) &curl.easy_setopt = dlsym(h, "curl_easy_setopt");
+        *(void **) &curl.easy_perform = dlsym(h, "curl_easy_perform");
+        *(void **) &curl.easy_getinfo = dlsym(h, "curl_easy_getinfo");
+        *(void **) &curl.easy_cleanup = dlsym(h, "curl_easy_cleanup");
+        *(void **) &curl.easy_strerror = dlsym(h, "curl_easy_strerror");
+        if (!curl.global_init || !curl.easy_init || !curl.easy_setopt || !curl.easy_perform || !curl.easy_getinfo ||
+            !curl.easy_cleanup || !curl.easy_strerror) {
+                curl_init_error = "libcurl.so.4 lacks a function slipway needs";
+                return;
+        }
+        if (curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+                curl_init_error = "libcurl cannot be initialised";
+}
+
+static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata) {
+        int fd = *(int *) userdata;
+        return loop_write(fd, ptr, size * nmemb) < 0 ? 0 : size * nmemb;
+}
+
+int source_download(const char *url, const char *path, char **ret_error) {
+        _cleanup_free_ char *tmp = NULL, *dir = path_dirname(path);
+        char errbuf[CURL_ERROR_SIZE] = "";
+        long status = 0;
+        int r;
+
+        *ret_error = NULL;
+        pthread_once(&curl_once, curl_init_once);
+        if (curl_init_error) {
+                *ret_error = errorf("cannot download '%s': %s", url, curl_init_error);
+                return -EIO;
+        }
+        if (!dir)
+                return -ENOMEM;
+        r = mkdir_parents(dir, 0755);
+        if (r < 0)
+                return r;
+        int fd = tmpfile_open(path, &tmp);
+        if (fd < 0)
+                return fd;
+
+        CURL *c = curl.easy_init();
+        if (!c) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        curl.easy_setopt(c, CURLOPT_URL, url);
+        curl.easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
+        curl.easy_setopt(c, CURLOPT_WRITEDATA, &fd);
+        curl.easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+        curl.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+        curl.easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+        curl.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+        /* A stalled transfer (under 1 byte/s for 60 s) fails rather than hangs. */
+        curl.easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl.easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+        curl.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,file");
+        curl.easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+        curl.easy_setopt(c, CURLOPT_USERAGENT, "slipway/" SLIPWAY_VERSION);
+        CURLcode cr = curl.easy_perform(c);
+        if (cr != CURLE_OK) {
+                *ret_error = errorf("cannot download '%s': %s", url, errbuf[0] ? errbuf : curl.easy_strerror(cr));
+                r = -EIO;
+                goto finish;
+        }
+        curl.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        if (strncmp(url, "http", 4) == 0 && (status < 200 || status >= 300)) {
+                *ret_error = errorf("cannot download '%s': the server answered HTTP %ld", url, status);
+                r = -EIO;
+                goto finish;
+        }
+        r = 0;
+finish:
+        if (c)
+                curl.easy_cleanup(c);
+        /* No fsync: the cache is checked against checksums when used. */
+        r = tmpfile_commit(r, fd, tmp, path, 0644);
+        if (r < 0 && r != -EIO && !*ret_error)
+                *ret_error = errorf("cannot write '%s': %s", path, strerror(-r));
+        return r < 0 ? -EIO : 0;
+}
+
+/* ---- checksums ---- */
+
+static HashAlgo hash_algo_from_name(const char *type) {
+        if (!type)
+                return _HASH_ALGO_INVALID;
+        if (strcmp(type, "sha256") == 0)
+                return HASH_SHA256;
+        if (strcmp(type, "sha512") == 0)
+                return HASH_SHA512;
+        return _HASH_ALGO_INVALID; /* sha1 and md5 are not trusted */
+}
+
+/* 1: the file has this checksum; 0: it does not (or does not exist). */
+static int file_has_checksum(const char *path, const char *type, const char *want) {
+        uint8_t md[HASH_MAX_SIZE];
+        char hex[2 * HASH_MAX_SIZE + 1];
+        HashAlgo a = hash_algo_from_name(type);
+        if (a < 0)
+                return -EOPNOTSUPP;
+        int r = hash_file(a, path, md, NULL);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        hex_encode(md, hash_size(a), hex);
+        return strcasecmp(hex, want) == 0;
+}
+
+/* The local path of a repository file: in the repository, or in the cache
+ * after downloading it (when `reuse` and the cached copy's checksum is right,
+ * it is not downloaded again). */
+static int source_file(const Source *s, const char *href, const char *type, const char *checksum, char **ret,
+                       char **ret_error) {
+        if (!repo_href_safe(href)) {
+                *ret_error = errorf("the location '%s' leaves the repository", href ? href : "");
+                return -EINVAL;
+        }
+        if (s->dir) {
+                *ret = path_join(s->dir, href);
+                return *ret ? 0 : -ENOMEM;
+        }
+        _cleanup_free_ char *path = path_join(s->cache, href);
+        if (!path)
+                return -ENOMEM;
+        if (checksum && file_has_checksum(path, type, checksum) == 1) {
+                *ret = TAKE_PTR(path);
+                return 0;
+        }
+        _cleanup_free_ char *url = NULL;
+        if (asprintf(&url, "%s%s", s->base, href) < 0)
+                return -ENOMEM;
+        int r = source_download(url, path, ret_error);
+        if (r < 0)
+                return r == -EIO ? -EINVAL : r;
+        *ret = TAKE_PTR(path);
+        return 0;
+}
+
+/* ---- metadata ---- */
+
+int source_open(Source *s, Diagnostics *d) {
+        _cleanup_free_ char *repomd = NULL, *asc = NULL, *data = NULL, *sig = NULL, *err = NULL;
+        size_t n = 0, sn = 0;
+        int r;
+
+        if (s->dir) {
+                repomd = path_join(s->dir, "repodata/repomd.xml");
+                asc = path_join(s->dir, "repodata/repomd.xml.asc");
+                if (!repomd || !asc)
+                        return -ENOMEM;
+        } else {
+                _cleanup_free_ char *u = NULL, *ua = NULL;
+                repomd = path_join(s->cache, "repodata/repomd.xml");
+                asc = path_join(s->cache, "repodata/repomd.xml.asc");
+                if (!repomd || !asc || asprintf(&u, "%srepodata/repomd.xml", s->base) < 0 ||
+                    asprintf(&ua, "%srepodata/repomd.xml.asc", s->base) < 0)
+                        return -ENOMEM;
+                /* repomd.xml is always fetched anew: it is what says whether
+                 * anything else changed. */
+                r = source_download(u, repomd, &err);
+                if (r < 0) {
+                        diag_error(d, NULL, "repository '%s': %s", s->name, err ? err : strerror(-r));
+                        return -EINVAL;
+                }
+                if (s->signed_md) {
+                        free(err);
+                        err = NULL;
+                        if (source_download(ua, asc, &err) < 0)
+                                (void) unlink(asc); /* reported below as unsigned */
+                }
+        }
+
+        r = read_full_file(repomd, &data, &n);
+        if (r < 0) {
+                diag_error(d, NULL, "repository '%s' (%s): cannot read repodata/repomd.xml: %s", s->name, s->url,
+                           r == -ENOENT ? "it does not exist (is it a repository?)" : strerror(-r));
+                return -EINVAL;
+        }
+        if (s->signed_md) {
+                r = read_full_file(asc, &sig, &sn);
+                if (r < 0) {
+                        diag_error(d, NULL,
+                                   "repository '%s': repomd.xml is not signed (no repodata/repomd.xml.asc), and its "
+                                   "key requires a signature",
+                                   s->name);
+                        return -EINVAL;
+                }
+                r = pgp_verify(s->key, sig, sn, data, n);
+                if (r == -ENOKEY) {
+                        diag_error(d, NULL, "repository '%s': repomd.xml.asc is signed by another key than the one configured",
+                                   s->name);
+                        return -EINVAL;
+                }
+                if (r < 0) {
+                        diag_error(d, NULL, "repository '%s': bad signature: repomd.xml does not match repomd.xml.asc",
+                                   s->name);
+                        return -EINVAL;
+                }
+        }
+
+        RepoMdData *md = NULL;
+        size_t nmd = 0;
+        r = repomd_parse(data, n, &md, &nmd);
+        if (r < 0) {
+                diag_error(d, NULL, "repository '%s': malformed repodata/repomd.xml", s->name);
+                return r == -ENOMEM ? r : -EINVAL;
+        }
+        const RepoMdData *pm = NULL;
+        for (size_t i = 0; i < nmd; i++)
+                if (strcmp(md[i].type, "primary") == 0)
+                        pm = &md[i];
+        if (!pm) {
+                diag_error(d, NULL, "repository '%s': repomd.xml lists no primary metadata", s->name);
+                repomd_free_array(md, nmd);
+                return -EINVAL;
+        }
+        _cleanup_free_ char *pf = NULL, *raw = NULL;
+        size_t rl = 0;
+        r = source_file(s, pm->href, pm->checksum_type, pm->checksum, &pf, &err);
+        if (r >= 0) {
+                r = file_has_checksum(pf, pm->checksum_type, pm->checksum);
+                if (r == -EOPNOTSUPP)
+                        err = errorf("primary metadata: checksum type '%s' is not accepted (sha256 or sha512)",
+                                     pm->checksum_type);
+                else if (r == 0)
+                        err = errorf("'%s' does not match the checksum repomd.xml gives", pm->href);
+                r = r == 1 ? 0 : r == 0 || r == -EOPNOTSUPP ? -EINVAL : r;
+        }
+        if (r >= 0) {
+                r = read_full_file(pf, &raw, &rl);
+                if (r >= 0 && decompress_any(raw, rl, &s->primary, &s->primary_len) < 0) {
+                        err = errorf("'%s' cannot be decompressed", pm->href);
+                        r = -EINVAL;
+                }
+        }
+        if (r < 0)
+                diag_error(d, NULL, "repository '%s': %s", s->name, err ? err : strerror(-r));
+        repomd_free_array(md, nmd);
+        return r < 0 && r != -ENOMEM ? -EINVAL : r;
+}
+
+int source_fetch(const Source *s, const char *href, const char *checksum_type, const char *checksum, char **ret,
+                 char **ret_error) {
+        _cleanup_free_ char *path = NULL;
+        const char *what = NULL;
+        int r;
+
+        *ret_error = NULL;
+        if (!checksum || !*checksum) {
+                *ret_error = errorf("the repository metadata gives no checksum for it");
+                return -EINVAL;
+        }
+        r = source_file(s, href, checksum_type, checksum, &path, ret_error);
+        if (r < 0)
+                return r;
+        r = file_has_checksum(path, checksum_type, checksum);
+        if (r == -EOPNOTSUPP) {
+                *ret_error = errorf("checksum type '%s' is not accepted (sha256 or sha512)", checksum_type);
+                return -EINVAL;
+        }
+        if (r < 0) {
+                *ret_error = errorf("cannot read '%s': %s", path, strerror(-r));
+                return -EINVAL;
+        }
+        if (r == 0) {
+                *ret_error = errorf(path_exists(path) ? "'%s' does not match the checksum in the repository metadata"
+                                                      : "'%s' is missing",
+                                    path);
+                return -EINVAL;
+        }
+        if (s->gpgcheck) {
+                r = rpm_package_check_digests(path, &what);
+                if (r < 0) {
+                        *ret_error = errorf("'%s': %s", path, what ? what : "not a valid RPM package");
+                        return -EINVAL;
+                }
+                r = rpm_verify_signature(s->key, path);
+                switch (r) {
+                case 0:
+                        break;
+                case -ENODATA:
+                        *ret_error = errorf("it is not signed, and repository '%s' has gpgcheck on", s->name);
+                        return -EINVAL;
+                case -ENOKEY:
+                        *ret_error = errorf("it is signed by another key than repository '%s' trusts", s->name);
+                        return -EINVAL;
+                case -EKEYREJECTED:
+                        *ret_error = errorf("bad signature: its header does not match its signature");
+                        return -EINVAL;
+                default:
+                        *ret_error = errorf("its signature is malformed");
+                        return -EINVAL;
+                }
+        }
+        *ret = TAKE_PTR(path);
+        return 0;
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Where an image's packages come from: the project's own repository (OUT/repo)
+ * and the [repos.NAME] repositories, local (file://) or remote (http(s)://,
+ * fetched with libcurl into a cache directory). A source checks what it
+ * hands out: repomd.xml against its signature (repomd.xml.asc) when a key
+ * is given, every metadata file and package against the checksums that
+ * signed repomd.xml lists, and, with gpgcheck, every package's header
+ * signature against the key. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "basic/diag.h"
+#include "sign/pgp.h"
+
+typedef struct Source {
+        char *name;       /* "project" or the [repos.NAME] name, for messages */
+        char *url;        /* as configured (messages) */
+        char *dir;        /* a local repository: its directory; NULL for remote */
+        char *base;       /* a remote repository: its URL, ending in '/' */
+        char *cache;      /* a remote repository: OUT/cache/NAME */
+        const PgpKey *key; /* the key to check against; NULL: nothing is checked */
+        bool gpgcheck;    /* package signatures are checked (requires key) */
+        bool signed_md;   /* repomd.xml must carry a good repomd.xml.asc (requires key) */
+        /* Filled by source_open(): */
+        uint8_t *primary; /* primary.xml, decompressed */
+        size_t primary_len;
+} Source;
+
+void source_release(Source *s);
+
+/* Reads (or downloads) repomd.xml, checks its signature if signed_md, then
+ * the primary metadata and its checksum. Problems are reported to d as one
+ * error naming the repository and what is wrong; -EINVAL then. */
+int source_open(Source *s, Diagnostics *d);
+
+/* A package of the source, by its location and the checksum primary gives:
+ * a local path (in the repository, or downloaded into the cache; a cached
+ * copy with the right checksum is not downloaded again). The file's
+ * checksum is checked, and with gpgcheck its signature and digests. *ret
+ * is malloc'd. On -EINVAL, *ret_error (malloc'd) says what is wrong, without
+ * naming the package (the caller does). Safe to call from several threads
+ * for one source. */
+int source_fetch(const Source *s, const char *href, const char *checksum_type, const char *checksum, char **ret,
+                 char **ret_error);
+
+/* Downloads url (http, https or file) to path, written atomically. -EIO:
+ * *ret_error (malloc'd) says why. */
+int source_download(const char *url, const char *path, char **ret_error);
