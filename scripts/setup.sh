@@ -34,3 +34,6 @@ ninja -C build
 echo "setup: main job on examples/minimal"
 build/slipway -C examples/minimal check
 build/slipway -C examples/minimal package
+# The images whose packages the project builds itself (the others need a
+# kernel and busybox from a distribution repository, and disk formats).
+build/slipway -C examples/minimal image container wsl

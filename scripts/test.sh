@@ -85,7 +85,7 @@ if [ "$quick" = 0 ]; then
                         # RPMs (native and rpmbuild-made) built from the example.
                         case "$name" in
                         fuzz-toml) seeds=$(find examples tests/projects ../shared/toml-test/tests -name '*.toml' -size -64k 2>/dev/null | head -2000) ;;
-                        fuzz-rpm)
+                        fuzz-rpm|fuzz-install)
                                 build/slipway -q --out build-fuzz/seed-out -C examples/minimal package >/dev/null 2>&1
                                 seeds=$(find build-fuzz/seed-out -name '*.rpm' 2>/dev/null) ;;
                         fuzz-repo)
@@ -97,6 +97,14 @@ if [ "$quick" = 0 ]; then
                                 done
                                 cp build-fuzz/seed-out/repo/repodata/repomd.xml build-fuzz/seed-xml/ 2>/dev/null
                                 seeds=$(find build-fuzz/seed-xml -type f 2>/dev/null) ;;
+                        fuzz-inspect)
+                                build/slipway -q --out build-fuzz/seed-out -C examples/minimal package >/dev/null 2>&1
+                                mkdir -p build-fuzz/seed-img
+                                tar -C build-fuzz/seed-out/repo -czf build-fuzz/seed-img/repo.tar.gz . 2>/dev/null
+                                (cd build-fuzz/seed-out/repo && find . | cpio --quiet -o -H newc) \
+                                        > build-fuzz/seed-img/repo.cpio 2>/dev/null
+                                seeds=$(find build-fuzz/seed-out -name '*.rpm' -size -256k 2>/dev/null
+                                        find build-fuzz/seed-img -type f -size -512k 2>/dev/null) ;;
                         *) seeds= ;;
                         esac
                         for f in $seeds; do cp "$f" "$corpus/$(echo "$f" | md5sum | cut -c1-16)"; done
