@@ -105,7 +105,8 @@ int process_run(const ProcessOptions *o, char **ret_output, int *ret_status) {
                 if (o->output_fd >= 0) {
                         if (dup2(o->output_fd, STDOUT_FILENO) < 0 || dup2(o->output_fd, STDERR_FILENO) < 0)
                                 goto child_errno;
-                } else if (dup2(pipefd[1], STDOUT_FILENO) < 0 || dup2(nul, STDERR_FILENO) < 0)
+                } else if (dup2(pipefd[1], STDOUT_FILENO) < 0 ||
+                           dup2(o->capture_stderr ? pipefd[1] : nul, STDERR_FILENO) < 0)
                         goto child_errno;
                 if (o->cwd && chdir(o->cwd) < 0)
                         goto child_errno;

@@ -168,6 +168,16 @@ static char *last_line(const char *s) {
         return strndup_nul(start, (size_t) (end - start));
 }
 
+/* rpmspec's first "error: " line without the prefix, else the last line. */
+static char *spec_error(const char *s) {
+        for (const char *l = s; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+                if (strncmp(l, "error: ", 7) == 0) {
+                        const char *e = strchrnul(l, '\n');
+                        return strndup_nul(l + 7, (size_t) (e - l - 7));
+                }
+        return last_line(s);
+}
+
 int spec_query(const BuildEnv *env, const Component *c, SpecInfo *ret, char **ret_error) {
         _cleanup_free_ char *spec = NULL, *dir = NULL, *out = NULL, *out2 = NULL;
         _cleanup_(argv_release) Argv a = {}, b = {};
@@ -196,12 +206,12 @@ int spec_query(const BuildEnv *env, const Component *c, SpecInfo *ret, char **re
         if (a.oom || b.oom)
                 return -ENOMEM;
 
-        ProcessOptions po = { .argv = a.v, .envp = env->envp, .cwd = dir, .output_fd = -1 };
+        ProcessOptions po = { .argv = a.v, .envp = env->envp, .cwd = dir, .output_fd = -1, .capture_stderr = true };
         r = process_run(&po, &out, &status);
         if (r < 0)
                 return r;
         if (status != 0) {
-                *ret_error = last_line(out);
+                *ret_error = spec_error(out);
                 return -EINVAL;
         }
         po.argv = b.v;
@@ -209,7 +219,7 @@ int spec_query(const BuildEnv *env, const Component *c, SpecInfo *ret, char **re
         if (r < 0)
                 return r;
         if (status != 0) {
-                *ret_error = last_line(out2);
+                *ret_error = spec_error(out2);
                 return -EINVAL;
         }
 

@@ -206,7 +206,7 @@ int verb_image(const Context *ctx, int argc, char **argv) {
         }
 
         /* Which images: the named ones (each once), else all. */
-        _cleanup_free_ const Image **chosen = new0(const Image *, p->images.n + 1);
+        _cleanup_free_ const Image **chosen = new0(const Image *, 2 * p->images.n + 1);
         size_t n_chosen = 0;
         if (!chosen)
                 return exit_status_from(log_error_errno(-ENOMEM, "cannot compose"));
@@ -234,6 +234,25 @@ int verb_image(const Context *ctx, int argc, char **argv) {
                 log_error("the project has no [images]");
                 return EXIT_FAILURE_USER;
         }
+        /* An image's initrd image is composed before it (and with it, when
+         * only the image was named): the boot writers read its output. */
+        _cleanup_free_ const Image **order = new0(const Image *, 2 * n_chosen + 1);
+        size_t n_order = 0;
+        if (!order)
+                return exit_status_from(log_error_errno(-ENOMEM, "cannot compose"));
+        for (size_t i = 0; i < n_chosen; i++) {
+                const Image *want[2] = { chosen[i]->initrd ? project_find_image(p, chosen[i]->initrd) : NULL, chosen[i] };
+                for (size_t w = 0; w < 2; w++) {
+                        bool dup = !want[w];
+                        for (size_t k = 0; k < n_order && !dup; k++)
+                                dup = order[k] == want[w];
+                        if (!dup)
+                                order[n_order++] = want[w];
+                }
+        }
+        for (size_t i = 0; i < n_order; i++)
+                chosen[i] = order[i];
+        n_chosen = n_order;
 
         _cleanup_free_ char *out = ctx->out_dir ? strdup(ctx->out_dir) : project_path(p, "out");
         _cleanup_free_ char *images_dir = out ? path_join(out, "images") : NULL;
@@ -278,12 +297,11 @@ int verb_image(const Context *ctx, int argc, char **argv) {
                 unsigned skipped = im->format_mask & (1u << IMAGE_FORMAT_ISO);
                 unsigned disks = im->format_mask & ((1u << IMAGE_FORMAT_RAW) | (1u << IMAGE_FORMAT_VHD) |
                                                     (1u << IMAGE_FORMAT_VHDX) | (1u << IMAGE_FORMAT_QCOW2));
-                if (disks) {
-                        SourcePos pos = cfg_pos(&im->obj, "formats");
+                if (disks && (im->boot == BOOT_BIOS || im->boot == BOOT_HYBRID)) {
+                        SourcePos pos = cfg_pos(&im->obj, "boot");
                         diag_warning(&diag, &pos,
-                                     "image '%s': its disks hold the image's partitions and files but no boot loader "
-                                     "yet: they do not boot",
-                                     im->name);
+                                     "image '%s': BIOS boot from a disk is not written yet: its disks %s", im->name,
+                                     im->boot == BOOT_HYBRID ? "boot with UEFI only" : "do not boot");
                 }
                 if (skipped) {
                         _cleanup_free_ char *names = NULL;

@@ -3,7 +3,9 @@
 /* The disk formats of an image (raw, vhd, vhdx, qcow2): a GPT disk whose
  * partitions hold file systems made from the tree (ext4 through libext2fs,
  * vfat in process), written once per container format from one DiskSource.
- * Nothing boots from them yet: no boot loader is installed (issue 6). */
+ * With boot = "uefi" or "hybrid", systemd-boot, the kernel, the initrd and
+ * a Boot Loader Specification entry go on the ESP (boot.c). BIOS boot from
+ * a disk is not written yet. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +18,7 @@
 #include "basic/fileio.h"
 #include "basic/hash.h"
 #include "basic/strbuf.h"
+#include "compose/boot.h"
 #include "compose/disk.h"
 #include "compose/settings.h"
 #include "disk/container.h"
@@ -215,6 +218,37 @@ static int build_fs(Tree *t, const Image *im, Part *parts, size_t n, size_t i, c
         return 0;
 }
 
+/* systemd-boot, the kernel, the initrd and a BLS entry whose root= is the
+ * root partition's PARTUUID, into the ESP's part of the tree. */
+static int install_uefi(Tree *t, const Project *p, const Image *im, const Part *parts, size_t n,
+                        const char *images_dir, const DiskOutputOptions *o, Diagnostics *d) {
+        const Part *esp = NULL, *root = NULL;
+        for (size_t i = 0; i < n; i++) {
+                if (parts[i].cfg->type == PARTITION_ESP && parts[i].cfg->fs == FS_VFAT && parts[i].cfg->mount && !esp)
+                        esp = &parts[i];
+                if (parts[i].cfg->mount && strcmp(parts[i].cfg->mount, "/") == 0)
+                        root = &parts[i];
+        }
+        if (!esp || !root) {
+                SourcePos pos = cfg_pos(&im->obj, im->partitions.n ? "partitions" : "boot");
+                diag_error(d, &pos, "image '%s' boots with UEFI, so its disk needs %s", im->name,
+                           !esp ? "an ESP (a partition of type \"esp\" with a vfat file system)"
+                                : "a partition mounted at /");
+                return -EINVAL;
+        }
+        _cleanup_(boot_inputs_release) BootInputs b = {};
+        int r = boot_inputs_find(t, im, images_dir, o->cpio_gzip, true, d, &b);
+        if (r < 0)
+                return r;
+        char g[GUID_STRING_MAX], root_arg[16 + GUID_STRING_MAX];
+        guid_to_string(root->guid, g);
+        snprintf(root_arg, sizeof root_arg, "PARTUUID=%s", g);
+        _cleanup_free_ char *cmdline = boot_cmdline(im, root_arg);
+        if (!cmdline)
+                return -ENOMEM;
+        return boot_add_uefi(t, p, im, esp->cfg->mount, &b, cmdline);
+}
+
 int image_write_disks(Tree *t, const Project *p, const Image *im, const char *images_dir, unsigned formats,
                       const DiskOutputOptions *o, Diagnostics *d, DiskOutput *ret, size_t *ret_n) {
         static const Partition default_parts[2] = {
@@ -256,6 +290,11 @@ int image_write_disks(Tree *t, const Project *p, const Image *im, const char *im
         r = write_fstab(t, parts, n, when);
         if (r < 0)
                 return r;
+        if (im->boot == BOOT_UEFI || im->boot == BOOT_HYBRID) {
+                r = install_uefi(t, p, im, parts, n, images_dir, o, d);
+                if (r < 0)
+                        return r;
+        }
         /* Every mount point exists in every file system it lies on. */
         for (size_t i = 0; i < n; i++)
                 if (cfgs[i].mount && cfgs[i].fs != FS_NONE && !tree_get(t, cfgs[i].mount) &&

@@ -3,8 +3,8 @@
 
 /* The disk formats of an image: a GPT disk (the image's [[partitions]], or a
  * 256 MiB ESP and a root that grows) whose file systems are made from the
- * tree, written as raw, vhd, vhdx and qcow2. No boot loader is installed
- * yet: these disks hold the image's files but do not boot (issue 6). */
+ * tree, written as raw, vhd, vhdx and qcow2. With boot = "uefi" or "hybrid"
+ * they boot through systemd-boot on the ESP; BIOS boot is not written yet. */
 
 #include "basic/diag.h"
 #include "config/project.h"
@@ -19,10 +19,12 @@ typedef struct DiskOutput {
 
 typedef struct DiskOutputOptions {
         unsigned jobs;
+        bool cpio_gzip; /* the initrd image was written as .cpio.gz, not .cpio.zst */
 } DiskOutputOptions;
 
 /* Writes every disk format in `formats` (1 << ImageFormat) of im. /etc/fstab
- * is written into the tree first (PARTUUID= lines). ret has room for four;
+ * is written into the tree first (PARTUUID= lines), and for UEFI boot the
+ * ESP's files (boot.h; the initrd image must be in images_dir already). ret has room for four;
  * on success *ret_n of them are written under their tmp names. Identifiers
  * (partition and disk GUIDs, file system UUIDs, volume ids) derive from the
  * project's name and version and the image's name. Input problems (files

@@ -307,7 +307,7 @@ int image_write_archives(Tree *t, const Project *p, const Image *im, const char 
                 /* Last: the disks add /etc/fstab to the tree. */
                 DiskOutput dout[4] = {};
                 size_t n_dout = 0;
-                DiskOutputOptions dopt = { .jobs = o->jobs };
+                DiskOutputOptions dopt = { .jobs = o->jobs, .cpio_gzip = o->cpio_gzip };
                 r = image_write_disks(t, p, im, images_dir, disks, &dopt, d, dout, &n_dout);
                 for (size_t k = 0; k < n_dout; k++) {
                         pend[n_pend++] = (Pending) { .tmp = dout[k].tmp, .final = dout[k].final };

@@ -23,7 +23,7 @@
 static const char *const component_kind_table[] = { "spec", "native", NULL };
 static const char *const image_format_table[] = { "raw", "vhd", "vhdx", "qcow2", "iso", "oci", "tar", "wsl", "cpio", NULL };
 static const char *const selinux_mode_table[] = { "enforcing", "permissive", "disabled", NULL };
-static const char *const boot_mode_table[] = { "uefi", "bios", "hybrid", NULL };
+static const char *const boot_mode_table[] = { "uefi", "bios", "hybrid", "none", NULL };
 static const char *const scriptlet_policy_table[] = { "warn", "fail", NULL };
 static const char *const partition_type_table[] = { "esp", "xbootldr", "root", "swap", "home", "srv", "var", "tmp", "usr", "linux", NULL };
 static const char *const fs_type_table[] = { "vfat", "ext4", "none", NULL };

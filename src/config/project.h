@@ -57,6 +57,7 @@ typedef enum BootMode {
         BOOT_UEFI,
         BOOT_BIOS,
         BOOT_HYBRID,
+        BOOT_NONE, /* a disk that does not boot (a data disk) */
         _BOOT_MODE_MAX,
         _BOOT_MODE_INVALID = -EINVAL,
 } BootMode;

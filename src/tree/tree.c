@@ -359,6 +359,16 @@ int tree_add_file(Tree *t, const char *path, const void *data, size_t size, uint
         return tree_add(t, n, ret);
 }
 
+int tree_add_blob(Tree *t, const char *path, TreeBlob *blob, uint32_t mode, uint32_t uid, uint32_t gid,
+                  TreeNode **ret) {
+        int r;
+        TreeNode *n = node_new(path, TREE_REG, mode, uid, gid, t->mtime, &r);
+        if (!n)
+                return r;
+        n->blob = blob ? tree_blob_ref(blob) : NULL;
+        return tree_add(t, n, ret);
+}
+
 int tree_add_symlink(Tree *t, const char *path, const char *target, TreeNode **ret) {
         int r;
         TreeNode *n = node_new(path, TREE_SYMLINK, 0777, 0, 0, t->mtime, &r);

@@ -110,6 +110,9 @@ void tree_node_free(TreeNode *n);
 int tree_add_dir(Tree *t, const char *path, uint32_t mode, uint32_t uid, uint32_t gid, TreeNode **ret);
 int tree_add_file(Tree *t, const char *path, const void *data, size_t size, uint32_t mode, uint32_t uid, uint32_t gid,
                   TreeNode **ret);
+/* A file whose contents are blob (a reference is taken: no copy). */
+int tree_add_blob(Tree *t, const char *path, TreeBlob *blob, uint32_t mode, uint32_t uid, uint32_t gid,
+                  TreeNode **ret);
 int tree_add_symlink(Tree *t, const char *path, const char *target, TreeNode **ret);
 
 /* Removes the node (and, for a directory, everything below it). */

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* What makes an image boot: its kernel, its initrd (another image of the
+ * project, in cpio format), its kernel command line, and systemd-boot with a
+ * Boot Loader Specification entry on an ESP. Shared by the disk and ISO
+ * writers. */
+
+#include <stdbool.h>
+
+#include "basic/diag.h"
+#include "config/project.h"
+#include "tree/tree.h"
+
+typedef struct BootInputs {
+        char *kver;         /* the kernel's version: /usr/lib/modules/KVER/vmlinuz */
+        TreeBlob *kernel;   /* its bytes (a reference into the tree) */
+        TreeBlob *initrd;   /* the initrd image's compressed cpio, or NULL without `initrd` */
+        TreeBlob *sdboot;   /* systemd-bootx64.efi from the tree, or NULL when `need_sdboot` was false */
+} BootInputs;
+
+void boot_inputs_release(BootInputs *b);
+
+/* Finds the boot inputs of im in its tree t: the kernel (the newest
+ * /usr/lib/modules/KVER/vmlinuz), systemd-boot's EFI binary (with
+ * need_sdboot: /usr/lib/systemd/boot/efi/systemd-bootx64.efi), and, when im
+ * names an initrd image, that image's cpio output in images_dir (.cpio.gz
+ * with cpio_gzip, else .cpio.zst: it must have been written before). What
+ * is missing is an error in d naming the package or image to add; -EINVAL. */
+int boot_inputs_find(const Tree *t, const Image *im, const char *images_dir, bool cpio_gzip, bool need_sdboot,
+                     Diagnostics *d, BootInputs *ret);
+
+/* The kernel command line: root=ROOT (when root is not NULL), then the
+ * image's kernel-cmdline. malloc'd. */
+char *boot_cmdline(const Image *im, const char *root);
+
+/* Puts systemd-boot and one Boot Loader Specification (type 1) entry for the
+ * kernel and initrd into the tree below esp (the ESP's mount point):
+ *   EFI/BOOT/BOOTX64.EFI, EFI/systemd/systemd-bootx64.efi,
+ *   loader/loader.conf, loader/entries/TOKEN-KVER.conf,
+ *   TOKEN/KVER/linux, TOKEN/KVER/initrd
+ * where TOKEN is the project's name (the BLS "entry token"). Files get the
+ * project's SOURCE_DATE_EPOCH as mtime. */
+int boot_add_uefi(Tree *t, const Project *p, const Image *im, const char *esp, const BootInputs *b,
+                  const char *cmdline);

@@ -1,0 +1,258 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""The bundled example (examples/minimal) built from nothing with `slipway build`,
+and its bootable images checked with the real tools and booted under QEMU:
+
+- the vm disks (raw, vhd, vhdx, qcow2): GPT (sfdisk, sgdisk), the ESP (fsck.vfat,
+  mtools: systemd-boot, the Boot Loader Specification entry with root=PARTUUID= of
+  the root partition, the kernel and the initrd image), the root (e2fsck, debugfs),
+  the containers (qemu-img info/check/compare, the VHD footer); each boots under
+  OVMF to the marker line the example's init prints, and powers off;
+- a second build from nothing (in the same directory) gives the same bytes.
+
+Usage: boot_test.py SLIPWAY SOURCE_ROOT"""
+import concurrent.futures
+import glob
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+from harness import check, finish, read, run_test, show
+
+SLIPWAY, ROOT = os.path.abspath(sys.argv[1]), sys.argv[2]
+for needed in ["rpmbuild", "qemu-system-x86_64", "qemu-img", "sfdisk", "sgdisk", "mcopy", "fsck.vfat", "e2fsck",
+               "debugfs"]:
+    if not shutil.which(needed):
+        print(f"SKIP: {needed} missing")
+        sys.exit(77)
+OVMF_CODE, OVMF_VARS = "/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_VARS_4M.fd"
+MARKER = b"SLIPWAY-BOOT-OK azl-mini"
+BASE = tempfile.mkdtemp(prefix="slipway-boot-test-")
+ESP_TYPE = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
+ROOT_X86_64_TYPE = "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709"
+
+
+def run(*args, timeout=300, **kw):
+    e = dict(os.environ, LC_ALL="C", TZ="UTC", TMPDIR=BASE)
+    e.pop("SOURCE_DATE_EPOCH", None)
+    return subprocess.run(list(args), capture_output=True, timeout=timeout, env=e, **kw)
+
+
+def text(p):
+    return f"exit {p.returncode}\nstdout: {p.stdout[-1500:]!r}\nstderr: {p.stderr[-2500:]!r}"
+
+
+def build(name):
+    """Copies the example (without outputs) and runs `slipway build` in it."""
+    proj = os.path.join(BASE, name)
+    shutil.copytree(os.path.join(ROOT, "examples", "minimal"), proj, ignore=shutil.ignore_patterns("out"))
+    t = time.monotonic()
+    p = run(SLIPWAY, "-C", proj, "build", timeout=600)
+    return proj, p, time.monotonic() - t
+
+
+def partitions(disk):
+    """sfdisk's JSON view of a raw disk."""
+    import json
+    p = run("sfdisk", "--json", disk)
+    return json.loads(p.stdout)["partitiontable"] if p.returncode == 0 else None
+
+
+def extract(disk, part, dest):
+    """Copies one partition of a raw disk into its own file."""
+    with open(disk, "rb") as f, open(dest, "wb") as o:
+        f.seek(part["start"] * 512)
+        left = part["size"] * 512
+        while left:
+            b = f.read(min(left, 1 << 20))
+            if not b:
+                break
+            o.write(b)
+            left -= len(b)
+
+
+def mtype(esp, path):
+    p = run("mtype", "-i", esp, "::" + path)
+    return p.stdout if p.returncode == 0 else None
+
+
+def boot(disk, fmt, log):
+    """Boots a disk under OVMF (TCG); returns (qemu's exit status, serial log, seconds)."""
+    vars_fd = log + ".vars.fd"
+    shutil.copy(OVMF_VARS, vars_fd)
+    t = time.monotonic()
+    try:
+        p = run("qemu-system-x86_64", "-m", "512", "-nographic", "-no-reboot", "-nic", "none",
+                "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
+                "-drive", f"if=pflash,format=raw,file={vars_fd}",
+                "-drive", f"file={disk},format={fmt},if=virtio,snapshot=on", timeout=240)
+        rc, out = p.returncode, p.stdout
+    except subprocess.TimeoutExpired as e:
+        rc, out = "timeout", e.stdout or b""
+    with open(log, "wb") as f:
+        f.write(out)
+    return rc, out, time.monotonic() - t
+
+
+def vhd_footer_ok(path, size):
+    """The fixed VHD footer, per Microsoft's VHD specification (Hard Disk Footer Format)."""
+    with open(path, "rb") as f:
+        f.seek(-512, os.SEEK_END)
+        ft = f.read(512)
+    cookie, cur_size, disk_type, csum = ft[0:8], struct.unpack(">Q", ft[48:56])[0], struct.unpack(">I", ft[60:64])[0], \
+        struct.unpack(">I", ft[64:68])[0]
+    calc = (~sum(ft[:64] + b"\0\0\0\0" + ft[68:])) & 0xffffffff
+    return cookie == b"conectix" and cur_size == size and disk_type == 2 and csum == calc and size % (1 << 20) == 0, \
+        (cookie, cur_size, disk_type, csum, calc)
+
+
+STATE = {}
+
+
+def test_build():
+    proj, p, secs = build("one")
+    STATE["proj"], STATE["build_secs"] = proj, secs
+    check("build: slipway build of the example exits 0", p.returncode == 0, text(p))
+    print(f"     (slipway build of the example from nothing: {secs:.1f} s)")
+    out = os.path.join(proj, "out", "images")
+    for f in ["vm.raw", "vm.vhd", "vm.vhdx", "vm.qcow2", "initrd.cpio.zst", "wsl.wsl", "container.oci.tar"]:
+        check(f"build: out/images/{f} written", os.path.isfile(os.path.join(out, f)), sorted(os.listdir(out))
+              if os.path.isdir(out) else "no out/images")
+    check("build: no 'do not boot' warning for the UEFI vm", b"vm" not in p.stderr or b"do not boot" not in p.stderr,
+          p.stderr)
+
+
+def test_disk_layout():
+    if "proj" not in STATE:
+        return
+    out = os.path.join(STATE["proj"], "out", "images")
+    raw = os.path.join(out, "vm.raw")
+    pt = partitions(raw)
+    if not check("vm.raw: sfdisk reads a GPT", pt is not None and pt["label"] == "gpt", pt):
+        return
+    parts = pt["partitions"]
+    check("vm.raw: two partitions, ESP then x86-64 root",
+          [q["type"] for q in parts] == [ESP_TYPE, ROOT_X86_64_TYPE], parts)
+    check("vm.raw: 512 MiB as configured", os.path.getsize(raw) == 512 << 20, os.path.getsize(raw))
+    v = run("sgdisk", "-v", raw)
+    check("vm.raw: sgdisk -v finds no problems", v.returncode == 0 and b"No problems found" in v.stdout, text(v))
+    esp, root = os.path.join(BASE, "esp.img"), os.path.join(BASE, "root.img")
+    extract(raw, parts[0], esp)
+    extract(raw, parts[1], root)
+    f = run("fsck.vfat", "-n", esp)
+    check("ESP: fsck.vfat -n clean", f.returncode == 0, text(f))
+    e = run("e2fsck", "-fn", root)
+    check("root: e2fsck -fn clean", e.returncode == 0, text(e))
+
+    root_uuid = parts[1]["uuid"].lower()
+    kernels = sorted(glob.glob("/boot/vmlinuz-*"))
+    kver = os.path.basename(kernels[-1])[len("vmlinuz-"):] if kernels else "?"
+    entry = mtype(esp, f"/loader/entries/azl-mini-{kver}.conf")
+    check("ESP: a BLS entry for the kernel", entry is not None, run("mdir", "-/", "-i", esp, "::/").stdout)
+    if entry is not None:
+        lines = dict(l.split(" ", 1) for l in entry.decode().splitlines() if " " in l)
+        check("ESP: entry: linux and initrd below the entry token",
+              lines.get("linux") == f"/azl-mini/{kver}/linux" and lines.get("initrd") == f"/azl-mini/{kver}/initrd",
+              entry)
+        check("ESP: entry: options = root=PARTUUID=<the root partition> + the image's kernel-cmdline",
+              lines.get("options") == f"root=PARTUUID={root_uuid} console=ttyS0 init=/usr/lib/slipway/init", entry)
+    check("ESP: loader.conf picks the entry", mtype(esp, "/loader/loader.conf") ==
+          f"timeout 0\ndefault azl-mini-{kver}.conf\n".encode(), mtype(esp, "/loader/loader.conf"))
+    sdboot = read("/usr/lib/systemd/boot/efi/systemd-bootx64.efi")
+    check("ESP: EFI/BOOT/BOOTX64.EFI is systemd-boot", mtype(esp, "/EFI/BOOT/BOOTX64.EFI") == sdboot, "differs")
+    check("ESP: the kernel is the host's Debian kernel",
+          kernels and mtype(esp, f"/azl-mini/{kver}/linux") == read(kernels[-1]), "differs")
+    check("ESP: the initrd is the initrd image's output",
+          mtype(esp, f"/azl-mini/{kver}/initrd") == read(os.path.join(out, "initrd.cpio.zst")), "differs")
+
+    d = run("debugfs", "-R", "stat /usr/lib/slipway/init", root)
+    check("root: debugfs: /usr/lib/slipway/init is 0755 root:root",
+          b"Mode:  0755" in d.stdout and b"User:     0   Group:     0" in d.stdout, text(d))
+    d = run("debugfs", "-R", "cat /etc/fstab", root)
+    check("root: /etc/fstab mounts / by the root's PARTUUID",
+          f"PARTUUID={root_uuid} / ext4".encode() in d.stdout.lower().replace(b"partuuid", b"PARTUUID"), text(d))
+    d = run("debugfs", "-R", "ls -l /boot/efi", root)
+    check("root: /boot/efi is an empty mount point (the ESP's files are on the ESP)",
+          d.returncode == 0 and b"loader" not in d.stdout and b"EFI" not in d.stdout, text(d))
+
+    size = os.path.getsize(raw)
+    for fmt, f in (("vpc", "vm.vhd"), ("vhdx", "vm.vhdx"), ("qcow2", "vm.qcow2")):
+        path = os.path.join(out, f)
+        i = run("qemu-img", "info", "-f", fmt, "--output=json", path)
+        import json
+        vs = json.loads(i.stdout).get("virtual-size") if i.returncode == 0 else None
+        check(f"{f}: qemu-img info -f {fmt}: virtual size = the raw disk's", vs == size, text(i))
+        c = run("qemu-img", "compare", "-f", "raw", "-F", fmt, raw, path)
+        check(f"{f}: qemu-img compare with vm.raw: identical", c.returncode == 0, text(c))
+        if fmt != "vpc":
+            c = run("qemu-img", "check", "-f", fmt, path)
+            check(f"{f}: qemu-img check clean", c.returncode == 0, text(c))
+    ok, detail = vhd_footer_ok(os.path.join(out, "vm.vhd"), size)
+    check("vm.vhd: footer cookie, fixed type, size (whole MiB) and checksum", ok, detail)
+
+
+def test_boot_disks():
+    if "proj" not in STATE:
+        return
+    out = os.path.join(STATE["proj"], "out", "images")
+    jobs = [("vm.raw", "raw"), ("vm.vhd", "vpc"), ("vm.vhdx", "vhdx"), ("vm.qcow2", "qcow2")]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:
+        futs = {f: ex.submit(boot, os.path.join(out, f), fmt, os.path.join(BASE, f + ".log")) for f, fmt in jobs}
+        for f, fmt in jobs:
+            rc, log, secs = futs[f].result()
+            check(f"boot {f} (OVMF, -drive format={fmt},if=virtio): the init's marker on the serial console, "
+                  f"then power-off ({secs:.0f} s)", rc == 0 and MARKER in log,
+                  f"qemu exit {rc}; serial log tail: {log[-2500:]!r}")
+
+
+def test_reproducible():
+    """A second build from nothing in the same place gives the same bytes. (The
+    project's path is part of what rpmbuild records: the source RPM's Spec tag holds
+    the expanded %prep with the absolute source path, and the binary RPMs point at
+    the source RPM by its digest.)"""
+    if "proj" not in STATE:
+        return
+    proj = STATE["proj"]
+    first = os.path.join(BASE, "first-out")
+    os.rename(os.path.join(proj, "out"), first)
+    p = run(SLIPWAY, "-C", proj, "build", timeout=600)
+    if not check("second build from nothing exits 0", p.returncode == 0, text(p)):
+        return
+    for f in ["vm.raw", "vm.vhd", "vm.vhdx", "vm.qcow2", "initrd.cpio.zst", "wsl.wsl", "container.oci.tar"]:
+        a, b = os.path.join(first, "images", f), os.path.join(proj, "out", "images", f)
+        same = os.path.isfile(a) and os.path.isfile(b) and run("cmp", a, b).returncode == 0
+        check(f"two builds from nothing: {f} byte-identical", same, "differ")
+
+
+def test_boot_errors():
+    """A UEFI image without systemd-boot, or without a kernel: one error naming what to add, no outputs."""
+    if "proj" not in STATE:
+        return
+    proj = STATE["proj"]
+    vm = os.path.join(proj, "images", "vm.toml")
+    orig = read(vm).decode()
+    try:
+        for drop, says in (('"systemd-boot", ', "systemd-boot"), ('"kernel", ', "kernel")):
+            with open(vm, "w") as f:
+                f.write(orig.replace(drop, ""))
+            out = os.path.join(BASE, "bad-" + says)
+            shutil.copytree(os.path.join(proj, "out", "repo"), os.path.join(out, "repo"))
+            p = run(SLIPWAY, "-C", proj, "--out", out, "image", "vm")
+            check(f"vm without {says}: exit 1 with an error naming {says}",
+                  p.returncode == 1 and says.encode() in p.stderr and b"error" in p.stderr, text(p))
+            check(f"vm without {says}: no disk written",
+                  not glob.glob(os.path.join(out, "images", "vm.*")), os.listdir(os.path.join(out, "images"))
+                  if os.path.isdir(os.path.join(out, "images")) else [])
+    finally:
+        with open(vm, "w") as f:
+            f.write(orig)
+
+
+for t in [test_build, test_disk_layout, test_boot_disks, test_boot_errors, test_reproducible]:
+    run_test(t)
+shutil.rmtree(BASE, ignore_errors=True)
+finish("boot")
