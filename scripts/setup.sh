@@ -33,7 +33,8 @@ ninja -C build
 
 echo "setup: main job on examples/minimal"
 build/slipway -C examples/minimal check
-build/slipway -C examples/minimal package
-# The images whose packages the project builds itself (the others need a
-# kernel and busybox from a distribution repository, and disk formats).
-build/slipway -C examples/minimal image container wsl
+# The whole pipeline: every component (the kernel, busybox, systemd-boot and
+# ISOLINUX repackaged from this machine's Debian packages, the rest from specs
+# and native components), the repository, and every image: vm (raw, vhd, vhdx,
+# qcow2), live (iso), container (oci), wsl and initrd (cpio).
+build/slipway -C examples/minimal build

@@ -3,11 +3,15 @@
 """The bundled example (examples/minimal) built from nothing with `slipway build`,
 and its bootable images checked with the real tools and booted under QEMU:
 
-- the vm disks (raw, vhd, vhdx, qcow2): GPT (sfdisk, sgdisk), the ESP (fsck.vfat,
-  mtools: systemd-boot, the Boot Loader Specification entry with root=PARTUUID= of
-  the root partition, the kernel and the initrd image), the root (e2fsck, debugfs),
-  the containers (qemu-img info/check/compare, the VHD footer); each boots under
-  OVMF to the marker line the example's init prints, and powers off;
+- the vm disks (raw, vhd, vhdx, qcow2; boot = "hybrid"): GPT (sfdisk, sgdisk), the
+  ESP (fsck.vfat, mtools: systemd-boot, the Boot Loader Specification entry with
+  root=PARTUUID= of the root partition, the kernel and the initrd image, GRUB's
+  grub.cfg), GRUB's boot.img and core.img before the first partition, the root
+  (e2fsck, debugfs), the containers (qemu-img info/check/compare, the VHD footer);
+  each boots under OVMF (systemd-boot) to the marker line the example's init
+  prints, and powers off; raw and vhd also under SeaBIOS (GRUB);
+- the live ISO (xorriso, osirrox, sfdisk) boots as a CD under SeaBIOS and OVMF and as
+  a disk (hybrid MBR and GPT) under both;
 - a second build from nothing (in the same directory) gives the same bytes.
 
 Usage: boot_test.py SLIPWAY SOURCE_ROOT"""
@@ -24,8 +28,8 @@ import time
 from harness import check, finish, read, run_test, show
 
 SLIPWAY, ROOT = os.path.abspath(sys.argv[1]), sys.argv[2]
-for needed in ["rpmbuild", "qemu-system-x86_64", "qemu-img", "sfdisk", "sgdisk", "mcopy", "fsck.vfat", "e2fsck",
-               "debugfs"]:
+for needed in ["rpmbuild", "qemu-system-x86_64", "xorriso", "osirrox", "cpio", "qemu-img", "sfdisk", "sgdisk",
+               "mcopy", "fsck.vfat", "e2fsck", "debugfs"]:
     if not shutil.which(needed):
         print(f"SKIP: {needed} missing")
         sys.exit(77)
@@ -80,16 +84,22 @@ def mtype(esp, path):
     return p.stdout if p.returncode == 0 else None
 
 
-def boot(disk, fmt, log):
-    """Boots a disk under OVMF (TCG); returns (qemu's exit status, serial log, seconds)."""
-    vars_fd = log + ".vars.fd"
-    shutil.copy(OVMF_VARS, vars_fd)
+def boot(disk, fmt, log, firmware="ovmf", how="disk"):
+    """Boots a disk (or, with how="cdrom", a CD) under OVMF or SeaBIOS (TCG); returns
+    (qemu's exit status, serial log, seconds)."""
+    args = ["qemu-system-x86_64", "-m", "512", "-nographic", "-no-reboot", "-nic", "none"]
+    if firmware == "ovmf":
+        vars_fd = log + ".vars.fd"
+        shutil.copy(OVMF_VARS, vars_fd)
+        args += ["-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
+                 "-drive", f"if=pflash,format=raw,file={vars_fd}"]
+    if how == "cdrom":
+        args += ["-cdrom", disk, "-boot", "d"]
+    else:
+        args += ["-drive", f"file={disk},format={fmt},if={'virtio' if firmware == 'ovmf' else 'ide'},snapshot=on"]
     t = time.monotonic()
     try:
-        p = run("qemu-system-x86_64", "-m", "512", "-nographic", "-no-reboot", "-nic", "none",
-                "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
-                "-drive", f"if=pflash,format=raw,file={vars_fd}",
-                "-drive", f"file={disk},format={fmt},if=virtio,snapshot=on", timeout=240)
+        p = run(*args, timeout=240)
         rc, out = p.returncode, p.stdout
     except subprocess.TimeoutExpired as e:
         rc, out = "timeout", e.stdout or b""
@@ -119,7 +129,8 @@ def test_build():
     check("build: slipway build of the example exits 0", p.returncode == 0, text(p))
     print(f"     (slipway build of the example from nothing: {secs:.1f} s)")
     out = os.path.join(proj, "out", "images")
-    for f in ["vm.raw", "vm.vhd", "vm.vhdx", "vm.qcow2", "initrd.cpio.zst", "wsl.wsl", "container.oci.tar"]:
+    for f in ["vm.raw", "vm.vhd", "vm.vhdx", "vm.qcow2", "live.iso", "initrd.cpio.zst", "wsl.wsl",
+              "container.oci.tar"]:
         check(f"build: out/images/{f} written", os.path.isfile(os.path.join(out, f)), sorted(os.listdir(out))
               if os.path.isdir(out) else "no out/images")
     check("build: no 'do not boot' warning for the UEFI vm", b"vm" not in p.stderr or b"do not boot" not in p.stderr,
@@ -169,6 +180,21 @@ def test_disk_layout():
     check("ESP: the initrd is the initrd image's output",
           mtype(esp, f"/azl-mini/{kver}/initrd") == read(os.path.join(out, "initrd.cpio.zst")), "differs")
 
+    grub = mtype(esp, "/boot/grub/grub.cfg")
+    check("ESP: GRUB's grub.cfg boots the same kernel, initrd and command line",
+          grub is not None and f"linux /azl-mini/{kver}/linux root=PARTUUID={root_uuid} console=ttyS0 "
+          f"init=/usr/lib/slipway/init".encode() in grub and f"initrd /azl-mini/{kver}/initrd".encode() in grub, grub)
+    with open(raw, "rb") as f:
+        head = f.read(2048 * 512)
+    bootimg = read("/usr/lib/grub/i386-pc/boot.img")
+    check("vm.raw: the MBR holds GRUB's boot.img code (up to the partition table) pointing at LBA 34",
+          head[0x5c:0x64] == struct.pack("<Q", 34) and head[:0x5c] == bootimg[:0x5c]
+          and head[0x68:0x1b8] == bootimg[0x68:0x1b8] and head[0x1fe:0x200] == b"\x55\xaa", head[:0x70].hex())
+    check("vm.raw: GRUB's core.img at LBA 34 lists the rest of itself from LBA 35",
+          struct.unpack("<Q", head[34 * 512 + 500:34 * 512 + 508])[0] == 35, head[34 * 512 + 500:34 * 512 + 512].hex())
+    check("vm.raw: the GPT's first usable LBA is 2048 (core.img's sectors belong to nobody)",
+          pt.get("firstlba") == 2048, pt)
+
     d = run("debugfs", "-R", "stat /usr/lib/slipway/init", root)
     check("root: debugfs: /usr/lib/slipway/init is 0755 root:root",
           b"Mode:  0755" in d.stdout and b"User:     0   Group:     0" in d.stdout, text(d))
@@ -199,14 +225,65 @@ def test_boot_disks():
     if "proj" not in STATE:
         return
     out = os.path.join(STATE["proj"], "out", "images")
-    jobs = [("vm.raw", "raw"), ("vm.vhd", "vpc"), ("vm.vhdx", "vhdx"), ("vm.qcow2", "qcow2")]
+    jobs = [("vm.raw", "raw", "ovmf"), ("vm.vhd", "vpc", "ovmf"), ("vm.vhdx", "vhdx", "ovmf"),
+            ("vm.qcow2", "qcow2", "ovmf"), ("vm.raw", "raw", "seabios"), ("vm.vhd", "vpc", "seabios")]
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:
-        futs = {f: ex.submit(boot, os.path.join(out, f), fmt, os.path.join(BASE, f + ".log")) for f, fmt in jobs}
-        for f, fmt in jobs:
-            rc, log, secs = futs[f].result()
-            check(f"boot {f} (OVMF, -drive format={fmt},if=virtio): the init's marker on the serial console, "
+        futs = [ex.submit(boot, os.path.join(out, f), fmt, os.path.join(BASE, f"{f}.{fw}.log"), fw)
+                for f, fmt, fw in jobs]
+        for (f, fmt, fw), fut in zip(jobs, futs):
+            rc, log, secs = fut.result()
+            how = "OVMF, systemd-boot, -drive if=virtio" if fw == "ovmf" else "SeaBIOS, GRUB, -drive if=ide"
+            check(f"boot {f} ({how}, format={fmt}): the init's marker on the serial console, "
                   f"then power-off ({secs:.0f} s)", rc == 0 and MARKER in log,
                   f"qemu exit {rc}; serial log tail: {log[-2500:]!r}")
+
+
+def test_iso():
+    """The live ISO: El Torito BIOS and UEFI images, the hybrid MBR and GPT, what the
+    ISO 9660 tree holds; it boots as a CD under SeaBIOS and OVMF and as a disk."""
+    if "proj" not in STATE:
+        return
+    iso = os.path.join(STATE["proj"], "out", "images", "live.iso")
+    if not check("live.iso written", os.path.isfile(iso), "missing"):
+        return
+    x = run("xorriso", "-indev", iso, "-report_el_torito", "plain")
+    rep = (x.stdout + x.stderr).decode(errors="replace")  # "Boot record" goes to stderr
+    check("live.iso: xorriso lists a BIOS boot image (isolinux.bin, boot info table)",
+          any("BIOS" in l and "none" in l for l in rep.splitlines() if l.startswith("El Torito boot img"))
+          and "/isolinux/isolinux.bin" in rep and "boot-info-table" in rep, rep)
+    check("live.iso: xorriso lists a UEFI boot image",
+          any("UEFI" in l for l in rep.splitlines() if l.startswith("El Torito boot img")), rep)
+    check("live.iso: MBR isohybrid and GPT", "MBR isohybrid" in rep and "GPT" in rep, rep)
+    pt = partitions(iso)
+    check("live.iso: sfdisk reads a GPT with an EFI System partition",
+          pt is not None and pt["label"] == "gpt" and any(q["type"] == ESP_TYPE for q in pt["partitions"]), pt)
+    ex = os.path.join(BASE, "iso-x")
+    o = run("osirrox", "-indev", iso, "-extract", "/", ex)
+    check("live.iso: osirrox extracts it", o.returncode == 0, text(o))
+    kernels = sorted(glob.glob("/boot/vmlinuz-*"))
+    check("live.iso: /boot/vmlinuz is the kernel", kernels and os.path.isfile(os.path.join(ex, "boot", "vmlinuz"))
+          and read(os.path.join(ex, "boot", "vmlinuz")) == read(kernels[-1]), "differs")
+    cfg = os.path.join(ex, "isolinux", "isolinux.cfg")
+    check("live.iso: isolinux.cfg boots /boot/vmlinuz with the initrd and kernel-cmdline",
+          os.path.isfile(cfg) and "APPEND initrd=/boot/initrd console=ttyS0 rdinit=/usr/lib/slipway/init"
+          in read(cfg).decode(), read(cfg) if os.path.isfile(cfg) else "missing")
+    ini = os.path.join(ex, "boot", "initrd")
+    if os.path.isfile(ini):
+        lst = subprocess.run("zstd -dc | cpio -it --quiet", shell=True, input=read(ini), capture_output=True)
+        names = lst.stdout.decode().split()
+        check("live.iso: the initrd is the image's tree (init, hello, rpmdb) without the kernel file",
+              "usr/lib/slipway/init" in names and "usr/bin/hello" in names
+              and "usr/lib/sysimage/rpm/rpmdb.sqlite" in names and not any(n.endswith("/vmlinuz") for n in names),
+              names[:40])
+    jobs = [("CD, SeaBIOS (-cdrom)", "seabios", "cdrom"), ("CD, OVMF (-cdrom)", "ovmf", "cdrom"),
+            ("disk, SeaBIOS (-drive)", "seabios", "disk"), ("disk, OVMF (-drive if=virtio)", "ovmf", "disk")]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex_:
+        futs = [ex_.submit(boot, iso, "raw", os.path.join(BASE, f"iso-{i}.log"), fw, how)
+                for i, (_, fw, how) in enumerate(jobs)]
+        for (name, _, _), fut in zip(jobs, futs):
+            rc, log, secs = fut.result()
+            check(f"boot live.iso as a {name}: the init's marker, then power-off ({secs:.0f} s)",
+                  rc == 0 and MARKER in log, f"qemu exit {rc}; serial log tail: {log[-2500:]!r}")
 
 
 def test_reproducible():
@@ -222,7 +299,8 @@ def test_reproducible():
     p = run(SLIPWAY, "-C", proj, "build", timeout=600)
     if not check("second build from nothing exits 0", p.returncode == 0, text(p)):
         return
-    for f in ["vm.raw", "vm.vhd", "vm.vhdx", "vm.qcow2", "initrd.cpio.zst", "wsl.wsl", "container.oci.tar"]:
+    for f in ["vm.raw", "vm.vhd", "vm.vhdx", "vm.qcow2", "live.iso", "initrd.cpio.zst", "wsl.wsl",
+              "container.oci.tar"]:
         a, b = os.path.join(first, "images", f), os.path.join(proj, "out", "images", f)
         same = os.path.isfile(a) and os.path.isfile(b) and run("cmp", a, b).returncode == 0
         check(f"two builds from nothing: {f} byte-identical", same, "differ")
@@ -250,9 +328,24 @@ def test_boot_errors():
     finally:
         with open(vm, "w") as f:
             f.write(orig)
+    live = os.path.join(proj, "images", "live.toml")
+    orig = read(live).decode()
+    try:
+        with open(live, "w") as f:
+            f.write(orig.replace('"syslinux", ', ""))
+        out = os.path.join(BASE, "bad-syslinux")
+        shutil.copytree(os.path.join(proj, "out", "repo"), os.path.join(out, "repo"))
+        p = run(SLIPWAY, "-C", proj, "--out", out, "image", "live")
+        check("live (hybrid) without ISOLINUX: exit 1 with an error naming isolinux.bin",
+              p.returncode == 1 and b"isolinux.bin" in p.stderr, text(p))
+        check("live without ISOLINUX: no ISO written", not glob.glob(os.path.join(out, "images", "live.*")),
+              os.listdir(os.path.join(out, "images")) if os.path.isdir(os.path.join(out, "images")) else [])
+    finally:
+        with open(live, "w") as f:
+            f.write(orig)
 
 
-for t in [test_build, test_disk_layout, test_boot_disks, test_boot_errors, test_reproducible]:
+for t in [test_build, test_disk_layout, test_boot_disks, test_iso, test_boot_errors, test_reproducible]:
     run_test(t)
 shutil.rmtree(BASE, ignore_errors=True)
 finish("boot")

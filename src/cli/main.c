@@ -69,7 +69,9 @@ static const Verb verbs[] = {
                         "them into a tree in memory without root, with an rpm database, applies the\n"
                         "image's settings and SELinux labels, and writes OUT/images/NAME.oci/ and\n"
                         "NAME.oci.tar (oci), NAME.tar.zst (tar), NAME.wsl (wsl), NAME.cpio.zst (cpio),\n"
-                        "and GPT disks NAME.raw, .vhd, .vhdx, .qcow2 (which do not boot yet).\n"
+                        "GPT disks NAME.raw, .vhd, .vhdx, .qcow2 and a live hybrid NAME.iso, which boot\n"
+                        "as the image's `boot` says (UEFI through systemd-boot, BIOS through GRUB or\n"
+                        "ISOLINUX; an image's initrd image is composed before it).\n"
                         "Remote repositories are cached in OUT/cache. Outputs are replaced atomically;\n"
                         "a failed image leaves its earlier outputs as they were.\n",
                 .options = VERB_OPT_COMPRESS,

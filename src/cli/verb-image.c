@@ -294,28 +294,6 @@ int verb_image(const Context *ctx, int argc, char **argv) {
                         continue;
                 }
                 size_t n_nodes = tree_size(res.tree);
-                unsigned skipped = im->format_mask & (1u << IMAGE_FORMAT_ISO);
-                unsigned disks = im->format_mask & ((1u << IMAGE_FORMAT_RAW) | (1u << IMAGE_FORMAT_VHD) |
-                                                    (1u << IMAGE_FORMAT_VHDX) | (1u << IMAGE_FORMAT_QCOW2));
-                if (disks && (im->boot == BOOT_BIOS || im->boot == BOOT_HYBRID)) {
-                        SourcePos pos = cfg_pos(&im->obj, "boot");
-                        diag_warning(&diag, &pos,
-                                     "image '%s': BIOS boot from a disk is not written yet: its disks %s", im->name,
-                                     im->boot == BOOT_HYBRID ? "boot with UEFI only" : "do not boot");
-                }
-                if (skipped) {
-                        _cleanup_free_ char *names = NULL;
-                        size_t len = 0;
-                        FILE *f = open_memstream(&names, &len);
-                        for (int k = 0; f && k < _IMAGE_FORMAT_MAX; k++)
-                                if (skipped & (1u << k))
-                                        fprintf(f, "%s%s", ftell(f) ? ", " : "", image_format_to_string((ImageFormat) k));
-                        if (f)
-                                fclose(f);
-                        SourcePos pos = cfg_pos(&im->obj, "formats");
-                        diag_warning(&diag, &pos, "image '%s': the %s format is not written yet", im->name,
-                                     names ? names : "");
-                }
                 if (ctx->json) {
                         json_t *jo = json_array();
                         for (size_t k = 0; k < n_outs; k++)

@@ -12,12 +12,20 @@
 
 #include "basic/alloc.h"
 #include "basic/fileio.h"
+#include "basic/hash.h"
 #include "basic/strbuf.h"
 #include "compose/boot.h"
 #include "compose/settings.h"
 
 #define MODULES_DIR "/usr/lib/modules/"
 #define SDBOOT_PATH "/usr/lib/systemd/boot/efi/systemd-bootx64.efi"
+
+int image_seed(const Project *p, const Image *im, uint8_t seed[32]) {
+        _cleanup_free_ char *s = NULL;
+        if (asprintf(&s, "slipway-image-seed\n%s\n%s\n%s", p->project.name, p->project.version, im->name) < 0)
+                return -ENOMEM;
+        return hash_buffer(HASH_SHA256, s, strlen(s), seed);
+}
 
 void boot_inputs_release(BootInputs *b) {
         free(b->kver);
@@ -145,6 +153,34 @@ static int add_blob(Tree *t, const char *dir, const char *rel, TreeBlob *b, int6
         if (r >= 0)
                 n->mtime = mtime;
         return r;
+}
+
+int boot_add_grub(Tree *t, const Project *p, const Image *im, const char *part_root, const char *sub,
+                  const BootInputs *b, const char *cmdline) {
+        const int64_t when = (int64_t) p->source_date_epoch;
+        const char *token = p->project.name;
+        _cleanup_free_ char *dir = NULL, *linux_rel = NULL, *initrd_rel = NULL;
+        _cleanup_(strbuf_releasep) StrBuf sb = STRBUF_INIT;
+        int r;
+
+        if (asprintf(&dir, "%s%s", strcmp(part_root, "/") == 0 ? "" : part_root, sub) < 0 ||
+            asprintf(&linux_rel, "%s/%s/linux", token, b->kver) < 0 ||
+            asprintf(&initrd_rel, "%s/%s/initrd", token, b->kver) < 0)
+                return -ENOMEM;
+        if ((r = add_blob(t, dir, linux_rel, b->kernel, when)) < 0)
+                return r;
+        if (b->initrd && (r = add_blob(t, dir, initrd_rel, b->initrd, when)) < 0)
+                return r;
+        /* GRUB's paths are relative to the partition it found grub.cfg on. */
+        strbuf_puts(&sb, "# Written by slipway: boot the image's kernel at once.\nset timeout=0\n");
+        strbuf_printf(&sb, "menuentry '%s %s (%s)' {\n", p->project.name, p->project.version, im->name);
+        strbuf_printf(&sb, "\tlinux %s/%s%s%s\n", sub, linux_rel, cmdline[0] ? " " : "", cmdline);
+        if (b->initrd)
+                strbuf_printf(&sb, "\tinitrd %s/%s\n", sub, initrd_rel);
+        strbuf_puts(&sb, "}\n");
+        if (sb.oom)
+                return -ENOMEM;
+        return add_text(t, strcmp(part_root, "/") == 0 ? "" : part_root, "boot/grub/grub.cfg", sb.buf, when);
 }
 
 int boot_add_uefi(Tree *t, const Project *p, const Image *im, const char *esp, const BootInputs *b,

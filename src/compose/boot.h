@@ -21,6 +21,11 @@ typedef struct BootInputs {
 
 void boot_inputs_release(BootInputs *b);
 
+/* The seed every identifier of an image's disks and ISO derives from
+ * (gpt_guid_derive() with a label per use): SHA-256 of the project's name
+ * and version and the image's name. */
+int image_seed(const Project *p, const Image *im, uint8_t seed[32]);
+
 /* Finds the boot inputs of im in its tree t: the kernel (the newest
  * /usr/lib/modules/KVER/vmlinuz), systemd-boot's EFI binary (with
  * need_sdboot: /usr/lib/systemd/boot/efi/systemd-bootx64.efi), and, when im
@@ -43,3 +48,11 @@ char *boot_cmdline(const Image *im, const char *root);
  * project's SOURCE_DATE_EPOCH as mtime. */
 int boot_add_uefi(Tree *t, const Project *p, const Image *im, const char *esp, const BootInputs *b,
                   const char *cmdline);
+
+/* The kernel, the initrd and a GRUB configuration with one entry, below
+ * part_root (the mount point of the partition GRUB reads: the ESP, or "/")
+ * plus sub ("" on an ESP, "/boot" on a root): SUB/TOKEN/KVER/linux and
+ * initrd, and /boot/grub/grub.cfg in that partition (where the example's
+ * GRUB core looks for it, on whichever partition has it). */
+int boot_add_grub(Tree *t, const Project *p, const Image *im, const char *part_root, const char *sub,
+                  const BootInputs *b, const char *cmdline);

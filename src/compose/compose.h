@@ -45,8 +45,8 @@ typedef struct ImageOutputOptions {
         unsigned jobs;  /* compression threads (the bytes do not depend on it) */
 } ImageOutputOptions;
 
-/* Writes every format of im (oci, tar, wsl, cpio, and the disks raw, vhd,
- * vhdx, qcow2 -- which do not boot yet; iso is skipped) from the tree into
+/* Writes every format of im (oci, tar, wsl, cpio, the disks raw, vhd, vhdx,
+ * qcow2, and iso; the disks and the ISO with their boot files) from the tree into
  * images_dir. Each
  * output is written to a temporary name and renamed; on failure no output
  * of this call is left at its final path (earlier ones were not touched).

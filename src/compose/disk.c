@@ -4,9 +4,11 @@
  * partitions hold file systems made from the tree (ext4 through libext2fs,
  * vfat in process), written once per container format from one DiskSource.
  * With boot = "uefi" or "hybrid", systemd-boot, the kernel, the initrd and
- * a Boot Loader Specification entry go on the ESP (boot.c). BIOS boot from
- * a disk is not written yet. */
+ * a Boot Loader Specification entry go on the ESP (boot.c); with "bios" or
+ * "hybrid", GRUB's boot.img and core.img go before the first partition and
+ * a grub.cfg with the same kernel, initrd and command line beside them. */
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -84,13 +86,6 @@ static const char *type_name(PartitionType t) {
 
 /* The seed of an image's identifiers: the same project and image give the
  * same GUIDs, UUIDs and volume ids. */
-static int image_seed(const Project *p, const Image *im, uint8_t seed[32]) {
-        _cleanup_free_ char *s = NULL;
-        if (asprintf(&s, "slipway-image-seed\n%s\n%s\n%s", p->project.name, p->project.version, im->name) < 0)
-                return -ENOMEM;
-        return hash_buffer(HASH_SHA256, s, strlen(s), seed);
-}
-
 /* /etc/fstab for what the image mounts (the root too, as systemd's
  * generators and fsck expect). */
 static int write_fstab(Tree *t, const Part *parts, size_t n, int64_t mtime) {
@@ -249,6 +244,86 @@ static int install_uefi(Tree *t, const Project *p, const Image *im, const Part *
         return boot_add_uefi(t, p, im, esp->cfg->mount, &b, cmdline);
 }
 
+/* BIOS boot through GRUB (the image's packages install boot.img and a
+ * core.img, see examples/minimal/components/grub): the kernel, the initrd
+ * and grub.cfg go to the ESP (or to /boot on the root without one). The
+ * caller puts core.img at CORE_LBA, in the sectors the GPT keeps free before
+ * RESERVED_LBA, and boot.img's code into the protective MBR (patch_mbr()). */
+#define GRUB_DIR "/usr/lib/grub/i386-pc/"
+#define CORE_LBA 34
+#define RESERVED_LBA 2048
+
+static int install_bios(Tree *t, const Project *p, const Image *im, const Part *parts, size_t n,
+                        const char *images_dir, const DiskOutputOptions *o, Diagnostics *d, TreeBlob **ret_boot,
+                        TreeBlob **ret_core) {
+        const Part *esp = NULL, *root = NULL;
+        for (size_t i = 0; i < n; i++) {
+                if (parts[i].cfg->type == PARTITION_ESP && parts[i].cfg->fs == FS_VFAT && parts[i].cfg->mount && !esp)
+                        esp = &parts[i];
+                if (parts[i].cfg->mount && strcmp(parts[i].cfg->mount, "/") == 0)
+                        root = &parts[i];
+        }
+        SourcePos pos = cfg_pos(&im->obj, "packages");
+        const TreeNode *bimg = tree_get(t, GRUB_DIR "boot.img"), *cimg = tree_get(t, GRUB_DIR "core.img");
+        if (!bimg || !cimg || bimg->type != TREE_REG || cimg->type != TREE_REG || !bimg->blob || !cimg->blob) {
+                diag_error(d, &pos,
+                           "image '%s' boots with BIOS, but no package installs GRUB's " GRUB_DIR "boot.img and "
+                           "core.img; add it to 'packages'",
+                           im->name);
+                return -EINVAL;
+        }
+        if (bimg->blob->size != 512 || cimg->blob->size < 512 ||
+            cimg->blob->size > (uint64_t) (RESERVED_LBA - CORE_LBA) * GPT_SECTOR_SIZE) {
+                diag_error(d, &pos,
+                           "image '%s': GRUB's boot.img must be 512 bytes and its core.img from 512 bytes to %u KiB "
+                           "(they are %zu and %zu bytes)",
+                           im->name, (RESERVED_LBA - CORE_LBA) / 2, bimg->blob->size, cimg->blob->size);
+                return -EINVAL;
+        }
+        if (!root) {
+                SourcePos ppos = cfg_pos(&im->obj, "partitions");
+                diag_error(d, &ppos, "image '%s' boots with BIOS, so its disk needs a partition mounted at /", im->name);
+                return -EINVAL;
+        }
+        _cleanup_(boot_inputs_release) BootInputs b = {};
+        int r = boot_inputs_find(t, im, images_dir, o->cpio_gzip, false, d, &b);
+        if (r < 0)
+                return r;
+        char g[GUID_STRING_MAX], root_arg[16 + GUID_STRING_MAX];
+        guid_to_string(root->guid, g);
+        snprintf(root_arg, sizeof root_arg, "PARTUUID=%s", g);
+        _cleanup_free_ char *cmdline = boot_cmdline(im, root_arg);
+        if (!cmdline)
+                return -ENOMEM;
+        r = esp ? boot_add_grub(t, p, im, esp->cfg->mount, "", &b, cmdline)
+                : boot_add_grub(t, p, im, "/", "/boot", &b, cmdline);
+        if (r < 0)
+                return r;
+        *ret_boot = tree_blob_ref(bimg->blob);
+        *ret_core = tree_blob_ref(cimg->blob);
+        return 0;
+}
+
+/* grub-bios-setup's work on the disk's first sectors: boot.img's code in
+ * the protective MBR (its partition table and signature stay), pointing at
+ * core.img in LBA CORE_LBA; core.img's first sector (diskboot) lists where
+ * the rest of it is. Offsets are GRUB's (include/grub/i386/pc/boot.h):
+ * the kernel sector at 0x5c, the drive check at 0x66 (turned into NOPs for a
+ * hard disk, as grub-bios-setup does), the partition table from 0x1b8;
+ * diskboot's first block list entry in its last 12 bytes (start LBA, 64 bits;
+ * sector count, 16 bits; load segment, 16 bits, kept). */
+static void patch_mbr(uint8_t *mbr, const TreeBlob *boot, uint8_t *core, size_t core_len) {
+        memcpy(mbr, boot->data, 0x1b8);
+        uint64_t lba = htole64(CORE_LBA);
+        memcpy(mbr + 0x5c, &lba, 8);
+        mbr[0x66] = 0x90;
+        mbr[0x67] = 0x90;
+        uint64_t start = htole64(CORE_LBA + 1);
+        uint16_t count = htole16((uint16_t) (core_len / GPT_SECTOR_SIZE - 1));
+        memcpy(core + GPT_SECTOR_SIZE - 12, &start, 8);
+        memcpy(core + GPT_SECTOR_SIZE - 4, &count, 2);
+}
+
 int image_write_disks(Tree *t, const Project *p, const Image *im, const char *images_dir, unsigned formats,
                       const DiskOutputOptions *o, Diagnostics *d, DiskOutput *ret, size_t *ret_n) {
         static const Partition default_parts[2] = {
@@ -262,8 +337,9 @@ int image_write_disks(Tree *t, const Project *p, const Image *im, const char *im
         _cleanup_free_ char *tmpdir = NULL;
         uint8_t seed[32];
         size_t grow = SIZE_MAX, n_out = 0;
-        uint8_t *head = NULL, *tail = NULL;
-        size_t head_len = 0, tail_len = 0;
+        uint8_t *head = NULL, *tail = NULL, *core = NULL;
+        size_t head_len = 0, tail_len = 0, core_len = 0;
+        _cleanup_(tree_blob_unrefp) TreeBlob *grub_boot = NULL, *grub_core = NULL;
         Layout lay = {};
         DiskExtent *ext = NULL;
         int r;
@@ -292,6 +368,11 @@ int image_write_disks(Tree *t, const Project *p, const Image *im, const char *im
                 return r;
         if (im->boot == BOOT_UEFI || im->boot == BOOT_HYBRID) {
                 r = install_uefi(t, p, im, parts, n, images_dir, o, d);
+                if (r < 0)
+                        return r;
+        }
+        if (im->boot == BOOT_BIOS || im->boot == BOOT_HYBRID) {
+                r = install_bios(t, p, im, parts, n, images_dir, o, d, &grub_boot, &grub_core);
                 if (r < 0)
                         return r;
         }
@@ -356,10 +437,21 @@ int image_write_disks(Tree *t, const Project *p, const Image *im, const char *im
         if (r >= 0)
                 r = gpt_guid_derive(seed, "disk", disk_guid);
         if (r >= 0)
-                r = gpt_build(disk_size, disk_guid, gp, n, &head, &head_len, &tail, &tail_len);
+                r = gpt_build_reserved(disk_size, disk_guid, gp, n, grub_core ? RESERVED_LBA : 34, &head, &head_len,
+                                       &tail, &tail_len);
         free(gp);
         if (r < 0)
                 goto finish;
+        if (grub_core) {
+                core_len = (grub_core->size + GPT_SECTOR_SIZE - 1) & ~(size_t) (GPT_SECTOR_SIZE - 1);
+                core = calloc(1, core_len);
+                if (!core) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                memcpy(core, grub_core->data, grub_core->size);
+                patch_mbr(head, grub_boot, core, core_len);
+        }
 
         /* The file systems at their final sizes. */
         for (size_t i = 0; i < n; i++) {
@@ -373,13 +465,16 @@ int image_write_disks(Tree *t, const Project *p, const Image *im, const char *im
         }
 
         /* The disk: GPT head, the partitions' data, GPT tail. */
-        lay.pieces = new0(Piece, n + 2);
-        ext = new0(DiskExtent, n + 2);
+        lay.pieces = new0(Piece, n + 3);
+        ext = new0(DiskExtent, n + 3);
         if (!lay.pieces || !ext) {
                 r = -ENOMEM;
                 goto finish;
         }
         lay.pieces[lay.n++] = (Piece) { .offset = 0, .length = head_len, .data = head, .fd = -1 };
+        if (core)
+                lay.pieces[lay.n++] = (Piece) { .offset = (uint64_t) CORE_LBA * GPT_SECTOR_SIZE, .length = core_len,
+                                                .data = core, .fd = -1 };
         for (size_t i = 0; i < n; i++) {
                 uint64_t off = parts[i].first * GPT_SECTOR_SIZE;
                 uint64_t len = MIN(parts[i].fs_size, parts[i].size);
@@ -449,6 +544,7 @@ finish:
                 (void) rm_rf(tmpdir);
         free(head);
         free(tail);
+        free(core);
         free(lay.pieces);
         free(ext);
         free(sizes);

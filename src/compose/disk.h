@@ -4,7 +4,8 @@
 /* The disk formats of an image: a GPT disk (the image's [[partitions]], or a
  * 256 MiB ESP and a root that grows) whose file systems are made from the
  * tree, written as raw, vhd, vhdx and qcow2. With boot = "uefi" or "hybrid"
- * they boot through systemd-boot on the ESP; BIOS boot is not written yet. */
+ * they boot through systemd-boot on the ESP, with "bios" or "hybrid"
+ * through GRUB (boot.img in the MBR, core.img before the first partition). */
 
 #include "basic/diag.h"
 #include "config/project.h"
@@ -23,8 +24,8 @@ typedef struct DiskOutputOptions {
 } DiskOutputOptions;
 
 /* Writes every disk format in `formats` (1 << ImageFormat) of im. /etc/fstab
- * is written into the tree first (PARTUUID= lines), and for UEFI boot the
- * ESP's files (boot.h; the initrd image must be in images_dir already). ret has room for four;
+ * is written into the tree first (PARTUUID= lines), and the boot files
+ * (boot.h; the initrd image must be in images_dir already). ret has room for four;
  * on success *ret_n of them are written under their tmp names. Identifiers
  * (partition and disk GUIDs, file system UUIDs, volume ids) derive from the
  * project's name and version and the image's name. Input problems (files

@@ -23,6 +23,7 @@
 #include "basic/strbuf.h"
 #include "compose/compose.h"
 #include "compose/disk.h"
+#include "compose/live.h"
 #include "compose/settings.h"
 #include "oci/archive.h"
 #include "oci/oci.h"
@@ -315,6 +316,22 @@ int image_write_archives(Tree *t, const Project *p, const Image *im, const char 
                                 r = add_output(&outs, &n_outs, dout[k].format, dout[k].final, NULL, dout[k].size);
                 }
                 if (r < 0)
+                        goto finish;
+        }
+        if (im->format_mask & (1u << IMAGE_FORMAT_ISO)) {
+                /* After the disks: it takes the kernel file out of the tree. */
+                _cleanup_free_ char *tmp = NULL, *final = NULL;
+                uint64_t size = 0;
+                if (asprintf(&final, "%s/%s.iso", images_dir, im->name) < 0 ||
+                    asprintf(&tmp, "%s/%s.iso.tmp.%d", images_dir, im->name, (int) getpid()) < 0) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                r = image_write_iso(t, p, im, images_dir, o->cpio_gzip, tmp, &size, d);
+                if (r < 0)
+                        goto finish;
+                pend[n_pend++] = (Pending) { .tmp = TAKE_PTR(tmp), .final = TAKE_PTR(final) };
+                if ((r = add_output(&outs, &n_outs, IMAGE_FORMAT_ISO, pend[n_pend - 1].final, NULL, size)) < 0)
                         goto finish;
         }
         /* Everything is written: the pending files take their names. */

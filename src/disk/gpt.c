@@ -179,14 +179,14 @@ static int name_to_utf16(const char *s, le16_t out[36]) {
 }
 
 static void header_fill(struct gpt_header *h, const uint8_t disk_guid[16], uint64_t my_lba, uint64_t alternate_lba,
-                        uint64_t last_usable, uint64_t entry_lba, uint32_t entries_crc) {
+                        uint64_t first_usable, uint64_t last_usable, uint64_t entry_lba, uint32_t entries_crc) {
         *h = (struct gpt_header) {
                 .signature = "EFI PART",
                 .revision = htole32(0x00010000),
                 .header_size = htole32(sizeof(struct gpt_header)),
                 .my_lba = htole64(my_lba),
                 .alternate_lba = htole64(alternate_lba),
-                .first_usable_lba = htole64(FIRST_USABLE_LBA),
+                .first_usable_lba = htole64(first_usable),
                 .last_usable_lba = htole64(last_usable),
                 .partition_entry_lba = htole64(entry_lba),
                 .number_of_partition_entries = htole32(GPT_ENTRIES),
@@ -200,8 +200,17 @@ static void header_fill(struct gpt_header *h, const uint8_t disk_guid[16], uint6
 
 int gpt_build(uint64_t disk_size, const uint8_t disk_guid[16], const GptPartition *parts, size_t n,
               uint8_t **ret_head, size_t *ret_head_len, uint8_t **ret_tail, size_t *ret_tail_len) {
+        return gpt_build_reserved(disk_size, disk_guid, parts, n, FIRST_USABLE_LBA, ret_head, ret_head_len, ret_tail,
+                                  ret_tail_len);
+}
+
+int gpt_build_reserved(uint64_t disk_size, const uint8_t disk_guid[16], const GptPartition *parts, size_t n,
+                       uint64_t first_usable, uint8_t **ret_head, size_t *ret_head_len, uint8_t **ret_tail,
+                       size_t *ret_tail_len) {
         if (n > GPT_ENTRIES)
                 return -E2BIG;
+        if (first_usable < FIRST_USABLE_LBA)
+                return -EINVAL;
         if (disk_size % GPT_SECTOR_SIZE != 0)
                 return -EINVAL;
         uint64_t sectors = disk_size / GPT_SECTOR_SIZE;
@@ -210,7 +219,7 @@ int gpt_build(uint64_t disk_size, const uint8_t disk_guid[16], const GptPartitio
         uint64_t last_usable = sectors - 2 - ENTRY_ARRAY_SECTORS;
 
         for (size_t i = 0; i < n; i++) {
-                if (parts[i].first_lba < FIRST_USABLE_LBA || parts[i].last_lba > last_usable ||
+                if (parts[i].first_lba < first_usable || parts[i].last_lba > last_usable ||
                     parts[i].first_lba > parts[i].last_lba)
                         return -EINVAL;
                 if (memchr(parts[i].name, 0, sizeof(parts[i].name)) == NULL)
@@ -261,12 +270,13 @@ int gpt_build(uint64_t disk_size, const uint8_t disk_guid[16], const GptPartitio
         mbr->signature = htole16(0xaa55);
 
         struct gpt_header h;
-        header_fill(&h, disk_guid, 1, sectors - 1, last_usable, 2, entries_crc);
+        header_fill(&h, disk_guid, 1, sectors - 1, first_usable, last_usable, 2, entries_crc);
         memcpy(head + GPT_SECTOR_SIZE, &h, sizeof(h));
 
         /* The backup: the same entries right before the backup header in the last LBA. */
         memcpy(tail, entries, array_size);
-        header_fill(&h, disk_guid, sectors - 1, 1, last_usable, sectors - 1 - ENTRY_ARRAY_SECTORS, entries_crc);
+        header_fill(&h, disk_guid, sectors - 1, 1, first_usable, last_usable, sectors - 1 - ENTRY_ARRAY_SECTORS,
+                    entries_crc);
         memcpy(tail + array_size, &h, sizeof(h));
 
         *ret_head = TAKE_PTR(head);

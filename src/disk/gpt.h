@@ -67,6 +67,13 @@ int gpt_layout(uint64_t disk_size, const uint64_t *sizes, size_t n, uint64_t *re
  * owned by the caller. */
 int gpt_build(uint64_t disk_size, const uint8_t disk_guid[16], const GptPartition *parts, size_t n,
               uint8_t **ret_head, size_t *ret_head_len, uint8_t **ret_tail, size_t *ret_tail_len);
+/* The same with the headers' FirstUsableLBA at first_usable (>= 34) rather
+ * than 34: the sectors from 34 up to it belong to no partition and no
+ * partitioning tool may allocate them (a BIOS boot loader's core lives
+ * there). Partitions must start at or after it. */
+int gpt_build_reserved(uint64_t disk_size, const uint8_t disk_guid[16], const GptPartition *parts, size_t n,
+                       uint64_t first_usable, uint8_t **ret_head, size_t *ret_head_len, uint8_t **ret_tail,
+                       size_t *ret_tail_len);
 
 /* The partition type GUID for one of slipway's partition type names ("esp",
  * "xbootldr", "root", "usr", "swap", "home", "srv", "var", "tmp", "linux") on

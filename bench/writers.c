@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: MIT */
+
+/* slipway's disk and ISO writers on their own, for bench/image.sh: the same
+ * inputs the peer tools get, so the comparison is writer against writer.
+ *
+ *   bench-writers vhd RAW OUT       a fixed VHD of the raw disk (its data
+ *                                   extents found with SEEK_DATA/SEEK_HOLE,
+ *                                   as qemu-img finds them)
+ *   bench-writers iso OUT DIR MBR EFI
+ *                                   a hybrid ISO of the files below DIR,
+ *                                   booting DIR/isolinux/isolinux.bin with
+ *                                   the isohybrid MBR template MBR, and the
+ *                                   ESP image EFI */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "basic/fileio.h"
+#include "disk/container.h"
+#include "disk/iso.h"
+
+typedef struct Raw {
+        int fd;
+} Raw;
+
+static int raw_read(void *userdata, uint64_t offset, void *buf, size_t n) {
+        const Raw *r = userdata;
+        ssize_t k = pread(r->fd, buf, n, (off_t) offset);
+        return k == (ssize_t) n ? 0 : k < 0 ? -errno : -EIO;
+}
+
+static int vhd(const char *raw, const char *out) {
+        Raw r = { .fd = open(raw, O_RDONLY | O_CLOEXEC) };
+        struct stat st;
+        if (r.fd < 0 || fstat(r.fd, &st) < 0)
+                return -errno;
+        DiskExtent *ext = NULL;
+        size_t n = 0;
+        for (off_t at = 0;;) {
+                off_t data = lseek(r.fd, at, SEEK_DATA);
+                if (data < 0)
+                        break;
+                off_t hole = lseek(r.fd, data, SEEK_HOLE);
+                if (hole < 0)
+                        hole = st.st_size;
+                uint64_t a = (uint64_t) data & ~(uint64_t) 511, b = ((uint64_t) hole + 511) & ~(uint64_t) 511;
+                if (n > 0 && ext[n - 1].offset + ext[n - 1].length >= a)
+                        ext[n - 1].length = b - ext[n - 1].offset;
+                else {
+                        ext = reallocarray(ext, n + 1, sizeof(*ext));
+                        if (!ext)
+                                return -ENOMEM;
+                        ext[n++] = (DiskExtent) { a, b - a };
+                }
+                at = hole;
+        }
+        DiskSource src = { .size = (uint64_t) st.st_size, .extents = ext, .n_extents = n, .read = raw_read,
+                           .userdata = &r };
+        int ret = disk_write(&src, DISK_FORMAT_VHD, NULL, out);
+        free(ext);
+        close(r.fd);
+        return ret;
+}
+
+typedef struct Files {
+        Iso9660File *v;
+        size_t n;
+} Files;
+
+static int collect(const char *root, const char *rel, Files *f) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s%s", root, rel);
+        DIR *d = opendir(dir);
+        if (!d)
+                return -errno;
+        struct dirent *de;
+        int r = 0;
+        while (r >= 0 && (de = readdir(d))) {
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                char sub[4096], full[4096];
+                snprintf(sub, sizeof sub, "%s/%s", rel, de->d_name);
+                snprintf(full, sizeof full, "%s%s", root, sub);
+                struct stat st;
+                if (lstat(full, &st) < 0)
+                        r = -errno;
+                else if (S_ISDIR(st.st_mode))
+                        r = collect(root, sub, f);
+                else if (S_ISREG(st.st_mode)) {
+                        char *data = NULL;
+                        size_t size = 0;
+                        r = read_full_file(full, &data, &size);
+                        Iso9660File *v = r >= 0 ? reallocarray(f->v, f->n + 1, sizeof(*v)) : NULL;
+                        if (r >= 0 && !v)
+                                r = -ENOMEM;
+                        if (r >= 0) {
+                                f->v = v;
+                                f->v[f->n++] = (Iso9660File) { strdup(sub), data, size };
+                        }
+                }
+        }
+        closedir(d);
+        return r;
+}
+
+static int iso(const char *out, const char *dir, const char *mbr_path, const char *efi_path) {
+        Files f = {};
+        char *mbr = NULL, *efi = NULL;
+        size_t mbr_size = 0, efi_size = 0;
+        int r = collect(dir, "", &f);
+        if (r >= 0)
+                r = read_full_file(mbr_path, &mbr, &mbr_size);
+        if (r >= 0)
+                r = read_full_file(efi_path, &efi, &efi_size);
+        if (r >= 0) {
+                Iso9660Spec s = {
+                        .volume_id = "AZL_MINI_4_0", .timestamp = 1767225600, .files = f.v, .n_files = f.n,
+                        .bios_boot_path = "/isolinux/isolinux.bin", .bios_mbr = mbr, .bios_mbr_size = mbr_size,
+                        .efi_image = efi, .efi_image_size = efi_size,
+                };
+                r = iso9660_write(&s, out);
+        }
+        for (size_t i = 0; i < f.n; i++) {
+                free((char *) f.v[i].path);
+                free((void *) f.v[i].data);
+        }
+        free(f.v);
+        free(mbr);
+        free(efi);
+        return r;
+}
+
+int main(int argc, char **argv) {
+        int r;
+        if (argc == 4 && strcmp(argv[1], "vhd") == 0)
+                r = vhd(argv[2], argv[3]);
+        else if (argc == 6 && strcmp(argv[1], "iso") == 0)
+                r = iso(argv[2], argv[3], argv[4], argv[5]);
+        else {
+                fprintf(stderr, "usage: bench-writers vhd RAW OUT | iso OUT DIR MBR EFI\n");
+                return 2;
+        }
+        if (r < 0) {
+                fprintf(stderr, "bench-writers: %s\n", strerror(-r));
+                return 1;
+        }
+        return 0;
+}

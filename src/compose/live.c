@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+
+/* The live ISO (live.h): the kernel and the image as an initrd, in ISO 9660
+ * for ISOLINUX and in an ESP image for systemd-boot; iso9660_write() puts
+ * them together with the El Torito records, the isohybrid MBR and the GPT. */
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "basic/alloc.h"
+#include "basic/compress.h"
+#include "basic/strbuf.h"
+#include "compose/boot.h"
+#include "compose/live.h"
+#include "disk/gpt.h"
+#include "disk/iso.h"
+#include "fs/vfat.h"
+#include "oci/archive.h"
+
+#define SYSLINUX_DIR "/usr/share/syslinux/"
+
+/* "azl-mini" "4.0" -> "AZL_MINI_4_0": ECMA-119 d-characters, at most 32. */
+static void volume_id(const Project *p, char out[33]) {
+        snprintf(out, 33, "%s_%s", p->project.name, p->project.version);
+        for (char *c = out; *c; c++)
+                *c = isalnum((unsigned char) *c) ? (char) toupper((unsigned char) *c) : '_';
+}
+
+static const TreeNode *syslinux_file(const Tree *t, const Image *im, const char *name, Diagnostics *d) {
+        char path[128];
+        snprintf(path, sizeof path, SYSLINUX_DIR "%s", name);
+        const TreeNode *n = tree_get(t, path);
+        if (n && n->type == TREE_REG && n->blob)
+                return n;
+        SourcePos pos = cfg_pos(&im->obj, "packages");
+        diag_error(d, &pos,
+                   "image '%s': its ISO boots with BIOS, but no package installs ISOLINUX's %s; add the package "
+                   "that has " SYSLINUX_DIR "isolinux.bin, ldlinux.c32 and isohdpfx.bin",
+                   im->name, path);
+        return NULL;
+}
+
+/* The ESP image of the ISO: systemd-boot, kernel, initrd, the entry. */
+static int make_esp(const Project *p, const Image *im, const BootInputs *b, const char *cmdline, const uint8_t seed[32],
+                    uint8_t **ret, size_t *ret_size) {
+        const int64_t when = (int64_t) p->source_date_epoch;
+        _cleanup_(tree_freep) Tree *esp = tree_new(when);
+        if (!esp)
+                return -ENOMEM;
+        int r = boot_add_uefi(esp, p, im, "/", b, cmdline);
+        if (r < 0)
+                return r;
+        /* Room for the files (each rounded to a 4 KiB cluster), the
+         * directories and FAT's own tables, in whole MiB. */
+        uint64_t need = b->kernel->size + b->sdboot->size * 2 + (b->initrd ? b->initrd->size : 0);
+        uint64_t size = ((need + need / 16 + ((uint64_t) 2 << 20)) + ((uint64_t) 1 << 20) - 1) & ~(((uint64_t) 1 << 20) - 1);
+        uint8_t id[16];
+        if ((r = gpt_guid_derive(seed, "iso-esp-volume-id", id)) < 0)
+                return r;
+        VfatOptions o = { .volume_id = (uint32_t) id[0] | (uint32_t) id[1] << 8 | (uint32_t) id[2] << 16 |
+                                       (uint32_t) id[3] << 24,
+                          .label = "EFIBOOT", .mtime = when };
+        for (;;) {
+                r = vfat_build(esp, "/", size, &o, ret, NULL);
+                if (r != -ENOSPC)
+                        break;
+                size += (uint64_t) 4 << 20;
+        }
+        if (r < 0)
+                return r;
+        *ret_size = (size_t) size;
+        return 0;
+}
+
+int image_write_iso(Tree *t, const Project *p, const Image *im, const char *images_dir, bool cpio_gzip,
+                    const char *tmp, uint64_t *ret_size, Diagnostics *d) {
+        const bool uefi = im->boot == BOOT_UEFI || im->boot == BOOT_HYBRID;
+        const bool bios = im->boot == BOOT_BIOS || im->boot == BOOT_HYBRID;
+        _cleanup_(boot_inputs_release) BootInputs b = {};
+        _cleanup_(tree_archive_release) TreeArchive cpio = {};
+        _cleanup_free_ uint8_t *z = NULL, *esp = NULL, *initrd = NULL;
+        _cleanup_free_ char *kpath = NULL, *cfg = NULL;
+        size_t zl = 0, esp_size = 0, initrd_size = 0;
+        uint8_t seed[32];
+        int r;
+
+        r = boot_inputs_find(t, im, images_dir, cpio_gzip, uefi, d, &b);
+        if (r < 0)
+                return r;
+        const TreeNode *isolinux = NULL, *ldlinux = NULL, *mbr = NULL;
+        if (bios && (!(isolinux = syslinux_file(t, im, "isolinux.bin", d)) ||
+                     !(ldlinux = syslinux_file(t, im, "ldlinux.c32", d)) ||
+                     !(mbr = syslinux_file(t, im, "isohdpfx.bin", d))))
+                return -EINVAL;
+        /* Keep the boot loader files alive while the tree changes. */
+        _cleanup_(tree_blob_unrefp) TreeBlob *isolinux_b = isolinux ? tree_blob_ref(isolinux->blob) : NULL;
+        _cleanup_(tree_blob_unrefp) TreeBlob *ldlinux_b = ldlinux ? tree_blob_ref(ldlinux->blob) : NULL;
+        _cleanup_(tree_blob_unrefp) TreeBlob *mbr_b = mbr ? tree_blob_ref(mbr->blob) : NULL;
+
+        /* The live root: the tree without its kernel file (the boot loader
+         * loads that), after the initrd image when there is one. */
+        if (asprintf(&kpath, "/usr/lib/modules/%s/vmlinuz", b.kver) < 0)
+                return -ENOMEM;
+        if ((r = tree_remove(t, kpath)) < 0 && r != -ENOENT)
+                return r;
+        if ((r = tree_archive(t, TREE_ARCHIVE_CPIO, &cpio)) < 0)
+                return r;
+        r = cpio_gzip ? gzip_compress(cpio.data, cpio.len, &z, &zl) : zstd_compress(cpio.data, cpio.len, 19, &z, &zl);
+        if (r < 0)
+                return r;
+        initrd_size = (b.initrd ? b.initrd->size : 0) + zl;
+        initrd = malloc(initrd_size ? initrd_size : 1);
+        if (!initrd)
+                return -ENOMEM;
+        if (b.initrd)
+                memcpy(initrd, b.initrd->data, b.initrd->size);
+        memcpy(initrd + (b.initrd ? b.initrd->size : 0), z, zl);
+        tree_blob_unref(b.initrd);
+        b.initrd = tree_blob_take(TAKE_PTR(initrd), initrd_size);
+        if (!b.initrd)
+                return -ENOMEM;
+
+        _cleanup_free_ char *cmdline = boot_cmdline(im, NULL);
+        if (!cmdline)
+                return -ENOMEM;
+        if ((r = image_seed(p, im, seed)) < 0)
+                return r;
+        if (uefi && (r = make_esp(p, im, &b, cmdline, seed, &esp, &esp_size)) < 0)
+                return r;
+
+        /* ISOLINUX: the kernel and the initrd from ISO 9660. TIMEOUT 0 and
+         * PROMPT 0 boot the one entry at once. */
+        if (asprintf(&cfg, "DEFAULT live\nPROMPT 0\nTIMEOUT 0\nLABEL live\n  KERNEL /boot/vmlinuz\n"
+                           "  APPEND initrd=/boot/initrd%s%s\n",
+                     cmdline[0] ? " " : "", cmdline) < 0)
+                return -ENOMEM;
+        Iso9660File files[6];
+        size_t n = 0;
+        files[n++] = (Iso9660File) { "/boot/vmlinuz", b.kernel->data, b.kernel->size };
+        files[n++] = (Iso9660File) { "/boot/initrd", b.initrd->data, b.initrd->size };
+        if (bios) {
+                files[n++] = (Iso9660File) { "/isolinux/isolinux.bin", isolinux_b->data, isolinux_b->size };
+                files[n++] = (Iso9660File) { "/isolinux/ldlinux.c32", ldlinux_b->data, ldlinux_b->size };
+                files[n++] = (Iso9660File) { "/isolinux/isolinux.cfg", cfg, strlen(cfg) };
+        }
+        char vid[33];
+        volume_id(p, vid);
+        Iso9660Spec spec = {
+                .volume_id = vid,
+                .timestamp = (int64_t) p->source_date_epoch,
+                .files = files,
+                .n_files = n,
+                .bios_boot_path = bios ? "/isolinux/isolinux.bin" : NULL,
+                .bios_mbr = bios ? mbr_b->data : NULL,
+                .bios_mbr_size = bios ? mbr_b->size : 0,
+                .efi_image = esp,
+                .efi_image_size = esp_size,
+        };
+        memcpy(spec.seed, seed, 32);
+        r = iso9660_write(&spec, tmp);
+        if (r == -EINVAL) {
+                diag_error(d, NULL, "image '%s': cannot write its ISO: %s", im->name,
+                           bios && mbr_b->size > 512 ? "isohdpfx.bin is larger than 512 bytes"
+                                                     : "ISOLINUX's files are not usable");
+                return -EINVAL;
+        }
+        if (r < 0)
+                return r;
+        struct stat st;
+        *ret_size = stat(tmp, &st) == 0 ? (uint64_t) st.st_size : 0;
+        return 0;
+}
