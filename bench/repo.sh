@@ -20,16 +20,8 @@ cleanup() { gpgconf --kill gpg-agent 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 export SOURCE_DATE_EPOCH=1767225600
 
-# Bash's own clock in microseconds: reading it starts no process, so a
-# measured interval holds the tool's run and nothing else (a `date` or a
-# command substitution would add a fork to both sides).
-mark() { t0=${EPOCHREALTIME//[!0-9]/}; }
-took() { # variable: set to the seconds since mark
-        local t1=${EPOCHREALTIME//[!0-9]/}
-        local us=$((t1 - t0))
-        printf -v "$1" '%d.%06d' $((us / 1000000)) $((us % 1000000))
-}
-ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.1f}')" "$1" "$2"; }
+# shellcheck source=bench/common.sh
+. bench/common.sh
 
 # N + 10 packages from one project of native components.
 gen() { # dir first last

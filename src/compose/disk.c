@@ -213,17 +213,33 @@ static int build_fs(Tree *t, const Image *im, Part *parts, size_t n, size_t i, c
         return 0;
 }
 
+/* The ESP (the first "esp" partition with vfat and a mount point) and the
+ * partition mounted at /, or NULL. */
+static void boot_parts(const Part *parts, size_t n, const Part **ret_esp, const Part **ret_root) {
+        *ret_esp = *ret_root = NULL;
+        for (size_t i = 0; i < n; i++) {
+                const Partition *c = parts[i].cfg;
+                if (c->type == PARTITION_ESP && c->fs == FS_VFAT && c->mount && !*ret_esp)
+                        *ret_esp = &parts[i];
+                if (c->mount && strcmp(c->mount, "/") == 0)
+                        *ret_root = &parts[i];
+        }
+}
+
+/* root=PARTUUID=<the root partition> and the image's kernel-cmdline. */
+static char *root_cmdline(const Image *im, const Part *root) {
+        char g[GUID_STRING_MAX], arg[16 + GUID_STRING_MAX];
+        guid_to_string(root->guid, g);
+        snprintf(arg, sizeof arg, "PARTUUID=%s", g);
+        return boot_cmdline(im, arg);
+}
+
 /* systemd-boot, the kernel, the initrd and a BLS entry whose root= is the
  * root partition's PARTUUID, into the ESP's part of the tree. */
 static int install_uefi(Tree *t, const Project *p, const Image *im, const Part *parts, size_t n,
                         const char *images_dir, const DiskOutputOptions *o, Diagnostics *d) {
-        const Part *esp = NULL, *root = NULL;
-        for (size_t i = 0; i < n; i++) {
-                if (parts[i].cfg->type == PARTITION_ESP && parts[i].cfg->fs == FS_VFAT && parts[i].cfg->mount && !esp)
-                        esp = &parts[i];
-                if (parts[i].cfg->mount && strcmp(parts[i].cfg->mount, "/") == 0)
-                        root = &parts[i];
-        }
+        const Part *esp, *root;
+        boot_parts(parts, n, &esp, &root);
         if (!esp || !root) {
                 SourcePos pos = cfg_pos(&im->obj, im->partitions.n ? "partitions" : "boot");
                 diag_error(d, &pos, "image '%s' boots with UEFI, so its disk needs %s", im->name,
@@ -235,10 +251,7 @@ static int install_uefi(Tree *t, const Project *p, const Image *im, const Part *
         int r = boot_inputs_find(t, im, images_dir, o->cpio_gzip, true, d, &b);
         if (r < 0)
                 return r;
-        char g[GUID_STRING_MAX], root_arg[16 + GUID_STRING_MAX];
-        guid_to_string(root->guid, g);
-        snprintf(root_arg, sizeof root_arg, "PARTUUID=%s", g);
-        _cleanup_free_ char *cmdline = boot_cmdline(im, root_arg);
+        _cleanup_free_ char *cmdline = root_cmdline(im, root);
         if (!cmdline)
                 return -ENOMEM;
         return boot_add_uefi(t, p, im, esp->cfg->mount, &b, cmdline);
@@ -256,13 +269,8 @@ static int install_uefi(Tree *t, const Project *p, const Image *im, const Part *
 static int install_bios(Tree *t, const Project *p, const Image *im, const Part *parts, size_t n,
                         const char *images_dir, const DiskOutputOptions *o, Diagnostics *d, TreeBlob **ret_boot,
                         TreeBlob **ret_core) {
-        const Part *esp = NULL, *root = NULL;
-        for (size_t i = 0; i < n; i++) {
-                if (parts[i].cfg->type == PARTITION_ESP && parts[i].cfg->fs == FS_VFAT && parts[i].cfg->mount && !esp)
-                        esp = &parts[i];
-                if (parts[i].cfg->mount && strcmp(parts[i].cfg->mount, "/") == 0)
-                        root = &parts[i];
-        }
+        const Part *esp, *root;
+        boot_parts(parts, n, &esp, &root);
         SourcePos pos = cfg_pos(&im->obj, "packages");
         const TreeNode *bimg = tree_get(t, GRUB_DIR "boot.img"), *cimg = tree_get(t, GRUB_DIR "core.img");
         if (!bimg || !cimg || bimg->type != TREE_REG || cimg->type != TREE_REG || !bimg->blob || !cimg->blob) {
@@ -289,10 +297,7 @@ static int install_bios(Tree *t, const Project *p, const Image *im, const Part *
         int r = boot_inputs_find(t, im, images_dir, o->cpio_gzip, false, d, &b);
         if (r < 0)
                 return r;
-        char g[GUID_STRING_MAX], root_arg[16 + GUID_STRING_MAX];
-        guid_to_string(root->guid, g);
-        snprintf(root_arg, sizeof root_arg, "PARTUUID=%s", g);
-        _cleanup_free_ char *cmdline = boot_cmdline(im, root_arg);
+        _cleanup_free_ char *cmdline = root_cmdline(im, root);
         if (!cmdline)
                 return -ENOMEM;
         r = esp ? boot_add_grub(t, p, im, esp->cfg->mount, "", &b, cmdline)
