@@ -28,7 +28,7 @@ import time
 from harness import check, finish, read, run_test, show
 
 SLIPWAY, ROOT = os.path.abspath(sys.argv[1]), sys.argv[2]
-for needed in ["rpmbuild", "qemu-system-x86_64", "xorriso", "osirrox", "cpio", "qemu-img", "sfdisk", "sgdisk",
+for needed in ["rpmbuild", "rpmkeys", "qemu-system-x86_64", "xorriso", "osirrox", "cpio", "qemu-img", "sfdisk", "sgdisk",
                "mcopy", "fsck.vfat", "e2fsck", "debugfs"]:
     if not shutil.which(needed):
         print(f"SKIP: {needed} missing")
@@ -133,6 +133,16 @@ def test_build():
               "container.oci.tar"]:
         check(f"build: out/images/{f} written", os.path.isfile(os.path.join(out, f)), sorted(os.listdir(out))
               if os.path.isdir(out) else "no out/images")
+    check("build: the repository metadata is signed", b"metadata written and signed" in p.stderr + p.stdout,
+          p.stderr[-1500:])
+    db = os.path.join(BASE, "rpmdb")
+    os.makedirs(db, exist_ok=True)
+    imp = run("rpmkeys", "--dbpath", db, "--import", os.path.join(proj, "keys", "release.pub.asc"))
+    rpms = sorted(glob.glob(os.path.join(proj, "out", "repo", "Packages", "*.rpm")))
+    k = run("rpmkeys", "--dbpath", db, "-K", *rpms) if rpms else None
+    check("build: rpmkeys -K verifies every package with the example's public key",
+          imp.returncode == 0 and k is not None and k.returncode == 0 and len(rpms) >= 12
+          and k.stdout.count(b"digests signatures OK") == len(rpms), text(k) if k else "no packages")
     check("build: no 'do not boot' warning for the UEFI vm", b"vm" not in p.stderr or b"do not boot" not in p.stderr,
           p.stderr)
 

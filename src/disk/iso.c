@@ -420,7 +420,7 @@ static int add_efi_image(IsoImage *image, const Iso9660Spec *s, ino_t ino, time_
         if (r < 0)
                 return r;
         IsoFile *file = NULL;
-        r = iso_image_add_new_file(image, iso_image_get_root(image), EFI_IMAGE_PATH + 1, stream, &file);
+        r = iso_image_add_new_file(image, iso_image_get_root(image), &EFI_IMAGE_PATH[1], stream, &file);
         if (r < 0) {
                 iso_stream_unref(stream);
                 return errno_from_iso(r);
