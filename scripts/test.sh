@@ -89,7 +89,7 @@ if [ "$quick" = 0 ]; then
                                 build/slipway -q --out build-fuzz/seed-out -C examples/minimal package >/dev/null 2>&1
                                 # Small packages only: the example's kernel RPM (megabytes) would
                                 # make every input huge and slow the fuzzer down.
-                                seeds=$(find build-fuzz/seed-out -name '*.rpm' -size -1M 2>/dev/null) ;;
+                                seeds=$(find build-fuzz/seed-out -name '*.rpm' -size -1024k 2>/dev/null) ;;
                         fuzz-repo)
                                 build/slipway -q --out build-fuzz/seed-out -C examples/minimal package >/dev/null 2>&1
                                 build/slipway -q repo --compress gzip build-fuzz/seed-out/repo >/dev/null 2>&1
