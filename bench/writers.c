@@ -6,12 +6,18 @@
  *   bench-writers vhd RAW OUT       a fixed VHD of the raw disk (its data
  *                                   extents found with SEEK_DATA/SEEK_HOLE,
  *                                   as qemu-img finds them)
+ *   bench-writers ext4 TAR OUT SIZE an ext4 file system of SIZE bytes holding
+ *                                   the tree in TAR (a tar, compressed or
+ *                                   not, e.g. an image's NAME.tar.zst), read
+ *                                   into memory first (that is timed too)
  *   bench-writers iso OUT DIR MBR EFI
  *                                   a hybrid ISO of the files below DIR,
  *                                   booting DIR/isolinux/isolinux.bin with
  *                                   the isohybrid MBR template MBR, and the
  *                                   ESP image EFI */
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +30,8 @@
 #include "basic/fileio.h"
 #include "disk/container.h"
 #include "disk/iso.h"
+#include "fs/ext4.h"
+#include "tree/tree.h"
 
 typedef struct Raw {
         int fd;
@@ -136,14 +144,104 @@ static int iso(const char *out, const char *dir, const char *mbr_path, const cha
         return r;
 }
 
+/* The tree a tar holds: directories, files, symlinks, hard links, owners,
+ * modes, times and xattrs. */
+static int tree_from_tar(const char *path, Tree **ret) {
+        struct archive *a = archive_read_new();
+        Tree *t = tree_new(0);
+        int r = 0;
+        if (!a || !t)
+                return -ENOMEM;
+        archive_read_support_filter_zstd(a);
+        archive_read_support_filter_gzip(a);
+        archive_read_support_format_tar(a);
+        if (archive_read_open_filename(a, path, 1 << 20) != ARCHIVE_OK)
+                r = -EIO;
+        struct archive_entry *e;
+        while (r >= 0 && archive_read_next_header(a, &e) == ARCHIVE_OK) {
+                const char *name = archive_entry_pathname(e);
+                char p[4096];
+                snprintf(p, sizeof p, "/%s", name[0] == '.' && name[1] == '/' ? name + 2 : name);
+                size_t l = strlen(p);
+                while (l > 1 && p[l - 1] == '/')
+                        p[--l] = 0;
+                mode_t m = archive_entry_mode(e);
+                TreeNode *n = NULL;
+                const char *hl = archive_entry_hardlink(e);
+                if (strcmp(p, "/") == 0)
+                        n = tree_get(t, "/");
+                else if (hl) {
+                        char target[4096];
+                        snprintf(target, sizeof target, "/%s", hl[0] == '.' && hl[1] == '/' ? hl + 2 : hl);
+                        TreeNode *o = tree_get(t, target);
+                        if (!o)
+                                continue;
+                        if (!o->link_id)
+                                o->link_id = tree_new_link_id(t);
+                        r = tree_add_blob(t, p, o->blob, o->mode, o->uid, o->gid, &n);
+                        if (r >= 0)
+                                n->link_id = o->link_id;
+                } else if (S_ISDIR(m))
+                        r = tree_add_dir(t, p, m & 07777, 0, 0, &n);
+                else if (S_ISLNK(m))
+                        r = tree_add_symlink(t, p, archive_entry_symlink(e), &n);
+                else if (S_ISREG(m)) {
+                        size_t size = (size_t) archive_entry_size(e);
+                        uint8_t *data = malloc(size ? size : 1);
+                        if (!data || archive_read_data(a, data, size) != (la_ssize_t) size) {
+                                free(data);
+                                r = -EIO;
+                                break;
+                        }
+                        TreeBlob *b = tree_blob_take(data, size);
+                        r = b ? tree_add_blob(t, p, b, m & 07777, 0, 0, &n) : -ENOMEM;
+                        tree_blob_unref(b);
+                } else
+                        continue;
+                if (r < 0 || !n)
+                        break;
+                n->mode = m & 07777;
+                n->uid = (uint32_t) archive_entry_uid(e);
+                n->gid = (uint32_t) archive_entry_gid(e);
+                n->mtime = archive_entry_mtime(e);
+                const char *xn;
+                const void *xv;
+                size_t xs;
+                archive_entry_xattr_reset(e);
+                while (r >= 0 && archive_entry_xattr_next(e, &xn, &xv, &xs) == ARCHIVE_OK)
+                        r = tree_node_set_xattr(n, xn, xv, xs);
+        }
+        archive_read_free(a);
+        if (r < 0) {
+                tree_free(t);
+                return r;
+        }
+        *ret = t;
+        return 0;
+}
+
+static int ext4(const char *tar, const char *out, const char *size) {
+        Tree *t = NULL;
+        int r = tree_from_tar(tar, &t);
+        if (r < 0)
+                return r;
+        Ext4Options o = { .time = 1767225600, .size = strtoull(size, NULL, 10), .root = "/" };
+        uint64_t got = 0;
+        r = ext4_build(t, &o, out, &got);
+        tree_free(t);
+        return r;
+}
+
 int main(int argc, char **argv) {
         int r;
         if (argc == 4 && strcmp(argv[1], "vhd") == 0)
                 r = vhd(argv[2], argv[3]);
+        else if (argc == 5 && strcmp(argv[1], "ext4") == 0)
+                r = ext4(argv[2], argv[3], argv[4]);
         else if (argc == 6 && strcmp(argv[1], "iso") == 0)
                 r = iso(argv[2], argv[3], argv[4], argv[5]);
         else {
-                fprintf(stderr, "usage: bench-writers vhd RAW OUT | iso OUT DIR MBR EFI\n");
+                fprintf(stderr, "usage: bench-writers vhd RAW OUT | ext4 TAR OUT SIZE | iso OUT DIR MBR EFI\n");
                 return 2;
         }
         if (r < 0) {
