@@ -105,19 +105,6 @@ static char *path_in(const char *dir, const char *name) {
         return p;
 }
 
-static bool files_equal(const char *a, const char *b) {
-        void *pa = NULL, *pb = NULL;
-        size_t la = 0, lb = 0;
-        if (map_file(a, &pa, &la) < 0 || map_file(b, &pb, &lb) < 0)
-                return false;
-        bool eq = la == lb && (la == 0 || memcmp(pa, pb, la) == 0);
-        if (pa)
-                munmap(pa, la);
-        if (pb)
-                munmap(pb, lb);
-        return eq;
-}
-
 static int run(const char *cmd) {
         int s = system(cmd);
         return WIFEXITED(s) ? WEXITSTATUS(s) : 128;
@@ -172,7 +159,7 @@ static char *write_twice(const DiskSource *src, DiskFormat f, bool compress, con
         if (m)
                 m->last_offset = 0;
         CHECK(disk_write(src, f, &o, again) == 0);
-        CHECK(files_equal(p, again));
+        CHECK(unit_files_equal(p, again));
         unlink(again);
         return p;
 }
@@ -287,7 +274,7 @@ static void test_formats(void) {
         _cleanup_free_ char *vhdx2 = path_in(tmpdir, "seed2.vhdx");
         m.last_offset = 0;
         CHECK(disk_write(&src, DISK_FORMAT_VHDX, &o2, vhdx2) == 0);
-        CHECK(!files_equal(vhdx, vhdx2));
+        CHECK(!unit_files_equal(vhdx, vhdx2));
 
         if (qemu) {
                 check_with_qemu(DISK_FORMAT_VHD, raw, vhd, DISK_SIZE);

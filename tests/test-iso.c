@@ -196,19 +196,6 @@ static bool file_is(const char *path, const void *data, size_t size) {
         return eq;
 }
 
-static bool files_equal(const char *a, const char *b) {
-        void *pa = NULL, *pb = NULL;
-        size_t la = 0, lb = 0;
-        if (map_file(a, &pa, &la) < 0 || map_file(b, &pb, &lb) < 0)
-                return false;
-        bool eq = la == lb && (la == 0 || memcmp(pa, pb, la) == 0);
-        if (pa)
-                munmap(pa, la);
-        if (pb)
-                munmap(pb, lb);
-        return eq;
-}
-
 static bool dir_has_tmp(void) {
         DIR *d = opendir(tmpdir);
         bool found = false;
@@ -529,11 +516,11 @@ static void test_determinism(void) {
         Iso9660Spec s2 = s;
         s2.files = rev;
         CHECK(iso9660_write(&s2, b) == 0);
-        CHECK(files_equal(a, b));
+        CHECK(unit_files_equal(a, b));
         setenv("TZ", "Asia/Kathmandu", 1);
         tzset();
         CHECK(iso9660_write(&s, b) == 0);
-        CHECK(files_equal(a, b));
+        CHECK(unit_files_equal(a, b));
         if (saved_tz)
                 setenv("TZ", saved_tz, 1);
         else
@@ -544,17 +531,17 @@ static void test_determinism(void) {
         Iso9660Spec s3 = s;
         s3.timestamp = TIMESTAMP + 1;
         CHECK(iso9660_write(&s3, c) == 0);
-        CHECK(!files_equal(a, c));
+        CHECK(!unit_files_equal(a, c));
         Iso9660Spec s4 = s;
         s4.seed[0] ^= 1;
         CHECK(iso9660_write(&s4, d) == 0);
-        CHECK(!files_equal(a, d));
+        CHECK(!unit_files_equal(a, d));
         /* The seed is only in the GPT: without an ESP it changes nothing. */
         Iso9660Spec s5 = s, s6 = s4;
         s5.efi_image = s6.efi_image = NULL;
         CHECK(iso9660_write(&s5, d) == 0);
         CHECK(iso9660_write(&s6, e) == 0);
-        CHECK(files_equal(d, e));
+        CHECK(unit_files_equal(d, e));
 
         if (have("sfdisk")) {
                 _cleanup_free_ char *da = output("sfdisk -d '%s' 2>&1 | grep label-id", a);

@@ -4,10 +4,14 @@
 /* A minimal unit-test harness: each TEST() is a function; CHECK() records a
  * failure with its line and carries on, so one run reports every failure. */
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <string.h>
+
+#include "basic/fileio.h"
 
 extern int unit_failures;
 extern int unit_checks;
@@ -53,6 +57,19 @@ static inline int unit_run(const char *cmd, char **ret_out, size_t *ret_len) {
         if (ret_len)
                 *ret_len = len;
         return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Whether two files hold the same bytes (false if either cannot be read). */
+static inline bool unit_files_equal(const char *a, const char *b) {
+        void *pa = NULL, *pb = NULL;
+        size_t la = 0, lb = 0;
+        bool eq = map_file(a, &pa, &la) >= 0 && map_file(b, &pb, &lb) >= 0 && la == lb &&
+                  (la == 0 || memcmp(pa, pb, la) == 0);
+        if (pa)
+                munmap(pa, la);
+        if (pb)
+                munmap(pb, lb);
+        return eq;
 }
 
 #define UNIT_MAIN(...)                                                               \
