@@ -236,4 +236,56 @@ static void test_build(void) {
         unlink(path);
 }
 
-UNIT_MAIN(test_layout, test_guids, test_build)
+/* gpt_build_reserved(): the headers' first usable LBA moves (for a BIOS
+ * boot loader's core before the first partition); a partition below it, or
+ * a first usable LBA below 34, is refused; sfdisk and sgdisk accept it. */
+static void test_reserved(void) {
+        uint8_t seed[32] = { 7 };
+        _cleanup_free_ uint8_t *head = NULL, *tail = NULL;
+        size_t hl, tl;
+        GptPartition p[2];
+        build_disk(seed, &head, &tail, &hl, &tl, p);
+        uint8_t *h, *t;
+        size_t lh, lt;
+        CHECK(gpt_build_reserved(64 * MiB, p[0].part_guid, p, 2, 33, &h, &lh, &t, &lt) == -EINVAL);
+        GptPartition low[2];
+        memcpy(low, p, sizeof low);
+        low[0].first_lba = 2047;
+        CHECK(gpt_build_reserved(64 * MiB, p[0].part_guid, low, 2, 2048, &h, &lh, &t, &lt) == -EINVAL);
+        CHECK(gpt_build_reserved(64 * MiB, p[0].part_guid, low, 2, 34, &h, &lh, &t, &lt) == 0);
+        free(h);
+        free(t);
+        CHECK(gpt_build_reserved(64 * MiB, p[0].part_guid, p, 2, 2048, &h, &lh, &t, &lt) == 0);
+        /* Only the headers (and so their CRCs) differ from gpt_build()'s. */
+        CHECK(lh == hl && memcmp(h, head, 512) == 0 && memcmp(h + 1024, head + 1024, hl - 1024) == 0 &&
+              memcmp(h + 512, head + 512, 512) != 0);
+        if (!have("sfdisk") || !have("sgdisk")) {
+                printf("SKIP: sfdisk or sgdisk missing, GPT not read back\n");
+                free(h);
+                free(t);
+                return;
+        }
+        char path[] = "/tmp/test-gpt-XXXXXX";
+        int fd = mkstemp(path);
+        CHECK(fd >= 0);
+        if (fd >= 0) {
+                CHECK(ftruncate(fd, 64 * MiB) == 0);
+                CHECK(pwrite(fd, h, lh, 0) == (ssize_t) lh);
+                CHECK(pwrite(fd, t, lt, 64 * MiB - lt) == (ssize_t) lt);
+                close(fd);
+                char cmd[512], *out = NULL;
+                snprintf(cmd, sizeof cmd, "sfdisk -d %s 2>&1", path);
+                CHECK(unit_run(cmd, &out, NULL) == 0);
+                CHECK(out && strstr(out, "first-lba: 2048\n") != NULL);
+                free(out);
+                snprintf(cmd, sizeof cmd, "sgdisk -v %s 2>&1", path);
+                CHECK(unit_run(cmd, &out, NULL) == 0);
+                CHECK(out && strstr(out, "No problems found") != NULL);
+                free(out);
+                unlink(path);
+        }
+        free(h);
+        free(t);
+}
+
+UNIT_MAIN(test_layout, test_guids, test_build, test_reserved)
