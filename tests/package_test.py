@@ -963,11 +963,81 @@ mode = "0600"
                     "/usr/share/tree/sub": "040755", "/usr/share/tree/sub/b.txt": "0100600"}, modes)
 
 
+def test_host_inputs():
+    """`host-inputs`: build-host files a spec reads are part of its cache key (a
+    changed file rebuilds, an unchanged or only touched one does not); the key is
+    checked (absolute patterns, spec components only)."""
+    host = os.path.join(BASE, "host-files")
+    os.makedirs(host)
+    write(os.path.join(host, "data.txt"), "one\n")
+    d = make_project({
+        "slipway.toml": f"""[project]
+name = "hosted"
+version = "1"
+source-date-epoch = {SDE}
+
+[components.hostdata]
+spec = "c/hostdata.spec"
+host-inputs = ["{host}/*.txt", "{host}/missing-*"]
+""",
+        "c/hostdata.spec": spec("hostdata", install=f"install -D -m 0644 {host}/data.txt %{{buildroot}}/usr/share/from-host",
+                                files="/usr/share/from-host"),
+        "c/hostdata.txt": "source\n",
+    })
+    out = os.path.join(d, "out")
+
+    def content():
+        rpms = packages(out)
+        if not rpms:
+            return None
+        p = subprocess.run(f"rpm2cpio {os.path.join(out, 'repo', 'Packages', rpms[0])} | cpio -i --to-stdout --quiet "
+                           "./usr/share/from-host", shell=True, capture_output=True)
+        return p.stdout
+
+    p = slipway("-C", d, "package")
+    check("host-inputs: first build", p.returncode == 0 and content() == b"one\n", f"{show(p)}\ncontent: {content()!r}")
+    now = time.time() + 5
+    os.utime(os.path.join(host, "data.txt"), (now, now))
+    p = slipway("-C", d, "package")
+    check("host-inputs: a touched host file rebuilds nothing", p.returncode == 0 and "nothing to do" in p.stdout, show(p))
+    write(os.path.join(host, "data.txt"), "two\n")
+    p = slipway("-C", d, "package")
+    check("host-inputs: a changed host file rebuilds the component",
+          p.returncode == 0 and "built " in p.stdout and content() == b"two\n", show(p))
+    write(os.path.join(host, "more.txt"), "new\n")
+    p = slipway("-C", d, "package")
+    check("host-inputs: a new match of a pattern rebuilds it", p.returncode == 0 and "built " in p.stdout, show(p))
+
+    bad = make_project({
+        "slipway.toml": f"""[project]
+name = "badhosted"
+version = "1"
+
+[components.rel]
+spec = "c/hostdata.spec"
+host-inputs = ["relative/*.txt"]
+
+[components.nat]
+version = "1"
+summary = "n"
+license = "MIT"
+host-inputs = ["/etc/hostname"]
+""",
+        "c/hostdata.spec": spec("rel"),
+    })
+    p = slipway("-C", bad, "check")
+    check("host-inputs: a relative pattern is refused with its position",
+          p.returncode == 1 and "slipway.toml:7:16: error: key 'components.rel.host-inputs[0]'" in p.stderr
+          and "absolute" in p.stderr, show(p))
+    check("host-inputs: refused in a native component",
+          "key 'components.nat.host-inputs': component 'nat' has no spec" in p.stderr, show(p))
+
+
 start = time.monotonic()
 try:
     for t in [test_headers_and_payloads, test_reproducible, test_dnf_install, test_native_equals_rpmbuild,
               test_order, test_cache, test_native_touch_unclamped, test_native_dir_chmod, test_cycle, test_missing_buildrequires,
-              test_failing_build, test_native_bad_inputs, test_native_dir_mode]:
+              test_failing_build, test_native_bad_inputs, test_native_dir_mode, test_host_inputs]:
         run_test(t)
 finally:
     shutil.rmtree(BASE, ignore_errors=True)

@@ -6,7 +6,8 @@
  * its BuildRequires. Native components have no BuildRequires.
  *
  * Cache: each component's inputs hash to a key (cache_key()): its own files
- * and settings, the project settings that reach its packages, and the exact
+ * and settings (with the build host's files its `host-inputs` name), the
+ * project settings that reach its packages, and the exact
  * RPMs (by SHA-256) of the project components that provide its
  * BuildRequires. The key and the RPMs it produced are kept in
  * cache/packages/NAME.json; an unchanged key whose RPMs are still in place is
@@ -14,6 +15,7 @@
  * spec's directory and the macros. */
 
 #include <dirent.h>
+#include <glob.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -218,6 +220,48 @@ static void key_list(StrBuf *sb, const char *label, const StrList *l) {
                 key_str(sb, label, l->items[i]);
 }
 
+/* The build host's files a spec reads (`host-inputs`): each match of each
+ * pattern by path, type and contents (not mtime: a reinstalled identical
+ * file is no change). A pattern that matches nothing counts as such. */
+static int key_host_inputs(StrBuf *sb, const StrList *patterns) {
+        for (size_t i = 0; i < patterns->n; i++) {
+                glob_t g = {};
+                int gr = glob(patterns->items[i], 0, NULL, &g);
+                if (gr == GLOB_NOSPACE) {
+                        globfree(&g);
+                        return -ENOMEM;
+                }
+                if (gr != 0 || g.gl_pathc == 0)
+                        strbuf_printf(sb, "host-input %s: none\n", patterns->items[i]);
+                for (size_t k = 0; gr == 0 && k < g.gl_pathc; k++) {
+                        const char *path = g.gl_pathv[k];
+                        struct stat st;
+                        if (lstat(path, &st) < 0)
+                                strbuf_printf(sb, "host-input %s: gone\n", path);
+                        else if (S_ISREG(st.st_mode)) {
+                                uint8_t md[32];
+                                char hex[65];
+                                int r = hash_file(HASH_SHA256, path, md, NULL);
+                                if (r < 0) {
+                                        globfree(&g);
+                                        return r;
+                                }
+                                hex_encode(md, 32, hex);
+                                strbuf_printf(sb, "host-input %s: file %o %s\n", path, (unsigned) (st.st_mode & 07777),
+                                              hex);
+                        } else if (S_ISLNK(st.st_mode)) {
+                                char buf[4096];
+                                ssize_t n = readlink(path, buf, sizeof buf - 1);
+                                buf[n < 0 ? 0 : n] = 0;
+                                strbuf_printf(sb, "host-input %s: link %s\n", path, buf);
+                        } else
+                                strbuf_printf(sb, "host-input %s: type %o\n", path, (unsigned) (st.st_mode & S_IFMT));
+                }
+                globfree(&g);
+        }
+        return 0;
+}
+
 /* The cache key of node i; called once its deps are done. */
 static int cache_key(Graph *g, size_t i, char **ret) {
         const Project *p = g->p;
@@ -248,6 +292,9 @@ static int cache_key(Graph *g, size_t i, char **ret) {
                 key_str(&sb, "spec", strrchr(c->spec, '/') ? strrchr(c->spec, '/') + 1 : c->spec);
                 key_defines(&sb, c);
                 r = key_tree(&sb, dir, "", p->source_date_epoch);
+                if (r < 0)
+                        return r;
+                r = key_host_inputs(&sb, &c->host_inputs);
                 if (r < 0)
                         return r;
                 /* The exact RPMs this build may use. */
@@ -434,6 +481,8 @@ static int specinfo_key(const Graph *g, const Component *c, char **ret) {
         key_str(&sb, "vendor", g->p->project.vendor);
         key_defines(&sb, c);
         int r = key_tree(&sb, dir, "", g->p->source_date_epoch);
+        if (r >= 0)
+                r = key_host_inputs(&sb, &c->host_inputs);
         if (r < 0)
                 return r;
         return digest_of(&sb, ret);

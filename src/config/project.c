@@ -179,6 +179,10 @@ static const char *check_one_line(const char *s) {
         return strchr(s, '\n') || strchr(s, '\r') ? "a single line" : NULL;
 }
 
+static const char *check_absolute_pattern(const char *s) {
+        return s[0] == '/' && !strchr(s, '\n') ? NULL : "an absolute path or glob pattern on the build host";
+}
+
 static const char *check_account_name(const char *s) {
         size_t n = strlen(s);
         if (n == 0 || n > 32 || !(islower((unsigned char) s[0]) || s[0] == '_') || !all_chars(s, "_-", true, true))
@@ -399,6 +403,7 @@ static const Schema image_file_schema = {
 static const SchemaField component_fields[] = {
         FIELD("spec", SCHEMA_STRING, Component, spec, .non_empty = true),
         FIELD("defines", SCHEMA_STRING_MAP, Component, defines),
+        FIELD("host-inputs", SCHEMA_STRING_ARRAY, Component, host_inputs, .check = check_absolute_pattern),
         FIELD("epoch", SCHEMA_INTEGER, Component, epoch, .min = 0, .max = INT32_MAX),
         FIELD("version", SCHEMA_STRING, Component, version, .check = check_version),
         FIELD("release", SCHEMA_STRING, Component, release, .check = check_version),
@@ -573,6 +578,13 @@ static void component_finish(void *obj, Diagnostics *d) {
         }
 
         c->kind = COMPONENT_NATIVE;
+        if (cfg_has(&c->obj, "host-inputs")) {
+                SourcePos pos = cfg_pos(&c->obj, "host-inputs");
+                diag_error(d, &pos,
+                           "key '%s.host-inputs': component '%s' has no spec; a native component's inputs are its "
+                           "'files'",
+                           path, c->name);
+        }
         if (cfg_has(&c->obj, "defines")) {
                 SourcePos pos = cfg_pos(&c->obj, "defines");
                 diag_error(d, &pos, "key '%s.defines': component '%s' has no spec, so there is nothing to define for",

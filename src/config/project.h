@@ -158,6 +158,7 @@ typedef struct Component {
         /* spec components */
         char *spec;
         StrMap defines;
+        StrList host_inputs; /* glob patterns of build-host files the spec reads (part of the cache key) */
         /* native components */
         int64_t epoch; /* only if cfg_has(&obj, "epoch") */
         char *version;
