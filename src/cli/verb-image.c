@@ -206,7 +206,7 @@ int verb_image(const Context *ctx, int argc, char **argv) {
         }
 
         /* Which images: the named ones (each once), else all. */
-        _cleanup_free_ const Image **chosen = new0(const Image *, 2 * p->images.n + 1);
+        _cleanup_free_ const Image **chosen = new0(const Image *, p->images.n + 1);
         size_t n_chosen = 0;
         if (!chosen)
                 return exit_status_from(log_error_errno(-ENOMEM, "cannot compose"));

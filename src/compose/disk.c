@@ -234,29 +234,6 @@ static char *root_cmdline(const Image *im, const Part *root) {
         return boot_cmdline(im, arg);
 }
 
-/* systemd-boot, the kernel, the initrd and a BLS entry whose root= is the
- * root partition's PARTUUID, into the ESP's part of the tree. */
-static int install_uefi(Tree *t, const Project *p, const Image *im, const Part *parts, size_t n,
-                        const char *images_dir, const DiskOutputOptions *o, Diagnostics *d) {
-        const Part *esp, *root;
-        boot_parts(parts, n, &esp, &root);
-        if (!esp || !root) {
-                SourcePos pos = cfg_pos(&im->obj, im->partitions.n ? "partitions" : "boot");
-                diag_error(d, &pos, "image '%s' boots with UEFI, so its disk needs %s", im->name,
-                           !esp ? "an ESP (a partition of type \"esp\" with a vfat file system)"
-                                : "a partition mounted at /");
-                return -EINVAL;
-        }
-        _cleanup_(boot_inputs_release) BootInputs b = {};
-        int r = boot_inputs_find(t, im, images_dir, o->cpio_gzip, true, d, &b);
-        if (r < 0)
-                return r;
-        _cleanup_free_ char *cmdline = root_cmdline(im, root);
-        if (!cmdline)
-                return -ENOMEM;
-        return boot_add_uefi(t, p, im, esp->cfg->mount, &b, cmdline);
-}
-
 /* BIOS boot through GRUB (the image's packages install boot.img and a
  * core.img, see examples/minimal/components/grub): the kernel, the initrd
  * and grub.cfg go to the ESP (or to /boot on the root without one). The
@@ -266,11 +243,8 @@ static int install_uefi(Tree *t, const Project *p, const Image *im, const Part *
 #define CORE_LBA 34
 #define RESERVED_LBA 2048
 
-static int install_bios(Tree *t, const Project *p, const Image *im, const Part *parts, size_t n,
-                        const char *images_dir, const DiskOutputOptions *o, Diagnostics *d, TreeBlob **ret_boot,
-                        TreeBlob **ret_core) {
-        const Part *esp, *root;
-        boot_parts(parts, n, &esp, &root);
+static int install_bios(Tree *t, const Project *p, const Image *im, const Part *esp, const BootInputs *b,
+                        const char *cmdline, Diagnostics *d, TreeBlob **ret_boot, TreeBlob **ret_core) {
         SourcePos pos = cfg_pos(&im->obj, "packages");
         const TreeNode *bimg = tree_get(t, GRUB_DIR "boot.img"), *cimg = tree_get(t, GRUB_DIR "core.img");
         if (!bimg || !cimg || bimg->type != TREE_REG || cimg->type != TREE_REG || !bimg->blob || !cimg->blob) {
@@ -288,24 +262,45 @@ static int install_bios(Tree *t, const Project *p, const Image *im, const Part *
                            im->name, (RESERVED_LBA - CORE_LBA) / 2, bimg->blob->size, cimg->blob->size);
                 return -EINVAL;
         }
-        if (!root) {
-                SourcePos ppos = cfg_pos(&im->obj, "partitions");
-                diag_error(d, &ppos, "image '%s' boots with BIOS, so its disk needs a partition mounted at /", im->name);
+        int r = esp ? boot_add_grub(t, p, im, esp->cfg->mount, "", b, cmdline)
+                    : boot_add_grub(t, p, im, "/", "/boot", b, cmdline);
+        if (r < 0)
+                return r;
+        *ret_boot = tree_blob_ref(bimg->blob);
+        *ret_core = tree_blob_ref(cimg->blob);
+        return 0;
+}
+
+/* The boot files of im, as `boot` says: the inputs (kernel, systemd-boot,
+ * initrd) are found once and the command line (root=PARTUUID= of the
+ * partition mounted at /, then kernel-cmdline) made once for both loaders.
+ * UEFI: systemd-boot and a BLS entry on the ESP; BIOS: GRUB (install_bios). */
+static int install_boot(Tree *t, const Project *p, const Image *im, const Part *parts, size_t n,
+                        const char *images_dir, const DiskOutputOptions *o, Diagnostics *d, TreeBlob **ret_boot,
+                        TreeBlob **ret_core) {
+        const bool uefi = im->boot == BOOT_UEFI || im->boot == BOOT_HYBRID;
+        const bool bios = im->boot == BOOT_BIOS || im->boot == BOOT_HYBRID;
+        const Part *esp, *root;
+        boot_parts(parts, n, &esp, &root);
+        if ((uefi && !esp) || !root) {
+                SourcePos pos = cfg_pos(&im->obj, im->partitions.n ? "partitions" : "boot");
+                diag_error(d, &pos, "image '%s' boots with %s, so its disk needs %s", im->name,
+                           uefi && !esp ? "UEFI" : "BIOS",
+                           uefi && !esp ? "an ESP (a partition of type \"esp\" with a vfat file system)"
+                                        : "a partition mounted at /");
                 return -EINVAL;
         }
         _cleanup_(boot_inputs_release) BootInputs b = {};
-        int r = boot_inputs_find(t, im, images_dir, o->cpio_gzip, false, d, &b);
+        int r = boot_inputs_find(t, im, images_dir, o->cpio_gzip, uefi, d, &b);
         if (r < 0)
                 return r;
         _cleanup_free_ char *cmdline = root_cmdline(im, root);
         if (!cmdline)
                 return -ENOMEM;
-        r = esp ? boot_add_grub(t, p, im, esp->cfg->mount, "", &b, cmdline)
-                : boot_add_grub(t, p, im, "/", "/boot", &b, cmdline);
-        if (r < 0)
+        if (uefi && (r = boot_add_uefi(t, p, im, esp->cfg->mount, &b, cmdline)) < 0)
                 return r;
-        *ret_boot = tree_blob_ref(bimg->blob);
-        *ret_core = tree_blob_ref(cimg->blob);
+        if (bios && (r = install_bios(t, p, im, esp, &b, cmdline, d, ret_boot, ret_core)) < 0)
+                return r;
         return 0;
 }
 
@@ -371,13 +366,8 @@ int image_write_disks(Tree *t, const Project *p, const Image *im, const char *im
         r = write_fstab(t, parts, n, when);
         if (r < 0)
                 return r;
-        if (im->boot == BOOT_UEFI || im->boot == BOOT_HYBRID) {
-                r = install_uefi(t, p, im, parts, n, images_dir, o, d);
-                if (r < 0)
-                        return r;
-        }
-        if (im->boot == BOOT_BIOS || im->boot == BOOT_HYBRID) {
-                r = install_bios(t, p, im, parts, n, images_dir, o, d, &grub_boot, &grub_core);
+        if (im->boot != BOOT_NONE) {
+                r = install_boot(t, p, im, parts, n, images_dir, o, d, &grub_boot, &grub_core);
                 if (r < 0)
                         return r;
         }

@@ -158,10 +158,10 @@ static int chain_suffix(SolveContext *c, const bool *in_problem, Id target, StrB
         Pool *pool = c->pool;
         const SolveRequest *req = c->req;
         _cleanup_free_ Id *parent = NULL; /* 0: not reached; < 0: -1 - spec index; else the requirer */
-        _cleanup_(queue_free) Queue todo, pkgs, reqs;
+        _cleanup_(queue_free) Queue frontier, pkgs, reqs;
         Id p, pp;
 
-        queue_init(&todo);
+        queue_init(&frontier);
         queue_init(&pkgs);
         queue_init(&reqs);
         if (req->n_specs >= INT_MAX)
@@ -179,11 +179,11 @@ static int chain_suffix(SolveContext *c, const bool *in_problem, Id target, StrB
                         if (parent[p] != 0)
                                 continue;
                         parent[p] = -1 - (Id) i;
-                        queue_push(&todo, p);
+                        queue_push(&frontier, p);
                 }
         }
-        for (int head = 0; head < todo.count && parent[target] == 0; head++) {
-                Solvable *s = pool_id2solvable(pool, todo.elements[head]);
+        for (int head = 0; head < frontier.count && parent[target] == 0; head++) {
+                Solvable *s = pool_id2solvable(pool, frontier.elements[head]);
 
                 solvable_lookup_idarray(s, SOLVABLE_REQUIRES, &reqs);
                 for (int k = 0; k < reqs.count; k++) {
@@ -193,8 +193,8 @@ static int chain_suffix(SolveContext *c, const bool *in_problem, Id target, StrB
                         FOR_PROVIDES(p, pp, dep) {
                                 if (p <= SYSTEMSOLVABLE || parent[p] != 0)
                                         continue;
-                                parent[p] = todo.elements[head];
-                                queue_push(&todo, p);
+                                parent[p] = frontier.elements[head];
+                                queue_push(&frontier, p);
                         }
                 }
         }
