@@ -84,7 +84,7 @@ if [ "$quick" = 0 ]; then
                         # Seeds: TOML files of the project and the conformance suite;
                         # RPMs (native and rpmbuild-made) built from the example.
                         case "$name" in
-                        fuzz-toml) seeds=$(find examples tests/projects ../shared/toml-test/tests -name '*.toml' -size -64k 2>/dev/null | head -2000) ;;
+                        fuzz-toml) seeds=$(find examples tests/golden/check ../shared/toml-test/tests -name '*.toml' -size -64k 2>/dev/null | head -2000) ;;
                         fuzz-rpm|fuzz-install)
                                 build/slipway -q --out build-fuzz/seed-out -C examples/minimal package >/dev/null 2>&1
                                 # Small packages only: the example's kernel RPM (megabytes) would

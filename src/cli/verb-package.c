@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "basic/fileio.h"
-#include "build/build.h"
+#include "package/build.h"
 #include "cli.h"
 #include "sign/keyfile.h"
 

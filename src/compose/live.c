@@ -19,7 +19,7 @@
 #include "disk/gpt.h"
 #include "disk/iso.h"
 #include "fs/vfat.h"
-#include "oci/archive.h"
+#include "tree/archive.h"
 
 #define SYSLINUX_DIR "/usr/share/syslinux/"
 

@@ -25,7 +25,7 @@
 #include "compose/disk.h"
 #include "compose/live.h"
 #include "compose/settings.h"
-#include "oci/archive.h"
+#include "tree/archive.h"
 #include "oci/oci.h"
 
 void image_outputs_free(ImageOutput *o, size_t n) {

@@ -1,0 +1,1165 @@
+/* SPDX-License-Identifier: MIT */
+
+/* The build graph, the cache and the parallel scheduler.
+ *
+ * Order: a spec component builds after every component that provides one of
+ * its BuildRequires. Native components have no BuildRequires.
+ *
+ * Cache: each component's inputs hash to a key (cache_key()): its own files
+ * and settings (with the build host's files its `host-inputs` name), the
+ * project settings that reach its packages, and the exact
+ * RPMs (by SHA-256) of the project components that provide its
+ * BuildRequires. The key and the RPMs it produced are kept in
+ * cache/packages/NAME.json; an unchanged key whose RPMs are still in place is
+ * a cache hit. Spec queries (rpmspec) are cached the same way, keyed by the
+ * spec's directory and the macros. */
+
+#include <dirent.h>
+#include <glob.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "basic/alloc.h"
+#include "basic/fileio.h"
+#include "basic/hash.h"
+#include "basic/parallel.h"
+#include "basic/strbuf.h"
+#include "package/build.h"
+#include "rpm/version.h"
+#include "sign/pgp.h"
+#include "sign/rpmsign.h"
+
+#define CACHE_FORMAT "slipway-package-cache-1"
+
+static const char *const build_status_table[_BUILD_STATUS_MAX] = {
+        [BUILD_BUILT] = "built",
+        [BUILD_CACHED] = "cached",
+        [BUILD_FAILED] = "failed",
+        [BUILD_SKIPPED] = "skipped",
+};
+
+const char *build_status_to_string(BuildStatus s) {
+        return s >= 0 && s < _BUILD_STATUS_MAX ? build_status_table[s] : NULL;
+}
+
+static void result_release(BuildResult *r) {
+        for (size_t i = 0; i < r->n_rpms; i++)
+                free(r->rpms[i]);
+        free(r->rpms);
+        free(r->srpm);
+        free(r->log_path);
+        free(r->reason);
+}
+
+BuildReport *build_report_free(BuildReport *r) {
+        if (!r)
+                return NULL;
+        for (size_t i = 0; i < r->n; i++)
+                result_release(&r->results[i]);
+        free(r->results);
+        free(r);
+        return NULL;
+}
+
+/* ---- nodes ------------------------------------------------------------------- */
+
+typedef struct Node {
+        const Component *c;
+        bool selected;
+        SpecInfo spec;       /* spec components */
+        RpmDep *provides;    /* points into spec.provides, or owned (native) */
+        size_t n_provides;
+        bool owns_provides;
+        size_t *deps;        /* nodes that provide its BuildRequires */
+        size_t n_deps;
+        size_t *rdeps;
+        size_t n_rdeps;
+        size_t pending;      /* deps not finished yet */
+        bool done;
+        char *key;           /* cache key, once computed */
+        char **rpm_sha256;   /* of result.rpms, once done */
+        BuildResult result;
+} Node;
+
+typedef struct Graph {
+        const Project *p;
+        BuildEnv env;
+        Node *nodes;
+        size_t n;
+        /* scheduler */
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        size_t *ready;
+        size_t n_ready;
+        size_t remaining;
+        size_t running;
+        size_t rpmbuild_runs;
+        const BuildOptions *o;
+} Graph;
+
+static bool add_index(size_t **v, size_t *n, size_t x) {
+        for (size_t i = 0; i < *n; i++)
+                if ((*v)[i] == x)
+                        return true;
+        size_t *nv = realloc(*v, (*n + 1) * sizeof *nv);
+        if (!nv)
+                return false;
+        nv[(*n)++] = x;
+        *v = nv;
+        return true;
+}
+
+/* ---- hashing inputs ---------------------------------------------------------- */
+
+static void key_str(StrBuf *sb, const char *label, const char *v) {
+        strbuf_printf(sb, "%s=%zu:%s\n", label, v ? strlen(v) : 0, v ? v : "");
+}
+
+/* Every file below dir: relative path, type, mode, mtime clamped to
+ * SOURCE_DATE_EPOCH (what may reach a package), and content digest. */
+static int key_tree(StrBuf *sb, const char *dir, const char *rel, uint64_t sde) {
+        struct dirent **names = NULL;
+        _cleanup_free_ char *full = rel[0] ? path_join(dir, rel) : strdup(dir);
+        if (!full)
+                return -ENOMEM;
+        int n = scandir(full, &names, NULL, alphasort);
+        if (n < 0)
+                return negative_errno();
+        int r = 0;
+        for (int i = 0; i < n; i++) {
+                const char *e = names[i]->d_name;
+                if (r >= 0 && strcmp(e, ".") != 0 && strcmp(e, "..") != 0) {
+                        _cleanup_free_ char *sub = rel[0] ? path_join(rel, e) : strdup(e);
+                        _cleanup_free_ char *path = sub ? path_join(dir, sub) : NULL;
+                        struct stat st;
+                        if (!path)
+                                r = -ENOMEM;
+                        else if (lstat(path, &st) < 0)
+                                r = negative_errno();
+                        else if (S_ISDIR(st.st_mode)) {
+                                strbuf_printf(sb, "dir %s %o %llu\n", sub, (unsigned) (st.st_mode & 07777),
+                                              (unsigned long long) MIN((uint64_t) st.st_mtime, sde));
+                                r = key_tree(sb, dir, sub, sde);
+                        } else if (S_ISLNK(st.st_mode)) {
+                                char buf[4096];
+                                ssize_t k = readlink(path, buf, sizeof buf - 1);
+                                buf[k < 0 ? 0 : k] = 0;
+                                strbuf_printf(sb, "link %s %s %llu\n", sub, buf,
+                                              (unsigned long long) MIN((uint64_t) st.st_mtime, sde));
+                        } else if (S_ISREG(st.st_mode)) {
+                                uint8_t md[32];
+                                char hex[65];
+                                r = hash_file(HASH_SHA256, path, md, NULL);
+                                hex_encode(md, 32, hex);
+                                strbuf_printf(sb, "file %s %o %llu %s\n", sub, (unsigned) (st.st_mode & 07777),
+                                              (unsigned long long) MIN((uint64_t) st.st_mtime, sde), hex);
+                        }
+                }
+                free(names[i]);
+        }
+        free(names);
+        return r;
+}
+
+/* A file source of a native component: the file, or the tree below it. */
+static int key_source(StrBuf *sb, const char *path, uint64_t sde) {
+        struct stat st;
+        if (lstat(path, &st) < 0)
+                return negative_errno();
+        strbuf_printf(sb, "mtime %llu\n", (unsigned long long) MIN((uint64_t) st.st_mtime, sde));
+        if (S_ISDIR(st.st_mode)) {
+                /* The directory's own mode, and everything below it. */
+                strbuf_printf(sb, "tree %o\n", (unsigned) (st.st_mode & 07777));
+                return key_tree(sb, path, "", sde);
+        }
+        if (S_ISLNK(st.st_mode)) {
+                char buf[4096];
+                ssize_t k = readlink(path, buf, sizeof buf - 1);
+                buf[k < 0 ? 0 : k] = 0;
+                strbuf_printf(sb, "link %s\n", buf);
+                return 0;
+        }
+        uint8_t md[32];
+        char hex[65];
+        int r = hash_file(HASH_SHA256, path, md, NULL);
+        if (r < 0)
+                return r;
+        hex_encode(md, 32, hex);
+        strbuf_printf(sb, "file %o %s\n", (unsigned) (st.st_mode & 07777), hex);
+        return 0;
+}
+
+/* The SHA-256 (hex, malloc'd) of what was collected for a key. */
+static int digest_of(const StrBuf *sb, char **ret) {
+        uint8_t md[32];
+        char hex[65];
+        if (sb->oom)
+                return -ENOMEM;
+        hash_buffer(HASH_SHA256, sb->buf ? sb->buf : "", sb->len, md);
+        hex_encode(md, 32, hex);
+        *ret = strdup(hex);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static void key_defines(StrBuf *sb, const Component *c) {
+        for (size_t k = 0; k < c->defines.n; k++) {
+                key_str(sb, "define", c->defines.keys[k]);
+                key_str(sb, "value", c->defines.values[k]);
+        }
+}
+
+static void key_list(StrBuf *sb, const char *label, const StrList *l) {
+        strbuf_printf(sb, "%s %zu\n", label, l->n);
+        for (size_t i = 0; i < l->n; i++)
+                key_str(sb, label, l->items[i]);
+}
+
+/* The build host's files a spec reads (`host-inputs`): each match of each
+ * pattern by path, type and contents (not mtime: a reinstalled identical
+ * file is no change). A pattern that matches nothing counts as such. */
+static int key_host_inputs(StrBuf *sb, const StrList *patterns) {
+        for (size_t i = 0; i < patterns->n; i++) {
+                glob_t g = {};
+                int gr = glob(patterns->items[i], 0, NULL, &g);
+                if (gr == GLOB_NOSPACE) {
+                        globfree(&g);
+                        return -ENOMEM;
+                }
+                if (gr != 0 || g.gl_pathc == 0)
+                        strbuf_printf(sb, "host-input %s: none\n", patterns->items[i]);
+                for (size_t k = 0; gr == 0 && k < g.gl_pathc; k++) {
+                        const char *path = g.gl_pathv[k];
+                        struct stat st;
+                        if (lstat(path, &st) < 0)
+                                strbuf_printf(sb, "host-input %s: gone\n", path);
+                        else if (S_ISREG(st.st_mode)) {
+                                uint8_t md[32];
+                                char hex[65];
+                                int r = hash_file(HASH_SHA256, path, md, NULL);
+                                if (r < 0) {
+                                        globfree(&g);
+                                        return r;
+                                }
+                                hex_encode(md, 32, hex);
+                                strbuf_printf(sb, "host-input %s: file %o %s\n", path, (unsigned) (st.st_mode & 07777),
+                                              hex);
+                        } else if (S_ISLNK(st.st_mode)) {
+                                char buf[4096];
+                                ssize_t n = readlink(path, buf, sizeof buf - 1);
+                                buf[n < 0 ? 0 : n] = 0;
+                                strbuf_printf(sb, "host-input %s: link %s\n", path, buf);
+                        } else
+                                strbuf_printf(sb, "host-input %s: type %o\n", path, (unsigned) (st.st_mode & S_IFMT));
+                }
+                globfree(&g);
+        }
+        return 0;
+}
+
+/* The cache key of node i; called once its deps are done. */
+static int cache_key(Graph *g, size_t i, char **ret) {
+        const Project *p = g->p;
+        Node *nd = &g->nodes[i];
+        const Component *c = nd->c;
+        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+        int r;
+
+        strbuf_printf(&sb, "%s\nslipway %s\n", CACHE_FORMAT, SLIPWAY_VERSION);
+        key_str(&sb, "kind", component_kind_to_string(c->kind));
+        key_str(&sb, "name", c->name);
+        key_str(&sb, "project", p->project.name);
+        key_str(&sb, "vendor", p->project.vendor);
+        key_str(&sb, "dist", p->project.dist);
+        key_str(&sb, "arch", p->arch);
+        strbuf_printf(&sb, "sde %llu\n", (unsigned long long) p->source_date_epoch);
+        if (g->o->sign_key) {
+                char fpr[41];
+                hex_encode(pgp_key_fingerprint(g->o->sign_key), 20, fpr);
+                strbuf_printf(&sb, "signed-by %s at %u\n", fpr, g->o->sign_time);
+        }
+
+        if (c->kind == COMPONENT_SPEC) {
+                _cleanup_free_ char *spec = project_path(p, c->spec);
+                _cleanup_free_ char *dir = spec ? path_dirname(spec) : NULL;
+                if (!dir)
+                        return -ENOMEM;
+                key_str(&sb, "spec", strrchr(c->spec, '/') ? strrchr(c->spec, '/') + 1 : c->spec);
+                key_defines(&sb, c);
+                r = key_tree(&sb, dir, "", p->source_date_epoch);
+                if (r < 0)
+                        return r;
+                r = key_host_inputs(&sb, &c->host_inputs);
+                if (r < 0)
+                        return r;
+                /* The exact RPMs this build may use. */
+                for (size_t d = 0; d < nd->n_deps; d++) {
+                        const Node *dep = &g->nodes[nd->deps[d]];
+                        for (size_t k = 0; k < dep->result.n_rpms; k++)
+                                strbuf_printf(&sb, "buildrequires %s %s\n", dep->result.rpms[k], dep->rpm_sha256[k]);
+                }
+        } else {
+                if (cfg_has(&c->obj, "epoch"))
+                        strbuf_printf(&sb, "epoch %lld\n", (long long) c->epoch);
+                key_str(&sb, "version", c->version);
+                key_str(&sb, "release", c->release);
+                key_str(&sb, "summary", c->summary);
+                key_str(&sb, "description", c->description);
+                key_str(&sb, "license", c->license);
+                key_str(&sb, "url", c->url);
+                key_str(&sb, "arch", c->arch);
+                key_list(&sb, "requires", &c->requires);
+                key_list(&sb, "provides", &c->provides);
+                key_list(&sb, "conflicts", &c->conflicts);
+                key_list(&sb, "obsoletes", &c->obsoletes);
+                for (size_t k = 0; k < c->files.n; k++) {
+                        const FileSpec *f = &c->files.items[k];
+                        _cleanup_free_ char *src = project_path(p, f->source);
+                        if (!src)
+                                return -ENOMEM;
+                        key_str(&sb, "path", f->path);
+                        strbuf_printf(&sb, "mode %d config %d\n", f->mode, f->config);
+                        key_str(&sb, "user", f->user);
+                        key_str(&sb, "group", f->group);
+                        r = key_source(&sb, src, p->source_date_epoch);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return digest_of(&sb, ret);
+}
+
+/* ---- the cache file ----------------------------------------------------------- */
+
+static char *cache_path(const Graph *g, const char *kind, const char *name) {
+        char *r;
+        if (asprintf(&r, "%s/cache/%s/%s.json", g->env.out_dir, kind, name) < 0)
+                return NULL;
+        return r;
+}
+
+static int sha256_file_hex(const char *path, char hex[65]) {
+        uint8_t md[32];
+        int r = hash_file(HASH_SHA256, path, md, NULL);
+        if (r < 0)
+                return r;
+        hex_encode(md, 32, hex);
+        return 0;
+}
+
+/* Loads a cache entry for node i if its key matches and its RPMs are intact. */
+static bool cache_lookup(Graph *g, size_t i) {
+        Node *nd = &g->nodes[i];
+        _cleanup_free_ char *path = cache_path(g, "packages", nd->c->name);
+        if (!path)
+                return false;
+        json_t *j = json_load_file(path, 0, NULL);
+        if (!j)
+                return false;
+
+        bool ok = false;
+        const char *key = json_string_value(json_object_get(j, "key"));
+        json_t *rpms = json_object_get(j, "rpms");
+        const char *srpm = json_string_value(json_object_get(j, "srpm"));
+        size_t n = json_array_size(rpms);
+        if (!key || strcmp(key, nd->key) != 0 || n == 0)
+                goto out;
+
+        char **names = new0(char *, n), **sums = new0(char *, n);
+        if (!names || !sums) {
+                free(names);
+                free(sums);
+                goto out;
+        }
+        ok = true;
+        for (size_t k = 0; k < n && ok; k++) {
+                json_t *e = json_array_get(rpms, k);
+                const char *name = json_string_value(json_object_get(e, "file"));
+                const char *sum = json_string_value(json_object_get(e, "sha256"));
+                json_int_t size = json_integer_value(json_object_get(e, "size"));
+                json_int_t mtime = json_integer_value(json_object_get(e, "mtime_ns"));
+                _cleanup_free_ char *f = NULL;
+                struct stat st;
+                if (!name || !sum || strchr(name, '/') || asprintf(&f, "%s/repo/Packages/%s", g->env.out_dir, name) < 0) {
+                        f = NULL;
+                        ok = false;
+                        break;
+                }
+                if (stat(f, &st) < 0 || st.st_size != size) {
+                        ok = false;
+                        break;
+                }
+                /* Same size and time: trust the recorded digest; else check it. */
+                if ((json_int_t) st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != mtime) {
+                        char hex[65];
+                        if (sha256_file_hex(f, hex) < 0 || strcmp(hex, sum) != 0) {
+                                ok = false;
+                                break;
+                        }
+                }
+                names[k] = strdup(name);
+                sums[k] = strdup(sum);
+                if (!names[k] || !sums[k])
+                        ok = false;
+        }
+        if (ok && srpm) {
+                _cleanup_free_ char *f = NULL;
+                if (strchr(srpm, '/') || asprintf(&f, "%s/srpms/%s", g->env.out_dir, srpm) < 0 || !path_exists(f))
+                        ok = false;
+        }
+        if (!ok) {
+                for (size_t k = 0; k < n; k++) {
+                        free(names[k]);
+                        free(sums[k]);
+                }
+                free(names);
+                free(sums);
+                goto out;
+        }
+        nd->result.rpms = names;
+        nd->result.n_rpms = n;
+        nd->rpm_sha256 = sums;
+        nd->result.srpm = srpm ? strdup(srpm) : NULL;
+out:
+        json_decref(j);
+        return ok;
+}
+
+/* Reads the RPM names a previous build of node i produced (to remove stale ones). */
+static void cache_previous_outputs(Graph *g, size_t i, json_t **ret) {
+        _cleanup_free_ char *path = cache_path(g, "packages", g->nodes[i].c->name);
+        *ret = path ? json_load_file(path, 0, NULL) : NULL;
+}
+
+static int cache_store(Graph *g, size_t i) {
+        Node *nd = &g->nodes[i];
+        _cleanup_free_ char *path = cache_path(g, "packages", nd->c->name);
+        json_t *rpms = json_array();
+        if (!path || !rpms)
+                return -ENOMEM;
+        for (size_t k = 0; k < nd->result.n_rpms; k++) {
+                _cleanup_free_ char *f = NULL;
+                struct stat st;
+                if (asprintf(&f, "%s/repo/Packages/%s", g->env.out_dir, nd->result.rpms[k]) < 0 || stat(f, &st) < 0) {
+                        json_decref(rpms);
+                        return -EIO;
+                }
+                json_array_append_new(rpms, json_pack("{s:s, s:s, s:I, s:I}", "file", nd->result.rpms[k], "sha256",
+                                                      nd->rpm_sha256[k], "size", (json_int_t) st.st_size, "mtime_ns",
+                                                      (json_int_t) st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec));
+        }
+        json_t *j = json_pack("{s:s, s:s, s:o, s:o}", "format", CACHE_FORMAT, "key", nd->key, "rpms", rpms, "srpm",
+                              nd->result.srpm ? json_string(nd->result.srpm) : json_null());
+        if (!j)
+                return -ENOMEM;
+        char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        json_decref(j);
+        if (!s)
+                return -ENOMEM;
+        int r = write_file_atomic(path, s, strlen(s), 0644);
+        free(s);
+        return r;
+}
+
+/* ---- spec queries, cached ------------------------------------------------------ */
+
+static int specinfo_key(const Graph *g, const Component *c, char **ret) {
+        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+        _cleanup_free_ char *spec = project_path(g->p, c->spec);
+        _cleanup_free_ char *dir = spec ? path_dirname(spec) : NULL;
+        if (!dir)
+                return -ENOMEM;
+        strbuf_printf(&sb, "specinfo-1\n");
+        key_str(&sb, "spec", c->spec);
+        key_str(&sb, "project", g->p->project.name);
+        key_str(&sb, "dist", g->p->project.dist);
+        key_str(&sb, "vendor", g->p->project.vendor);
+        key_defines(&sb, c);
+        int r = key_tree(&sb, dir, "", g->p->source_date_epoch);
+        if (r >= 0)
+                r = key_host_inputs(&sb, &c->host_inputs);
+        if (r < 0)
+                return r;
+        return digest_of(&sb, ret);
+}
+
+static json_t *deps_json(const RpmDep *d, size_t n) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < n; i++)
+                json_array_append_new(a, json_pack("{s:s, s:i, s:s}", "name", d[i].name, "flags", (int) d[i].flags, "evr",
+                                                   d[i].evr));
+        return a;
+}
+
+static int deps_from_json(json_t *a, RpmDep **ret, size_t *ret_n) {
+        size_t n = json_array_size(a);
+        RpmDep *d = new0(RpmDep, n);
+        if (!d)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                json_t *e = json_array_get(a, i);
+                const char *name = json_string_value(json_object_get(e, "name"));
+                const char *evr = json_string_value(json_object_get(e, "evr"));
+                d[i] = (RpmDep) { .name = strdup(name ? name : ""), .evr = strdup(evr ? evr : ""),
+                                  .flags = (uint32_t) json_integer_value(json_object_get(e, "flags")) };
+                if (!d[i].name || !d[i].evr || !name) {
+                        for (size_t k = 0; k <= i; k++)
+                                rpm_dep_release(&d[k]);
+                        free(d);
+                        return -EBADMSG;
+                }
+        }
+        *ret = d;
+        *ret_n = n;
+        return 0;
+}
+
+static int query_spec_cached(Graph *g, Node *nd, char **ret_error) {
+        _cleanup_free_ char *key = NULL, *path = cache_path(g, "specinfo", nd->c->name);
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        r = specinfo_key(g, nd->c, &key);
+        if (r < 0)
+                return r;
+
+        json_t *j = json_load_file(path, 0, NULL);
+        if (j) {
+                const char *k = json_string_value(json_object_get(j, "key"));
+                json_t *pk = json_object_get(j, "packages");
+                if (k && strcmp(k, key) == 0 && json_array_size(pk) > 0 &&
+                    deps_from_json(json_object_get(j, "provides"), &nd->spec.provides, &nd->spec.n_provides) >= 0 &&
+                    deps_from_json(json_object_get(j, "buildrequires"), &nd->spec.buildrequires,
+                                   &nd->spec.n_buildrequires) >= 0) {
+                        nd->spec.packages = new0(char *, json_array_size(pk));
+                        for (size_t i = 0; nd->spec.packages && i < json_array_size(pk); i++) {
+                                const char *s = json_string_value(json_array_get(pk, i));
+                                nd->spec.packages[nd->spec.n_packages++] = strdup(s ? s : "");
+                        }
+                        json_decref(j);
+                        return 0;
+                }
+                spec_info_release(&nd->spec);
+                json_decref(j);
+        }
+
+        r = spec_query(&g->env, nd->c, &nd->spec, ret_error);
+        if (r < 0)
+                return r;
+
+        json_t *pk = json_array();
+        for (size_t i = 0; i < nd->spec.n_packages; i++)
+                json_array_append_new(pk, json_string(nd->spec.packages[i]));
+        j = json_pack("{s:s, s:o, s:o, s:o}", "key", key, "packages", pk, "provides",
+                      deps_json(nd->spec.provides, nd->spec.n_provides), "buildrequires",
+                      deps_json(nd->spec.buildrequires, nd->spec.n_buildrequires));
+        char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+        json_decref(j);
+        if (s) {
+                (void) write_file_atomic(path, s, strlen(s), 0644);
+                free(s);
+        }
+        return 0;
+}
+
+typedef struct QueryCtx {
+        Graph *g;
+        int *rs;
+        char **errors;
+} QueryCtx;
+
+static void query_one(void *ctx, size_t i) {
+        QueryCtx *q = ctx;
+        Node *nd = &q->g->nodes[i];
+        if (!nd->selected || nd->c->kind != COMPONENT_SPEC)
+                return;
+        q->rs[i] = query_spec_cached(q->g, nd, &q->errors[i]);
+}
+
+/* ---- the scheduler ------------------------------------------------------------ */
+
+static double now_seconds(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+static void remove_stale_outputs(Graph *g, size_t i, json_t *prev) {
+        Node *nd = &g->nodes[i];
+        json_t *rpms = json_object_get(prev, "rpms");
+        for (size_t k = 0; k < json_array_size(rpms); k++) {
+                const char *name = json_string_value(json_object_get(json_array_get(rpms, k), "file"));
+                bool still = false;
+                if (!name || strchr(name, '/'))
+                        continue;
+                for (size_t m = 0; m < nd->result.n_rpms; m++)
+                        still |= strcmp(nd->result.rpms[m], name) == 0;
+                if (!still) {
+                        _cleanup_free_ char *f = NULL;
+                        if (asprintf(&f, "%s/repo/Packages/%s", g->env.out_dir, name) >= 0)
+                                (void) unlink(f);
+                }
+        }
+        const char *srpm = json_string_value(json_object_get(prev, "srpm"));
+        if (srpm && !strchr(srpm, '/') && (!nd->result.srpm || strcmp(srpm, nd->result.srpm) != 0)) {
+                _cleanup_free_ char *f = NULL;
+                if (asprintf(&f, "%s/srpms/%s", g->env.out_dir, srpm) >= 0)
+                        (void) unlink(f);
+        }
+}
+
+/* Builds node i (outside the lock). */
+static void run_node(Graph *g, size_t i) {
+        Node *nd = &g->nodes[i];
+        BuildResult *res = &nd->result;
+        double start = now_seconds();
+        char *reason = NULL;
+        int r;
+
+        r = cache_key(g, i, &nd->key);
+        if (r < 0) {
+                res->status = BUILD_FAILED;
+                if (asprintf(&res->reason, "cannot read the inputs: %s", strerror(-r)) < 0)
+                        res->reason = NULL;
+                return;
+        }
+        if (cache_lookup(g, i)) {
+                res->status = BUILD_CACHED;
+                res->seconds = now_seconds() - start;
+                return;
+        }
+
+        json_t *prev = NULL;
+        cache_previous_outputs(g, i, &prev);
+        if (nd->c->kind == COMPONENT_SPEC) {
+                pthread_mutex_lock(&g->lock);
+                g->rpmbuild_runs++;
+                pthread_mutex_unlock(&g->lock);
+                r = spec_build(&g->env, nd->c, res->log_path, &res->rpms, &res->n_rpms, &res->srpm, &reason);
+        } else
+                r = native_build(&g->env, nd->c, res->log_path, &res->rpms, &res->n_rpms, &reason);
+        res->seconds = now_seconds() - start;
+        if (r < 0) {
+                res->status = BUILD_FAILED;
+                if (reason)
+                        res->reason = reason;
+                else if (asprintf(&res->reason, "%s", strerror(-r)) < 0)
+                        res->reason = NULL;
+                /* rpmbuild wrote its own log; a native failure says why here. */
+                if (nd->c->kind == COMPONENT_NATIVE && res->reason) {
+                        _cleanup_free_ char *log = NULL;
+                        if (asprintf(&log, "slipway: cannot write the package of '%s': %s\n", nd->c->name, res->reason) >= 0)
+                                (void) write_file_atomic(res->log_path, log, strlen(log), 0644);
+                }
+                json_decref(prev);
+                return;
+        }
+        free(reason);
+
+        /* Sign before the digests are taken: dependents and the cache see the
+         * signed files. */
+        if (g->o->sign_key) {
+                for (size_t k = 0; k < res->n_rpms && r >= 0; k++) {
+                        _cleanup_free_ char *f = NULL;
+                        if (asprintf(&f, "%s/repo/Packages/%s", g->env.out_dir, res->rpms[k]) < 0)
+                                r = -ENOMEM;
+                        else
+                                r = rpm_sign_file(g->o->sign_key, f, g->o->sign_time);
+                }
+                if (r >= 0 && res->srpm) {
+                        _cleanup_free_ char *f = NULL;
+                        if (asprintf(&f, "%s/srpms/%s", g->env.out_dir, res->srpm) < 0)
+                                r = -ENOMEM;
+                        else
+                                r = rpm_sign_file(g->o->sign_key, f, g->o->sign_time);
+                }
+                if (r < 0) {
+                        res->status = BUILD_FAILED;
+                        if (asprintf(&res->reason, "cannot sign the packages: %s", strerror(-r)) < 0)
+                                res->reason = NULL;
+                        json_decref(prev);
+                        return;
+                }
+        }
+
+        nd->rpm_sha256 = new0(char *, res->n_rpms);
+        for (size_t k = 0; nd->rpm_sha256 && k < res->n_rpms; k++) {
+                _cleanup_free_ char *f = NULL;
+                char hex[65];
+                if (asprintf(&f, "%s/repo/Packages/%s", g->env.out_dir, res->rpms[k]) < 0 || sha256_file_hex(f, hex) < 0)
+                        hex[0] = 0;
+                nd->rpm_sha256[k] = strdup(hex);
+        }
+        if (prev) {
+                remove_stale_outputs(g, i, prev);
+                json_decref(prev);
+        }
+        (void) cache_store(g, i);
+        res->status = BUILD_BUILT;
+}
+
+/* With the lock held: node i finished; release its dependents. */
+static void finish_node(Graph *g, size_t i);
+
+static void skip_dependents(Graph *g, size_t i) {
+        Node *nd = &g->nodes[i];
+        for (size_t k = 0; k < nd->n_rdeps; k++) {
+                Node *d = &g->nodes[nd->rdeps[k]];
+                if (d->done || !d->selected)
+                        continue;
+                d->result.status = BUILD_SKIPPED;
+                if (asprintf(&d->result.reason, "needs '%s', which %s", nd->c->name,
+                             nd->result.status == BUILD_FAILED ? "failed" : "was skipped") < 0)
+                        d->result.reason = NULL;
+                finish_node(g, nd->rdeps[k]);
+        }
+}
+
+static void finish_node(Graph *g, size_t i) {
+        Node *nd = &g->nodes[i];
+        nd->done = true;
+        g->remaining--;
+        if (g->o->progress)
+                g->o->progress(&nd->result, g->o->userdata);
+        if (nd->result.status == BUILD_FAILED || nd->result.status == BUILD_SKIPPED) {
+                skip_dependents(g, i);
+                return;
+        }
+        for (size_t k = 0; k < nd->n_rdeps; k++) {
+                Node *d = &g->nodes[nd->rdeps[k]];
+                if (!d->selected || d->done)
+                        continue;
+                if (--d->pending == 0)
+                        g->ready[g->n_ready++] = nd->rdeps[k];
+        }
+}
+
+static void *scheduler_worker(void *arg) {
+        Graph *g = arg;
+        pthread_mutex_lock(&g->lock);
+        for (;;) {
+                while (g->n_ready == 0 && g->remaining > 0)
+                        pthread_cond_wait(&g->cond, &g->lock);
+                if (g->remaining == 0)
+                        break;
+                /* Lowest index first: a stable order for the same graph. */
+                size_t best = 0;
+                for (size_t k = 1; k < g->n_ready; k++)
+                        if (g->ready[k] < g->ready[best])
+                                best = k;
+                size_t i = g->ready[best];
+                g->ready[best] = g->ready[--g->n_ready];
+                g->running++;
+                pthread_mutex_unlock(&g->lock);
+
+                run_node(g, i);
+
+                pthread_mutex_lock(&g->lock);
+                g->running--;
+                finish_node(g, i);
+                pthread_cond_broadcast(&g->cond);
+        }
+        pthread_cond_broadcast(&g->cond);
+        pthread_mutex_unlock(&g->lock);
+        return NULL;
+}
+
+/* ---- graph checks ------------------------------------------------------------- */
+
+/* A BuildRequires nothing in the project provides: is the host said to have it? */
+static bool host_provides(const Project *p, const RpmDep *br) {
+        if (strncmp(br->name, "rpmlib(", 7) == 0)
+                return true; /* rpm itself provides these */
+        if (br->name[0] == '/' && access(br->name, F_OK) == 0)
+                return true;
+        for (size_t i = 0; i < p->build.host_provides.n; i++) {
+                RpmDep hp;
+                if (rpm_dep_parse(p->build.host_provides.items[i], &hp) < 0)
+                        continue;
+                bool m = rpm_dep_matches(&hp, br);
+                rpm_dep_release(&hp);
+                if (m)
+                        return true;
+        }
+        return false;
+}
+
+static void dep_to_string(const RpmDep *d, char *buf, size_t size) {
+        const char *op = "";
+        uint32_t f = d->flags & (RPMSENSE_LESS | RPMSENSE_GREATER | RPMSENSE_EQUAL);
+        if (f == RPMSENSE_EQUAL)
+                op = "=";
+        else if (f == (RPMSENSE_LESS | RPMSENSE_EQUAL))
+                op = "<=";
+        else if (f == (RPMSENSE_GREATER | RPMSENSE_EQUAL))
+                op = ">=";
+        else if (f == RPMSENSE_LESS)
+                op = "<";
+        else if (f == RPMSENSE_GREATER)
+                op = ">";
+        if (*op && d->evr[0])
+                snprintf(buf, size, "%s %s %s", d->name, op, d->evr);
+        else
+                snprintf(buf, size, "%s", d->name);
+}
+
+/* Depth-first search for a cycle among selected nodes; reports the first. */
+static bool find_cycle(Graph *g, size_t i, int *color, size_t *stack, size_t depth, Diagnostics *d) {
+        color[i] = 1;
+        stack[depth] = i;
+        Node *nd = &g->nodes[i];
+        for (size_t k = 0; k < nd->n_deps; k++) {
+                size_t j = nd->deps[k];
+                if (color[j] == 1) {
+                        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+                        size_t from = depth;
+                        while (stack[from] != j)
+                                from--;
+                        /* Print in build order: j is needed by ..., needed by i. */
+                        for (size_t s = from; s <= depth; s++)
+                                strbuf_printf(&sb, "'%s' -> ", g->nodes[stack[s]].c->name);
+                        strbuf_printf(&sb, "'%s'", g->nodes[j].c->name);
+                        SourcePos pos = cfg_pos(&g->nodes[j].c->obj, "spec");
+                        diag_error(d, &pos,
+                                   "build dependency cycle: %s (each BuildRequires something the next one provides)",
+                                   sb.buf ? sb.buf : "?");
+                        return true;
+                }
+                if (color[j] == 0 && find_cycle(g, j, color, stack, depth + 1, d))
+                        return true;
+        }
+        color[i] = 2;
+        return false;
+}
+
+static int graph_resolve(Graph *g, Diagnostics *d) {
+        /* Provides of every component. */
+        for (size_t i = 0; i < g->n; i++) {
+                Node *nd = &g->nodes[i];
+                if (nd->c->kind == COMPONENT_SPEC) {
+                        nd->provides = nd->spec.provides;
+                        nd->n_provides = nd->spec.n_provides;
+                } else {
+                        int r = native_provides(g->p, nd->c, &nd->provides, &nd->n_provides);
+                        if (r < 0)
+                                return r;
+                        nd->owns_provides = true;
+                }
+        }
+
+        /* BuildRequires: edges to providers, or the host, or an error. The
+         * selection grows to what the selected components need. */
+        bool changed = true;
+        while (changed) {
+                changed = false;
+                for (size_t i = 0; i < g->n; i++) {
+                        Node *nd = &g->nodes[i];
+                        if (!nd->selected || nd->c->kind != COMPONENT_SPEC || nd->n_deps > 0)
+                                continue;
+                        for (size_t b = 0; b < nd->spec.n_buildrequires; b++) {
+                                const RpmDep *br = &nd->spec.buildrequires[b];
+                                for (size_t j = 0; j < g->n; j++) {
+                                        if (j == i && g->nodes[j].c->kind == COMPONENT_SPEC)
+                                                continue;
+                                        for (size_t k = 0; k < g->nodes[j].n_provides; k++)
+                                                if (rpm_dep_matches(&g->nodes[j].provides[k], br)) {
+                                                        if (!add_index(&nd->deps, &nd->n_deps, j))
+                                                                return -ENOMEM;
+                                                        if (!g->nodes[j].selected) {
+                                                                g->nodes[j].selected = true;
+                                                                changed = true;
+                                                        }
+                                                        break;
+                                                }
+                                }
+                        }
+                }
+        }
+
+        for (size_t i = 0; i < g->n; i++) {
+                Node *nd = &g->nodes[i];
+                if (!nd->selected || nd->c->kind != COMPONENT_SPEC)
+                        continue;
+                _cleanup_strbuf_ StrBuf missing = STRBUF_INIT;
+                size_t n_missing = 0;
+                for (size_t b = 0; b < nd->spec.n_buildrequires; b++) {
+                        const RpmDep *br = &nd->spec.buildrequires[b];
+                        bool found = false;
+                        for (size_t k = 0; k < nd->n_deps && !found; k++)
+                                for (size_t m = 0; m < g->nodes[nd->deps[k]].n_provides && !found; m++)
+                                        found = rpm_dep_matches(&g->nodes[nd->deps[k]].provides[m], br);
+                        if (found || host_provides(g->p, br))
+                                continue;
+                        char buf[512];
+                        dep_to_string(br, buf, sizeof buf);
+                        strbuf_printf(&missing, "%s'%s'", n_missing ? ", " : "", buf);
+                        /* Provided, but not in a version that fits: say what there is. */
+                        const RpmDep *have = NULL;
+                        const Node *owner = NULL;
+                        for (size_t j = 0; j < g->n && !have; j++)
+                                for (size_t m = 0; m < g->nodes[j].n_provides && !have; m++)
+                                        if (strcmp(g->nodes[j].provides[m].name, br->name) == 0) {
+                                                have = &g->nodes[j].provides[m];
+                                                owner = &g->nodes[j];
+                                        }
+                        if (have) {
+                                char hbuf[512];
+                                dep_to_string(have, hbuf, sizeof hbuf);
+                                strbuf_printf(&missing, " (component '%s' provides '%s')", owner->c->name, hbuf);
+                        }
+                        n_missing++;
+                }
+                if (n_missing > 0) {
+                        SourcePos pos = cfg_pos(&nd->c->obj, "spec");
+                        diag_error(d, &pos,
+                                   "component '%s': BuildRequires %s %s provided by nothing: no component of the "
+                                   "project provides %s, and [build] host-provides does not list %s",
+                                   nd->c->name, missing.buf, n_missing == 1 ? "is" : "are", n_missing == 1 ? "it" : "them",
+                                   n_missing == 1 ? "it" : "them");
+                }
+        }
+
+        /* Reverse edges and cycles. */
+        for (size_t i = 0; i < g->n; i++)
+                for (size_t k = 0; k < g->nodes[i].n_deps; k++)
+                        if (!add_index(&g->nodes[g->nodes[i].deps[k]].rdeps, &g->nodes[g->nodes[i].deps[k]].n_rdeps, i))
+                                return -ENOMEM;
+        _cleanup_free_ int *color = new0(int, g->n);
+        _cleanup_free_ size_t *stack = new0(size_t, g->n + 1);
+        if (!color || !stack)
+                return -ENOMEM;
+        for (size_t i = 0; i < g->n; i++)
+                if (g->nodes[i].selected && color[i] == 0 && find_cycle(g, i, color, stack, 0, d))
+                        break;
+        return 0;
+}
+
+static void graph_release(Graph *g) {
+        for (size_t i = 0; i < g->n; i++) {
+                Node *nd = &g->nodes[i];
+                if (nd->owns_provides) {
+                        for (size_t k = 0; k < nd->n_provides; k++)
+                                rpm_dep_release(&nd->provides[k]);
+                        free(nd->provides);
+                }
+                spec_info_release(&nd->spec);
+                free(nd->deps);
+                free(nd->rdeps);
+                free(nd->key);
+                if (nd->rpm_sha256)
+                        for (size_t k = 0; k < nd->result.n_rpms; k++)
+                                free(nd->rpm_sha256[k]);
+                free(nd->rpm_sha256);
+                result_release(&nd->result);
+        }
+        free(g->nodes);
+        free(g->ready);
+}
+
+/* The fixed environment of spec queries and builds. */
+static char **make_envp(const Project *p) {
+        char **e = new0(char *, 8);
+        if (!e)
+                return NULL;
+        int k = 0;
+        e[k++] = strdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        e[k++] = strdup("LANG=C.UTF-8");
+        e[k++] = strdup("LC_ALL=C.UTF-8");
+        e[k++] = strdup("TZ=UTC");
+        e[k++] = strdup("HOME=/nonexistent");
+        if (asprintf(&e[k++], "SOURCE_DATE_EPOCH=%llu", (unsigned long long) p->source_date_epoch) < 0)
+                e[k - 1] = NULL;
+        for (int i = 0; i < k; i++)
+                if (!e[i]) {
+                        for (int j = 0; j < k; j++)
+                                free(e[j]);
+                        free(e);
+                        return NULL;
+                }
+        return e;
+}
+
+int build_packages(const Project *p, const BuildOptions *o, Diagnostics *d, BuildReport **ret) {
+        Graph g = { .p = p, .o = o, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+        _cleanup_free_ char *out = NULL;
+        char **envp = NULL;
+        int r;
+
+        out = o->out_dir ? strdup(o->out_dir) : project_path(p, "out");
+        if (!out)
+                return -ENOMEM;
+        static const char *const subdirs[] = { "repo/Packages", "srpms", "logs", "cache/packages", "cache/specinfo" };
+        for (size_t i = 0; i < ELEMENTSOF(subdirs); i++) {
+                _cleanup_free_ char *s = path_join(out, subdirs[i]);
+                if (!s)
+                        return -ENOMEM;
+                r = mkdir_parents(s, 0755);
+                if (r < 0) {
+                        diag_error(d, NULL, "cannot create the output directory '%s': %s", s, strerror(-r));
+                        return -EINVAL;
+                }
+        }
+        _cleanup_free_ char *out_abs = realpath(out, NULL);
+        if (!out_abs)
+                return negative_errno();
+
+        envp = make_envp(p);
+        if (!envp)
+                return -ENOMEM;
+        g.env = (BuildEnv) { .project = p, .out_dir = out_abs, .envp = envp };
+
+        g.n = p->components.n;
+        g.nodes = new0(Node, g.n ? g.n : 1);
+        g.ready = new0(size_t, g.n ? g.n : 1);
+        if (!g.nodes || !g.ready) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        for (size_t i = 0; i < g.n; i++) {
+                g.nodes[i].c = &p->components.items[i];
+                g.nodes[i].selected = o->n_only == 0;
+                g.nodes[i].result.component = g.nodes[i].c;
+        }
+        for (size_t k = 0; k < o->n_only; k++) {
+                bool found = false;
+                for (size_t i = 0; i < g.n; i++)
+                        if (strcmp(g.nodes[i].c->name, o->only[k]) == 0) {
+                                g.nodes[i].selected = true;
+                                found = true;
+                        }
+                if (!found)
+                        diag_error(d, NULL, "no component '%s' in the project", o->only[k]);
+        }
+        if (diagnostics_status(d) < 0) {
+                r = -EINVAL;
+                goto finish;
+        }
+
+        /* rpmspec on every spec that may be needed (all of them: a selected
+         * component may need any other), in parallel. */
+        {
+                _cleanup_free_ int *rs = new0(int, g.n ? g.n : 1);
+                _cleanup_free_ char **errors = new0(char *, g.n ? g.n : 1);
+                if (!rs || !errors) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                _cleanup_free_ bool *all = new0(bool, g.n ? g.n : 1);
+                if (!all) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                for (size_t i = 0; i < g.n; i++) {
+                        all[i] = g.nodes[i].selected;
+                        g.nodes[i].selected = true;
+                }
+                QueryCtx q = { .g = &g, .rs = rs, .errors = errors };
+                parallel_for(g.n, o->jobs, query_one, &q);
+                for (size_t i = 0; i < g.n; i++) {
+                        g.nodes[i].selected = all[i];
+                        if (rs[i] < 0) {
+                                SourcePos pos = cfg_pos(&g.nodes[i].c->obj, "spec");
+                                if (rs[i] == -ENOENT && !errors[i])
+                                        diag_error(d, &pos, "component '%s': cannot run rpmspec: it is not installed",
+                                                   g.nodes[i].c->name);
+                                else
+                                        diag_error(d, &pos, "component '%s': rpmspec cannot read the spec: %s",
+                                                   g.nodes[i].c->name, errors[i] ? errors[i] : strerror(-rs[i]));
+                        }
+                        free(errors[i]);
+                }
+        }
+        if (diagnostics_status(d) < 0) {
+                r = -EINVAL;
+                goto finish;
+        }
+
+        r = graph_resolve(&g, d);
+        if (r < 0)
+                goto finish;
+        if (diagnostics_status(d) < 0) {
+                r = -EINVAL;
+                goto finish;
+        }
+
+        /* Schedule. */
+        for (size_t i = 0; i < g.n; i++) {
+                Node *nd = &g.nodes[i];
+                if (!nd->selected)
+                        continue;
+                if (asprintf(&nd->result.log_path, "%s/logs/%s.log", out_abs, nd->c->name) < 0) {
+                        nd->result.log_path = NULL;
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                g.remaining++;
+                nd->pending = 0;
+                for (size_t k = 0; k < nd->n_deps; k++)
+                        if (g.nodes[nd->deps[k]].selected)
+                                nd->pending++;
+                if (nd->pending == 0)
+                        g.ready[g.n_ready++] = i;
+        }
+        {
+                size_t nt = MAX(o->jobs, 1u);
+                pthread_t *threads = new0(pthread_t, nt);
+                size_t started = 0;
+                for (size_t i = 0; threads && i + 1 < nt; i++)
+                        if (pthread_create(&threads[i], NULL, scheduler_worker, &g) == 0)
+                                started++;
+                scheduler_worker(&g);
+                for (size_t i = 0; i < started; i++)
+                        pthread_join(threads[i], NULL);
+                free(threads);
+        }
+
+        /* The report, in component order. */
+        BuildReport *rep = new0(BuildReport, 1);
+        if (!rep) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        rep->results = new0(BuildResult, g.n ? g.n : 1);
+        if (!rep->results) {
+                free(rep);
+                r = -ENOMEM;
+                goto finish;
+        }
+        for (size_t i = 0; i < g.n; i++) {
+                Node *nd = &g.nodes[i];
+                if (!nd->selected)
+                        continue;
+                BuildResult *res = &rep->results[rep->n++];
+                *res = nd->result;
+                nd->result = (BuildResult) {};
+                if (nd->rpm_sha256) {
+                        for (size_t k = 0; k < res->n_rpms; k++)
+                                free(nd->rpm_sha256[k]);
+                        free(nd->rpm_sha256);
+                        nd->rpm_sha256 = NULL;
+                }
+                switch (res->status) {
+                case BUILD_BUILT: rep->n_built++; break;
+                case BUILD_CACHED: rep->n_cached++; break;
+                case BUILD_FAILED: rep->n_failed++; break;
+                case BUILD_SKIPPED: rep->n_skipped++; break;
+                default: break;
+                }
+        }
+        rep->n_rpmbuild = g.rpmbuild_runs;
+        *ret = rep;
+        r = 0;
+
+finish:
+        graph_release(&g);
+        for (size_t i = 0; envp && envp[i]; i++)
+                free(envp[i]);
+        free(envp);
+        return r;
+}

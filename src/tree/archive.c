@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "basic/alloc.h"
+#include "basic/strbuf.h"
+#include "tree/archive.h"
+
+void tree_archive_release(TreeArchive *a) {
+        huge_buf_release(a);
+}
+
+typedef struct StreamCtx {
+        TreeArchiveSink sink;
+        void *userdata;
+        int error;
+} StreamCtx;
+
+static la_ssize_t to_sink(struct archive *a, void *userdata, const void *buf, size_t n) {
+        StreamCtx *c = userdata;
+        int r = c->sink(c->userdata, buf, n);
+        if (r < 0) {
+                c->error = r;
+                archive_set_error(a, -r, "cannot write the archive");
+                return -1;
+        }
+        return (la_ssize_t) n;
+}
+
+static int buffer_sink(void *userdata, const void *buf, size_t n) {
+        return huge_buf_append(userdata, buf, n);
+}
+
+int tree_archive(const Tree *t, TreeArchiveFormat f, TreeArchive *ret) {
+        TreeArchive sb = {};
+        /* A first size: the contents, and a few blocks of headers per node. */
+        size_t guess = 0;
+        _cleanup_free_ TreeNode **nodes = NULL;
+        size_t n;
+        int r = tree_list(t, &nodes, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++)
+                guess += (nodes[i]->blob ? nodes[i]->blob->size : 0) + 2048;
+        guess += guess / 8;
+        (void) huge_buf_reserve(&sb, guess); /* a guess: appending grows it anyway */
+        r = tree_archive_stream(t, f, buffer_sink, &sb);
+        if (r < 0) {
+                tree_archive_release(&sb);
+                return r;
+        }
+        *ret = sb;
+        return 0;
+}
+
+int tree_archive_stream(const Tree *t, TreeArchiveFormat f, TreeArchiveSink sink, void *userdata) {
+        StreamCtx sc = { .sink = sink, .userdata = userdata };
+        _cleanup_free_ TreeNode **nodes = NULL;
+        size_t n;
+        int r = tree_list(t, &nodes, &n);
+        if (r < 0)
+                return r;
+        struct archive *a = archive_write_new();
+        if (!a)
+                return -ENOMEM;
+        struct archive_entry *e = archive_entry_new();
+        if (!e) {
+                archive_write_free(a);
+                return -ENOMEM;
+        }
+        int ar = f == TREE_ARCHIVE_TAR ? archive_write_set_format_pax_restricted(a) : archive_write_set_format_cpio_newc(a);
+        /* xattrs only as SCHILY.xattr records (what GNU tar, podman and
+         * umoci read), not also as LIBARCHIVE.xattr ones, which GNU tar
+         * warns about for every file. */
+        if (ar == ARCHIVE_OK && f == TREE_ARCHIVE_TAR)
+                ar = archive_write_set_format_option(a, "pax", "xattrheader", "SCHILY");
+        if (ar == ARCHIVE_OK)
+                ar = archive_write_set_bytes_per_block(a, f == TREE_ARCHIVE_TAR ? 10240 : 0);
+        if (ar == ARCHIVE_OK)
+                ar = archive_write_open(a, &sc, NULL, to_sink, NULL);
+        /* First member of each hard-link group written so far (tar refers back to it). */
+        _cleanup_free_ const char **first_link = NULL;
+        size_t n_links = 0;
+        for (size_t i = 0; i < n; i++)
+                if (nodes[i]->link_id > n_links)
+                        n_links = nodes[i]->link_id;
+        first_link = new0(const char *, n_links + 1);
+        if (!first_link)
+                ar = ARCHIVE_FATAL;
+        r = ar == ARCHIVE_OK ? 0 : -EIO;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                const TreeNode *nd = nodes[i];
+                _cleanup_free_ char *name = NULL;
+                if (strcmp(nd->path, "/") == 0)
+                        name = strdup(".");
+                /* tar: "./etc/x" as `tar -C root -c .` writes; cpio: "etc/x". */
+                else if (asprintf(&name, "%s%s", f == TREE_ARCHIVE_TAR ? "." : "",
+                                  nd->path + (f == TREE_ARCHIVE_TAR ? 0 : 1)) < 0)
+                        name = NULL;
+                if (!name) {
+                        r = -ENOMEM;
+                        break;
+                }
+                archive_entry_clear(e);
+                archive_entry_set_pathname(e, name);
+                archive_entry_set_mode(e, tree_type_to_mode(nd->type) | nd->mode);
+                archive_entry_set_uid(e, nd->uid);
+                archive_entry_set_gid(e, nd->gid);
+                archive_entry_set_mtime(e, nd->mtime, 0);
+                archive_entry_set_nlink(e, nd->type == TREE_DIR ? 2 : 1);
+                archive_entry_set_size(e, 0); /* cpio wants a size on every entry */
+                if (f == TREE_ARCHIVE_CPIO) {
+                        /* newc needs inode numbers; a fixed sequence keeps them
+                         * reproducible. Hard links are written as copies. */
+                        archive_entry_set_ino(e, (la_int64_t) i + 1);
+                        archive_entry_set_dev(e, 0);
+                }
+                const void *data = NULL;
+                size_t size = 0;
+                switch (nd->type) {
+                case TREE_REG:
+                        if (f == TREE_ARCHIVE_TAR && nd->link_id && first_link[nd->link_id]) {
+                                archive_entry_set_hardlink(e, first_link[nd->link_id]);
+                                break;
+                        }
+                        if (nd->blob) {
+                                data = nd->blob->data;
+                                size = nd->blob->size;
+                        }
+                        archive_entry_set_size(e, (la_int64_t) size);
+                        break;
+                case TREE_SYMLINK:
+                        archive_entry_set_symlink(e, nd->target);
+                        break;
+                case TREE_CHR:
+                case TREE_BLK:
+                        archive_entry_set_rdevmajor(e, nd->rdev_major);
+                        archive_entry_set_rdevminor(e, nd->rdev_minor);
+                        break;
+                default:
+                        break;
+                }
+                if (f == TREE_ARCHIVE_TAR)
+                        for (size_t x = 0; x < nd->n_xattrs; x++)
+                                archive_entry_xattr_add_entry(e, nd->xattrs[x].name, nd->xattrs[x].value, nd->xattrs[x].size);
+                if (archive_write_header(a, e) != ARCHIVE_OK) {
+                        r = -EIO;
+                        break;
+                }
+                if (size > 0 && archive_write_data(a, data, size) != (la_ssize_t) size) {
+                        r = -EIO;
+                        break;
+                }
+                if (f == TREE_ARCHIVE_TAR && nd->type == TREE_REG && nd->link_id && !first_link[nd->link_id]) {
+                        /* Later members of the group link to this name. */
+                        first_link[nd->link_id] = strdup(name);
+                        if (!first_link[nd->link_id])
+                                r = -ENOMEM;
+                }
+        }
+        if (r >= 0 && archive_write_close(a) != ARCHIVE_OK)
+                r = -EIO;
+        archive_entry_free(e);
+        archive_write_free(a); /* flushes into the sink: before the sink goes */
+        for (size_t k = 0; first_link && k <= n_links; k++)
+                free((char *) first_link[k]);
+        if (r < 0)
+                return sc.error < 0 ? sc.error : r;
+        return sc.error;
+}

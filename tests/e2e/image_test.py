@@ -1,0 +1,1633 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""`slipway image`: images composed from the project's repository and from
+[repos] (file://, http://, signed and unsigned), checked with the real tools
+(tar, rpm, umoci, skopeo): the tree and its settings (os-release, hostname,
+users, files, services, SELinux labels, file capabilities), the rpm database
+(rpm -qa, rpm -Va), the oci, tar, wsl and cpio outputs, determinism, and bad
+input that must fail cleanly and leave earlier outputs alone.
+
+One main project (signed, with a spec component) holds most images; small
+projects without components use repositories made here. Everything happens
+in a temporary directory. Usage: image_test.py SLIPWAY SOURCE_ROOT"""
+import base64
+import glob
+import gzip
+import hashlib
+import http.server
+import io
+import json
+import os
+import re
+import shutil
+import stat
+import struct
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from harness import check, finish, read, run_test, show, write
+
+SLIPWAY, ROOT = os.path.abspath(sys.argv[1]), sys.argv[2]
+
+for needed in ["rpm", "rpmbuild", "zstd", "tar", "umoci", "skopeo"]:
+    if not shutil.which(needed):
+        print(f"SKIP: {needed} missing")
+        sys.exit(77)
+
+SDE = 1700000000
+BASE = tempfile.mkdtemp(prefix="slipway-image-test-")
+TMPDIR = os.path.join(BASE, "tmp")
+os.makedirs(TMPDIR)
+IS_ROOT = os.geteuid() == 0
+CAP_NET_RAW = 13
+
+
+def slipway(*args, timeout=180):
+    e = dict(os.environ, LC_ALL="C", TMPDIR=TMPDIR)
+    e.pop("SOURCE_DATE_EPOCH", None)
+    return subprocess.run([SLIPWAY, *args], capture_output=True, text=True, env=e, timeout=timeout)
+
+
+def tool(*args, check_rc=False, timeout=120, **kw):
+    e = dict(os.environ, LC_ALL="C", TZ="UTC")
+    p = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, env=e, **kw)
+    if check_rc and p.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)}: exit {p.returncode}: {p.stderr[-1000:]}")
+    return p
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def zstd_d(data):
+    p = subprocess.run(["zstd", "-dc", "-q"], input=data, capture_output=True, timeout=60)
+    if p.returncode != 0:
+        raise RuntimeError(f"zstd -dc: {p.stderr.decode(errors='replace')}")
+    return p.stdout
+
+
+def zstd_c(data):
+    p = subprocess.run(["zstd", "-c", "-q", "-19"], input=data, capture_output=True, timeout=60)
+    if p.returncode != 0:
+        raise RuntimeError(f"zstd -c: {p.stderr.decode(errors='replace')}")
+    return p.stdout
+
+
+def make_project(name, files):
+    d = os.path.join(BASE, name)
+    os.makedirs(d)
+    for rel, text in files.items():
+        write(os.path.join(d, rel), text)
+    return d
+
+
+def images_dir(proj):
+    return os.path.join(proj, "out", "images")
+
+
+def outputs_of(proj, image):
+    """Every path at out/images/IMAGE.* (final or temporary)."""
+    return sorted(os.path.basename(p) for p in glob.glob(os.path.join(images_dir(proj), glob.escape(image) + ".*")))
+
+
+def tree_snapshot(path):
+    """A file's bytes, or a directory's files as {relpath: bytes}."""
+    if os.path.isdir(path):
+        r = {}
+        for d, _, fs in os.walk(path):
+            for f in fs:
+                p = os.path.join(d, f)
+                r[os.path.relpath(p, path)] = read(p)
+        return r
+    return read(path) if os.path.exists(path) else None
+
+
+def snapshot_outputs(proj, image):
+    return {n: tree_snapshot(os.path.join(images_dir(proj), n)) for n in outputs_of(proj, image)}
+
+
+def xattr(member, name):
+    """The value of a SCHILY.xattr.NAME pax record of a tar member, as bytes (or None)."""
+    v = member.pax_headers.get("SCHILY.xattr." + name)
+    return None if v is None else v.encode("utf-8", "surrogateescape")
+
+
+def open_tar(data):
+    """{name: (TarInfo, bytes or None)} of a tar archive in data."""
+    r = {}
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as t:
+        for m in t.getmembers():
+            content = t.extractfile(m).read() if m.isfile() else None
+            r[m.name] = (m, content)
+    return r
+
+
+def norm(name):
+    """An archive member name as an absolute path ("./etc/x" -> "/etc/x", "./" -> "/")."""
+    n = name[1:] if name.startswith(".") else name
+    n = "/" + n.strip("/")
+    return n
+
+
+def by_path(members):
+    return {norm(k): v for k, v in members.items()}
+
+
+def parse_cpio(data):
+    """{path: (mode, uid, gid, bytes)} of a newc cpio archive."""
+    r = {}
+    off = 0
+    while off + 110 <= len(data):
+        magic = data[off:off + 6]
+        if magic not in (b"070701", b"070702"):
+            raise ValueError(f"bad cpio magic {magic!r} at {off}")
+        f = [int(data[off + 6 + 8 * i:off + 14 + 8 * i], 16) for i in range(13)]
+        mode, uid, gid, filesize, namesize = f[1], f[2], f[3], f[6], f[11]
+        name = data[off + 110:off + 110 + namesize - 1].decode("utf-8", "surrogateescape")
+        off += 110 + namesize
+        off += (4 - off % 4) % 4
+        content = data[off:off + filesize]
+        off += filesize
+        off += (4 - off % 4) % 4
+        if name == "TRAILER!!!":
+            break
+        r[norm(name)] = (mode, uid, gid, content)
+    return r
+
+
+def vfs_cap_data(permitted, effective):
+    """struct vfs_cap_data, revision 2 (linux/capability.h), little-endian."""
+    magic = 0x02000000 | (0x000001 if effective else 0)
+    return struct.pack("<5I", magic, permitted & 0xFFFFFFFF, 0, permitted >> 32, 0)
+
+
+def varints(b):
+    """Field -> value of a protobuf message with varint fields only."""
+    r, i = {}, 0
+    while i < len(b):
+        key, shift = 0, 0
+        while True:
+            c = b[i]
+            i += 1
+            key |= (c & 0x7F) << shift
+            shift += 7
+            if not c & 0x80:
+                break
+        val, shift = 0, 0
+        while True:
+            c = b[i]
+            i += 1
+            val |= (c & 0x7F) << shift
+            shift += 7
+            if not c & 0x80:
+                break
+        r[key >> 3] = val
+    return r
+
+
+# ---------------------------------------------------------------------------
+# RPM surgery (for the payload with "../" paths)
+
+def header_at(b, off):
+    """(index entries [(tag, type, offset, count)], data store start, end) of the header at off."""
+    if b[off:off + 3] != b"\x8e\xad\xe8":
+        raise ValueError(f"no header magic at {off}")
+    il, dl = struct.unpack(">II", b[off + 8:off + 16])
+    entries = [struct.unpack(">iIiI", b[off + 16 + 16 * i:off + 32 + 16 * i]) for i in range(il)]
+    store = off + 16 + 16 * il
+    return entries, store, store + dl
+
+
+def rpm_layout(b):
+    """(sig entries, sig store, main header start, main entries, main store, payload start)."""
+    sent, sstore, send = header_at(b, 96)
+    main = send + (8 - (send - 96) % 8) % 8
+    ment, mstore, mend = header_at(b, main)
+    return sent, sstore, main, ment, mstore, mend
+
+
+def set_string(b, entries, store, tag, value):
+    """Overwrites the (first) string of a STRING/STRING_ARRAY tag with a value of the same length."""
+    for t, ty, o, c in entries:
+        if t == tag:
+            start = store + o
+            end = b.index(b"\0", start)
+            if end - start != len(value):
+                raise ValueError(f"tag {tag}: length {end - start} != {len(value)}")
+            b[start:end] = value
+            return True
+    return False
+
+
+def set_bin(b, entries, store, tag, value):
+    for t, ty, o, c in entries:
+        if t == tag:
+            if c != len(value):
+                raise ValueError(f"tag {tag}: count {c} != {len(value)}")
+            b[store + o:store + o + c] = value
+            return True
+    return False
+
+
+def set_int32(b, entries, store, tag, value):
+    for t, ty, o, c in entries:
+        if t == tag:
+            b[store + o:store + o + 4] = struct.pack(">I", value)
+            return True
+    return False
+
+
+def craft_escape(src_rpm, old, new):
+    """The bytes of src_rpm with old replaced by new (same length) in the main
+    header and in the (zstd) cpio payload, payload recompressed, and every
+    digest and size the signature and main headers carry recomputed."""
+    assert len(old) == len(new)
+    b = bytearray(read(src_rpm))
+    sent, sstore, main, ment, mstore, pstart = rpm_layout(bytes(b))
+    head = bytes(b[main:pstart])
+    if old not in head:
+        raise ValueError("the directory name is not in the header")
+    payload = zstd_d(bytes(b[pstart:]))
+    if old not in payload:
+        raise ValueError("the directory name is not in the payload")
+    payload = payload.replace(old, new)
+    comp = zstd_c(payload)
+    head = bytearray(head.replace(old, new))
+    ment2, mstore2, _ = header_at(bytes(head), 0)
+    # Main header: PAYLOADDIGEST (5092) and PAYLOADDIGESTALT (5097), sha256 hex.
+    set_string(head, ment2, mstore2, 5092, sha256(comp).encode())
+    set_string(head, ment2, mstore2, 5097, sha256(payload).encode())
+    head = bytes(head)
+    sig = bytearray(b[:main])
+    # Signature header: SHA256 (273), SHA1 (269) of the header; MD5 (1004) of
+    # header + payload; SIZE (1000) header + payload; PAYLOADSIZE (1007).
+    set_string(sig, sent, sstore, 273, hashlib.sha256(head).hexdigest().encode())
+    set_string(sig, sent, sstore, 269, hashlib.sha1(head).hexdigest().encode())
+    set_bin(sig, sent, sstore, 1004, hashlib.md5(head + comp).digest())
+    set_int32(sig, sent, sstore, 1000, len(head) + len(comp))
+    set_int32(sig, sent, sstore, 1007, len(payload))
+    return bytes(sig) + head + comp
+
+
+# ---------------------------------------------------------------------------
+# Keys, projects and repositories
+
+KEYS = {}  # "A"/"B" -> (secret, public)
+
+BASETOOL = "#!/bin/sh\necho base\n"
+DEMO_UNIT = """[Unit]
+Description=Demo
+
+[Service]
+ExecStart=/usr/bin/basetool
+
+[Install]
+WantedBy=multi-user.target
+Alias=demo-alias.service
+"""
+OTHER_UNIT = """[Unit]
+Description=Other
+
+[Service]
+ExecStart=/usr/bin/basetool
+
+[Install]
+WantedBy=multi-user.target
+"""
+FILE_CONTEXTS = """/.* system_u:object_r:default_t:s0
+/etc(/.*)? system_u:object_r:etc_t:s0
+/usr/bin(/.*)? system_u:object_r:bin_t:s0
+"""
+RELEASE_OS_RELEASE = 'NAME="Packaged Release"\nID=pkgrel\nVERSION_ID=9\n'
+SSH_A1 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA1 alice@one\n"
+SSH_A2 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA2 alice@two\n"
+SETUP_PASSWD = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:2:2:daemon:/sbin:/sbin/nologin\nold:x:1000:1000::/home/old:/bin/bash\n"
+SETUP_GROUP = "root:x:0:\nwheel:x:10:daemon\nold:x:1000:\n"
+MOTD = "Welcome to the full image\n"
+ALICE_HASH = "$6$saltsalt$0123456789abcdefABCDEF"
+
+TOOLS_SPEC = r"""Name: tools
+Version: 1.2
+Release: 1
+Summary: Tools with a capability, a scriptlet and an xz payload
+License: MIT
+BuildArch: noarch
+%define _binary_payload w2.xzdio
+
+%description
+Tools.
+
+%install
+mkdir -p %{buildroot}/usr/bin %{buildroot}/usr/share/tools
+printf '#!/bin/sh\necho ping\n' > %{buildroot}/usr/bin/pingish
+chmod 0755 %{buildroot}/usr/bin/pingish
+echo tools-data > %{buildroot}/usr/share/tools/data.txt
+
+%post
+echo post-install
+
+%files
+%caps(cap_net_raw=ep) /usr/bin/pingish
+/usr/share/tools
+"""
+
+MAIN_TOML = f"""[project]
+name = "imgtest"
+version = "2.5"
+source-date-epoch = {SDE}
+
+[signing]
+key = "keys/A.asc"
+
+[components.base]
+version = "1.0"
+summary = "Base files"
+license = "MIT"
+arch = "noarch"
+provides = ["/bin/sh"]
+
+[[components.base.files]]
+source = "files/basetool"
+path = "/usr/bin/basetool"
+mode = "0755"
+
+[[components.base.files]]
+source = "files/units"
+path = "/usr/lib/systemd/system"
+
+[[components.base.files]]
+source = "files/wants"
+path = "/etc/systemd/system/multi-user.target.wants"
+
+[components.tools]
+spec = "components/tools/tools.spec"
+
+[components.policy]
+version = "1"
+summary = "A tiny SELinux policy: file contexts only"
+license = "MIT"
+arch = "noarch"
+
+[[components.policy.files]]
+source = "files/file_contexts"
+path = "/etc/selinux/mini/contexts/files/file_contexts"
+
+[components.release]
+version = "9"
+summary = "Ships its own os-release"
+license = "MIT"
+arch = "noarch"
+
+[[components.release.files]]
+source = "files/os-release"
+path = "/usr/lib/os-release"
+
+[components.setup]
+version = "2"
+summary = "Account files"
+license = "MIT"
+arch = "noarch"
+
+[[components.setup.files]]
+source = "files/passwd"
+path = "/etc/passwd"
+config = true
+
+[[components.setup.files]]
+source = "files/group"
+path = "/etc/group"
+config = true
+
+[components.needy]
+version = "1"
+summary = "Requires what nothing provides"
+license = "MIT"
+arch = "noarch"
+requires = ["libmissing >= 2"]
+
+[components.clash-a]
+version = "1"
+summary = "Clashes with clash-b"
+license = "MIT"
+arch = "noarch"
+
+[[components.clash-a.files]]
+source = "files/clash-a"
+path = "/usr/share/clash/file"
+
+[components.clash-b]
+version = "1"
+summary = "Clashes with clash-a"
+license = "MIT"
+arch = "noarch"
+
+[[components.clash-b.files]]
+source = "files/clash-b"
+path = "/usr/share/clash/file"
+
+[images.full]
+formats = ["oci", "tar", "wsl", "cpio"]
+packages = ["base", "tools", "policy"]
+hostname = "fullhost"
+selinux = "permissive"
+
+[[images.full.users]]
+name = "alice"
+uid = 1001
+groups = ["wheel"]
+password-hash = "{ALICE_HASH}"
+ssh-keys = ["keys/a1.pub", "keys/a2.pub"]
+
+[[images.full.users]]
+name = "bob"
+groups = ["wheel"]
+
+[[images.full.files]]
+source = "files/motd"
+path = "/etc/motd"
+mode = "0640"
+user = "alice"
+group = "wheel"
+
+[[images.full.files]]
+source = "files/full.d"
+path = "/etc/full.d"
+
+[images.full.services]
+enable = ["demo.service"]
+
+[images.full.container]
+entrypoint = ["/usr/bin/basetool"]
+cmd = ["--flag", "x"]
+env = ["FOO=bar", "PATH=/usr/bin:/bin"]
+labels = {{ "org.example.key" = "value", "org.example.other" = "2" }}
+tag = "t1"
+
+[images.mini]
+formats = ["tar", "cpio"]
+packages = ["base", "release"]
+
+[images.mini.services]
+disable = ["other.service"]
+
+[images.acct]
+formats = ["tar"]
+packages = ["base", "setup"]
+
+[[images.acct.users]]
+name = "carol"
+groups = ["wheel"]
+
+[images.seldisabled]
+formats = ["tar"]
+packages = ["base"]
+selinux = "disabled"
+
+[images.poldefault]
+formats = ["tar"]
+packages = ["base", "policy"]
+
+[images.plainoci]
+formats = ["oci"]
+packages = ["base"]
+
+[images.strict]
+formats = ["tar"]
+packages = ["base", "tools"]
+scriptlets = "fail"
+
+[images.bad-missing]
+formats = ["tar", "oci"]
+packages = ["base", "nope"]
+
+[images.bad-dep]
+formats = ["tar"]
+packages = ["needy"]
+
+[images.bad-conflict]
+formats = ["tar"]
+packages = ["clash-a", "clash-b"]
+
+[images.bad-unit]
+formats = ["tar"]
+packages = ["base"]
+
+[images.bad-unit.services]
+enable = ["ghost.service"]
+"""
+
+MAIN = None
+NEVRAS = {}  # name -> NEVRA of the main project's packages
+
+
+def keygen():
+    kd = os.path.join(BASE, "keys")
+    os.makedirs(kd)
+    for name in ["A", "B"]:
+        prefix = os.path.join(kd, name)
+        p = slipway("keygen", "--uid", f"Image Test {name} <{name.lower()}@example.org>", "-o", prefix)
+        if not check(f"setup: keygen {name}", p.returncode == 0 and os.path.isfile(prefix + ".asc") and
+                     os.path.isfile(prefix + ".pub.asc"), show(p)):
+            return False
+        KEYS[name] = (prefix + ".asc", prefix + ".pub.asc")
+    return True
+
+
+def make_main():
+    global MAIN
+    d = make_project("main", {
+        "slipway.toml": MAIN_TOML,
+        "files/basetool": BASETOOL,
+        "files/units/demo.service": DEMO_UNIT,
+        "files/units/other.service": OTHER_UNIT,
+        "files/file_contexts": FILE_CONTEXTS,
+        "files/os-release": RELEASE_OS_RELEASE,
+        "files/passwd": SETUP_PASSWD,
+        "files/group": SETUP_GROUP,
+        "files/clash-a": "a\n",
+        "files/clash-b": "b\n",
+        "files/motd": MOTD,
+        "files/full.d/one.conf": "one\n",
+        "files/full.d/sub/two.conf": "two\n",
+        "keys/a1.pub": SSH_A1,
+        "keys/a2.pub": SSH_A2,
+        "components/tools/tools.spec": TOOLS_SPEC,
+    })
+    for sub in ["files/units", "files/full.d", "files/full.d/sub"]:
+        os.chmod(os.path.join(d, sub), 0o755)
+    for f in ["files/units/demo.service", "files/units/other.service", "files/full.d/one.conf",
+              "files/full.d/sub/two.conf"]:
+        os.chmod(os.path.join(d, f), 0o644)
+    os.makedirs(os.path.join(d, "files/wants"), mode=0o755)
+    os.chmod(os.path.join(d, "files/wants"), 0o755)
+    os.symlink("/usr/lib/systemd/system/other.service", os.path.join(d, "files/wants/other.service"))
+    shutil.copyfile(KEYS["A"][0], os.path.join(d, "keys/A.asc"))
+    p = slipway("-C", d, "package")
+    if not check("setup: main project: slipway package", p.returncode == 0, show(p)):
+        return False
+    pk = os.path.join(d, "out", "repo", "Packages")
+    for f in sorted(os.listdir(pk)):
+        q = tool("rpm", "-qp", "--qf", "%{NAME} %{NEVRA}", os.path.join(pk, f), check_rc=True).stdout.split()
+        NEVRAS[q[0]] = q[1]
+    check("setup: main project: signed repository", os.path.isfile(os.path.join(d, "out/repo/repodata/repomd.xml.asc")),
+          os.listdir(os.path.join(d, "out/repo/repodata")))
+    tools = os.path.join(pk, NEVRAS.get("tools", "tools") + ".rpm")
+    q = tool("rpm", "-qp", "--qf", "%{PAYLOADCOMPRESSOR} [%{FILENAMES}=%{FILECAPS} ]", tools)
+    check("setup: tools RPM: xz payload and cap_net_raw=ep on pingish",
+          q.returncode == 0 and q.stdout.startswith("xz ") and "/usr/bin/pingish=cap_net_raw=ep" in q.stdout, show(q))
+    MAIN = d
+    return True
+
+
+def image(proj, *args):
+    return slipway("-C", proj, *args)
+
+
+# ---------------------------------------------------------------------------
+# The full image: tar
+
+FULL = {}  # filled by test_full: "tar" -> members by path, etc.
+
+
+def test_full():
+    p = image(MAIN, "image", "full")
+    if not check("full: exit 0", p.returncode == 0, show(p)):
+        return
+    check("full: the scriptlet warning names tools", re.search(r"warning:.*scriptlet.*tools-1\.2-1", p.stderr) is not None,
+          p.stderr)
+    check("full: the missing group 'wheel' is warned about", re.search(r"warning:.*'wheel'", p.stderr) is not None,
+          p.stderr)
+    outs = outputs_of(MAIN, "full")
+    check("full: outputs", outs == ["full.cpio.zst", "full.oci", "full.oci.tar", "full.tar.zst", "full.wsl"], outs)
+
+    data = read(os.path.join(images_dir(MAIN), "full.tar.zst"))
+    check("full.tar.zst: zstd magic", data[:4] == b"\x28\xb5\x2f\xfd", data[:4])
+    raw = zstd_d(data)
+    members = open_tar(raw)
+    names = list(members)
+    # (tarfile drops the trailing '/' of directories: "./" reads as ".")
+    check("full.tar: every name is ./PATH", all(n in ("./", ".") or n.startswith("./") for n in names),
+          [n for n in names if not n.startswith("./")][:10])
+    check("full.tar: pax format (ustar magic and pax records)", raw[257:262] == b"ustar" and any(
+        m.pax_headers for m, _ in members.values()), raw[257:265])
+    check("full.tar: numeric owners (no user or group names)",
+          all(m.uname == "" and m.gname == "" for m, _ in members.values()),
+          [(n, m.uname, m.gname) for n, (m, _) in members.items() if m.uname or m.gname][:5])
+    t = by_path(members)
+    FULL["tar"] = t
+
+    def entry(path):
+        return t.get(path, (None, None))
+
+    def is_file(path, mode, uid=0, gid=0, content=None):
+        m, c = entry(path)
+        ok = m is not None and m.isfile() and stat.S_IMODE(m.mode) == mode and m.uid == uid and m.gid == gid
+        if content is not None:
+            ok = ok and c == content
+        check(f"full.tar: {path} {oct(mode)} {uid}:{gid}" + (" with its content" if content is not None else ""), ok,
+              None if m is None else (m.type, oct(m.mode), m.uid, m.gid, c[:200] if c else c))
+
+    def is_link(path, target):
+        m, _ = entry(path)
+        check(f"full.tar: {path} -> {target}", m is not None and m.issym() and m.linkname == target,
+              None if m is None else (m.type, m.linkname))
+
+    def is_dir(path, mode, uid=0, gid=0):
+        m, _ = entry(path)
+        check(f"full.tar: {path}/ {oct(mode)} {uid}:{gid}", m is not None and m.isdir() and
+              stat.S_IMODE(m.mode) == mode and m.uid == uid and m.gid == gid,
+              None if m is None else (m.type, oct(m.mode), m.uid, m.gid))
+
+    # Packages' files.
+    is_file("/usr/bin/basetool", 0o755, content=BASETOOL.encode())
+    is_file("/usr/bin/pingish", 0o755, content=b"#!/bin/sh\necho ping\n")
+    is_file("/usr/share/tools/data.txt", 0o644, content=b"tools-data\n")
+    is_file("/usr/lib/systemd/system/demo.service", 0o644, content=DEMO_UNIT.encode())
+    is_file("/etc/selinux/mini/contexts/files/file_contexts", 0o644, content=FILE_CONTEXTS.encode())
+    is_file("/usr/lib/sysimage/rpm/rpmdb.sqlite", 0o644)
+    m, c = entry("/usr/lib/sysimage/rpm/rpmdb.sqlite")
+    check("full.tar: rpmdb.sqlite is an SQLite database", c is not None and c.startswith(b"SQLite format 3\0"),
+          c[:16] if c else None)
+
+    # hostname, os-release.
+    is_file("/etc/hostname", 0o644, content=b"fullhost\n")
+    m, c = entry("/usr/lib/os-release")
+    osr = dict(l.split("=", 1) for l in (c or b"").decode().splitlines() if "=" in l)
+    unq = {k: v.strip('"') for k, v in osr.items()}
+    check("full.tar: /usr/lib/os-release: NAME, ID, VERSION_ID, IMAGE_ID",
+          unq.get("ID") == "imgtest" and unq.get("VERSION_ID") == "2.5" and unq.get("IMAGE_ID") == "full" and
+          "NAME" in unq and unq["NAME"] != "", c)
+    is_link("/etc/os-release", "../usr/lib/os-release")
+
+    # Users.
+    m, c = entry("/etc/passwd")
+    pw = {l.split(":")[0]: l.split(":") for l in (c or b"").decode().splitlines()}
+    check("full.tar: /etc/passwd has root", pw.get("root", [None] * 3)[2] == "0", c)
+    check("full.tar: /etc/passwd: alice uid 1001, gid 1001, /home/alice, /bin/bash",
+          pw.get("alice") == ["alice", "x", "1001", "1001", "", "/home/alice", "/bin/bash"], pw.get("alice"))
+    check("full.tar: /etc/passwd: bob gets uid 1000 (the first free from 1000)",
+          pw.get("bob") == ["bob", "x", "1000", "1000", "", "/home/bob", "/bin/bash"], pw.get("bob"))
+    m, c = entry("/etc/group")
+    gr = {l.split(":")[0]: l.split(":") for l in (c or b"").decode().splitlines()}
+    check("full.tar: /etc/group: user private groups",
+          gr.get("alice", [None] * 3)[2] == "1001" and gr.get("bob", [None] * 3)[2] == "1000", c)
+    check("full.tar: /etc/group: wheel created, with alice and bob as members",
+          "wheel" in gr and sorted(gr["wheel"][3].split(",")) == ["alice", "bob"], gr.get("wheel"))
+    wheel_gid = int(gr["wheel"][2]) if "wheel" in gr and gr["wheel"][2].isdigit() else -1
+    m, c = entry("/etc/shadow")
+    check("full.tar: /etc/shadow mode 0000", m is not None and m.isfile() and stat.S_IMODE(m.mode) == 0,
+          None if m is None else oct(m.mode))
+    sh = {l.split(":")[0]: l.split(":") for l in (c or b"").decode().splitlines()}
+    check("full.tar: /etc/shadow: alice has her password hash", sh.get("alice", [None] * 2)[1] == ALICE_HASH,
+          sh.get("alice"))
+    check("full.tar: /etc/shadow: bob is locked ('!')", sh.get("bob", [None] * 2)[1] == "!", sh.get("bob"))
+    is_dir("/home/alice", 0o700, 1001, 1001)
+    is_dir("/home/bob", 0o700, 1000, 1000)
+    is_dir("/home/alice/.ssh", 0o700, 1001, 1001)
+    is_file("/home/alice/.ssh/authorized_keys", 0o600, 1001, 1001, content=(SSH_A1 + SSH_A2).encode())
+    check("full.tar: bob has no ~/.ssh (no ssh-keys)", "/home/bob/.ssh" not in t, "present")
+
+    # Files.
+    is_file("/etc/motd", 0o640, 1001, wheel_gid, content=MOTD.encode())
+    is_file("/etc/full.d/one.conf", 0o644, content=b"one\n")
+    is_file("/etc/full.d/sub/two.conf", 0o644, content=b"two\n")
+    is_dir("/etc/full.d/sub", 0o755)
+
+    # Services.
+    is_link("/etc/systemd/system/multi-user.target.wants/demo.service", "/usr/lib/systemd/system/demo.service")
+    is_link("/etc/systemd/system/demo-alias.service", "/usr/lib/systemd/system/demo.service")
+    is_link("/etc/systemd/system/multi-user.target.wants/other.service", "/usr/lib/systemd/system/other.service")
+
+    # SELinux.
+    m, c = entry("/etc/selinux/config")
+    check("full.tar: /etc/selinux/config says SELINUX=permissive",
+          c is not None and re.search(rb"^SELINUX=permissive$", c, re.M) is not None, c)
+    want_labels = {
+        "/etc/motd": "etc_t", "/etc/passwd": "etc_t", "/etc/shadow": "etc_t", "/etc/hostname": "etc_t",
+        "/etc/selinux/config": "etc_t", "/etc/full.d/sub/two.conf": "etc_t",
+        "/usr/bin/basetool": "bin_t", "/usr/bin/pingish": "bin_t",
+        "/usr/share/tools/data.txt": "default_t", "/usr/lib/systemd/system/demo.service": "default_t",
+        "/usr/lib/sysimage/rpm/rpmdb.sqlite": "default_t", "/home/alice": "default_t",
+        "/home/alice/.ssh/authorized_keys": "default_t", "/usr/lib/os-release": "default_t",
+    }
+    bad = {}
+    for path, typ in want_labels.items():
+        m, _ = entry(path)
+        got = xattr(m, "security.selinux") if m is not None else None
+        if got != f"system_u:object_r:{typ}:s0".encode() + b"\0":
+            bad[path] = got
+    check("full.tar: security.selinux labels from file_contexts (with the trailing NUL)", not bad, bad)
+    unlabelled = [p for p, (m, _) in t.items() if p != "/" and xattr(m, "security.selinux") is None]
+    check("full.tar: every file is labelled", not unlabelled, unlabelled[:10])
+
+    # File capabilities.
+    m, _ = entry("/usr/bin/pingish")
+    cap = xattr(m, "security.capability") if m is not None else None
+    check("full.tar: /usr/bin/pingish security.capability = vfs_cap_data rev 2, cap_net_raw effective+permitted",
+          cap == vfs_cap_data(1 << CAP_NET_RAW, True), cap)
+    m, _ = entry("/usr/bin/basetool")
+    check("full.tar: no capability on basetool", m is not None and xattr(m, "security.capability") is None,
+          None if m is None else m.pax_headers)
+
+    # tar -tv: owners as tar shows them.
+    p = tool("tar", "--zstd", "--xattrs", "-tvf", os.path.join(images_dir(MAIN), "full.tar.zst"))
+    own = {}
+    for l in p.stdout.splitlines():
+        f = l.split()
+        if len(f) >= 6:
+            own[norm(f[5])] = f[1]
+    check("tar -tvf: exit 0", p.returncode == 0, show(p))
+    check("tar -tvf: system files owned by 0/0",
+          all(own.get(x) == "0/0" for x in ["/etc/passwd", "/usr/bin/basetool", "/usr/bin/pingish", "/etc/hostname"]),
+          {x: own.get(x) for x in ["/etc/passwd", "/usr/bin/basetool", "/usr/bin/pingish"]})
+    check("tar -tvf: alice's home owned by 1001/1001", own.get("/home/alice") == "1001/1001", own.get("/home/alice"))
+    check("tar -tvf: /etc/motd owned by alice's uid", own.get("/etc/motd") == f"1001/{wheel_gid}", own.get("/etc/motd"))
+
+
+def test_full_rpmdb():
+    if not IS_ROOT:
+        print("skip rpm -qa/-Va on the extracted tree: extracting owners and xattrs needs root")
+        return
+    root = os.path.join(BASE, "extract-full")
+    os.makedirs(root)
+    # GNU tar restores only user.* xattrs unless told otherwise (--xattrs-include).
+    p = tool("tar", "--zstd", "--xattrs", "--xattrs-include=*", "-xpf", os.path.join(images_dir(MAIN), "full.tar.zst"),
+             "-C", root)
+    if not check("extract full.tar.zst as root", p.returncode == 0, show(p)):
+        return
+    st = os.lstat(os.path.join(root, "home/alice"))
+    check("extracted: /home/alice owned by 1001:1001, 0700",
+          (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (1001, 1001, 0o700),
+          (st.st_uid, st.st_gid, oct(st.st_mode)))
+    try:
+        cap = os.getxattr(os.path.join(root, "usr/bin/pingish"), "security.capability")
+    except OSError as e:
+        cap = repr(e)
+    check("extracted: pingish has its capability", cap == vfs_cap_data(1 << CAP_NET_RAW, True), cap)
+    q = tool("rpm", "--root", root, "--dbpath", "/usr/lib/sysimage/rpm", "-qa", "--qf", "%{NEVRA}\n")
+    got = sorted(q.stdout.split())
+    want = sorted(NEVRAS[n] for n in ["base", "tools", "policy"])
+    check("rpm -qa: exactly the image's packages", q.returncode == 0 and got == want, f"{got} vs {want}\n{show(q)}")
+    q = tool("rpm", "--root", root, "--dbpath", "/usr/lib/sysimage/rpm", "-q", "--qf", "[%{FILENAMES}\n]", "tools")
+    check("rpm -q tools: its files", q.returncode == 0 and "/usr/bin/pingish" in q.stdout.split(), show(q))
+    v = tool("rpm", "--root", root, "--dbpath", "/usr/lib/sysimage/rpm", "-Va")
+    check("rpm -Va: prints nothing, exit 0", v.returncode == 0 and v.stdout.strip() == "" and v.stderr.strip() == "",
+          show(v))
+
+
+# ---------------------------------------------------------------------------
+# The full image: wsl, cpio, oci
+
+def test_full_wsl():
+    path = os.path.join(images_dir(MAIN), "full.wsl")
+    if not check("full.wsl exists", os.path.isfile(path), outputs_of(MAIN, "full")):
+        return
+    data = read(path)
+    check("full.wsl: gzip", data[:2] == b"\x1f\x8b", data[:2])
+    t = by_path(open_tar(gzip.decompress(data)))
+    conf = (t.get("/etc/wsl.conf") or (None, b""))[1] or b""
+    check("full.wsl: /etc/wsl.conf [user] default=alice",
+          re.search(rb"^\[user\]\s*\ndefault=alice$", conf, re.M) is not None, conf)
+    dist = (t.get("/etc/wsl-distribution.conf") or (None, b""))[1] or b""
+    check("full.wsl: /etc/wsl-distribution.conf [oobe] defaultName=imgtest-full",
+          re.search(rb"^\[oobe\]", dist, re.M) is not None and
+          re.search(rb"^defaultName=imgtest-full$", dist, re.M) is not None, dist)
+    check("full.wsl: defaultUid=1001", re.search(rb"^defaultUid=1001$", dist, re.M) is not None, dist)
+    tar = FULL.get("tar", {})
+    extra = sorted(set(t) - set(tar))
+    check("full.wsl: the tar's files plus the two WSL files",
+          extra == ["/etc/wsl-distribution.conf", "/etc/wsl.conf"] and not set(tar) - set(t), (extra, sorted(set(tar) - set(t))))
+    check("full.tar: no WSL files", "/etc/wsl.conf" not in tar, "present")
+    m = t.get("/home/alice", (None,))[0]
+    check("full.wsl: alice's home 1001:1001", m is not None and (m.uid, m.gid) == (1001, 1001), m)
+
+
+def test_full_cpio():
+    path = os.path.join(images_dir(MAIN), "full.cpio.zst")
+    if not check("full.cpio.zst exists", os.path.isfile(path), outputs_of(MAIN, "full")):
+        return
+    data = read(path)
+    check("full.cpio.zst: zstd", data[:4] == b"\x28\xb5\x2f\xfd", data[:4])
+    c = parse_cpio(zstd_d(data))
+    tar = FULL.get("tar", {})
+    check("full.cpio: the same paths as the tar", sorted(c) == sorted(tar),
+          (sorted(set(c) - set(tar))[:10], sorted(set(tar) - set(c))[:10]))
+    e = c.get("/usr/bin/basetool")
+    check("full.cpio: /usr/bin/basetool regular 0755 root", e is not None and e[0] == 0o100755 and e[1:3] == (0, 0) and
+          e[3] == BASETOOL.encode(), e)
+    e = c.get("/home/alice")
+    check("full.cpio: /home/alice dir 0700 1001:1001", e is not None and e[0] == 0o040700 and e[1:3] == (1001, 1001), e)
+    e = c.get("/etc/os-release")
+    check("full.cpio: /etc/os-release symlink", e is not None and stat.S_ISLNK(e[0]) and e[3] == b"../usr/lib/os-release",
+          e)
+
+
+def test_full_oci():
+    layout = os.path.join(images_dir(MAIN), "full.oci")
+    archive = os.path.join(images_dir(MAIN), "full.oci.tar")
+    if not check("full.oci and full.oci.tar exist", os.path.isdir(layout) and os.path.isfile(archive),
+                 outputs_of(MAIN, "full")):
+        return
+    check("full.oci: oci-layout and index.json", os.path.isfile(os.path.join(layout, "oci-layout")) and
+          os.path.isfile(os.path.join(layout, "index.json")), os.listdir(layout))
+    bundle = os.path.join(BASE, "bundle-full")
+    p = tool("umoci", "unpack", "--rootless", "--image", f"{layout}:t1", bundle)
+    if check("umoci unpack --rootless full.oci:t1", p.returncode == 0, show(p)):
+        rf = os.path.join(bundle, "rootfs")
+
+        def mode_of(rel):
+            try:
+                return stat.S_IMODE(os.lstat(os.path.join(rf, rel)).st_mode)
+            except OSError:
+                return None
+
+        check("umoci rootfs: /usr/bin/basetool 0755 with its content", mode_of("usr/bin/basetool") == 0o755 and
+              read(os.path.join(rf, "usr/bin/basetool")) == BASETOOL.encode(), mode_of("usr/bin/basetool"))
+        check("umoci rootfs: /etc/motd 0640 with its content", mode_of("etc/motd") == 0o640 and
+              read(os.path.join(rf, "etc/motd")) == MOTD.encode(), mode_of("etc/motd"))
+        check("umoci rootfs: /home/alice 0700", mode_of("home/alice") == 0o700, mode_of("home/alice"))
+        check("umoci rootfs: /etc/shadow 0000", mode_of("etc/shadow") == 0, mode_of("etc/shadow"))
+        check("umoci rootfs: rpmdb", os.path.isfile(os.path.join(rf, "usr/lib/sysimage/rpm/rpmdb.sqlite")), "")
+        check("umoci rootfs: os-release symlink",
+              os.path.islink(os.path.join(rf, "etc/os-release")) and
+              os.readlink(os.path.join(rf, "etc/os-release")) == "../usr/lib/os-release", "")
+        check("umoci rootfs: no WSL files", not os.path.exists(os.path.join(rf, "etc/wsl.conf")), "")
+        # umoci --rootless records owners it cannot set in user.rootlesscontainers (a protobuf: 1 uid, 2 gid).
+        mtrees = glob.glob(os.path.join(bundle, "*.mtree"))
+        owners = {}
+        if mtrees:
+            text = open(mtrees[0]).read()
+            m = re.search(r"^# home/alice\n(alice .*)$", text, re.M)
+            if m:
+                x = re.search(r"xattr\.user\.rootlesscontainers=(\S+)", m.group(1))
+                if x:
+                    owners = varints(base64.b64decode(x.group(1) + "=" * (-len(x.group(1)) % 4)))
+        check("umoci .mtree: /home/alice owned by uid 1001, gid 1001", owners.get(1) == 1001 and owners.get(2) == 1001,
+              owners or (mtrees and open(mtrees[0]).read()[:2000]))
+        cfg = os.path.join(bundle, "config.json")
+        check("umoci bundle: config.json", os.path.isfile(cfg), os.listdir(bundle))
+
+    p = tool("skopeo", "inspect", f"oci:{layout}:t1")
+    j = json.loads(p.stdout) if p.returncode == 0 else {}
+    check("skopeo inspect oci:full.oci:t1", p.returncode == 0, show(p))
+    check("skopeo inspect: Labels", j.get("Labels") == {"org.example.key": "value", "org.example.other": "2"},
+          j.get("Labels"))
+    check("skopeo inspect: Architecture", j.get("Architecture") == {"x86_64": "amd64", "aarch64": "arm64"}.get(
+        os.uname().machine, os.uname().machine) and j.get("Os") == "linux", (j.get("Architecture"), j.get("Os")))
+    check("skopeo inspect: Env", j.get("Env") == ["FOO=bar", "PATH=/usr/bin:/bin"], j.get("Env"))
+    check("skopeo inspect: Created from source-date-epoch", str(j.get("Created", "")).startswith("2023-11-14T22:13:20"),
+          j.get("Created"))
+    p = tool("skopeo", "inspect", "--config", f"oci:{layout}:t1")
+    c = json.loads(p.stdout).get("config", {}) if p.returncode == 0 else {}
+    check("skopeo inspect --config: Entrypoint and Cmd",
+          c.get("Entrypoint") == ["/usr/bin/basetool"] and c.get("Cmd") == ["--flag", "x"], show(p))
+    check("skopeo inspect --config: Env and Labels",
+          c.get("Env") == ["FOO=bar", "PATH=/usr/bin:/bin"] and c.get("Labels", {}).get("org.example.key") == "value",
+          c)
+    p = tool("skopeo", "inspect", f"oci-archive:{archive}")
+    ja = json.loads(p.stdout) if p.returncode == 0 else {}
+    check("skopeo inspect oci-archive:full.oci.tar: the same image", p.returncode == 0 and ja.get("Digest") and
+          ja.get("Digest") == j.get("Digest") and ja.get("Labels") == j.get("Labels"), show(p))
+    dest = os.path.join(BASE, "full-docker.tar")
+    p = tool("skopeo", "copy", f"oci:{layout}:t1", f"docker-archive:{dest}:imgtest/full:t1")
+    check("skopeo copy oci:full.oci:t1 docker-archive:", p.returncode == 0 and os.path.getsize(dest) > 0, show(p))
+    if p.returncode == 0:
+        with tarfile.open(dest) as t:
+            man = json.loads(t.extractfile("manifest.json").read())
+        check("docker-archive: tagged imgtest/full:t1", man and man[0].get("RepoTags") in (["imgtest/full:t1"], ["docker.io/imgtest/full:t1"]), man)
+    p = tool("skopeo", "inspect", f"oci:{layout}:2.5")
+    check("skopeo inspect full.oci:2.5 fails (the tag is t1)", p.returncode != 0, show(p))
+
+    # An image without [container]: the tag is the project version.
+    p = image(MAIN, "image", "plainoci")
+    if check("plainoci: exit 0", p.returncode == 0, show(p)):
+        lo = os.path.join(images_dir(MAIN), "plainoci.oci")
+        p = tool("skopeo", "inspect", f"oci:{lo}:2.5")
+        check("plainoci: tagged with the project version 2.5", p.returncode == 0, show(p))
+        check("plainoci: outputs", outputs_of(MAIN, "plainoci") == ["plainoci.oci", "plainoci.oci.tar"],
+              outputs_of(MAIN, "plainoci"))
+        p = tool("skopeo", "inspect", f"oci-archive:{os.path.join(images_dir(MAIN), 'plainoci.oci.tar')}")
+        check("plainoci: skopeo inspect oci-archive:", p.returncode == 0, show(p))
+
+
+# ---------------------------------------------------------------------------
+# mini: a package's os-release, disable, no SELinux, cpio gzip
+
+def test_mini():
+    p = image(MAIN, "image", "mini")
+    if not check("mini: exit 0", p.returncode == 0, show(p)):
+        return
+    check("mini: outputs", outputs_of(MAIN, "mini") == ["mini.cpio.zst", "mini.tar.zst"], outputs_of(MAIN, "mini"))
+    t = by_path(open_tar(zstd_d(read(os.path.join(images_dir(MAIN), "mini.tar.zst")))))
+    c = (t.get("/usr/lib/os-release") or (None, None))[1]
+    check("mini: the package's /usr/lib/os-release is kept", c == RELEASE_OS_RELEASE.encode(), c)
+    check("mini: disable removed multi-user.target.wants/other.service",
+          "/etc/systemd/system/multi-user.target.wants/other.service" not in t, sorted(x for x in t if "systemd" in x))
+    check("mini: the unit file itself stays", "/usr/lib/systemd/system/other.service" in t, "")
+    check("mini: no /etc/selinux/config (no policy, no 'selinux')", "/etc/selinux/config" not in t, "present")
+    check("mini: no /etc/hostname (no 'hostname')", "/etc/hostname" not in t, "present")
+    check("mini: no labels", all(xattr(m, "security.selinux") is None for m, _ in t.values()), "labelled")
+    check("mini: no scriptlet warning", "scriptlet" not in p.stderr, p.stderr)
+
+    p = image(MAIN, "image", "--compress", "gzip", "mini")
+    if check("mini --compress gzip: exit 0", p.returncode == 0, show(p)):
+        gz = os.path.join(images_dir(MAIN), "mini.cpio.gz")
+        check("mini --compress gzip: mini.cpio.gz written", os.path.isfile(gz), outputs_of(MAIN, "mini"))
+        if os.path.isfile(gz):
+            data = read(gz)
+            cz = parse_cpio(gzip.decompress(data)) if data[:2] == b"\x1f\x8b" else {}
+            check("mini.cpio.gz: gzip'd newc with the tree's paths", sorted(cz) == sorted(t), sorted(cz)[:10])
+            cs = parse_cpio(zstd_d(read(os.path.join(images_dir(MAIN), "mini.cpio.zst"))))
+            check("mini.cpio.zst: the same paths", sorted(cs) == sorted(t), sorted(cs)[:10])
+    p = image(MAIN, "image", "--compress", "lz4", "mini")
+    check("--compress lz4: refused", p.returncode != 0 and "lz4" in p.stderr, show(p))
+
+
+def test_small_images():
+    p = image(MAIN, "image", "acct", "seldisabled", "poldefault")
+    if not check("acct, seldisabled, poldefault: exit 0", p.returncode == 0, show(p)):
+        return
+    check("acct: no warning about 'wheel' (setup makes it)", "'wheel'" not in p.stderr, p.stderr)
+    t = tar_paths(MAIN, "acct")
+    pw = (t.get("/etc/passwd") or (None, b""))[1] or b""
+    check("acct: the package's accounts kept, carol gets the first free uid (1001: 1000 is taken)",
+          pw.decode().splitlines() == SETUP_PASSWD.splitlines() + ["carol:x:1001:1001::/home/carol:/bin/bash"],
+          pw)
+    gr = (t.get("/etc/group") or (None, b""))[1] or b""
+    check("acct: carol joins the existing wheel group, and gets her own group",
+          gr.decode().splitlines() == ["root:x:0:", "wheel:x:10:daemon,carol", "old:x:1000:", "carol:x:1001:"], gr)
+    m = t.get("/home/carol", (None,))[0]
+    check("acct: /home/carol 0700 1001:1001", m is not None and m.isdir() and stat.S_IMODE(m.mode) == 0o700 and
+          (m.uid, m.gid) == (1001, 1001), m and (oct(m.mode), m.uid, m.gid))
+
+    t = tar_paths(MAIN, "seldisabled")
+    c = (t.get("/etc/selinux/config") or (None, None))[1]
+    check("seldisabled: selinux = disabled without a policy: /etc/selinux/config has SELINUX=disabled",
+          c is not None and re.search(rb"^SELINUX=disabled$", c, re.M) is not None, c)
+    check("seldisabled: nothing labelled (no policy)",
+          all(xattr(m, "security.selinux") is None for m, _ in t.values()), "labelled")
+
+    t = tar_paths(MAIN, "poldefault")
+    c = (t.get("/etc/selinux/config") or (None, None))[1]
+    check("poldefault: a policy without 'selinux': SELINUX=enforcing (the default)",
+          c is not None and re.search(rb"^SELINUX=enforcing$", c, re.M) is not None, c)
+    m = t.get("/usr/bin/basetool", (None,))[0]
+    check("poldefault: labelled", m is not None and xattr(m, "security.selinux") == b"system_u:object_r:bin_t:s0\0",
+          m and m.pax_headers)
+
+
+# ---------------------------------------------------------------------------
+# Determinism
+
+DET_FILES = ["full.oci.tar", "full.tar.zst", "full.wsl", "full.cpio.zst", "mini.tar.zst", "mini.cpio.zst"]
+
+
+def test_determinism():
+    d = images_dir(MAIN)
+    first = {f: tree_snapshot(os.path.join(d, f)) for f in DET_FILES}
+    check("determinism: first outputs exist", all(v is not None for v in first.values()),
+          [f for f, v in first.items() if v is None])
+    layout = tree_snapshot(os.path.join(d, "full.oci"))
+    shutil.rmtree(d)
+    p = image(MAIN, "-j", "1", "image", "full", "mini")
+    if not check("determinism: -j 1 run after removing out/images", p.returncode == 0, show(p)):
+        return
+    for f in DET_FILES:
+        check(f"determinism: {f} byte-identical (-j 1, fresh)", tree_snapshot(os.path.join(d, f)) == first[f], "differs")
+    check("determinism: full.oci/ identical", tree_snapshot(os.path.join(d, "full.oci")) == layout, "differs")
+    p = image(MAIN, "-j", "3", "image", "mini", "full")
+    if not check("determinism: -j 3 run over existing outputs, other order", p.returncode == 0, show(p)):
+        return
+    for f in DET_FILES:
+        check(f"determinism: {f} byte-identical (-j 3, rewritten)", tree_snapshot(os.path.join(d, f)) == first[f],
+              "differs")
+    left = [f for f in os.listdir(d) if ".tmp" in f or f.startswith(".")]
+    check("determinism: no temporary files left in out/images", not left, left)
+
+
+# ---------------------------------------------------------------------------
+# Failures in the main project
+
+def no_outputs(label, proj, name):
+    outs = outputs_of(proj, name)
+    check(f"{label}: nothing at out/images/{name}.*", outs == [], outs)
+
+
+def test_failures():
+    p = image(MAIN, "image", "strict")
+    check("scriptlets = fail: exit 1 naming tools", p.returncode == 1 and "tools-1.2-1" in p.stderr and
+          re.search(r"error:.*scriptlet", p.stderr) is not None, show(p))
+    no_outputs("scriptlets = fail", MAIN, "strict")
+
+    p = image(MAIN, "image", "bad-missing")
+    check("missing package: exit 1, names 'nope'", p.returncode == 1 and "nope" in p.stderr and "error" in p.stderr,
+          show(p))
+    no_outputs("missing package", MAIN, "bad-missing")
+
+    p = image(MAIN, "image", "bad-dep")
+    check("missing dependency: exit 1, names libmissing and the requiring package needy",
+          p.returncode == 1 and "libmissing" in p.stderr and "needy" in p.stderr, show(p))
+    no_outputs("missing dependency", MAIN, "bad-dep")
+
+    p = image(MAIN, "image", "bad-conflict")
+    check("conflicting files: exit 1, names the path and both packages",
+          p.returncode == 1 and "/usr/share/clash/file" in p.stderr and "clash-a" in p.stderr and
+          "clash-b" in p.stderr, show(p))
+    no_outputs("conflicting files", MAIN, "bad-conflict")
+
+    p = image(MAIN, "image", "bad-unit")
+    check("enable a unit no package ships: exit 1, names it", p.returncode == 1 and "ghost.service" in p.stderr, show(p))
+    no_outputs("enable a unit no package ships", MAIN, "bad-unit")
+
+    p = image(MAIN, "image", "no-such-image")
+    check("unknown image name: exit 1, names it", p.returncode == 1 and "no-such-image" in p.stderr, show(p))
+    no_outputs("unknown image name", MAIN, "no-such-image")
+
+    # A failing image among good ones: the good one is written, the run fails
+    # (in either order on the command line).
+    for f in outputs_of(MAIN, "plainoci"):
+        shutil.rmtree(os.path.join(images_dir(MAIN), f), ignore_errors=True)
+        if os.path.exists(os.path.join(images_dir(MAIN), f)):
+            os.remove(os.path.join(images_dir(MAIN), f))
+    p = image(MAIN, "image", "plainoci", "bad-missing")
+    check("a good and a bad image: exit 1", p.returncode == 1 and "nope" in p.stderr, show(p))
+    check("a good and a bad image: the good one is written",
+          outputs_of(MAIN, "plainoci") == ["plainoci.oci", "plainoci.oci.tar"], outputs_of(MAIN, "plainoci"))
+    shutil.rmtree(os.path.join(images_dir(MAIN), "plainoci.oci"), ignore_errors=True)
+    for f in outputs_of(MAIN, "plainoci"):
+        os.remove(os.path.join(images_dir(MAIN), f))
+    p = image(MAIN, "image", "bad-missing", "plainoci")
+    check("a bad and a good image: exit 1", p.returncode == 1 and "nope" in p.stderr, show(p))
+    check("a bad and a good image: no error about the good one", "'plainoci'" not in p.stderr, p.stderr)
+    check("a bad and a good image: the good one is written",
+          outputs_of(MAIN, "plainoci") == ["plainoci.oci", "plainoci.oci.tar"], outputs_of(MAIN, "plainoci"))
+    no_outputs("a bad and a good image", MAIN, "bad-missing")
+
+
+def test_failure_keeps_outputs():
+    """An image that fails leaves its earlier outputs byte-identical."""
+    toml = os.path.join(MAIN, "slipway.toml")
+    orig = read(toml).decode()
+    cases = [
+        ("mini", "missing package", orig.replace('packages = ["base", "release"]', 'packages = ["base", "release", "nope"]'),
+         "nope"),
+        ("mini", "unknown unit", orig.replace('disable = ["other.service"]',
+                                              'disable = ["other.service"]\nenable = ["ghost.service"]'), "ghost.service"),
+        ("full", "unknown unit", orig.replace('enable = ["demo.service"]', 'enable = ["demo.service", "ghost.service"]'),
+         "ghost.service"),
+        ("full", "conflicting files", orig.replace('packages = ["base", "tools", "policy"]',
+                                                   'packages = ["base", "tools", "policy", "clash-a", "clash-b"]'),
+         "/usr/share/clash/file"),
+    ]
+    try:
+        for name, label, text, needle in cases:
+            if text == orig:
+                check(f"keeps outputs: {name}, {label}: the configuration was changed", False, "replace failed")
+                continue
+            before = snapshot_outputs(MAIN, name)
+            if not check(f"keeps outputs: {name} has outputs before", len(before) >= 2, sorted(before)):
+                continue
+            write(toml, text)
+            p = image(MAIN, "image", name)
+            check(f"keeps outputs: {name}, {label}: exit 1 naming {needle}", p.returncode == 1 and needle in p.stderr,
+                  show(p))
+            after = snapshot_outputs(MAIN, name)
+            check(f"keeps outputs: {name}, {label}: the same files", sorted(after) == sorted(before),
+                  (sorted(before), sorted(after)))
+            check(f"keeps outputs: {name}, {label}: byte-identical", after == before,
+                  [k for k in before if after.get(k) != before[k]])
+            write(toml, orig)
+    finally:
+        write(toml, orig)
+
+
+def test_project_repo_signature():
+    """The project's own repository is checked against [signing] key."""
+    d = os.path.join(BASE, "main-copy")
+    shutil.copytree(MAIN, d, symlinks=True)
+    shutil.rmtree(os.path.join(d, "out", "images"), ignore_errors=True)
+    os.remove(os.path.join(d, "out", "repo", "repodata", "repomd.xml.asc"))
+    p = image(d, "image", "mini")
+    check("project repo without repomd.xml.asc: exit 1, says not signed",
+          p.returncode == 1 and "not signed" in p.stderr, show(p))
+    no_outputs("project repo without repomd.xml.asc", d, "mini")
+    shutil.rmtree(d)
+
+
+# ---------------------------------------------------------------------------
+# [repos]: file://, signatures, unsigned packages, "../" payloads, http://
+
+PLAIN = None
+REPOS = {}  # "unsigned" (signed metadata, unsigned packages), "signed", "evil"
+
+
+def plain_project():
+    """Unsigned native packages, to fill the external repositories."""
+    global PLAIN
+    d = make_project("plain", {
+        "slipway.toml": f"""[project]
+name = "plain"
+version = "1"
+source-date-epoch = {SDE}
+
+[components.plain-hello]
+version = "3.0"
+summary = "Hello from another repository"
+license = "MIT"
+arch = "noarch"
+
+[[components.plain-hello.files]]
+source = "files/hello.txt"
+path = "/usr/share/plain/hello.txt"
+
+[components.evil]
+version = "1"
+summary = "To be made evil"
+license = "MIT"
+arch = "noarch"
+
+[[components.evil.files]]
+source = "files/f"
+path = "/usr/share/XXXXXXXX/f"
+""",
+        "files/hello.txt": "hello from plain\n",
+        "files/f": "escaped\n",
+    })
+    p = slipway("-C", d, "package")
+    if not check("setup: plain project: slipway package", p.returncode == 0, show(p)):
+        return False
+    PLAIN = os.path.join(d, "out", "repo", "Packages")
+    return True
+
+
+def plain_rpm(name):
+    return next(os.path.join(PLAIN, f) for f in os.listdir(PLAIN) if f.startswith(name + "-"))
+
+
+def make_repos():
+    # Signed metadata (key A), unsigned packages.
+    d = os.path.join(BASE, "repo-unsigned")
+    os.makedirs(os.path.join(d, "Packages"))
+    shutil.copy2(plain_rpm("plain-hello"), os.path.join(d, "Packages"))
+    p = slipway("repo", "--key", KEYS["A"][0], d)
+    if not check("setup: repo-unsigned indexed (metadata signed)", p.returncode == 0 and
+                 os.path.isfile(os.path.join(d, "repodata", "repomd.xml.asc")), show(p)):
+        return False
+    REPOS["unsigned"] = d
+    # Everything signed with key A.
+    d = os.path.join(BASE, "repo-signed")
+    os.makedirs(os.path.join(d, "Packages"))
+    rpm = os.path.join(d, "Packages", os.path.basename(plain_rpm("plain-hello")))
+    shutil.copy2(plain_rpm("plain-hello"), rpm)
+    p = slipway("sign", "--key", KEYS["A"][0], rpm)
+    if not check("setup: repo-signed: package signed", p.returncode == 0, show(p)):
+        return False
+    p = slipway("repo", "--key", KEYS["A"][0], d)
+    if not check("setup: repo-signed indexed", p.returncode == 0, show(p)):
+        return False
+    REPOS["signed"] = d
+    # A payload with "../" paths (and a good package beside it), unsigned.
+    d = os.path.join(BASE, "repo-evil")
+    os.makedirs(os.path.join(d, "Packages"))
+    shutil.copy2(plain_rpm("plain-hello"), os.path.join(d, "Packages"))
+    evil = craft_escape(plain_rpm("evil"), b"/usr/share/XXXXXXXX/", b"/usr/share/../../../")
+    ep = os.path.join(d, "Packages", "evil-1-1.noarch.rpm")
+    with open(ep, "wb") as f:
+        f.write(evil)
+    q = tool("rpm", "-qlp", ep)
+    check("setup: the crafted RPM lists /usr/share/../../../f", q.returncode == 0 and
+          "/usr/share/../../../f" in q.stdout.split(), show(q))
+    q = tool("rpm", "-K", "--nosignature", ep)
+    check("setup: the crafted RPM's digests are right", q.returncode == 0 and "digests OK" in q.stdout, show(q))
+    p = slipway("repo", d)
+    if not check("setup: repo-evil indexed", p.returncode == 0, show(p)):
+        return False
+    REPOS["evil"] = d
+    return True
+
+
+def repo_project(name, repo_toml, packages=("plain-hello",), formats=("tar",), image_name="x", extra=""):
+    fm = ", ".join(f'"{f}"' for f in formats)
+    pk = ", ".join(f'"{x}"' for x in packages)
+    return make_project(name, {"slipway.toml": f"""[project]
+name = "{name}"
+version = "1"
+source-date-epoch = {SDE}
+
+{repo_toml}
+
+[images.{image_name}]
+formats = [{fm}]
+packages = [{pk}]
+{extra}"""})
+
+
+def tar_paths(proj, image_name):
+    return by_path(open_tar(zstd_d(read(os.path.join(images_dir(proj), image_name + ".tar.zst")))))
+
+
+def test_repos_file():
+    # A signed repository (metadata and packages) with the right key: works.
+    d = repo_project("ext-ok", f"""[repos.ext]
+url = "file://{REPOS['signed']}"
+gpg-key = "{KEYS['A'][1]}"
+""")
+    p = image(d, "image", "x")
+    if check("[repos] signed, right key: exit 0", p.returncode == 0, show(p)):
+        t = tar_paths(d, "x")
+        c = (t.get("/usr/share/plain/hello.txt") or (None, None))[1]
+        check("[repos] signed, right key: the package's file is in the image", c == b"hello from plain\n", c)
+        check("[repos] signed, right key: rpmdb present", "/usr/lib/sysimage/rpm/rpmdb.sqlite" in t, "")
+
+    # The same repository with another key: repomd.xml.asc does not verify.
+    d = repo_project("ext-wrongkey", f"""[repos.ext]
+url = "file://{REPOS['signed']}/"
+gpg-key = "{KEYS['B'][1]}"
+""")
+    p = image(d, "image", "x")
+    check("[repos] repomd.xml.asc from another key: exit 1, names the repository",
+          p.returncode == 1 and "'ext'" in p.stderr and "error" in p.stderr, show(p))
+    no_outputs("[repos] another key", d, "x")
+
+    # Signed metadata, unsigned packages, gpgcheck on: refused.
+    d = repo_project("ext-unsigned", f"""[repos.ext]
+url = "file://{REPOS['unsigned']}"
+gpg-key = "{KEYS['A'][1]}"
+""")
+    p = image(d, "image", "x")
+    check("[repos] unsigned package with gpgcheck: exit 1, says not signed, names the package",
+          p.returncode == 1 and "not signed" in p.stderr and "plain-hello" in p.stderr, show(p))
+    no_outputs("[repos] unsigned package", d, "x")
+
+    # The same with gpgcheck = false: taken.
+    d = repo_project("ext-nocheck", f"""[repos.ext]
+url = "file://{REPOS['unsigned']}"
+gpgcheck = false
+""")
+    p = image(d, "image", "x")
+    check("[repos] unsigned package, gpgcheck = false: exit 0", p.returncode == 0 and
+          "/usr/share/plain/hello.txt" in tar_paths(d, "x"), show(p))
+
+    # A payload that leaves the root.
+    d = repo_project("ext-evil", f"""[repos.evil]
+url = "file://{REPOS['evil']}"
+gpgcheck = false
+""", packages=("evil",), image_name="evil", extra="""
+[images.ok]
+formats = ["tar"]
+packages = ["plain-hello"]
+""")
+    p = image(d, "image", "ok")
+    check("[repos] evil repository: its good package works", p.returncode == 0, show(p))
+    p = image(d, "image", "evil")
+    check("[repos] payload with ../ paths: exit 1, refused (leaves the root)",
+          p.returncode == 1 and re.search(r"leav|outside|refus|escap", p.stderr, re.I) is not None and
+          "evil" in p.stderr, show(p))
+    no_outputs("[repos] payload with ../ paths", d, "evil")
+    check("[repos] payload with ../ paths: nothing written beside the project",
+          not os.path.exists(os.path.join(BASE, "f")) and not os.path.exists(os.path.join(d, "f")) and
+          not os.path.exists(os.path.join(d, "out", "f")), "")
+
+    # gpgcheck (the default) without gpg-key.
+    d = repo_project("ext-nokey", f"""[repos.ext]
+url = "file://{REPOS['signed']}"
+""")
+    p = image(d, "image", "x")
+    check("[repos] gpgcheck without gpg-key: exit 1, asks for gpg-key",
+          p.returncode == 1 and "gpg-key" in p.stderr and "'ext'" in p.stderr, show(p))
+    no_outputs("[repos] gpgcheck without gpg-key", d, "x")
+
+    # A file:// URL that is not a repository.
+    d = repo_project("ext-nothing", f"""[repos.ext]
+url = "file://{BASE}/no-such-repo"
+gpgcheck = false
+""")
+    p = image(d, "image", "x")
+    check("[repos] file:// URL that does not exist: exit 1, names the repository",
+          p.returncode == 1 and "'ext'" in p.stderr, show(p))
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    log = []
+
+    def log_message(self, fmt, *args):
+        QuietHandler.log.append(self.path)
+
+
+def test_repos_http():
+    handler = lambda *a, **k: QuietHandler(*a, directory=REPOS["signed"], **k)
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    port = srv.server_address[1]
+    th = threading.Thread(target=srv.serve_forever, daemon=True)
+    th.start()
+    try:
+        d = repo_project("web", f"""[repos.web]
+url = "http://127.0.0.1:{port}/"
+gpg-key = "{KEYS['A'][1]}"
+""")
+        QuietHandler.log.clear()
+        p = image(d, "image", "x")
+        if check("http: exit 0", p.returncode == 0, show(p)):
+            t = tar_paths(d, "x")
+            check("http: the package's file is in the image", (t.get("/usr/share/plain/hello.txt") or (0, 0))[1] ==
+                  b"hello from plain\n", sorted(t)[:20])
+        cache = os.path.join(d, "out", "cache", "web")
+        rpm = os.path.basename(plain_rpm("plain-hello"))
+        check("http: repomd.xml cached in out/cache/web/repodata",
+              os.path.isfile(os.path.join(cache, "repodata", "repomd.xml")) and
+              read(os.path.join(cache, "repodata", "repomd.xml")) ==
+              read(os.path.join(REPOS["signed"], "repodata", "repomd.xml")),
+              os.listdir(cache) if os.path.isdir(cache) else "no cache")
+        cached = os.path.join(cache, "Packages", rpm)
+        check("http: the package cached in out/cache/web/Packages", os.path.isfile(cached) and
+              read(cached) == read(os.path.join(REPOS["signed"], "Packages", rpm)), glob.glob(cache + "/**", recursive=True))
+        check("http: the package was fetched over http", any(x.endswith(".rpm") for x in QuietHandler.log),
+              QuietHandler.log)
+        first = read(os.path.join(images_dir(d), "x.tar.zst")) if os.path.isfile(
+            os.path.join(images_dir(d), "x.tar.zst")) else None
+        QuietHandler.log.clear()
+        p = image(d, "image", "x")
+        check("http: second run: exit 0", p.returncode == 0, show(p))
+        check("http: second run: the same image", os.path.isfile(os.path.join(images_dir(d), "x.tar.zst")) and
+              read(os.path.join(images_dir(d), "x.tar.zst")) == first, "differs")
+        check("http: second run: the cached package is not fetched again",
+              not any(x.endswith(".rpm") for x in QuietHandler.log), QuietHandler.log)
+
+        # A cached package that was tampered with is fetched again (its checksum is wrong).
+        if os.path.isfile(cached):
+            with open(cached, "r+b") as f:
+                f.seek(200)
+                f.write(b"\0\0\0\0")
+            QuietHandler.log.clear()
+            p = image(d, "image", "x")
+            check("http: a corrupted cached package is fetched again", p.returncode == 0 and
+                  read(cached) == read(os.path.join(REPOS["signed"], "Packages", rpm)) and
+                  any(x.endswith(".rpm") for x in QuietHandler.log), show(p))
+
+        # Another key, over http.
+        d2 = repo_project("web-wrongkey", f"""[repos.web]
+url = "http://127.0.0.1:{port}/"
+gpg-key = "{KEYS['B'][1]}"
+""")
+        p = image(d2, "image", "x")
+        check("http: another key: exit 1, names the repository", p.returncode == 1 and "'web'" in p.stderr, show(p))
+        no_outputs("http: another key", d2, "x")
+
+        # A URL where the server answers 404.
+        d3 = repo_project("web404", f"""[repos.web]
+url = "http://127.0.0.1:{port}/no/such/repo/"
+gpgcheck = false
+""")
+        p = image(d3, "image", "x")
+        check("http: 404: exit 1, a clear message (404, the repository)",
+              p.returncode == 1 and "404" in p.stderr and "'web'" in p.stderr, show(p))
+        no_outputs("http: 404", d3, "x")
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def run_tool(*args):
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=120)
+
+
+def test_disks():
+    """The disk formats of a data disk (boot = "none"): GPT with an ESP, a root that grows and a
+    /srv partition; ext4 and vfat made from the tree; the four containers the same
+    disk."""
+    d = make_project("disks", {
+        "slipway.toml": f"""[project]
+name = "disks"
+version = "1"
+source-date-epoch = {SDE}
+
+[components.payload]
+version = "1.0"
+summary = "files for every partition"
+license = "MIT"
+arch = "noarch"
+
+[[components.payload.files]]
+source = "files/data"
+path = "/srv/www/index.html"
+
+[[components.payload.files]]
+source = "files/loader.conf"
+path = "/boot/efi/loader/loader.conf"
+
+[[components.payload.files]]
+source = "files/tool"
+path = "/usr/bin/tool"
+mode = "04755"
+
+[images.vm]
+formats = ["raw", "vhd", "vhdx", "qcow2"]
+packages = ["payload"]
+boot = "none"
+
+[[images.vm.partitions]]
+type = "esp"
+size = "64M"
+
+[[images.vm.partitions]]
+type = "root"
+size = "grow"
+
+[[images.vm.partitions]]
+label = "srv-data"
+type = "srv"
+size = "32M"
+
+[[images.vm.users]]
+name = "web"
+uid = 1500
+""",
+        "files/data": "<h1>hello</h1>\n",
+        "files/loader.conf": "timeout 3\n",
+        "files/tool": "#!/bin/sh\n",
+    })
+    p = slipway("-C", d, "package")
+    if not check("disks: package", p.returncode == 0, show(p)):
+        return
+    p = slipway("-C", d, "image")
+    if not check("disks: image exit 0", p.returncode == 0, show(p)):
+        return
+    check("disks: boot = none: no boot warning or error", "boot" not in p.stderr, p.stderr)
+    out = images_dir(d)
+    check("disks: four outputs", outputs_of(d, "vm") == ["vm.qcow2", "vm.raw", "vm.vhd", "vm.vhdx"], outputs_of(d, "vm"))
+    raw = os.path.join(out, "vm.raw")
+    sf = run_tool("sfdisk", "-J", raw)
+    if not check("disks: sfdisk reads the GPT", sf.returncode == 0, sf.stderr):
+        return
+    parts = json.loads(sf.stdout)["partitiontable"]["partitions"]
+    types = [x["type"].upper() for x in parts]
+    check("disks: ESP, root (x86-64 or the host's), srv type GUIDs",
+          len(parts) == 3 and types[0] == "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
+          and types[2] == "3B8F8425-20E0-4F3B-907F-1A25A76F98E8", types)
+    check("disks: 1 MiB alignment, sizes as configured",
+          all(x["start"] % 2048 == 0 for x in parts) and parts[0]["size"] == 64 * 2048 and parts[2]["size"] == 32 * 2048,
+          parts)
+    check("disks: the GPT name from the label", parts[2].get("name") == "srv-data", parts[2])
+    sg = run_tool("sgdisk", "-v", raw)
+    check("disks: sgdisk -v finds no problems", sg.returncode == 0 and "No problems found" in sg.stdout, sg.stdout)
+
+    def extract(i, name):
+        x = parts[i]
+        path = os.path.join(d, name)
+        with open(raw, "rb") as f, open(path, "wb") as g:
+            f.seek(x["start"] * 512)
+            g.write(f.read(x["size"] * 512))
+        return path
+
+    esp, root, srv = extract(0, "esp.img"), extract(1, "root.img"), extract(2, "srv.img")
+    fs = run_tool("fsck.vfat", "-n", esp)
+    check("disks: fsck.vfat -n on the ESP", fs.returncode == 0, fs.stdout + fs.stderr)
+    env = dict(os.environ, MTOOLS_SKIP_CHECK="1")
+    mc = subprocess.run(["mcopy", "-i", esp, "::/loader/loader.conf", "-"], capture_output=True, env=env)
+    check("disks: the ESP holds /boot/efi's files", mc.returncode == 0 and mc.stdout == b"timeout 3\n", mc)
+    for name, img in (("root", root), ("srv", srv)):
+        e = run_tool("e2fsck", "-fn", img)
+        check(f"disks: e2fsck -fn on {name}", e.returncode == 0, e.stdout + e.stderr)
+    st = run_tool("debugfs", "-R", "stat /usr/bin/tool", root)
+    check("disks: root: /usr/bin/tool 04755 root", "Mode:  04755" in st.stdout and "User:     0" in st.stdout, st.stdout)
+    home = run_tool("debugfs", "-R", "stat /home/web", root)
+    check("disks: root: the user's home owned by 1500", "User:  1500" in home.stdout, home.stdout)
+    fstab = run_tool("debugfs", "-R", "cat /etc/fstab", root).stdout
+    lines = [l.split() for l in fstab.splitlines() if l and not l.startswith("#")]
+    check("disks: fstab: /, /boot/efi, /srv by PARTUUID in mount order",
+          [l[1] for l in lines] == ["/", "/boot/efi", "/srv"]
+          and [l[0] for l in lines] == ["PARTUUID=" + parts[i]["uuid"].lower() for i in (1, 0, 2)], fstab)
+    ls = run_tool("debugfs", "-R", "ls /srv", root).stdout
+    check("disks: root: /srv is an empty mount point", "www" not in ls, ls)
+    cat = run_tool("debugfs", "-R", "cat /www/index.html", srv)
+    check("disks: srv holds /srv's files", cat.stdout == "<h1>hello</h1>\n", cat.stdout + cat.stderr)
+    size = os.path.getsize(raw)
+    for fmt, f in (("vpc", "vm.vhd"), ("vhdx", "vm.vhdx"), ("qcow2", "vm.qcow2")):
+        info = run_tool("qemu-img", "info", "-f", fmt, "--output=json", os.path.join(out, f))
+        vs = json.loads(info.stdout).get("virtual-size") if info.returncode == 0 else None
+        check(f"disks: qemu-img info -f {fmt}: the raw disk's size", vs == size, info.stdout + info.stderr)
+        cmp = run_tool("qemu-img", "compare", "-f", "raw", "-F", fmt, raw, os.path.join(out, f))
+        check(f"disks: qemu-img compare raw {f}: identical", cmp.returncode == 0, cmp.stdout + cmp.stderr)
+    for fmt, f in (("vhdx", "vm.vhdx"), ("qcow2", "vm.qcow2")):
+        c = run_tool("qemu-img", "check", "-f", fmt, os.path.join(out, f))
+        check(f"disks: qemu-img check {f}", c.returncode == 0, c.stdout + c.stderr)
+    check("disks: the size is a whole number of MiB (VHD, Azure)", size % (1 << 20) == 0, size)
+    before = {f: sha256(read(os.path.join(out, f))) for f in ("vm.raw", "vm.vhd", "vm.vhdx", "vm.qcow2")}
+    shutil.rmtree(out)
+    p = slipway("-C", d, "-j", "1", "image")
+    after = {f: sha256(read(os.path.join(out, f))) for f in before if os.path.exists(os.path.join(out, f))}
+    check("disks: a second build is byte-identical", p.returncode == 0 and before == after, show(p))
+    # Files that do not fit: an error, nothing at the final paths.
+    write(os.path.join(d, "files", "data"), "x" * (40 << 20))
+    p = slipway("-C", d, "package")
+    p = slipway("-C", d, "image")
+    check("disks: /srv's files do not fit: exit 1 naming /srv", p.returncode == 1 and "/srv" in p.stderr, show(p))
+    check("disks: ... and the earlier disks are untouched",
+          {f: sha256(read(os.path.join(out, f))) for f in before} == before, "changed")
+    check("disks: ... and no temporary file is left", not glob.glob(os.path.join(out, "*.tmp.*")),
+          glob.glob(os.path.join(out, "*")))
+
+
+def test_build():
+    """`slipway build`: package, repository and images from a project with no out/."""
+    d = make_project("buildall", {
+        "slipway.toml": f"""[project]
+name = "buildall"
+version = "2"
+source-date-epoch = {SDE}
+
+[components.note]
+version = "1.0"
+summary = "a note"
+license = "MIT"
+arch = "noarch"
+
+[[components.note.files]]
+source = "files/note"
+path = "/usr/share/note"
+
+[images.box]
+formats = ["tar"]
+packages = ["note"]
+""",
+        "files/note": "built in one go\n",
+    })
+    p = slipway("-C", d, "build")
+    check("build: exit 0 from nothing", p.returncode == 0, show(p))
+    check("build: the repository is indexed", os.path.isfile(os.path.join(d, "out", "repo", "repodata", "repomd.xml")),
+          "no repomd.xml")
+    tarball = os.path.join(images_dir(d), "box.tar.zst")
+    if check("build: the image is written", os.path.isfile(tarball), outputs_of(d, "box")):
+        t = by_path(open_tar(zstd_d(read(tarball))))
+        c = (t.get("/usr/share/note") or (None, None))[1]
+        check("build: the image holds the component's file", c == b"built in one go\n", c)
+    p = slipway("-C", d, "build", "nosuch")
+    check("build: an unknown image: exit 1", p.returncode == 1 and "nosuch" in p.stderr, show(p))
+    write(os.path.join(d, "slipway.toml"), read(os.path.join(d, "slipway.toml")).decode().replace(
+        'source = "files/note"', 'source = "files/gone"'))
+    p = slipway("-C", d, "build")
+    check("build: a bad project: exit 1, no image composed", p.returncode == 1, show(p))
+
+
+def test_json():
+    """`image --json`: one document on stdout naming the packages and outputs."""
+    p = image(MAIN, "-q", "image", "--json", "mini")
+    if not check("--json: exit 0", p.returncode == 0, show(p)):
+        return
+    try:
+        doc = json.loads(p.stdout)
+    except ValueError as e:
+        check("--json: stdout is one JSON document", False, f"{e}: {p.stdout[:500]}")
+        return
+    imgs = doc.get("images") or []
+    check("--json: one image, none failed", len(imgs) == 1 and doc.get("failed") == 0, doc)
+    if not imgs:
+        return
+    im = imgs[0]
+    check("--json: the image's name", im.get("name") == "mini", im.get("name"))
+    check("--json: packages are NEVRAs", im.get("packages") and all(re.match(r"^[^ ]+-[^-]+-[^-]+\.[a-z0-9_]+$", x)
+                                                                   for x in im["packages"]), im.get("packages"))
+    outs = {o.get("format"): o for o in im.get("outputs") or []}
+    check("--json: tar and cpio outputs", sorted(outs) == ["cpio", "tar"], sorted(outs))
+    for fmt, o in outs.items():
+        path = o.get("path") or ""
+        full = path if os.path.isabs(path) else os.path.join(MAIN, path)
+        check(f"--json: {fmt} output exists with the stated size",
+              os.path.isfile(full) and os.path.getsize(full) == o.get("size"), o)
+
+
+# ---------------------------------------------------------------------------
+
+start = time.monotonic()
+try:
+    try:
+        ready = keygen() and make_main()
+    except Exception as e:
+        import traceback
+        ready = check("setup", False, f"exception: {e!r}\n{traceback.format_exc()[-1500:]}")
+    if ready:
+        for t in [test_full, test_full_rpmdb, test_full_wsl, test_full_cpio, test_full_oci, test_mini, test_small_images,
+                  test_determinism, test_failures, test_failure_keeps_outputs, test_project_repo_signature, test_json, test_disks, test_build]:
+            t0 = time.monotonic()
+            run_test(t)
+            print(f"time {t.__name__}: {time.monotonic() - t0:.2f}s")
+        try:
+            repos_ready = plain_project() and make_repos()
+        except Exception as e:
+            import traceback
+            repos_ready = check("setup: repositories", False, f"exception: {e!r}\n{traceback.format_exc()[-1500:]}")
+        if repos_ready:
+            for t in [test_repos_file, test_repos_http]:
+                t0 = time.monotonic()
+                run_test(t)
+                print(f"time {t.__name__}: {time.monotonic() - t0:.2f}s")
+finally:
+    shutil.rmtree(BASE, ignore_errors=True)
+
+finish("image", f" ({time.monotonic() - start:.1f}s)")

@@ -1,0 +1,1046 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""`slipway package`: RPMs from spec and native components, checked with the
+real tools (rpm, rpmkeys, createrepo_c, dnf): headers, payload listings,
+native/rpmbuild equivalence, installs, build order, cycles, missing
+BuildRequires, failures, the cache, reproducibility and bad native inputs.
+
+Every project is generated here, in temporary directories.
+Usage: package_test.py SLIPWAY SOURCE_ROOT"""
+import hashlib
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from harness import check, finish, run_test, show, write
+
+SLIPWAY, ROOT = os.path.abspath(sys.argv[1]), sys.argv[2]
+
+NEEDED = ["rpm", "rpmbuild", "rpmspec", "rpmkeys", "createrepo_c", "dnf", "gcc"]
+for needed in NEEDED:
+    if not shutil.which(needed):
+        print(f"SKIP: {needed} missing")
+        sys.exit(77)
+
+SDE = 1700000000
+BASE = tempfile.mkdtemp(prefix="slipway-package-test-")
+TMPDIR = os.path.join(BASE, "tmp")  # rpmbuild topdirs live under $TMPDIR/slipway-UID/
+os.makedirs(TMPDIR)
+
+
+def slipway(*args, timeout=120):
+    e = dict(os.environ, LC_ALL="C", TMPDIR=TMPDIR)
+    e.pop("SOURCE_DATE_EPOCH", None)
+    return subprocess.run([SLIPWAY, *args], capture_output=True, text=True, env=e, timeout=timeout)
+
+
+def tool(*args, check_rc=False, **kw):
+    p = subprocess.run(list(args), capture_output=True, text=True, timeout=120, **kw)
+    if check_rc and p.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)}: exit {p.returncode}: {p.stderr[-1000:]}")
+    return p
+
+
+def make_project(files):
+    """A new project directory holding files (relative path -> text)."""
+    d = tempfile.mkdtemp(dir=BASE, prefix="proj-")
+    for rel, text in files.items():
+        write(os.path.join(d, rel), text)
+    return d
+
+
+def packages(out):
+    d = os.path.join(out, "repo", "Packages")
+    return sorted(f for f in os.listdir(d) if f.endswith(".rpm")) if os.path.isdir(d) else []
+
+
+def rpm_path(out, name):
+    return os.path.join(out, "repo", "Packages", name)
+
+
+def snapshot(out):
+    """name -> (mtime_ns, bytes) of every binary RPM."""
+    r = {}
+    for f in packages(out):
+        p = rpm_path(out, f)
+        with open(p, "rb") as fh:
+            r[f] = (os.stat(p).st_mtime_ns, fh.read())
+    return r
+
+
+def sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def qp(path, *args):
+    return tool("rpm", "-qp", *args, path, check_rc=True).stdout
+
+
+def lines(path, *args):
+    return sorted(l for l in qp(path, *args).splitlines() if l)
+
+
+def dump(path):
+    """rpm --dump as {path: [size, mtime, digest, mode, owner, group, isconfig, isdoc, rdev, symlink]}."""
+    r = {}
+    for l in qp(path, "--dump").splitlines():
+        f = l.split(" ")
+        r[f[0]] = f[1:]
+    return r
+
+
+def statuses(report):
+    return {c["name"]: c["status"] for c in report["components"]}
+
+
+def package_json(*args):
+    p = slipway("--json", *args, "package")
+    try:
+        return p, json.loads(p.stdout)
+    except ValueError:
+        return p, None
+
+
+def spec(name, version="1.0", release="1", extra="", build="", install="", files="", arch="noarch"):
+    """A small spec packaging SOURCE0 ({name}.txt) in /usr/share/NAME/."""
+    t = f"""Name: {name}
+Version: {version}
+Release: {release}
+Summary: Test package {name}
+License: MIT
+{"BuildArch: " + arch if arch else ""}
+Source0: {name}.txt
+{extra}
+
+%description
+Test package {name}.
+
+%prep
+
+%build
+echo "STARTED $(date +%%s.%%N)"
+{build}
+
+%install
+install -D -m 0644 %{{SOURCE0}} %{{buildroot}}/usr/share/{name}/{name}.txt
+{install}
+
+%files
+/usr/share/{name}/{name}.txt
+{files}
+"""
+    return t
+
+
+def started(log):
+    m = re.search(r"^STARTED (\d+\.\d+)$", open(log).read(), re.M)
+    return float(m.group(1)) if m else None
+
+
+def progress_order(stdout):
+    return [l.split()[1] for l in stdout.splitlines() if l.startswith("built ")]
+
+
+# ---------------------------------------------------------------------------
+# The main project: a full-featured native component, two minimal natives that
+# satisfy its requires, and a compiled spec component.
+
+MAIN_TOML = f"""[project]
+name = "pkgmain"
+version = "1"
+vendor = "Test Vendor"
+dist = ".t1"
+source-date-epoch = {SDE}
+
+[build]
+host-provides = ["gcc"]
+
+[components.motd]
+version = "2.0"
+release = "3"
+epoch = 1
+summary = "Message of the day"
+license = "MIT"
+arch = "noarch"
+requires = ["filesystem", "bash >= 5.0"]
+provides = ["motd-data = 2.0"]
+conflicts = ["oldmotd < 1.0"]
+obsoletes = ["motd-legacy <= 1.5"]
+
+[[components.motd.files]]
+source = "files/motd"
+path = "/etc/motd"
+mode = "0644"
+config = true
+
+[[components.motd.files]]
+source = "files/data"
+path = "/usr/share/motd"
+
+[[components.motd.files]]
+source = "files/state"
+path = "/var/lib/motd/state"
+mode = "0640"
+user = "games"
+group = "man"
+
+[components.filesystem]
+version = "3.18"
+summary = "Minimal filesystem package for the dnf test"
+license = "MIT"
+arch = "noarch"
+
+[components.bash]
+version = "5.2.15"
+summary = "Minimal bash package for the dnf test"
+license = "GPL-3.0-or-later"
+
+[components.tools]
+spec = "components/tools/tools.spec"
+"""
+
+TOOLS_SPEC = r"""Name: tools
+Version: 1.2
+Release: 1%{?dist}
+Summary: Small tools
+License: MIT
+Source0: hello.c
+Source1: tools.conf
+BuildRequires: gcc
+AutoReq: no
+Provides: libtools = 1.2
+
+%description
+Small tools.
+
+%prep
+cp %{SOURCE0} %{SOURCE1} .
+
+%build
+gcc -O2 -o tools-hello hello.c
+
+%install
+install -D -m 0755 tools-hello %{buildroot}/usr/bin/tools-hello
+install -D -m 0644 tools.conf %{buildroot}/etc/tools.conf
+%files
+%attr(0755,root,root) /usr/bin/tools-hello
+%config(noreplace) /etc/tools.conf
+"""
+
+
+def data_tree(d):
+    """files/data: a.txt, sub/b.txt, link -> a.txt."""
+    write(os.path.join(d, "a.txt"), "alpha\n", 0o644)
+    write(os.path.join(d, "sub", "b.txt"), "beta\n", 0o644)
+    os.symlink("a.txt", os.path.join(d, "link"))
+    os.chmod(os.path.join(d, "sub"), 0o755)
+    os.chmod(d, 0o755)
+
+
+def make_main():
+    d = make_project({
+        "slipway.toml": MAIN_TOML,
+        "files/motd": "Welcome to the test distribution\n",
+        "files/state": "state 1\n",
+        "components/tools/tools.spec": TOOLS_SPEC,
+        "components/tools/hello.c": '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n',
+        "components/tools/tools.conf": "verbose = 0\n",
+    })
+    data_tree(os.path.join(d, "files", "data"))
+    return d
+
+
+MAIN = make_main()
+MAIN_OUT = os.path.join(BASE, "main-out-a")
+MAIN_OUT_B = os.path.join(BASE, "main-out-b")
+ARCH = json.loads(slipway("-C", MAIN, "check", "--json").stdout)["project"]["arch"]
+ISA = {"x86_64": "x86-64", "aarch64": "aarch-64", "ppc64le": "ppc-64", "s390x": "s390-64",
+       "riscv64": "riscv-64", "i686": "x86-32"}[ARCH]
+
+
+def test_headers_and_payloads():
+    p, j = package_json("-C", MAIN, "--out", MAIN_OUT)
+    if not check("main: package exit 0", p.returncode == 0 and j is not None, show(p)):
+        return
+    st = statuses(j)
+    check("main: all built", st == {"motd": "built", "filesystem": "built", "bash": "built", "tools": "built"}, st)
+    check("main: rpmbuild ran once", j["rpmbuild_runs"] == 1, j["rpmbuild_runs"])
+    tools = next(c for c in j["components"] if c["name"] == "tools")
+    check("main: spec srpm", tools["srpm"] == "tools-1.2-1.t1.src.rpm" and
+          os.path.isfile(os.path.join(MAIN_OUT, "srpms", tools["srpm"])), tools)
+    for c in j["components"]:
+        check(f"main: log of {c['name']}", c["log"] == os.path.join(MAIN_OUT, "logs", c["name"] + ".log") and
+              os.path.isfile(c["log"]), c["log"])
+    want = sorted(["motd-2.0-3.noarch.rpm", "filesystem-3.18-1.noarch.rpm", f"bash-5.2.15-1.{ARCH}.rpm",
+                   f"tools-1.2-1.t1.{ARCH}.rpm"])
+    check("main: rpm files", packages(MAIN_OUT) == want, packages(MAIN_OUT))
+    for f in packages(MAIN_OUT):
+        k = tool("rpmkeys", "-K", "--nosignature", rpm_path(MAIN_OUT, f))
+        check(f"rpmkeys -K {f}", k.returncode == 0 and "digests OK" in k.stdout, show(k))
+
+    # Native: NEVRA, dependencies with versions and flags.
+    motd = rpm_path(MAIN_OUT, "motd-2.0-3.noarch.rpm")
+    nevra = qp(motd, "--qf", "%{NAME}|%{EPOCH}|%{VERSION}|%{RELEASE}|%{ARCH}|%{NEVRA}|%{SUMMARY}|%{LICENSE}|%{VENDOR}|%{BUILDTIME}")
+    check("native: NEVRA and tags", nevra == f"motd|1|2.0|3|noarch|motd-1:2.0-3.noarch|Message of the day|MIT|Test Vendor|{SDE}",
+          nevra)
+    req = [l for l in lines(motd, "--requires") if not l.startswith("rpmlib(")]
+    check("native: requires", req == ["bash >= 5.0", "config(motd) = 1:2.0-3", "filesystem"], req)
+    flags = qp(motd, "--qf", "[%{REQUIRENAME}:%{REQUIREFLAGS}\n]")
+    check("native: requires flags", "bash:12\n" in flags and "filesystem:0\n" in flags, flags)
+    check("native: rpmlib requires", {"rpmlib(CompressedFileNames) <= 3.0.4-1", "rpmlib(FileDigests) <= 4.6.0-1",
+                                      "rpmlib(PayloadFilesHavePrefix) <= 4.0-1"} <= set(lines(motd, "--requires")),
+          lines(motd, "--requires"))
+    prov = lines(motd, "--provides")
+    check("native: provides", prov == ["config(motd) = 1:2.0-3", "motd = 1:2.0-3", "motd-data = 2.0"], prov)
+    check("native: conflicts", lines(motd, "--conflicts") == ["oldmotd < 1.0"], lines(motd, "--conflicts"))
+    check("native: obsoletes", lines(motd, "--obsoletes") == ["motd-legacy <= 1.5"], lines(motd, "--obsoletes"))
+    bash = rpm_path(MAIN_OUT, f"bash-5.2.15-1.{ARCH}.rpm")
+    prov = lines(bash, "--provides")
+    check("native: arch package provides its ISA", prov == sorted(["bash = 5.2.15-1", f"bash({ISA}) = 5.2.15-1"]), prov)
+    check("native: no files", qp(bash, "--qf", "[%{FILENAMES}\n]") == "", qp(bash, "--dump"))
+
+    # Native: the payload listing.
+    dm = dump(motd)
+    src = os.path.join(MAIN, "files")
+    S = str(SDE)
+    want = {
+        "/etc/motd": [str(os.path.getsize(f"{src}/motd")), S, sha256(f"{src}/motd"), "0100644", "root", "root",
+                      "1", "0", "0", "X"],
+        "/usr/share/motd": ["0", S, "0" * 64, "040755", "root", "root", "0", "0", "0", "X"],
+        "/usr/share/motd/a.txt": ["6", S, sha256(f"{src}/data/a.txt"), "0100644", "root", "root", "0", "0", "0", "X"],
+        "/usr/share/motd/link": ["5", S, "0" * 64, "0120777", "root", "root", "0", "0", "0", "a.txt"],
+        "/usr/share/motd/sub": ["0", S, "0" * 64, "040755", "root", "root", "0", "0", "0", "X"],
+        "/usr/share/motd/sub/b.txt": ["5", S, sha256(f"{src}/data/sub/b.txt"), "0100644", "root", "root", "0", "0",
+                                      "0", "X"],
+        "/var/lib/motd/state": ["8", S, sha256(f"{src}/state"), "0100640", "games", "man", "0", "0", "0", "X"],
+    }
+    check("native: --dump", dm == want, "\n".join(f"{k}: {dm.get(k)} (want {want.get(k)})"
+                                                  for k in sorted(set(dm) | set(want)) if dm.get(k) != want.get(k)))
+    ff = qp(motd, "--qf", "[%{FILENAMES} %{FILEFLAGS:fflags}\n]")
+    check("native: %config(noreplace) flag", "/etc/motd cn\n" in ff and "/usr/share/motd/a.txt \n" in ff, ff)
+
+    # Spec: NEVRA with %dist, provides, config, payload.
+    t = rpm_path(MAIN_OUT, f"tools-1.2-1.t1.{ARCH}.rpm")
+    nevra = qp(t, "--qf", "%{NEVRA}|%{EPOCH}|%{BUILDTIME}|%{BUILDHOST}|%{VENDOR}|%{PAYLOADCOMPRESSOR}")
+    check("spec: NEVRA and tags", nevra == f"tools-1.2-1.t1.{ARCH}|(none)|{SDE}|pkgmain|Test Vendor|zstd", nevra)
+    prov = lines(t, "--provides")
+    check("spec: provides", prov == sorted(["config(tools) = 1.2-1.t1", "libtools = 1.2", "tools = 1.2-1.t1",
+                                            f"tools({ISA}) = 1.2-1.t1"]), prov)
+    req = [l for l in lines(t, "--requires") if not l.startswith("rpmlib(")]
+    # AutoReq: no (so dnf needs no libc) also drops rpmbuild's config(tools) requires.
+    check("spec: requires", req == [], req)
+    dt = dump(t)
+    conf = dt.get("/etc/tools.conf", [])
+    check("spec: --dump config file", conf[:1] + conf[2:] == ["12", sha256(f"{MAIN}/components/tools/tools.conf"),
+                                                              "0100644", "root", "root", "1", "0", "0", "X"]
+          and conf[1] == S, conf)
+    binf = dt.get("/usr/bin/tools-hello", [])
+    check("spec: --dump binary", binf[3:6] == ["0100755", "root", "root"] and binf[1] == S, binf)
+    ff = qp(t, "--qf", "[%{FILENAMES} %{FILEFLAGS:fflags}\n]")
+    check("spec: %config(noreplace) flag", "/etc/tools.conf cn\n" in ff, ff)
+
+
+def test_reproducible():
+    if not packages(MAIN_OUT):
+        check("reproducible: first build exists", False, "no RPMs in " + MAIN_OUT)
+        return
+    p = slipway("-C", MAIN, "--out", MAIN_OUT_B, "package")
+    if not check("reproducible: second build exit 0", p.returncode == 0, show(p)):
+        return
+    a, b = snapshot(MAIN_OUT), snapshot(MAIN_OUT_B)
+    check("reproducible: same RPM names", sorted(a) == sorted(b), f"{sorted(a)} vs {sorted(b)}")
+    for f in sorted(set(a) & set(b)):
+        check(f"reproducible: {f} byte-identical", a[f][1] == b[f][1],
+              f"{len(a[f][1])} vs {len(b[f][1])} bytes")
+    sa, sb = (os.path.join(o, "srpms", "tools-1.2-1.t1.src.rpm") for o in (MAIN_OUT, MAIN_OUT_B))
+    check("reproducible: source RPM byte-identical", os.path.isfile(sa) and os.path.isfile(sb) and
+          open(sa, "rb").read() == open(sb, "rb").read(), "")
+
+
+def find_dbpath(root):
+    for d, _, fs in os.walk(root):
+        if "rpmdb.sqlite" in fs or ("Packages" in fs and "Basenames" in fs):
+            return "/" + os.path.relpath(d, root)
+    return None
+
+
+def test_dnf_install():
+    if os.geteuid() != 0:
+        print("skip dnf install: an --installroot install needs root")
+        return
+    if not packages(MAIN_OUT):
+        check("dnf: packages exist", False, "no RPMs in " + MAIN_OUT)
+        return
+    repo = os.path.join(MAIN_OUT, "repo")
+    c = tool("createrepo_c", "-q", repo)
+    if not check("dnf: createrepo_c", c.returncode == 0, show(c)):
+        return
+    root = os.path.join(BASE, "installroot")
+    # Users and groups the packages name, so files get their owners.
+    write(f"{root}/etc/passwd", "root:x:0:0:root:/root:/bin/sh\ngames:x:5:60:games:/usr/games:/bin/sh\n")
+    write(f"{root}/etc/group", "root:x:0:\ngames:x:60:\nman:x:12:\n")
+    conf = os.path.join(BASE, "dnf.conf")
+    write(conf, "[main]\ngpgcheck=0\ninstall_weak_deps=0\nreposdir=/nonexistent\n")
+    try:
+        p = tool("dnf", "-y", f"--installroot={root}", f"--config={conf}", "--releasever=1",
+                 f"--repofrompath=r,file://{repo}", "--repo=r", "--setopt=r.gpgcheck=0", "--nogpgcheck",
+                 "install", "motd", "tools")
+        if not check("dnf: install motd tools", p.returncode == 0, show(p)):
+            return
+        db = find_dbpath(root)
+        if not check("dnf: rpm database in the root", db is not None, str(db)):
+            return
+        q = tool("rpm", "--root", root, "--dbpath", db, "-qa", "--qf", "%{NEVRA}\n")
+        installed = sorted(q.stdout.split())
+        want = sorted(["motd-1:2.0-3.noarch", "filesystem-3.18-1.noarch", f"bash-5.2.15-1.{ARCH}",
+                       f"tools-1.2-1.t1.{ARCH}"])
+        check("dnf: installed set (requires resolved)", installed == want, show(q))
+        for n in ["motd", "filesystem", "bash", "tools"]:
+            v = tool("rpm", "--root", root, "--dbpath", db, "-V", n)
+            check(f"dnf: rpm -V {n}", v.returncode == 0 and v.stdout == "" and v.stderr == "", show(v))
+        s = os.lstat(f"{root}/var/lib/motd/state")
+        check("dnf: owner games:man", (s.st_uid, s.st_gid, stat.S_IMODE(s.st_mode)) == (5, 12, 0o640),
+              (s.st_uid, s.st_gid, oct(s.st_mode)))
+        check("dnf: symlink", os.readlink(f"{root}/usr/share/motd/link") == "a.txt", "")
+        with open(f"{root}/etc/motd") as f:
+            check("dnf: /etc/motd content", f.read() == "Welcome to the test distribution\n", "")
+    finally:
+        cache = os.path.join(root, "var", "cache", "dnf")
+        for d, dirs, _ in os.walk(cache):
+            if os.path.basename(d) == "pubring":
+                tool("gpgconf", "--homedir", d, "--kill", "gpg-agent")
+
+
+# ---------------------------------------------------------------------------
+# The same package from the native writer and from rpmbuild.
+
+CMP_NATIVE = f"""[project]
+name = "pkgcmp"
+version = "1"
+source-date-epoch = {SDE}
+
+[components.motd]
+version = "2.0"
+release = "3"
+summary = "Message of the day"
+license = "MIT"
+arch = "noarch"
+
+[[components.motd.files]]
+source = "files/motd"
+path = "/etc/motd"
+mode = "0644"
+config = true
+
+[[components.motd.files]]
+source = "files/data"
+path = "/usr/share/motd"
+
+[[components.motd.files]]
+source = "files/state"
+path = "/var/lib/motd/state"
+mode = "0640"
+user = "games"
+group = "man"
+"""
+
+CMP_SPEC_TOML = f"""[project]
+name = "pkgcmp"
+version = "1"
+source-date-epoch = {SDE}
+
+[components.motd]
+spec = "motd/motd.spec"
+"""
+
+CMP_SPEC = r"""Name: motd
+Version: 2.0
+Release: 3
+Summary: Message of the day
+License: MIT
+BuildArch: noarch
+
+%description
+Message of the day
+
+%install
+install -D -m 0644 %{_sourcedir}/motd %{buildroot}/etc/motd
+mkdir -p %{buildroot}/usr/share
+cp -a %{_sourcedir}/data %{buildroot}/usr/share/motd
+install -D -m 0640 %{_sourcedir}/state %{buildroot}/var/lib/motd/state
+
+%files
+%config(noreplace) %attr(0644,root,root) /etc/motd
+/usr/share/motd
+%attr(0640,games,man) /var/lib/motd/state
+"""
+
+
+def test_native_equals_rpmbuild():
+    nat = make_project({"slipway.toml": CMP_NATIVE, "files/motd": "Hello\n", "files/state": "st\n"})
+    data_tree(os.path.join(nat, "files", "data"))
+    spc = make_project({"slipway.toml": CMP_SPEC_TOML, "motd/motd.spec": CMP_SPEC, "motd/motd": "Hello\n",
+                        "motd/state": "st\n"})
+    data_tree(os.path.join(spc, "motd", "data"))
+    p1 = slipway("-C", nat, "package")
+    p2 = slipway("-C", spc, "package")
+    if not (check("compare: native build", p1.returncode == 0, show(p1)) &
+            check("compare: spec build", p2.returncode == 0, show(p2))):
+        return
+    a = rpm_path(os.path.join(nat, "out"), "motd-2.0-3.noarch.rpm")
+    b = rpm_path(os.path.join(spc, "out"), "motd-2.0-3.noarch.rpm")
+    da, db = qp(a, "--dump"), qp(b, "--dump")
+    check("compare: --dump identical", da == db, f"native:\n{da}rpmbuild:\n{db}")
+    for q in ["--requires", "--provides", "--conflicts", "--obsoletes"]:
+        la, lb = lines(a, q), lines(b, q)
+        check(f"compare: {q} identical", la == lb, f"native {la} rpmbuild {lb}")
+    qf = "%{NEVRA}|%{SUMMARY}|%{LICENSE}|%{SIZE}|%{BUILDTIME}|%{BUILDHOST}|%{PAYLOADFORMAT}|%{PAYLOADCOMPRESSOR}|%{FILEDIGESTALGO}"
+    ta, tb = qp(a, "--qf", qf), qp(b, "--qf", qf)
+    check("compare: main tags identical", ta == tb, f"native {ta}\nrpmbuild {tb}")
+    fa = qp(a, "--qf", "[%{FILENAMES} %{FILEFLAGS:fflags} %{FILEVERIFYFLAGS}\n]")
+    fb = qp(b, "--qf", "[%{FILENAMES} %{FILEFLAGS:fflags} %{FILEVERIFYFLAGS}\n]")
+    check("compare: file flags identical", fa == fb, f"native:\n{fa}rpmbuild:\n{fb}")
+
+
+# ---------------------------------------------------------------------------
+# Build order, selection, the cache.
+
+ORDER_TOML = """[project]
+name = "pkgorder"
+version = "1"
+source-date-epoch = %d
+
+[components.a]
+spec = "comp/a/a.spec"
+
+[components.c]
+spec = "comp/c/c.spec"
+
+[components.b]
+spec = "comp/b/b.spec"
+
+[components.n]
+version = "3"
+summary = "Native provider"
+license = "MIT"
+arch = "noarch"
+provides = ["n-cap = 3"]
+
+[[components.n.files]]
+source = "files/n.txt"
+path = "/usr/share/n/n.txt"
+
+[components.n2]
+version = "1"
+summary = "Independent native"
+license = "MIT"
+arch = "noarch"
+
+[[components.n2.files]]
+source = "files/n2.txt"
+path = "/usr/share/n2/n2.txt"
+""" % SDE
+
+
+def make_order():
+    return make_project({
+        "slipway.toml": ORDER_TOML,
+        # Each %build logs "STARTED <time>": compared with the providers' RPM mtimes.
+        "comp/a/a.spec": spec("a", extra="BuildRequires: libb-devel >= 1.0"),
+        "comp/a/a.txt": "a 1\n",
+        "comp/b/b.spec": spec("b", extra="Provides: libb-devel = 1.0"),
+        "comp/b/b.txt": "b 1\n",
+        "comp/c/c.spec": spec("c", extra="BuildRequires: n-cap"),
+        "comp/c/c.txt": "c 1\n",
+        "files/n.txt": "n 1\n",
+        "files/n2.txt": "n2 1\n",
+    })
+
+
+ORDER = make_order()
+ORDER_COPY = shutil.copytree(ORDER, os.path.join(BASE, "order-copy"), symlinks=True)
+
+
+def check_after(name, out, first, rpm, second):
+    t0 = os.stat(rpm_path(out, rpm)).st_mtime if os.path.exists(rpm_path(out, rpm)) else None
+    s = started(os.path.join(out, "logs", second + ".log"))
+    check(name, t0 is not None and s is not None and s >= t0,
+          f"{first}'s RPM written at {t0}, {second}'s %build started at {s}")
+
+
+def test_order():
+    out = os.path.join(ORDER, "out")
+    p = slipway("-C", ORDER, "-j2", "package")
+    if not check("order -j2: exit 0", p.returncode == 0, show(p)):
+        return
+    order = progress_order(p.stdout)
+    check("order -j2: all built", sorted(order) == ["a", "b", "c", "n", "n2"], p.stdout)
+    check("order -j2: b before a", "a" in order and "b" in order and order.index("b") < order.index("a"), order)
+    check("order -j2: n before c", "c" in order and "n" in order and order.index("n") < order.index("c"), order)
+    check_after("order -j2: a's build started after b's RPM", out, "b", "b-1.0-1.noarch.rpm", "a")
+    check_after("order -j2: c's build started after n's RPM", out, "n", "n-3-1.noarch.rpm", "c")
+
+    # -j1, and only a named: b comes too, nothing else.
+    out = os.path.join(ORDER_COPY, "out")
+    p = slipway("-C", ORDER_COPY, "-j1", "package", "a")
+    if not check("order -j1 package a: exit 0", p.returncode == 0, show(p)):
+        return
+    order = progress_order(p.stdout)
+    check("order -j1 package a: builds b then a only", order == ["b", "a"], p.stdout)
+    check("order -j1 package a: RPMs", packages(out) == ["a-1.0-1.noarch.rpm", "b-1.0-1.noarch.rpm"], packages(out))
+    check_after("order -j1: a's build started after b's RPM", out, "b", "b-1.0-1.noarch.rpm", "a")
+
+
+def test_cache():
+    out = os.path.join(ORDER, "out")
+    if len(packages(out)) != 5:
+        check("cache: first build present", False, packages(out))
+        return
+    before = snapshot(out)
+    p, j = package_json("-C", ORDER, "-j2")
+    if not check("cache: unchanged run exit 0", p.returncode == 0 and j is not None, show(p)):
+        return
+    check("cache: unchanged: all cached", set(statuses(j).values()) == {"cached"} and j["cached"] == 5 and
+          j["built"] == 0, statuses(j))
+    check("cache: unchanged: rpmbuild_runs 0", j["rpmbuild_runs"] == 0, j["rpmbuild_runs"])
+    p = slipway("-C", ORDER, "-j2", "package")
+    check("cache: unchanged: stdout says nothing was rebuilt", p.returncode == 0 and "nothing to do" in p.stdout and
+          "rpmbuild not run" in p.stdout and "built " not in p.stdout, show(p))
+    check("cache: unchanged: RPMs untouched", snapshot(out) == before,
+          [f for f in before if snapshot(out).get(f) != before[f]])
+
+    # Touch every input (mtime only): nothing rebuilds.
+    now = time.time() + 5
+    for d, _, fs in os.walk(ORDER):
+        if "/out" in d[len(ORDER):] or d == os.path.join(ORDER, "out"):
+            continue
+        for f in fs:
+            os.utime(os.path.join(d, f), (now, now))
+    p, j = package_json("-C", ORDER, "-j2")
+    check("cache: touched: nothing rebuilt", j is not None and set(statuses(j).values()) == {"cached"} and
+          j["rpmbuild_runs"] == 0, show(p))
+    check("cache: touched: RPMs untouched", snapshot(out) == before, "")
+
+    # A source of spec component b: b and a (BuildRequires libb-devel) only.
+    write(os.path.join(ORDER, "comp/b/b.txt"), "b 2\n")
+    p, j = package_json("-C", ORDER, "-j2")
+    st = statuses(j) if j else None
+    check("cache: b's source changed: b and a rebuilt, others cached",
+          st == {"a": "built", "b": "built", "c": "cached", "n": "cached", "n2": "cached"} and j["rpmbuild_runs"] == 2,
+          show(p))
+    after = snapshot(out)
+    check("cache: b's source changed: other RPMs untouched",
+          all(after.get(f) == before[f] for f in before if f[0] in "cn"),
+          [f for f in before if after.get(f) != before[f]])
+    check("cache: b's source changed: b's RPM has the new content",
+          dump(rpm_path(out, "b-1.0-1.noarch.rpm"))["/usr/share/b/b.txt"][2] == sha256(os.path.join(ORDER, "comp/b/b.txt")),
+          "")
+
+    # An independent native component's source: just it.
+    before = snapshot(out)
+    write(os.path.join(ORDER, "files/n2.txt"), "n2 2\n")
+    p, j = package_json("-C", ORDER, "-j2")
+    st = statuses(j) if j else None
+    check("cache: n2's source changed: only n2 rebuilt",
+          st == {"a": "cached", "b": "cached", "c": "cached", "n": "cached", "n2": "built"} and j["rpmbuild_runs"] == 0,
+          show(p))
+    after = snapshot(out)
+    check("cache: n2's source changed: other RPMs untouched",
+          all(after.get(f) == before[f] for f in before if not f.startswith("n2-")), "")
+
+    # A native provider's source: it and the spec that BuildRequires it.
+    write(os.path.join(ORDER, "files/n.txt"), "n 2\n")
+    p, j = package_json("-C", ORDER, "-j2")
+    st = statuses(j) if j else None
+    check("cache: n's source changed: n and c rebuilt",
+          st == {"a": "cached", "b": "cached", "c": "built", "n": "built", "n2": "cached"} and j["rpmbuild_runs"] == 1,
+          show(p))
+
+    # A new version of a native component replaces its old RPM.
+    t = open(os.path.join(ORDER, "slipway.toml")).read()
+    write(os.path.join(ORDER, "slipway.toml"), t.replace('version = "1"\nsummary = "Independent native"',
+                                                         'version = "1.1"\nsummary = "Independent native"'))
+    p, j = package_json("-C", ORDER, "-j2")
+    check("cache: new version: old RPM removed, new one written",
+          p.returncode == 0 and "n2-1.1-1.noarch.rpm" in packages(out) and "n2-1-1.noarch.rpm" not in packages(out),
+          packages(out))
+
+
+def test_native_touch_unclamped():
+    """With SOURCE_DATE_EPOCH later than the inputs, mtimes are not clamped and
+    are part of the package: changing the mtime of a file inside a directory
+    source must rebuild (the cached RPM would differ from a fresh build)."""
+    future = 4000000000
+    d = make_project({"slipway.toml": f"""[project]
+name = "pkgtouch"
+version = "1"
+source-date-epoch = {future}
+
+[components.tree]
+version = "1"
+summary = "Tree"
+license = "MIT"
+arch = "noarch"
+
+[[components.tree.files]]
+source = "files/tree"
+path = "/usr/share/tree"
+""", "files/tree/x.txt": "x\n"})
+    x = os.path.join(d, "files/tree/x.txt")
+    os.utime(x, (1600000000, 1600000000))
+    p = slipway("-C", d, "package")
+    if not check("unclamped: first build", p.returncode == 0, show(p)):
+        return
+    rpm = rpm_path(os.path.join(d, "out"), "tree-1-1.noarch.rpm")
+    check("unclamped: mtime kept", dump(rpm)["/usr/share/tree/x.txt"][1] == "1600000000", dump(rpm))
+    os.utime(x, (1650000000, 1650000000))
+    p, j = package_json("-C", d)
+    check("unclamped: mtime of a file in a directory source changed: rebuilt",
+          j is not None and statuses(j) == {"tree": "built"}, show(p))
+    check("unclamped: the RPM has the new mtime", dump(rpm)["/usr/share/tree/x.txt"][1] == "1650000000",
+          dump(rpm).get("/usr/share/tree/x.txt"))
+
+
+def test_native_dir_chmod():
+    """The mode of a directory source (no 'mode' key) goes into the package:
+    changing it must rebuild."""
+    d = make_project({"slipway.toml": f"""[project]
+name = "pkgchmod"
+version = "1"
+source-date-epoch = {SDE}
+
+[components.tree]
+version = "1"
+summary = "Tree"
+license = "MIT"
+arch = "noarch"
+
+[[components.tree.files]]
+source = "files/tree"
+path = "/usr/share/tree"
+""", "files/tree/x.txt": "x\n"})
+    top = os.path.join(d, "files/tree")
+    os.chmod(top, 0o755)
+    p = slipway("-C", d, "package")
+    if not check("dir chmod: first build", p.returncode == 0, show(p)):
+        return
+    rpm = rpm_path(os.path.join(d, "out"), "tree-1-1.noarch.rpm")
+    check("dir chmod: mode 0755 packaged", dump(rpm)["/usr/share/tree"][3] == "040755", dump(rpm))
+    os.chmod(top, 0o700)
+    p, j = package_json("-C", d)
+    check("dir chmod: mode of a directory source changed: rebuilt",
+          j is not None and statuses(j) == {"tree": "built"}, show(p))
+    check("dir chmod: the RPM has the new mode", dump(rpm)["/usr/share/tree"][3] == "040700",
+          dump(rpm).get("/usr/share/tree"))
+
+
+# ---------------------------------------------------------------------------
+# Errors before any build: cycles, missing BuildRequires.
+
+def test_cycle():
+    d = make_project({
+        "slipway.toml": """[project]
+name = "pkgcycle"
+version = "1"
+source-date-epoch = %d
+
+[components.alpha]
+spec = "alpha/alpha.spec"
+
+[components.beta]
+spec = "beta/beta.spec"
+
+[components.gamma]
+version = "1"
+summary = "Independent"
+license = "MIT"
+""" % SDE,
+        "alpha/alpha.spec": spec("alpha", extra="Provides: a-cap\nBuildRequires: b-cap"),
+        "alpha/alpha.txt": "a\n",
+        "beta/beta.spec": spec("beta", extra="Provides: b-cap = 2\nBuildRequires: a-cap"),
+        "beta/beta.txt": "b\n",
+    })
+    p = slipway("-C", d, "package")
+    check("cycle: exit 1", p.returncode == 1, show(p))
+    check("cycle: names both components and says cycle",
+          "cycle" in p.stderr and "'alpha'" in p.stderr and "'beta'" in p.stderr, p.stderr)
+    out = os.path.join(d, "out")
+    check("cycle: nothing built", packages(out) == [] and not any(
+        os.listdir(os.path.join(out, s)) for s in ["logs", "srpms"] if os.path.isdir(os.path.join(out, s))),
+        packages(out))
+
+
+def test_missing_buildrequires():
+    d = make_project({
+        "slipway.toml": """[project]
+name = "pkgmissing"
+version = "1"
+source-date-epoch = %d
+
+[build]
+host-provides = ["gcc", "make >= 4"]
+
+[components.needy]
+spec = "needy/needy.spec"
+
+[components.fine]
+version = "1"
+summary = "Fine"
+license = "MIT"
+provides = ["fine-cap = 1"]
+""" % SDE,
+        "needy/needy.spec": spec("needy", extra="BuildRequires: gcc make\nBuildRequires: missing-one >= 2\n"
+                                 "BuildRequires: missing-two\nBuildRequires: fine-cap >= 2"),
+        "needy/needy.txt": "n\n",
+    })
+    p = slipway("-C", d, "package")
+    check("missing BR: exit 1", p.returncode == 1, show(p))
+    err = p.stderr
+    check("missing BR: names the component and every missing capability",
+          "needy" in err and "missing-one >= 2" in err and "missing-two" in err and "fine-cap >= 2" in err, err)
+    missing_line = next((l for l in err.splitlines() if "missing-one" in l), "")
+    check("missing BR: satisfied ones not listed", "'gcc'" not in missing_line and "'make'" not in missing_line,
+          missing_line)
+    # 'fine' provides fine-cap = 1: the message must not claim that nothing
+    # provides fine-cap, but say which version the project has.
+    check("missing BR: a version mismatch names what the project provides",
+          "fine-cap = 1" in err, err)
+    out = os.path.join(d, "out")
+    check("missing BR: rpmbuild never ran (no log, no RPM)",
+          not os.path.exists(os.path.join(out, "logs", "needy.log")) and packages(out) == [], packages(out))
+
+
+# ---------------------------------------------------------------------------
+# A failing build.
+
+FAIL_TOML = """[project]
+name = "pkgfail"
+version = "1"
+source-date-epoch = %d
+
+[components.dep]
+spec = "dep/dep.spec"
+
+[components.fail]
+spec = "fail/fail.spec"
+
+[components.indep]
+spec = "indep/indep.spec"
+
+[components.nat]
+version = "1"
+summary = "Native"
+license = "MIT"
+arch = "noarch"
+""" % SDE
+
+
+def test_failing_build():
+    d = make_project({
+        "slipway.toml": FAIL_TOML,
+        "dep/dep.spec": spec("dep", extra="BuildRequires: fail-devel"),
+        "dep/dep.txt": "d\n",
+        "fail/fail.spec": spec("fail", extra="Provides: fail-devel = 1"),
+        "fail/fail.txt": "f\n",
+        "indep/indep.spec": spec("indep"),
+        "indep/indep.txt": "i 1\n",
+    })
+    out = os.path.join(d, "out")
+    p = slipway("-C", d, "-j2", "package")
+    if not check("failing: first (good) build", p.returncode == 0 and len(packages(out)) == 4, show(p)):
+        return
+    before = snapshot(out)
+    write(os.path.join(d, "fail/fail.spec"),
+          spec("fail", extra="Provides: fail-devel = 1",
+               build="echo line-before-the-failure\necho FAIL-MARKER-42 >&2\nexit 1"))
+    write(os.path.join(d, "indep/indep.txt"), "i 2\n")
+    p = slipway("-C", d, "-j2", "package")
+    check("failing: exit 1", p.returncode == 1, show(p))
+    check("failing: independent component built", "indep" in progress_order(p.stdout), p.stdout)
+    check("failing: independent RPM rewritten",
+          dump(rpm_path(out, "indep-1.0-1.noarch.rpm"))["/usr/share/indep/indep.txt"][2] ==
+          sha256(os.path.join(d, "indep/indep.txt")), "")
+    log = os.path.join(out, "logs", "fail.log")
+    check("failing: log kept", os.path.isfile(log) and "FAIL-MARKER-42" in open(log).read(), log)
+    err = p.stderr
+    check("failing: stderr reports the failure", re.search(r"^FAILED\s+fail\b", err, re.M) is not None, err)
+    check("failing: stderr shows the log's last lines", "FAIL-MARKER-42" in err and "line-before-the-failure" in err
+          and log in err, err)
+    check("failing: dependent skipped", re.search(r"^skipped\s+dep\b.*'fail'", err, re.M) is not None, err)
+    summary = [l for l in err.splitlines() if l.startswith("slipway: failed:")]
+    check("failing: summary names failed and skipped",
+          summary == ["slipway: failed: fail; skipped: dep"], summary)
+    check("failing: count line", "1 built, 1 cached, 1 failed, 1 skipped" in p.stdout, p.stdout)
+    after = snapshot(out)
+    for f in ["fail-1.0-1.noarch.rpm", "dep-1.0-1.noarch.rpm", "nat-1-1.noarch.rpm"]:
+        check(f"failing: earlier {f} kept intact", after.get(f) == before.get(f), f in after)
+    # JSON statuses of the same situation.
+    p, j = package_json("-C", d, "-j2")
+    st = statuses(j) if j else None
+    check("failing: --json statuses", p.returncode == 1 and st == {"dep": "skipped", "fail": "failed",
+                                                                 "indep": "cached", "nat": "cached"}
+          and j["failed"] == 1 and j["skipped"] == 1, show(p))
+
+
+# ---------------------------------------------------------------------------
+# Bad native inputs.
+
+def test_native_bad_inputs():
+    d = make_project({
+        "slipway.toml": """[project]
+name = "pkgbad"
+version = "1"
+source-date-epoch = %d
+
+[components.overlap]
+version = "1"
+summary = "Overlapping sources"
+license = "MIT"
+arch = "noarch"
+
+[[components.overlap.files]]
+source = "d1"
+path = "/usr/share/ov"
+
+[[components.overlap.files]]
+source = "d2/x"
+path = "/usr/share/ov/x"
+""" % SDE,
+        "d1/x/f": "one\n",
+        "d2/x/f": "two\n",
+    })
+    p, j = package_json("-C", d)
+    check("overlap: exit 1", p.returncode == 1, show(p))
+    res = j["components"][0] if j and j.get("components") else {}
+    check("overlap: --json status failed", res.get("status") == "failed", res)
+    check("overlap: --json 'log' names an existing file (or null)",
+          res.get("log") is None or os.path.isfile(res["log"]), res.get("log"))
+    p = slipway("-C", d, "package")
+    check("overlap: message names the component and the path packaged twice",
+          "overlap" in p.stderr and ("'/usr/share/ov/x'" in p.stderr or "'/usr/share/ov/x/f'" in p.stderr), p.stderr)
+    check("overlap: no RPM written", packages(os.path.join(d, "out")) == [], packages(os.path.join(d, "out")))
+
+
+def test_native_dir_mode():
+    """'mode' on a directory source applies to the files in it; the directories
+    stay traversable (their own mode)."""
+    d = make_project({
+        "slipway.toml": """[project]
+name = "pkgmode"
+version = "1"
+source-date-epoch = %d
+
+[components.tree]
+version = "1"
+summary = "Tree"
+license = "MIT"
+arch = "noarch"
+
+[[components.tree.files]]
+source = "tree"
+path = "/usr/share/tree"
+mode = "0600"
+""" % SDE,
+        "tree/a.txt": "a\n",
+        "tree/sub/b.txt": "b\n",
+    })
+    os.chmod(os.path.join(d, "tree"), 0o755)
+    os.chmod(os.path.join(d, "tree", "sub"), 0o755)
+    p = slipway("-C", d, "package")
+    if not check("dir mode: build", p.returncode == 0, show(p)):
+        return
+    dm = dump(rpm_path(os.path.join(d, "out"), "tree-1-1.noarch.rpm"))
+    modes = {k: v[3] for k, v in dm.items()}
+    check("dir mode: files get the mode, directories keep theirs",
+          modes == {"/usr/share/tree": "040755", "/usr/share/tree/a.txt": "0100600",
+                    "/usr/share/tree/sub": "040755", "/usr/share/tree/sub/b.txt": "0100600"}, modes)
+
+
+def test_host_inputs():
+    """`host-inputs`: build-host files a spec reads are part of its cache key (a
+    changed file rebuilds, an unchanged or only touched one does not); the key is
+    checked (absolute patterns, spec components only)."""
+    host = os.path.join(BASE, "host-files")
+    os.makedirs(host)
+    write(os.path.join(host, "data.txt"), "one\n")
+    d = make_project({
+        "slipway.toml": f"""[project]
+name = "hosted"
+version = "1"
+source-date-epoch = {SDE}
+
+[components.hostdata]
+spec = "c/hostdata.spec"
+host-inputs = ["{host}/*.txt", "{host}/missing-*"]
+""",
+        "c/hostdata.spec": spec("hostdata", install=f"install -D -m 0644 {host}/data.txt %{{buildroot}}/usr/share/from-host",
+                                files="/usr/share/from-host"),
+        "c/hostdata.txt": "source\n",
+    })
+    out = os.path.join(d, "out")
+
+    def content():
+        rpms = packages(out)
+        if not rpms:
+            return None
+        p = subprocess.run(f"rpm2cpio {os.path.join(out, 'repo', 'Packages', rpms[0])} | cpio -i --to-stdout --quiet "
+                           "./usr/share/from-host", shell=True, capture_output=True)
+        return p.stdout
+
+    p = slipway("-C", d, "package")
+    check("host-inputs: first build", p.returncode == 0 and content() == b"one\n", f"{show(p)}\ncontent: {content()!r}")
+    now = time.time() + 5
+    os.utime(os.path.join(host, "data.txt"), (now, now))
+    p = slipway("-C", d, "package")
+    check("host-inputs: a touched host file rebuilds nothing", p.returncode == 0 and "nothing to do" in p.stdout, show(p))
+    write(os.path.join(host, "data.txt"), "two\n")
+    p = slipway("-C", d, "package")
+    check("host-inputs: a changed host file rebuilds the component",
+          p.returncode == 0 and "built " in p.stdout and content() == b"two\n", show(p))
+    write(os.path.join(host, "more.txt"), "new\n")
+    p = slipway("-C", d, "package")
+    check("host-inputs: a new match of a pattern rebuilds it", p.returncode == 0 and "built " in p.stdout, show(p))
+
+    bad = make_project({
+        "slipway.toml": f"""[project]
+name = "badhosted"
+version = "1"
+
+[components.rel]
+spec = "c/hostdata.spec"
+host-inputs = ["relative/*.txt"]
+
+[components.nat]
+version = "1"
+summary = "n"
+license = "MIT"
+host-inputs = ["/etc/hostname"]
+""",
+        "c/hostdata.spec": spec("rel"),
+    })
+    p = slipway("-C", bad, "check")
+    check("host-inputs: a relative pattern is refused with its position",
+          p.returncode == 1 and "slipway.toml:7:16: error: key 'components.rel.host-inputs[0]'" in p.stderr
+          and "absolute" in p.stderr, show(p))
+    check("host-inputs: refused in a native component",
+          "key 'components.nat.host-inputs': component 'nat' has no spec" in p.stderr, show(p))
+
+
+start = time.monotonic()
+try:
+    for t in [test_headers_and_payloads, test_reproducible, test_dnf_install, test_native_equals_rpmbuild,
+              test_order, test_cache, test_native_touch_unclamped, test_native_dir_chmod, test_cycle, test_missing_buildrequires,
+              test_failing_build, test_native_bad_inputs, test_native_dir_mode, test_host_inputs]:
+        run_test(t)
+finally:
+    shutil.rmtree(BASE, ignore_errors=True)
+
+finish("package", f" ({time.monotonic() - start:.1f}s)")

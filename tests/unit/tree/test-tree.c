@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of the tree (src/tree/tree.c), RPM installation into it
+ * (src/tree/install.c) and its archives (src/oci/archive.c), the archives
+ * read back by GNU tar and cpio. */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "basic/fileio.h"
+#include "basic/macro.h"
+#include "tree/archive.h"
+#include "rpm/package.h"
+#include "tree/install.h"
+#include "tree/tree.h"
+#include "../unit.h"
+
+static void test_paths(void) {
+        char *p = NULL;
+        CHECK(tree_path_normalize("usr//bin/./sh/", &p) == 0);
+        CHECK_STREQ(p, "/usr/bin/sh");
+        free(p);
+        CHECK(tree_path_normalize("./", &p) == 0);
+        CHECK_STREQ(p, "/");
+        free(p);
+        CHECK(tree_path_normalize("/usr/../etc", &p) == -EPERM);
+
+        _cleanup_(tree_freep) Tree *t = tree_new(100);
+        CHECK(t != NULL);
+        CHECK(tree_add_dir(t, "/usr/bin", 0755, 0, 0, NULL) == 0);
+        CHECK(tree_get(t, "/usr") && tree_get(t, "/usr")->type == TREE_DIR); /* parent made */
+        CHECK(tree_add_symlink(t, "/bin", "usr/bin", NULL) == 0);
+        CHECK(tree_add_symlink(t, "/lib", "/usr/lib", NULL) == 0);
+        CHECK(tree_add_symlink(t, "/usr/bin/up", "../../../..", NULL) == 0);
+        CHECK(tree_resolve(t, "/bin/sh", &p) == 0);
+        CHECK_STREQ(p, "/usr/bin/sh");
+        free(p);
+        /* ".." in a target cannot climb out of the tree. */
+        CHECK(tree_resolve(t, "/usr/bin/up/etc/passwd", &p) == 0);
+        CHECK_STREQ(p, "/etc/passwd");
+        free(p);
+        CHECK(tree_add_file(t, "/etc/f", "x", 1, 0644, 0, 0, NULL) == 0);
+        CHECK(tree_add_file(t, "/etc/f/g", "x", 1, 0644, 0, 0, NULL) == -ENOTDIR);
+        CHECK(tree_resolve(t, "/etc/f/g", &p) == -ENOTDIR);
+        CHECK(tree_remove(t, "/usr") == 0);
+        CHECK(tree_get(t, "/usr/bin") == NULL && tree_get(t, "/etc/f") != NULL);
+
+        /* Owners from the tree's own account files. */
+        const char *passwd = "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n";
+        CHECK(tree_add_file(t, "/etc/passwd", passwd, strlen(passwd), 0644, 0, 0, NULL) == 0);
+        uint32_t id = 7;
+        CHECK(tree_lookup_user(t, "alice", &id) == 0 && id == 1000);
+        CHECK(tree_lookup_user(t, "bob", &id) == -ENOENT);
+        CHECK(tree_lookup_group(t, "alice", &id) == -ENOENT); /* no /etc/group */
+}
+
+static void write_pkg(const char *dir, const char *name, RpmFile *files, size_t n, char **ret) {
+        _cleanup_free_ char *fn = NULL;
+        CHECK(asprintf(&fn, "%s-1-1.noarch.rpm", name) > 0);
+        char *out = path_join(dir, fn);
+        RpmPackageSpec s = { .name = name, .version = "1", .release = "1", .arch = "noarch", .summary = "s",
+                             .description = "d", .license = "MIT", .buildhost = "h", .buildtime = 5, .files = files,
+                             .n_files = n };
+        CHECK(rpm_package_write(&s, out, NULL) == 0);
+        *ret = out;
+}
+
+static void test_install(void) {
+        char dir[] = "/tmp/test-tree-XXXXXX";
+        CHECK(mkdtemp(dir) != NULL);
+        _cleanup_free_ char *a = path_join(dir, "a"), *b = path_join(dir, "b"), *pa = NULL, *pb = NULL, *pc = NULL,
+                            *pd = NULL, *tarf = NULL, *cmd = NULL, *list = NULL;
+        CHECK(write_file_atomic(a, "hello\n", 6, 0644) == 0);
+        CHECK(write_file_atomic(b, "other\n", 6, 0644) == 0);
+        RpmFile fa[] = {
+                { .path = "/usr", .mode = S_IFDIR | 0755, .user = "root", .group = "root", .mtime = 50 },
+                { .path = "/usr/bin", .mode = S_IFDIR | 0755, .user = "root", .group = "root", .mtime = 50 },
+                { .path = "/usr/bin/hello", .mode = S_IFREG | 04755, .user = "root", .group = "root", .mtime = 60,
+                  .source = a },
+                { .path = "/usr/bin/hi", .mode = S_IFLNK | 0777, .user = "root", .group = "root", .mtime = 60,
+                  .link_target = "hello" },
+                { .path = "/etc/hello.conf", .mode = S_IFREG | 0640, .user = "nobody", .group = "root", .mtime = 70,
+                  .flags = RPMFILE_CONFIG, .source = a },
+                { .path = "/var/log/hello.log", .mode = S_IFREG | 0600, .user = "root", .group = "root",
+                  .flags = RPMFILE_GHOST, .source = a },
+        };
+        write_pkg(dir, "hello", fa, ELEMENTSOF(fa), &pa);
+        /* Shares /usr/bin (a directory) and an identical file: allowed. */
+        RpmFile fb[] = {
+                { .path = "/usr/bin", .mode = S_IFDIR | 0700, .user = "root", .group = "root", .mtime = 1 },
+                { .path = "/etc/hello.conf", .mode = S_IFREG | 0640, .user = "nobody", .group = "root", .mtime = 70,
+                  .flags = RPMFILE_CONFIG, .source = a },
+        };
+        write_pkg(dir, "share", fb, ELEMENTSOF(fb), &pb);
+        /* The same path with other contents: a conflict. */
+        RpmFile fc[] = { { .path = "/usr/bin/hello", .mode = S_IFREG | 0755, .user = "root", .group = "root", .source = b } };
+        write_pkg(dir, "clash", fc, ELEMENTSOF(fc), &pc);
+
+        _cleanup_(tree_freep) Tree *t = tree_new(100);
+        Diagnostics d = {};
+        InstallResult r1 = {}, r2 = {}, r3 = {};
+        CHECK(tree_install_rpm(t, pa, &d, &r1) == 0);
+        CHECK_STREQ(r1.nevra, "hello-1-1.noarch");
+        CHECK(!r1.has_scriptlets);
+        TreeNode *n = tree_get(t, "/usr/bin/hello");
+        CHECK(n && n->type == TREE_REG && n->mode == 04755 && n->mtime == 60 && n->blob && n->blob->size == 6 &&
+              memcmp(n->blob->data, "hello\n", 6) == 0);
+        CHECK(n && n->owner && strcmp(n->owner, "hello-1-1.noarch") == 0);
+        n = tree_get(t, "/usr/bin/hi");
+        CHECK(n && n->type == TREE_SYMLINK && strcmp(n->target, "hello") == 0);
+        n = tree_get(t, "/etc/hello.conf");
+        CHECK(n && (n->flags & TREE_NODE_CONFIG) && n->uid == 0); /* "nobody" is unknown here: root, as rpm */
+        CHECK(tree_get(t, "/var/log/hello.log") == NULL); /* %ghost: not created */
+        CHECK(tree_install_rpm(t, pb, &d, &r2) == 0);
+        CHECK(tree_get(t, "/usr/bin")->mode == 0755); /* the first owner's attributes stay */
+        CHECK(d.n_errors == 0);
+        CHECK(tree_install_rpm(t, pc, &d, &r3) == -EINVAL);
+        CHECK(d.n_errors == 1 && strstr(d.items[0].message, "'/usr/bin/hello' conflicts between hello-1-1.noarch and clash-1-1.noarch"));
+
+        /* A file that is not an RPM. */
+        CHECK(tree_install_rpm(t, a, &d, &r3) < 0);
+        CHECK(d.n_errors == 2);
+
+        /* The tar archive, read back by GNU tar. */
+        TreeArchive ar1 = {}, ar2 = {}, ar3 = {};
+        CHECK(tree_archive(t, TREE_ARCHIVE_TAR, &ar1) == 0);
+        tarf = path_join(dir, "t.tar");
+        CHECK(write_file_atomic(tarf, ar1.data, ar1.len, 0644) == 0);
+        CHECK(tree_archive(t, TREE_ARCHIVE_TAR, &ar2) == 0);
+        CHECK(ar1.len == ar2.len && memcmp(ar1.data, ar2.data, ar1.len) == 0); /* reproducible */
+        tree_archive_release(&ar1);
+        tree_archive_release(&ar2);
+        list = path_join(dir, "list");
+        CHECK(asprintf(&cmd, "TZ=UTC tar --numeric-owner -tvf %s > %s", tarf, list) > 0);
+        CHECK(system(cmd) == 0);
+        _cleanup_free_ char *out = NULL;
+        size_t ol;
+        CHECK(read_full_file(list, &out, &ol) == 0);
+        CHECK(out && strstr(out, "-rwsr-xr-x 0/0               6 1970-01-01 00:01 ./usr/bin/hello"));
+        CHECK(out && strstr(out, "lrwxrwxrwx 0/0               0 1970-01-01 00:01 ./usr/bin/hi -> hello"));
+
+        /* cpio newc, read back by cpio. */
+        CHECK(tree_archive(t, TREE_ARCHIVE_CPIO, &ar3) == 0);
+        _cleanup_free_ char *cpiof = path_join(dir, "t.cpio"), *cmd2 = NULL;
+        CHECK(write_file_atomic(cpiof, ar3.data, ar3.len, 0644) == 0);
+        tree_archive_release(&ar3);
+        CHECK(asprintf(&cmd2, "cpio -it --quiet < %s > %s", cpiof, list) > 0);
+        CHECK(system(cmd2) == 0);
+        free(out);
+        out = NULL;
+        CHECK(read_full_file(list, &out, &ol) == 0);
+        CHECK(out && strstr(out, "usr/bin/hello\n") && strstr(out, "etc/hello.conf\n"));
+
+        install_result_release(&r1);
+        install_result_release(&r2);
+        install_result_release(&r3);
+        diagnostics_release(&d);
+        free(pd);
+        CHECK(rm_rf(dir) == 0);
+}
+
+UNIT_MAIN(test_paths, test_install)
