@@ -36,6 +36,9 @@ int strbuf_putc(StrBuf *sb, char c);
 int strbuf_put(StrBuf *sb, const void *p, size_t n);
 int strbuf_puts(StrBuf *sb, const char *s);
 int strbuf_printf(StrBuf *sb, const char *fmt, ...) _printf_(2, 3);
+/* A malloc'd formatted string, NULL when out of memory (for error messages
+ * handed to a caller). */
+char *strprintf(const char *fmt, ...) _printf_(1, 2);
 int strbuf_vprintf(StrBuf *sb, const char *fmt, va_list ap) _printf_(2, 0);
 /* Appends the UTF-8 encoding of code point cp (which must be a scalar value). */
 int strbuf_put_utf8(StrBuf *sb, unsigned cp);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 
 /* `slipway image [NAME...]`: compose images from the project's repository and
- * its [repos], and write their archive formats to OUT/images. */
+ * its [repos], and write their outputs to OUT/images. */
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -281,7 +281,7 @@ int verb_image(const Context *ctx, int argc, char **argv) {
 
                 r = compose_image(p, im, src.items, src.n, ctx->jobs, &diag, &res);
                 if (r >= 0)
-                        r = image_write_archives(res.tree, p, im, images_dir, &oo, &diag, &outs, &n_outs);
+                        r = image_write_outputs(res.tree, p, im, images_dir, &oo, &diag, &outs, &n_outs);
                 if (r == -ENOMEM) {
                         log_diagnostics(&diag);
                         json_decref(jimages);

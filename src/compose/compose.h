@@ -3,8 +3,8 @@
 
 /* Composing an image: its packages resolved against the sources, fetched
  * and checked, installed into a tree in dependency order with an rpmdb, the
- * image's settings applied, SELinux labels set; then the tree written in the
- * image's archive formats (oci, tar, wsl, cpio). */
+ * image's settings applied, SELinux labels set; then the tree written in
+ * every format of the image (output.c). */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -32,7 +32,7 @@ void compose_result_release(ComposeResult *r);
 int compose_image(const Project *p, const Image *im, const Source *sources, size_t n_sources, unsigned jobs,
                   Diagnostics *d, ComposeResult *ret);
 
-/* The output files of an image's archive formats, OUT_DIR/images/NAME.EXT. */
+/* The output files of an image, OUT_DIR/images/NAME.EXT. */
 typedef struct ImageOutput {
         ImageFormat format;
         char *path;   /* the file (or, for oci, the layout directory) */
@@ -45,14 +45,13 @@ typedef struct ImageOutputOptions {
         unsigned jobs;  /* compression threads (the bytes do not depend on it) */
 } ImageOutputOptions;
 
-/* Writes every format of im (oci, tar, wsl, cpio, the disks raw, vhd, vhdx,
- * qcow2, and iso; the disks and the ISO with their boot files) from the tree into
- * images_dir. Each
- * output is written to a temporary name and renamed; on failure no output
- * of this call is left at its final path (earlier ones were not touched).
- * *ret holds what was written. The tree may be changed for a format and
- * restored (wsl adds /etc/wsl.conf and /etc/wsl-distribution.conf). */
-int image_write_archives(Tree *t, const Project *p, const Image *im, const char *images_dir,
-                         const ImageOutputOptions *o, Diagnostics *d, ImageOutput **ret, size_t *ret_n);
+/* Writes every format of im from its finished tree t, which no writer
+ * changes (compose/writer.h): each output is the same whatever else the
+ * image lists. Every output is written under a temporary name beside its
+ * final path (images_dir/NAME.EXT) and all are renamed into place only when
+ * all succeeded; on failure no new file is left at any final path of the
+ * image and earlier outputs are as they were. *ret holds what was written. */
+int image_write_outputs(const Tree *t, const Project *p, const Image *im, const char *images_dir,
+                        const ImageOutputOptions *o, Diagnostics *d, ImageOutput **ret, size_t *ret_n);
 
 void image_outputs_free(ImageOutput *o, size_t n);

@@ -23,6 +23,7 @@
 #include "compose/boot.h"
 #include "compose/disk.h"
 #include "compose/settings.h"
+#include "compose/writer.h"
 #include "disk/container.h"
 #include "disk/gpt.h"
 #include "fs/ext4.h"
@@ -324,8 +325,16 @@ static void patch_mbr(uint8_t *mbr, const TreeBlob *boot, uint8_t *core, size_t 
         memcpy(core + GPT_SECTOR_SIZE - 4, &count, 2);
 }
 
-int image_write_disks(Tree *t, const Project *p, const Image *im, const char *images_dir, unsigned formats,
-                      const DiskOutputOptions *o, Diagnostics *d, DiskOutput *ret, size_t *ret_n) {
+/* The disk formats of c's image into its slots, from one layout and one
+ * set of file systems, made in a copy of the tree (fstab, boot files and
+ * mount points are the disk's, not the image's). */
+int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
+        const Project *p = c->p;
+        const Image *im = c->im;
+        const char *images_dir = c->images_dir;
+        const DiskOutputOptions dopt = { .jobs = c->o->jobs, .cpio_gzip = c->o->cpio_gzip };
+        const DiskOutputOptions *o = &dopt;
+        Diagnostics *d = c->d;
         static const Partition default_parts[2] = {
                 { .type = PARTITION_ESP, .size = (uint64_t) 256 << 20, .fs = FS_VFAT, .mount = (char *) "/boot/efi" },
                 { .type = PARTITION_ROOT, .size = CFG_SIZE_GROW, .fs = FS_EXT4, .mount = (char *) "/" },
@@ -336,7 +345,7 @@ int image_write_disks(Tree *t, const Project *p, const Image *im, const char *im
         _cleanup_free_ Part *parts = new0(Part, n);
         _cleanup_free_ char *tmpdir = NULL;
         uint8_t seed[32];
-        size_t grow = SIZE_MAX, n_out = 0;
+        size_t grow = SIZE_MAX;
         uint8_t *head = NULL, *tail = NULL, *core = NULL;
         size_t head_len = 0, tail_len = 0, core_len = 0;
         _cleanup_(tree_blob_unrefp) TreeBlob *grub_boot = NULL, *grub_core = NULL;
@@ -344,8 +353,8 @@ int image_write_disks(Tree *t, const Project *p, const Image *im, const char *im
         DiskExtent *ext = NULL;
         int r;
 
-        *ret_n = 0;
-        if (!parts)
+        _cleanup_(tree_freep) Tree *t = tree_clone(c->tree);
+        if (!parts || !t)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 parts[i] = (Part) { .cfg = &cfgs[i], .type_name = type_name(cfgs[i].type), .ext4_fd = -1 };
@@ -487,30 +496,17 @@ int image_write_disks(Tree *t, const Project *p, const Image *im, const char *im
         DiskWriteOptions wo = { .timestamp = when };
         memcpy(wo.seed, seed, 32);
 
-        static const struct {
-                ImageFormat image;
-                DiskFormat disk;
-                const char *ext;
-        } kinds[] = {
-                { IMAGE_FORMAT_RAW, DISK_FORMAT_RAW, "raw" },
-                { IMAGE_FORMAT_VHD, DISK_FORMAT_VHD, "vhd" },
-                { IMAGE_FORMAT_VHDX, DISK_FORMAT_VHDX, "vhdx" },
-                { IMAGE_FORMAT_QCOW2, DISK_FORMAT_QCOW2, "qcow2" },
-        };
-        for (size_t k = 0; k < ELEMENTSOF(kinds); k++) {
-                if (!(formats & (1u << kinds[k].image)))
-                        continue;
-                DiskOutput *out = &ret[n_out];
-                if (asprintf(&out->final, "%s/%s.%s", images_dir, im->name, kinds[k].ext) < 0 ||
-                    asprintf(&out->tmp, "%s/%s.%s.tmp.%d", images_dir, im->name, kinds[k].ext, (int) getpid()) < 0) {
-                        r = -ENOMEM;
-                        goto finish;
-                }
-                out->format = kinds[k].image;
-                out->size = disk_size;
-                n_out++;
-                r = disk_write(&src, kinds[k].disk, &wo, out->tmp);
-                if (r == -EINVAL && kinds[k].disk == DISK_FORMAT_VHD) {
+        for (size_t k = 0; k < n_slots; k++) {
+                static const DiskFormat kinds[_IMAGE_FORMAT_MAX] = {
+                        [IMAGE_FORMAT_RAW] = DISK_FORMAT_RAW,
+                        [IMAGE_FORMAT_VHD] = DISK_FORMAT_VHD,
+                        [IMAGE_FORMAT_VHDX] = DISK_FORMAT_VHDX,
+                        [IMAGE_FORMAT_QCOW2] = DISK_FORMAT_QCOW2,
+                };
+                DiskFormat kind = kinds[slots[k].format];
+                slots[k].size = disk_size;
+                r = disk_write(&src, kind, &wo, slots[k].tmp);
+                if (r == -EINVAL && kind == DISK_FORMAT_VHD) {
                         SourcePos pos = cfg_pos(&im->obj, "size");
                         diag_error(d, &pos, "image '%s': a VHD's size must be a whole number of MiB", im->name);
                 }
@@ -519,16 +515,6 @@ int image_write_disks(Tree *t, const Project *p, const Image *im, const char *im
         }
         r = 0;
 finish:
-        if (r < 0) {
-                for (size_t i = 0; i < n_out; i++) {
-                        if (ret[i].tmp)
-                                (void) unlink(ret[i].tmp);
-                        free(ret[i].tmp);
-                        free(ret[i].final);
-                        ret[i] = (DiskOutput) {};
-                }
-                n_out = 0;
-        }
         for (size_t i = 0; i < n; i++) {
                 if (parts[i].ext4_fd >= 0)
                         close(parts[i].ext4_fd);
@@ -545,6 +531,5 @@ finish:
         free(sizes);
         free(first);
         free(last);
-        *ret_n = n_out;
         return r;
 }

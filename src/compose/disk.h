@@ -11,24 +11,15 @@
 #include "config/project.h"
 #include "tree/tree.h"
 
-typedef struct DiskOutput {
-        ImageFormat format;
-        char *tmp;     /* written here ... */
-        char *final;   /* ... to be renamed to this by the caller */
-        uint64_t size; /* the virtual disk size */
-} DiskOutput;
-
 typedef struct DiskOutputOptions {
         unsigned jobs;
         bool cpio_gzip; /* the initrd image was written as .cpio.gz, not .cpio.zst */
 } DiskOutputOptions;
 
-/* Writes every disk format in `formats` (1 << ImageFormat) of im. /etc/fstab
- * is written into the tree first (PARTUUID= lines), and the boot files
- * (boot.h; the initrd image must be in images_dir already). ret has room for four;
- * on success *ret_n of them are written under their tmp names. Identifiers
- * (partition and disk GUIDs, file system UUIDs, volume ids) derive from the
- * project's name and version and the image's name. Input problems (files
- * that do not fit, a VHD size that is not whole MiB) go to d; -EINVAL. */
-int image_write_disks(Tree *t, const Project *p, const Image *im, const char *images_dir, unsigned formats,
-                      const DiskOutputOptions *o, Diagnostics *d, DiskOutput *ret, size_t *ret_n);
+/* The disk writer (writer.h: writer_disk) makes, in its own copy of the
+ * tree, /etc/fstab (PARTUUID= lines), the boot files (boot.h; the initrd
+ * image must be in images_dir already) and the mount points, then the
+ * file systems once for every disk format listed. Identifiers (partition
+ * and disk GUIDs, file system UUIDs, volume ids) derive from the project's
+ * name and version and the image's name. Input problems (files that do not
+ * fit, a VHD size that is not whole MiB) go to d; -EINVAL. */

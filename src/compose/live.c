@@ -16,6 +16,7 @@
 #include "basic/strbuf.h"
 #include "compose/boot.h"
 #include "compose/live.h"
+#include "compose/writer.h"
 #include "disk/gpt.h"
 #include "disk/iso.h"
 #include "fs/vfat.h"
@@ -76,8 +77,8 @@ static int make_esp(const Project *p, const Image *im, const BootInputs *b, cons
         return 0;
 }
 
-int image_write_iso(Tree *t, const Project *p, const Image *im, const char *images_dir, bool cpio_gzip,
-                    const char *tmp, uint64_t *ret_size, Diagnostics *d) {
+static int write_iso(const Tree *image_tree, const Project *p, const Image *im, const char *images_dir,
+                     bool cpio_gzip, const char *tmp, uint64_t *ret_size, Diagnostics *d) {
         const bool uefi = im->boot == BOOT_UEFI || im->boot == BOOT_HYBRID;
         const bool bios = im->boot == BOOT_BIOS || im->boot == BOOT_HYBRID;
         _cleanup_(boot_inputs_release) BootInputs b = {};
@@ -88,6 +89,10 @@ int image_write_iso(Tree *t, const Project *p, const Image *im, const char *imag
         uint8_t seed[32];
         int r;
 
+        /* The live root loses its kernel file: in a copy of the tree. */
+        _cleanup_(tree_freep) Tree *t = tree_clone(image_tree);
+        if (!t)
+                return -ENOMEM;
         r = boot_inputs_find(t, im, images_dir, cpio_gzip, uefi, d, &b);
         if (r < 0)
                 return r;
@@ -172,5 +177,15 @@ int image_write_iso(Tree *t, const Project *p, const Image *im, const char *imag
                 return r;
         struct stat st;
         *ret_size = stat(tmp, &st) == 0 ? (uint64_t) st.st_size : 0;
+        return 0;
+}
+
+int writer_iso(const WriterContext *c, WriterSlot *slots, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                int r = write_iso(c->tree, c->p, c->im, c->images_dir, c->o->cpio_gzip, slots[i].tmp, &slots[i].size,
+                                  c->d);
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }

@@ -10,7 +10,7 @@
 #include "config/project.h"
 #include "tree/tree.h"
 
-/* Writes im's ISO to tmp (renamed to NAME.iso by the caller). The live
+/* The ISO of an image, written to its slot (published as NAME.iso). The live
  * system's root is its initrd: the image's tree (without the kernel file)
  * as a zstd cpio, after the `initrd` image's cpio when there is one. It
  * boots:
@@ -23,7 +23,6 @@
  *     isohdpfx.bin);
  *   - with boot = "none": not at all (the same files, no boot records).
  * The kernel command line is the image's kernel-cmdline (nothing adds
- * root=: the root is the initrd). The tree loses its kernel node. Input
- * problems go to d (-EINVAL). */
-int image_write_iso(Tree *t, const Project *p, const Image *im, const char *images_dir, bool cpio_gzip,
-                    const char *tmp, uint64_t *ret_size, Diagnostics *d);
+ * root=: the root is the initrd). The live root is a copy of the tree
+ * without its kernel node. Input problems go to d (-EINVAL). This is
+ * writer_iso (writer.h). */

@@ -21,7 +21,9 @@
 #include "basic/compress.h"
 #include "basic/fileio.h"
 #include "basic/hash.h"
+#include "basic/strbuf.h"
 #include "compose/source.h"
+#include "repo/verify.h"
 #include "repo/repo.h"
 #include "rpm/package.h"
 #include "sign/rpmsign.h"
@@ -34,16 +36,6 @@ void source_release(Source *s) {
         free(s->cache);
         free(s->primary);
         *s = (Source) {};
-}
-
-static char *errorf(const char *fmt, ...) _printf_(1, 2);
-static char *errorf(const char *fmt, ...) {
-        va_list ap;
-        char *s;
-        va_start(ap, fmt);
-        int r = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        return r < 0 ? NULL : s;
 }
 
 /* ---- downloads ---- */
@@ -97,7 +89,7 @@ int source_download(const char *url, const char *path, char **ret_error) {
         *ret_error = NULL;
         pthread_once(&curl_once, curl_init_once);
         if (curl_init_error) {
-                *ret_error = errorf("cannot download '%s': %s", url, curl_init_error);
+                *ret_error = strprintf("cannot download '%s': %s", url, curl_init_error);
                 return -EIO;
         }
         if (!dir)
@@ -130,13 +122,13 @@ int source_download(const char *url, const char *path, char **ret_error) {
         curl.easy_setopt(c, CURLOPT_USERAGENT, "slipway/" SLIPWAY_VERSION);
         CURLcode cr = curl.easy_perform(c);
         if (cr != CURLE_OK) {
-                *ret_error = errorf("cannot download '%s': %s", url, errbuf[0] ? errbuf : curl.easy_strerror(cr));
+                *ret_error = strprintf("cannot download '%s': %s", url, errbuf[0] ? errbuf : curl.easy_strerror(cr));
                 r = -EIO;
                 goto finish;
         }
         curl.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         if (strncmp(url, "http", 4) == 0 && (status < 200 || status >= 300)) {
-                *ret_error = errorf("cannot download '%s': the server answered HTTP %ld", url, status);
+                *ret_error = strprintf("cannot download '%s': the server answered HTTP %ld", url, status);
                 r = -EIO;
                 goto finish;
         }
@@ -147,36 +139,16 @@ finish:
         /* No fsync: the cache is checked against checksums when used. */
         r = tmpfile_commit(r, fd, tmp, path, 0644);
         if (r < 0 && r != -EIO && !*ret_error)
-                *ret_error = errorf("cannot write '%s': %s", path, strerror(-r));
+                *ret_error = strprintf("cannot write '%s': %s", path, strerror(-r));
         return r < 0 ? -EIO : 0;
 }
 
-/* ---- checksums ---- */
+/* ---- checksums (the one policy of repo/verify.h) ---- */
 
-static HashAlgo hash_algo_from_name(const char *type) {
-        if (!type)
-                return _HASH_ALGO_INVALID;
-        if (strcmp(type, "sha256") == 0)
-                return HASH_SHA256;
-        if (strcmp(type, "sha512") == 0)
-                return HASH_SHA512;
-        return _HASH_ALGO_INVALID; /* sha1 and md5 are not trusted */
-}
-
-/* 1: the file has this checksum; 0: it does not (or does not exist). */
-static int file_has_checksum(const char *path, const char *type, const char *want) {
-        uint8_t md[HASH_MAX_SIZE];
-        char hex[2 * HASH_MAX_SIZE + 1];
-        HashAlgo a = hash_algo_from_name(type);
-        if (a < 0)
-                return -EOPNOTSUPP;
-        int r = hash_file(a, path, md, NULL);
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0)
-                return r;
-        hex_encode(md, hash_size(a), hex);
-        return strcasecmp(hex, want) == 0;
+/* path is there with this checksum (a cached download can be used). */
+static bool file_matches(const char *path, const char *type, const char *want) {
+        _cleanup_free_ char *err = NULL;
+        return repo_check_file(path, type, want, &err) == 0;
 }
 
 /* The local path of a repository file: in the repository, or in the cache
@@ -185,7 +157,7 @@ static int file_has_checksum(const char *path, const char *type, const char *wan
 static int source_file(const Source *s, const char *href, const char *type, const char *checksum, char **ret,
                        char **ret_error) {
         if (!repo_href_safe(href)) {
-                *ret_error = errorf("the location '%s' leaves the repository", href ? href : "");
+                *ret_error = strprintf("the location '%s' leaves the repository", href ? href : "");
                 return -EINVAL;
         }
         if (s->dir) {
@@ -195,7 +167,7 @@ static int source_file(const Source *s, const char *href, const char *type, cons
         _cleanup_free_ char *path = path_join(s->cache, href);
         if (!path)
                 return -ENOMEM;
-        if (checksum && file_has_checksum(path, type, checksum) == 1) {
+        if (checksum && file_matches(path, type, checksum)) {
                 *ret = TAKE_PTR(path);
                 return 0;
         }
@@ -250,23 +222,13 @@ int source_open(Source *s, Diagnostics *d) {
                 return -EINVAL;
         }
         if (s->signed_md) {
-                r = read_full_file(asc, &sig, &sn);
+                bool has_sig = read_full_file(asc, &sig, &sn) >= 0;
+                r = repo_check_repomd(s->key, data, n, has_sig ? sig : NULL, sn, &err);
+                if (r == -ENOMEM)
+                        return r;
                 if (r < 0) {
-                        diag_error(d, NULL,
-                                   "repository '%s': repomd.xml is not signed (no repodata/repomd.xml.asc), and its "
-                                   "key requires a signature",
-                                   s->name);
-                        return -EINVAL;
-                }
-                r = pgp_verify(s->key, sig, sn, data, n);
-                if (r == -ENOKEY) {
-                        diag_error(d, NULL, "repository '%s': repomd.xml.asc is signed by another key than the one configured",
-                                   s->name);
-                        return -EINVAL;
-                }
-                if (r < 0) {
-                        diag_error(d, NULL, "repository '%s': bad signature: repomd.xml does not match repomd.xml.asc",
-                                   s->name);
+                        diag_error(d, NULL, "repository '%s': %s%s", s->name, err,
+                                   r == -ENODATA ? ", and its key requires a signature" : "");
                         return -EINVAL;
                 }
         }
@@ -291,18 +253,15 @@ int source_open(Source *s, Diagnostics *d) {
         size_t rl = 0;
         r = source_file(s, pm->href, pm->checksum_type, pm->checksum, &pf, &err);
         if (r >= 0) {
-                r = file_has_checksum(pf, pm->checksum_type, pm->checksum);
-                if (r == -EOPNOTSUPP)
-                        err = errorf("primary metadata: checksum type '%s' is not accepted (sha256 or sha512)",
-                                     pm->checksum_type);
-                else if (r == 0)
-                        err = errorf("'%s' does not match the checksum repomd.xml gives", pm->href);
-                r = r == 1 ? 0 : r == 0 || r == -EOPNOTSUPP ? -EINVAL : r;
+                _cleanup_free_ char *why = NULL;
+                r = repo_check_file(pf, pm->checksum_type, pm->checksum, &why);
+                if (r == -EINVAL)
+                        err = strprintf("primary metadata '%s': %s", pm->href, why);
         }
         if (r >= 0) {
                 r = read_full_file(pf, &raw, &rl);
                 if (r >= 0 && decompress_any(raw, rl, &s->primary, &s->primary_len) < 0) {
-                        err = errorf("'%s' cannot be decompressed", pm->href);
+                        err = strprintf("'%s' cannot be decompressed", pm->href);
                         r = -EINVAL;
                 }
         }
@@ -314,56 +273,25 @@ int source_open(Source *s, Diagnostics *d) {
 
 int source_fetch(const Source *s, const char *href, const char *checksum_type, const char *checksum, char **ret,
                  char **ret_error) {
-        _cleanup_free_ char *path = NULL;
-        const char *what = NULL;
+        _cleanup_free_ char *path = NULL, *why = NULL;
         int r;
 
         *ret_error = NULL;
         if (!checksum || !*checksum) {
-                *ret_error = errorf("the repository metadata gives no checksum for it");
-                return -EINVAL;
+                *ret_error = strdup("the repository metadata gives no checksum for it");
+                return *ret_error ? -EINVAL : -ENOMEM;
         }
         r = source_file(s, href, checksum_type, checksum, &path, ret_error);
         if (r < 0)
                 return r;
-        r = file_has_checksum(path, checksum_type, checksum);
-        if (r == -EOPNOTSUPP) {
-                *ret_error = errorf("checksum type '%s' is not accepted (sha256 or sha512)", checksum_type);
-                return -EINVAL;
-        }
+        r = repo_check_file(path, checksum_type, checksum, &why);
+        if (r >= 0 && s->gpgcheck)
+                r = repo_check_package(s->key, path, s->name, &why);
+        if (r == -ENOMEM)
+                return r;
         if (r < 0) {
-                *ret_error = errorf("cannot read '%s': %s", path, strerror(-r));
+                *ret_error = strprintf("'%s': %s", path, why);
                 return -EINVAL;
-        }
-        if (r == 0) {
-                *ret_error = errorf(path_exists(path) ? "'%s' does not match the checksum in the repository metadata"
-                                                      : "'%s' is missing",
-                                    path);
-                return -EINVAL;
-        }
-        if (s->gpgcheck) {
-                r = rpm_package_check_digests(path, &what);
-                if (r < 0) {
-                        *ret_error = errorf("'%s': %s", path, what ? what : "not a valid RPM package");
-                        return -EINVAL;
-                }
-                r = rpm_verify_signature(s->key, path);
-                switch (r) {
-                case 0:
-                        break;
-                case -ENODATA:
-                        *ret_error = errorf("it is not signed, and repository '%s' has gpgcheck on", s->name);
-                        return -EINVAL;
-                case -ENOKEY:
-                        *ret_error = errorf("it is signed by another key than repository '%s' trusts", s->name);
-                        return -EINVAL;
-                case -EKEYREJECTED:
-                        *ret_error = errorf("bad signature: its header does not match its signature");
-                        return -EINVAL;
-                default:
-                        *ret_error = errorf("its signature is malformed");
-                        return -EINVAL;
-                }
         }
         *ret = TAKE_PTR(path);
         return 0;

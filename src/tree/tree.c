@@ -174,6 +174,68 @@ Tree *tree_free(Tree *t) {
         return NULL;
 }
 
+/* A deep copy of one node; the contents blob is shared (a reference). */
+static TreeNode *node_clone(const TreeNode *n) {
+        _cleanup_free_ TreeNode *c = new0(TreeNode, 1);
+        if (!c)
+                return NULL;
+        *c = *n;
+        c->path = c->target = c->owner = NULL;
+        c->xattrs = NULL;
+        c->n_xattrs = 0;
+        c->blob = tree_blob_ref(n->blob);
+        TreeNode *ret = TAKE_PTR(c);
+        if (!(ret->path = strdup(n->path)) || (n->target && !(ret->target = strdup(n->target))) ||
+            (n->owner && !(ret->owner = strdup(n->owner))))
+                goto fail;
+        if (n->n_xattrs) {
+                ret->xattrs = new0(TreeXattr, n->n_xattrs);
+                if (!ret->xattrs)
+                        goto fail;
+                for (size_t i = 0; i < n->n_xattrs; i++) {
+                        TreeXattr *x = &ret->xattrs[ret->n_xattrs];
+                        x->name = strdup(n->xattrs[i].name);
+                        x->value = malloc(n->xattrs[i].size ? n->xattrs[i].size : 1);
+                        x->size = n->xattrs[i].size;
+                        ret->n_xattrs++;
+                        if (!x->name || !x->value)
+                                goto fail;
+                        memcpy(x->value, n->xattrs[i].value, x->size);
+                }
+        }
+        return ret;
+fail:
+        tree_node_free(ret);
+        return NULL;
+}
+
+Tree *tree_clone(const Tree *t) {
+        _cleanup_(tree_freep) Tree *c = new0(Tree, 1);
+        if (!c)
+                return NULL;
+        c->slots = new0(TreeNode *, t->n_slots);
+        if (!c->slots)
+                return NULL;
+        c->n_slots = t->n_slots;
+        c->mtime = t->mtime;
+        c->next_link_id = t->next_link_id;
+        /* Same table size and same slots: no rehashing, tombstones kept. */
+        for (size_t i = 0; i < t->n_slots; i++) {
+                if (!t->slots[i])
+                        continue;
+                if (t->slots[i] == TOMBSTONE) {
+                        c->slots[i] = TOMBSTONE;
+                        c->n_used++;
+                        continue;
+                }
+                if (!(c->slots[i] = node_clone(t->slots[i])))
+                        return NULL;
+                c->n_nodes++;
+                c->n_used++;
+        }
+        return TAKE_PTR(c);
+}
+
 int tree_path_normalize(const char *path, char **ret) {
         _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
         const char *p = path;

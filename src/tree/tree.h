@@ -81,6 +81,10 @@ typedef struct Tree Tree;
 /* A tree holding only "/" (0755 root:root, mtime). */
 Tree *tree_new(int64_t mtime);
 Tree *tree_free(Tree *t);
+/* A copy whose changes do not reach t: every node's metadata copied, file
+ * contents shared (blobs are reference counted and never changed in place).
+ * What a writer that needs more than the frozen tree works on. */
+Tree *tree_clone(const Tree *t);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Tree *, tree_free);
 
 /* Normalises path (relative paths and "./x" are taken from the root; "//"

@@ -1320,6 +1320,70 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
         QuietHandler.log.append(self.path)
 
 
+def test_checksum_policy():
+    """`slipway verify` and `slipway image` check repositories with one policy:
+    a checksum given as sha1 (of the primary metadata, or of a package) is
+    refused by both, with the same words."""
+    base = os.path.join(BASE, "repo-sha1")
+    os.makedirs(os.path.join(base, "Packages"))
+    shutil.copy2(plain_rpm("plain-hello"), os.path.join(base, "Packages"))
+    p = slipway("repo", "--compress", "gzip", base)
+    if not check("setup: repo-sha1 indexed", p.returncode == 0, show(p)):
+        return
+    md_path = os.path.join(base, "repodata", "repomd.xml")
+    md = read(md_path).decode()
+
+    def sha(kind, path):
+        return hashlib.new(kind, read(path)).hexdigest()
+
+    cases = {}
+    # 1. repomd.xml gives primary's checksum as sha1 (the right sha1).
+    d = os.path.join(BASE, "repo-sha1-primary")
+    shutil.copytree(base, d)
+    m = re.search(r'(<data type="primary">.*?<checksum type=")sha256(">)([0-9a-f]+)(</checksum>.*?<location href="([^"]+)")',
+                  md, re.S)
+    prim = os.path.join(d, m.group(5))
+    write(os.path.join(d, "repodata", "repomd.xml"),
+          md[:m.start()] + m.group(1) + "sha1" + m.group(2) + sha("sha1", prim) + m.group(4) + md[m.end():])
+    cases["primary"] = d
+    # 2. primary gives the package's checksum as sha1.
+    d = os.path.join(BASE, "repo-sha1-package")
+    shutil.copytree(base, d)
+    prim = os.path.join(d, m.group(5))
+    rpm = glob.glob(os.path.join(d, "Packages", "*.rpm"))[0]
+    xml = gzip.decompress(read(prim)).decode()
+    xml2 = re.sub(r'<checksum type="sha256" pkgid="YES">[0-9a-f]+</checksum>',
+                  f'<checksum type="sha1" pkgid="YES">{sha("sha1", rpm)}</checksum>', xml)
+    check("setup: primary edited to a sha1 package checksum", xml2 != xml, xml[:400])
+    with open(prim, "wb") as f:
+        f.write(gzip.compress(xml2.encode(), mtime=0))
+    md2 = md[:m.start()] + m.group(1) + "sha256" + m.group(2) + sha("sha256", prim) + m.group(4) + md[m.end():]
+    write(os.path.join(d, "repodata", "repomd.xml"), md2)
+    cases["package"] = d
+
+    for what, d in cases.items():
+        v = slipway("verify", "--allow-unsigned", "--key", KEYS["A"][1], d)
+        check(f"sha1 {what} checksum: verify exits 1 refusing sha1",
+              v.returncode == 1 and "checksum type 'sha1' is not accepted" in v.stderr, show(v))
+        proj = repo_project(f"sha1-{what}", f"""[repos.ext]
+url = "file://{d}"
+gpgcheck = false
+""")
+        p = image(proj, "image", "x")
+        check(f"sha1 {what} checksum: image exits 1 refusing sha1, as verify does",
+              p.returncode == 1 and "checksum type 'sha1' is not accepted" in p.stderr, show(p))
+        no_outputs(f"sha1 {what} checksum", proj, "x")
+    # The unedited repository passes both.
+    v = slipway("verify", "--allow-unsigned", "--key", KEYS["A"][1], base)
+    check("sha256 throughout: verify exits 0", v.returncode == 0, show(v))
+    proj = repo_project("sha256-ok", f"""[repos.ext]
+url = "file://{base}"
+gpgcheck = false
+""")
+    p = image(proj, "image", "x")
+    check("sha256 throughout: image exits 0", p.returncode == 0, show(p))
+
+
 def test_repos_http():
     handler = lambda *a, **k: QuietHandler(*a, directory=REPOS["signed"], **k)
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -1603,6 +1667,175 @@ def test_json():
 
 
 # ---------------------------------------------------------------------------
+# One image of the bundled example listing every format: each output must be
+# the same as that format's alone, and a failure in any writer publishes none.
+
+EVERY_FORMAT = ["raw", "vhd", "vhdx", "qcow2", "iso", "oci", "tar", "wsl", "cpio"]
+EXT = {"raw": ["raw"], "vhd": ["vhd"], "vhdx": ["vhdx"], "qcow2": ["qcow2"], "iso": ["iso"],
+       "oci": ["oci", "oci.tar"], "tar": ["tar.zst"], "wsl": ["wsl"], "cpio": ["cpio.zst"]}
+ALL_TOML = """[images.all]
+formats = [%s]
+packages = ["kernel", "systemd-boot", "grub-bios", "syslinux", "slipway-init", "hello", "motd"]
+hostname = "azl"
+kernel-cmdline = "console=ttyS0 init=/usr/lib/slipway/init"
+selinux = "disabled"
+boot = "hybrid"
+size = "128M"
+initrd = "initrd"
+
+[[images.all.partitions]]
+type = "esp"
+size = "40M"
+
+[[images.all.partitions]]
+type = "root"
+size = "grow"
+
+[[images.all.users]]
+name = "azureuser"
+uid = 1000
+"""
+EXAMPLE = {}
+
+
+def example():
+    """A copy of examples/minimal, built once (packages, repository and images)."""
+    if "proj" not in EXAMPLE:
+        proj = os.path.join(BASE, "example")
+        shutil.copytree(os.path.join(ROOT, "examples", "minimal"), proj, ignore=shutil.ignore_patterns("out"))
+        p = slipway("-C", proj, "build", timeout=600)
+        EXAMPLE["proj"] = proj if check("example: slipway build exits 0", p.returncode == 0, show(p)) else None
+    return EXAMPLE["proj"]
+
+
+def image_all(proj, formats, out, fail=None):
+    """`slipway image initrd all` with image 'all' listing formats, into out."""
+    write(os.path.join(proj, "images", "all.toml"), ALL_TOML % ", ".join(f'"{f}"' for f in formats))
+    if not os.path.isdir(os.path.join(out, "repo")):
+        shutil.copytree(os.path.join(proj, "out", "repo"), os.path.join(out, "repo"))
+    e = dict(os.environ, LC_ALL="C", TMPDIR=TMPDIR)
+    e.pop("SOURCE_DATE_EPOCH", None)
+    e.pop("SLIPWAY_TEST_FAIL_FORMAT", None)
+    if fail:
+        e["SLIPWAY_TEST_FAIL_FORMAT"] = fail
+    return subprocess.run([SLIPWAY, "-C", proj, "--out", out, "image", "initrd", "all"], capture_output=True,
+                          text=True, env=e, timeout=300)
+
+
+def file_digest(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def digest_snapshot(path):
+    """A file's SHA-256, or a directory's files as {relpath: SHA-256} (disks are
+    too large to hold several in memory)."""
+    if os.path.isdir(path):
+        return {os.path.relpath(os.path.join(d, f), path): file_digest(os.path.join(d, f))
+                for d, _, fs in os.walk(path) for f in fs}
+    return file_digest(path)
+
+
+def all_outputs(out):
+    """{name: digests} of every entry of out/images that belongs to image 'all'."""
+    d = os.path.join(out, "images")
+    return {n: digest_snapshot(os.path.join(d, n)) for n in sorted(os.listdir(d)) if n.startswith("all.")} \
+        if os.path.isdir(d) else {}
+
+
+def test_formats_independent():
+    """Every output of an image listing every format is byte-identical to that
+    format written alone (no writer changes what another one sees)."""
+    proj = example()
+    if not proj:
+        return
+    together = os.path.join(BASE, "all-together")
+    p = image_all(proj, EVERY_FORMAT, together)
+    if not check("image with every format exits 0", p.returncode == 0, show(p)):
+        return
+    every = all_outputs(together)
+    check("image with every format: every output", sorted(every) == sorted(
+        "all." + e for f in EVERY_FORMAT for e in EXT[f]), sorted(every))
+    for f in EVERY_FORMAT:
+        alone = os.path.join(BASE, "all-alone-" + f)
+        p = image_all(proj, [f], alone)
+        if not check(f"image with {f} alone exits 0", p.returncode == 0, show(p)):
+            continue
+        one = all_outputs(alone)
+        for e in EXT[f]:
+            name = "all." + e
+            check(f"{name}: the same bytes alone as beside every other format",
+                  name in one and one.get(name) == every.get(name),
+                  "differ" if name in one else sorted(one))
+    # The live ISO's root is the image's tree: the disk's /etc/fstab and ESP
+    # files must not be in it (they were, when the disks wrote into the tree).
+    iso = os.path.join(together, "images", "all.iso")
+    x = tool("osirrox", "-indev", iso, "-extract", "/boot/initrd", os.path.join(BASE, "all-initrd"))
+    if check("osirrox extracts the ISO's initrd", x.returncode == 0, x.stderr[-800:]):
+        # The initrd image's cpio, then the live root's, each zstd: cpio names
+        # end in NUL, so a name is found as itself plus NUL.
+        data = zstd_d(read(os.path.join(BASE, "all-initrd")))
+        found = [n for n in (b"written by slipway from the image's partitions", b"boot/efi/loader/loader.conf\0")
+                 if n in data]
+        check("the ISO's live root has no disk /etc/fstab and no ESP files", not found, found)
+        check("the ISO's live root has the image's files", b"usr/bin/hello\0" in data, "no usr/bin/hello")
+
+
+def test_all_or_none():
+    """A failure injected in any one writer leaves no new file at any final path
+    of the image, no temporary file, and the earlier outputs as they were."""
+    proj = example()
+    if not proj:
+        return
+    formats = ["oci", "tar", "wsl", "cpio", "raw", "vhd", "iso"]
+    fresh_base = os.path.join(BASE, "none-fresh")
+    for f in formats:
+        out = fresh_base + "-" + f
+        p = image_all(proj, formats, out, fail=f)
+        check(f"{f} fails: exit 1 with one error naming it",
+              p.returncode == 1 and f"{f}: failure injected" in p.stderr, show(p))
+        left = all_outputs(out)
+        check(f"{f} fails in a new directory: nothing of the image is left", not left, sorted(left))
+    old = os.path.join(BASE, "none-old")
+    p = image_all(proj, formats, old)
+    if not check("image with seven formats exits 0", p.returncode == 0, show(p)):
+        return
+    before = all_outputs(old)
+    # Other bytes for every output (another hostname), then a failure: the
+    # earlier outputs must survive, untouched.
+    orig = ALL_TOML
+    globals()["ALL_TOML"] = orig.replace('hostname = "azl"', 'hostname = "other"')
+    try:
+        for f in formats:
+            p = image_all(proj, formats, old, fail=f)
+            check(f"{f} fails over earlier outputs: exit 1", p.returncode == 1, show(p))
+            after = all_outputs(old)
+            check(f"{f} fails over earlier outputs: every earlier output as it was, nothing else",
+                  after == before, sorted(set(after) ^ set(before)) or "contents differ")
+        p = image_all(proj, formats, old)
+        check("then without a failure: exit 0", p.returncode == 0, show(p))
+        after = all_outputs(old)
+        check("then without a failure: every output replaced, nothing else left",
+              sorted(after) == sorted(before) and all(after[n] != before[n] for n in before),
+              [n for n in before if after.get(n) == before[n]])
+    finally:
+        globals()["ALL_TOML"] = orig
+    # A final path that is something else (a directory where a file goes):
+    # refused before anything is written.
+    blocked = os.path.join(BASE, "none-blocked")
+    os.makedirs(os.path.join(blocked, "images", "all.raw"))
+    write(os.path.join(blocked, "images", "all.raw", "precious"), "keep me")
+    p = image_all(proj, formats, blocked)
+    check("a directory at all.raw: exit 1 naming it", p.returncode == 1 and "all.raw" in p.stderr, show(p))
+    check("a directory at all.raw: it is kept, nothing else written",
+          all_outputs(blocked) == {"all.raw": {"precious": hashlib.sha256(b"keep me").hexdigest()}},
+          sorted(all_outputs(blocked)))
+
+
+# ---------------------------------------------------------------------------
 
 start = time.monotonic()
 try:
@@ -1623,10 +1856,14 @@ try:
             import traceback
             repos_ready = check("setup: repositories", False, f"exception: {e!r}\n{traceback.format_exc()[-1500:]}")
         if repos_ready:
-            for t in [test_repos_file, test_repos_http]:
+            for t in [test_repos_file, test_repos_http, test_checksum_policy]:
                 t0 = time.monotonic()
                 run_test(t)
                 print(f"time {t.__name__}: {time.monotonic() - t0:.2f}s")
+    for t in [test_formats_independent, test_all_or_none]:
+        t0 = time.monotonic()
+        run_test(t)
+        print(f"time {t.__name__}: {time.monotonic() - t0:.2f}s")
 finally:
     shutil.rmtree(BASE, ignore_errors=True)
 
