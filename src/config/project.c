@@ -688,6 +688,16 @@ static void user_finish(void *obj, Diagnostics *d) {
         User *u = obj;
         if (!u->name)
                 return;
+        /* Every image has root at uid 0 (from its packages, or made by
+         * slipway without them): an account is not moved, nor is uid 0 shared. */
+        if (cfg_has(&u->obj, "uid") && (strcmp(u->name, "root") == 0) != (u->uid == 0)) {
+                SourcePos pos = cfg_pos(&u->obj, "uid");
+                if (u->uid == 0)
+                        diag_error(d, &pos, "key '%s.uid': uid 0 is root's; user '%s' needs another one", u->obj.path,
+                                   u->name);
+                else
+                        diag_error(d, &pos, "key '%s.uid': root's uid is 0, not %" PRId64, u->obj.path, u->uid);
+        }
         if (!u->home && asprintf(&u->home, "/home/%s", u->name) < 0) {
                 u->home = NULL;
                 d->oom = true;
