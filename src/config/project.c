@@ -17,6 +17,7 @@
 #include "basic/alloc.h"
 #include "basic/fileio.h"
 #include "basic/strbuf.h"
+#include "disk/container.h"
 #include "disk/gpt.h"
 #include "oci/oci.h"
 #include "project.h"
@@ -1156,6 +1157,19 @@ static bool all_partitions_valid(const Image *im) {
         return true;
 }
 
+/* bytes (a whole number of MiB) in the largest binary unit that divides it. */
+static const char *format_mib(uint64_t bytes, char buf[static 32]) {
+        static const char *const units[] = { "MiB", "GiB", "TiB", "PiB" };
+        uint64_t v = bytes >> 20;
+        size_t u = 0;
+        while (u + 1 < ELEMENTSOF(units) && v >= 1024 && v % 1024 == 0) {
+                v /= 1024;
+                u++;
+        }
+        snprintf(buf, 32, "%" PRIu64 " %s", v, units[u]);
+        return buf;
+}
+
 /* The disk of an image against its `size`, with the layout arithmetic of the
  * disk writer (gpt_layout()): what does not fit is known before anything is
  * installed. */
@@ -1195,17 +1209,42 @@ static void image_check_layout(const Image *im, Diagnostics *d) {
                 diag_error(d, &pos, "image '%s': the partitions add up to more than a disk can hold", im->name);
                 return;
         }
-        if (r < 0 || im->size == 0)
+        if (r < 0)
+                return;
+
+        /* The disk (at least) against what each of its formats holds. */
+        static const struct {
+                ImageFormat image;
+                DiskFormat disk;
+        } formats[] = {
+                { IMAGE_FORMAT_RAW, DISK_FORMAT_RAW },
+                { IMAGE_FORMAT_VHD, DISK_FORMAT_VHD },
+                { IMAGE_FORMAT_VHDX, DISK_FORMAT_VHDX },
+                { IMAGE_FORMAT_QCOW2, DISK_FORMAT_QCOW2 },
+        };
+        for (size_t k = 0; k < ELEMENTSOF(formats); k++) {
+                uint64_t max = disk_format_max_size(formats[k].disk), disk = im->size ? im->size : need;
+                if (!(im->format_mask & (1u << formats[k].image)) || disk <= max)
+                        continue;
+                SourcePos pos = cfg_pos(&im->obj, im->size ? "size" : "partitions");
+                char a[32], b[32];
+                diag_error(d, &pos, "image '%s': a %s disk holds at most %s, and %s %s", im->name,
+                           image_format_to_string(formats[k].image), format_mib(max, a),
+                           im->size ? "size is" : "the partitions need", format_mib(disk, b));
+        }
+
+        if (im->size == 0)
                 return;
         r = gpt_layout(im->size, sizes, n, NULL, first, last);
         if (r == -ENOSPC) {
                 SourcePos pos = cfg_pos(&im->obj, "size");
+                char a[32], b[32];
                 diag_error(d, &pos,
-                           "image '%s': size = %" PRIu64 " MiB is too small for %s: they need %" PRIu64 " MiB "
+                           "image '%s': size = %s is too small for %s: they need %s "
                            "(1 MiB before the first partition, %sthe backup GPT in the last MiB)",
-                           im->name, im->size >> 20,
+                           im->name, format_mib(im->size, a),
                            im->partitions.n ? "its partitions" : "the default partitions (a 256 MiB ESP and a root)",
-                           need >> 20, grows ? "1 MiB at least for the partition that grows, " : "");
+                           format_mib(need, b), grows ? "1 MiB at least for the partition that grows, " : "");
         }
 }
 
