@@ -283,14 +283,9 @@ static int install_boot(Tree *t, const Project *p, const Image *im, const Part *
         const bool bios = im->boot == BOOT_BIOS || im->boot == BOOT_HYBRID;
         const Part *esp, *root;
         boot_parts(parts, n, &esp, &root);
-        if ((uefi && !esp) || !root) {
-                SourcePos pos = cfg_pos(&im->obj, im->partitions.n ? "partitions" : "boot");
-                diag_error(d, &pos, "image '%s' boots with %s, so its disk needs %s", im->name,
-                           uefi && !esp ? "UEFI" : "BIOS",
-                           uefi && !esp ? "an ESP (a partition of type \"esp\" with a vfat file system)"
-                                        : "a partition mounted at /");
+        /* The project loader holds partitions to both (project_check_images()). */
+        if ((uefi && !esp) || !root)
                 return -EINVAL;
-        }
         _cleanup_(boot_inputs_release) BootInputs b = {};
         int r = boot_inputs_find(t, im, images_dir, o->cpio_gzip, uefi, d, &b);
         if (r < 0)
@@ -336,7 +331,7 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
         const DiskOutputOptions *o = &dopt;
         Diagnostics *d = c->d;
         static const Partition default_parts[2] = {
-                { .type = PARTITION_ESP, .size = (uint64_t) 256 << 20, .fs = FS_VFAT, .mount = (char *) "/boot/efi" },
+                { .type = PARTITION_ESP, .size = IMAGE_DEFAULT_ESP_SIZE, .fs = FS_VFAT, .mount = (char *) "/boot/efi" },
                 { .type = PARTITION_ROOT, .size = CFG_SIZE_GROW, .fs = FS_EXT4, .mount = (char *) "/" },
         };
         const int64_t when = (int64_t) p->source_date_epoch;
@@ -408,13 +403,8 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
         }
         for (size_t i = 0; i < n; i++)
                 sizes[i] = i == grow && im->size ? 0 : parts[i].size;
+        /* The loader checked this layout against `size` (image_check_layout()). */
         r = gpt_layout(im->size, sizes, n, &disk_size, first, last);
-        if (r == -ENOSPC) {
-                SourcePos pos = cfg_pos(&im->obj, "size");
-                diag_error(d, &pos, "image '%s': the partitions do not fit in a disk of this size", im->name);
-                r = -EINVAL;
-                goto finish;
-        }
         if (r < 0)
                 goto finish;
         GptPartition *gp = new0(GptPartition, n);
@@ -503,13 +493,9 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
                         [IMAGE_FORMAT_VHDX] = DISK_FORMAT_VHDX,
                         [IMAGE_FORMAT_QCOW2] = DISK_FORMAT_QCOW2,
                 };
-                DiskFormat kind = kinds[slots[k].format];
                 slots[k].size = disk_size;
-                r = disk_write(&src, kind, &wo, slots[k].tmp);
-                if (r == -EINVAL && kind == DISK_FORMAT_VHD) {
-                        SourcePos pos = cfg_pos(&im->obj, "size");
-                        diag_error(d, &pos, "image '%s': a VHD's size must be a whole number of MiB", im->name);
-                }
+                /* Whole MiB for VHD: the loader checks `size`, gpt_layout() rounds the rest. */
+                r = disk_write(&src, kinds[slots[k].format], &wo, slots[k].tmp);
                 if (r < 0)
                         goto finish;
         }

@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <ftw.h>
 #include <glob.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,9 @@
 #include "basic/alloc.h"
 #include "basic/fileio.h"
 #include "basic/strbuf.h"
+#include "disk/container.h"
+#include "disk/gpt.h"
+#include "oci/oci.h"
 #include "project.h"
 
 /* ---- enum tables ----------------------------------------------------------- */
@@ -230,10 +234,22 @@ static const char *check_env(const char *s) {
         return NULL;
 }
 
+/* The tag grammar of the OCI distribution spec ([a-zA-Z0-9_][a-zA-Z0-9._-]{0,127})
+ * and the reference grammar oci_write() holds tags to (annotations.md), both. */
 static const char *check_tag(const char *s) {
         size_t n = strlen(s);
-        if (n == 0 || n > 128 || s[0] == '.' || s[0] == '-' || !all_chars(s, "._-", true, false))
-                return "an OCI tag: letters, digits, '_', '.', '-', not starting with '.' or '-', at most 128 characters";
+        if (n == 0 || n > 128 || !all_chars(s, "._-", true, false) || !oci_ref_name_valid(s))
+                return "an OCI tag: at most 128 letters, digits and '_', '.', '-', starting and ending with a letter "
+                       "or digit, without two of '_', '.', '-' in a row (except \"--\")";
+        return NULL;
+}
+
+/* The kernel takes its command line as bytes up to a NUL; the boot loader
+ * entries hold it on one line. */
+static const char *check_kernel_cmdline(const char *s) {
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+                if (*p < 0x20 || *p == 0x7f)
+                        return "a single line without control characters (tabs, line breaks, escapes)";
         return NULL;
 }
 
@@ -495,7 +511,7 @@ static const SchemaField image_fields[] = {
         FIELD("packages", SCHEMA_STRING_ARRAY, Image, packages, .required = true, .non_empty = true,
               .check = check_dependency),
         FIELD("hostname", SCHEMA_STRING, Image, hostname, .check = check_hostname),
-        FIELD("kernel-cmdline", SCHEMA_STRING, Image, kernel_cmdline, .check = check_one_line),
+        FIELD("kernel-cmdline", SCHEMA_STRING, Image, kernel_cmdline, .check = check_kernel_cmdline),
         FIELD("selinux", SCHEMA_ENUM, Image, selinux, .values = selinux_mode_table),
         FIELD("scriptlets", SCHEMA_ENUM, Image, scriptlets, .values = scriptlet_policy_table),
         FIELD("boot", SCHEMA_ENUM, Image, boot, .values = boot_mode_table),
@@ -673,6 +689,16 @@ static void user_finish(void *obj, Diagnostics *d) {
         User *u = obj;
         if (!u->name)
                 return;
+        /* Every image has root at uid 0 (from its packages, or made by
+         * slipway without them): an account is not moved, nor is uid 0 shared. */
+        if (cfg_has(&u->obj, "uid") && (strcmp(u->name, "root") == 0) != (u->uid == 0)) {
+                SourcePos pos = cfg_pos(&u->obj, "uid");
+                if (u->uid == 0)
+                        diag_error(d, &pos, "key '%s.uid': uid 0 is root's; user '%s' needs another one", u->obj.path,
+                                   u->name);
+                else
+                        diag_error(d, &pos, "key '%s.uid': root's uid is 0, not %" PRId64, u->obj.path, u->uid);
+        }
         if (!u->home && asprintf(&u->home, "/home/%s", u->name) < 0) {
                 u->home = NULL;
                 d->oom = true;
@@ -680,6 +706,10 @@ static void user_finish(void *obj, Diagnostics *d) {
         if (!u->shell && !(u->shell = strdup("/bin/bash")))
                 d->oom = true;
 }
+
+/* The metacharacters, quotes and comment sign of GRUB's script lexer. */
+#define GRUB_CFG_SPECIAL "{}|&$;<>'\"#\\"
+#define GRUB_CFG_SPECIAL_SHOWN "{ } | & $ ; < > ' \" # \\"
 
 static void image_finish(void *obj, Diagnostics *d) {
         Image *im = obj;
@@ -784,6 +814,21 @@ static void image_finish(void *obj, Diagnostics *d) {
                                 break;
                         }
                 }
+
+        /* GRUB reads its grub.cfg like a shell script: these would be
+         * expanded, split or quoted away from the kernel's command line. */
+        if (im->kernel_cmdline && (im->boot == BOOT_BIOS || im->boot == BOOT_HYBRID) &&
+            (im->format_mask & IMAGE_FORMATS_DISK)) {
+                const char *c = im->kernel_cmdline + strcspn(im->kernel_cmdline, GRUB_CFG_SPECIAL);
+                if (*c) {
+                        SourcePos pos = cfg_pos(&im->obj, "kernel-cmdline");
+                        diag_error(d, &pos,
+                                   "key '%s.kernel-cmdline': '%c' is not allowed in the command line of a disk that "
+                                   "boots with GRUB (boot = \"%s\"): grub.cfg would interpret it; none of "
+                                   GRUB_CFG_SPECIAL_SHOWN,
+                                   path, *c, boot_mode_to_string(im->boot));
+                }
+        }
 
         if (im->container.obj.n_tables > 0 && !(im->format_mask & (1u << IMAGE_FORMAT_OCI)))
                 diag_warning(d, &im->container.obj.pos, "image '%s': [%s.container] has no effect without the \"oci\" format",
@@ -1102,6 +1147,159 @@ static void project_check_references(Project *p, Diagnostics *d) {
         }
 }
 
+static bool all_partitions_valid(const Image *im) {
+        for (size_t i = 0; i < im->partitions.n; i++) {
+                const Partition *pt = &im->partitions.items[i];
+                if (pt->type < 0 || pt->fs < 0 ||
+                    (pt->size != CFG_SIZE_GROW && (pt->size == 0 || pt->size % (1024 * 1024) != 0)))
+                        return false;
+        }
+        return true;
+}
+
+/* bytes (a whole number of MiB) in the largest binary unit that divides it. */
+static const char *format_mib(uint64_t bytes, char buf[static 32]) {
+        static const char *const units[] = { "MiB", "GiB", "TiB", "PiB" };
+        uint64_t v = bytes >> 20;
+        size_t u = 0;
+        while (u + 1 < ELEMENTSOF(units) && v >= 1024 && v % 1024 == 0) {
+                v /= 1024;
+                u++;
+        }
+        snprintf(buf, 32, "%" PRIu64 " %s", v, units[u]);
+        return buf;
+}
+
+/* The disk of an image against its `size`, with the layout arithmetic of the
+ * disk writer (gpt_layout()): what does not fit is known before anything is
+ * installed. */
+static void image_check_layout(const Image *im, Diagnostics *d) {
+        const uint64_t default_sizes[2] = { IMAGE_DEFAULT_ESP_SIZE, 0 };
+        size_t n = im->partitions.n ? im->partitions.n : 2, grows = 0;
+
+        if (n > GPT_ENTRIES) {
+                SourcePos pos = cfg_pos(&im->obj, "partitions");
+                diag_error(d, &pos, "image '%s': %zu partitions, more than the %u a GPT holds", im->name, n,
+                           GPT_ENTRIES);
+                return;
+        }
+        if (im->size % (1024 * 1024) != 0 || !all_partitions_valid(im))
+                return; /* reported already */
+
+        _cleanup_free_ uint64_t *sizes = new0(uint64_t, n), *first = new0(uint64_t, n), *last = new0(uint64_t, n);
+        if (!sizes || !first || !last) {
+                d->oom = true;
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                uint64_t sz = im->partitions.n ? im->partitions.items[i].size : default_sizes[i];
+                if (sz == CFG_SIZE_GROW || sz == 0) {
+                        sz = 0;
+                        grows++;
+                }
+                sizes[i] = sz;
+        }
+        if (grows > 1)
+                return; /* reported already */
+
+        uint64_t need = 0;
+        int r = gpt_layout(0, sizes, n, &need, first, last);
+        if (r == -EFBIG) {
+                SourcePos pos = cfg_pos(&im->obj, "partitions");
+                diag_error(d, &pos, "image '%s': the partitions add up to more than a disk can hold", im->name);
+                return;
+        }
+        if (r < 0)
+                return;
+
+        /* The disk (at least) against what each of its formats holds. */
+        static const struct {
+                ImageFormat image;
+                DiskFormat disk;
+        } formats[] = {
+                { IMAGE_FORMAT_RAW, DISK_FORMAT_RAW },
+                { IMAGE_FORMAT_VHD, DISK_FORMAT_VHD },
+                { IMAGE_FORMAT_VHDX, DISK_FORMAT_VHDX },
+                { IMAGE_FORMAT_QCOW2, DISK_FORMAT_QCOW2 },
+        };
+        for (size_t k = 0; k < ELEMENTSOF(formats); k++) {
+                uint64_t max = disk_format_max_size(formats[k].disk), disk = im->size ? im->size : need;
+                if (!(im->format_mask & (1u << formats[k].image)) || disk <= max)
+                        continue;
+                SourcePos pos = cfg_pos(&im->obj, im->size ? "size" : "partitions");
+                char a[32], b[32];
+                diag_error(d, &pos, "image '%s': a %s disk holds at most %s, and %s %s", im->name,
+                           image_format_to_string(formats[k].image), format_mib(max, a),
+                           im->size ? "size is" : "the partitions need", format_mib(disk, b));
+        }
+
+        if (im->size == 0)
+                return;
+        r = gpt_layout(im->size, sizes, n, NULL, first, last);
+        if (r == -ENOSPC) {
+                SourcePos pos = cfg_pos(&im->obj, "size");
+                char a[32], b[32];
+                diag_error(d, &pos,
+                           "image '%s': size = %s is too small for %s: they need %s "
+                           "(1 MiB before the first partition, %sthe backup GPT in the last MiB)",
+                           im->name, format_mib(im->size, a),
+                           im->partitions.n ? "its partitions" : "the default partitions (a 256 MiB ESP and a root)",
+                           format_mib(need, b), grows ? "1 MiB at least for the partition that grows, " : "");
+        }
+}
+
+/* Rules across an image's keys that need the project too (its architecture,
+ * its version) or the disk writer's arithmetic. */
+static void project_check_images(const Project *p, Diagnostics *d) {
+        for (size_t i = 0; i < p->images.n; i++) {
+                const Image *im = &p->images.items[i];
+                const bool disk = im->format_mask & IMAGE_FORMATS_DISK;
+                const bool iso = im->format_mask & (1u << IMAGE_FORMAT_ISO);
+                const bool uefi = im->boot == BOOT_UEFI || im->boot == BOOT_HYBRID;
+                const bool bios = im->boot == BOOT_BIOS || im->boot == BOOT_HYBRID;
+
+                /* systemd-boot and its entry go on the ESP. */
+                if (disk && uefi && im->partitions.n > 0 && all_partitions_valid(im)) {
+                        bool esp = false;
+                        for (size_t k = 0; k < im->partitions.n; k++)
+                                esp = esp || im->partitions.items[k].type == PARTITION_ESP;
+                        if (!esp) {
+                                SourcePos pos = cfg_pos(&im->obj, "partitions");
+                                diag_error(d, &pos,
+                                           "image '%s': boot = \"%s\" puts systemd-boot on an ESP, but none of its "
+                                           "partitions has type \"esp\"",
+                                           im->name, boot_mode_to_string(im->boot));
+                        }
+                }
+
+                /* GRUB for i386-pc and ISOLINUX run on x86 firmware only. */
+                if ((disk || iso) && bios && strcmp(p->arch, "x86_64") != 0 && strcmp(p->arch, "i686") != 0) {
+                        SourcePos pos = cfg_pos(&im->obj, "boot");
+                        diag_error(d, &pos,
+                                   "image '%s': boot = \"%s\" boots through a PC BIOS (GRUB i386-pc, ISOLINUX), which "
+                                   "needs the x86_64 or i686 architecture, not '%s'",
+                                   im->name, boot_mode_to_string(im->boot), p->arch);
+                }
+
+                if (disk)
+                        image_check_layout(im, d);
+
+                /* The OCI tag, by default the project version. */
+                if ((im->format_mask & (1u << IMAGE_FORMAT_OCI)) && !im->container.tag && p->project.version &&
+                    !oci_ref_name_valid(p->project.version)) {
+                        SourcePos pos = cfg_pos(&im->obj, "formats");
+                        for (size_t k = 0; k < im->formats.n; k++)
+                                if (strcmp(im->formats.items[k], "oci") == 0)
+                                        pos = im->formats.pos[k];
+                        diag_error(d, &pos,
+                                   "image '%s': the OCI image's tag would be the project version '%s', which is not "
+                                   "a valid OCI tag (letters and digits joined by single '.', '_', '-' or '+'); set 'tag' in "
+                                   "[%s.container]",
+                                   im->name, p->project.version, im->obj.path);
+                }
+        }
+}
+
 /* Defaults and checks once every file was merged. */
 static int project_finish(Project *p, Diagnostics *d) {
         int r;
@@ -1127,6 +1325,7 @@ static int project_finish(Project *p, Diagnostics *d) {
         }
 
         project_check_references(p, d);
+        project_check_images(p, d);
         return 0;
 }
 

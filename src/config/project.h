@@ -213,6 +213,10 @@ typedef struct Container {
         char *workdir;
 } Container;
 
+/* The disk layout of an image without [[partitions]]: an ESP of this size
+ * (vfat at /boot/efi), then a root partition (ext4 at /) that grows. */
+#define IMAGE_DEFAULT_ESP_SIZE (UINT64_C(256) << 20)
+
 typedef struct Image {
         CfgObject obj;
         char *name;

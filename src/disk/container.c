@@ -843,6 +843,19 @@ static int write_qcow2(const DiskSource *s, const DiskWriteOptions *o, int fd) {
 
 /* ---- entry point ---- */
 
+uint64_t disk_format_max_size(DiskFormat f) {
+        switch (f) {
+        case DISK_FORMAT_VHDX:
+                return 64 * TiB;
+        case DISK_FORMAT_QCOW2:
+                /* write_qcow2(): an L1 table of 32 MiB of 8-byte entries, each
+                 * for an L2 table of QCOW2_L2_ENTRIES clusters. */
+                return 32 * MiB / 8 * QCOW2_L2_ENTRIES * QCOW2_CLUSTER;
+        default:
+                return UINT64_MAX;
+        }
+}
+
 int disk_write(const DiskSource *src, DiskFormat f, const DiskWriteOptions *o, const char *path) {
         static const DiskWriteOptions defaults = {};
         int r = validate_source(src);
@@ -852,6 +865,8 @@ int disk_write(const DiskSource *src, DiskFormat f, const DiskWriteOptions *o, c
                 return -EINVAL;
         /* Azure takes only fixed VHDs of a whole number of MiB. */
         if (f == DISK_FORMAT_VHD && src->size % MiB != 0)
+                return -EINVAL;
+        if (src->size > disk_format_max_size(f))
                 return -EINVAL;
         if (!o)
                 o = &defaults;

@@ -36,6 +36,13 @@ typedef enum DiskFormat {
 const char *disk_format_to_string(DiskFormat f);
 DiskFormat disk_format_from_string(const char *s);
 
+/* The largest virtual size format f holds, in bytes: VHDX 64 TiB ([MS-VHDX]
+ * 2.6.2.2), qcow2 2 PiB (qemu's 32 MiB limit on the L1 table with 64 KiB
+ * clusters), raw and VHD UINT64_MAX (the host's file system decides).
+ * disk_write() refuses larger sources; the project loader checks `size`
+ * against it. */
+uint64_t disk_format_max_size(DiskFormat f);
+
 typedef struct DiskWriteOptions {
         uint8_t seed[32];  /* GUIDs/unique ids are derived from it (SHA-256 of seed + a label) */
         int64_t timestamp; /* SOURCE_DATE_EPOCH: VHD footer time stamp etc. */
@@ -62,6 +69,6 @@ typedef struct DiskWriteOptions {
  *
  * -EINVAL: extents not sorted, overlapping, unaligned or past the end; size 0
  * or not a multiple of 512; a size the format does not allow (VHD: not a
- * whole number of MiB, as Azure requires; VHDX: over 64 TiB). Errors of the
+ * whole number of MiB, as Azure requires; over disk_format_max_size()). Errors of the
  * read callback are returned as they are. */
 int disk_write(const DiskSource *src, DiskFormat f, const DiskWriteOptions *o, const char *path);

@@ -26,12 +26,15 @@
 #define GPT_TAIL_SIZE (33u * GPT_SECTOR_SIZE)
 
 #define GUID_STRING_MAX 37 /* 8-4-4-4-12 and the NUL */
+/* A partition name in UTF-8 and its NUL: 36 UTF-16 code units are at most
+ * 108 bytes (three for each unit of the Basic Multilingual Plane). */
+#define GPT_NAME_MAX (36 * 3 + 1)
 
 typedef struct GptPartition {
         uint8_t type_guid[16];
         uint8_t part_guid[16];
         uint64_t first_lba, last_lba; /* inclusive */
-        char name[72];                /* UTF-8, at most 36 UTF-16 code units */
+        char name[GPT_NAME_MAX];      /* UTF-8, at most 36 UTF-16 code units */
         uint64_t attributes;
 } GptPartition;
 

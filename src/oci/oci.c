@@ -178,7 +178,7 @@ static int json_blob(json_t *j, Blob *ret) {
  *   separator ::= [-._:@+] | "--"
  * skopeo's oci: transport checks the tag against the same grammar, so a tag
  * outside it would give an image nobody can address. */
-static bool ref_name_valid(const char *s) {
+bool oci_ref_name_valid(const char *s) {
         if (!s || !*s)
                 return false;
         for (;;) {
@@ -585,7 +585,7 @@ int oci_write(const char *dir, const char *archive, const OciConfig *c, const vo
 
         if (!dir && !archive)
                 return -EINVAL;
-        if (!c || !c->architecture || !c->architecture[0] || !ref_name_valid(c->tag) || (!layer_tar && layer_len > 0))
+        if (!c || !c->architecture || !c->architecture[0] || !oci_ref_name_valid(c->tag) || (!layer_tar && layer_len > 0))
                 return -EINVAL;
         r = format_rfc3339(c->created, created);
         if (r < 0)

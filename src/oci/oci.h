@@ -4,6 +4,7 @@
 /* OCI images (OCI image-spec v1.0: image layout, manifest, config, index),
  * written from one uncompressed layer tarball. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,3 +36,10 @@ typedef struct OciConfig {
  * an Env entry without NAME=, duplicate label keys, invalid UTF-8. -ERANGE:
  * created negative or after 9999. The bytes depend only on the inputs. */
 int oci_write(const char *dir, const char *archive, const OciConfig *c, const void *layer_tar, size_t layer_len);
+
+/* True if s is a reference name in the grammar of annotations.md
+ * ("org.opencontainers.image.ref.name"), which oci_write() takes as a tag:
+ * components of letters and digits joined by one of - . _ : @ + (or "--"),
+ * separated by '/'. The project loader checks image tags with it. */
+bool oci_ref_name_valid(const char *s);
+

@@ -1596,6 +1596,21 @@ uid = 1500
           {f: sha256(read(os.path.join(out, f))) for f in before} == before, "changed")
     check("disks: ... and no temporary file is left", not glob.glob(os.path.join(out, "*.tmp.*")),
           glob.glob(os.path.join(out, "*")))
+    # A disk size the partitions do not fit in (64 + 32 MiB, 1 MiB for the root that
+    # grows, 2 for the GPT): an error of the project, at its key, before anything is
+    # composed; `slipway check` says the same.
+    toml = os.path.join(d, "slipway.toml")
+    write(toml, read(toml).decode().replace('boot = "none"\n', 'boot = "none"\nsize = "64M"\n'))
+    want = re.compile(r"slipway\.toml:\d+:\d+: error: image 'vm': size = 64 MiB is too small for its partitions: "
+                      r"they need 99 MiB")
+    p = slipway("-C", d, "image")
+    check("disks: size too small: exit 1 at the 'size' key, when the project loads",
+          p.returncode == 1 and want.search(p.stderr) is not None, show(p))
+    check("disks: ... and the earlier disks are untouched",
+          {f: sha256(read(os.path.join(out, f))) for f in before} == before, "changed")
+    c = slipway("-C", d, "check")
+    check("disks: size too small: slipway check exit 1, the same error", c.returncode == 1 and want.search(c.stderr),
+          show(c))
 
 
 def test_build():

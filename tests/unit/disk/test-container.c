@@ -21,6 +21,7 @@
 #include "../unit.h"
 
 #define MiB ((uint64_t) 1 << 20)
+#define TiB ((uint64_t) 1 << 40)
 #define KiB ((uint64_t) 1 << 10)
 #define DISK_SIZE (64 * MiB)
 #define TIMESTAMP 1700000000 /* 2023-11-14 */
@@ -335,6 +336,17 @@ static void test_errors(void) {
         CHECK(!path_exists(p));
         CHECK(disk_write(&odd, DISK_FORMAT_VHDX, &o, p) == 0);
         unlink(p);
+
+        /* The formats' largest sizes: one past them is refused before anything is written. */
+        CHECK(disk_format_max_size(DISK_FORMAT_VHDX) == 64 * TiB);
+        CHECK(disk_format_max_size(DISK_FORMAT_QCOW2) == 2048 * TiB);
+        CHECK(disk_format_max_size(DISK_FORMAT_RAW) == UINT64_MAX);
+        DiskSource big = src;
+        big.size = 64 * TiB + MiB;
+        CHECK(disk_write(&big, DISK_FORMAT_VHDX, &o, p) == -EINVAL);
+        big.size = 2048 * TiB + MiB;
+        CHECK(disk_write(&big, DISK_FORMAT_QCOW2, &o, p) == -EINVAL);
+        CHECK(!path_exists(p));
 
         /* Bad sources. */
         DiskSource bad = src;

@@ -174,6 +174,14 @@ static void test_build(void) {
         CHECK(gpt_build(64 * MiB, p[0].part_guid, bad, 2, &h3, &l3, &t3, &m3) == 0);
         free(h3);
         free(t3);
+        /* 36 units of three UTF-8 bytes each (U+20AC): 108 bytes, the most a name holds. */
+        for (size_t i = 0; i < 36; i++)
+                memcpy(bad[0].name + 3 * i, "\xe2\x82\xac", 3);
+        bad[0].name[108] = 0;
+        CHECK(sizeof bad[0].name == 109);
+        CHECK(gpt_build(64 * MiB, p[0].part_guid, bad, 2, &h3, &l3, &t3, &m3) == 0);
+        free(h3);
+        free(t3);
         strcpy(bad[0].name, "\xc3"); /* truncated UTF-8 */
         CHECK(gpt_build(64 * MiB, p[0].part_guid, bad, 2, &h3, &l3, &t3, &m3) == -EINVAL);
 
