@@ -174,8 +174,10 @@ void cli_result_printed(void) {
 
 int cli_result_finish(int status) {
         _cleanup_(json_decrefp) json_t *doc = TAKE_PTR(result);
-        if (!json_mode || result_printed)
+        if (!json_mode || result_printed) {
+                json_decref(TAKE_PTR(errors));
                 return status;
+        }
         if (!doc)
                 doc = json_object();
         if (doc && status != EXIT_OK) {
@@ -198,6 +200,7 @@ int cli_result_finish(int status) {
         int r = doc ? json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER)
                     : (fputs("{\"errors\": [{\"file\": null, \"line\": 0, \"column\": 0, \"message\": \"out of memory\"}]}",
                              stdout) == EOF ? -1 : 0);
+        json_decref(TAKE_PTR(errors));
         if (r < 0 || fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
                 log_error("cannot write to standard output");
                 return EXIT_FAILURE_USER;

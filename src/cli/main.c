@@ -29,7 +29,7 @@ static const Verb verbs[] = {
                         "Runs `slipway package` for every component (building, signing and indexing\n"
                         "OUT/repo; unchanged components are not rebuilt), then `slipway image` for the\n"
                         "named images (default: all). Stops before the images if a package failed.\n"
-                        "With --json, the image report is printed.\n",
+                        "With --json, one document: {\"package\": ..., \"image\": ...}.\n",
                 .options = VERB_OPT_COMPRESS,
                 .min_args = 0,
                 .max_args = UINT_MAX,
