@@ -59,9 +59,12 @@ int verb_image(const Context *ctx, int argc, char **argv);
 int verb_build(const Context *ctx, int argc, char **argv);
 int verb_inspect(const Context *ctx, int argc, char **argv);
 
-/* Indexes (and with key_path signs) the repository in dir; verb-repo.c. */
+/* Indexes (and with key_path signs) the repository in dir; verb-repo.c.
+ * Without --json the summary is logged (with quiet_summary only if the
+ * metadata changed); on success *ret_stats (if not NULL) is set to the
+ * summary as a JSON object (docs/cli.md, `repo`). */
 int repo_index(const Context *ctx, const char *dir, const char *key_path, const char *key_name, uint64_t revision,
-               bool quiet_summary);
+               bool quiet_summary, json_t **ret_stats);
 
 /* The creation time of signatures: $SOURCE_DATE_EPOCH if set, else now.
  * Logs and returns -EINVAL for an invalid value. */

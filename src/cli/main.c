@@ -3,6 +3,7 @@
 /* The slipway command: global options, verb dispatch, --help and --version. */
 
 #include <getopt.h>
+#include <jansson.h>
 #include <malloc.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -28,7 +29,7 @@ static const Verb verbs[] = {
                         "Runs `slipway package` for every component (building, signing and indexing\n"
                         "OUT/repo; unchanged components are not rebuilt), then `slipway image` for the\n"
                         "named images (default: all). Stops before the images if a package failed.\n"
-                        "With --json, the image report is printed.\n",
+                        "With --json, one document: {\"package\": ..., \"image\": ...}.\n",
                 .options = VERB_OPT_COMPRESS,
                 .min_args = 0,
                 .max_args = UINT_MAX,
@@ -289,7 +290,7 @@ int main(int argc, char **argv) {
                 .dir = ".",
                 .jobs = ncpu > 0 ? (unsigned) ncpu : 1,
         };
-        bool help = false, version = false;
+        bool help = false, version = false, usage = false;
         unsigned given = 0; /* VERB_OPT_* on the command line */
         int c;
 
@@ -300,9 +301,9 @@ int main(int argc, char **argv) {
                         ctx.dir = optarg;
                         break;
                 case 'j':
-                        if (parse_jobs(optarg, &ctx.jobs) < 0) {
+                        if (parse_jobs(optarg, &ctx.jobs) < 0 && !usage) {
                                 log_error("invalid job count '%s': expected a number from 1 to 1024", optarg);
-                                return EXIT_USAGE;
+                                usage = true;
                         }
                         break;
                 case 'q':
@@ -348,21 +349,35 @@ int main(int argc, char **argv) {
                         version = true;
                         break;
                 case ':':
-                        log_error("option '%s' needs an argument", argv[optind - 1]);
-                        return EXIT_USAGE;
+                        if (!usage)
+                                log_error("option '%s' needs an argument", argv[optind - 1]);
+                        usage = true;
+                        break;
                 default:
+                        if (usage)
+                                break;
                         if (optopt)
                                 log_error("unknown option '-%c'", optopt);
                         else
                                 log_error("unknown option '%s'", argv[optind - 1]);
                         fprintf(stderr, "Try 'slipway --help'.\n");
-                        return EXIT_USAGE;
+                        usage = true;
+                        break;
                 }
         }
+        /* The first usage error was logged; parsing went on so that a later
+         * --json is known: the document then carries the error. */
+        log_set_json(ctx.json);
+        if (usage)
+                return cli_result_finish(EXIT_USAGE);
 
         if (version) {
-                printf("slipway %s\n", SLIPWAY_VERSION);
-                return EXIT_OK;
+                if (!ctx.json) {
+                        printf("slipway %s\n", SLIPWAY_VERSION);
+                        return EXIT_OK;
+                }
+                cli_result_set(json_pack("{s:s}", "version", SLIPWAY_VERSION));
+                return cli_result_finish(EXIT_OK);
         }
 
         if (optind >= argc) {
@@ -371,14 +386,16 @@ int main(int argc, char **argv) {
                         return EXIT_OK;
                 }
                 help_global(stderr);
-                return EXIT_USAGE;
+                if (ctx.json)
+                        log_error("no verb given");
+                return cli_result_finish(EXIT_USAGE);
         }
 
         const Verb *v = verb_find(argv[optind]);
         if (!v) {
                 log_error("unknown verb '%s'", argv[optind]);
                 fprintf(stderr, "Try 'slipway --help'.\n");
-                return EXIT_USAGE;
+                return cli_result_finish(EXIT_USAGE);
         }
         if (help) {
                 help_verb(v);
@@ -390,7 +407,7 @@ int main(int argc, char **argv) {
                 for (unsigned b = 0; b < ELEMENTSOF(names); b++)
                         if (given & ~v->options & (1u << b)) {
                                 log_error("'%s' does not take %s", v->name, names[b]);
-                                return EXIT_USAGE;
+                                return cli_result_finish(EXIT_USAGE);
                         }
         }
 
@@ -399,7 +416,7 @@ int main(int argc, char **argv) {
                 log_error("'%s' takes %s%s", v->name, v->args[0] ? "the arguments " : "no arguments",
                           v->args);
                 fprintf(stderr, "Usage: slipway [OPTIONS] %s %s\n", v->name, v->args);
-                return EXIT_USAGE;
+                return cli_result_finish(EXIT_USAGE);
         }
-        return v->run(&ctx, nargs, argv + optind + 1);
+        return cli_result_finish(v->run(&ctx, nargs, argv + optind + 1));
 }

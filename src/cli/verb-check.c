@@ -206,14 +206,10 @@ int verb_check(const Context *ctx, int argc, char **argv) {
         if (r < 0) {
                 if (r == -ENOMEM)
                         log_error_errno(r, "cannot load the project in '%s'", ctx->dir);
-                if (ctx->json) {
-                        json_t *e = json_pack("{s:o, s:I, s:o}", "errors", diag_json(&diag, DIAG_ERROR),
-                                              "errors_not_shown", (json_int_t) diag.dropped, "warnings",
-                                              diag_json(&diag, DIAG_WARNING));
-                        json_dumpf(e, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-                        fputc('\n', stdout);
-                        json_decref(e);
-                } else if (diag.n_errors > 0)
+                /* main() fills "errors" with the errors logged above. */
+                cli_result_set(json_pack("{s:[], s:I, s:o}", "errors", "errors_not_shown", (json_int_t) diag.dropped,
+                                         "warnings", diag_json(&diag, DIAG_WARNING)));
+                if (!ctx->json && diag.n_errors > 0)
                         fprintf(stderr, "slipway: %zu error%s in the project\n", diag.n_errors + diag.dropped,
                                 diag.n_errors + diag.dropped == 1 ? "" : "s");
                 return EXIT_FAILURE_USER;
@@ -224,12 +220,9 @@ int verb_check(const Context *ctx, int argc, char **argv) {
                 log_error_errno(-ENOMEM, "cannot build the summary");
                 return EXIT_FAILURE_USER;
         }
-        if (ctx->json) {
-                json_dumpf(s, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-                fputc('\n', stdout);
-        } else
+        if (!ctx->json)
                 render_text(s);
-        json_decref(s);
+        cli_result_set(s);
 
         if (fflush(stdout) != 0) {
                 log_error("cannot write to standard output");

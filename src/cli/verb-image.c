@@ -11,6 +11,7 @@
 
 #include "basic/alloc.h"
 #include "basic/fileio.h"
+#include "basic/strbuf.h"
 #include "cli.h"
 #include "compose/compose.h"
 #include "sign/keyfile.h"
@@ -183,8 +184,30 @@ static const char *human_size(uint64_t n, char buf[static 32]) {
 static json_t *strv_json(char **v, size_t n) {
         json_t *a = json_array();
         for (size_t i = 0; i < n; i++)
-                json_array_append_new(a, json_string(v[i]));
+                json_array_append_new(a, cli_json_string(v[i]));
         return a;
+}
+
+/* The text of one image's report (an element of "images"). */
+static void print_image(const json_t *ji) {
+        const json_t *v;
+        size_t k;
+        printf("image %s: %zu package%s, %lld files", json_string_value(json_object_get(ji, "name")),
+               json_array_size(json_object_get(ji, "packages")),
+               json_array_size(json_object_get(ji, "packages")) == 1 ? "" : "s",
+               (long long) json_integer_value(json_object_get(ji, "nodes")));
+        if (json_is_string(json_object_get(ji, "selinux_policy")))
+                printf(", %lld labelled (SELinux policy %s)",
+                       (long long) json_integer_value(json_object_get(ji, "labelled")),
+                       json_string_value(json_object_get(ji, "selinux_policy")));
+        printf("\n");
+        json_array_foreach(json_object_get(ji, "outputs"), k, v) {
+                char buf[32];
+                const char *archive = json_string_value(json_object_get(v, "archive"));
+                printf("  %-5s %s%s%s (%s)\n", json_string_value(json_object_get(v, "format")),
+                       json_string_value(json_object_get(v, "path")), archive ? ", " : "", archive ? archive : "",
+                       human_size((uint64_t) json_integer_value(json_object_get(v, "size")), buf));
+        }
 }
 
 int verb_image(const Context *ctx, int argc, char **argv) {
@@ -216,11 +239,11 @@ int verb_image(const Context *ctx, int argc, char **argv) {
         for (int i = 0; i < argc; i++) {
                 const Image *im = project_find_image(p, argv[i]);
                 if (!im) {
-                        log_diagnostics(&diag);
-                        fprintf(stderr, "slipway: error: no image '%s' in the project", argv[i]);
+                        _cleanup_strbuf_ StrBuf names = STRBUF_INIT;
                         for (size_t k = 0; k < p->images.n; k++)
-                                fprintf(stderr, "%s%s", k == 0 ? "; images: " : ", ", p->images.items[k].name);
-                        fputc('\n', stderr);
+                                strbuf_printf(&names, "%s%s", k == 0 ? "; images: " : ", ", p->images.items[k].name);
+                        log_diagnostics(&diag);
+                        log_error("no image '%s' in the project%s", argv[i], names.oom ? "" : names.len ? names.buf : "");
                         return EXIT_FAILURE_USER;
                 }
                 bool dup = false;
@@ -294,45 +317,28 @@ int verb_image(const Context *ctx, int argc, char **argv) {
                         continue;
                 }
                 size_t n_nodes = tree_size(res.tree);
-                if (ctx->json) {
-                        json_t *jo = json_array();
-                        for (size_t k = 0; k < n_outs; k++)
-                                json_array_append_new(
-                                        jo, json_pack("{s:s, s:s, s:o, s:I}", "format",
-                                                      image_format_to_string(outs[k].format), "path", outs[k].path,
-                                                      "archive", outs[k].path2 ? json_string(outs[k].path2) : json_null(),
-                                                      "size", (json_int_t) outs[k].size));
-                        json_array_append_new(
-                                jimages,
-                                json_pack("{s:s, s:o, s:o, s:I, s:o, s:I, s:o}", "name", im->name, "packages",
-                                          strv_json(res.packages, res.n_packages), "scriptlets_not_run",
-                                          strv_json(res.scriptlets, res.n_scriptlets), "nodes", (json_int_t) n_nodes,
-                                          "selinux_policy",
-                                          res.selinux_policy ? json_string(res.selinux_policy) : json_null(),
-                                          "labelled", (json_int_t) res.n_labelled, "outputs", jo));
-                } else if (log_get_level() >= LOG_NORMAL) {
-                        printf("image %s: %zu package%s, %zu files", im->name, res.n_packages,
-                               res.n_packages == 1 ? "" : "s", n_nodes);
-                        if (res.selinux_policy)
-                                printf(", %zu labelled (SELinux policy %s)", res.n_labelled, res.selinux_policy);
-                        printf("\n");
-                        for (size_t k = 0; k < n_outs; k++) {
-                                char buf[32];
-                                printf("  %-5s %s%s%s (%s)\n", image_format_to_string(outs[k].format), outs[k].path,
-                                       outs[k].path2 ? ", " : "", outs[k].path2 ? outs[k].path2 : "",
-                                       human_size(outs[k].size, buf));
-                        }
-                }
+                json_t *jo = json_array();
+                for (size_t k = 0; k < n_outs; k++)
+                        json_array_append_new(jo, json_pack("{s:s, s:o, s:o, s:I}", "format",
+                                                            image_format_to_string(outs[k].format), "path",
+                                                            cli_json_string(outs[k].path), "archive",
+                                                            cli_json_string(outs[k].path2), "size",
+                                                            (json_int_t) outs[k].size));
                 image_outputs_free(outs, n_outs);
+                json_t *ji = json_pack("{s:s, s:o, s:o, s:I, s:o, s:I, s:o}", "name", im->name, "packages",
+                                       strv_json(res.packages, res.n_packages), "scriptlets_not_run",
+                                       strv_json(res.scriptlets, res.n_scriptlets), "nodes", (json_int_t) n_nodes,
+                                       "selinux_policy", cli_json_string(res.selinux_policy), "labelled",
+                                       (json_int_t) res.n_labelled, "outputs", jo);
+                if (!ji || json_array_append_new(jimages, ji) < 0) {
+                        json_decref(jimages);
+                        return exit_status_from(log_error_errno(-ENOMEM, "cannot describe image '%s'", im->name));
+                }
+                if (!ctx->json && log_get_level() >= LOG_NORMAL)
+                        print_image(ji);
         }
         log_diagnostics(&diag);
-        if (ctx->json) {
-                json_t *j = json_pack("{s:o, s:I}", "images", jimages, "failed", (json_int_t) failed);
-                json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-                fputc('\n', stdout);
-                json_decref(j);
-        } else
-                json_decref(jimages);
+        cli_result_set(json_pack("{s:o, s:I}", "images", jimages, "failed", (json_int_t) failed));
         if (failed > 0) {
                 fprintf(stderr, "slipway: %zu of %zu image%s failed\n", failed, n_chosen, n_chosen == 1 ? "" : "s");
                 return EXIT_FAILURE_USER;

@@ -2,6 +2,7 @@
 
 /* `slipway init DIR`: a starter project that `slipway check` accepts. */
 
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -175,6 +176,17 @@ int verb_init(const Context *ctx, int argc, char **argv) {
                         return exit_status_from(log_error_errno(r, "cannot write '%s'", p));
         }
 
+        /* The result: the project and its files, in the order of starter[]. */
+        json_t *files = json_array();
+        for (size_t i = 0; files && i < ELEMENTSOF(starter); i++)
+                if (json_array_append_new(files, json_string(starter[i].path)) < 0) {
+                        json_decref(files);
+                        files = NULL;
+                }
+        json_t *res = files ? json_pack("{s:o, s:s, s:o}", "created", cli_json_string(dir), "name", name, "files", files) : NULL;
+        if (!res)
+                return exit_status_from(log_error_errno(-ENOMEM, "cannot describe '%s'", dir));
         log_info("wrote a starter project '%s' to %s; next: slipway -C %s check", name, dir, dir);
+        cli_result_set(res);
         return EXIT_OK;
 }

@@ -530,17 +530,10 @@ int verb_inspect(const Context *ctx, int argc, char **argv) {
         if (r < 0) {
                 if (diag.n_errors == 0)
                         log_error_errno(r, "cannot inspect '%s'", path);
-                if (ctx->json) {
-                        Builder b = {};
-                        json_t *e = json_pack("{s:o, s:o, s:o}", "path", jstr(path), "errors",
-                                              diag_json(&b, &diag, DIAG_ERROR), "warnings",
-                                              diag_json(&b, &diag, DIAG_WARNING));
-                        if (e) {
-                                json_dumpf(e, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-                                fputc('\n', stdout);
-                                json_decref(e);
-                        }
-                }
+                /* main() fills "errors" with the errors logged above. */
+                Builder b = {};
+                cli_result_set(json_pack("{s:o, s:[], s:o}", "path", jstr(path), "errors", "warnings",
+                                         diag_json(&b, &diag, DIAG_WARNING)));
                 return EXIT_FAILURE_USER;
         }
 
@@ -551,6 +544,8 @@ int verb_inspect(const Context *ctx, int argc, char **argv) {
         }
         r = ctx->json ? print_json(j, inv) : render_text(j, inv);
         json_decref(j);
+        if (ctx->json)
+                cli_result_printed(); /* streamed: the file list one row at a time */
         if (r < 0) {
                 log_error_errno(r, "cannot print the listing of '%s'", path);
                 return EXIT_FAILURE_USER;

@@ -4,6 +4,7 @@
  * PREFIX.asc (secret key, mode 0600) and PREFIX.pub.asc (public key). */
 
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -76,11 +77,13 @@ int verb_keygen(const Context *ctx, int argc, char **argv) {
 
         char id[17];
         pgp_key_id_hex(k, id);
-        if (ctx->json)
-                printf("{\"secret\": \"%s\", \"public\": \"%s\", \"key_id\": \"%s\", \"algorithm\": \"%s\"}\n", sec_path,
-                       pub_path, id, algo == PGP_ALGO_RSA ? "rsa" : "ed25519");
-        else
-                log_info("wrote %s (secret, mode 0600) and %s; key ID %s (%s)", sec_path, pub_path, id,
-                         algo == PGP_ALGO_RSA ? "RSA" : "Ed25519");
+        json_t *res = json_pack("{s:o, s:o, s:s, s:s}", "secret", cli_json_string(sec_path), "public",
+                                cli_json_string(pub_path), "key_id", id, "algorithm",
+                                algo == PGP_ALGO_RSA ? "rsa" : "ed25519");
+        if (!res)
+                return exit_status_from(log_error_errno(-ENOMEM, "cannot describe the key"));
+        log_info("wrote %s (secret, mode 0600) and %s; key ID %s (%s)", sec_path, pub_path, id,
+                 algo == PGP_ALGO_RSA ? "RSA" : "Ed25519");
+        cli_result_set(res);
         return EXIT_OK;
 }

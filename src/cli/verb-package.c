@@ -38,26 +38,27 @@ static void print_log_tail(const char *path, size_t n) {
         }
 }
 
+/* Each component as it finishes: on stdout, or on stderr with --json
+ * (stdout is the document then); failures always on stderr. */
 static void progress(const BuildResult *r, void *userdata) {
         const Context *ctx = userdata;
-        /* With --json, stdout is the report; failures still reach stderr. */
-        if (ctx->json && (r->status == BUILD_BUILT || r->status == BUILD_CACHED))
-                return;
+        FILE *f = ctx->json ? stderr : stdout;
         switch (r->status) {
         case BUILD_BUILT:
                 if (log_get_level() >= LOG_NORMAL) {
-                        printf("built    %-24s %6.2fs ", r->component->name, r->seconds);
+                        fprintf(f, "built    %-24s %6.2fs ", r->component->name, r->seconds);
                         for (size_t i = 0; i < r->n_rpms; i++)
-                                printf(" %s", r->rpms[i]);
-                        printf("\n");
+                                fprintf(f, " %s", r->rpms[i]);
+                        fprintf(f, "\n");
                 }
                 break;
         case BUILD_CACHED:
                 if (log_get_level() >= LOG_NORMAL)
-                        printf("cached   %-24s (inputs unchanged)\n", r->component->name);
+                        fprintf(f, "cached   %-24s (inputs unchanged)\n", r->component->name);
                 break;
         case BUILD_FAILED:
                 fprintf(stderr, "FAILED   %-24s %s\n", r->component->name, r->reason ? r->reason : "");
+                log_record_error("component '%s' failed: %s", r->component->name, r->reason ? r->reason : "");
                 if (r->log_path && path_exists(r->log_path)) {
                         print_log_tail(r->log_path, 15);
                         fprintf(stderr, "    log: %s\n", r->log_path);
@@ -65,11 +66,12 @@ static void progress(const BuildResult *r, void *userdata) {
                 break;
         case BUILD_SKIPPED:
                 fprintf(stderr, "skipped  %-24s %s\n", r->component->name, r->reason ? r->reason : "");
+                log_record_error("component '%s' skipped: %s", r->component->name, r->reason ? r->reason : "");
                 break;
         default:
                 break;
         }
-        fflush(stdout);
+        fflush(f);
 }
 
 static json_t *report_json(const BuildReport *rep) {
@@ -78,13 +80,13 @@ static json_t *report_json(const BuildReport *rep) {
                 const BuildResult *r = &rep->results[i];
                 json_t *rpms = json_array();
                 for (size_t k = 0; k < r->n_rpms; k++)
-                        json_array_append_new(rpms, json_string(r->rpms[k]));
+                        json_array_append_new(rpms, cli_json_string(r->rpms[k]));
                 json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:f}", "name", r->component->name,
                                                    "kind", component_kind_to_string(r->component->kind), "status",
                                                    build_status_to_string(r->status), "rpms", rpms, "srpm",
-                                                   r->srpm ? json_string(r->srpm) : json_null(), "log",
-                                                   r->log_path ? json_string(r->log_path) : json_null(), "reason",
-                                                   r->reason ? json_string(r->reason) : json_null(), "seconds",
+                                                   cli_json_string(r->srpm), "log",
+                                                   cli_json_string(r->log_path), "reason",
+                                                   cli_json_string(r->reason), "seconds",
                                                    r->seconds));
         }
         return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I}", "components", a, "built", (json_int_t) rep->n_built, "cached",
@@ -117,8 +119,8 @@ int verb_package(const Context *ctx, int argc, char **argv) {
                 r = key_load_signing(key_path, &key, &why);
                 if (r < 0) {
                         SourcePos pos = cfg_pos(&p->signing.obj, "key");
-                        fprintf(stderr, "%s:%u:%u: error: signing key '%s': %s\n", pos.file, pos.line, pos.column,
-                                p->signing.key, why);
+                        diag_error(&diag, &pos, "signing key '%s': %s", p->signing.key, why);
+                        log_diagnostics(&diag);
                         return EXIT_FAILURE_USER;
                 }
         }
@@ -143,12 +145,10 @@ int verb_package(const Context *ctx, int argc, char **argv) {
                 return EXIT_FAILURE_USER;
         }
 
-        if (ctx->json) {
-                json_t *j = report_json(rep);
-                json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-                fputc('\n', stdout);
-                json_decref(j);
-        } else if (log_get_level() >= LOG_NORMAL) {
+        _cleanup_(json_decrefp) json_t *j = report_json(rep);
+        if (!j)
+                return exit_status_from(log_error_errno(-ENOMEM, "cannot describe the build"));
+        if (!ctx->json && log_get_level() >= LOG_NORMAL) {
                 if (rep->n_built == 0 && rep->n_failed == 0 && rep->n_skipped == 0)
                         printf("nothing to do: %zu component%s unchanged, rpmbuild not run\n", rep->n_cached,
                                rep->n_cached == 1 ? "" : "s");
@@ -157,18 +157,22 @@ int verb_package(const Context *ctx, int argc, char **argv) {
                                rep->n_cached, rep->n_failed, rep->n_skipped, rep->n_rpmbuild,
                                rep->n_rpmbuild == 1 ? "" : "s");
         }
-        /* Then the repository, with what was built. */
+        /* Then the repository, with what was built: its summary is the
+         * report's "repository" (null if it failed). */
         {
                 _cleanup_free_ char *out = ctx->out_dir ? strdup(ctx->out_dir) : project_path(p, "out");
                 _cleanup_free_ char *repo = out ? path_join(out, "repo") : NULL;
                 if (!repo)
                         return exit_status_from(log_error_errno(-ENOMEM, "cannot index the repository"));
-                Context rc = *ctx;
-                rc.json = false; /* the build report is the JSON document */
-                int k = repo_index(&rc, repo, key_path, p->project.name, p->source_date_epoch, true);
-                if (k != EXIT_OK)
+                json_t *stats = NULL;
+                int k = repo_index(ctx, repo, key_path, p->project.name, p->source_date_epoch, true, &stats);
+                json_object_set_new(j, "repository", stats ? stats : json_null());
+                if (k != EXIT_OK) {
+                        cli_result_set(TAKE_PTR(j));
                         return k;
+                }
         }
+        cli_result_set(TAKE_PTR(j));
 
         if (rep->n_failed > 0 || rep->n_skipped > 0) {
                 fprintf(stderr, "slipway: failed:");

@@ -14,7 +14,7 @@
 #include "sign/keyfile.h"
 
 int repo_index(const Context *ctx, const char *dir, const char *key_path, const char *key_name, uint64_t revision,
-               bool quiet_summary) {
+               bool quiet_summary, json_t **ret_stats) {
         _cleanup_(diagnostics_releasep) Diagnostics diag = {};
         _cleanup_(pgp_key_freep) PgpKey *k = NULL;
         int r;
@@ -46,35 +46,42 @@ int repo_index(const Context *ctx, const char *dir, const char *key_path, const 
                 fprintf(stderr, "slipway: the repository metadata in '%s' was left as it was\n", dir);
                 return EXIT_FAILURE_USER;
         }
-        if (ctx->json) {
-                json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b}", "repository", dir, "packages",
-                                      (json_int_t) st.n_packages, "read", (json_int_t) st.n_read, "reused",
-                                      (json_int_t) st.n_reused, "removed", (json_int_t) st.n_removed, "chunks",
-                                      (json_int_t) st.n_chunks, "chunks-compressed", (json_int_t) st.n_chunks_compressed,
-                                      "changed", st.changed, "signed", k != NULL);
-                json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-                fputc('\n', stdout);
-                json_decref(j);
-        } else if (!quiet_summary || st.changed)
+        json_t *j = json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b}", "repository", cli_json_string(dir),
+                              "packages", (json_int_t) st.n_packages, "read", (json_int_t) st.n_read, "reused",
+                              (json_int_t) st.n_reused, "removed", (json_int_t) st.n_removed, "chunks",
+                              (json_int_t) st.n_chunks, "chunks-compressed", (json_int_t) st.n_chunks_compressed,
+                              "changed", st.changed, "signed", k != NULL);
+        if (!j)
+                return exit_status_from(log_error_errno(-ENOMEM, "cannot describe the repository '%s'", dir));
+        if (!ctx->json && (!quiet_summary || st.changed))
                 log_info("%s: %zu package%s (%zu read, %zu unchanged)%s", dir, st.n_packages,
                          st.n_packages == 1 ? "" : "s", st.n_read, st.n_reused,
                          st.changed ? (k ? ", metadata written and signed" : ", metadata written (unsigned)")
                                     : ", nothing changed");
+        if (ret_stats)
+                *ret_stats = j;
+        else
+                json_decref(j);
         return EXIT_OK;
 }
 
 int verb_repo(const Context *ctx, int argc, char **argv) {
+        json_t *stats = NULL;
+        int r;
+
         if (argc == 1) {
                 /* A directory of RPMs, independent of any project. */
                 uint32_t t;
                 if (signature_time(&t) < 0)
                         return EXIT_FAILURE_USER;
-                return repo_index(ctx, argv[0], ctx->key, "repo", t, false);
+                r = repo_index(ctx, argv[0], ctx->key, "repo", t, false, &stats);
+                cli_result_set(stats);
+                return r;
         }
 
         _cleanup_(diagnostics_releasep) Diagnostics diag = {};
         _cleanup_(project_freep) Project *p = NULL;
-        int r = project_load(ctx->dir, &diag, &p);
+        r = project_load(ctx->dir, &diag, &p);
         log_diagnostics(&diag);
         if (r < 0)
                 return EXIT_FAILURE_USER;
@@ -83,5 +90,7 @@ int verb_repo(const Context *ctx, int argc, char **argv) {
         _cleanup_free_ char *key = ctx->key ? strdup(ctx->key) : p->signing.key ? project_path(p, p->signing.key) : NULL;
         if (!repo || ((ctx->key || p->signing.key) && !key))
                 return exit_status_from(log_error_errno(-ENOMEM, "cannot index the repository"));
-        return repo_index(ctx, repo, key, p->project.name, p->source_date_epoch, false);
+        r = repo_index(ctx, repo, key, p->project.name, p->source_date_epoch, false, &stats);
+        cli_result_set(stats);
+        return r;
 }

@@ -102,21 +102,13 @@ int verb_sign(const Context *ctx, int argc, char **argv) {
                         log_error("'%s' is not a valid RPM package", argv[i]);
                 else if (rr < 0)
                         log_error_errno(rr, "cannot sign '%s'", argv[i]);
-                json_array_append_new(rr < 0 ? failures : signed_files, json_string(argv[i]));
+                json_array_append_new(rr < 0 ? failures : signed_files, cli_json_string(argv[i]));
                 failed += rr < 0;
         }
         free(real);
         char id[17];
         pgp_key_id_hex(k, id);
-        if (ctx->json) {
-                json_t *j = json_pack("{s:s, s:o, s:o}", "key_id", id, "signed", signed_files, "failed", failures);
-                json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-                fputc('\n', stdout);
-                json_decref(j);
-        } else {
-                json_decref(signed_files);
-                json_decref(failures);
-        }
+        cli_result_set(json_pack("{s:s, s:o, s:o}", "key_id", id, "signed", signed_files, "failed", failures));
         if (failed) {
                 fprintf(stderr, "slipway: %zu of %zu package%s signed, %d failed\n", nfiles - (size_t) failed, nfiles,
                         nfiles == 1 ? "" : "s", failed);

@@ -77,7 +77,6 @@ int verb_toml_json(const Context *ctx, int argc, char **argv) {
         const char *path = argv[0];
         int r;
 
-        (void) ctx;
         (void) argc;
 
         r = toml_parse_file(path, strcmp(path, "-") == 0 ? "<stdin>" : path, &diag, &doc);
@@ -92,6 +91,10 @@ int verb_toml_json(const Context *ctx, int argc, char **argv) {
         if (!j) {
                 log_error_errno(-ENOMEM, "cannot convert '%s' to JSON", path);
                 return EXIT_FAILURE_USER;
+        }
+        if (ctx->json) {
+                cli_result_set(j); /* the same document, printed by main() */
+                return EXIT_OK;
         }
         r = json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
         json_decref(j);
