@@ -47,30 +47,22 @@ int verb_verify(const Context *ctx, int argc, char **argv) {
         if (r < 0)
                 return exit_status_from(log_error_errno(r, "cannot verify"));
 
-        if (ctx->json) {
-                json_t *checks = json_array();
-                for (size_t i = 0; i < res.n; i++) {
-                        const RepoCheck *c = &res.checks[i];
-                        json_array_append_new(checks, json_pack("{s:s, s:b, s:b, s:o}", "path", c->path, "ok", !c->error,
-                                                                "unsigned", c->unsigned_allowed, "error",
-                                                                c->error ? json_string(c->error) : json_null()));
-                }
-                json_t *j = json_pack("{s:o, s:I, s:I}", "checks", checks, "checked", (json_int_t) res.n, "failed",
-                                      (json_int_t) res.n_failed);
-                json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-                fputc('\n', stdout);
-                json_decref(j);
-        }
+        json_t *checks = json_array();
         for (size_t i = 0; i < res.n; i++) {
                 const RepoCheck *c = &res.checks[i];
-                if (c->error)
+                json_array_append_new(checks, json_pack("{s:o, s:b, s:b, s:o}", "path", cli_json_string(c->path), "ok",
+                                                        !c->error, "unsigned", c->unsigned_allowed, "error",
+                                                        c->error ? cli_json_string(c->error) : json_null()));
+                if (c->error) {
                         fprintf(stderr, "%s: FAILED: %s\n", c->path, c->error);
-                else if (!ctx->json && log_get_level() >= LOG_NORMAL)
+                        log_record_error("%s: FAILED: %s", c->path, c->error);
+                } else if (!log_json() && log_get_level() >= LOG_NORMAL)
                         printf("%s: OK%s\n", c->path, c->unsigned_allowed ? ", not signed (allowed)" : "");
         }
+        cli_result_set(json_pack("{s:o, s:I, s:I}", "checks", checks, "checked", (json_int_t) res.n, "failed",
+                                 (json_int_t) res.n_failed));
         if (res.n_failed > 0) {
-                fprintf(stderr, "slipway: verification failed: %zu problem%s\n", res.n_failed,
-                        res.n_failed == 1 ? "" : "s");
+                log_error("verification failed: %zu problem%s", res.n_failed, res.n_failed == 1 ? "" : "s");
                 return EXIT_FAILURE_USER;
         }
         return EXIT_OK;

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""`--json` on every verb (but verify): standard output is exactly one JSON
+"""`--json` on every verb: standard output is exactly one JSON
 document, an object with the verb's fields, whatever the exit status;
 progress and messages go to standard error, also with -v and -q. A failure
 (exit 1, or 2 for a usage error) prints the verb's partial result, or {},
@@ -8,8 +8,8 @@ with "errors": a non-empty list of {"file", "line", "column", "message"}
 naming what standard error names (docs/cli.md).
 
 One small signed project (a native component, a tar image) goes through
-keygen, init, check, toml-json, package, sign, repo, image, build and
-inspect. Usage: json_test.py SLIPWAY SOURCE_ROOT"""
+keygen, init, check, toml-json, package, sign, repo, verify, image, build
+and inspect. Usage: json_test.py SLIPWAY SOURCE_ROOT"""
 import glob
 import json
 import os
@@ -243,6 +243,30 @@ def test_repo():
     failed_run("repo with a bad package", "repo", d, err="broken.rpm")
 
 
+def test_verify():
+    pub = KEY + ".pub.asc"
+    repo = os.path.join(PROJ, "out", "repo")
+    p, doc = ok_run("verify", "verify", "--key", pub, repo, fields=["checks", "checked", "failed"])
+    if doc:
+        check("verify: every check passed", doc["failed"] == 0 and doc["checked"] >= 3 and
+              all(c["ok"] and c["error"] is None for c in doc["checks"]), doc)
+    d = os.path.join(BASE, "unsigned-verify")
+    os.makedirs(d)
+    shutil.copy(main_rpm(), d)
+    p = slipway("repo", d)
+    check("verify: setup of an unsigned repository", p.returncode == 0, show(p))
+    doc = failed_run("verify of an unsigned repository", "verify", "--key", pub, d, err="not signed")
+    if doc:
+        check("verify failure: the failed check in the result",
+              doc.get("failed", 0) >= 1 and any(not c["ok"] and "not signed" in c["error"] for c in doc["checks"]),
+              doc)
+    p, doc = ok_run("verify --allow-unsigned", "verify", "--allow-unsigned", "--key", pub, d,
+                    fields=["checks", "failed"])
+    if doc:
+        check("verify --allow-unsigned: repomd.xml passes as unsigned",
+              any(c["unsigned"] and c["path"].endswith("repomd.xml") for c in doc["checks"]), doc)
+
+
 def test_image():
     p, doc = ok_run("image", "-C", PROJ, "image", fields=["images", "failed"])
     if doc:
@@ -288,7 +312,8 @@ def test_usage():
     check("--help stays text", p.returncode == 0 and p.stdout.startswith("Usage:"), show(p))
 
 
-start_tests = [test_keygen, test_init, test_check, test_toml_json, test_package, test_sign, test_repo, test_image,
+start_tests = [test_keygen, test_init, test_check, test_toml_json, test_package, test_sign, test_repo, test_verify,
+               test_image,
                test_build, test_inspect, test_usage]
 try:
     for t in start_tests:
