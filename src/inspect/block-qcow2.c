@@ -259,8 +259,16 @@ int block_open_qcow2(BlockSource *file, BlockSource **ret, Diagnostics *d) {
                 diag_error(d, NULL, "qcow2: cannot read the L1 table");
                 return -EBADMSG;
         }
-        for (uint64_t i = 0; i < need; i++)
+        for (uint64_t i = 0; i < need; i++) {
                 q->l1[i] = be64toh(q->l1[i]);
+                uint64_t at = q->l1[i] & L1_OFFSET_MASK;
+                if (at != 0 && (at > file->size || cluster > file->size - at)) {
+                        qcow2_release(&q->base);
+                        diag_error(d, NULL, "qcow2: an L2 table lies past the end of the file (%llu bytes): truncated",
+                                   (unsigned long long) file->size);
+                        return -EBADMSG;
+                }
+        }
         q->file = file;
         *ret = &TAKE_PTR(q)->base;
         return 0;

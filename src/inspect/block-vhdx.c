@@ -323,6 +323,19 @@ int block_open_vhdx(BlockSource *file, BlockSource **ret, Diagnostics *d) {
                 return -ENOMEM;
         if (block_read(file, bat, table, n_bat * 8) < 0)
                 return -EIO;
+        /* Every present block lies in the file (writers extend the file by
+         * whole blocks): otherwise the file was cut short. */
+        for (uint64_t i = 0; i < n_bat; i++) {
+                uint64_t e = le64toh(table[i]), at = e & ~(MiB - 1);
+                if ((i + 1) % (chunk_ratio + 1) == 0)
+                        continue; /* a sector bitmap entry */
+                if ((e & 7) == PAYLOAD_BLOCK_FULLY_PRESENT && !in_file(file, at, block_size)) {
+                        diag_error(d, NULL, "VHDX: payload block %llu lies past the end of the file (%llu bytes): "
+                                            "truncated",
+                                   (unsigned long long) (i - i / (chunk_ratio + 1)), (unsigned long long) file->size);
+                        return -EBADMSG;
+                }
+        }
 
         VhdxSource *v = new0(VhdxSource, 1);
         if (!v)
