@@ -310,6 +310,26 @@ static int ext4_walk(BlockSource *s, FsWalk *w, char **ret_label, char **ret_uui
         char name[64];
         snprintf(name, sizeof name, "block:%p", (void *) s);
 
+        /* The size the superblock claims, before libext2fs allocates its group
+         * descriptors for it: s_blocks_count_lo (0x04), _hi (0x150, with the
+         * 64bit feature, 0x80 of s_feature_incompat at 0x60), s_log_block_size
+         * (0x18); ext4 wiki "The Super Block". */
+        uint8_t sb[1024];
+        if (block_read(s, 1024, sb, sizeof sb) < 0) {
+                diag_error(d, NULL, "ext4: cannot read the superblock");
+                return -EBADMSG;
+        }
+#define LE32(o) ((uint32_t) sb[o] | (uint32_t) sb[(o) + 1] << 8 | (uint32_t) sb[(o) + 2] << 16 | (uint32_t) sb[(o) + 3] << 24)
+        uint64_t claimed = LE32(0x04) | (LE32(0x60) & 0x80 ? (uint64_t) LE32(0x150) << 32 : 0);
+        uint32_t log_block = LE32(0x18);
+#undef LE32
+        if (log_block > 6 || claimed > MAX_FS_BYTES >> (10 + log_block) || (claimed << (10 + log_block)) > s->size) {
+                diag_error(d, NULL, "ext4: the file system (%llu blocks of %u bytes) is larger than its partition "
+                                    "(%llu bytes)",
+                           (unsigned long long) claimed, 1024u << MIN(log_block, 6u), (unsigned long long) s->size);
+                return -EBADMSG;
+        }
+
         pending_source = s;
         errcode_t err = ext2fs_open2(name, NULL, EXT2_FLAG_64BITS, 0, 0, &block_io_manager, &fs);
         pending_source = NULL;
