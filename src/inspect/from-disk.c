@@ -105,7 +105,8 @@ static int walk_fs(DiskReader *r, BlockSource *s, int partition, InvFilesystem *
         for (size_t i = start; i < r->inv->n_files; i++)
                 r->inv->files[i].partition = partition;
         fs->n_files = r->inv->n_files - start;
-        qsort(r->inv->files + start, fs->n_files, sizeof(InvFile), path_cmp);
+        if (fs->n_files > 1)
+                qsort(r->inv->files + start, fs->n_files, sizeof(InvFile), path_cmp);
 
         char buf[32];
         const char *w_ = where(partition, buf);

@@ -288,7 +288,8 @@ static int list_dir(Ext4Walk *e, ext2_ino_t dir, const char *path, unsigned dept
                 r = -ENOMEM;
         }
         if (r >= 0) {
-                qsort(e->children + start, end - start, sizeof(Child), child_cmp);
+                if (end - start > 1)
+                        qsort(e->children + start, end - start, sizeof(Child), child_cmp);
                 for (size_t i = start; i < end && r >= 0; i++) {
                         _cleanup_free_ char *p = NULL;
                         if (asprintf(&p, "%s%s%s", path, strcmp(path, "/") == 0 ? "" : "/", e->children[i].name) < 0)

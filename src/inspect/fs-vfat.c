@@ -327,7 +327,8 @@ static int parse_dir(Vfat *v, const uint8_t *dir, size_t size, bool root, Child 
                 free(c);
                 return r;
         }
-        qsort(c, n, sizeof *c, child_cmp);
+        if (n > 1)
+                qsort(c, n, sizeof *c, child_cmp);
         *ret = c;
         *ret_n = n;
         return 0;
