@@ -107,6 +107,11 @@ if [ "$quick" = 0 ]; then
                                         > build-fuzz/seed-img/repo.cpio 2>/dev/null
                                 seeds=$(find build-fuzz/seed-out -name '*.rpm' -size -256k 2>/dev/null
                                         find build-fuzz/seed-img -type f -size -512k 2>/dev/null) ;;
+                        fuzz-disk)
+                                # Small GPT disks (raw, VHD, qcow2), vfat, ext4 and ISO 9660
+                                # images, each under 1 MiB, made with the real tools.
+                                scripts/disk-seeds.sh build-fuzz/seed-disk >/dev/null 2>&1 || true
+                                seeds=$(find build-fuzz/seed-disk -type f -size -1024k 2>/dev/null) ;;
                         *) seeds= ;;
                         esac
                         for f in $seeds; do cp "$f" "$corpus/$(echo "$f" | md5sum | cut -c1-16)"; done

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "disk/gpt.h"
 #include "inspect/inspect.h"
 #include "rpm/tags.h"
 
@@ -163,6 +164,8 @@ static json_t *file_json_b(Builder *b, const InvFile *f) {
         set(b, o, "caps", jstr(f->caps));
         set(b, o, "xattrs", strv_json(b, f->xattrs, f->n_xattrs));
         set(b, o, "layer", f->layer >= 0 ? json_integer(f->layer) : json_null());
+        if (f->partition >= 0) /* disks only: other kinds keep their rows as they were */
+                set(b, o, "partition", json_integer(f->partition));
         return o;
 }
 
@@ -229,6 +232,87 @@ static json_t *diag_json(Builder *b, const Diagnostics *d, DiagLevel level) {
         return a;
 }
 
+static json_t *guid_json(const uint8_t guid[16]) {
+        char s[GUID_STRING_MAX];
+        return json_string(guid_to_string(guid, s));
+}
+
+static json_t *filesystem_json(Builder *b, const InvFilesystem *fs) {
+        if (!fs->type)
+                return json_null();
+        json_t *o = json_object();
+        set(b, o, "type", json_string(fs->type));
+        set(b, o, "label", jstr(fs->label));
+        set(b, o, "uuid", jstr(fs->uuid));
+        set(b, o, "files", json_integer((json_int_t) fs->n_files));
+        set(b, o, "error", jstr(fs->error));
+        return o;
+}
+
+static json_t *partition_ref(int partition) {
+        return partition >= 0 ? json_integer(partition) : json_null();
+}
+
+/* The members of a disk image: "disk", "filesystem", "partitions", "boot",
+ * "rpmdb_partition" (the schema in docs/cli.md). */
+static void disk_json(Builder *b, json_t *o, const Inventory *inv) {
+        json_t *disk = json_object();
+        set(b, disk, "size", json_integer((json_int_t) MIN(inv->disk_size, (uint64_t) INT64_MAX)));
+        set(b, disk, "partition_table", inv->has_gpt ? json_string("gpt") : json_null());
+        set(b, disk, "guid", inv->has_gpt ? guid_json(inv->disk_guid) : json_null());
+        set(b, disk, "backup_table_used", json_boolean(inv->gpt_from_backup));
+        set(b, o, "disk", disk);
+        set(b, o, "filesystem", filesystem_json(b, &inv->disk_fs));
+
+        json_t *parts = json_array();
+        for (size_t i = 0; i < inv->n_partitions; i++) {
+                const InvPartition *p = &inv->partitions[i];
+                json_t *x = json_object();
+                char attrs[19];
+                snprintf(attrs, sizeof attrs, "0x%016llx", (unsigned long long) p->attributes);
+                set(b, x, "number", json_integer(p->number));
+                set(b, x, "type", jstr(p->type_name));
+                set(b, x, "arch", jstr(p->type_arch));
+                set(b, x, "type_guid", guid_json(p->type_guid));
+                set(b, x, "guid", guid_json(p->guid));
+                set(b, x, "name", jstr(p->name));
+                set(b, x, "first_lba", json_integer((json_int_t) p->first_lba));
+                set(b, x, "last_lba", json_integer((json_int_t) p->last_lba));
+                set(b, x, "start", json_integer((json_int_t) (p->first_lba * 512)));
+                set(b, x, "size", json_integer((json_int_t) ((p->last_lba - p->first_lba + 1) * 512)));
+                set(b, x, "attributes", json_string(attrs));
+                set(b, x, "filesystem", filesystem_json(b, &p->fs));
+                append(b, parts, x);
+        }
+        set(b, o, "partitions", parts);
+
+        json_t *boot = json_object(), *entries = json_array();
+        if (inv->loader_path)
+                set(b, boot, "loader",
+                    json_pack("{s:o, s:o, s:o, s:o}", "partition", partition_ref(inv->loader_partition), "path",
+                              jstr(inv->loader_path), "default", jstr(inv->loader_default), "timeout",
+                              jstr(inv->loader_timeout)));
+        else
+                set(b, boot, "loader", json_null());
+        for (size_t i = 0; i < inv->n_boot_entries; i++) {
+                const InvBootEntry *e = &inv->boot_entries[i];
+                json_t *x = json_object();
+                set(b, x, "type", json_string(e->type));
+                set(b, x, "partition", partition_ref(e->partition));
+                set(b, x, "path", jstr(e->path));
+                set(b, x, "title", jstr(e->title));
+                set(b, x, "version", jstr(e->version));
+                set(b, x, "linux", jstr(e->linux));
+                set(b, x, "initrd", strv_json(b, e->initrd, e->n_initrd));
+                set(b, x, "options", jstr(e->options));
+                append(b, entries, x);
+        }
+        set(b, boot, "entries", entries);
+        set(b, o, "boot", boot);
+        set(b, o, "rpmdb", jstr(inv->rpmdb));
+        set(b, o, "rpmdb_partition", inv->rpmdb ? partition_ref(inv->rpmdb_partition) : json_null());
+}
+
 /* Everything but the file list (file_json() makes its rows). */
 static json_t *inventory_json(const Inventory *inv, const char *path, const Diagnostics *d) {
         Builder b = {};
@@ -261,6 +345,8 @@ static json_t *inventory_json(const Inventory *inv, const char *path, const Diag
                 set(&b, o, "layers", layers);
                 set(&b, o, "rpmdb", jstr(inv->rpmdb));
         }
+        if (inv->kind == INVENTORY_DISK)
+                disk_json(&b, o, inv);
         json_t *pk = json_array();
         for (size_t i = 0; i < inv->n_packages; i++)
                 append(&b, pk, package_json(&b, inv, &inv->packages[i]));
@@ -367,7 +453,8 @@ static void size_column(const json_t *f, char *buf, size_t size) {
                 snprintf(buf, size, "%lld", (long long) json_integer_value(json_object_get(f, "size")));
 }
 
-static int print_files(const Inventory *inv, bool show_layer) {
+/* column: "layer" or "partition", a first column of the rows; NULL: none. */
+static int print_files(const Inventory *inv, const char *column) {
         size_t wu = 1, wg = 1, ws = 1;
         char u[64], g[64], sz[32];
 
@@ -393,8 +480,8 @@ static int print_files(const Inventory *inv, bool show_layer) {
                 mode_string(js(f, "type"), (unsigned) strtoul(js(f, "mode"), NULL, 8), m);
                 owner(f, "uid", "user", u, sizeof u);
                 owner(f, "gid", "group", g, sizeof g);
-                if (show_layer)
-                        printf("%-3lld ", (long long) json_integer_value(json_object_get(f, "layer")));
+                if (column)
+                        printf("%-3lld ", (long long) json_integer_value(json_object_get(f, column)));
                 size_column(f, sz, sizeof sz);
                 printf("%s  %-*s  %-*s  %*s  ", m, (int) wu, u, (int) wg, g, (int) ws, sz);
                 put(js(f, "path"));
@@ -438,6 +525,170 @@ static int print_files(const Inventory *inv, bool show_layer) {
         return 0;
 }
 
+/* "67108864 (64.0 MiB)" */
+static void print_bytes(const char *label, const char *prefix, long long n) {
+        static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
+        char buf[96];
+        double v = (double) n;
+        size_t u = 0;
+        if (n < 1024)
+                snprintf(buf, sizeof buf, "%s%lld bytes", prefix, n);
+        else {
+                v /= 1024;
+                while (v >= 1024 && u + 1 < ELEMENTSOF(units)) {
+                        v /= 1024;
+                        u++;
+                }
+                snprintf(buf, sizeof buf, "%s%lld (%.1f %s)", prefix, n, v, units[u]);
+        }
+        print_field(label, buf);
+}
+
+static void print_filesystem(const char *label, const json_t *fs) {
+        if (!json_is_object(fs)) {
+                print_field(label, "none recognised");
+                return;
+        }
+        printf("%-13s%s", label, js(fs, "type"));
+        if (json_is_string(json_object_get(fs, "label"))) {
+                fputs(", label '", stdout);
+                put(js(fs, "label"));
+                putchar('\'');
+        }
+        if (json_is_string(json_object_get(fs, "uuid"))) {
+                fputs(", uuid ", stdout);
+                put(js(fs, "uuid"));
+        }
+        printf(", %lld files", (long long) json_integer_value(json_object_get(fs, "files")));
+        if (json_is_string(json_object_get(fs, "error"))) {
+                fputs(" (unreadable: ", stdout);
+                put(js(fs, "error"));
+                putchar(')');
+        }
+        putchar('\n');
+}
+
+/* "partition 2" or "the disk", for where a file was found. */
+static void where(const json_t *partition, char *buf, size_t size) {
+        if (json_integer_value(partition) > 0)
+                snprintf(buf, size, "partition %lld", (long long) json_integer_value(partition));
+        else
+                snprintf(buf, size, "the disk");
+}
+
+/* The names directly in the root of one file system, at most a dozen. */
+static void print_top(const char *label, const Inventory *inv, int partition) {
+        size_t shown = 0, total = 0;
+        for (size_t i = 0; i < inv->n_files; i++) {
+                const char *p = inv->files[i].path;
+                if (inv->files[i].partition != partition || strcmp(p, "/") == 0 || strchr(p + 1, '/'))
+                        continue;
+                total++;
+                if (shown >= 12)
+                        continue;
+                if (shown == 0)
+                        printf("%-13s", label);
+                else
+                        putchar(' ');
+                put(p + 1);
+                shown++;
+        }
+        if (total > shown)
+                printf(" (and %zu more)", total - shown);
+        if (shown > 0)
+                putchar('\n');
+}
+
+static int render_disk(const json_t *j, const Inventory *inv) {
+        const json_t *disk = json_object_get(j, "disk"), *parts = json_object_get(j, "partitions"), *v;
+        const json_t *boot = json_object_get(j, "boot"), *pk = json_object_get(j, "packages");
+        char buf[160];
+        size_t i;
+
+        print_field("format", js(j, "format"));
+        print_bytes("virtual size", "", (long long) json_integer_value(json_object_get(disk, "size")));
+        if (json_is_string(json_object_get(disk, "partition_table"))) {
+                snprintf(buf, sizeof buf, "GPT, disk GUID %s%s", js(disk, "guid"),
+                         json_is_true(json_object_get(disk, "backup_table_used")) ? " (from the backup table)" : "");
+                print_field("partitions", buf);
+        } else
+                print_field("partitions", "none (no GPT)");
+        if (json_is_object(json_object_get(j, "filesystem"))) {
+                print_filesystem("filesystem", json_object_get(j, "filesystem"));
+                print_top("top level", inv, 0);
+        }
+
+        json_array_foreach(parts, i, v) {
+                const json_t *fs = json_object_get(v, "filesystem");
+                printf("\npartition %lld\n", (long long) json_integer_value(json_object_get(v, "number")));
+                if (json_is_string(json_object_get(v, "arch")))
+                        snprintf(buf, sizeof buf, "%s (%s), %s", js(v, "type"), js(v, "arch"), js(v, "type_guid"));
+                else
+                        snprintf(buf, sizeof buf, "%s, %s", json_is_string(json_object_get(v, "type")) ? js(v, "type") : "unknown",
+                                 js(v, "type_guid"));
+                print_field("  type", buf);
+                print_field("  guid", js(v, "guid"));
+                if (js(v, "name")[0] && strcmp(js(v, "name"), "-") != 0)
+                        print_field("  name", js(v, "name"));
+                snprintf(buf, sizeof buf, "LBA %lld, ", (long long) json_integer_value(json_object_get(v, "first_lba")));
+                print_bytes("  start", buf, (long long) json_integer_value(json_object_get(v, "start")));
+                print_bytes("  size", "", (long long) json_integer_value(json_object_get(v, "size")));
+                if (strcmp(js(v, "attributes"), "0x0000000000000000") != 0)
+                        print_field("  attributes", js(v, "attributes"));
+                print_filesystem("  filesystem", fs);
+                if (json_is_object(fs))
+                        print_top("  top level", inv, (int) json_integer_value(json_object_get(v, "number")));
+        }
+
+        const json_t *loader = json_object_get(boot, "loader"), *entries = json_object_get(boot, "entries");
+        printf("\nboot\n");
+        if (json_is_object(loader)) {
+                where(json_object_get(loader, "partition"), buf, sizeof buf);
+                printf("  %-11s%s ", "loader", buf);
+                put(js(loader, "path"));
+                fputs(": default ", stdout);
+                put(js(loader, "default"));
+                fputs(", timeout ", stdout);
+                put(js(loader, "timeout"));
+                putchar('\n');
+        }
+        if (!json_is_object(loader) && json_array_size(entries) == 0)
+                printf("  none (no loader/loader.conf, loader/entries/*.conf or grub.cfg)\n");
+        json_array_foreach(entries, i, v) {
+                size_t k;
+                const json_t *x;
+                where(json_object_get(v, "partition"), buf, sizeof buf);
+                printf("  %-11s%s %s ", "entry", js(v, "type"), buf);
+                put(js(v, "path"));
+                putchar('\n');
+                print_field("    title", js(v, "title"));
+                if (json_is_string(json_object_get(v, "version")))
+                        print_field("    version", js(v, "version"));
+                print_field("    linux", js(v, "linux"));
+                json_array_foreach(json_object_get(v, "initrd"), k, x)
+                        print_field("    initrd", json_string_value(x));
+                print_field("    options", js(v, "options"));
+        }
+
+        if (json_is_string(json_object_get(j, "rpmdb"))) {
+                where(json_object_get(j, "rpmdb_partition"), buf, sizeof buf);
+                printf("\npackages (%zu, from %s ", json_array_size(pk), buf);
+                put(js(j, "rpmdb"));
+                puts(")");
+                json_array_foreach(pk, i, v) {
+                        fputs("  ", stdout);
+                        put(js(v, "nevra"));
+                        putchar('\n');
+                }
+        } else
+                printf("\npackages     none (no rpm database)\n");
+
+        if (log_get_level() >= LOG_VERBOSE)
+                return print_files(inv, "partition");
+        printf("\nfiles        %zu (-v lists them)\n", inv->n_files);
+        return 0;
+}
+
 static int render_text(const json_t *j, const Inventory *inv) {
         const char *kind = js(j, "kind");
         const json_t *pk = json_object_get(j, "packages"), *v;
@@ -464,8 +715,10 @@ static int render_text(const json_t *j, const Inventory *inv) {
                 print_list("provides", json_object_get(p, "provides"));
                 print_list("conflicts", json_object_get(p, "conflicts"));
                 print_list("obsoletes", json_object_get(p, "obsoletes"));
-                return print_files(inv, false);
+                return print_files(inv, NULL);
         }
+        if (strcmp(kind, "disk") == 0)
+                return render_disk(j, inv);
         if (strcmp(kind, "repository") == 0) {
                 const json_t *md = json_object_get(j, "metadata");
                 print_field("signed", json_is_true(json_object_get(j, "signed")) ? "yes (repodata/repomd.xml.asc)" : "no");
@@ -510,7 +763,7 @@ static int render_text(const json_t *j, const Inventory *inv) {
                 }
         } else
                 printf("\npackages     none (no rpm database)\n");
-        return print_files(inv, json_array_size(layers) > 1);
+        return print_files(inv, json_array_size(layers) > 1 ? "layer" : NULL);
 }
 
 int verb_inspect(const Context *ctx, int argc, char **argv) {

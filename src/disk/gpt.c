@@ -343,6 +343,24 @@ int gpt_type_from_name(const char *name, const char *arch, uint8_t ret[16]) {
         return -EOPNOTSUPP;
 }
 
+int gpt_type_to_name(const uint8_t guid[16], const char **ret_name, const char **ret_arch) {
+        char s[GUID_STRING_MAX];
+        guid_to_string(guid, s);
+        for (size_t i = 0; i < ELEMENTSOF(fixed_types); i++)
+                if (strcmp(s, fixed_types[i].guid) == 0) {
+                        *ret_name = fixed_types[i].name;
+                        *ret_arch = NULL;
+                        return 0;
+                }
+        for (size_t i = 0; i < ELEMENTSOF(arch_types); i++)
+                if (strcmp(s, arch_types[i].root) == 0 || strcmp(s, arch_types[i].usr) == 0) {
+                        *ret_name = strcmp(s, arch_types[i].root) == 0 ? "root" : "usr";
+                        *ret_arch = arch_types[i].arch;
+                        return 0;
+                }
+        return -ENOENT;
+}
+
 /* The three leading fields of an EFI_GUID are little-endian on disk
  * (UEFI appendix A, "GUID and Time Formats"); this swaps between that and
  * the big-endian order of the text form, in either direction. */

@@ -87,6 +87,11 @@ int gpt_build_reserved(uint64_t disk_size, const uint8_t disk_guid[16], const Gp
  * type for here. */
 int gpt_type_from_name(const char *name, const char *arch, uint8_t ret[16]);
 
+/* The reverse: the type name of a partition type GUID, and for "root" and
+ * "usr" the architecture (static strings). -ENOENT for a GUID that is not
+ * one of slipway's types. */
+int gpt_type_to_name(const uint8_t guid[16], const char **ret_name, const char **ret_arch);
+
 /* A GUID derived from a 32-byte seed and a label: the first 16 bytes of
  * SHA-256(seed || label), made a version 4, variant 1 (RFC 9562) UUID, in
  * on-disk form. The same seed and label always give the same GUID. */

@@ -32,6 +32,7 @@ typedef enum InventoryKind {
         INVENTORY_RPM,
         INVENTORY_REPOSITORY,
         INVENTORY_IMAGE,
+        INVENTORY_DISK,
         _INVENTORY_KIND_MAX,
         _INVENTORY_KIND_INVALID = -EINVAL,
 } InventoryKind;
@@ -92,6 +93,8 @@ typedef struct InvFile {
         char **xattrs;    /* names of extended attributes, sorted */
         size_t n_xattrs;
         int layer;        /* OCI images: index into Inventory.layers; else -1 */
+        int partition;    /* disks: the GPT partition number it is on, 0: the file system of the
+                           * whole disk (an ISO 9660 image); else -1 */
 } InvFile;
 
 /* A file listed by repomd.xml. */
@@ -110,6 +113,42 @@ typedef struct InvLayer {
         const char *compression; /* static: "none", "gzip", "zstd" */
 } InvLayer;
 
+/* A file system found on a disk or a partition. */
+typedef struct InvFilesystem {
+        const char *type; /* static: "ext4", "vfat", "iso9660"; NULL: none recognised */
+        char *label;      /* NULL: none */
+        char *uuid;       /* as blkid prints it; NULL: none */
+        size_t n_files;
+        char *error;      /* why it could not be listed (in full), NULL if it could */
+} InvFilesystem;
+
+/* A partition of a disk's GPT. */
+typedef struct InvPartition {
+        unsigned number; /* its entry's index, from 1 */
+        uint8_t type_guid[16];
+        uint8_t guid[16];
+        const char *type_name; /* static: slipway's name for the type ("esp", "root", ...), NULL if unknown */
+        const char *type_arch; /* static: the architecture of a "root" or "usr" type, else NULL */
+        char *name;            /* the GPT partition name (UTF-8), "" if none */
+        uint64_t first_lba, last_lba; /* inclusive, 512-byte sectors */
+        uint64_t attributes;
+        InvFilesystem fs;
+} InvPartition;
+
+/* A boot menu entry: a Boot Loader Specification entry of systemd-boot
+ * (loader/entries/NAME.conf) or a GRUB menuentry. */
+typedef struct InvBootEntry {
+        const char *type; /* static: "bls", "grub" */
+        int partition;    /* where its file is, as InvFile.partition */
+        char *path;       /* the file, within its file system */
+        char *title;
+        char *version;    /* BLS only */
+        char *linux;
+        char **initrd;
+        size_t n_initrd;
+        char *options;    /* the kernel command line */
+} InvBootEntry;
+
 typedef struct Inventory {
         InventoryKind kind;
         const char *format;      /* static: "rpm", "repository", "oci-layout", "oci-archive", "tar", "cpio" */
@@ -124,6 +163,22 @@ typedef struct Inventory {
         size_t n_metadata, allocated_metadata;
         InvLayer *layers;
         size_t n_layers, allocated_layers;
+        /* disks */
+        uint64_t disk_size;        /* the virtual size in bytes */
+        bool has_gpt;
+        bool gpt_from_backup;      /* the primary GPT was damaged */
+        uint8_t disk_guid[16];     /* has_gpt */
+        InvPartition *partitions;
+        size_t n_partitions, allocated_partitions;
+        InvFilesystem disk_fs;     /* a file system over the whole disk (an ISO 9660 image, or a disk
+                                    * without a partition table); type NULL if none */
+        int rpmdb_partition;       /* where rpmdb was read (as InvFile.partition) */
+        InvBootEntry *boot_entries;
+        size_t n_boot_entries, allocated_boot_entries;
+        char *loader_path;         /* loader/loader.conf, if found */
+        int loader_partition;
+        char *loader_default;      /* its "default" and "timeout", NULL if not set */
+        char *loader_timeout;
 } Inventory;
 
 Inventory *inventory_new(InventoryKind kind, const char *format);
@@ -136,6 +191,8 @@ InvPackage *inventory_add_package(Inventory *inv);
 InvFile *inventory_add_file(Inventory *inv);
 InvMetadata *inventory_add_metadata(Inventory *inv);
 InvLayer *inventory_add_layer(Inventory *inv);
+InvPartition *inventory_add_partition(Inventory *inv);
+InvBootEntry *inventory_add_boot_entry(Inventory *inv);
 
 typedef struct InspectOptions {
         /* The most bytes decompressed archives may expand to, in all (0: 1 TiB);
@@ -147,9 +204,10 @@ typedef struct InspectOptions {
 } InspectOptions;
 
 /* Inspects path: an RPM file, a repository directory (repodata/repomd.xml),
- * an OCI image layout directory (oci-layout), or an archive (tar or cpio,
+ * an OCI image layout directory (oci-layout), an archive (tar or cpio,
  * plain or compressed with gzip or zstd; a tar holding an OCI layout is an
- * oci-archive). Detected by content; file names do not matter. Errors go to
+ * oci-archive), or a disk image (raw, VHD, VHDX, qcow2, ISO 9660; see
+ * inspect_disk()). Detected by content; file names do not matter. Errors go to
  * d (without the path: the caller names it) and give -EBADMSG (malformed),
  * -EMEDIUMTYPE (not any of these), -EFBIG, or -errno of a system call;
  * warnings (an unreadable rpm database) go to d too and do not fail. */
@@ -164,6 +222,20 @@ int inspect_oci_layout(const char *dir, const InspectOptions *o, Inventory **ret
 int inspect_archive_file(const char *path, const InspectOptions *o, Inventory **ret, Diagnostics *d);
 /* An archive (or oci-archive) in memory. */
 int inspect_archive_memory(const void *data, size_t size, const InspectOptions *o, Inventory **ret, Diagnostics *d);
+
+/* A disk image: the container (raw, fixed VHD, VHDX, qcow2: block.h), its
+ * GPT, the files of every partition's file system (ext4, vfat, ISO 9660;
+ * or of the whole disk's, for an ISO image or a disk without a partition
+ * table), the boot entries on them (disk.h), and the packages of the rpm
+ * database of the first file system that has one. A file system that cannot
+ * be read is a warning (InvFilesystem.error), not a failure; a container or
+ * GPT that cannot be read is -EBADMSG / -EOPNOTSUPP. -EMEDIUMTYPE: not a
+ * disk image (no container signature, no GPT, no file system). The files of
+ * all file systems together are bounded by o->max_entries, the contents
+ * read (boot files, the rpm database) by o->max_bytes. */
+int inspect_disk_file(const char *path, const InspectOptions *o, Inventory **ret, Diagnostics *d);
+/* The same over bytes in memory (the fuzz target's). */
+int inspect_disk_memory(const void *data, size_t size, const InspectOptions *o, Inventory **ret, Diagnostics *d);
 
 /* Appends the packages of an rpmdb.sqlite (rpm 4.16+'s sqlite backend, table
  * Packages(hnum, blob)) to inv, in hnum order. data is the whole database

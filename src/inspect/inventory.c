@@ -16,6 +16,7 @@ static const char *const kind_table[_INVENTORY_KIND_MAX] = {
         [INVENTORY_RPM] = "rpm",
         [INVENTORY_REPOSITORY] = "repository",
         [INVENTORY_IMAGE] = "image",
+        [INVENTORY_DISK] = "disk",
 };
 
 const char *inventory_kind_to_string(InventoryKind k) {
@@ -71,12 +72,29 @@ static void file_release(InvFile *f) {
         strv_free(f->xattrs, f->n_xattrs);
 }
 
+static void filesystem_release(InvFilesystem *f) {
+        free(f->label);
+        free(f->uuid);
+        free(f->error);
+}
+
+static void boot_entry_release(InvBootEntry *e) {
+        free(e->path);
+        free(e->title);
+        free(e->version);
+        free(e->linux);
+        strv_free(e->initrd, e->n_initrd);
+        free(e->options);
+}
+
 Inventory *inventory_new(InventoryKind kind, const char *format) {
         Inventory *inv = new0(Inventory, 1);
         if (!inv)
                 return NULL;
         inv->kind = kind;
         inv->format = format;
+        inv->rpmdb_partition = -1;
+        inv->loader_partition = -1;
         return inv;
 }
 
@@ -101,6 +119,18 @@ Inventory *inventory_free(Inventory *inv) {
                 free(inv->layers[i].media_type);
         }
         free(inv->layers);
+        for (size_t i = 0; i < inv->n_partitions; i++) {
+                free(inv->partitions[i].name);
+                filesystem_release(&inv->partitions[i].fs);
+        }
+        free(inv->partitions);
+        filesystem_release(&inv->disk_fs);
+        for (size_t i = 0; i < inv->n_boot_entries; i++)
+                boot_entry_release(&inv->boot_entries[i]);
+        free(inv->boot_entries);
+        free(inv->loader_path);
+        free(inv->loader_default);
+        free(inv->loader_timeout);
         free(inv->rpmdb);
         free(inv);
         return NULL;
@@ -118,7 +148,7 @@ InvFile *inventory_add_file(Inventory *inv) {
         if (!GREEDY_REALLOC(inv->files, inv->allocated_files, inv->n_files + 1))
                 return NULL;
         InvFile *f = &inv->files[inv->n_files++];
-        *f = (InvFile) { .layer = -1 };
+        *f = (InvFile) { .layer = -1, .partition = -1 };
         return f;
 }
 
@@ -136,6 +166,22 @@ InvLayer *inventory_add_layer(Inventory *inv) {
         InvLayer *l = &inv->layers[inv->n_layers++];
         *l = (InvLayer) {};
         return l;
+}
+
+InvPartition *inventory_add_partition(Inventory *inv) {
+        if (!GREEDY_REALLOC(inv->partitions, inv->allocated_partitions, inv->n_partitions + 1))
+                return NULL;
+        InvPartition *p = &inv->partitions[inv->n_partitions++];
+        *p = (InvPartition) {};
+        return p;
+}
+
+InvBootEntry *inventory_add_boot_entry(Inventory *inv) {
+        if (!GREEDY_REALLOC(inv->boot_entries, inv->allocated_boot_entries, inv->n_boot_entries + 1))
+                return NULL;
+        InvBootEntry *e = &inv->boot_entries[inv->n_boot_entries++];
+        *e = (InvBootEntry) { .partition = -1 };
+        return e;
 }
 
 static bool is_file_in(const char *dir, const char *name) {
@@ -187,5 +233,12 @@ int inspect_path(const char *path, const InspectOptions *o, Inventory **ret, Dia
         static const uint8_t rpm_magic[4] = { 0xED, 0xAB, 0xEE, 0xDB };
         if (n == 4 && memcmp(magic, rpm_magic, 4) == 0)
                 return inspect_rpm_file(path, ret, d);
+        /* Disk images are recognised by their container's or file system's
+         * structures, archives by libarchive; a disk is tried first (its
+         * signatures are at fixed places), and what it does not recognise
+         * leaves no diagnostics behind. */
+        int r = inspect_disk_file(path, o, ret, d);
+        if (r != -EMEDIUMTYPE)
+                return r;
         return inspect_archive_file(path, o, ret, d);
 }

@@ -5,9 +5,13 @@ signed RPMs (the key ID rpm reports), repositories from `slipway repo`
 (checked against repomd.xml and primary), images made with the real tools
 (tar, cpio, gzip, zstd, umoci: rootfs tarballs, .wsl, initrds, OCI layouts and
 oci-archives; every entry checked against Python's tarfile or the source
-tree), an rpm database written by rpm itself (`rpm -i --justdb`), and bad
-input: garbage, empty, truncated and corrupted files must give exit status 1
-with a message naming the file, never a crash.
+tree), an rpm database written by rpm itself (`rpm -i --justdb`), disk
+images from `slipway image` (raw, VHD, VHDX, qcow2 and a hybrid ISO; GPT
+checked against sfdisk, the ESP against mdir, ext4 against debugfs, ISO 9660
+against xorriso, packages against rpm -qa; the same disk converted by
+qemu-img, compressed qcow2 included, reads the same), and bad input: garbage,
+empty, truncated and corrupted files must give exit status 1 with a message
+naming the file, never a crash.
 
 Everything happens in a temporary directory. Usage: inspect_test.py SLIPWAY SOURCE_ROOT"""
 import gzip
@@ -623,6 +627,370 @@ def test_mutations():
     check(f"mutations: {n} corrupted inputs, no crash ({time.monotonic() - t0:.1f}s)", not crashes, crashes[:3])
 
 
+# ---------------------------------------------------------------------------
+# Disk images: a small project with a stand-in kernel and systemd-boot (a
+# BLS entry needs no real ones), a GPT disk in every container and a hybrid
+# ISO, read back and compared with what the real tools see.
+
+DISK_TOML = f"""[project]
+name = "tiny"
+version = "1"
+source-date-epoch = {SDE}
+
+[components.fakeboot]
+version = "1.0"
+summary = "a stand-in kernel and boot loader"
+license = "MIT"
+arch = "noarch"
+
+[[components.fakeboot.files]]
+source = "files/vmlinuz"
+path = "/usr/lib/modules/6.1.0-test/vmlinuz"
+
+[[components.fakeboot.files]]
+source = "files/sdboot"
+path = "/usr/lib/systemd/boot/efi/systemd-bootx64.efi"
+
+[components.payload]
+version = "2.0"
+release = "3"
+summary = "files for every partition"
+license = "MIT"
+arch = "noarch"
+
+[[components.payload.files]]
+source = "files/data"
+path = "/srv/www/index.html"
+
+[[components.payload.files]]
+source = "files/tool"
+path = "/usr/bin/tool"
+mode = "04755"
+
+[[components.payload.files]]
+source = "files/long"
+path = "/boot/efi/Some Long Name.txt"
+
+[images.vm]
+formats = ["raw", "vhd", "vhdx", "qcow2"]
+packages = ["fakeboot", "payload"]
+boot = "uefi"
+kernel-cmdline = "console=ttyS0 quiet"
+
+[[images.vm.partitions]]
+type = "esp"
+size = "64M"
+
+[[images.vm.partitions]]
+type = "root"
+size = "grow"
+
+[[images.vm.partitions]]
+label = "srv-data"
+type = "srv"
+size = "32M"
+
+[images.live]
+formats = ["iso"]
+packages = ["fakeboot", "payload"]
+boot = "uefi"
+kernel-cmdline = "console=ttyS0 rdinit=/bin/sh"
+"""
+
+DISKS = {}  # format -> path
+
+
+def disk_setup():
+    d = path("disk-project")
+    rnd = random.Random(3)
+    for rel, data in [("files/vmlinuz", bytes(rnd.getrandbits(8) for _ in range(200000))),
+                      ("files/sdboot", bytes(rnd.getrandbits(8) for _ in range(30000)))]:
+        os.makedirs(os.path.join(d, "files"), exist_ok=True)
+        with open(os.path.join(d, rel), "wb") as f:
+            f.write(data)
+    write(os.path.join(d, "slipway.toml"), DISK_TOML)
+    write(os.path.join(d, "files", "data"), "<h1>hello</h1>\n")
+    write(os.path.join(d, "files", "tool"), "#!/bin/sh\n")
+    write(os.path.join(d, "files", "long"), "a long name\n")
+    for verb in ("package", "image"):
+        p = slipway("-C", d, verb)
+        if not check(f"disks: slipway {verb}", p.returncode == 0, show(p)):
+            return False
+    out = os.path.join(d, "out", "images")
+    for f in ("raw", "vhd", "vhdx", "qcow2"):
+        DISKS[f] = os.path.join(out, "vm." + f)
+    DISKS["iso"] = os.path.join(out, "live.iso")
+    return all(os.path.isfile(x) for x in DISKS.values())
+
+
+def sfdisk_parts(image):
+    p = tool("sfdisk", "-J", image)
+    t = json.loads(p.stdout)["partitiontable"]
+    return t, t["partitions"]
+
+
+def ext4_listing(img):
+    """Every path of an ext4 image by debugfs 'ls -p', one level per run."""
+    paths, level = {"/": None}, ["/"]
+    while level:
+        cmds = "".join(f'ls -p "{d}"\n' for d in level)
+        cmdfile = img + ".cmds"
+        write(cmdfile, cmds)
+        out = tool("debugfs", "-f", cmdfile, img).stdout
+        nxt = []
+        cur = None
+        for line in out.splitlines():
+            if line.startswith("debugfs:"):
+                cur = line.split('"')[1] if '"' in line else None
+                continue
+            f = line.split("/")
+            if len(f) < 7 or cur is None or f[5] in ("", ".", ".."):  # "": lost+found's empty slots
+                continue
+            full = (cur.rstrip("/") + "/" + f[5])
+            mode = int(f[2], 8)
+            paths[full] = (mode, int(f[3]), int(f[4]))
+            if stat.S_ISDIR(mode):
+                nxt.append(full)
+        level = nxt
+    return paths
+
+
+def extract(image, part, dst):
+    with open(image, "rb") as f, open(dst, "wb") as g:
+        f.seek(part["start"] * 512)
+        g.write(f.read(part["size"] * 512))
+    return dst
+
+
+def files_of(doc, partition):
+    return {f["path"]: f for f in doc["files"] if f.get("partition") == partition}
+
+
+def test_disk_raw():
+    raw = DISKS["raw"]
+    p, doc = inspect_json(raw)
+    if not check("disk raw: --json exit 0, one JSON document", p.returncode == 0 and doc is not None, show(p)):
+        return
+    check("disk raw: kind disk, format raw", doc["kind"] == "disk" and doc["format"] == "raw", doc["kind"])
+    table, parts = sfdisk_parts(raw)
+    check("disk raw: the size", doc["disk"]["size"] == os.path.getsize(raw), doc["disk"])
+    check("disk raw: the GPT disk GUID is sfdisk's label-id", doc["disk"]["partition_table"] == "gpt"
+          and doc["disk"]["guid"].upper() == table["id"].upper(), (doc["disk"], table["id"]))
+    got = [(x["number"], x["first_lba"], x["size"] // 512, x["type_guid"].upper(), x["guid"].upper(), x["name"])
+           for x in doc["partitions"]]
+    want = [(int(x["node"][len(raw):]), x["start"], x["size"], x["type"].upper(), x["uuid"].upper(), x.get("name", ""))
+            for x in parts]
+    check("disk raw: partitions as sfdisk -J: numbers, starts, sizes, type GUIDs, GUIDs, names", got == want,
+          (got, want))
+    types = [(x["type"], x["arch"]) for x in doc["partitions"]]
+    check("disk raw: type names esp, root, srv", [t for t, _ in types] == ["esp", "root", "srv"], types)
+    fs = [x["filesystem"] and x["filesystem"]["type"] for x in doc["partitions"]]
+    check("disk raw: file systems vfat, ext4, ext4", fs == ["vfat", "ext4", "ext4"], fs)
+    check("disk raw: srv's ext4 label", doc["partitions"][2]["filesystem"]["label"] == "srv-data",
+          doc["partitions"][2]["filesystem"])
+
+    # The ESP: mdir's recursive listing.
+    esp = extract(raw, parts[0], path("disk-esp.img"))
+    env = dict(os.environ, MTOOLS_SKIP_CHECK="1")
+    md = subprocess.run(["mdir", "-/", "-b", "-i", esp, "::/"], capture_output=True, text=True, env=env)
+    want_esp = {"/"} | {l[2:].rstrip("/") for l in md.stdout.splitlines() if l.startswith("::/")}
+    got_esp = files_of(doc, 1)
+    check("disk raw: ESP paths as mdir -/ lists them (long names included)", set(got_esp) == want_esp,
+          sorted(set(got_esp) ^ want_esp))
+    check("disk raw: ESP: the long name kept", "/Some Long Name.txt" in got_esp, sorted(got_esp))
+    check("disk raw: ESP sizes", got_esp.get("/loader/loader.conf", {}).get("size") ==
+          len(subprocess.run(["mtype", "-i", esp, "::/loader/loader.conf"], capture_output=True, env=env).stdout),
+          got_esp.get("/loader/loader.conf"))
+    blk = tool("blkid", "-p", "-o", "export", esp, check_rc=False).stdout if shutil.which("blkid") else ""
+    if "UUID=" in blk:
+        uuid = [l.split("=", 1)[1] for l in blk.splitlines() if l.startswith("UUID=")][0]
+        check("disk raw: ESP uuid as blkid", doc["partitions"][0]["filesystem"]["uuid"] == uuid,
+              (doc["partitions"][0]["filesystem"], uuid))
+
+    # Root and srv: debugfs.
+    for i, name in ((1, "root"), (2, "srv")):
+        img = extract(raw, parts[i], path(f"disk-{name}.img"))
+        want_fs = ext4_listing(img)
+        got_fs = files_of(doc, i + 1)
+        check(f"disk raw: {name}: paths as debugfs lists them", set(got_fs) == set(want_fs),
+              sorted(set(got_fs) ^ set(want_fs))[:20])
+        bad_modes = [k for k, v in want_fs.items() if v and k in got_fs and
+                     (int(got_fs[k]["mode"], 8) != stat.S_IMODE(v[0]) or got_fs[k]["uid"] != v[1])]
+        check(f"disk raw: {name}: modes and owners as debugfs", not bad_modes, bad_modes[:5])
+        u = tool("debugfs", "-R", "stats", img).stdout
+        m = [l.split(":", 1)[1].strip() for l in u.splitlines() if l.startswith("Filesystem UUID")]
+        check(f"disk raw: {name}: uuid as debugfs stats", m and doc["partitions"][i]["filesystem"]["uuid"] == m[0],
+              (m, doc["partitions"][i]["filesystem"]))
+    root_files = files_of(doc, 2)
+    check("disk raw: /usr/bin/tool is 04755", root_files.get("/usr/bin/tool", {}).get("mode") == "4755",
+          root_files.get("/usr/bin/tool"))
+
+    # Packages: rpm -qa over the database dumped from the root file system.
+    rroot = path("disk-rpmroot")
+    os.makedirs(os.path.join(rroot, DBPATH.lstrip("/")), exist_ok=True)
+    tool("debugfs", "-R", f"dump {DBPATH}/rpmdb.sqlite {rroot}{DBPATH}/rpmdb.sqlite", path("disk-root.img"))
+    q = tool("rpm", "--root", rroot, "--dbpath", DBPATH, "-qa", "--qf", "%{NEVRA}\n")
+    want_pk = sorted(l for l in q.stdout.splitlines() if l)
+    got_pk = sorted(x["nevra"] for x in doc["packages"])
+    check("disk raw: packages as rpm -qa", got_pk == want_pk and len(want_pk) == 2, (got_pk, want_pk))
+    check("disk raw: the rpmdb on partition 2", doc["rpmdb"] == DBPATH + "/rpmdb.sqlite"
+          and doc["rpmdb_partition"] == 2, (doc["rpmdb"], doc["rpmdb_partition"]))
+
+    # Boot: loader.conf and the BLS entry, as mtype shows them.
+    conf = subprocess.run(["mtype", "-i", esp, "::/loader/loader.conf"], capture_output=True, text=True, env=env).stdout
+    loader = doc["boot"]["loader"] or {}
+    check("disk raw: loader.conf's default and timeout",
+          f"default {loader.get('default')}" in conf and f"timeout {loader.get('timeout')}" in conf, (loader, conf))
+    entries = doc["boot"]["entries"]
+    if check("disk raw: one BLS entry", len(entries) == 1 and entries[0]["type"] == "bls", entries):
+        e = entries[0]
+        text = subprocess.run(["mtype", "-i", esp, "::" + e["path"]], capture_output=True, text=True, env=env).stdout
+        kv = {}
+        for l in text.splitlines():
+            k, _, v = l.partition(" ")
+            kv.setdefault(k, []).append(v.strip())
+        check("disk raw: BLS entry's title, linux, initrd, options as in the file",
+              [e["title"]] == kv.get("title") and [e["linux"]] == kv.get("linux")
+              and e["initrd"] == kv.get("initrd", []) and e["options"] == " ".join(kv.get("options", [])), (e, kv))
+        check("disk raw: the command line", "console=ttyS0 quiet" in (e["options"] or ""), e)
+        check("disk raw: the kernel it names is on the ESP", e["linux"] in got_esp, e["linux"])
+
+    # Text: the same facts.
+    t = slipway("inspect", raw)
+    check("disk raw: text exit 0", t.returncode == 0, show(t))
+    for needle in ["format       raw", doc["disk"]["guid"], "partition 3", "srv-data", "title    tiny 1 (vm)",
+                   "packages (2, from partition 2", "payload-2.0-3.noarch", "files        "]:
+        check(f"disk raw: text shows {needle!r}", needle in t.stdout, t.stdout[-2000:])
+    v = slipway("-v", "inspect", raw)
+    check("disk raw: -v lists every file", v.returncode == 0 and "/usr/bin/tool" in v.stdout
+          and "/EFI/BOOT/BOOTX64.EFI" in v.stdout and len(v.stdout.splitlines()) > len(doc["files"]), show(v))
+    return doc
+
+
+def comparable(doc):
+    """A document without what differs between containers."""
+    d = dict(doc)
+    for k in ("path", "format"):
+        d.pop(k, None)
+    return d
+
+
+def test_disk_containers():
+    _, ref = inspect_json(DISKS["raw"])
+    if not check("disk containers: raw reads", ref is not None, "no document"):
+        return
+    conv = {}
+    if shutil.which("qemu-img"):
+        # The real tool's containers: compressed qcow2 (deflate clusters),
+        # VHDX with qemu's block size, a fixed VHD.
+        for name, args in [("qemu.qcow2", ["-O", "qcow2", "-c"]), ("qemu.vhdx", ["-O", "vhdx"]),
+                           ("qemu.vhd", ["-O", "vpc", "-o", "subformat=fixed,force_size=on"])]:
+            dst = path(name)
+            tool("qemu-img", "convert", "-f", "raw", *args, DISKS["raw"], dst)
+            conv[name] = dst
+    for name, f in [("vhd", DISKS["vhd"]), ("vhdx", DISKS["vhdx"]), ("qcow2", DISKS["qcow2"]), *conv.items()]:
+        p, doc = inspect_json(f)
+        if not check(f"disk {name}: --json exit 0", p.returncode == 0 and doc is not None, show(p)):
+            continue
+        fmt = name.split(".")[-1]
+        check(f"disk {name}: format {fmt}", doc["format"] == fmt, doc["format"])
+        check(f"disk {name}: everything else as the raw disk's", comparable(doc) == comparable(ref),
+              [k for k in ref if ref.get(k) != doc.get(k)])
+
+
+def test_disk_iso():
+    iso = DISKS["iso"]
+    p, doc = inspect_json(iso)
+    if not check("disk iso: --json exit 0", p.returncode == 0 and doc is not None, show(p)):
+        return
+    check("disk iso: format iso, an ISO 9660 file system", doc["format"] == "iso"
+          and (doc["filesystem"] or {}).get("type") == "iso9660", (doc["format"], doc["filesystem"]))
+    x = tool("xorriso", "-indev", iso, "-find", "/")
+    want = {l.strip("'") for l in x.stdout.splitlines() if l.startswith("'")}
+    got = set(files_of(doc, 0))
+    check("disk iso: paths as xorriso -find lists them", got == want, sorted(got ^ want))
+    pvd = read(iso)[32768:34816]
+    check("disk iso: the volume id", doc["filesystem"]["label"] == pvd[40:72].decode().strip(), doc["filesystem"])
+    table, parts = sfdisk_parts(iso)
+    got_p = [(x["first_lba"], x["size"] // 512, x["type_guid"].upper()) for x in doc["partitions"]]
+    want_p = [(x["start"], x["size"], x["type"].upper()) for x in parts]
+    check("disk iso: the GPT as sfdisk", got_p == want_p, (got_p, want_p))
+    esp = [x for x in doc["partitions"] if x["type"] == "esp"]
+    if check("disk iso: an ESP with vfat", len(esp) == 1 and (esp[0]["filesystem"] or {}).get("type") == "vfat", esp):
+        n = esp[0]["number"]
+        img = extract(iso, parts[n - 1], path("iso-esp.img"))
+        env = dict(os.environ, MTOOLS_SKIP_CHECK="1")
+        md = subprocess.run(["mdir", "-/", "-b", "-i", img, "::/"], capture_output=True, text=True, env=env)
+        want_esp = {"/"} | {l[2:].rstrip("/") for l in md.stdout.splitlines() if l.startswith("::/")}
+        check("disk iso: ESP paths as mdir", set(files_of(doc, n)) == want_esp, sorted(set(files_of(doc, n)) ^ want_esp))
+    e = doc["boot"]["entries"]
+    check("disk iso: the BLS entry on the ESP", len(e) == 1 and e[0]["title"] == "tiny 1 (live)"
+          and "rdinit=/bin/sh" in (e[0]["options"] or ""), e)
+
+
+def test_disk_bad():
+    raw, qcow, vhdx = DISKS["raw"], DISKS["qcow2"], DISKS["vhdx"]
+    data = read(raw)
+    os.makedirs(path("bad"), exist_ok=True)
+    # The primary GPT header damaged: the backup is read, with a warning.
+    d = bytearray(data)
+    d[512 + 100] ^= 0xFF
+    d[512 + 24] ^= 0x01  # MyLBA and so the CRC
+    target = path("bad", "primary-gpt.raw")
+    with open(target, "wb") as f:
+        f.write(d)
+    p, doc = inspect_json(target)
+    check("bad disk: damaged primary GPT: exit 0, the backup used, a warning",
+          p.returncode == 0 and doc and doc["disk"]["backup_table_used"] and len(doc["partitions"]) == 3
+          and any("backup" in w for w in doc["warnings"]), show(p))
+    # Both headers damaged: one error.
+    d[len(d) - 512 + 24] ^= 0x01
+    with open(target, "wb") as f:
+        f.write(d)
+    bad("both GPT headers damaged", target, expect_in_stderr="GPT")
+    # Truncated containers.
+    for name, src in [("raw", raw), ("qcow2", qcow), ("vhdx", vhdx)]:
+        size = os.path.getsize(src)
+        for n in (size // 2, 3 << 20, 300 << 10):
+            if n < size:
+                bad(f"truncated {name} at {n}", cut(src, path("bad", f"cut{n}.{name}"), n))
+    # A garbled qcow2 header.
+    q = bytearray(read(qcow))
+    q[20:24] = (30).to_bytes(4, "big")  # cluster_bits
+    with open(path("bad", "bits.qcow2"), "wb") as f:
+        f.write(q)
+    bad("qcow2 with cluster_bits 30", path("bad", "bits.qcow2"), expect_in_stderr="cluster_bits")
+    # Flipped bytes anywhere in the small containers: exit 0 or 1, never a crash.
+    rnd = random.Random(11)
+    crashes = []
+    srcs = [read(qcow), read(DISKS["iso"])]
+    for i in range(40):
+        b = bytearray(srcs[i % 2])
+        for _ in range(rnd.randint(1, 16)):
+            # Mostly in the metadata: the first 256 KiB and the last 64 KiB.
+            off = rnd.randrange(256 << 10) if rnd.random() < 0.7 else len(b) - 1 - rnd.randrange(64 << 10)
+            b[off] ^= 1 << rnd.randrange(8)
+        target = path("bad", f"dmut{i}")
+        with open(target, "wb") as f:
+            f.write(b)
+        t = slipway("--json" if i % 2 else "-q", "inspect", target, timeout=60)
+        if t.returncode not in (0, 1) or "runtime error" in t.stderr or "Sanitizer" in t.stderr:
+            crashes.append((i, t.returncode, t.stderr[-500:]))
+        elif i % 2:
+            try:
+                json.loads(t.stdout)
+            except ValueError:
+                crashes.append((i, "stdout is not one JSON document", t.stdout[:300]))
+    check("bad disk: 40 corrupted disks and ISOs, no crash", not crashes, crashes[:3])
+
+
+def test_disks():
+    if not disk_setup():
+        return
+    for t in (test_disk_raw, test_disk_containers, test_disk_iso, test_disk_bad):
+        run_test(t)
+
+
 start = time.monotonic()
 try:
     try:
@@ -632,7 +1000,7 @@ try:
         ready = check("setup", False, f"exception: {e!r}\n{traceback.format_exc()[-1500:]}")
     if ready:
         for t in [test_rpm, test_rpm_signed, test_repository, test_images, test_xattrs_and_links, test_oci,
-                  test_rpmdb_damaged, test_bad_input, test_mutations]:
+                  test_rpmdb_damaged, test_bad_input, test_mutations, test_disks]:
             run_test(t)
 finally:
     shutil.rmtree(BASE, ignore_errors=True)

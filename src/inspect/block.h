@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Block sources: random read access to a virtual disk, for `slipway inspect`
+ * of disk images. One interface (BlockSourceOps) and one file per container
+ * format, the readers of what src/disk/container.c writes:
+ *
+ *   block.c        the interface; a file (pread), memory, and a slice of
+ *                  another source (a partition); picking the container
+ *   block-vhd.c    VHD, fixed: a raw disk and a footer at the end
+ *   block-vhdx.c   VHDX: headers, region table, metadata, BAT ([MS-VHDX])
+ *   block-qcow2.c  qcow2 (versions 2 and 3): L1/L2 tables, deflate clusters
+ *
+ * Everything here reads untrusted bytes: every offset and size from the file
+ * is checked against the file's size before use, tables are read only as far
+ * as the virtual size needs them, and what is allocated is bounded by the
+ * file's size (never by a size the file claims). A read past a source's end
+ * is -EIO; a container whose structure is malformed gives -EBADMSG from its
+ * open function with an error in the Diagnostics, or -EBADMSG from a later
+ * read (a table entry pointing outside the file). */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "basic/diag.h"
+#include "basic/macro.h"
+
+typedef struct BlockSource BlockSource;
+
+typedef struct BlockSourceOps {
+        /* Reads n bytes at offset, which the caller (block_read()) has
+         * checked lie within [0, size). -errno on failure. */
+        int (*read_at)(BlockSource *s, uint64_t offset, void *buf, size_t n);
+        /* Releases what the source owns (not the struct itself). */
+        void (*release)(BlockSource *s);
+} BlockSourceOps;
+
+struct BlockSource {
+        const BlockSourceOps *ops;
+        uint64_t size;     /* virtual size in bytes */
+        const char *format; /* static: "raw", "vhd", "vhdx", "qcow2" */
+};
+
+/* Reads n bytes at offset; -EIO if they do not lie within the source. */
+int block_read(BlockSource *s, uint64_t offset, void *buf, size_t n);
+
+BlockSource *block_source_free(BlockSource *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(BlockSource *, block_source_free);
+
+/* A file, read with pread(); fd is dup'ed (the caller keeps its own). */
+int block_source_from_fd(int fd, BlockSource **ret);
+/* Memory the caller keeps alive for the source's lifetime. */
+int block_source_from_memory(const void *data, size_t size, BlockSource **ret);
+/* size bytes of base from offset (which must lie within base, else
+ * -EINVAL). base is borrowed and must outlive the slice. */
+int block_source_slice(BlockSource *base, uint64_t offset, uint64_t size, BlockSource **ret);
+
+/* The container readers. Each takes the file as a source and, on success,
+ * owns it (it is freed with the container's source); on failure the caller
+ * still owns it. -EMEDIUMTYPE: not this format (nothing in d); -EBADMSG:
+ * this format but malformed, -EOPNOTSUPP: a variant slipway cannot read
+ * (a dynamic or differencing VHD, a VHDX with a log to replay or a parent,
+ * an encrypted qcow2 or one with a backing file), both with an error in d;
+ * -ENOMEM. */
+int block_open_vhd(BlockSource *file, BlockSource **ret, Diagnostics *d);
+int block_open_vhdx(BlockSource *file, BlockSource **ret, Diagnostics *d);
+int block_open_qcow2(BlockSource *file, BlockSource **ret, Diagnostics *d);
+
+/* Recognises the container of file (qcow2, VHDX, VHD, else raw) and opens
+ * it as the functions above do; a raw file is returned as it is. */
+int block_open_container(BlockSource *file, BlockSource **ret, Diagnostics *d);
+
+/* CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), as [MS-VHDX] 2.2.2
+ * requires for its headers and region tables. */
+uint32_t block_crc32c(const void *data, size_t n);
