@@ -31,7 +31,7 @@ for needed in NEEDED:
 
 SDE = 1700000000
 BASE = tempfile.mkdtemp(prefix="slipway-package-test-")
-TMPDIR = os.path.join(BASE, "tmp")  # rpmbuild topdirs live under $TMPDIR/slipway-UID/
+TMPDIR = os.path.join(BASE, "tmp")  # rpmbuild scratch directories are made in $TMPDIR
 os.makedirs(TMPDIR)
 
 
