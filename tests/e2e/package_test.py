@@ -968,8 +968,15 @@ def test_host_inputs():
     """`host-inputs`: build-host files a spec reads are part of its cache key (a
     changed file rebuilds, an unchanged or only touched one does not); the key is
     checked (absolute patterns, spec components only)."""
-    host = os.path.join(BASE, "host-files")
-    os.makedirs(host)
+    # Not below /tmp: a build has a private /tmp and does not see the host's.
+    host = tempfile.mkdtemp(dir="/var/tmp", prefix="slipway-package-test-host-")
+    try:
+        host_inputs_in(host)
+    finally:
+        shutil.rmtree(host, ignore_errors=True)
+
+
+def host_inputs_in(host):
     write(os.path.join(host, "data.txt"), "one\n")
     d = make_project({
         "slipway.toml": f"""[project]
