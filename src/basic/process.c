@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,30 +39,73 @@ static char *find_program(const char *name, char *const *envp) {
         return NULL;
 }
 
-/* In the child: a new network namespace, as root directly, otherwise inside a
- * new user namespace that maps our uid to itself. Only system calls here: we
- * may be a fork of a threaded process. */
-static int child_unshare_net(uid_t uid, gid_t gid) {
-        if (unshare(CLONE_NEWNET) == 0)
-                return 0;
-        if (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0)
-                return -1;
+/* In the child: maps our uid and gid to themselves in the new user namespace. */
+static int child_map_ids(uid_t uid, gid_t gid) {
         char buf[64];
-        int fd = open("/proc/self/setgroups", O_WRONLY);
+        int fd = open("/proc/self/setgroups", O_WRONLY | O_CLOEXEC);
         if (fd >= 0) {
                 (void) !write(fd, "deny", 4);
                 close(fd);
         }
         int n = snprintf(buf, sizeof buf, "%u %u 1", (unsigned) uid, (unsigned) uid);
-        fd = open("/proc/self/uid_map", O_WRONLY);
+        fd = open("/proc/self/uid_map", O_WRONLY | O_CLOEXEC);
         if (fd < 0 || write(fd, buf, (size_t) n) != n)
                 return -1;
         close(fd);
         n = snprintf(buf, sizeof buf, "%u %u 1", (unsigned) gid, (unsigned) gid);
-        fd = open("/proc/self/gid_map", O_WRONLY);
+        fd = open("/proc/self/gid_map", O_WRONLY | O_CLOEXEC);
         if (fd < 0 || write(fd, buf, (size_t) n) != n)
                 return -1;
         close(fd);
+        return 0;
+}
+
+/* A read-only remount of a bind keeps the flags the source was mounted with:
+ * inside a user namespace the kernel refuses to clear them (they are locked). */
+static unsigned long kept_mount_flags(const char *path) {
+        struct statfs sf;
+        unsigned long f = 0;
+        if (statfs(path, &sf) < 0)
+                return 0;
+        if (sf.f_flags & ST_NOSUID)
+                f |= MS_NOSUID;
+        if (sf.f_flags & ST_NODEV)
+                f |= MS_NODEV;
+        if (sf.f_flags & ST_NOEXEC)
+                f |= MS_NOEXEC;
+        if (sf.f_flags & ST_NOATIME)
+                f |= MS_NOATIME;
+        if (sf.f_flags & ST_NODIRATIME)
+                f |= MS_NODIRATIME;
+        if (sf.f_flags & ST_RELATIME)
+                f |= MS_RELATIME;
+        return f;
+}
+
+/* In the child: the namespaces and binds o asks for; as root directly,
+ * otherwise inside a new user namespace. Only system calls here: we may be a
+ * fork of a threaded process. Returns 0 or an errno (EPERM: unshare refused). */
+static int child_isolate(const ProcessOptions *o, uid_t uid, gid_t gid) {
+        int flags = (o->new_netns ? CLONE_NEWNET : 0) | (o->n_binds > 0 ? CLONE_NEWNS : 0);
+        if (flags == 0)
+                return 0;
+        if (unshare(flags) < 0) {
+                if (unshare(CLONE_NEWUSER | flags) < 0 || child_map_ids(uid, gid) < 0)
+                        return EPERM;
+        }
+        if (o->n_binds == 0)
+                return 0;
+        /* Nothing mounted here may reach the host's namespace. */
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                return errno;
+        for (size_t i = 0; i < o->n_binds; i++) {
+                const ProcessBind *b = &o->binds[i];
+                if (mount(b->source, b->target, NULL, MS_BIND | MS_REC, NULL) < 0)
+                        return errno;
+                if (b->read_only && mount(NULL, b->target, NULL,
+                                          MS_REMOUNT | MS_BIND | MS_RDONLY | kept_mount_flags(b->target), NULL) < 0)
+                        return errno;
+        }
         return 0;
 }
 
@@ -96,10 +142,9 @@ int process_run(const ProcessOptions *o, char **ret_output, int *ret_status) {
         }
         if (pid == 0) {
                 int err, nul = open("/dev/null", O_RDWR | O_CLOEXEC);
-                if (o->new_netns && child_unshare_net(uid, gid) < 0) {
-                        err = EPERM;
+                err = child_isolate(o, uid, gid);
+                if (err != 0)
                         goto child_fail;
-                }
                 if (dup2(nul, STDIN_FILENO) < 0)
                         goto child_errno;
                 if (o->output_fd >= 0) {

@@ -6,19 +6,32 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* A bind mount made in the child's own mount namespace. */
+typedef struct ProcessBind {
+        const char *source;  /* a path as the child sees it before this bind */
+        const char *target;  /* an existing directory, likewise */
+        bool read_only;
+} ProcessBind;
+
 typedef struct ProcessOptions {
         char *const *argv;  /* argv[0] is looked up in the PATH of envp */
         char *const *envp;  /* the whole environment of the child */
-        const char *cwd;    /* NULL: unchanged */
+        const char *cwd;    /* NULL: unchanged; entered after the binds */
         int output_fd;      /* stdout and stderr go here; -1: captured (see process_run) */
         bool new_netns;     /* run in a new network namespace: no network at all */
         bool capture_stderr; /* with output_fd == -1: stderr is captured too, not dropped */
+        /* With n_binds > 0: a new mount namespace, private (nothing propagates
+         * back to the host), with these recursive bind mounts made in order. */
+        const ProcessBind *binds;
+        size_t n_binds;
 } ProcessOptions;
 
 /* Runs the program and waits for it. With output_fd == -1, stdout is captured
  * into *ret_output (malloc'd, NUL-terminated) and stderr goes to /dev/null
  * (or into the output too, with capture_stderr).
  * *ret_status is the exit status, or 128 + the signal that killed it.
+ * Namespaces are made directly as root, otherwise inside a new user namespace
+ * that maps our uid and gid to themselves.
  * Returns -errno when the program could not be started (-ENOENT: not found;
- * -EPERM: no network namespace could be made). */
+ * -EPERM: the kernel refused a namespace or one of the binds). */
 int process_run(const ProcessOptions *o, char **ret_output, int *ret_status);

@@ -35,7 +35,7 @@
 #include "sign/pgp.h"
 #include "sign/rpmsign.h"
 
-#define CACHE_FORMAT "slipway-package-cache-1"
+#define CACHE_FORMAT "slipway-package-cache-2" /* 2: rpmbuild in the fixed sandbox layout */
 
 static const char *const build_status_table[_BUILD_STATUS_MAX] = {
         [BUILD_BUILT] = "built",

@@ -2,12 +2,15 @@
 
 /* Spec components: rpmspec queries and rpmbuild runs.
  *
- * rpmbuild runs with a private topdir at a fixed path for the project and
- * component ($TMPDIR/slipway-UID/PROJECT/NAME, locked while in use), so paths
- * that end up in binaries do not depend on the output directory; with a clean
- * environment; in a new network namespace; and with the macros that make its
- * output reproducible (SOURCE_DATE_EPOCH as build time, clamped mtimes, fixed
- * build host, zstd payloads). Debian's rpm database is empty, so rpmbuild's
+ * rpmbuild runs in new mount and network namespaces (inside a new user
+ * namespace when not root): a private scratch directory (mkdtemp, 0700) is
+ * its /tmp, with the topdir at /tmp/rpmbuild and the spec's directory bound
+ * read-only at /tmp/rpmbuild/SOURCES. Every path a build can record is then
+ * the same wherever the project, its output or $TMPDIR is, so two copies of a
+ * project build byte-identical packages. It runs with a clean environment, no
+ * network, and the macros that make its output reproducible
+ * (SOURCE_DATE_EPOCH as build time, clamped mtimes, fixed build host, zstd
+ * payloads). Debian's rpm database is empty, so rpmbuild's
  * own dependency check is off (--nodeps): slipway checked the BuildRequires
  * against the project and [build] host-provides before. */
 
@@ -286,13 +289,55 @@ static int str_cmp(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
+/* Where the build sees its files: the private scratch directory is the
+ * build's /tmp, so no path the build can record (the expanded spec in the
+ * source RPM, debug information, __FILE__) depends on where the project or
+ * the scratch directory is. */
+#define SANDBOX_TMP "/tmp"
+#define SANDBOX_TOPDIR SANDBOX_TMP "/rpmbuild"
+#define SANDBOX_SOURCES SANDBOX_TOPDIR "/SOURCES"
+#define SANDBOX_HOME SANDBOX_TMP "/home"
+
+/* A new private scratch directory (mode 0700, a name nobody can guess) in
+ * $TMPDIR or /tmp, holding rpmbuild/SOURCES (where the spec's directory is
+ * bound) and home. */
+static int make_scratch(char **ret) {
+        const char *t = getenv("TMPDIR");
+        _cleanup_free_ char *dir = NULL;
+        if (asprintf(&dir, "%s/slipway-build.XXXXXX", t && t[0] == '/' ? t : "/tmp") < 0)
+                return -ENOMEM;
+        if (!mkdtemp(dir))
+                return negative_errno();
+        static const char *const subdirs[] = { "rpmbuild", "rpmbuild/SOURCES", "home" };
+        for (size_t i = 0; i < ELEMENTSOF(subdirs); i++) {
+                _cleanup_free_ char *s = path_join(dir, subdirs[i]);
+                if (!s) {
+                        (void) rm_rf(dir);
+                        return -ENOMEM;
+                }
+                if (mkdir(s, 0755) < 0) {
+                        int r = negative_errno();
+                        (void) rm_rf(dir);
+                        return r;
+                }
+        }
+        *ret = TAKE_PTR(dir);
+        return 0;
+}
+
+static void scratch_removep(char **dir) {
+        if (*dir)
+                (void) rm_rf(*dir);
+        free(*dir);
+}
+
 int spec_build(const BuildEnv *env, const Component *c, const char *log_path, char ***ret_rpms, size_t *ret_n,
                char **ret_srpm, char **ret_reason) {
-        const Project *p = env->project;
-        _cleanup_free_ char *spec = NULL, *dir = NULL, *base = NULL, *topdir = NULL, *lock = NULL;
-        _cleanup_free_ char *home = NULL, *tmp = NULL, *rpmsdir = NULL, *srpmsdir = NULL, *pkgdir = NULL, *sdir = NULL;
+        _cleanup_free_ char *spec = NULL, *dir = NULL, *sources = NULL, *sandbox_spec = NULL;
+        _cleanup_free_ char *rpmsdir = NULL, *srpmsdir = NULL, *pkgdir = NULL, *sdir = NULL;
+        _cleanup_(scratch_removep) char *scratch = NULL;
         _cleanup_(argv_release) Argv a = {};
-        _cleanup_close_ int lock_fd = -EBADF, log_fd = -EBADF;
+        _cleanup_close_ int log_fd = -EBADF;
         char **rpms = NULL, **srpms = NULL;
         size_t n_rpms = 0, n_srpms = 0;
         int status, r;
@@ -301,26 +346,16 @@ int spec_build(const BuildEnv *env, const Component *c, const char *log_path, ch
         if (r < 0)
                 return r;
 
-        const char *t = getenv("TMPDIR");
-        if (asprintf(&base, "%s/slipway-%u/%s", t && *t ? t : "/tmp", (unsigned) getuid(), p->project.name) < 0 ||
-            asprintf(&topdir, "%s/%s", base, c->name) < 0 || asprintf(&lock, "%s/%s.lock", base, c->name) < 0 ||
-            asprintf(&home, "%s/home", topdir) < 0 || asprintf(&tmp, "%s/tmp", topdir) < 0 ||
-            asprintf(&rpmsdir, "%s/RPMS", topdir) < 0 || asprintf(&srpmsdir, "%s/SRPMS", topdir) < 0)
+        r = make_scratch(&scratch);
+        if (r < 0) {
+                char *s;
+                *ret_reason = asprintf(&s, "cannot make a scratch directory: %s", strerror(-r)) < 0 ? NULL : s;
+                return r;
+        }
+        if (asprintf(&sources, "%s/rpmbuild/SOURCES", scratch) < 0 ||
+            asprintf(&rpmsdir, "%s/rpmbuild/RPMS", scratch) < 0 || asprintf(&srpmsdir, "%s/rpmbuild/SRPMS", scratch) < 0 ||
+            asprintf(&sandbox_spec, "%s/%s", SANDBOX_SOURCES, strrchr(spec, '/') + 1) < 0)
                 return -ENOMEM;
-        r = mkdir_parents(base, 0700);
-        if (r < 0)
-                return r;
-        lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (lock_fd < 0 || flock(lock_fd, LOCK_EX) < 0)
-                return negative_errno();
-
-        r = rm_rf(topdir);
-        if (r >= 0)
-                r = mkdir_parents(home, 0755);
-        if (r >= 0)
-                r = mkdir_parents(tmp, 0755);
-        if (r < 0)
-                return r;
 
         log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0644);
         if (log_fd < 0)
@@ -329,26 +364,33 @@ int spec_build(const BuildEnv *env, const Component *c, const char *log_path, ch
         argv_add(&a, "rpmbuild");
         argv_add(&a, "-ba");
         argv_add(&a, "--nodeps");
-        add_macros(&a, env, c, dir, topdir);
-        argv_add(&a, spec);
-        _cleanup_free_ char *env_home = NULL, *env_tmp = NULL;
-        if (asprintf(&env_home, "HOME=%s", home) < 0 || asprintf(&env_tmp, "TMPDIR=%s", tmp) < 0)
-                return -ENOMEM;
-        char *const home_tmp[2] = { env_home, env_tmp };
+        add_macros(&a, env, c, SANDBOX_SOURCES, SANDBOX_TOPDIR);
+        argv_define(&a, "_tmppath", SANDBOX_TMP);
+        argv_add(&a, sandbox_spec);
+        char *const home_tmp[2] = { (char *) "HOME=" SANDBOX_HOME, (char *) "TMPDIR=" SANDBOX_TMP };
         _cleanup_free_ char **envp = build_envp(env, home_tmp);
         if (a.oom || !envp)
                 return -ENOMEM;
 
-        dprintf(log_fd, "slipway: building component '%s' with:", c->name);
+        dprintf(log_fd, "slipway: building component '%s' with %s bound at %s, read-only, and a private %s:", c->name,
+                dir, SANDBOX_SOURCES, SANDBOX_TMP);
         for (size_t i = 0; i < a.n; i++)
                 dprintf(log_fd, " %s", a.v[i]);
         dprintf(log_fd, "\n\n");
 
-        ProcessOptions po = { .argv = a.v, .envp = envp, .cwd = dir, .output_fd = log_fd, .new_netns = true };
+        /* The spec's directory first, while the project is still visible
+         * where it is (it may be below /tmp), then the scratch directory with
+         * it over /tmp. */
+        const ProcessBind binds[] = {
+                { .source = dir, .target = sources, .read_only = true },
+                { .source = scratch, .target = SANDBOX_TMP },
+        };
+        ProcessOptions po = { .argv = a.v, .envp = envp, .cwd = SANDBOX_SOURCES, .output_fd = log_fd,
+                              .new_netns = true, .binds = binds, .n_binds = ELEMENTSOF(binds) };
         r = process_run(&po, NULL, &status);
         if (r == -EPERM) {
-                *ret_reason = strdup("cannot isolate the build from the network: no network namespace could be made "
-                                     "(unshare was refused)");
+                *ret_reason = strdup("cannot isolate the build: the kernel refused a network or mount namespace "
+                                     "(unshare or mount was not permitted)");
                 return r;
         }
         if (r < 0) {
@@ -410,7 +452,6 @@ int spec_build(const BuildEnv *env, const Component *c, const char *log_path, ch
                         goto finish;
                 *ret_srpm = strdup(name);
         }
-        (void) rm_rf(topdir);
         *ret_rpms = TAKE_PTR(rpms);
         *ret_n = n_rpms;
         r = 0;

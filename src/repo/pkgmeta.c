@@ -386,7 +386,7 @@ static const char *hstr(const RpmHeader *h, uint32_t tag) {
         return s ? s : "";
 }
 
-int repo_package_read(const char *dir, const char *href, RepoPackage *ret, const char **ret_reason) {
+int repo_package_read(const char *dir, const char *href, uint64_t max_time, RepoPackage *ret, const char **ret_reason) {
         _cleanup_free_ char *path = path_join(dir, href);
         _cleanup_(rpm_package_freep) RpmPackage *p = NULL;
         _cleanup_strbuf_ StrBuf pri = STRBUF_INIT, fl = STRBUF_INIT, oth = STRBUF_INIT, vers = STRBUF_INIT;
@@ -490,7 +490,10 @@ int repo_package_read(const char *dir, const char *href, RepoPackage *ret, const
         elem(&pri, "  ", "description", hstr(h, RPMTAG_DESCRIPTION));
         elem(&pri, "  ", "packager", hstr(h, RPMTAG_PACKAGER));
         elem(&pri, "  ", "url", hstr(h, RPMTAG_URL));
-        strbuf_printf(&pri, "  <time file=\"%lld\" build=\"%" PRIu64 "\"/>\n", (long long) st.st_mtime, buildtime);
+        /* Clamped as rpmbuild clamps file times: a copy of the same package
+         * made later (another checkout, another build) gives the same entry. */
+        strbuf_printf(&pri, "  <time file=\"%" PRIu64 "\" build=\"%" PRIu64 "\"/>\n",
+                      MIN((uint64_t) MAX(st.st_mtime, (time_t) 0), max_time), buildtime);
         strbuf_printf(&pri, "  <size package=\"%lld\" installed=\"%" PRIu64 "\" archive=\"%" PRIu64 "\"/>\n",
                       (long long) st.st_size, installed, archive);
         strbuf_puts(&pri, "  <location href=\"");

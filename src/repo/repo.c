@@ -41,7 +41,7 @@
 #include "repo/repo.h"
 
 #define CACHE_NAME ".slipway-cache"
-#define CACHE_MAGIC "slipway-repo-cache-5\n"
+#define CACHE_MAGIC "slipway-repo-cache-6\n" /* 6: <time file> clamped to the revision */
 #ifndef SLIPWAY_VERSION
 #define SLIPWAY_VERSION "0"
 #endif
@@ -141,16 +141,17 @@ static int item_cmp(const void *a, const void *b) {
 
 typedef struct ReadCtx {
         const char *dir;
+        uint64_t revision;
         Item *items;
 } ReadCtx;
 
-static void read_item(const char *dir, Item *it) {
+static void read_item(const char *dir, uint64_t revision, Item *it) {
         it->pkg = new0(RepoPackage, 1);
         if (!it->pkg) {
                 it->r = -ENOMEM;
                 return;
         }
-        it->r = repo_package_read(dir, it->href, it->pkg, &it->reason);
+        it->r = repo_package_read(dir, it->href, revision, it->pkg, &it->reason);
         if (it->r >= 0) {
                 const char *f[3] = { it->pkg->primary, it->pkg->filelists, it->pkg->other };
                 for (int k = 0; k < 3; k++) {
@@ -164,7 +165,7 @@ static void read_item(const char *dir, Item *it) {
 static void read_one(void *ctx, size_t i) {
         ReadCtx *rc = ctx;
         if (!rc->items[i].reused && !rc->items[i].pkg)
-                read_item(rc->dir, &rc->items[i]);
+                read_item(rc->dir, rc->revision, &rc->items[i]);
 }
 
 typedef struct MdFile {
@@ -876,7 +877,7 @@ static int build_chunks(const RepoOptions *o, Item *items, size_t n, Cache *cach
                                 if (cc->r < 0) {
                                         it->reused = false;
                                         stats->n_reused--;
-                                        read_item(o->dir, it);
+                                        read_item(o->dir, o->revision, it);
                                         if (it->r < 0)
                                                 return it->r;
                                         stats->n_read++;
@@ -960,13 +961,18 @@ int repo_update(const RepoOptions *o, Diagnostics *d, RepoStats *ret) {
         bool use_cache = true, have_cache;
 again:
         have_cache = use_cache && path_exists(repomd_path) && cache_load(cache_path, &cache) >= 0;
+        /* Its entries hold <time file> clamped to the old revision. */
+        if (have_cache && cache.revision != o->revision) {
+                cache_release(&cache);
+                have_cache = false;
+        }
         size_t cursor = 0;
         for (size_t i = 0; i < n && have_cache && cache.n > 0; i++)
                 if (cache_take(&cache, &cursor, &items[i])) {
                         items[i].reused = true;
                         stats.n_reused++;
                 }
-        ReadCtx rc = { .dir = o->dir, .items = items };
+        ReadCtx rc = { .dir = o->dir, .revision = o->revision, .items = items };
         parallel_for(n, o->jobs, read_one, &rc);
         bool bad = false;
         for (size_t i = 0; i < n; i++) {

@@ -26,9 +26,11 @@ typedef struct RepoPackage {
 
 void repo_package_release(RepoPackage *p);
 
-/* Reads the RPM at dir/href into *ret. A malformed file: -EBADMSG with
- * *ret_reason set (static string). */
-int repo_package_read(const char *dir, const char *href, RepoPackage *ret, const char **ret_reason);
+/* Reads the RPM at dir/href into *ret. Its primary <time file> is the file's
+ * mtime clamped to max_time (the revision: SOURCE_DATE_EPOCH). A malformed
+ * file: -EBADMSG with *ret_reason set (static string). */
+int repo_package_read(const char *dir, const char *href, uint64_t max_time, RepoPackage *ret,
+                      const char **ret_reason);
 
 typedef enum RepoCompression {
         REPO_COMPRESS_GZIP,
@@ -41,7 +43,8 @@ typedef struct RepoOptions {
         const char *dir;          /* the repository: *.rpm below it, repodata/ in it */
         const PgpKey *key;        /* secret key: sign repomd.xml; NULL: unsigned */
         const char *key_name;     /* the public key is written as DIR/RPM-GPG-KEY-<key_name> */
-        uint64_t revision;        /* <revision> and timestamps: SOURCE_DATE_EPOCH */
+        uint64_t revision;        /* <revision>, timestamps and the most <time file> may be:
+                                     SOURCE_DATE_EPOCH */
         RepoCompression compression;
         unsigned jobs;
 } RepoOptions;

@@ -31,7 +31,7 @@ for needed in NEEDED:
 
 SDE = 1700000000
 BASE = tempfile.mkdtemp(prefix="slipway-package-test-")
-TMPDIR = os.path.join(BASE, "tmp")  # rpmbuild topdirs live under $TMPDIR/slipway-UID/
+TMPDIR = os.path.join(BASE, "tmp")  # rpmbuild scratch directories are made in $TMPDIR
 os.makedirs(TMPDIR)
 
 
@@ -968,8 +968,15 @@ def test_host_inputs():
     """`host-inputs`: build-host files a spec reads are part of its cache key (a
     changed file rebuilds, an unchanged or only touched one does not); the key is
     checked (absolute patterns, spec components only)."""
-    host = os.path.join(BASE, "host-files")
-    os.makedirs(host)
+    # Not below /tmp: a build has a private /tmp and does not see the host's.
+    host = tempfile.mkdtemp(dir="/var/tmp", prefix="slipway-package-test-host-")
+    try:
+        host_inputs_in(host)
+    finally:
+        shutil.rmtree(host, ignore_errors=True)
+
+
+def host_inputs_in(host):
     write(os.path.join(host, "data.txt"), "one\n")
     d = make_project({
         "slipway.toml": f"""[project]
@@ -1034,9 +1041,54 @@ host-inputs = ["/etc/hostname"]
           "key 'components.nat.host-inputs': component 'nat' has no spec" in p.stderr, show(p))
 
 
+def test_sandbox():
+    """What a spec build sees: a private /tmp (the host's, where this test's
+    files are, is hidden) with the topdir at /tmp/rpmbuild, and its own
+    directory read-only at /tmp/rpmbuild/SOURCES; the scratch directory is gone
+    afterwards, after a failure too."""
+    probe = ("if touch %{_sourcedir}/written 2>/dev/null; then echo 'SOURCES writable'; exit 1; fi\n"
+             f"if test -e {BASE}; then echo 'host /tmp visible'; exit 1; fi\n"
+             "echo \"%{_topdir} %{_sourcedir} %{SOURCE0} $TMPDIR $HOME\" > where.txt\n"
+             "touch $TMPDIR/mine")
+    d = make_project({
+        "slipway.toml": f"""[project]
+name = "sandboxed"
+version = "1"
+source-date-epoch = {SDE}
+
+[components.probe]
+spec = "c/probe.spec"
+
+[components.fails]
+spec = "f/fails.spec"
+""",
+        "c/probe.spec": spec("probe", build=probe,
+                             install="install -D -m 0644 where.txt %{buildroot}/usr/share/where.txt",
+                             files="/usr/share/where.txt"),
+        "c/probe.txt": "probe\n",
+        "f/fails.spec": spec("fails", build="exit 3"),
+        "f/fails.txt": "fails\n",
+    })
+    before = set(os.listdir(TMPDIR))
+    p = slipway("-C", d, "package")
+    out = os.path.join(d, "out")
+    rpm = [f for f in packages(out) if f.startswith("probe-")]
+    check("sandbox: the probe builds, the other fails", p.returncode == 1 and len(rpm) == 1 and
+          "FAILED   fails" in p.stderr, show(p))
+    if rpm:
+        c = subprocess.run(f"rpm2cpio {rpm_path(out, rpm[0])} | cpio -i --to-stdout --quiet ./usr/share/where.txt",
+                           shell=True, capture_output=True, text=True).stdout
+        check("sandbox: fixed paths inside the build",
+              c == "/tmp/rpmbuild /tmp/rpmbuild/SOURCES /tmp/rpmbuild/SOURCES/probe.txt /tmp /tmp/home\n", repr(c))
+    check("sandbox: nothing written into the spec's directory",
+          sorted(os.listdir(os.path.join(d, "c"))) == ["probe.spec", "probe.txt"], os.listdir(os.path.join(d, "c")))
+    left = set(os.listdir(TMPDIR)) - before
+    check("sandbox: no scratch directory left in $TMPDIR", not left, sorted(left))
+
+
 start = time.monotonic()
 try:
-    for t in [test_headers_and_payloads, test_reproducible, test_dnf_install, test_native_equals_rpmbuild,
+    for t in [test_headers_and_payloads, test_reproducible, test_sandbox, test_dnf_install, test_native_equals_rpmbuild,
               test_order, test_cache, test_native_touch_unclamped, test_native_dir_chmod, test_cycle, test_missing_buildrequires,
               test_failing_build, test_native_bad_inputs, test_native_dir_mode, test_host_inputs]:
         run_test(t)

@@ -726,6 +726,12 @@ def equivalence_set(d):
         shutil.copy2(f, os.path.join(d, "sub" if n == "tiny" else "", os.path.basename(f)))
     shutil.copy2(RSA_HELLO[0], os.path.join(d, "zz", os.path.basename(RSA_HELLO[0])))
     copy_rpms(os.path.join(PROJ_REPO, "Packages"), os.path.join(d, "Packages"))
+    # Older than SOURCE_DATE_EPOCH: slipway's <time file> (the mtime clamped to
+    # it) then equals createrepo_c's (the mtime), and every field compares.
+    for dirpath, _, files in os.walk(d):
+        for f in files:
+            if f.endswith(".rpm"):
+                os.utime(os.path.join(dirpath, f), (SDE - 3600, SDE - 3600))
     return d
 
 
@@ -816,6 +822,21 @@ def test_equivalence():
     check("createrepo_c: clog changelog dates t, t+1, t+2",
           [[c[1] for c in x] for x in clog] == [["1704283200", "1704283201", "1704283202"]], clog)
 
+    # The one difference: a package file newer than SOURCE_DATE_EPOCH. Its
+    # <time file> is clamped to it (createrepo_c writes the mtime), so a copy
+    # of the same packages made later gives the same metadata.
+    cl = equivalence_set(mkdir("eq", "clamped"))
+    newer = os.path.join(cl, "zz", os.path.basename(RSA_HELLO[0]))
+    os.utime(newer, (SDE + 86400, SDE + 86400))
+    p = slipway("repo", cl)
+    if check("clamped: slipway repo", p.returncode == 0, show(p)):
+        _, _, cp = parse_primary(metadata_xml(cl, "primary"))
+        times = sorted((x["location"]["href"], x["time"]["file"]) for x in cp.values())
+        check("clamped: a newer file's time@file is SOURCE_DATE_EPOCH, the others' their mtime",
+              times == sorted((x["location"]["href"], str(SDE) if x["location"]["href"].startswith("zz/")
+                               else str(SDE - 3600)) for x in cp.values()) and
+              any(t == str(SDE) for _, t in times), times)
+
     # Over a repository createrepo_c made (with sqlite databases): slipway's
     # metadata replaces it, and nothing of the old remains.
     d = equivalence_set(mkdir("eq", "over-createrepo"))
@@ -834,8 +855,10 @@ def test_equivalence_encoding():
     for name in ["ctl", "latin1"]:
         cr, gz = mkdir("enc", name, "createrepo"), mkdir("enc", name, "gzip")
         for d in [cr, gz]:
-            shutil.copy2(SPEC_RPMS[name], d)
-            shutil.copy2(SPEC_RPMS["tiny"], d)
+            for f in [SPEC_RPMS[name], SPEC_RPMS["tiny"]]:
+                shutil.copy2(f, d)
+                # Older than SOURCE_DATE_EPOCH, as in equivalence_set().
+                os.utime(os.path.join(d, os.path.basename(f)), (SDE - 3600, SDE - 3600))
         tool("createrepo_c", "--no-database", cr, check_rc=True)
         p = slipway("repo", "--compress", "gzip", gz)
         if not check(f"{name}: slipway repo", p.returncode == 0, show(p)):
@@ -1137,7 +1160,7 @@ def test_incremental():
 
     # A touched package is read again.
     victim = os.path.join(repo, "Packages", "pkg0500-1.500-1.noarch.rpm")
-    os.utime(victim, (SDE + 5, SDE + 5))
+    os.utime(victim, (SDE - 5, SDE - 5))
     p, j = slipway_json("repo", repo)
     check("incremental: touched package read again", p.returncode == 0 and j and j["read"] == 1 and
           j["reused"] == BIG_N and j["changed"] is True, show(p))
@@ -1145,7 +1168,7 @@ def test_incremental():
           j["packages"] == BIG_N + 1, show(p))
     _, _, pk = parse_primary(metadata_xml(repo, "primary"))
     tf = [x["time"]["file"] for x in pk.values() if x["name"] == "pkg0500"]
-    check("incremental: touched package's time@file updated", tf == [str(SDE + 5)], tf)
+    check("incremental: touched package's time@file updated", tf == [str(SDE - 5)], tf)
 
     # One RPM removed.
     gone = "pkg0123-1.123-1.noarch.rpm"
