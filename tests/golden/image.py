@@ -412,20 +412,31 @@ def dump_oci_archive(images, name, dumps):
     dumps[name + ".list"] = tool(["tar", "--numeric-owner", "--full-time", "-tvf", name], cwd=images)
 
 
+LS_DATE = re.compile(r" +[A-Z][a-z]{2} +\d{1,2} +(\d{4}|\d\d:\d\d) ")
+
+
+def no_ls_date(text):
+    """ls -l style lines without the date: it shows a year or a time of day
+    depending on how far it lies from today. The hashes catch a change."""
+    return "".join(LS_DATE.sub(" ", l, count=1) + "\n" for l in text.splitlines())
+
+
 def dump_iso(images, name, tmp, dumps):
     dumps[name + ".el-torito"] = tool(["xorriso", "-indev", name, "-report_el_torito", "plain"], cwd=images)
     find = tool(["xorriso", "-indev", name, "-find", "/", "-exec", "lsdl"], cwd=images)
     tree = os.path.join(tmp, "tree")
     tool(["osirrox", "-indev", name, "-extract", "/", tree], cwd=images)
     contents = tree_contents(tree)
-    hashes = "".join(f"{p} sha256={sha(d)}\n" for p, d in sorted(contents.items()))
-    dumps[name + ".find"] = ("\n".join(sorted(find.splitlines(), key=lambda l: l.split("'", 1)[-1])) + "\n\n"
+    hashes = "".join(f"{p} mtime={int(os.lstat(tree + p).st_mtime)} sha256={sha(d)}\n"
+                     for p, d in sorted(contents.items()))
+    find = no_ls_date("\n".join(sorted(find.splitlines(), key=lambda l: l.split("'", 1)[-1])))
+    dumps[name + ".find"] = (find + "\n"
                              + hashes + "\n" + texts_section(contents))
     for p in sorted(contents):
         if os.path.basename(p).startswith("initrd"):
             data = decompress_bytes(contents[p])
             listing = tool(["cpio", "-itv", "--numeric-uid-gid", "--quiet"], data=data)
-            dumps[f"{name}.{os.path.basename(p)}"] = listing
+            dumps[f"{name}.{os.path.basename(p)}"] = no_ls_date(listing)
     # A hybrid ISO carries a partition table (the ESP of a UEFI ISO among
     # them): dump it as a disk's when there is one.
     if subprocess.run(["sfdisk", "-d", name], cwd=images, env=env(), capture_output=True).returncode == 0:
