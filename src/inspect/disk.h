@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "basic/diag.h"
-#include "inspect/block.h"
+#include "disk/block.h"
 #include "inspect/inspect.h"
 
 /* ---- GPT (UEFI 2.10 chapter 5) ---- */

@@ -1,48 +1,50 @@
 /* SPDX-License-Identifier: MIT */
 
-/* VHDX ([MS-VHDX] "Virtual Hard Disk v2 (VHDX) File Format" v20240423):
- * the file type identifier, two headers (the valid one with the higher
- * sequence number is current, 2.2.2.1), two copies of the region table
- * (2.2.3), the metadata region (2.6) for the block size, the virtual size
- * and the logical sector size, and the BAT (2.5) that maps each payload
- * block to a place in the file or to zeros. Differencing disks (a parent)
- * and files with a log to replay (2.3) are refused. */
+/* VHDX ([MS-VHDX] "Virtual Hard Disk v2 (VHDX) File Format"). Written by
+ * write_vhdx() as a dynamic disk; read by block_open_vhdx(). */
 
 #include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #include "basic/alloc.h"
-#include "inspect/block.h"
+#include "basic/macro.h"
+#include "disk/container-internal.h"
+#include "disk/gpt.h"
 
-typedef uint16_t le16_t;
-typedef uint32_t le32_t;
-typedef uint64_t le64_t;
+/* [MS-VHDX] 2.2.1 File Type Identifier (at offset 0, 64 KiB reserved). */
+struct vhdx_file_identifier {
+        char signature[8];   /* "vhdxfile" */
+        le16_t creator[256]; /* UTF-16LE, informational */
+} _packed_;
+static_assert(sizeof(struct vhdx_file_identifier) == 520, "VHDX file type identifier");
 
-#define KiB UINT64_C(1024)
-#define MiB (KiB * 1024)
-
-/* 2.2.2 Headers (at 64 KiB and 128 KiB). */
+/* [MS-VHDX] 2.2.2 Headers (at 64 KiB and 128 KiB). */
 struct vhdx_header {
         char signature[4]; /* "head" */
-        le32_t checksum;   /* CRC-32C of the 4 KiB with this field 0 */
+        le32_t checksum;   /* CRC-32C of the 4 KiB header with this field 0 */
         le64_t sequence_number;
         uint8_t file_write_guid[16];
         uint8_t data_write_guid[16];
         uint8_t log_guid[16]; /* zero: no log to replay */
-        le16_t log_version;
-        le16_t version; /* 1 */
+        le16_t log_version;   /* 0 */
+        le16_t version;       /* 1 */
         le32_t log_length;
         le64_t log_offset;
         uint8_t reserved[4016];
 } _packed_;
 static_assert(sizeof(struct vhdx_header) == 4096, "VHDX header");
 
-/* 2.2.3.1 Region Table Header, 2.2.3.2 Region Table Entry. */
+/* [MS-VHDX] 2.2.3.1 Region Table Header, 2.2.3.2 Region Table Entry (at
+ * 192 KiB and 256 KiB, 64 KiB each). */
 struct vhdx_region_table_header {
         char signature[4]; /* "regi" */
         le32_t checksum;   /* CRC-32C of the 64 KiB table with this field 0 */
-        le32_t entry_count; /* at most 2047 */
+        le32_t entry_count;
         le32_t reserved;
 } _packed_;
 static_assert(sizeof(struct vhdx_region_table_header) == 16, "VHDX region table header");
@@ -55,43 +57,35 @@ struct vhdx_region_table_entry {
 } _packed_;
 static_assert(sizeof(struct vhdx_region_table_entry) == 32, "VHDX region table entry");
 
-/* 2.6.1.1 Metadata Table Header, 2.6.1.2 Metadata Table Entry. */
+/* [MS-VHDX] 2.6.1.1 Metadata Table Header, 2.6.1.2 Metadata Table Entry. */
 struct vhdx_metadata_table_header {
         char signature[8]; /* "metadata" */
         le16_t reserved;
-        le16_t entry_count; /* at most 2047 */
+        le16_t entry_count;
         uint8_t reserved2[20];
 } _packed_;
 static_assert(sizeof(struct vhdx_metadata_table_header) == 32, "VHDX metadata table header");
 
 struct vhdx_metadata_table_entry {
         uint8_t item_id[16];
-        le32_t offset; /* from the start of the metadata region */
+        le32_t offset; /* from the start of the metadata region, >= 64 KiB */
         le32_t length;
-        le32_t flags;
+        le32_t flags; /* bit 0 IsUser, bit 1 IsVirtualDisk, bit 2 IsRequired */
         le32_t reserved2;
 } _packed_;
 static_assert(sizeof(struct vhdx_metadata_table_entry) == 32, "VHDX metadata table entry");
 
-#define GUID_BYTES(a, b, c, d0, d1, d2, d3, d4, d5, d6, d7)                                                   \
-        {                                                                                                     \
-                (a) & 0xff, ((a) >> 8) & 0xff, ((a) >> 16) & 0xff, ((a) >> 24) & 0xff, (b) & 0xff, (b) >> 8, \
-                        (c) & 0xff, (c) >> 8, d0, d1, d2, d3, d4, d5, d6, d7                                  \
-        }
+#define VHDX_META_IS_VIRTUAL_DISK 2u
+#define VHDX_META_IS_REQUIRED 4u
 
-/* 2.2.3.2 and 2.6.2: the regions and metadata items read here. */
-static const uint8_t region_bat[16] =
-        GUID_BYTES(0x2DC27766, 0xF623, 0x4200, 0x9D, 0x64, 0x11, 0x5E, 0x9B, 0xFD, 0x4A, 0x08);
-static const uint8_t region_metadata[16] =
-        GUID_BYTES(0x8B7CA206, 0x4790, 0x4B9A, 0xB8, 0xFE, 0x57, 0x5F, 0x05, 0x0F, 0x88, 0x6E);
-static const uint8_t item_file_parameters[16] =
-        GUID_BYTES(0xCAA16737, 0xFA36, 0x4D43, 0xB3, 0xB6, 0x33, 0xF0, 0xAA, 0x44, 0xE7, 0x6B);
-static const uint8_t item_virtual_disk_size[16] =
-        GUID_BYTES(0x2FA54224, 0xCD1B, 0x4876, 0xB2, 0x11, 0x5D, 0xBE, 0xD8, 0x3B, 0xF4, 0xB8);
-static const uint8_t item_logical_sector_size[16] =
-        GUID_BYTES(0x8141BF1D, 0xA96F, 0x4709, 0xBA, 0x47, 0xF2, 0x33, 0xA8, 0xFA, 0xAB, 0x5F);
+/* [MS-VHDX] 2.6.2.1 File Parameters. */
+struct vhdx_file_parameters {
+        le32_t block_size;
+        le32_t flags; /* bit 0 LeaveBlockAllocated, bit 1 HasParent */
+} _packed_;
+static_assert(sizeof(struct vhdx_file_parameters) == 8, "VHDX file parameters");
 
-/* 2.5.1.1 payload block states. */
+/* [MS-VHDX] 2.5.1.1 payload block states. */
 enum {
         PAYLOAD_BLOCK_NOT_PRESENT = 0,
         PAYLOAD_BLOCK_UNDEFINED = 1,
@@ -100,6 +94,210 @@ enum {
         PAYLOAD_BLOCK_FULLY_PRESENT = 6,
         PAYLOAD_BLOCK_PARTIALLY_PRESENT = 7,
 };
+
+/* GUIDs in their binary form: the first three fields little-endian. */
+#define GUID_BYTES(a, b, c, d0, d1, d2, d3, d4, d5, d6, d7)                                                   \
+        {                                                                                                     \
+                (a) & 0xff, ((a) >> 8) & 0xff, ((a) >> 16) & 0xff, ((a) >> 24) & 0xff, (b) & 0xff, (b) >> 8, \
+                        (c) & 0xff, (c) >> 8, d0, d1, d2, d3, d4, d5, d6, d7                                  \
+        }
+
+/* [MS-VHDX] 2.2.3.2: the known regions. */
+static const uint8_t vhdx_region_bat[16] =
+        GUID_BYTES(0x2DC27766, 0xF623, 0x4200, 0x9D, 0x64, 0x11, 0x5E, 0x9B, 0xFD, 0x4A, 0x08);
+static const uint8_t vhdx_region_metadata[16] =
+        GUID_BYTES(0x8B7CA206, 0x4790, 0x4B9A, 0xB8, 0xFE, 0x57, 0x5F, 0x05, 0x0F, 0x88, 0x6E);
+/* [MS-VHDX] 2.6.2: the known metadata items. */
+static const uint8_t vhdx_item_file_parameters[16] =
+        GUID_BYTES(0xCAA16737, 0xFA36, 0x4D43, 0xB3, 0xB6, 0x33, 0xF0, 0xAA, 0x44, 0xE7, 0x6B);
+static const uint8_t vhdx_item_virtual_disk_size[16] =
+        GUID_BYTES(0x2FA54224, 0xCD1B, 0x4876, 0xB2, 0x11, 0x5D, 0xBE, 0xD8, 0x3B, 0xF4, 0xB8);
+static const uint8_t vhdx_item_virtual_disk_id[16] =
+        GUID_BYTES(0xBECA12AB, 0xB2E6, 0x4523, 0x93, 0xEF, 0xC3, 0x09, 0xE0, 0x00, 0xC7, 0x46);
+static const uint8_t vhdx_item_logical_sector_size[16] =
+        GUID_BYTES(0x8141BF1D, 0xA96F, 0x4709, 0xBA, 0x47, 0xF2, 0x33, 0xA8, 0xFA, 0xAB, 0x5F);
+static const uint8_t vhdx_item_physical_sector_size[16] =
+        GUID_BYTES(0xCDA348C7, 0x445D, 0x4471, 0x9C, 0xC9, 0xE9, 0x88, 0x52, 0x51, 0xC5, 0x56);
+
+/* The file's layout: the header section (1 MiB), then the log, the metadata
+ * region and the BAT, each 1 MiB-aligned ([MS-VHDX] 2.1), then the payload
+ * blocks in the order of the virtual disk. The log is 1 MiB of zeros with a
+ * zero LogGuid: nothing to replay ([MS-VHDX] 2.2.2), as qemu-img creates. */
+#define VHDX_HEADER1_OFFSET (64 * KiB)
+#define VHDX_HEADER2_OFFSET (128 * KiB)
+#define VHDX_REGION1_OFFSET (192 * KiB)
+#define VHDX_REGION2_OFFSET (256 * KiB)
+#define VHDX_REGION_TABLE_SIZE (64 * KiB)
+#define VHDX_LOG_OFFSET (1 * MiB)
+#define VHDX_LOG_LENGTH (1 * MiB)
+#define VHDX_METADATA_OFFSET (2 * MiB)
+#define VHDX_METADATA_LENGTH (1 * MiB)
+#define VHDX_BAT_OFFSET (3 * MiB)
+#define VHDX_BLOCK_SIZE (32 * MiB) /* Hyper-V's default */
+#define VHDX_LOGICAL_SECTOR 512
+#define VHDX_PHYSICAL_SECTOR 4096
+/* [MS-VHDX] 2.4: chunk ratio = 2^23 * LogicalSectorSize / BlockSize. */
+#define VHDX_CHUNK_RATIO (((uint64_t) 1 << 23) * VHDX_LOGICAL_SECTOR / VHDX_BLOCK_SIZE)
+
+typedef struct VhdxWriter {
+        int fd;
+        le64_t *bat;
+        uint64_t next_block; /* file offset for the next payload block */
+} VhdxWriter;
+
+/* [MS-VHDX] 2.5: a sector bitmap entry follows every chunk ratio payload
+ * entries. */
+static uint64_t vhdx_bat_index(uint64_t block) {
+        return block + block / VHDX_CHUNK_RATIO;
+}
+
+static int vhdx_piece(void *userdata, uint64_t offset, const uint8_t *data, size_t n) {
+        VhdxWriter *w = userdata;
+        if (is_zero(data, n))
+                return 0;
+        uint64_t i = vhdx_bat_index(offset / VHDX_BLOCK_SIZE);
+        if ((le64toh(w->bat[i]) & 7) != PAYLOAD_BLOCK_FULLY_PRESENT) {
+                /* FileOffsetMB in bits 20-63 is the offset itself, as it is
+                 * a multiple of 1 MiB ([MS-VHDX] 2.5.1). */
+                w->bat[i] = htole64(w->next_block | PAYLOAD_BLOCK_FULLY_PRESENT);
+                w->next_block += VHDX_BLOCK_SIZE;
+        }
+        uint64_t block_offset = le64toh(w->bat[i]) & ~(MiB - 1);
+        return write_sparse(w->fd, block_offset + offset % VHDX_BLOCK_SIZE, data, n);
+}
+
+int write_vhdx(const DiskSource *s, const DiskWriteOptions *o, int fd) {
+        int r;
+
+        /* [MS-VHDX] 2.6.2.2: at most 64 TB. */
+        if (s->size > 64 * TiB)
+                return -EINVAL;
+
+        uint64_t blocks = (s->size + VHDX_BLOCK_SIZE - 1) / VHDX_BLOCK_SIZE;
+        /* [MS-VHDX] 2.5, dynamic disks: the last entry is that of the last
+         * payload block. */
+        uint64_t entries = blocks + (blocks - 1) / VHDX_CHUNK_RATIO;
+        uint64_t bat_length = round_up(entries * 8, MiB);
+
+        _cleanup_free_ le64_t *bat = calloc(entries, sizeof(le64_t));
+        if (!bat)
+                return -ENOMEM;
+        for (uint64_t b = 0; b < blocks; b++)
+                bat[vhdx_bat_index(b)] = htole64(PAYLOAD_BLOCK_ZERO);
+        /* Sector bitmap entries stay 0, SB_BLOCK_NOT_PRESENT ([MS-VHDX] 2.5.1.2). */
+
+        VhdxWriter w = { .fd = fd, .bat = bat, .next_block = VHDX_BAT_OFFSET + bat_length };
+        r = source_walk(s, vhdx_piece, &w);
+        if (r < 0)
+                return r;
+        /* Every allocated block is whole in the file, its tail a hole. */
+        if (ftruncate(fd, (off_t) w.next_block) < 0)
+                return negative_errno();
+        r = pwrite_all(fd, bat, entries * 8, VHDX_BAT_OFFSET);
+        if (r < 0)
+                return r;
+
+        /* Metadata region: the table, then the items from 64 KiB on. */
+        struct {
+                struct vhdx_metadata_table_header header;
+                struct vhdx_metadata_table_entry entries[5];
+        } _packed_ table = {
+                .header.entry_count = htole16(5),
+        };
+        memcpy(table.header.signature, "metadata", 8);
+        struct {
+                struct vhdx_file_parameters file_parameters;
+                le64_t virtual_disk_size;
+                uint8_t virtual_disk_id[16];
+                le32_t logical_sector_size;
+                le32_t physical_sector_size;
+        } _packed_ items = {
+                .file_parameters.block_size = htole32(VHDX_BLOCK_SIZE),
+                .virtual_disk_size = htole64(s->size),
+                .logical_sector_size = htole32(VHDX_LOGICAL_SECTOR),
+                .physical_sector_size = htole32(VHDX_PHYSICAL_SECTOR),
+        };
+        r = gpt_guid_derive(o->seed, "vhdx-virtual-disk-id", items.virtual_disk_id);
+        if (r < 0)
+                return r;
+        const struct {
+                const uint8_t *id;
+                size_t offset, length;
+                uint32_t flags;
+        } meta[5] = {
+                { vhdx_item_file_parameters, offsetof(__typeof__(items), file_parameters),
+                  sizeof items.file_parameters, VHDX_META_IS_REQUIRED },
+                { vhdx_item_virtual_disk_size, offsetof(__typeof__(items), virtual_disk_size),
+                  sizeof items.virtual_disk_size, VHDX_META_IS_VIRTUAL_DISK | VHDX_META_IS_REQUIRED },
+                { vhdx_item_virtual_disk_id, offsetof(__typeof__(items), virtual_disk_id), sizeof items.virtual_disk_id,
+                  VHDX_META_IS_VIRTUAL_DISK | VHDX_META_IS_REQUIRED },
+                { vhdx_item_logical_sector_size, offsetof(__typeof__(items), logical_sector_size),
+                  sizeof items.logical_sector_size, VHDX_META_IS_VIRTUAL_DISK | VHDX_META_IS_REQUIRED },
+                { vhdx_item_physical_sector_size, offsetof(__typeof__(items), physical_sector_size),
+                  sizeof items.physical_sector_size, VHDX_META_IS_VIRTUAL_DISK | VHDX_META_IS_REQUIRED },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(meta); i++) {
+                memcpy(table.entries[i].item_id, meta[i].id, 16);
+                table.entries[i].offset = htole32((uint32_t) (64 * KiB + meta[i].offset));
+                table.entries[i].length = htole32((uint32_t) meta[i].length);
+                table.entries[i].flags = htole32(meta[i].flags);
+        }
+        if ((r = pwrite_all(fd, &table, sizeof table, VHDX_METADATA_OFFSET)) < 0 ||
+            (r = pwrite_all(fd, &items, sizeof items, VHDX_METADATA_OFFSET + 64 * KiB)) < 0)
+                return r;
+
+        /* Region tables: two identical copies. */
+        _cleanup_free_ uint8_t *region = calloc(1, VHDX_REGION_TABLE_SIZE);
+        if (!region)
+                return -ENOMEM;
+        struct vhdx_region_table_header *rh = (struct vhdx_region_table_header *) region;
+        struct vhdx_region_table_entry *re = (struct vhdx_region_table_entry *) (rh + 1);
+        memcpy(rh->signature, "regi", 4);
+        rh->entry_count = htole32(2);
+        memcpy(re[0].guid, vhdx_region_bat, 16);
+        re[0].file_offset = htole64(VHDX_BAT_OFFSET);
+        re[0].length = htole32((uint32_t) bat_length);
+        re[0].required = htole32(1);
+        memcpy(re[1].guid, vhdx_region_metadata, 16);
+        re[1].file_offset = htole64(VHDX_METADATA_OFFSET);
+        re[1].length = htole32(VHDX_METADATA_LENGTH);
+        re[1].required = htole32(1);
+        rh->checksum = htole32(block_crc32c(region, VHDX_REGION_TABLE_SIZE));
+        if ((r = pwrite_all(fd, region, VHDX_REGION_TABLE_SIZE, VHDX_REGION1_OFFSET)) < 0 ||
+            (r = pwrite_all(fd, region, VHDX_REGION_TABLE_SIZE, VHDX_REGION2_OFFSET)) < 0)
+                return r;
+
+        /* Headers: both valid, the second one current (higher sequence
+         * number), as after the two-step update of [MS-VHDX] 2.2.2.1. */
+        struct vhdx_header h = {
+                .version = htole16(1),
+                .log_length = htole32(VHDX_LOG_LENGTH),
+                .log_offset = htole64(VHDX_LOG_OFFSET),
+        };
+        memcpy(h.signature, "head", 4);
+        if ((r = gpt_guid_derive(o->seed, "vhdx-file-write", h.file_write_guid)) < 0 ||
+            (r = gpt_guid_derive(o->seed, "vhdx-data-write", h.data_write_guid)) < 0)
+                return r;
+        for (unsigned k = 0; k < 2; k++) {
+                h.sequence_number = htole64(k + 1);
+                h.checksum = 0;
+                h.checksum = htole32(block_crc32c(&h, sizeof h));
+                r = pwrite_all(fd, &h, sizeof h, k == 0 ? VHDX_HEADER1_OFFSET : VHDX_HEADER2_OFFSET);
+                if (r < 0)
+                        return r;
+        }
+
+        struct vhdx_file_identifier id = {};
+        memcpy(id.signature, "vhdxfile", 8);
+        static const char creator[] = "slipway " SLIPWAY_VERSION;
+        static_assert(sizeof creator <= ELEMENTSOF(id.creator), "VHDX creator");
+        for (size_t i = 0; creator[i]; i++)
+                id.creator[i] = htole16((uint8_t) creator[i]);
+        return pwrite_all(fd, &id, sizeof id, 0);
+}
+
+/* ---- reading ---- */
+
 
 typedef struct VhdxSource {
         BlockSource base;
@@ -200,11 +398,11 @@ static int read_regions(BlockSource *file, uint64_t *ret_bat, uint32_t *ret_bat_
                 bool bat = false, meta = false;
                 const struct vhdx_region_table_entry *e = (const struct vhdx_region_table_entry *) (h + 1);
                 for (uint32_t i = 0; i < n; i++) {
-                        if (memcmp(e[i].guid, region_bat, 16) == 0) {
+                        if (memcmp(e[i].guid, vhdx_region_bat, 16) == 0) {
                                 *ret_bat = le64toh(e[i].file_offset);
                                 *ret_bat_len = le32toh(e[i].length);
                                 bat = true;
-                        } else if (memcmp(e[i].guid, region_metadata, 16) == 0) {
+                        } else if (memcmp(e[i].guid, vhdx_region_metadata, 16) == 0) {
                                 *ret_meta = le64toh(e[i].file_offset);
                                 *ret_meta_len = le32toh(e[i].length);
                                 meta = true;
@@ -288,9 +486,9 @@ int block_open_vhdx(BlockSource *file, BlockSource **ret, Diagnostics *d) {
         } params;
         le64_t vsize;
         le32_t lss;
-        if (read_item(file, meta, meta_len, items, n_items, item_file_parameters, &params, sizeof params) < 0 ||
-            read_item(file, meta, meta_len, items, n_items, item_virtual_disk_size, &vsize, sizeof vsize) < 0 ||
-            read_item(file, meta, meta_len, items, n_items, item_logical_sector_size, &lss, sizeof lss) < 0) {
+        if (read_item(file, meta, meta_len, items, n_items, vhdx_item_file_parameters, &params, sizeof params) < 0 ||
+            read_item(file, meta, meta_len, items, n_items, vhdx_item_virtual_disk_size, &vsize, sizeof vsize) < 0 ||
+            read_item(file, meta, meta_len, items, n_items, vhdx_item_logical_sector_size, &lss, sizeof lss) < 0) {
                 diag_error(d, NULL, "VHDX: the file parameters, virtual disk size or logical sector size is "
                                     "missing or malformed");
                 return -EBADMSG;

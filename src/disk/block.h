@@ -2,14 +2,14 @@
 #pragma once
 
 /* Block sources: random read access to a virtual disk, for `slipway inspect`
- * of disk images. One interface (BlockSourceOps) and one file per container
- * format, the readers of what src/disk/container.c writes:
+ * of disk images. One interface (BlockSourceOps); each container format's
+ * reader lives in the format's file beside its writer (container.h):
  *
- *   block.c        the interface; a file (pread), memory, and a slice of
- *                  another source (a partition); picking the container
- *   block-vhd.c    VHD, fixed: a raw disk and a footer at the end
- *   block-vhdx.c   VHDX: headers, region table, metadata, BAT ([MS-VHDX])
- *   block-qcow2.c  qcow2 (versions 2 and 3): L1/L2 tables, deflate clusters
+ *   block.c   the interface; a file (pread), memory, and a slice of
+ *             another source (a partition); picking the container
+ *   vhd.c     VHD, fixed: a raw disk and a footer at the end
+ *   vhdx.c    VHDX: headers, region table, metadata, BAT ([MS-VHDX])
+ *   qcow2.c   qcow2 (versions 2 and 3): L1/L2 tables, deflate clusters
  *
  * Everything here reads untrusted bytes: every offset and size from the file
  * is checked against the file's size before use, tables are read only as far

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "basic/alloc.h"
-#include "inspect/block.h"
+#include "disk/block.h"
 
 int block_read(BlockSource *s, uint64_t offset, void *buf, size_t n) {
         if (offset > s->size || n > s->size - offset)

@@ -1,27 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 
-/* qcow2, versions 2 and 3 (qemu's docs/interop/qcow2.txt): the header, the
- * L1 table and the L2 tables it points to. A guest cluster is unallocated
- * (an L1 or L2 entry of 0, or the "reads as zeros" bit 0 of a version 3
- * L2 entry): zeros; a standard cluster: the host cluster at the entry's
- * offset; a compressed one: raw deflate (qcow2.txt "Compressed Clusters
- * Descriptor"), inflated into one cluster. Refused: encryption, a backing
- * file, an external data file, extended L2 entries, and compression types
- * other than deflate. The last L2 table and the last inflated cluster are
- * kept, so a sequential read costs one table read per L2 table. */
+/* qcow2 (QEMU, docs/interop/qcow2.txt). Written by write_qcow2() (version
+ * 3); read by block_open_qcow2() (versions 2 and 3). */
 
 #include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "basic/alloc.h"
-#include "inspect/block.h"
+#include "basic/macro.h"
+#include "disk/container-internal.h"
+#include "disk/gpt.h"
 
-typedef uint32_t be32_t;
-typedef uint64_t be64_t;
-
-/* qcow2.txt "Header": the version 2 part and version 3's additions. */
+/* qcow2.txt "Header": the version 2 part and version 3's additions. The
+ * writer follows it with the end of the header extension area (type 0,
+ * length 0: eight zero bytes). */
 struct qcow2_header {
         char magic[4]; /* "QFI\xfb" */
         be32_t version;
@@ -44,6 +41,250 @@ struct qcow2_header {
         be32_t header_length;
 } _packed_;
 static_assert(sizeof(struct qcow2_header) == 104, "qcow2 header");
+
+#define QCOW2_CLUSTER_BITS 16
+#define QCOW2_CLUSTER ((uint64_t) 1 << QCOW2_CLUSTER_BITS)
+#define QCOW2_L2_ENTRIES (QCOW2_CLUSTER / 8)
+#define QCOW2_REFCOUNT_ORDER 4 /* 16-bit refcounts */
+#define QCOW2_REFCOUNTS_PER_BLOCK (QCOW2_CLUSTER * 8 / (1u << QCOW2_REFCOUNT_ORDER))
+#define QCOW2_OFLAG_COPIED ((uint64_t) 1 << 63)
+#define QCOW2_OFLAG_COMPRESSED ((uint64_t) 1 << 62)
+/* "Compressed Clusters Descriptor": x = 62 - (cluster_bits - 8). */
+#define QCOW2_CSIZE_SHIFT (62 - (QCOW2_CLUSTER_BITS - 8))
+
+typedef struct Qcow2Writer {
+        int fd;
+        bool compress;
+        uint64_t pos; /* the end of the data written so far */
+        uint64_t **l2; /* per L1 entry, NULL while empty; host byte order */
+        uint64_t l1_size;
+        uint16_t *refcounts; /* per host cluster */
+        uint64_t n_refcounts;
+        z_stream z;
+        bool z_ready;
+        uint8_t *zbuf;
+} Qcow2Writer;
+
+static int qcow2_ref(Qcow2Writer *w, uint64_t cluster) {
+        if (cluster >= w->n_refcounts) {
+                uint64_t n = MAX(cluster + 1, w->n_refcounts * 2);
+                uint16_t *p = realloc(w->refcounts, n * sizeof(uint16_t));
+                if (!p)
+                        return -ENOMEM;
+                memset(p + w->n_refcounts, 0, (n - w->n_refcounts) * sizeof(uint16_t));
+                w->refcounts = p;
+                w->n_refcounts = n;
+        }
+        if (w->refcounts[cluster] == UINT16_MAX)
+                return -EOVERFLOW;
+        w->refcounts[cluster]++;
+        return 0;
+}
+
+/* Compresses one cluster as qemu reads it: raw deflate with a 4 KiB window
+ * (windowBits -12). *ret_len: the compressed length, or 0 if it is not
+ * smaller than a cluster. */
+static int qcow2_deflate(Qcow2Writer *w, const uint8_t *data, size_t *ret_len) {
+        if (!w->z_ready) {
+                if (deflateInit2(&w->z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -12, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+                        return -ENOMEM;
+                w->z_ready = true;
+        } else if (deflateReset(&w->z) != Z_OK)
+                return -EIO;
+        w->z.next_in = (uint8_t *) data;
+        w->z.avail_in = QCOW2_CLUSTER;
+        w->z.next_out = w->zbuf;
+        w->z.avail_out = QCOW2_CLUSTER - 1;
+        int z = deflate(&w->z, Z_FINISH);
+        if (z == Z_STREAM_END) {
+                *ret_len = QCOW2_CLUSTER - 1 - w->z.avail_out;
+                return 0;
+        }
+        if (z == Z_OK || z == Z_BUF_ERROR) {
+                *ret_len = 0; /* did not fit */
+                return 0;
+        }
+        return -EIO;
+}
+
+static int qcow2_cluster(Qcow2Writer *w, uint64_t vcluster, const uint8_t *data) {
+        int r;
+        uint64_t l1 = vcluster / QCOW2_L2_ENTRIES, l2 = vcluster % QCOW2_L2_ENTRIES;
+        if (!w->l2[l1]) {
+                w->l2[l1] = calloc(QCOW2_L2_ENTRIES, sizeof(uint64_t));
+                if (!w->l2[l1])
+                        return -ENOMEM;
+        }
+
+        size_t clen = 0;
+        if (w->compress) {
+                r = qcow2_deflate(w, data, &clen);
+                if (r < 0)
+                        return r;
+        }
+        if (clen > 0) {
+                /* Packed byte by byte after the previous compressed
+                 * cluster; every host cluster its sectors touch gets a
+                 * reference, as qemu-img check counts them. */
+                uint64_t off = w->pos;
+                uint64_t first = off / 512, last = (off + clen - 1) / 512;
+                r = pwrite_all(w->fd, w->zbuf, clen, off);
+                if (r < 0)
+                        return r;
+                for (uint64_t c = first * 512 / QCOW2_CLUSTER; c <= (last * 512 + 511) / QCOW2_CLUSTER; c++)
+                        if ((r = qcow2_ref(w, c)) < 0)
+                                return r;
+                w->l2[l1][l2] = QCOW2_OFLAG_COMPRESSED | (last - first) << QCOW2_CSIZE_SHIFT | off;
+                w->pos = off + clen;
+                return 0;
+        }
+
+        uint64_t off = round_up(w->pos, QCOW2_CLUSTER);
+        r = write_sparse(w->fd, off, data, QCOW2_CLUSTER);
+        if (r < 0)
+                return r;
+        if ((r = qcow2_ref(w, off / QCOW2_CLUSTER)) < 0)
+                return r;
+        w->l2[l1][l2] = QCOW2_OFLAG_COPIED | off;
+        w->pos = off + QCOW2_CLUSTER;
+        return 0;
+}
+
+static int qcow2_piece(void *userdata, uint64_t offset, const uint8_t *data, size_t n) {
+        Qcow2Writer *w = userdata;
+        /* data is UNIT bytes with zeros past n, so the last cluster is whole. */
+        for (size_t i = 0; i < n; i += QCOW2_CLUSTER) {
+                if (is_zero(data + i, QCOW2_CLUSTER))
+                        continue;
+                int r = qcow2_cluster(w, (offset + i) / QCOW2_CLUSTER, data + i);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void qcow2_writer_release(Qcow2Writer *w) {
+        if (w->l2)
+                for (uint64_t i = 0; i < w->l1_size; i++)
+                        free(w->l2[i]);
+        free(w->l2);
+        free(w->refcounts);
+        free(w->zbuf);
+        if (w->z_ready)
+                deflateEnd(&w->z);
+}
+
+static int write_qcow2_tables(Qcow2Writer *w, uint64_t size) {
+        int r;
+        uint64_t pos = round_up(w->pos, QCOW2_CLUSTER);
+
+        /* L2 tables, each a cluster, in L1 order. */
+        _cleanup_free_ be64_t *l1 = calloc(w->l1_size, sizeof(be64_t));
+        _cleanup_free_ be64_t *table = malloc(QCOW2_CLUSTER);
+        if (!l1 || !table)
+                return -ENOMEM;
+        for (uint64_t i = 0; i < w->l1_size; i++) {
+                if (!w->l2[i])
+                        continue;
+                for (uint64_t j = 0; j < QCOW2_L2_ENTRIES; j++)
+                        table[j] = htobe64(w->l2[i][j]);
+                if ((r = pwrite_all(w->fd, table, QCOW2_CLUSTER, pos)) < 0 ||
+                    (r = qcow2_ref(w, pos / QCOW2_CLUSTER)) < 0)
+                        return r;
+                l1[i] = htobe64(QCOW2_OFLAG_COPIED | pos);
+                pos += QCOW2_CLUSTER;
+        }
+
+        uint64_t l1_offset = pos, l1_clusters = round_up(w->l1_size * 8, QCOW2_CLUSTER) / QCOW2_CLUSTER;
+        if ((r = pwrite_all(w->fd, l1, w->l1_size * 8, l1_offset)) < 0)
+                return r;
+        pos += l1_clusters * QCOW2_CLUSTER;
+
+        /* Refcount blocks, then the refcount table; they count themselves,
+         * so their number is found by iteration. */
+        uint64_t n = pos / QCOW2_CLUSTER, blocks = 0, table_clusters = 0;
+        for (;;) {
+                uint64_t b = (n + blocks + table_clusters + QCOW2_REFCOUNTS_PER_BLOCK - 1) / QCOW2_REFCOUNTS_PER_BLOCK;
+                uint64_t t = round_up(b * 8, QCOW2_CLUSTER) / QCOW2_CLUSTER;
+                if (b == blocks && t == table_clusters)
+                        break;
+                blocks = b;
+                table_clusters = t;
+        }
+        uint64_t blocks_offset = pos, table_offset = pos + blocks * QCOW2_CLUSTER;
+        uint64_t end = table_offset + table_clusters * QCOW2_CLUSTER;
+        for (uint64_t c = 0; c < l1_clusters + blocks + table_clusters; c++)
+                if ((r = qcow2_ref(w, l1_offset / QCOW2_CLUSTER + c)) < 0)
+                        return r;
+        if ((r = qcow2_ref(w, 0)) < 0) /* the header */
+                return r;
+
+        _cleanup_free_ be64_t *rtable = calloc(table_clusters, QCOW2_CLUSTER);
+        _cleanup_free_ be16_t *block = malloc(QCOW2_CLUSTER);
+        if (!rtable || !block)
+                return -ENOMEM;
+        for (uint64_t b = 0; b < blocks; b++) {
+                for (uint64_t j = 0; j < QCOW2_REFCOUNTS_PER_BLOCK; j++) {
+                        uint64_t c = b * QCOW2_REFCOUNTS_PER_BLOCK + j;
+                        block[j] = htobe16(c < w->n_refcounts ? w->refcounts[c] : 0);
+                }
+                uint64_t off = blocks_offset + b * QCOW2_CLUSTER;
+                if ((r = pwrite_all(w->fd, block, QCOW2_CLUSTER, off)) < 0)
+                        return r;
+                rtable[b] = htobe64(off);
+        }
+        if ((r = pwrite_all(w->fd, rtable, table_clusters * QCOW2_CLUSTER, table_offset)) < 0)
+                return r;
+        if (ftruncate(w->fd, (off_t) end) < 0)
+                return negative_errno();
+
+        struct qcow2_header h = {
+                .version = htobe32(3),
+                .cluster_bits = htobe32(QCOW2_CLUSTER_BITS),
+                .size = htobe64(size),
+                .l1_size = htobe32((uint32_t) w->l1_size),
+                .l1_table_offset = htobe64(l1_offset),
+                .refcount_table_offset = htobe64(table_offset),
+                .refcount_table_clusters = htobe32((uint32_t) table_clusters),
+                .refcount_order = htobe32(QCOW2_REFCOUNT_ORDER),
+                .header_length = htobe32(104),
+        };
+        memcpy(h.magic, "QFI\xfb", 4);
+        static const uint8_t extension_end[8] = {};
+        r = pwrite_all(w->fd, &h, sizeof h, 0);
+        return r < 0 ? r : pwrite_all(w->fd, extension_end, sizeof extension_end, sizeof h);
+}
+
+int write_qcow2(const DiskSource *s, const DiskWriteOptions *o, int fd) {
+        uint64_t clusters = (s->size + QCOW2_CLUSTER - 1) / QCOW2_CLUSTER;
+        _cleanup_(qcow2_writer_release) Qcow2Writer w = {
+                .fd = fd,
+                .compress = o->compress,
+                .pos = QCOW2_CLUSTER, /* after the header cluster */
+                .l1_size = (clusters + QCOW2_L2_ENTRIES - 1) / QCOW2_L2_ENTRIES,
+        };
+        /* qemu's limit: an L1 table of at most 32 MiB. */
+        if (w.l1_size * 8 > 32 * MiB)
+                return -EINVAL;
+        w.l2 = calloc(w.l1_size, sizeof(uint64_t *));
+        if (!w.l2)
+                return -ENOMEM;
+        if (w.compress && !(w.zbuf = malloc(QCOW2_CLUSTER)))
+                return -ENOMEM;
+        int r = source_walk(s, qcow2_piece, &w);
+        if (r < 0)
+                return r;
+        return write_qcow2_tables(&w, s->size);
+}
+
+uint64_t qcow2_max_size(void) {
+        /* write_qcow2(): an L1 table of 32 MiB of 8-byte entries, each for an
+         * L2 table of QCOW2_L2_ENTRIES clusters. */
+        return 32 * MiB / 8 * QCOW2_L2_ENTRIES * QCOW2_CLUSTER;
+}
+
+/* ---- reading ---- */
+
 
 /* Incompatible feature bits: 0 dirty, 1 corrupt, 2 external data file,
  * 3 compression type, 4 extended L2 entries. */
