@@ -465,6 +465,7 @@ int decompress_any(const void *data, size_t n, uint8_t **ret, size_t *ret_len) {
 /* ---- streamed compression ------------------------------------------------- */
 
 #define STREAM_OUT_SIZE ((size_t) 256 << 10)
+#define COMPRESS_STREAM_JOB ((size_t) 4 << 20)
 
 struct CompressStream {
         CompressCodec codec;
@@ -517,6 +518,16 @@ int compress_stream_new(CompressCodec codec, int level, unsigned threads, uint64
                 if (ZSTD_isError(ZSTD_CCtx_setParameter(s->zstd, ZSTD_c_compressionLevel, level)) ||
                     ZSTD_isError(ZSTD_CCtx_setParameter(s->zstd, ZSTD_c_nbWorkers, (int) MAX(threads, 1u))))
                         return -EOPNOTSUPP;
+                /* Jobs of 4 MiB, each with the last quarter of the window
+                 * before it, not zstd's 4 windows with a whole window (32 +
+                 * 8 MiB at level 19): some five jobs' input and four jobs'
+                 * output are buffered besides each worker's tables (~80 MiB
+                 * at level 19), and with the defaults two workers at level
+                 * 19 held some 400 MiB. Fixed values: the bytes depend on
+                 * them, not on the number of workers. */
+                if (ZSTD_isError(ZSTD_CCtx_setParameter(s->zstd, ZSTD_c_jobSize, (int) COMPRESS_STREAM_JOB)) ||
+                    ZSTD_isError(ZSTD_CCtx_setParameter(s->zstd, ZSTD_c_overlapLog, 7)))
+                        return -EINVAL;
                 if (pledged_size != UINT64_MAX &&
                     ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(s->zstd, (unsigned long long) pledged_size)))
                         return -EINVAL;

@@ -62,7 +62,8 @@ typedef struct RpmPayload {
         int level;
 } RpmPayload;
 
-/* NULL if s is a payload slipway writes, else why not (a static string). */
+/* NULL if s is a payload slipway writes, else what was expected (a static
+ * string that completes "expected ..."). */
 const char *rpm_payload_check(const char *s);
 /* s, or RPM_PAYLOAD_DEFAULT if NULL, as codec and level; -EINVAL if
  * rpm_payload_check() refuses it. */

@@ -90,35 +90,35 @@ static const struct {
 
 /* Parses "wLEVEL.SUFFIX" ("w.ufdio" has no level). */
 static const char *payload_parse(const char *s, RpmPayload *ret) {
-        if (!s || s[0] != 'w')
-                return "expected a payload like \"w19.zstdio\", \"w9.gzdio\", \"w6.xzdio\" or \"w.ufdio\"";
-        const char *dot = strchr(s, '.');
-        if (!dot)
-                return "expected a payload like \"w19.zstdio\", \"w9.gzdio\", \"w6.xzdio\" or \"w.ufdio\"";
+        static const char *const syntax =
+                "rpm's %_binary_payload syntax: \"w19.zstdio\", \"w9.gzdio\", \"w6.xzdio\" or \"w.ufdio\"";
+        const char *dot = s ? strchr(s, '.') : NULL;
+        if (!s || s[0] != 'w' || !dot)
+                return syntax;
         CompressCodec c = _COMPRESS_CODEC_INVALID;
         for (size_t i = 0; i < ELEMENTSOF(payload_codecs); i++)
                 if (strcmp(dot + 1, payload_codecs[i].suffix) == 0)
                         c = (CompressCodec) i;
         if (c < 0)
-                return "unknown payload compression: slipway writes zstdio, gzdio, xzdio and ufdio (none)";
+                return "zstdio, gzdio, xzdio or ufdio (none) after the '.'";
         const char *digits = s + 1;
         size_t nd = (size_t) (dot - digits);
         if (strspn(digits, "0123456789") < nd)
-                return "the payload level must be a number (rpm's thread suffix 'T' is not taken: slipway picks "
-                       "the threads, and the bytes do not depend on them)";
+                return "a level without rpm's thread suffix: slipway compresses on every core, and the bytes do "
+                       "not depend on how many";
         if (c == COMPRESS_NONE) {
                 if (nd > 0)
-                        return "an uncompressed payload has no level: \"w.ufdio\"";
+                        return "\"w.ufdio\": an uncompressed payload has no level";
                 *ret = (RpmPayload) { .codec = c };
                 return NULL;
         }
         if (nd == 0 || nd > 2)
-                return nd == 0 ? "the payload needs a level, as in \"w19.zstdio\"" : "payload level out of range";
+                return nd == 0 ? "a level after the 'w', as in \"w19.zstdio\"" : "a level of one or two digits";
         int level = atoi(digits);
         if (level < payload_codecs[c].min_level || level > payload_codecs[c].max_level)
-                return c == COMPRESS_ZSTD ? "zstd payload levels are 1 to 19"
-                       : c == COMPRESS_GZIP ? "gzip payload levels are 1 to 9"
-                                            : "xz payload levels are 0 to 9";
+                return c == COMPRESS_ZSTD ? "a zstd level from 1 to 19"
+                       : c == COMPRESS_GZIP ? "a gzip level from 1 to 9"
+                                            : "an xz level from 0 to 9";
         *ret = (RpmPayload) { .codec = c, .level = level };
         return NULL;
 }
