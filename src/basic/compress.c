@@ -461,3 +461,177 @@ int decompress_any(const void *data, size_t n, uint8_t **ret, size_t *ret_len) {
         *ret_len = len;
         return 0;
 }
+
+/* ---- streamed compression ------------------------------------------------- */
+
+#define STREAM_OUT_SIZE ((size_t) 256 << 10)
+#define COMPRESS_STREAM_JOB ((size_t) 4 << 20)
+
+struct CompressStream {
+        CompressCodec codec;
+        CompressOutFn out;
+        void *userdata;
+        ZSTD_CCtx *zstd;
+        z_stream z;
+        bool z_open;
+        lzma_stream x;
+        bool x_open;
+        uint8_t *buf; /* STREAM_OUT_SIZE bytes of output */
+        int error;
+};
+
+CompressStream *compress_stream_free(CompressStream *s) {
+        if (!s)
+                return NULL;
+        ZSTD_freeCCtx(s->zstd);
+        if (s->z_open)
+                deflateEnd(&s->z);
+        if (s->x_open)
+                lzma_end(&s->x);
+        free(s->buf);
+        free(s);
+        return NULL;
+}
+
+int compress_stream_new(CompressCodec codec, int level, unsigned threads, uint64_t pledged_size, CompressOutFn out,
+                        void *userdata, CompressStream **ret) {
+        _cleanup_(compress_stream_freep) CompressStream *s = calloc(1, sizeof(CompressStream));
+        if (!s)
+                return -ENOMEM;
+        s->codec = codec;
+        s->out = out;
+        s->userdata = userdata;
+        s->x = (lzma_stream) LZMA_STREAM_INIT;
+        s->buf = malloc(STREAM_OUT_SIZE);
+        if (!s->buf)
+                return -ENOMEM;
+
+        switch (codec) {
+        case COMPRESS_ZSTD:
+                s->zstd = ZSTD_createCCtx();
+                if (!s->zstd)
+                        return -ENOMEM;
+                /* Multi-threaded mode even for one worker: its frames differ
+                 * from the single-threaded mode's, but not with the count. A
+                 * libzstd built without threads refuses nbWorkers: then the
+                 * output would depend on the build, so fail instead. */
+                if (ZSTD_isError(ZSTD_CCtx_setParameter(s->zstd, ZSTD_c_compressionLevel, level)) ||
+                    ZSTD_isError(ZSTD_CCtx_setParameter(s->zstd, ZSTD_c_nbWorkers, (int) MAX(threads, 1u))))
+                        return -EOPNOTSUPP;
+                /* Jobs of 4 MiB, each with the last quarter of the window
+                 * before it, not zstd's 4 windows with a whole window (32 +
+                 * 8 MiB at level 19): some five jobs' input and four jobs'
+                 * output are buffered besides each worker's tables (~80 MiB
+                 * at level 19), and with the defaults two workers at level
+                 * 19 held some 400 MiB. Fixed values: the bytes depend on
+                 * them, not on the number of workers. */
+                if (ZSTD_isError(ZSTD_CCtx_setParameter(s->zstd, ZSTD_c_jobSize, (int) COMPRESS_STREAM_JOB)) ||
+                    ZSTD_isError(ZSTD_CCtx_setParameter(s->zstd, ZSTD_c_overlapLog, 7)))
+                        return -EINVAL;
+                if (pledged_size != UINT64_MAX &&
+                    ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(s->zstd, (unsigned long long) pledged_size)))
+                        return -EINVAL;
+                break;
+        case COMPRESS_GZIP:
+                /* windowBits 15 + 16: a gzip wrapper with zlib's fixed header (mtime 0). */
+                if (deflateInit2(&s->z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+                        return -EINVAL;
+                s->z_open = true;
+                break;
+        case COMPRESS_XZ:
+                if (lzma_easy_encoder(&s->x, (uint32_t) level, LZMA_CHECK_CRC64) != LZMA_OK)
+                        return -EINVAL;
+                s->x_open = true;
+                break;
+        case COMPRESS_NONE:
+                break;
+        default:
+                return -EINVAL;
+        }
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+/* Feeds data (end: the end of the stream) through the codec, handing every
+ * full or final output buffer to the callback. */
+static int stream_push(CompressStream *s, const void *data, size_t n, bool end) {
+        int r;
+
+        switch (s->codec) {
+        case COMPRESS_ZSTD: {
+                ZSTD_inBuffer in = { data, n, 0 };
+                for (;;) {
+                        ZSTD_outBuffer o = { s->buf, STREAM_OUT_SIZE, 0 };
+                        size_t left = ZSTD_compressStream2(s->zstd, &o, &in, end ? ZSTD_e_end : ZSTD_e_continue);
+                        if (ZSTD_isError(left))
+                                return ZSTD_getErrorCode(left) == ZSTD_error_srcSize_wrong ? -EINVAL : -EIO;
+                        if (o.pos > 0 && (r = s->out(s->userdata, s->buf, o.pos)) < 0)
+                                return r;
+                        if (end ? left == 0 : in.pos == in.size)
+                                return 0;
+                }
+        }
+        case COMPRESS_GZIP: {
+                const uint8_t *p = data;
+                while (n > 0 || end) {
+                        /* avail_in is an unsigned int: feed large pieces in parts. */
+                        size_t k = MIN(n, (size_t) 1 << 30);
+                        s->z.next_in = (Bytef *) p;
+                        s->z.avail_in = (uInt) k;
+                        int flush = end && k == n ? Z_FINISH : Z_NO_FLUSH, zr;
+                        do {
+                                s->z.next_out = s->buf;
+                                s->z.avail_out = (uInt) STREAM_OUT_SIZE;
+                                zr = deflate(&s->z, flush);
+                                if (zr == Z_STREAM_ERROR)
+                                        return -EIO;
+                                size_t got = STREAM_OUT_SIZE - s->z.avail_out;
+                                if (got > 0 && (r = s->out(s->userdata, s->buf, got)) < 0)
+                                        return r;
+                        } while (s->z.avail_out == 0 || (flush == Z_FINISH && zr != Z_STREAM_END));
+                        p += k;
+                        n -= k;
+                        if (flush == Z_FINISH)
+                                return 0;
+                }
+                return 0;
+        }
+        case COMPRESS_XZ: {
+                s->x.next_in = data;
+                s->x.avail_in = n;
+                lzma_ret xr;
+                do {
+                        s->x.next_out = s->buf;
+                        s->x.avail_out = STREAM_OUT_SIZE;
+                        xr = lzma_code(&s->x, end ? LZMA_FINISH : LZMA_RUN);
+                        if (xr != LZMA_OK && xr != LZMA_STREAM_END)
+                                return xr == LZMA_MEM_ERROR ? -ENOMEM : -EIO;
+                        size_t got = STREAM_OUT_SIZE - s->x.avail_out;
+                        if (got > 0 && (r = s->out(s->userdata, s->buf, got)) < 0)
+                                return r;
+                } while (s->x.avail_out == 0 || s->x.avail_in > 0 || (end && xr != LZMA_STREAM_END));
+                return 0;
+        }
+        case COMPRESS_NONE:
+                return n > 0 ? s->out(s->userdata, data, n) : 0;
+        default:
+                return -EINVAL;
+        }
+}
+
+int compress_stream_write(CompressStream *s, const void *data, size_t n) {
+        if (s->error < 0)
+                return s->error;
+        if (n == 0)
+                return 0;
+        int r = stream_push(s, data, n, false);
+        if (r < 0)
+                s->error = r;
+        return r;
+}
+
+int compress_stream_finish(CompressStream *s) {
+        int r = s->error < 0 ? s->error : stream_push(s, NULL, 0, true);
+        compress_stream_free(s);
+        return r;
+}

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "basic/macro.h"
 
 /* Deterministic compression of a buffer: gzip (zlib, level 6, no name, mtime
  * 0) or zstd (one shot, the given level). *ret is malloc'd. */
@@ -53,3 +56,31 @@ int decompress_into(const void *data, size_t n, void *buf, size_t cap, size_t *r
 /* Decompression of gzip or zstd data, detected by its magic; data that is
  * neither is returned as it is. At most 1 GiB out. */
 int decompress_any(const void *data, size_t n, uint8_t **ret, size_t *ret_len);
+
+/* Streamed compression of data of any size in bounded memory, the output
+ * handed to a callback in pieces. zstd runs in its multi-threaded mode with
+ * `threads` workers (>= 1): its bytes depend on the data, the level and
+ * pledged_size, never on the number of workers. gzip (zlib) and xz (liblzma)
+ * run on one thread; none passes the data through. pledged_size is the exact
+ * number of bytes that will be written (UINT64_MAX: unknown): zstd records
+ * it in the frame and sizes its tables to it; a different count fails. */
+typedef enum CompressCodec {
+        COMPRESS_ZSTD,
+        COMPRESS_GZIP,
+        COMPRESS_XZ,
+        COMPRESS_NONE,
+        _COMPRESS_CODEC_MAX,
+        _COMPRESS_CODEC_INVALID = -EINVAL,
+} CompressCodec;
+
+/* Receives compressed bytes; a negative return stops the stream with it. */
+typedef int (*CompressOutFn)(void *userdata, const void *data, size_t n);
+typedef struct CompressStream CompressStream;
+int compress_stream_new(CompressCodec codec, int level, unsigned threads, uint64_t pledged_size, CompressOutFn out,
+                        void *userdata, CompressStream **ret);
+int compress_stream_write(CompressStream *s, const void *data, size_t n);
+/* Ends the stream (flushing the rest to the callback) and frees s, also on
+ * failure. */
+int compress_stream_finish(CompressStream *s);
+CompressStream *compress_stream_free(CompressStream *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(CompressStream *, compress_stream_free);

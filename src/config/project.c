@@ -21,6 +21,7 @@
 #include "disk/gpt.h"
 #include "oci/oci.h"
 #include "project.h"
+#include "rpm/package.h"
 
 /* ---- enum tables ----------------------------------------------------------- */
 
@@ -341,6 +342,7 @@ static const SchemaField project_settings_fields[] = {
         FIELD("source-date-epoch", SCHEMA_INTEGER, ProjectSettings, source_date_epoch, .min = 0,
               .max = 253402300799 /* 9999-12-31 */),
         FIELD("includes", SCHEMA_STRING_ARRAY, ProjectSettings, includes),
+        FIELD("payload", SCHEMA_STRING, ProjectSettings, payload, .check = rpm_payload_check),
         {},
 };
 static const Schema project_settings_schema = {
@@ -433,6 +435,7 @@ static const SchemaField component_fields[] = {
         FIELD("conflicts", SCHEMA_STRING_ARRAY, Component, conflicts, .check = check_dependency),
         FIELD("obsoletes", SCHEMA_STRING_ARRAY, Component, obsoletes, .check = check_dependency),
         FIELD("files", SCHEMA_TABLE_ARRAY, Component, files, .sub = &component_file_schema),
+        FIELD("payload", SCHEMA_STRING, Component, payload, .check = rpm_payload_check),
         {},
 };
 static const Schema component_schema = {
@@ -560,6 +563,17 @@ static void file_spec_finish(void *obj, Diagnostics *d) {
                 d->oom = true;
 }
 
+static bool defines_binary_payload(const Component *c) {
+        for (size_t i = 0; i < c->defines.n; i++)
+                if (strcmp(c->defines.keys[i], "_binary_payload") == 0)
+                        return true;
+        return false;
+}
+
+const char *component_payload(const Project *p, const Component *c) {
+        return c->payload ? c->payload : p->project.payload ? p->project.payload : RPM_PAYLOAD_DEFAULT;
+}
+
 static void component_finish(void *obj, Diagnostics *d) {
         static const char *const native_only[] = { "epoch", "version", "release", "summary", "description", "license",
                                                     "url", "arch", "requires", "provides", "conflicts", "obsoletes",
@@ -581,6 +595,14 @@ static void component_finish(void *obj, Diagnostics *d) {
                                            path, k);
                         else if (strchr(v, '\n'))
                                 diag_error(d, &pos, "key '%s.defines': the value of '%s' must be a single line", path, k);
+                }
+                /* Two ways to say one thing: refuse rather than pick one. */
+                if (c->payload && defines_binary_payload(c)) {
+                        SourcePos pos = cfg_pos(&c->obj, "payload"), dpos = cfg_pos(&c->obj, "defines");
+                        diag_error(d, &pos,
+                                   "key '%s.payload': component '%s' also defines '_binary_payload' at %s:%u:%u; "
+                                   "set one of them",
+                                   path, c->name, dpos.file, dpos.line, dpos.column);
                 }
                 for (const char *const *k = native_only; *k; k++)
                         if (cfg_has(&c->obj, *k)) {

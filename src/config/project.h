@@ -116,6 +116,7 @@ typedef struct ProjectSettings {
         char *arch;              /* default: the build host's */
         int64_t source_date_epoch;
         StrList includes;
+        char *payload;           /* rpm's %_binary_payload, "w19.zstdio"; NULL: RPM_PAYLOAD_DEFAULT */
 } ProjectSettings;
 
 typedef struct Signing {
@@ -173,6 +174,8 @@ typedef struct Component {
         StrList conflicts;
         StrList obsoletes;
         FileSpecArray files;
+        /* both kinds */
+        char *payload; /* rpm's %_binary_payload; NULL: the project's */
 } Component;
 
 typedef struct Partition {
@@ -289,6 +292,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Project *, project_free);
  * absolute) as a path usable from the current directory. NULL on OOM. */
 char *project_path(const Project *p, const char *path);
 
+/* The payload compression of c's packages (rpm's %_binary_payload): the
+ * component's, else the project's, else RPM_PAYLOAD_DEFAULT. */
+const char *component_payload(const Project *p, const Component *c);
 const Component *project_find_component(const Project *p, const char *name);
 const Image *project_find_image(const Project *p, const char *name);
 

@@ -277,6 +277,7 @@ static int cache_key(Graph *g, size_t i, char **ret) {
         key_str(&sb, "vendor", p->project.vendor);
         key_str(&sb, "dist", p->project.dist);
         key_str(&sb, "arch", p->arch);
+        key_str(&sb, "payload", component_payload(p, c));
         strbuf_printf(&sb, "sde %llu\n", (unsigned long long) p->source_date_epoch);
         if (g->o->sign_key) {
                 char fpr[41];
@@ -1012,7 +1013,7 @@ int build_packages(const Project *p, const BuildOptions *o, Diagnostics *d, Buil
         envp = make_envp(p);
         if (!envp)
                 return -ENOMEM;
-        g.env = (BuildEnv) { .project = p, .out_dir = out_abs, .envp = envp };
+        g.env = (BuildEnv) { .project = p, .out_dir = out_abs, .envp = envp, .jobs = MAX(o->jobs, 1u) };
 
         g.n = p->components.n;
         g.nodes = new0(Node, g.n ? g.n : 1);

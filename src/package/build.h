@@ -91,6 +91,7 @@ typedef struct BuildEnv {
         const Project *project;
         const char *out_dir;     /* absolute */
         char *const *envp;       /* fixed environment; HOME set per build */
+        unsigned jobs;           /* threads a build may use (payload compression), >= 1 */
 } BuildEnv;
 
 /* Queries the spec's packages, provides and BuildRequires with rpmspec. */

@@ -209,7 +209,10 @@ int native_build(const BuildEnv *env, const Component *c, const char *log_path, 
                                 return -EINVAL;
                         }
 
-        r = parse_deps(&c->requires, &req, &n_req);
+        RpmPayload payload;
+        r = rpm_payload_parse(component_payload(p, c), &payload);
+        if (r >= 0)
+                r = parse_deps(&c->requires, &req, &n_req);
         if (r >= 0)
                 r = parse_deps(&c->provides, &prov, &n_prov);
         if (r >= 0)
@@ -248,6 +251,9 @@ int native_build(const BuildEnv *env, const Component *c, const char *log_path, 
                         .n_obsoletes = n_obs,
                         .files = files.items,
                         .n_files = files.n,
+                        /* zstd's output does not depend on the thread count. */
+                        .payload = payload,
+                        .threads = env->jobs,
                 };
                 const char *bad = NULL;
                 r = rpm_package_write(&spec, dest, &bad);

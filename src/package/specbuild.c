@@ -97,7 +97,10 @@ static void add_macros(Argv *a, const BuildEnv *env, const Component *c, const c
         argv_define(a, "source_date_epoch_from_changelog", "0");
         argv_define(a, "use_source_date_epoch_as_buildtime", "1");
         argv_define(a, "clamp_mtime_to_source_date_epoch", "1");
-        argv_define(a, "_binary_payload", "w19.zstdio");
+        /* The component's defines come later: a _binary_payload there wins
+         * over the project's payload (config/ refuses it beside the
+         * component's own). */
+        argv_define(a, "_binary_payload", component_payload(p, c));
         /* Source RPMs are not shipped in images: a fast level. rpm's streaming
          * zstd at level 19 sets up ~90 MB of tables per payload, whatever its size. */
         argv_define(a, "_source_payload", "w3.zstdio");

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "basic/compress.h"
 #include "basic/macro.h"
 #include "rpm/header.h"
 
@@ -49,6 +50,25 @@ typedef struct RpmFile {
         char *source;      /* regular files: the file on the host to read */
 } RpmFile;
 
+/* The payload's compression, named as rpm's %_binary_payload macro names it
+ * (rpmio mode strings, rpm's build/pack.c): "w19.zstdio" is zstd level 19,
+ * "w9.gzdio" gzip level 9, "w6.xzdio" xz level 6, "w.ufdio" no compression.
+ * Levels: zstd 1-19, gzip 1-9, xz 0-9. rpm's thread suffix (w19T8.zstdio)
+ * is refused: slipway picks the threads, and the bytes never depend on them. */
+#define RPM_PAYLOAD_DEFAULT "w19.zstdio"
+
+typedef struct RpmPayload {
+        CompressCodec codec;
+        int level;
+} RpmPayload;
+
+/* NULL if s is a payload slipway writes, else what was expected (a static
+ * string that completes "expected ..."). */
+const char *rpm_payload_check(const char *s);
+/* s, or RPM_PAYLOAD_DEFAULT if NULL, as codec and level; -EINVAL if
+ * rpm_payload_check() refuses it. */
+int rpm_payload_parse(const char *s, RpmPayload *ret);
+
 typedef struct RpmPackageSpec {
         const char *name;
         bool has_epoch;
@@ -73,7 +93,8 @@ typedef struct RpmPackageSpec {
         size_t n_obsoletes;
         RpmFile *files; /* sorted by the writer */
         size_t n_files;
-        int zstd_level; /* 0: 19, as rpmbuild's w19.zstdio */
+        RpmPayload payload; /* zeroed: RPM_PAYLOAD_DEFAULT */
+        unsigned threads;   /* compression workers (zstd); 0 counts as 1 */
 } RpmPackageSpec;
 
 /* Writes the package to path atomically (temporary file + rename). The

@@ -5,16 +5,14 @@
  * content (checked in tests by comparing `rpm -qp --dump` and dependencies of
  * both), so rpm, dnf and createrepo_c treat the result like any package. */
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <ctype.h>
 #include <endian.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
-#include <zstd.h>
 
 #include "basic/alloc.h"
 #include "basic/fileio.h"
@@ -22,7 +20,8 @@
 #include "basic/strbuf.h"
 #include "rpm/package.h"
 
-#define RPM_ZSTD_LEVEL_DEFAULT 19
+/* Reads of input files and of the payload file: bounded, whatever their size. */
+#define PAYLOAD_READ_SIZE ((size_t) 1 << 20)
 
 /* ---- dependencies ----------------------------------------------------------- */
 
@@ -75,137 +74,309 @@ int rpm_dep_parse(const char *s, RpmDep *ret) {
         return 0;
 }
 
+/* ---- the payload codec ------------------------------------------------------ */
+
+static const struct {
+        const char *suffix; /* rpmio's name */
+        const char *compressor; /* RPMTAG_PAYLOADCOMPRESSOR; NULL: no tag */
+        int min_level, max_level;
+} payload_codecs[_COMPRESS_CODEC_MAX] = {
+        /* zstd 20-22 ("ultra") need windows of up to 128 MiB per worker. */
+        [COMPRESS_ZSTD] = { "zstdio", "zstd", 1, 19 },
+        [COMPRESS_GZIP] = { "gzdio", "gzip", 1, 9 },
+        [COMPRESS_XZ] = { "xzdio", "xz", 0, 9 },
+        [COMPRESS_NONE] = { "ufdio", NULL, 0, 0 },
+};
+
+/* Parses "wLEVEL.SUFFIX" ("w.ufdio" has no level). */
+static const char *payload_parse(const char *s, RpmPayload *ret) {
+        static const char *const syntax =
+                "rpm's %_binary_payload syntax: \"w19.zstdio\", \"w9.gzdio\", \"w6.xzdio\" or \"w.ufdio\"";
+        const char *dot = s ? strchr(s, '.') : NULL;
+        if (!s || s[0] != 'w' || !dot)
+                return syntax;
+        CompressCodec c = _COMPRESS_CODEC_INVALID;
+        for (size_t i = 0; i < ELEMENTSOF(payload_codecs); i++)
+                if (strcmp(dot + 1, payload_codecs[i].suffix) == 0)
+                        c = (CompressCodec) i;
+        if (c < 0)
+                return "zstdio, gzdio, xzdio or ufdio (none) after the '.'";
+        const char *digits = s + 1;
+        size_t nd = (size_t) (dot - digits);
+        if (strspn(digits, "0123456789") < nd)
+                return "a level without rpm's thread suffix: slipway compresses on every core, and the bytes do "
+                       "not depend on how many";
+        if (c == COMPRESS_NONE) {
+                if (nd > 0)
+                        return "\"w.ufdio\": an uncompressed payload has no level";
+                *ret = (RpmPayload) { .codec = c };
+                return NULL;
+        }
+        if (nd == 0 || nd > 2)
+                return nd == 0 ? "a level after the 'w', as in \"w19.zstdio\"" : "a level of one or two digits";
+        int level = atoi(digits);
+        if (level < payload_codecs[c].min_level || level > payload_codecs[c].max_level)
+                return c == COMPRESS_ZSTD ? "a zstd level from 1 to 19"
+                       : c == COMPRESS_GZIP ? "a gzip level from 1 to 9"
+                                            : "an xz level from 0 to 9";
+        *ret = (RpmPayload) { .codec = c, .level = level };
+        return NULL;
+}
+
+const char *rpm_payload_check(const char *s) {
+        RpmPayload p;
+        return payload_parse(s, &p);
+}
+
+int rpm_payload_parse(const char *s, RpmPayload *ret) {
+        RpmPayload p;
+        if (payload_parse(s ? s : RPM_PAYLOAD_DEFAULT, &p))
+                return -EINVAL;
+        *ret = p;
+        return 0;
+}
+
 /* ---- the payload ---------------------------------------------------------- */
 
+/* The payload is a cpio archive in the "new ASCII" (newc) format (cpio(5),
+ * LSB "Payload Format"), made here as it is compressed: a 110-byte header of
+ * hexadecimal fields per entry, the name with its NUL, padding to 4 bytes,
+ * the data, padding to 4 bytes; a TRAILER!!! entry ends it. Names carry
+ * rpm's "./" prefix (rpmlib(PayloadFilesHavePrefix)). */
+#define CPIO_HEADER 110
+#define CPIO_TRAILER "TRAILER!!!"
+
+static uint64_t pad4(uint64_t n) {
+        return (4 - n % 4) % 4;
+}
+
+static uint64_t cpio_entry_size(size_t name_len, uint64_t data) {
+        uint64_t h = CPIO_HEADER + name_len + 1;
+        return h + pad4(h) + data + pad4(data);
+}
+
+typedef struct PayloadOut {
+        int fd;            /* the compressed payload's temporary file */
+        HashCtx *sha256;   /* of the compressed payload */
+        uint64_t size;     /* compressed bytes */
+} PayloadOut;
+
+static int payload_out(void *userdata, const void *data, size_t n) {
+        PayloadOut *o = userdata;
+        hash_update(o->sha256, data, n);
+        o->size += n;
+        return loop_write(o->fd, data, n);
+}
+
 typedef struct Payload {
-        StrBuf cpio;
+        CompressStream *z;
+        HashCtx *sha256; /* of the cpio archive (PAYLOADDIGESTALT) */
+        uint64_t size;   /* cpio bytes */
 } Payload;
 
-static la_ssize_t payload_write(struct archive *a, void *userdata, const void *buf, size_t n) {
-        Payload *p = userdata;
-        if (strbuf_put(&p->cpio, buf, n) < 0) {
-                archive_set_error(a, ENOMEM, "out of memory");
-                return -1;
-        }
-        return (la_ssize_t) n;
+static int payload_put(Payload *p, const void *data, size_t n) {
+        hash_update(p->sha256, data, n);
+        p->size += n;
+        return compress_stream_write(p->z, data, n);
+}
+
+static int cpio_header(Payload *p, const char *name, uint32_t ino, uint32_t mode, uint32_t nlink, uint32_t mtime,
+                       uint32_t size) {
+        char h[CPIO_HEADER + 1];
+        static const uint8_t zeros[4];
+        size_t nl = strlen(name) + 1;
+        /* magic, ino, mode, uid, gid, nlink, mtime, filesize, devmajor,
+         * devminor, rdevmajor, rdevminor, namesize, check */
+        snprintf(h, sizeof h, "070701%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x", ino, mode, 0u, 0u, nlink,
+                 mtime, size, 0u, 0u, 0u, 0u, (uint32_t) nl, 0u);
+        int r = payload_put(p, h, CPIO_HEADER);
+        if (r >= 0)
+                r = payload_put(p, name, nl);
+        if (r >= 0)
+                r = payload_put(p, zeros, pad4(CPIO_HEADER + nl));
+        return r;
 }
 
 static int file_cmp(const void *a, const void *b) {
         return strcmp(((const RpmFile *) a)->path, ((const RpmFile *) b)->path);
 }
 
-static void archive_freep(struct archive **a) {
-        if (*a)
-                archive_write_free(*a);
+/* The exact size of the cpio archive build_payload() makes, from the file
+ * list and the sizes found (for zstd's pledged size). */
+static uint64_t cpio_size(const RpmFile *files, size_t n, const uint64_t *sizes) {
+        uint64_t total = cpio_entry_size(strlen(CPIO_TRAILER), 0);
+        for (size_t i = 0; i < n; i++)
+                total += cpio_entry_size(1 + strlen(files[i].path), S_ISDIR(files[i].mode) ? 0 : sizes[i]);
+        return total;
 }
 
-static void entry_freep(struct archive_entry **e) {
-        if (*e)
-                archive_entry_free(*e);
-}
-
-/* Builds the cpio (newc) payload and fills each file's size and digest. The
- * names carry rpm's "./" prefix (rpmlib(PayloadFilesHavePrefix)). */
-static int build_payload(RpmFile *files, size_t n, StrBuf *out, uint64_t *sizes, char (*digests)[65],
-                         const char **ret_bad_file) {
-        _cleanup_(archive_freep) struct archive *a = archive_write_new();
-        Payload p = { .cpio = STRBUF_INIT };
-        int r;
-
-        if (!a)
-                return -ENOMEM;
-        if (archive_write_set_format_cpio_newc(a) != ARCHIVE_OK || archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK ||
-            archive_write_open(a, &p, NULL, payload_write, NULL) != ARCHIVE_OK)
-                return -EIO;
-
+/* Finds each regular file's size (the header needs them all, and zstd the
+ * archive's size, before any data). */
+static int stat_files(const RpmFile *files, size_t n, uint64_t *sizes, const char **ret_bad_file) {
         for (size_t i = 0; i < n; i++) {
-                RpmFile *f = &files[i];
-                _cleanup_(entry_freep) struct archive_entry *e = archive_entry_new();
-                _cleanup_free_ char *name = NULL;
-                _cleanup_close_ int fd = -EBADF;
+                const RpmFile *f = &files[i];
                 struct stat st;
-
-                if (!e || asprintf(&name, ".%s", f->path) < 0) {
-                        name = NULL;
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                archive_entry_set_pathname(e, name);
-                archive_entry_set_mode(e, f->mode);
-                archive_entry_set_uid(e, 0);
-                archive_entry_set_gid(e, 0);
-                archive_entry_set_mtime(e, f->mtime, 0);
-                archive_entry_set_ino(e, (la_int64_t) i + 1);
-                archive_entry_set_dev(e, 0);
-                archive_entry_set_nlink(e, S_ISDIR(f->mode) ? 2 : 1);
-                archive_entry_set_size(e, 0); /* newc wants a size even where there is no data */
-                digests[i][0] = 0;
                 sizes[i] = 0;
-
-                if (S_ISLNK(f->mode)) {
-                        archive_entry_set_symlink(e, f->link_target);
+                if (S_ISLNK(f->mode))
                         sizes[i] = strlen(f->link_target);
-                } else if (S_ISREG(f->mode)) {
-                        fd = open(f->source, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-                        if (fd < 0 || fstat(fd, &st) < 0) {
-                                r = negative_errno();
+                else if (S_ISREG(f->mode)) {
+                        if (stat(f->source, &st) < 0) {
                                 *ret_bad_file = f->source;
-                                goto fail;
+                                return negative_errno();
+                        }
+                        if (!S_ISREG(st.st_mode)) {
+                                *ret_bad_file = f->source;
+                                return -EINVAL;
                         }
                         sizes[i] = (uint64_t) st.st_size;
-                        archive_entry_set_size(e, st.st_size);
                 }
-                if (archive_write_header(a, e) != ARCHIVE_OK) {
-                        r = -EIO;
-                        goto fail;
+                /* newc has 32-bit sizes (rpm's large-file payload format is not written). */
+                if (sizes[i] > UINT32_MAX) {
+                        *ret_bad_file = f->source;
+                        return -EFBIG;
                 }
-                if (fd >= 0) {
-                        _cleanup_(hash_freep) HashCtx *h = hash_new(HASH_SHA256);
-                        uint8_t buf[65536], md[32];
-                        uint64_t left = sizes[i];
-                        if (!h) {
-                                r = -ENOMEM;
-                                goto fail;
+        }
+        return 0;
+}
+
+/* Streams the cpio archive through the compressor, reading each file in
+ * bounded pieces, and fills each regular file's digest. A file whose size
+ * changed since stat_files() fails (the header already counts on it). */
+static int build_payload(const RpmFile *files, size_t n, const uint64_t *sizes, char (*digests)[65], Payload *p,
+                         const char **ret_bad_file) {
+        _cleanup_free_ uint8_t *buf = malloc(PAYLOAD_READ_SIZE);
+        int r;
+
+        if (!buf)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                const RpmFile *f = &files[i];
+                _cleanup_free_ char *name = NULL;
+                _cleanup_close_ int fd = -EBADF;
+                uint64_t data = S_ISDIR(f->mode) ? 0 : sizes[i];
+                struct stat st;
+
+                digests[i][0] = 0;
+                if (asprintf(&name, ".%s", f->path) < 0) {
+                        name = NULL;
+                        return -ENOMEM;
+                }
+                if (S_ISREG(f->mode)) {
+                        fd = open(f->source, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                        if (fd < 0 || fstat(fd, &st) < 0 || (uint64_t) st.st_size != sizes[i]) {
+                                *ret_bad_file = f->source;
+                                return fd < 0 ? negative_errno() : -EIO;
                         }
+                        (void) posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+                }
+                r = cpio_header(p, name, (uint32_t) i + 1, f->mode, S_ISDIR(f->mode) ? 2 : 1, f->mtime, (uint32_t) data);
+                if (r < 0)
+                        return r;
+                if (S_ISLNK(f->mode))
+                        r = payload_put(p, f->link_target, data);
+                else if (fd >= 0) {
+                        _cleanup_(hash_freep) HashCtx *h = hash_new(HASH_SHA256);
+                        uint8_t md[32];
+                        uint64_t left = data;
+                        if (!h)
+                                return -ENOMEM;
                         while (left > 0) {
-                                ssize_t k = read(fd, buf, MIN(sizeof buf, left));
+                                ssize_t k = read(fd, buf, (size_t) MIN((uint64_t) PAYLOAD_READ_SIZE, left));
                                 if (k < 0 && errno == EINTR)
                                         continue;
                                 if (k <= 0) {
                                         /* The file shrank or failed under us. */
-                                        r = k < 0 ? negative_errno() : -EIO;
                                         *ret_bad_file = f->source;
-                                        goto fail;
+                                        return k < 0 ? negative_errno() : -EIO;
                                 }
                                 hash_update(h, buf, (size_t) k);
-                                if (archive_write_data(a, buf, (size_t) k) != k) {
-                                        r = -EIO;
-                                        goto fail;
-                                }
+                                r = payload_put(p, buf, (size_t) k);
+                                if (r < 0)
+                                        return r;
                                 left -= (uint64_t) k;
                         }
                         r = hash_final(h, md);
-                        if (r < 0)
-                                goto fail;
-                        hex_encode(md, 32, digests[i]);
+                        if (r >= 0)
+                                hex_encode(md, 32, digests[i]);
                 }
+                if (r >= 0) {
+                        static const uint8_t zeros[4];
+                        r = payload_put(p, zeros, pad4(data));
+                }
+                if (r < 0)
+                        return r;
         }
-        if (archive_write_close(a) != ARCHIVE_OK) {
-                r = -EIO;
-                goto fail;
-        }
-        if (p.cpio.oom) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        *out = p.cpio;
-        return 0;
-
-fail:
-        /* Freeing the archive may flush into the buffer: free it first. */
-        archive_write_free(TAKE_PTR(a));
-        strbuf_release(&p.cpio);
+        r = cpio_header(p, CPIO_TRAILER, 0, 0, 1, 0, 0);
         return r;
+}
+
+/* An unnamed temporary file in dir, for the compressed payload. */
+static int payload_tmpfile(const char *path) {
+        _cleanup_free_ char *dir = path_dirname(path);
+        if (!dir)
+                return -ENOMEM;
+        int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+                return fd >= 0 ? fd : negative_errno();
+        /* File systems without O_TMPFILE: a named one, removed at once. */
+        _cleanup_free_ char *tmp = NULL;
+        fd = tmpfile_open(path, &tmp);
+        if (fd < 0)
+                return fd;
+        (void) unlink(tmp);
+        return fd;
+}
+
+/* Copies len bytes of in from offset 0 to the end of out, in the kernel
+ * where it can. */
+static int copy_payload(int in, int out, uint64_t len) {
+        loff_t off = 0;
+        while (len > 0) {
+                ssize_t k = copy_file_range(in, &off, out, NULL, (size_t) MIN(len, (uint64_t) 1 << 30), 0);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL))
+                        break;
+                if (k < 0)
+                        return negative_errno();
+                if (k == 0)
+                        return -EIO;
+                len -= (uint64_t) k;
+        }
+        _cleanup_free_ uint8_t *buf = len > 0 ? malloc(PAYLOAD_READ_SIZE) : NULL;
+        if (len > 0 && !buf)
+                return -ENOMEM;
+        while (len > 0) {
+                ssize_t k = pread(in, buf, (size_t) MIN(len, (uint64_t) PAYLOAD_READ_SIZE), off);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return k < 0 ? negative_errno() : -EIO;
+                int r = loop_write(out, buf, (size_t) k);
+                if (r < 0)
+                        return r;
+                off += k;
+                len -= (uint64_t) k;
+        }
+        return 0;
+}
+
+/* Adds the first len bytes of fd to h. */
+static int hash_fd(HashCtx *h, int fd, uint64_t len) {
+        _cleanup_free_ uint8_t *buf = malloc(PAYLOAD_READ_SIZE);
+        uint64_t off = 0;
+        if (!buf)
+                return -ENOMEM;
+        while (off < len) {
+                ssize_t k = pread(fd, buf, (size_t) MIN(len - off, (uint64_t) PAYLOAD_READ_SIZE), (off_t) off);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return k < 0 ? negative_errno() : -EIO;
+                hash_update(h, buf, (size_t) k);
+                off += (uint64_t) k;
+        }
+        return 0;
 }
 
 /* ---- headers ---------------------------------------------------------------- */
@@ -325,18 +496,23 @@ static int add_dep_array(DepList *l, const RpmDep *d, size_t n) {
 
 int rpm_package_write(RpmPackageSpec *s, const char *path, const char **ret_bad_file) {
         _cleanup_(rpm_header_builder_freep) RpmHeaderBuilder *b = NULL, *sb = NULL;
-        _cleanup_strbuf_ StrBuf cpio = STRBUF_INIT;
         _cleanup_free_ uint64_t *sizes = NULL;
         _cleanup_free_ char(*digests)[65] = NULL;
-        _cleanup_free_ char *evr = NULL, *srpm = NULL, *payload = NULL;
+        _cleanup_free_ char *evr = NULL, *srpm = NULL;
         _cleanup_free_ uint8_t *hdr = NULL, *sig = NULL;
         _cleanup_(deplist_release) DepList requires = {}, provides = {}, conflicts = {}, obsoletes = {};
+        _cleanup_close_ int payload_fd = -EBADF;
         const char *bad = NULL;
         size_t hdr_size, sig_size;
         int r;
 
         if (!ret_bad_file)
                 ret_bad_file = &bad;
+        RpmPayload codec = s->payload;
+        if (codec.codec < 0 || codec.codec >= _COMPRESS_CODEC_MAX)
+                return -EINVAL;
+        if (codec.codec == COMPRESS_ZSTD && codec.level == 0)
+                codec.level = 19;
         if (s->n_files > 0)
                 qsort(s->files, s->n_files, sizeof(RpmFile), file_cmp);
         for (size_t i = 1; i < s->n_files; i++)
@@ -349,25 +525,46 @@ int rpm_package_write(RpmPackageSpec *s, const char *path, const char **ret_bad_
         if (!sizes || !digests || !evr || asprintf(&srpm, "%s-%s-%s.src.rpm", s->name, s->version, s->release) < 0)
                 return -ENOMEM;
 
-        r = build_payload(s->files, s->n_files, &cpio, sizes, digests, ret_bad_file);
+        /* The payload goes through the compressor into a temporary file: the
+         * header before it records the payload's digests and the files'
+         * digests, so it can only be made afterwards. Memory stays at the
+         * compressor's, whatever the size of the files. */
+        r = stat_files(s->files, s->n_files, sizes, ret_bad_file);
         if (r < 0)
                 return r;
-
-        /* Compress: one shot, single-threaded, so the bytes never vary. */
-        int level = s->zstd_level > 0 ? s->zstd_level : RPM_ZSTD_LEVEL_DEFAULT;
-        size_t bound = ZSTD_compressBound(cpio.len);
-        payload = malloc(bound ? bound : 1);
-        if (!payload)
+        payload_fd = payload_tmpfile(path);
+        if (payload_fd < 0)
+                return payload_fd;
+        _cleanup_(hash_freep) HashCtx *zsha = hash_new(HASH_SHA256), *csha = hash_new(HASH_SHA256);
+        if (!zsha || !csha)
                 return -ENOMEM;
-        size_t payload_size = ZSTD_compress(payload, bound, cpio.buf ? cpio.buf : "", cpio.len, level);
-        if (ZSTD_isError(payload_size))
+        PayloadOut out = { .fd = payload_fd, .sha256 = zsha };
+        Payload cpio = { .sha256 = csha };
+        uint64_t cpio_len = cpio_size(s->files, s->n_files, sizes);
+        r = compress_stream_new(codec.codec, codec.level, s->threads, cpio_len, payload_out, &out, &cpio.z);
+        if (r < 0)
+                return r;
+        r = build_payload(s->files, s->n_files, sizes, digests, &cpio, ret_bad_file);
+        if (r < 0) {
+                compress_stream_free(cpio.z);
+                return r;
+        }
+        r = compress_stream_finish(cpio.z);
+        if (r < 0)
+                return r;
+        if (cpio.size != cpio_len)
                 return -EIO;
+        uint64_t payload_size = out.size;
 
         uint8_t md[32];
         char payload_hex[65], payload_alt_hex[65];
-        hash_buffer(HASH_SHA256, payload, payload_size, md);
+        r = hash_final(zsha, md);
+        if (r < 0)
+                return r;
         hex_encode(md, 32, payload_hex);
-        hash_buffer(HASH_SHA256, cpio.buf ? cpio.buf : "", cpio.len, md);
+        r = hash_final(csha, md);
+        if (r < 0)
+                return r;
         hex_encode(md, 32, payload_alt_hex);
 
         /* Dependencies: the user's, the package itself, rpmlib() features. */
@@ -416,8 +613,10 @@ int rpm_package_write(RpmPackageSpec *s, const char *path, const char **ret_bad_
         }
         if (r >= 0)
                 r = deplist_add(&requires, "rpmlib(PayloadFilesHavePrefix)", lib, "4.0-1");
-        if (r >= 0)
+        if (r >= 0 && codec.codec == COMPRESS_ZSTD)
                 r = deplist_add(&requires, "rpmlib(PayloadIsZstd)", lib, "5.4.18-1");
+        if (r >= 0 && codec.codec == COMPRESS_XZ)
+                r = deplist_add(&requires, "rpmlib(PayloadIsXz)", lib, "5.2-1");
         if (r >= 0 && large)
                 r = deplist_add(&requires, "rpmlib(LargeFiles)", lib, "4.12.0-1");
         if (r >= 0 && rich)
@@ -548,9 +747,13 @@ int rpm_package_write(RpmPackageSpec *s, const char *path, const char **ret_bad_
                 return r;
 
         rpm_header_add_string(b, RPMTAG_PAYLOADFORMAT, "cpio");
-        rpm_header_add_string(b, RPMTAG_PAYLOADCOMPRESSOR, "zstd");
-        char lvl[16];
-        snprintf(lvl, sizeof lvl, "%d", level);
+        /* As rpmbuild writes them for %_binary_payload: the compressor's
+         * name (none for ufdio) and the mode string's level ("" for w.ufdio). */
+        if (payload_codecs[codec.codec].compressor)
+                rpm_header_add_string(b, RPMTAG_PAYLOADCOMPRESSOR, payload_codecs[codec.codec].compressor);
+        char lvl[16] = "";
+        if (codec.codec != COMPRESS_NONE)
+                snprintf(lvl, sizeof lvl, "%d", codec.level);
         rpm_header_add_string(b, RPMTAG_PAYLOADFLAGS, lvl);
         rpm_header_add_string(b, RPMTAG_ENCODING, "utf-8");
         const char *pd[] = { payload_hex }, *pda[] = { payload_alt_hex };
@@ -574,8 +777,9 @@ int rpm_package_write(RpmPackageSpec *s, const char *path, const char **ret_bad_
                 if (!h)
                         return -ENOMEM;
                 hash_update(h, hdr, hdr_size);
-                hash_update(h, payload, payload_size);
-                r = hash_final(h, md5);
+                r = hash_fd(h, payload_fd, payload_size);
+                if (r >= 0)
+                        r = hash_final(h, md5);
                 if (r < 0)
                         return r;
         }
@@ -585,13 +789,13 @@ int rpm_package_write(RpmPackageSpec *s, const char *path, const char **ret_bad_
         rpm_header_add_string(sb, RPMSIGTAG_SHA1, sha1_hex);
         rpm_header_add_string(sb, RPMSIGTAG_SHA256, sha256_hex);
         uint64_t both = hdr_size + payload_size;
-        if (both > UINT32_MAX || cpio.len > UINT32_MAX) {
-                uint64_t cl = cpio.len;
+        if (both > UINT32_MAX || cpio_len > UINT32_MAX) {
+                uint64_t cl = cpio_len;
                 rpm_header_add_int64(sb, RPMSIGTAG_LONGSIZE, &both, 1);
                 rpm_header_add_int64(sb, RPMSIGTAG_LONGARCHIVESIZE, &cl, 1);
         } else {
                 rpm_header_add_u32(sb, RPMSIGTAG_SIZE, (uint32_t) both);
-                rpm_header_add_u32(sb, RPMSIGTAG_PAYLOADSIZE, (uint32_t) cpio.len);
+                rpm_header_add_u32(sb, RPMSIGTAG_PAYLOADSIZE, (uint32_t) cpio_len);
         }
         rpm_header_add_bin(sb, RPMSIGTAG_MD5, md5, 16);
         r = rpm_header_build(sb, RPMTAG_HEADERSIGNATURES, &sig, &sig_size);
@@ -611,14 +815,19 @@ int rpm_package_write(RpmPackageSpec *s, const char *path, const char **ret_bad_
         snprintf(lead.name, sizeof lead.name, "%s-%s-%s", s->name, s->version, s->release);
 
         size_t pad = (8 - sig_size % 8) % 8;
-        _cleanup_strbuf_ StrBuf file = STRBUF_INIT;
         static const uint8_t zeros[8];
-        strbuf_put(&file, &lead, sizeof lead);
-        strbuf_put(&file, sig, sig_size);
-        strbuf_put(&file, zeros, pad);
-        strbuf_put(&file, hdr, hdr_size);
-        strbuf_put(&file, payload, payload_size);
-        if (file.oom)
-                return -ENOMEM;
-        return write_file_atomic(path, file.buf, file.len, 0644);
+        struct iovec iov[] = {
+                { &lead, sizeof lead },
+                { sig, sig_size },
+                { (void *) zeros, pad },
+                { hdr, hdr_size },
+        };
+        _cleanup_free_ char *tmp = NULL;
+        _cleanup_close_ int fd = tmpfile_open(path, &tmp);
+        if (fd < 0)
+                return fd;
+        r = loop_writev(fd, iov, ELEMENTSOF(iov));
+        if (r >= 0)
+                r = copy_payload(payload_fd, fd, payload_size);
+        return tmpfile_commit(r, fd, tmp, path, 0644);
 }

@@ -1086,11 +1086,182 @@ spec = "f/fails.spec"
     check("sandbox: no scratch directory left in $TMPDIR", not left, sorted(left))
 
 
+# ---------------------------------------------------------------------------
+# The payload: codecs and levels, streamed in bounded memory, the same bytes
+# whatever -j is.
+
+def payload_project(name, payload, data, extra_toml="", files=None):
+    """A native component 'big' shipping data (name -> bytes) in /usr/share/big."""
+    toml = f"""[project]
+name = "{name}"
+version = "1"
+source-date-epoch = {SDE}
+{f'payload = "{payload}"' if payload else ""}
+{extra_toml}
+[components.big]
+version = "1"
+summary = "payload test"
+license = "MIT"
+arch = "noarch"
+
+[[components.big.files]]
+source = "files/data"
+path = "/usr/share/big"
+"""
+    d = make_project({"slipway.toml": toml, **(files or {})})
+    os.makedirs(os.path.join(d, "files", "data"))
+    for n, b in data.items():
+        with open(os.path.join(d, "files", "data", n), "wb") as f:
+            f.write(b)
+    return d
+
+
+def peak_mib(*args):
+    """Runs slipway in a fresh interpreter; its result and peak RSS (MiB) from
+    getrusage(RUSAGE_CHILDREN), which holds that one child only."""
+    code = ("import resource, subprocess, sys\n"
+            "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+            "print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+            "sys.stderr.write(p.stderr)\n")
+    e = dict(os.environ, LC_ALL="C", TMPDIR=TMPDIR)
+    e.pop("SOURCE_DATE_EPOCH", None)
+    p = subprocess.run([sys.executable, "-c", code, SLIPWAY, *args], capture_output=True, text=True, env=e,
+                       timeout=600)
+    rc, kib = p.stdout.split() if p.stdout.strip() else ("-1", "0")
+    return int(rc), int(kib) / 1024, p.stderr
+
+
+def test_payload_codecs():
+    """Each payload rpm 4.18 reads: the header names it as rpmbuild does, rpm
+    reads the archive, the digests hold, and -j1 and -j2 give the same bytes.
+    6 MiB of random data make two zstd jobs of 4 MiB."""
+    rnd = random_bytes(6 << 20)
+    data = {"random.bin": rnd, "text.txt": b"slipway payload test\n" * 5000, "empty": b""}
+    keys = make_project({})
+    p = slipway("keygen", "--uid", "Payload Test <payload@example.com>", "-o", os.path.join(keys, "k"))
+    if not check("payload: keygen", p.returncode == 0, show(p)):
+        return
+    dbpath = os.path.join(keys, "rpmdb")
+    tool("rpmkeys", "--dbpath", dbpath, "--import", os.path.join(keys, "k.pub.asc"), check_rc=True)
+    for payload, compressor, flags, rpmlib in [(None, "zstd", "19", "rpmlib(PayloadIsZstd)"),
+                                               ("w3.zstdio", "zstd", "3", "rpmlib(PayloadIsZstd)"),
+                                               ("w9.gzdio", "gzip", "9", None),
+                                               ("w2.xzdio", "xz", "2", "rpmlib(PayloadIsXz)"),
+                                               ("w.ufdio", "(none)", "", None)]:
+        name = payload or "default"
+        d = payload_project("payload", payload, data, f'[signing]\nkey = "{os.path.join(keys, "k.asc")}"\n')
+        outs = []
+        for j in ("1", "2"):
+            out = os.path.join(d, "out-j" + j)
+            p = slipway("-C", d, "-j", j, "--out", out, "package")
+            if not check(f"payload {name}: package -j{j}", p.returncode == 0, show(p)):
+                break
+            outs.append(rpm_path(out, "big-1-1.noarch.rpm"))
+        if len(outs) != 2:
+            continue
+        a, b = outs
+        check(f"payload {name}: -j1 and -j2 give the same bytes", open(a, "rb").read() == open(b, "rb").read(),
+              (sha256(a), sha256(b)))
+        got = qp(a, "--qf", "%{PAYLOADCOMPRESSOR}|%{PAYLOADFLAGS}")
+        check(f"payload {name}: compressor and flags as rpmbuild writes them", got == f"{compressor}|{flags}", got)
+        req = lines(a, "--requires")
+        payload_reqs = sorted(r.split()[0] for r in req if r.startswith("rpmlib(PayloadIs"))
+        check(f"payload {name}: rpmlib requirement", payload_reqs == ([rpmlib] if rpmlib else []), req)
+        listing = subprocess.run(f"rpm2cpio '{a}' | cpio -it --quiet", shell=True, capture_output=True, text=True)
+        check(f"payload {name}: rpm2cpio | cpio -t", listing.returncode == 0 and sorted(listing.stdout.split()) ==
+              ["./usr/share/big", "./usr/share/big/empty", "./usr/share/big/random.bin", "./usr/share/big/text.txt"],
+              show(listing))
+        x = os.path.join(d, "x")
+        os.makedirs(x)
+        ex = subprocess.run(f"rpm2cpio '{a}' | cpio -idm --quiet", shell=True, cwd=x, capture_output=True, text=True)
+        back = os.path.join(x, "usr", "share", "big", "random.bin")
+        check(f"payload {name}: the data comes back", ex.returncode == 0 and os.path.isfile(back) and
+              open(back, "rb").read() == rnd, show(ex))
+        k = tool("rpmkeys", "--dbpath", dbpath, "-Kv", a)
+        check(f"payload {name}: rpmkeys -K with the signing key", k.returncode == 0 and "Signature" in k.stdout and
+              "NOT OK" not in k.stdout, show(k))
+        k = tool("rpm", "--dbpath", dbpath, "-K", a)
+        check(f"payload {name}: rpm -K", k.returncode == 0 and "digests signatures OK" in k.stdout, show(k))
+        c = tool("rpm", "-qp", "--dump", a)
+        check(f"payload {name}: file digests", hashlib.sha256(rnd).hexdigest() in c.stdout, show(c))
+
+
+def random_bytes(n):
+    return os.urandom(n)
+
+
+def test_payload_memory():
+    """128 MiB of random data in one file, packaged with zstd (w3: fast
+    enough for the suite): the payload is streamed, so the peak memory stays
+    well below the data's size (holding the archive or the compressed payload
+    alone would take 128 MiB), and -j1 and -j2 give the same bytes (32 jobs)."""
+    d = payload_project("memory", "w3.zstdio", {})
+    with open(os.path.join(d, "files", "data", "big.bin"), "wb") as f:
+        for _ in range(32):
+            f.write(os.urandom(4 << 20))
+    outs = []
+    for j, limit in (("1", 64), ("2", 96)):
+        out = os.path.join(d, "out-j" + j)
+        rc, mib, err = peak_mib("-C", d, "-j", j, "--out", out, "package")
+        if not check(f"memory: package -j{j}", rc == 0, err):
+            return
+        check(f"memory: -j{j} peak {mib:.0f} MiB for 128 MiB of data (limit {limit} MiB)", mib < limit, mib)
+        outs.append(rpm_path(out, "big-1-1.noarch.rpm"))
+    check("memory: -j1 and -j2 give the same bytes", sha256(outs[0]) == sha256(outs[1]))
+    k = tool("rpmkeys", "-K", "--nosignature", outs[0])
+    check("memory: rpmkeys -K", k.returncode == 0 and "digests OK" in k.stdout, show(k))
+    n = subprocess.run(f"rpm2cpio '{outs[0]}' | wc -c", shell=True, capture_output=True, text=True)
+    check("memory: rpm2cpio gives the whole archive", n.returncode == 0 and int(n.stdout) > 128 << 20, show(n))
+
+
+def test_payload_cache_key():
+    """The payload is part of the cache key: changing it rebuilds."""
+    d = payload_project("cachepl", "w3.zstdio", {"a.txt": b"a\n"})
+    p = slipway("-C", d, "package")
+    check("payload cache: first build", p.returncode == 0 and "built " in p.stdout, show(p))
+    p = slipway("-C", d, "package")
+    check("payload cache: unchanged is cached", p.returncode == 0 and "nothing to do" in p.stdout, show(p))
+    toml = os.path.join(d, "slipway.toml")
+    write(toml, open(toml).read().replace('payload = "w3.zstdio"', 'payload = "w9.gzdio"'))
+    p = slipway("-C", d, "package")
+    rpm = rpm_path(os.path.join(d, "out"), "big-1-1.noarch.rpm")
+    check("payload cache: a new payload rebuilds", p.returncode == 0 and "built " in p.stdout and
+          qp(rpm, "--qf", "%{PAYLOADCOMPRESSOR}") == "gzip", show(p))
+
+
+def test_payload_spec():
+    """A spec component gets the payload as rpmbuild's _binary_payload."""
+    d = make_project({
+        "slipway.toml": f"""[project]
+name = "specpl"
+version = "1"
+source-date-epoch = {SDE}
+payload = "w9.gzdio"
+
+[components.s1]
+spec = "c/s1.spec"
+
+[components.s2]
+spec = "c/s2.spec"
+payload = "w2.xzdio"
+""",
+        "c/s1.spec": spec("s1"), "c/s1.txt": "one\n",
+        "c/s2.spec": spec("s2"), "c/s2.txt": "two\n",
+    })
+    p = slipway("-C", d, "package")
+    if not check("payload spec: package", p.returncode == 0, show(p)):
+        return
+    out = os.path.join(d, "out")
+    got = [qp(rpm_path(out, f), "--qf", "%{PAYLOADCOMPRESSOR}|%{PAYLOADFLAGS}") for f in packages(out)]
+    check("payload spec: the project's and the component's payloads", got == ["gzip|9", "xz|2"], got)
+
+
 start = time.monotonic()
 try:
     for t in [test_headers_and_payloads, test_reproducible, test_sandbox, test_dnf_install, test_native_equals_rpmbuild,
               test_order, test_cache, test_native_touch_unclamped, test_native_dir_chmod, test_cycle, test_missing_buildrequires,
-              test_failing_build, test_native_bad_inputs, test_native_dir_mode, test_host_inputs]:
+              test_failing_build, test_native_bad_inputs, test_native_dir_mode, test_host_inputs,
+              test_payload_codecs, test_payload_memory, test_payload_cache_key, test_payload_spec]:
         run_test(t)
 finally:
     shutil.rmtree(BASE, ignore_errors=True)

@@ -7,9 +7,11 @@
 #include <endian.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "basic/compress.h"
 #include "basic/fileio.h"
 #include "rpm/header.h"
 #include "rpm/package.h"
@@ -241,4 +243,81 @@ static void test_package_roundtrip(void) {
         CHECK(rm_rf(dir) == 0);
 }
 
-UNIT_MAIN(test_header_roundtrip, test_header_installed, test_vercmp, test_deps, test_package_roundtrip)
+static void test_payload_parse(void) {
+        RpmPayload pl;
+        CHECK(rpm_payload_parse(NULL, &pl) == 0 && pl.codec == COMPRESS_ZSTD && pl.level == 19);
+        CHECK(rpm_payload_parse("w3.zstdio", &pl) == 0 && pl.codec == COMPRESS_ZSTD && pl.level == 3);
+        CHECK(rpm_payload_parse("w9.gzdio", &pl) == 0 && pl.codec == COMPRESS_GZIP && pl.level == 9);
+        CHECK(rpm_payload_parse("w0.xzdio", &pl) == 0 && pl.codec == COMPRESS_XZ && pl.level == 0);
+        CHECK(rpm_payload_parse("w.ufdio", &pl) == 0 && pl.codec == COMPRESS_NONE);
+        static const char *const bad[] = { "", "w", "19.zstdio", "w20.zstdio", "w0.zstdio", "w10.gzdio", "w0.gzdio",
+                                           "w10.xzdio", "w.zstdio", "w0.ufdio", "w19T8.zstdio", "w9.bzdio",
+                                           "w6.lzdio", "w-1.gzdio", "w019.zstdio", "w19.zstdio ", "zstd", NULL };
+        for (const char *const *b = bad; *b; b++) {
+                CHECK(rpm_payload_check(*b) != NULL);
+                CHECK(rpm_payload_parse(*b, &pl) == -EINVAL);
+        }
+}
+
+static void count_sink(void *userdata, const void *data, size_t n) {
+        *(uint64_t *) userdata += n;
+}
+
+/* Every codec: our reader finds the digests right, the payload decompresses
+ * to the archive size the signature header records, and no temporary file
+ * is left beside the package. */
+static void test_payload_codecs(void) {
+        char dir[] = "/tmp/test-rpm-XXXXXX";
+        CHECK(mkdtemp(dir) != NULL);
+        _cleanup_free_ char *src = path_join(dir, "f"), *out = path_join(dir, "p.rpm");
+        _cleanup_free_ char *data = malloc(3 << 20);
+        CHECK(data != NULL);
+        for (size_t i = 0; data && i < (size_t) 3 << 20; i++)
+                data[i] = (char) ((i * 2654435761u) >> 13);
+        CHECK(data && write_file_atomic(src, data, 3 << 20, 0644) == 0);
+        static const char *const payloads[] = { "w19.zstdio", "w1.zstdio", "w6.gzdio", "w1.xzdio", "w.ufdio", NULL };
+        for (const char *const *pl = payloads; *pl; pl++) {
+                RpmFile files[] = {
+                        { .path = "/d", .mode = S_IFDIR | 0755, .user = "root", .group = "root" },
+                        { .path = "/d/f", .mode = S_IFREG | 0644, .user = "root", .group = "root", .source = src },
+                };
+                RpmPackageSpec s = { .name = "p", .version = "1", .release = "2", .arch = "noarch", .summary = "s",
+                                     .description = "d", .license = "MIT", .buildhost = "h", .buildtime = 5,
+                                     .files = files, .n_files = 2, .threads = 2 };
+                CHECK(rpm_payload_parse(*pl, &s.payload) == 0);
+                CHECK(rpm_package_write(&s, out, NULL) == 0);
+                const char *what = NULL;
+                CHECK(rpm_package_check_digests(out, &what) == 0);
+
+                RpmPackage *p = NULL;
+                void *map = NULL;
+                size_t size = 0;
+                uint64_t got = 0;
+                CHECK(rpm_package_read(out, &p) == 0);
+                CHECK(map_file(out, &map, &size) == 0);
+                if (p && map) {
+                        RpmEntry e;
+                        CHECK(rpm_header_get(p->signature, RPMSIGTAG_PAYLOADSIZE, &e) == 0);
+                        CHECK(decompress_stream((const uint8_t *) map + p->payload_offset, size - p->payload_offset,
+                                                UINT64_MAX, count_sink, &got) == 0);
+                        /* 110 + "./d" + pad, 110 + "./d/f" + pad + data, trailer */
+                        CHECK(got == 116 + 116 + ((uint64_t) 3 << 20) + 124);
+                        uint32_t be = 0;
+                        if (e.count == 1 && e.size >= 4)
+                                memcpy(&be, e.data, 4);
+                        CHECK(e.count == 1 && be32toh(be) == got);
+                }
+                if (map)
+                        munmap(map, size);
+                rpm_package_free(p);
+                _cleanup_(closedirp) DIR *dd = opendir(dir);
+                size_t n = 0;
+                for (struct dirent *de; dd && (de = readdir(dd));)
+                        n += de->d_name[0] != '.';
+                CHECK(n == 2);
+        }
+        CHECK(rm_rf(dir) == 0);
+}
+
+UNIT_MAIN(test_header_roundtrip, test_header_installed, test_vercmp, test_deps, test_package_roundtrip,
+          test_payload_parse, test_payload_codecs)
