@@ -66,10 +66,7 @@ static int copy_in(Tree *t, const char *src, const char *dst, int mode, uint32_t
                 diag_error(d, &pos, "cannot read '%s': %s", src, strerror(errno));
                 return -EINVAL;
         }
-        /* Without `mode`, a source's mode as git stores it: 0755 for a
-         * directory or an executable file, 0644 for any other, so that the
-         * image does not depend on the umask of the checkout it came from. */
-        uint32_t m = top && mode >= 0 ? (uint32_t) mode : S_ISDIR(st.st_mode) || (st.st_mode & S_IXUSR) ? 0755 : 0644;
+        uint32_t m = top && mode >= 0 ? (uint32_t) mode : st.st_mode & 07777;
         if (S_ISDIR(st.st_mode)) {
                 r = tree_add_dir(t, dst, m, uid, gid, &n);
                 if (r < 0)
