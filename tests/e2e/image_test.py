@@ -1805,7 +1805,8 @@ def test_all_or_none():
     proj = example()
     if not proj:
         return
-    formats = ["oci", "tar", "wsl", "cpio", "raw", "vhd", "iso"]
+    # One format of each writer (cpio's is like tar's and slow at zstd -19).
+    formats = ["oci", "tar", "wsl", "raw", "vhd", "iso"]
     fresh_base = os.path.join(BASE, "none-fresh")
     for f in formats:
         out = fresh_base + "-" + f
@@ -1816,7 +1817,7 @@ def test_all_or_none():
         check(f"{f} fails in a new directory: nothing of the image is left", not left, sorted(left))
     old = os.path.join(BASE, "none-old")
     p = image_all(proj, formats, old)
-    if not check("image with seven formats exits 0", p.returncode == 0, show(p)):
+    if not check("image with six formats exits 0", p.returncode == 0, show(p)):
         return
     before = all_outputs(old)
     # Other bytes for every output (another hostname), then a failure: the
