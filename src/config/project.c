@@ -16,6 +16,7 @@
 
 #include "basic/alloc.h"
 #include "basic/fileio.h"
+#include "basic/sde.h"
 #include "basic/strbuf.h"
 #include "disk/container.h"
 #include "disk/gpt.h"
@@ -339,7 +340,7 @@ static const SchemaField project_settings_fields[] = {
         FIELD("dist", SCHEMA_STRING, ProjectSettings, dist, .check = check_dist),
         FIELD("arch", SCHEMA_STRING, ProjectSettings, arch, .check = check_project_arch),
         FIELD("source-date-epoch", SCHEMA_INTEGER, ProjectSettings, source_date_epoch, .min = 0,
-              .max = 253402300799 /* 9999-12-31 */),
+              .max = (int64_t) SOURCE_DATE_EPOCH_MAX),
         FIELD("includes", SCHEMA_STRING_ARRAY, ProjectSettings, includes),
         {},
 };
@@ -1335,16 +1336,11 @@ static int project_source_date_epoch(Project *p, time_t newest, Diagnostics *d) 
                 p->sde_origin = SDE_FROM_CONFIG;
                 return 0;
         }
-        const char *e = getenv("SOURCE_DATE_EPOCH");
-        if (e && *e) {
-                char *end;
-                errno = 0;
-                unsigned long long v = strtoull(e, &end, 10);
-                if (errno != 0 || *end || e[0] < '0' || e[0] > '9' || v > 253402300799ULL) {
-                        diag_error(d, NULL, "environment variable SOURCE_DATE_EPOCH='%s' is not valid: expected seconds since 1970",
-                                   e);
-                        return 0;
-                }
+        uint64_t v;
+        int r = source_date_epoch_from_env(d, &v);
+        if (r < 0)
+                return 0; /* recorded in d */
+        if (r > 0) {
                 p->source_date_epoch = v;
                 p->sde_origin = SDE_FROM_ENVIRONMENT;
                 return 0;
