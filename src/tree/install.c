@@ -6,10 +6,8 @@
  * RPM payloads are cpio "newc" archives whose entry names are the header's
  * paths with a leading "." (rpm's lib/cpio.c). */
 
-#include <archive.h>
 #include <linux/capability.h>
 #include <sys/capability.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -26,6 +24,7 @@
 #include "basic/fileio.h"
 #include "basic/macro.h"
 #include "rpm/files.h"
+#include "tree/cpio.h"
 #include "tree/install.h"
 
 /* Scriptlet tags (rpm's include/rpm/rpmtag.h): any of these means the
@@ -256,52 +255,8 @@ static int unpack_fail(RpmUnpacked *u, int r, const char *fmt, ...) {
         return r;
 }
 
-/* Walks the payload's newc headers (magic 070701 or 070702, 13 fields of 8
- * hex digits, the name and the data each padded to 4 bytes) up to the
- * trailer, checking that every name and every file lies inside the buffer.
- * libarchive parses the entries afterwards; this only bounds what it will be
- * asked to read: its cpio reader buffers a header's name size before it
- * learns that the data is shorter, so a forged size would allocate gigabytes.
- * rpm writes newc (rpm's lib/cpio.c); other cpio variants are refused. */
-static int payload_check_newc(const uint8_t *p, size_t size) {
-        size_t off = 0;
-        for (;;) {
-                if (size - off < 110 || memcmp(p + off, "07070", 5) != 0 || (p[off + 5] != '1' && p[off + 5] != '2'))
-                        return -EBADMSG;
-                uint32_t field[13];
-                for (size_t f = 0; f < 13; f++) {
-                        uint32_t v = 0;
-                        for (size_t k = 0; k < 8; k++) {
-                                uint8_t c = p[off + 6 + f * 8 + k];
-                                int d = c >= '0' && c <= '9'   ? c - '0'
-                                        : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                        : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                                               : -1;
-                                if (d < 0)
-                                        return -EBADMSG;
-                                v = v << 4 | (uint32_t) d;
-                        }
-                        field[f] = v;
-                }
-                uint64_t filesize = field[6], namesize = field[11];
-                if (namesize == 0)
-                        return -EBADMSG;
-                uint64_t name_end = ((uint64_t) off + 110 + namesize + 3) & ~(uint64_t) 3;
-                if (name_end > size)
-                        return -EBADMSG;
-                bool trailer = namesize == sizeof "TRAILER!!!" && memcmp(p + off + 110, "TRAILER!!!", namesize) == 0;
-                uint64_t data_end = (name_end + filesize + 3) & ~(uint64_t) 3;
-                if (name_end + filesize > size)
-                        return -EBADMSG;
-                if (trailer)
-                        return 0;
-                off = (size_t) (data_end < size ? data_end : size);
-        }
-}
-
 static int unpack(RpmUnpacked *u, const char *path) {
         _cleanup_(tree_blob_unrefp) TreeBlob *payload = NULL;
-        struct archive *a = NULL;
         bool *seen = NULL;
         size_t cursor = 0;
         int r;
@@ -350,30 +305,12 @@ static int unpack(RpmUnpacked *u, const char *path) {
                 r = -ENOMEM;
                 goto finish;
         }
-        if (payload_check_newc(payload->data, payload->size) < 0) {
-                r = unpack_fail(u, -EBADMSG, "package %s: its payload is not a complete newc cpio archive", u->nevra);
-                goto finish;
-        }
-        a = archive_read_new();
-        if (!a || archive_read_support_format_cpio(a) != ARCHIVE_OK ||
-            archive_read_open_memory(a, payload->data, payload->size) != ARCHIVE_OK) {
-                r = unpack_fail(u, -EBADMSG, "package %s: its payload is not a cpio archive", u->nevra);
-                goto finish;
-        }
-        for (;;) {
-                struct archive_entry *e;
-                int ar = archive_read_next_header(a, &e);
-                if (ar == ARCHIVE_EOF)
-                        break;
-                if (ar != ARCHIVE_OK) {
-                        r = unpack_fail(u, -EBADMSG, "package %s: corrupt payload: %s", u->nevra, archive_error_string(a));
-                        goto finish;
-                }
-                const char *en = archive_entry_pathname(e);
-                if (!en) {
-                        r = unpack_fail(u, -EBADMSG, "package %s: corrupt payload", u->nevra);
-                        goto finish;
-                }
+        /* The payload's entries as they lie in the buffer: each file's
+         * contents are a slice of it, no copy. */
+        size_t off = 0;
+        CpioNewcEntry ce;
+        while ((r = cpio_newc_next(payload->data, payload->size, &off, &ce)) > 0) {
+                const char *en = ce.name;
                 if (en[0] == '.')
                         en++;
                 /* The payload's order follows the header's, so the search
@@ -393,43 +330,19 @@ static int unpack(RpmUnpacked *u, const char *path) {
                         goto finish;
                 }
                 seen[i] = true;
-                la_int64_t size = archive_entry_size(e);
-                if (!S_ISREG(fi->files[i].mode) || size <= 0)
+                /* newc puts a hard link group's data on its last member; the
+                 * others have none. */
+                if (!S_ISREG(fi->files[i].mode) || ce.h.filesize == 0)
                         continue;
-                /* The contents as they lie in the payload: a slice, no copy. */
-                const void *block;
-                size_t blen;
-                la_int64_t boff;
-                ar = archive_read_data_block(a, &block, &blen, &boff);
-                const uint8_t *base = payload->data;
-                if (ar == ARCHIVE_OK && boff == 0 && blen == (size_t) size && (const uint8_t *) block >= base &&
-                    (const uint8_t *) block + blen <= base + payload->size)
-                        u->content[i] = tree_blob_slice(payload, (size_t) ((const uint8_t *) block - base), blen);
-                else {
-                        /* Not one block of the buffer: copy what is left. */
-                        uint8_t *buf = malloc((size_t) size);
-                        if (!buf) {
-                                r = -ENOMEM;
-                                goto finish;
-                        }
-                        size_t got = 0;
-                        while (ar == ARCHIVE_OK && boff >= 0 && (uint64_t) boff + blen <= (uint64_t) size) {
-                                memcpy(buf + boff, block, blen);
-                                got += blen;
-                                ar = archive_read_data_block(a, &block, &blen, &boff);
-                        }
-                        if (ar != ARCHIVE_EOF || got != (size_t) size) {
-                                free(buf);
-                                r = unpack_fail(u, -EBADMSG, "package %s: truncated payload at '%s'", u->nevra,
-                                                fi->files[i].path);
-                                goto finish;
-                        }
-                        u->content[i] = tree_blob_take(buf, (size_t) size);
-                }
+                u->content[i] = tree_blob_slice(payload, ce.data_offset, ce.h.filesize);
                 if (!u->content[i]) {
                         r = -ENOMEM;
                         goto finish;
                 }
+        }
+        if (r < 0) {
+                r = unpack_fail(u, -EBADMSG, "package %s: its payload is not a complete newc cpio archive", u->nevra);
+                goto finish;
         }
 
         /* Hard links: the files of one inode share the contents the payload
@@ -485,8 +398,6 @@ static int unpack(RpmUnpacked *u, const char *path) {
         }
         r = 0;
 finish:
-        if (a)
-                archive_read_free(a);
         free(seen);
         return r;
 }
