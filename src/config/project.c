@@ -21,6 +21,7 @@
 #include "disk/container.h"
 #include "disk/gpt.h"
 #include "oci/oci.h"
+#include "rpm/dep.h"
 #include "project.h"
 
 /* ---- enum tables ----------------------------------------------------------- */
@@ -275,50 +276,10 @@ static const char *check_group_name(const char *s) {
 }
 
 const char *check_dependency(const char *s) {
-        static const char *const expected = "a capability, optionally with a version: \"name\", \"name >= 1.0\", "
-                                            "\"name = 1:2.0-3\", or a rich dependency in parentheses";
-        if (s[0] == '(') {
-                int depth = 0;
-                for (const char *p = s; *p; p++) {
-                        if (*p == '(')
-                                depth++;
-                        else if (*p == ')' && --depth < 0)
-                                return expected;
-                        if (depth == 0 && p[1])
-                                return expected;
-                }
-                return depth == 0 ? NULL : expected;
-        }
-
-        /* name [op version] */
-        const char *p = s;
-        size_t n = strcspn(p, " \t<>=");
-        if (n == 0)
-                return expected;
-        for (size_t i = 0; i < n; i++)
-                if ((unsigned char) p[i] < 0x21 || p[i] == ',')
-                        return expected;
-        p += n;
-        p += strspn(p, " \t");
-        if (!*p)
-                return NULL;
-        /* rpm's operators, with the spellings it also accepts: =< => == */
-        static const char *const ops[] = { "<", ">", "=", "<=", ">=", "=<", "=>", "==", NULL };
-        size_t opl = strspn(p, "<>=");
-        bool op_ok = false;
-        for (const char *const *o = ops; *o; o++)
-                if (strlen(*o) == opl && strncmp(*o, p, opl) == 0)
-                        op_ok = true;
-        if (!op_ok)
-                return expected;
-        p += opl;
-        p += strspn(p, " \t");
-        size_t vl = strcspn(p, " \t");
-        if (vl == 0 || p[vl] != 0)
-                return expected;
-        for (size_t i = 0; i < vl; i++)
-                if (!isalnum((unsigned char) p[i]) && !strchr("._+~^:-", p[i]))
-                        return expected;
+        /* The grammar is rpm/dep.h's, which parses these strings later. */
+        if (rpm_dependency_parse(s, NULL) == -EINVAL)
+                return "a capability, optionally with a version: \"name\", \"name >= 1.0\", "
+                       "\"name = 1:2.0-3\", or a rich dependency in parentheses";
         return NULL;
 }
 

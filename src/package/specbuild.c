@@ -28,6 +28,7 @@
 #include "basic/process.h"
 #include "basic/strbuf.h"
 #include "package/build.h"
+#include "rpm/dep.h"
 
 void spec_info_release(SpecInfo *s) {
         for (size_t i = 0; i < s->n_packages; i++)
@@ -147,8 +148,9 @@ static int parse_dep_lines(const char *out, const char *prefix, RpmDep **items, 
                         RpmDep d;
                         if (!s)
                                 return -ENOMEM;
-                        if (rpm_dep_parse(s, &d) < 0)
-                                return -EBADMSG;
+                        int r = rpm_dependency_parse(s, &d);
+                        if (r < 0)
+                                return r == -ENOMEM ? r : -EBADMSG;
                         if (!GREEDY_REALLOC(*items, allocated, *n + 1)) {
                                 rpm_dep_release(&d);
                                 return -ENOMEM;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "basic/fileio.h"
+#include "rpm/dep.h"
 #include "rpm/files.h"
 #include "rpm/header.h"
 #include "rpm/package.h"
@@ -433,4 +434,95 @@ static void test_header_files(void) {
         }
 }
 
-UNIT_MAIN(test_header_roundtrip, test_header_installed, test_vercmp, test_deps, test_package_roundtrip, test_header_files)
+typedef struct RichWalk {
+        char names[64];
+        int ops;
+} RichWalk;
+
+static void walk_simple(void *userdata, const char *name, size_t len) {
+        char *names = ((RichWalk *) userdata)->names;
+        size_t l = strlen(names);
+        if (l + len + 2 <= 64) {
+                memcpy(names + l, name, len);
+                names[l + len] = ',';
+                names[l + len + 1] = 0;
+        }
+}
+
+static void walk_op(void *userdata, RpmRichOp op) {
+        (void) op;
+        ((RichWalk *) userdata)->ops++;
+}
+
+static void test_dependency_grammar(void) {
+        static const struct {
+                const char *s, *name;
+                uint32_t flags;
+                const char *evr;
+        } good[] = {
+                { "bash", "bash", 0, "" },
+                { "bash >= 5.0", "bash", RPMSENSE_GREATER | RPMSENSE_EQUAL, "5.0" },
+                { "bash>=5.0", "bash", RPMSENSE_GREATER | RPMSENSE_EQUAL, "5.0" },
+                { "bash\t=<\t1:5.0-3.azl4", "bash", RPMSENSE_LESS | RPMSENSE_EQUAL, "1:5.0-3.azl4" },
+                { "foo == 1", "foo", RPMSENSE_EQUAL, "1" },
+                { "foo => 1~rc1^git2_x+y", "foo", RPMSENSE_GREATER | RPMSENSE_EQUAL, "1~rc1^git2_x+y" },
+                { "foo < 2", "foo", RPMSENSE_LESS, "2" },
+                { "foo > 2", "foo", RPMSENSE_GREATER, "2" },
+                { "perl(Foo::Bar) = 1.0", "perl(Foo::Bar)", RPMSENSE_EQUAL, "1.0" },
+                { "/usr/bin/sh", "/usr/bin/sh", 0, "" },
+                { "rpmlib(CompressedFileNames) <= 3.0.4-1", "rpmlib(CompressedFileNames)",
+                  RPMSENSE_LESS | RPMSENSE_EQUAL, "3.0.4-1" },
+                /* An operator inside parentheses is part of the name. */
+                { "font(:lang=en)", "font(:lang=en)", 0, "" },
+                { "font(:lang=en) = 2", "font(:lang=en)", RPMSENSE_EQUAL, "2" },
+                { "(a or b)", "(a or b)", 0, "" },
+                { "(foo >= 1.0 if bar)", "(foo >= 1.0 if bar)", 0, "" },
+                { "((a and b) or c)", "((a and b) or c)", 0, "" },
+                { "(a if b else c)", "(a if b else c)", 0, "" },
+                { "(a with b)", "(a with b)", 0, "" },
+                { "(a)", "(a)", 0, "" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                RpmDep d = {};
+                int r = rpm_dependency_parse(good[i].s, &d);
+                CHECK(r == 0);
+                if (r < 0) {
+                        fprintf(stderr, "refused: '%s'\n", good[i].s);
+                        continue;
+                }
+                CHECK_STREQ(d.name, good[i].name);
+                CHECK(d.flags == good[i].flags);
+                CHECK_STREQ(d.evr, good[i].evr);
+                rpm_dep_release(&d);
+                CHECK(rpm_dependency_parse(good[i].s, NULL) == 0);
+        }
+        static const char *const bad[] = {
+                "", " bash", "bash ", "bash\n", "bash, coreutils", "foo >=", "foo 1.0", ">= 2.0", "foo <> 1",
+                "foo =>= 1", "foo >= 1.0 bar", "foo >= 1.0 ", "foo >= 1%{x}", "foo >= 1/2", "fo\x01o", "foo\x7f",
+                "(a b)", "(a or b", "(a or b))", "(a or b) c", "()", "(a and b or c)", "(a if b else c else d)",
+                "((a and b) with c)", "(a or)", "(foo >=)",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                RpmDep d = { .name = (char *) "untouched" };
+                int r = rpm_dependency_parse(bad[i], &d);
+                CHECK(r == -EINVAL && strcmp(d.name, "untouched") == 0);
+                if (r != -EINVAL)
+                        fprintf(stderr, "accepted: '%s'\n", bad[i]);
+                CHECK(rpm_dependency_parse(bad[i], NULL) == -EINVAL);
+        }
+
+        /* The rich parser's walk: the names in order, the operators. */
+        RichWalk w = {};
+        const RpmRichVisitor v = {
+                .simple = walk_simple,
+                .op = walk_op,
+                .userdata = &w,
+        };
+        const char *end = NULL;
+        const char *rich = "(a >= 1 or (b if c)) tail";
+        CHECK(rpm_rich_parse(rich, &v, &end) == 0 && strcmp(end, " tail") == 0);
+        CHECK_STREQ(w.names, "a,b,c,");
+        CHECK(w.ops == 2);
+}
+
+UNIT_MAIN(test_header_roundtrip, test_header_installed, test_vercmp, test_deps, test_package_roundtrip, test_header_files, test_dependency_grammar)
