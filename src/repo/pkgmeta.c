@@ -185,12 +185,18 @@ static void deps_release(Deps *d) {
 static int deps_get(const RpmHeader *h, uint32_t name_tag, uint32_t flags_tag, uint32_t version_tag, Deps *ret) {
         size_t n1 = 0, n2 = 0, n3 = 0;
         *ret = (Deps) {};
-        if (rpm_header_get_strings(h, name_tag, &ret->names, &n1) < 0)
+        int r = rpm_header_get_strings(h, name_tag, &ret->names, &n1);
+        if (r == -ENOENT)
                 return 0; /* none */
-        if (rpm_header_get_u32s(h, flags_tag, &ret->flags, &n2) < 0 ||
-            rpm_header_get_strings(h, version_tag, &ret->evrs, &n3) < 0 || n1 != n2 || n1 != n3) {
+        if (r >= 0)
+                r = rpm_header_get_u32s(h, flags_tag, &ret->flags, &n2);
+        if (r >= 0)
+                r = rpm_header_get_strings(h, version_tag, &ret->evrs, &n3);
+        if (r >= 0 && (n1 != n2 || n1 != n3))
+                r = -EBADMSG;
+        if (r < 0) {
                 deps_release(ret);
-                return -EBADMSG;
+                return r == -ENOMEM ? r : -EBADMSG; /* absent or of the wrong type: malformed */
         }
         ret->n = n1;
         return 0;
