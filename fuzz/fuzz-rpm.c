@@ -2,7 +2,8 @@
 
 /* libFuzzer target: RPM package files (lead, signature header, main header)
  * as slipway reads them from repositories and users. Every getter is run over
- * every entry so bounds are exercised, not just the structure checks. */
+ * every entry so bounds are exercised, not just the structure checks; the
+ * file list decoder and the dependency grammar see every header and string. */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -10,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rpm/dep.h"
+#include "rpm/files.h"
 #include "rpm/package.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -27,10 +30,25 @@ static void walk(const RpmHeader *h) {
                 size_t n;
                 (void) rpm_header_get_string(h, tag);
                 (void) rpm_header_get_number(h, tag, &v);
-                if (rpm_header_get_strings(h, tag, &s, &n) >= 0)
+                if (rpm_header_get_strings(h, tag, &s, &n) >= 0) {
+                        /* Every string through the dependency grammar. */
+                        for (size_t k = 0; k < n && k < 64; k++) {
+                                RpmDep d;
+                                if (rpm_dependency_parse(s[k], &d) >= 0)
+                                        rpm_dep_release(&d);
+                        }
                         free(s);
+                }
                 if (rpm_header_get_u32s(h, tag, &u, &n) >= 0)
                         free(u);
+        }
+        /* The file list, by its one decoder. */
+        RpmFileList fl = {};
+        const char *why;
+        if (rpm_header_files(h, &fl, &why) >= 0) {
+                for (size_t i = 0; i < fl.n; i++)
+                        (void) strlen(fl.files[i].path);
+                rpm_file_list_release(&fl);
         }
 }
 

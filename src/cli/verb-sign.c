@@ -9,28 +9,32 @@
 #include <time.h>
 
 #include "basic/parallel.h"
+#include "basic/sde.h"
 #include "cli.h"
 #include "sign/keyfile.h"
 #include "sign/rpmsign.h"
 
 /* SOURCE_DATE_EPOCH if set (reproducible signatures), else now. An invalid
- * value is an error, as everywhere else. */
+ * value is an error, as everywhere else; so is a valid one past the 32-bit
+ * time of an OpenPGP v4 signature (RFC 4880 5.2.3.4). */
 int signature_time(uint32_t *ret) {
-        const char *e = getenv("SOURCE_DATE_EPOCH");
-        if (e && *e) {
-                char *end;
-                errno = 0;
-                unsigned long long v = strtoull(e, &end, 10);
-                if (e[0] < '0' || e[0] > '9' || *end || errno != 0 || v > UINT32_MAX) {
-                        log_error("environment variable SOURCE_DATE_EPOCH='%s' is not valid: expected seconds since "
-                                  "1970, at most 4294967295",
-                                  e);
-                        return -EINVAL;
-                }
-                *ret = (uint32_t) v;
+        _cleanup_(diagnostics_releasep) Diagnostics diag = {};
+        uint64_t v;
+        int r = source_date_epoch_from_env(&diag, &v);
+        log_diagnostics(&diag);
+        if (r < 0)
+                return r;
+        if (r == 0) {
+                *ret = (uint32_t) time(NULL);
                 return 0;
         }
-        *ret = (uint32_t) time(NULL);
+        if (v > UINT32_MAX) {
+                log_error("environment variable SOURCE_DATE_EPOCH='%llu' is later than an OpenPGP signature time "
+                          "can be: at most 4294967295",
+                          (unsigned long long) v);
+                return -ERANGE;
+        }
+        *ret = (uint32_t) v;
         return 0;
 }
 

@@ -16,10 +16,12 @@
 
 #include "basic/alloc.h"
 #include "basic/fileio.h"
+#include "basic/sde.h"
 #include "basic/strbuf.h"
 #include "disk/container.h"
 #include "disk/gpt.h"
 #include "oci/oci.h"
+#include "rpm/dep.h"
 #include "project.h"
 #include "rpm/package.h"
 
@@ -275,50 +277,10 @@ static const char *check_group_name(const char *s) {
 }
 
 const char *check_dependency(const char *s) {
-        static const char *const expected = "a capability, optionally with a version: \"name\", \"name >= 1.0\", "
-                                            "\"name = 1:2.0-3\", or a rich dependency in parentheses";
-        if (s[0] == '(') {
-                int depth = 0;
-                for (const char *p = s; *p; p++) {
-                        if (*p == '(')
-                                depth++;
-                        else if (*p == ')' && --depth < 0)
-                                return expected;
-                        if (depth == 0 && p[1])
-                                return expected;
-                }
-                return depth == 0 ? NULL : expected;
-        }
-
-        /* name [op version] */
-        const char *p = s;
-        size_t n = strcspn(p, " \t<>=");
-        if (n == 0)
-                return expected;
-        for (size_t i = 0; i < n; i++)
-                if ((unsigned char) p[i] < 0x21 || p[i] == ',')
-                        return expected;
-        p += n;
-        p += strspn(p, " \t");
-        if (!*p)
-                return NULL;
-        /* rpm's operators, with the spellings it also accepts: =< => == */
-        static const char *const ops[] = { "<", ">", "=", "<=", ">=", "=<", "=>", "==", NULL };
-        size_t opl = strspn(p, "<>=");
-        bool op_ok = false;
-        for (const char *const *o = ops; *o; o++)
-                if (strlen(*o) == opl && strncmp(*o, p, opl) == 0)
-                        op_ok = true;
-        if (!op_ok)
-                return expected;
-        p += opl;
-        p += strspn(p, " \t");
-        size_t vl = strcspn(p, " \t");
-        if (vl == 0 || p[vl] != 0)
-                return expected;
-        for (size_t i = 0; i < vl; i++)
-                if (!isalnum((unsigned char) p[i]) && !strchr("._+~^:-", p[i]))
-                        return expected;
+        /* The grammar is rpm/dep.h's, which parses these strings later. */
+        if (rpm_dependency_parse(s, NULL) == -EINVAL)
+                return "a capability, optionally with a version: \"name\", \"name >= 1.0\", "
+                       "\"name = 1:2.0-3\", or a rich dependency in parentheses";
         return NULL;
 }
 
@@ -340,7 +302,7 @@ static const SchemaField project_settings_fields[] = {
         FIELD("dist", SCHEMA_STRING, ProjectSettings, dist, .check = check_dist),
         FIELD("arch", SCHEMA_STRING, ProjectSettings, arch, .check = check_project_arch),
         FIELD("source-date-epoch", SCHEMA_INTEGER, ProjectSettings, source_date_epoch, .min = 0,
-              .max = 253402300799 /* 9999-12-31 */),
+              .max = (int64_t) SOURCE_DATE_EPOCH_MAX),
         FIELD("includes", SCHEMA_STRING_ARRAY, ProjectSettings, includes),
         FIELD("payload", SCHEMA_STRING, ProjectSettings, payload, .check = rpm_payload_check),
         {},
@@ -1357,16 +1319,11 @@ static int project_source_date_epoch(Project *p, time_t newest, Diagnostics *d) 
                 p->sde_origin = SDE_FROM_CONFIG;
                 return 0;
         }
-        const char *e = getenv("SOURCE_DATE_EPOCH");
-        if (e && *e) {
-                char *end;
-                errno = 0;
-                unsigned long long v = strtoull(e, &end, 10);
-                if (errno != 0 || *end || e[0] < '0' || e[0] > '9' || v > 253402300799ULL) {
-                        diag_error(d, NULL, "environment variable SOURCE_DATE_EPOCH='%s' is not valid: expected seconds since 1970",
-                                   e);
-                        return 0;
-                }
+        uint64_t v;
+        int r = source_date_epoch_from_env(d, &v);
+        if (r < 0)
+                return 0; /* recorded in d */
+        if (r > 0) {
                 p->source_date_epoch = v;
                 p->sde_origin = SDE_FROM_ENVIRONMENT;
                 return 0;

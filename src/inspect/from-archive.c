@@ -27,6 +27,7 @@
 #include "basic/alloc.h"
 #include "basic/fileio.h"
 #include "inspect/inspect.h"
+#include "tree/cpio.h"
 
 #define DEFAULT_MAX_BYTES (UINT64_C(1) << 40)
 #define DEFAULT_MAX_ENTRIES 4000000
@@ -409,7 +410,6 @@ static int walk_tar(Reader *r, struct archive *a, int ar, struct archive_entry *
  * format hands over the decompressed bytes. Formats (cpio(5)): "newc"
  * (070701, and 070702 with checksums; what initrds use) and "odc" (070707). */
 
-#define CPIO_NAME_MAX 4096
 #define CPIO_LINK_MAX 4096
 
 typedef struct Pull {
@@ -445,16 +445,13 @@ static int pull(Pull *p, void *dst, uint64_t n) {
         return 0;
 }
 
-static bool parse_number(const char *s, size_t n, unsigned base, uint64_t *ret) {
+/* An octal field of odc's header. */
+static bool parse_octal(const char *s, size_t n, uint64_t *ret) {
         uint64_t v = 0;
         for (size_t i = 0; i < n; i++) {
-                unsigned d = s[i] >= '0' && s[i] <= '9' ? (unsigned) (s[i] - '0')
-                           : base == 16 && s[i] >= 'a' && s[i] <= 'f' ? (unsigned) (s[i] - 'a' + 10)
-                           : base == 16 && s[i] >= 'A' && s[i] <= 'F' ? (unsigned) (s[i] - 'A' + 10)
-                                                                      : 99;
-                if (d >= base)
+                if (s[i] < '0' || s[i] > '7')
                         return false;
-                v = v * base + d;
+                v = v * 8 + (uint64_t) (s[i] - '0');
         }
         *ret = v;
         return true;
@@ -469,17 +466,18 @@ typedef struct CpioHeader {
 static int cpio_header(Pull *p, const char magic[6], CpioHeader *h) {
         char b[104];
         int k;
-        if (memcmp(magic, "070701", 6) == 0 || memcmp(magic, "070702", 6) == 0) {
-                /* ino mode uid gid nlink mtime filesize devmajor devminor rdevmajor rdevminor namesize check */
-                uint64_t v[13];
-                if ((k = pull(p, b, 104)) < 0)
+        if (memcmp(magic, "07070", 5) == 0 && (magic[5] == '1' || magic[5] == '2')) {
+                uint8_t full[CPIO_NEWC_HEADER_SIZE];
+                CpioNewcHeader n;
+                memcpy(full, magic, 6);
+                if ((k = pull(p, full + 6, CPIO_NEWC_HEADER_SIZE - 6)) < 0)
                         return k;
-                for (size_t i = 0; i < 13; i++)
-                        if (!parse_number(b + 8 * i, 8, 16, &v[i]))
-                                return -EBADMSG;
-                *h = (CpioHeader) { .ino = v[0], .mode = v[1], .uid = v[2], .gid = v[3], .nlink = v[4],
-                                    .filesize = v[6], .dev_major = v[7], .dev_minor = v[8], .rdev_major = v[9],
-                                    .rdev_minor = v[10], .namesize = v[11], .newc = true };
+                if (cpio_newc_header_parse(full, &n) < 0)
+                        return -EBADMSG;
+                *h = (CpioHeader) { .ino = n.ino, .mode = n.mode, .uid = n.uid, .gid = n.gid, .nlink = n.nlink,
+                                    .filesize = n.filesize, .dev_major = n.dev_major, .dev_minor = n.dev_minor,
+                                    .rdev_major = n.rdev_major, .rdev_minor = n.rdev_minor, .namesize = n.namesize,
+                                    .newc = true };
                 return 0;
         }
         if (memcmp(magic, "070707", 6) == 0) {
@@ -490,7 +488,7 @@ static int cpio_header(Pull *p, const char magic[6], CpioHeader *h) {
                 if ((k = pull(p, b, 70)) < 0)
                         return k;
                 for (size_t i = 0; i < 10; i++) {
-                        if (!parse_number(b + off, width[i], 8, &v[i]))
+                        if (!parse_octal(b + off, width[i], &v[i]))
                                 return -EBADMSG;
                         off += width[i];
                 }
@@ -540,24 +538,24 @@ static int walk_cpio(Reader *r, struct archive *a, int layer, const char *what) 
                         return unrecognised(r, what);
                 if (k < 0)
                         return cpio_failure(r, p, k, what);
-                if (h.namesize == 0 || h.namesize > CPIO_NAME_MAX) {
+                if (h.namesize < 2 || h.namesize > CPIO_NAME_MAX) {
                         reader_error(r, what, "malformed cpio archive: a name of %llu bytes at byte %llu",
                                      (unsigned long long) h.namesize, (unsigned long long) start);
                         return -EBADMSG;
                 }
-                char name[CPIO_NAME_MAX + 1];
+                char name[CPIO_NAME_MAX];
                 if ((k = pull(p, name, h.namesize)) < 0)
                         return cpio_failure(r, p, k, what);
-                name[h.namesize] = 0;
-                if (name[h.namesize - 1] != 0) {
-                        reader_error(r, what, "malformed cpio archive: a name without its terminator at byte %llu",
+                if (cpio_name_check(name, h.namesize) < 0) {
+                        reader_error(r, what, "malformed cpio archive: a name without its terminator, or with a NUL "
+                                              "inside, at byte %llu",
                                      (unsigned long long) start);
                         return -EBADMSG;
                 }
                 /* newc: the header and name, and the data, are padded to 4 bytes. */
-                if (h.newc && (k = pull(p, NULL, (4 - p->offset % 4) % 4)) < 0)
+                if (h.newc && (k = pull(p, NULL, cpio_newc_pad(p->offset))) < 0)
                         return cpio_failure(r, p, k, what);
-                if (strcmp(name, "TRAILER!!!") == 0)
+                if (strcmp(name, CPIO_TRAILER) == 0)
                         break;
                 k = check_budget(r, p->offset, h.filesize, what);
                 if (k < 0)
@@ -624,7 +622,7 @@ static int walk_cpio(Reader *r, struct archive *a, int layer, const char *what) 
                         keep_rpmdb(r, slot, buf, h.filesize);
                         left = 0;
                 }
-                if ((k = pull(p, NULL, left)) < 0 || (h.newc && (k = pull(p, NULL, (4 - p->offset % 4) % 4)) < 0))
+                if ((k = pull(p, NULL, left)) < 0 || (h.newc && (k = pull(p, NULL, cpio_newc_pad(p->offset))) < 0))
                         return cpio_failure(r, p, k, what);
         }
         return 0;

@@ -12,6 +12,7 @@
 
 #include "basic/alloc.h"
 #include "inspect/inspect.h"
+#include "rpm/files.h"
 #include "rpm/package.h"
 #include "sign/pgp.h"
 
@@ -106,87 +107,27 @@ static int get_deps(const RpmHeader *h, uint32_t name_tag, uint32_t flags_tag, u
         return 0;
 }
 
-/* The 64-bit sizes of LONGFILESIZES, or FILESIZES widened. */
-static int get_sizes(const RpmHeader *h, uint64_t **ret, size_t *ret_n) {
-        RpmEntry e;
-        if (rpm_header_get(h, RPMTAG_LONGFILESIZES, &e) >= 0) {
-                if (e.type != RPM_INT64_TYPE || e.count > MAX_ITEMS)
-                        return -EBADMSG;
-                uint64_t *v = new0(uint64_t, e.count);
-                if (!v)
-                        return -ENOMEM;
-                for (uint32_t i = 0; i < e.count; i++) {
-                        uint64_t x;
-                        memcpy(&x, e.data + (size_t) i * 8, 8);
-                        v[i] = be64toh(x);
-                }
-                *ret = v;
-                *ret_n = e.count;
-                return 0;
+static int add_files(Inventory *inv, const RpmHeader *h, Diagnostics *d) {
+        _cleanup_(rpm_file_list_releasep) RpmFileList fl = {};
+        const char *why = NULL;
+        int r = rpm_header_files(h, &fl, &why);
+        if (r == -EBADMSG) {
+                diag_error(d, NULL, "malformed file list: %s", why);
+                return r;
         }
-        _cleanup_free_ uint32_t *s = NULL;
-        size_t n;
-        int r = get_u32s(h, RPMTAG_FILESIZES, &s, &n);
         if (r < 0)
                 return r;
-        uint64_t *v = new0(uint64_t, n);
-        if (!v)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++)
-                v[i] = s[i];
-        *ret = v;
-        *ret_n = n;
-        return 0;
-}
-
-static int add_files(Inventory *inv, const RpmHeader *h, Diagnostics *d) {
-        _cleanup_free_ const char **base = NULL, **dirs = NULL, **users = NULL, **groups = NULL, **links = NULL,
-                                  **caps = NULL;
-        _cleanup_free_ uint32_t *dirindex = NULL, *modes = NULL, *flags = NULL;
-        _cleanup_free_ uint64_t *sizes = NULL;
-        size_t n, ndirs, ndi, nm, nu, ng, nl, nc, nf, ns;
-        int r;
-
-        if ((r = get_strings(h, RPMTAG_BASENAMES, &base, &n)) < 0 ||
-            (r = get_strings(h, RPMTAG_DIRNAMES, &dirs, &ndirs)) < 0 ||
-            (r = get_u32s(h, RPMTAG_DIRINDEXES, &dirindex, &ndi)) < 0 ||
-            (r = get_u32s(h, RPMTAG_FILEMODES, &modes, &nm)) < 0 ||
-            (r = get_strings(h, RPMTAG_FILEUSERNAME, &users, &nu)) < 0 ||
-            (r = get_strings(h, RPMTAG_FILEGROUPNAME, &groups, &ng)) < 0 ||
-            (r = get_strings(h, RPMTAG_FILELINKTOS, &links, &nl)) < 0 ||
-            (r = get_strings(h, RPMTAG_FILECAPS, &caps, &nc)) < 0 ||
-            (r = get_u32s(h, RPMTAG_FILEFLAGS, &flags, &nf)) < 0 || (r = get_sizes(h, &sizes, &ns)) < 0) {
-                if (r == -ENOMEM)
-                        return r;
-                diag_error(d, NULL, "malformed file list: a tag has the wrong type or too many items");
-                return -EBADMSG;
-        }
-        if (n == 0)
-                return 0;
-        /* Required: one item per file. Optional (absent: 0): the same. */
-        if (ndi != n || nm != n || (nu && nu != n) || (ng && ng != n) || (nl && nl != n) || (nc && nc != n) ||
-            (nf && nf != n) || (ns && ns != n)) {
-                diag_error(d, NULL, "malformed file list: %zu names but other file tags disagree", n);
-                return -EBADMSG;
-        }
-        for (size_t i = 0; i < n; i++) {
-                if (dirindex[i] >= ndirs) {
-                        diag_error(d, NULL, "malformed file list: directory index %u out of range", dirindex[i]);
-                        return -EBADMSG;
-                }
+        for (size_t i = 0; i < fl.n; i++) {
+                const RpmHeaderFile *hf = &fl.files[i];
                 InvFile *f = inventory_add_file(inv);
                 if (!f)
                         return -ENOMEM;
-                if (asprintf(&f->path, "%s%s", dirs[dirindex[i]], base[i]) < 0) {
-                        f->path = NULL;
-                        return -ENOMEM;
-                }
-                f->mode = modes[i];
-                f->size = ns ? sizes[i] : 0;
-                f->rpm_flags = nf ? flags[i] : 0;
-                if ((nu && !(f->user = strdup(users[i]))) || (ng && !(f->group = strdup(groups[i]))) ||
-                    (nl && links[i][0] && !(f->target = strdup(links[i]))) ||
-                    (nc && caps[i][0] && !(f->caps = strdup(caps[i]))))
+                f->mode = hf->mode;
+                f->size = hf->size;
+                f->rpm_flags = hf->flags;
+                if (!(f->path = strdup(hf->path)) || (hf->user && !(f->user = strdup(hf->user))) ||
+                    (hf->group && !(f->group = strdup(hf->group))) || (hf->link[0] && !(f->target = strdup(hf->link))) ||
+                    (hf->caps[0] && !(f->caps = strdup(hf->caps))))
                         return -ENOMEM;
         }
         return 0;

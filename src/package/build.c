@@ -31,6 +31,7 @@
 #include "basic/parallel.h"
 #include "basic/strbuf.h"
 #include "package/build.h"
+#include "rpm/dep.h"
 #include "rpm/version.h"
 #include "sign/pgp.h"
 #include "sign/rpmsign.h"
@@ -781,7 +782,7 @@ static bool host_provides(const Project *p, const RpmDep *br) {
                 return true;
         for (size_t i = 0; i < p->build.host_provides.n; i++) {
                 RpmDep hp;
-                if (rpm_dep_parse(p->build.host_provides.items[i], &hp) < 0)
+                if (rpm_dependency_parse(p->build.host_provides.items[i], &hp) < 0)
                         continue;
                 bool m = rpm_dep_matches(&hp, br);
                 rpm_dep_release(&hp);

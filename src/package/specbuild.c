@@ -28,6 +28,7 @@
 #include "basic/process.h"
 #include "basic/strbuf.h"
 #include "package/build.h"
+#include "rpm/dep.h"
 
 void spec_info_release(SpecInfo *s) {
         for (size_t i = 0; i < s->n_packages; i++)
@@ -140,7 +141,9 @@ static int spec_paths(const BuildEnv *env, const Component *c, char **ret_spec, 
         return 0;
 }
 
-static int parse_dep_lines(const char *out, const char *prefix, RpmDep **items, size_t *n) {
+/* The dependencies on the lines of out that start with prefix. -EBADMSG with
+ * *ret_error set if one is not a dependency (rpm/dep.h). */
+static int parse_dep_lines(const char *out, const char *prefix, RpmDep **items, size_t *n, char **ret_error) {
         size_t pl = strlen(prefix), allocated = 0;
         for (const char *l = out; l && *l;) {
                 const char *e = strchr(l, '\n');
@@ -150,8 +153,13 @@ static int parse_dep_lines(const char *out, const char *prefix, RpmDep **items, 
                         RpmDep d;
                         if (!s)
                                 return -ENOMEM;
-                        if (rpm_dep_parse(s, &d) < 0)
-                                return -EBADMSG;
+                        int r = rpm_dependency_parse(s, &d);
+                        if (r == -EINVAL) {
+                                *ret_error = strprintf("rpmspec printed a dependency slipway cannot read: '%s'", s);
+                                return *ret_error ? -EBADMSG : -ENOMEM;
+                        }
+                        if (r < 0)
+                                return r;
                         if (!GREEDY_REALLOC(*items, allocated, *n + 1)) {
                                 rpm_dep_release(&d);
                                 return -ENOMEM;
@@ -246,15 +254,17 @@ int spec_query(const BuildEnv *env, const Component *c, SpecInfo *ret, char **re
                         break;
                 l = e + 1;
         }
-        r = parse_dep_lines(out, "@@p ", &info.provides, &info.n_provides);
+        r = parse_dep_lines(out, "@@p ", &info.provides, &info.n_provides, ret_error);
         if (r >= 0)
-                r = parse_dep_lines(out2, "@@r ", &info.buildrequires, &info.n_buildrequires);
-        if (r < 0 || info.n_packages == 0) {
+                r = parse_dep_lines(out2, "@@r ", &info.buildrequires, &info.n_buildrequires, ret_error);
+        if (r < 0) {
                 spec_info_release(&info);
-                if (r == -ENOMEM)
-                        return r;
+                return r == -EBADMSG ? -EINVAL : r; /* -EINVAL: *ret_error says why */
+        }
+        if (info.n_packages == 0) {
+                spec_info_release(&info);
                 *ret_error = strdup("rpmspec printed no packages");
-                return -EINVAL;
+                return *ret_error ? -EINVAL : -ENOMEM;
         }
         *ret = info;
         return 0;

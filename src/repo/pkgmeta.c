@@ -14,6 +14,7 @@
 #include "basic/hash.h"
 #include "basic/strbuf.h"
 #include "repo/repo.h"
+#include "rpm/files.h"
 #include "rpm/package.h"
 #include "rpm/version.h"
 
@@ -184,12 +185,18 @@ static void deps_release(Deps *d) {
 static int deps_get(const RpmHeader *h, uint32_t name_tag, uint32_t flags_tag, uint32_t version_tag, Deps *ret) {
         size_t n1 = 0, n2 = 0, n3 = 0;
         *ret = (Deps) {};
-        if (rpm_header_get_strings(h, name_tag, &ret->names, &n1) < 0)
+        int r = rpm_header_get_strings(h, name_tag, &ret->names, &n1);
+        if (r == -ENOENT)
                 return 0; /* none */
-        if (rpm_header_get_u32s(h, flags_tag, &ret->flags, &n2) < 0 ||
-            rpm_header_get_strings(h, version_tag, &ret->evrs, &n3) < 0 || n1 != n2 || n1 != n3) {
+        if (r >= 0)
+                r = rpm_header_get_u32s(h, flags_tag, &ret->flags, &n2);
+        if (r >= 0)
+                r = rpm_header_get_strings(h, version_tag, &ret->evrs, &n3);
+        if (r >= 0 && (n1 != n2 || n1 != n3))
+                r = -EBADMSG;
+        if (r < 0) {
                 deps_release(ret);
-                return -EBADMSG;
+                return r == -ENOMEM ? r : -EBADMSG; /* absent or of the wrong type: malformed */
         }
         ret->n = n1;
         return 0;
@@ -240,65 +247,14 @@ static void dep_entry(StrBuf *sb, const char *name, uint32_t flags, const char *
         strbuf_puts(sb, "/>\n");
 }
 
-typedef struct FileInfo {
-        char **paths; /* full paths, in header order */
-        uint32_t *modes;
-        uint32_t *flags;
-        size_t n;
-} FileInfo;
-
-static void fileinfo_release(FileInfo *f) {
-        for (size_t i = 0; i < f->n; i++)
-                free(f->paths[i]);
-        free(f->paths);
-        free(f->modes);
-        free(f->flags);
-        *f = (FileInfo) {};
-}
-
-static int fileinfo_get(const RpmHeader *h, FileInfo *ret) {
-        _cleanup_free_ const char **bases = NULL, **dirs = NULL;
-        _cleanup_free_ uint32_t *idx = NULL;
-        size_t nb = 0, nd = 0, ni = 0, nm = 0, nf = 0;
-        *ret = (FileInfo) {};
-        if (rpm_header_get_strings(h, RPMTAG_BASENAMES, &bases, &nb) < 0)
-                return 0; /* no files */
-        if (rpm_header_get_strings(h, RPMTAG_DIRNAMES, &dirs, &nd) < 0 ||
-            rpm_header_get_u32s(h, RPMTAG_DIRINDEXES, &idx, &ni) < 0 ||
-            rpm_header_get_u32s(h, RPMTAG_FILEMODES, &ret->modes, &nm) < 0 ||
-            rpm_header_get_u32s(h, RPMTAG_FILEFLAGS, &ret->flags, &nf) < 0 || ni != nb || nm != nb || nf != nb) {
-                fileinfo_release(ret);
-                return -EBADMSG;
-        }
-        ret->paths = new0(char *, nb);
-        if (!ret->paths) {
-                fileinfo_release(ret);
-                return -ENOMEM;
-        }
-        for (size_t i = 0; i < nb; i++) {
-                if (idx[i] >= nd) {
-                        ret->n = i;
-                        fileinfo_release(ret);
-                        return -EBADMSG;
-                }
-                if (asprintf(&ret->paths[i], "%s%s", dirs[idx[i]], bases[i]) < 0) {
-                        ret->n = i;
-                        fileinfo_release(ret);
-                        return -ENOMEM;
-                }
-        }
-        ret->n = nb;
-        return 0;
-}
-
-static void file_elem(StrBuf *sb, const char *indent, const FileInfo *fi, size_t i) {
+static void file_elem(StrBuf *sb, const char *indent, const RpmFileList *fi, size_t i) {
         strbuf_printf(sb, "%s<file", indent);
-        if (S_ISDIR(fi->modes[i]))
+        if (S_ISDIR(fi->files[i].mode))
                 strbuf_puts(sb, " type=\"dir\"");
-        else if (fi->flags[i] & RPMFILE_GHOST)
+        else if (fi->files[i].flags & RPMFILE_GHOST)
                 strbuf_puts(sb, " type=\"ghost\"");
         strbuf_putc(sb, '>');
-        xml_text(sb, fi->paths[i]);
+        xml_text(sb, fi->files[i].path);
         strbuf_puts(sb, "</file>\n");
 }
 
@@ -314,7 +270,7 @@ static void pco(StrBuf *sb, const char *elem_name, const Deps *d) {
 }
 
 /* Requires, filtered as createrepo_c does. */
-static void requires_elem(StrBuf *sb, const Deps *req, const Deps *prov, const FileInfo *fi) {
+static void requires_elem(StrBuf *sb, const Deps *req, const Deps *prov, const RpmFileList *fi) {
         _cleanup_strbuf_ StrBuf out = STRBUF_INIT;
         size_t libc = SIZE_MAX;
         _cleanup_free_ bool *keep = new0(bool, req->n ? req->n : 1);
@@ -330,7 +286,7 @@ static void requires_elem(StrBuf *sb, const Deps *req, const Deps *prov, const F
                 if (name[0] == '/' && is_primary_file(name)) {
                         bool own = false;
                         for (size_t k = 0; k < fi->n && !own; k++)
-                                own = strcmp(fi->paths[k], name) == 0;
+                                own = strcmp(fi->files[k].path, name) == 0;
                         if (own)
                                 continue;
                 }
@@ -390,7 +346,7 @@ int repo_package_read(const char *dir, const char *href, uint64_t max_time, Repo
         _cleanup_free_ char *path = path_join(dir, href);
         _cleanup_(rpm_package_freep) RpmPackage *p = NULL;
         _cleanup_strbuf_ StrBuf pri = STRBUF_INIT, fl = STRBUF_INIT, oth = STRBUF_INIT, vers = STRBUF_INIT;
-        _cleanup_(fileinfo_release) FileInfo fi = {};
+        _cleanup_(rpm_file_list_releasep) RpmFileList fi = {};
         Deps prov = {}, req = {}, conf = {}, obs = {}, rec = {}, sug = {}, sup = {}, enh = {};
         struct stat st;
         uint8_t md[32];
@@ -443,9 +399,10 @@ int repo_package_read(const char *dir, const char *href, uint64_t max_time, Repo
         }
         hex_encode(md, 32, ret->pkgid);
 
-        r = fileinfo_get(h, &fi);
-        if (r >= 0)
-                r = deps_get(h, RPMTAG_PROVIDENAME, RPMTAG_PROVIDEFLAGS, RPMTAG_PROVIDEVERSION, &prov);
+        r = rpm_header_files(h, &fi, ret_reason); /* -EBADMSG: *ret_reason names the rule */
+        if (r < 0)
+                goto out;
+        r = deps_get(h, RPMTAG_PROVIDENAME, RPMTAG_PROVIDEFLAGS, RPMTAG_PROVIDEVERSION, &prov);
         if (r >= 0)
                 r = deps_get(h, RPMTAG_REQUIRENAME, RPMTAG_REQUIREFLAGS, RPMTAG_REQUIREVERSION, &req);
         if (r >= 0)
@@ -461,7 +418,7 @@ int repo_package_read(const char *dir, const char *href, uint64_t max_time, Repo
         if (r >= 0)
                 r = deps_get(h, RPMTAG_ENHANCENAME, RPMTAG_ENHANCEFLAGS, RPMTAG_ENHANCEVERSION, &enh);
         if (r < 0) {
-                *ret_reason = "inconsistent file or dependency lists in the header";
+                *ret_reason = r == -EBADMSG ? "inconsistent dependency lists in the header" : NULL;
                 goto out;
         }
 
@@ -515,7 +472,7 @@ int repo_package_read(const char *dir, const char *href, uint64_t max_time, Repo
         pco(&pri, "recommends", &rec);
         pco(&pri, "supplements", &sup);
         for (size_t i = 0; i < fi.n; i++)
-                if (is_primary_file(fi.paths[i]))
+                if (is_primary_file(fi.files[i].path))
                         file_elem(&pri, "    ", &fi, i);
         strbuf_puts(&pri, "  </format>\n</package>\n");
 

@@ -6,10 +6,8 @@
  * RPM payloads are cpio "newc" archives whose entry names are the header's
  * paths with a leading "." (rpm's lib/cpio.c). */
 
-#include <archive.h>
 #include <linux/capability.h>
 #include <sys/capability.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -25,6 +23,8 @@
 #include "basic/compress.h"
 #include "basic/fileio.h"
 #include "basic/macro.h"
+#include "rpm/files.h"
+#include "tree/cpio.h"
 #include "tree/install.h"
 
 /* Scriptlet tags (rpm's include/rpm/rpmtag.h): any of these means the
@@ -43,102 +43,6 @@ void install_result_release(InstallResult *r) {
         rpm_package_free(r->pkg);
         free(r->nevra);
         *r = (InstallResult) {};
-}
-
-/* The header's file info, as parallel arrays. */
-typedef struct FileInfo {
-        size_t n;
-        const char **basenames, **dirnames, **users, **groups, **links, **caps;
-        size_t n_dirnames;
-        uint32_t *dirindexes, *modes, *mtimes, *flags, *rdevs, *inodes;
-        char **paths; /* built: dirname + basename */
-} FileInfo;
-
-static void file_info_release(FileInfo *f) {
-        free(f->basenames);
-        free(f->dirnames);
-        free(f->users);
-        free(f->groups);
-        free(f->links);
-        free(f->caps);
-        free(f->dirindexes);
-        free(f->modes);
-        free(f->mtimes);
-        free(f->flags);
-        free(f->rdevs);
-        free(f->inodes);
-        for (size_t i = 0; f->paths && i < f->n; i++)
-                free(f->paths[i]);
-        free(f->paths);
-        *f = (FileInfo) {};
-}
-
-static int get_strings_n(const RpmHeader *h, uint32_t tag, size_t n, const char ***ret) {
-        size_t k;
-        int r = rpm_header_get_strings(h, tag, ret, &k);
-        if (r < 0)
-                return r;
-        return k == n ? 0 : -EBADMSG;
-}
-
-static int get_u32s_n(const RpmHeader *h, uint32_t tag, size_t n, uint32_t **ret, bool optional) {
-        size_t k;
-        int r = rpm_header_get_u32s(h, tag, ret, &k);
-        if (r == -ENOENT && optional) {
-                *ret = new0(uint32_t, n);
-                return *ret ? 0 : -ENOMEM;
-        }
-        if (r < 0)
-                return r;
-        return k == n ? 0 : -EBADMSG;
-}
-
-static int file_info_load(const RpmHeader *h, FileInfo *f) {
-        size_t n;
-        int r = rpm_header_get_strings(h, RPMTAG_BASENAMES, &f->basenames, &n);
-        if (r == -ENOENT)
-                return 0; /* no files */
-        if (r < 0)
-                return r;
-        f->n = n;
-        r = rpm_header_get_strings(h, RPMTAG_DIRNAMES, &f->dirnames, &f->n_dirnames);
-        if (r >= 0)
-                r = get_u32s_n(h, RPMTAG_DIRINDEXES, n, &f->dirindexes, false);
-        if (r >= 0)
-                r = get_u32s_n(h, RPMTAG_FILEMODES, n, &f->modes, false);
-        if (r >= 0)
-                r = get_u32s_n(h, RPMTAG_FILEMTIMES, n, &f->mtimes, true);
-        if (r >= 0)
-                r = get_u32s_n(h, RPMTAG_FILEFLAGS, n, &f->flags, true);
-        if (r >= 0)
-                r = get_u32s_n(h, RPMTAG_FILERDEVS, n, &f->rdevs, true);
-        if (r >= 0)
-                r = get_u32s_n(h, RPMTAG_FILEINODES, n, &f->inodes, true);
-        if (r >= 0)
-                r = get_strings_n(h, RPMTAG_FILEUSERNAME, n, &f->users);
-        if (r >= 0)
-                r = get_strings_n(h, RPMTAG_FILEGROUPNAME, n, &f->groups);
-        if (r >= 0)
-                r = get_strings_n(h, RPMTAG_FILELINKTOS, n, &f->links);
-        if (r >= 0) {
-                r = get_strings_n(h, RPMTAG_FILECAPS, n, &f->caps);
-                if (r == -ENOENT)
-                        r = 0; /* optional */
-        }
-        if (r < 0)
-                return r == -ENOENT ? -EBADMSG : r;
-        f->paths = new0(char *, n);
-        if (!f->paths)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                if (f->dirindexes[i] >= f->n_dirnames)
-                        return -EBADMSG;
-                if (asprintf(&f->paths[i], "%s%s", f->dirnames[f->dirindexes[i]], f->basenames[i]) < 0) {
-                        f->paths[i] = NULL;
-                        return -ENOMEM;
-                }
-        }
-        return 0;
 }
 
 /* A file capability as rpm's header states it (cap_to_text(3) form, such
@@ -311,7 +215,7 @@ struct RpmUnpacked {
         char *nevra;
         char *error;      /* why unpacking failed */
         int result;
-        FileInfo fi;
+        RpmFileList fi;
         TreeBlob **content; /* per file: its contents (NULL: empty or not a file) */
         size_t *leader;     /* per file: the first file of its hard-link group, or SIZE_MAX */
         uint8_t (*caps)[XATTR_CAPS_SZ_2]; /* per file, when caps_len[i] > 0 */
@@ -331,7 +235,7 @@ RpmUnpacked *rpm_unpacked_free(RpmUnpacked *u) {
         free(u->leader);
         free(u->caps);
         free(u->caps_len);
-        file_info_release(&u->fi);
+        rpm_file_list_release(&u->fi);
         free(u);
         return NULL;
 }
@@ -351,52 +255,8 @@ static int unpack_fail(RpmUnpacked *u, int r, const char *fmt, ...) {
         return r;
 }
 
-/* Walks the payload's newc headers (magic 070701 or 070702, 13 fields of 8
- * hex digits, the name and the data each padded to 4 bytes) up to the
- * trailer, checking that every name and every file lies inside the buffer.
- * libarchive parses the entries afterwards; this only bounds what it will be
- * asked to read: its cpio reader buffers a header's name size before it
- * learns that the data is shorter, so a forged size would allocate gigabytes.
- * rpm writes newc (rpm's lib/cpio.c); other cpio variants are refused. */
-static int payload_check_newc(const uint8_t *p, size_t size) {
-        size_t off = 0;
-        for (;;) {
-                if (size - off < 110 || memcmp(p + off, "07070", 5) != 0 || (p[off + 5] != '1' && p[off + 5] != '2'))
-                        return -EBADMSG;
-                uint32_t field[13];
-                for (size_t f = 0; f < 13; f++) {
-                        uint32_t v = 0;
-                        for (size_t k = 0; k < 8; k++) {
-                                uint8_t c = p[off + 6 + f * 8 + k];
-                                int d = c >= '0' && c <= '9'   ? c - '0'
-                                        : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                        : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                                               : -1;
-                                if (d < 0)
-                                        return -EBADMSG;
-                                v = v << 4 | (uint32_t) d;
-                        }
-                        field[f] = v;
-                }
-                uint64_t filesize = field[6], namesize = field[11];
-                if (namesize == 0)
-                        return -EBADMSG;
-                uint64_t name_end = ((uint64_t) off + 110 + namesize + 3) & ~(uint64_t) 3;
-                if (name_end > size)
-                        return -EBADMSG;
-                bool trailer = namesize == sizeof "TRAILER!!!" && memcmp(p + off + 110, "TRAILER!!!", namesize) == 0;
-                uint64_t data_end = (name_end + filesize + 3) & ~(uint64_t) 3;
-                if (name_end + filesize > size)
-                        return -EBADMSG;
-                if (trailer)
-                        return 0;
-                off = (size_t) (data_end < size ? data_end : size);
-        }
-}
-
 static int unpack(RpmUnpacked *u, const char *path) {
         _cleanup_(tree_blob_unrefp) TreeBlob *payload = NULL;
-        struct archive *a = NULL;
         bool *seen = NULL;
         size_t cursor = 0;
         int r;
@@ -422,12 +282,13 @@ static int unpack(RpmUnpacked *u, const char *path) {
                 u->has_scriptlets = rpm_header_get(h, scriptlet_tags[k], &e) >= 0;
         }
 
-        FileInfo *fi = &u->fi;
-        r = file_info_load(h, fi);
+        RpmFileList *fi = &u->fi;
+        const char *why = NULL;
+        r = rpm_header_files(h, fi, &why);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return unpack_fail(u, -EBADMSG, "package %s: malformed file list in its header", u->nevra);
+                return unpack_fail(u, -EBADMSG, "package %s: malformed file list in its header: %s", u->nevra, why);
         r = read_payload(path, u->pkg, &payload);
         if (r == -ENOMEM)
                 return r;
@@ -444,30 +305,12 @@ static int unpack(RpmUnpacked *u, const char *path) {
                 r = -ENOMEM;
                 goto finish;
         }
-        if (payload_check_newc(payload->data, payload->size) < 0) {
-                r = unpack_fail(u, -EBADMSG, "package %s: its payload is not a complete newc cpio archive", u->nevra);
-                goto finish;
-        }
-        a = archive_read_new();
-        if (!a || archive_read_support_format_cpio(a) != ARCHIVE_OK ||
-            archive_read_open_memory(a, payload->data, payload->size) != ARCHIVE_OK) {
-                r = unpack_fail(u, -EBADMSG, "package %s: its payload is not a cpio archive", u->nevra);
-                goto finish;
-        }
-        for (;;) {
-                struct archive_entry *e;
-                int ar = archive_read_next_header(a, &e);
-                if (ar == ARCHIVE_EOF)
-                        break;
-                if (ar != ARCHIVE_OK) {
-                        r = unpack_fail(u, -EBADMSG, "package %s: corrupt payload: %s", u->nevra, archive_error_string(a));
-                        goto finish;
-                }
-                const char *en = archive_entry_pathname(e);
-                if (!en) {
-                        r = unpack_fail(u, -EBADMSG, "package %s: corrupt payload", u->nevra);
-                        goto finish;
-                }
+        /* The payload's entries as they lie in the buffer: each file's
+         * contents are a slice of it, no copy. */
+        size_t off = 0;
+        CpioNewcEntry ce;
+        while ((r = cpio_newc_next(payload->data, payload->size, &off, &ce)) > 0) {
+                const char *en = ce.name;
                 if (en[0] == '.')
                         en++;
                 /* The payload's order follows the header's, so the search
@@ -475,7 +318,7 @@ static int unpack(RpmUnpacked *u, const char *path) {
                 size_t i = SIZE_MAX;
                 for (size_t j = 0; j < fi->n; j++) {
                         size_t k = (cursor + j) % fi->n;
-                        if (!seen[k] && strcmp(fi->paths[k], en) == 0) {
+                        if (!seen[k] && strcmp(fi->files[k].path, en) == 0) {
                                 i = k;
                                 cursor = k + 1;
                                 break;
@@ -487,43 +330,19 @@ static int unpack(RpmUnpacked *u, const char *path) {
                         goto finish;
                 }
                 seen[i] = true;
-                la_int64_t size = archive_entry_size(e);
-                if (!S_ISREG(fi->modes[i]) || size <= 0)
+                /* newc puts a hard link group's data on its last member; the
+                 * others have none. */
+                if (!S_ISREG(fi->files[i].mode) || ce.h.filesize == 0)
                         continue;
-                /* The contents as they lie in the payload: a slice, no copy. */
-                const void *block;
-                size_t blen;
-                la_int64_t boff;
-                ar = archive_read_data_block(a, &block, &blen, &boff);
-                const uint8_t *base = payload->data;
-                if (ar == ARCHIVE_OK && boff == 0 && blen == (size_t) size && (const uint8_t *) block >= base &&
-                    (const uint8_t *) block + blen <= base + payload->size)
-                        u->content[i] = tree_blob_slice(payload, (size_t) ((const uint8_t *) block - base), blen);
-                else {
-                        /* Not one block of the buffer: copy what is left. */
-                        uint8_t *buf = malloc((size_t) size);
-                        if (!buf) {
-                                r = -ENOMEM;
-                                goto finish;
-                        }
-                        size_t got = 0;
-                        while (ar == ARCHIVE_OK && boff >= 0 && (uint64_t) boff + blen <= (uint64_t) size) {
-                                memcpy(buf + boff, block, blen);
-                                got += blen;
-                                ar = archive_read_data_block(a, &block, &blen, &boff);
-                        }
-                        if (ar != ARCHIVE_EOF || got != (size_t) size) {
-                                free(buf);
-                                r = unpack_fail(u, -EBADMSG, "package %s: truncated payload at '%s'", u->nevra,
-                                                fi->paths[i]);
-                                goto finish;
-                        }
-                        u->content[i] = tree_blob_take(buf, (size_t) size);
-                }
+                u->content[i] = tree_blob_slice(payload, ce.data_offset, ce.h.filesize);
                 if (!u->content[i]) {
                         r = -ENOMEM;
                         goto finish;
                 }
+        }
+        if (r < 0) {
+                r = unpack_fail(u, -EBADMSG, "package %s: its payload is not a complete newc cpio archive", u->nevra);
+                goto finish;
         }
 
         /* Hard links: the files of one inode share the contents the payload
@@ -531,12 +350,12 @@ static int unpack(RpmUnpacked *u, const char *path) {
         for (size_t i = 0; i < fi->n; i++)
                 u->leader[i] = SIZE_MAX;
         for (size_t i = 0; i < fi->n; i++) {
-                if (!S_ISREG(fi->modes[i]) || u->leader[i] != SIZE_MAX || fi->inodes[i] == 0)
+                if (!S_ISREG(fi->files[i].mode) || u->leader[i] != SIZE_MAX || fi->files[i].inode == 0)
                         continue;
                 size_t members = 0;
                 TreeBlob *b = NULL;
                 for (size_t k = i; k < fi->n; k++)
-                        if (S_ISREG(fi->modes[k]) && fi->inodes[k] == fi->inodes[i]) {
+                        if (S_ISREG(fi->files[k].mode) && fi->files[k].inode == fi->files[i].inode) {
                                 members++;
                                 if (u->content[k])
                                         b = u->content[k];
@@ -544,7 +363,7 @@ static int unpack(RpmUnpacked *u, const char *path) {
                 if (members < 2)
                         continue;
                 for (size_t k = i; k < fi->n; k++)
-                        if (S_ISREG(fi->modes[k]) && fi->inodes[k] == fi->inodes[i]) {
+                        if (S_ISREG(fi->files[k].mode) && fi->files[k].inode == fi->files[i].inode) {
                                 u->leader[k] = i;
                                 if (u->content[k] != b) {
                                         tree_blob_unref(u->content[k]);
@@ -554,24 +373,24 @@ static int unpack(RpmUnpacked *u, const char *path) {
         }
 
         for (size_t i = 0; i < fi->n; i++) {
-                if (fi->flags[i] & RPMFILE_GHOST)
+                if (fi->files[i].flags & RPMFILE_GHOST)
                         continue;
-                TreeType type = tree_type_from_mode(fi->modes[i]);
+                TreeType type = tree_type_from_mode(fi->files[i].mode);
                 if (type < 0) {
-                        r = unpack_fail(u, -EBADMSG, "package %s: '%s' has an unknown file type", u->nevra, fi->paths[i]);
+                        r = unpack_fail(u, -EBADMSG, "package %s: '%s' has an unknown file type", u->nevra, fi->files[i].path);
                         goto finish;
                 }
                 if (!seen[i] && type != TREE_DIR && !(type == TREE_REG && u->leader[i] != SIZE_MAX)) {
                         r = unpack_fail(u, -EBADMSG, "package %s: '%s' is missing from its payload", u->nevra,
-                                        fi->paths[i]);
+                                        fi->files[i].path);
                         goto finish;
                 }
-                if (fi->caps && fi->caps[i][0] && type == TREE_REG) {
+                if (fi->files[i].caps[0] && type == TREE_REG) {
                         size_t cl;
-                        if (filecaps_to_xattr(fi->caps[i], u->caps[i], &cl) < 0) {
+                        if (filecaps_to_xattr(fi->files[i].caps, u->caps[i], &cl) < 0) {
                                 r = unpack_fail(u, -EBADMSG,
                                                 "package %s: '%s' has a file capability libcap cannot read: '%s'",
-                                                u->nevra, fi->paths[i], fi->caps[i]);
+                                                u->nevra, fi->files[i].path, fi->files[i].caps);
                                 goto finish;
                         }
                         u->caps_len[i] = (uint8_t) cl;
@@ -579,8 +398,6 @@ static int unpack(RpmUnpacked *u, const char *path) {
         }
         r = 0;
 finish:
-        if (a)
-                archive_read_free(a);
         free(seen);
         return r;
 }
@@ -606,7 +423,7 @@ int tree_install_unpacked(Tree *t, RpmUnpacked *u, Diagnostics *d, InstallResult
                         diag_error(d, NULL, "%s", u->error);
                 return u->result;
         }
-        const FileInfo *fi = &u->fi;
+        const RpmFileList *fi = &u->fi;
         link_ids = new0(uint64_t, fi->n);
         if (!link_ids)
                 return -ENOMEM;
@@ -619,14 +436,14 @@ int tree_install_unpacked(Tree *t, RpmUnpacked *u, Diagnostics *d, InstallResult
                 }
 
         for (size_t i = 0; i < fi->n; i++) {
-                uint32_t fl = fi->flags[i];
+                uint32_t fl = fi->files[i].flags;
                 if (fl & RPMFILE_GHOST)
                         continue; /* rpm records %ghost files; it does not create them */
-                TreeType type = tree_type_from_mode(fi->modes[i]);
+                TreeType type = tree_type_from_mode(fi->files[i].mode);
                 _cleanup_free_ char *norm = NULL, *where = NULL;
-                r = tree_path_normalize(fi->paths[i], &norm);
-                if (r == -EPERM || (r >= 0 && fi->paths[i][0] != '/')) {
-                        diag_error(d, NULL, "package %s: '%s' leaves the root; refused", u->nevra, fi->paths[i]);
+                r = tree_path_normalize(fi->files[i].path, &norm);
+                if (r == -EPERM || (r >= 0 && fi->files[i].path[0] != '/')) {
+                        diag_error(d, NULL, "package %s: '%s' leaves the root; refused", u->nevra, fi->files[i].path);
                         return -EINVAL;
                 }
                 if (r < 0)
@@ -644,22 +461,23 @@ int tree_install_unpacked(Tree *t, RpmUnpacked *u, Diagnostics *d, InstallResult
                         return -ENOMEM;
                 n->path = TAKE_PTR(where);
                 n->type = type;
-                n->mode = fi->modes[i] & 07777;
-                n->mtime = fi->mtimes[i];
+                n->mode = fi->files[i].mode & 07777;
+                n->mtime = fi->files[i].mtime;
                 n->flags = (fl & RPMFILE_CONFIG ? TREE_NODE_CONFIG : 0) | (fl & RPMFILE_DOC ? TREE_NODE_DOC : 0);
-                if (tree_lookup_user(t, fi->users[i], &n->uid) < 0)
+                /* No owner in the header is root, as in rpm's rpmfilesStat(). */
+                if (!fi->files[i].user || tree_lookup_user(t, fi->files[i].user, &n->uid) < 0)
                         n->uid = 0; /* rpm: "user X does not exist - using root" */
-                if (tree_lookup_group(t, fi->groups[i], &n->gid) < 0)
+                if (!fi->files[i].group || tree_lookup_group(t, fi->files[i].group, &n->gid) < 0)
                         n->gid = 0;
                 n->owner = strdup(u->nevra);
                 if (type == TREE_REG) {
                         n->blob = tree_blob_ref(u->content[i]);
                         n->link_id = link_ids[i];
                 } else if (type == TREE_SYMLINK)
-                        n->target = strdup(fi->links[i]);
+                        n->target = strdup(fi->files[i].link);
                 else if (type == TREE_CHR || type == TREE_BLK) {
-                        n->rdev_major = (fi->rdevs[i] >> 8) & 0xfff;
-                        n->rdev_minor = (fi->rdevs[i] & 0xff) | ((fi->rdevs[i] >> 12) & 0xfff00);
+                        n->rdev_major = (fi->files[i].rdev >> 8) & 0xfff;
+                        n->rdev_minor = (fi->files[i].rdev & 0xff) | ((fi->files[i].rdev >> 12) & 0xfff00);
                 }
                 if (!n->owner || (type == TREE_SYMLINK && !n->target)) {
                         tree_node_free(n);
@@ -688,7 +506,7 @@ int tree_install_unpacked(Tree *t, RpmUnpacked *u, Diagnostics *d, InstallResult
                 }
                 r = tree_add(t, n, NULL);
                 if (r < 0) {
-                        diag_error(d, NULL, "package %s: cannot install '%s': %s", u->nevra, fi->paths[i],
+                        diag_error(d, NULL, "package %s: cannot install '%s': %s", u->nevra, fi->files[i].path,
                                    r == -ENOTDIR ? "a parent is not a directory" : strerror(-r));
                         return -EINVAL;
                 }

@@ -17,6 +17,7 @@
 
 #include "basic/alloc.h"
 #include "basic/fileio.h"
+#include "rpm/dep.h"
 #include "tree/rpmdb.h"
 
 /* Tags this file needs beyond rpm/tags.h, named as in rpm's
@@ -275,21 +276,8 @@ static int installed_header(const RpmdbPackage *pkg, const Target *t, RpmHeader 
  * as well as the whole string: each simple name but rpmlib() ones, prefixed
  * with '!' where it sits in a negated position (the condition of if/unless;
  * an else branch adds the condition's names once more, inverted). The parser
- * follows rpmrichParseInternal() and parseSimpleDep() in lib/rpmds.c; a
- * string it refuses contributes no names. */
-
-typedef enum RichOp {
-        RICH_SINGLE,
-        RICH_AND,
-        RICH_OR,
-        RICH_IF,
-        RICH_UNLESS,
-        RICH_ELSE,
-        RICH_WITH,
-        RICH_WITHOUT,
-} RichOp;
-
-#define RICH_NO_WITH (1 << 1) /* rpm's RICHPARSE_NO_WITH; the others need RICHPARSE_CHECK */
+ * is rpm/dep.c's (rpmrichParseInternal() and parseSimpleDep() in
+ * lib/rpmds.c); a string it refuses contributes no names. */
 
 typedef struct RichNames {
         char **names; /* each with ' ' or '!' in front */
@@ -320,7 +308,8 @@ static void rich_add(RichNames *d, char prefix, const char *name, size_t len) {
         d->names[d->n++] = s;
 }
 
-static void rich_enter(RichNames *d) {
+static void rich_enter(void *userdata) {
+        RichNames *d = userdata;
         if (!GREEDY_REALLOC(d->level_start, d->levels_allocated, d->level + 1)) {
                 d->oom = true;
                 return;
@@ -328,18 +317,20 @@ static void rich_enter(RichNames *d) {
         d->level_start[d->level++] = d->n;
 }
 
-static void rich_simple(RichNames *d, const char *n, size_t nl) {
+static void rich_simple(void *userdata, const char *n, size_t nl) {
+        RichNames *d = userdata;
         if (nl && !(nl > 7 && strncmp(n, "rpmlib(", 7) == 0))
                 rich_add(d, d->neg ? '!' : ' ', n, nl);
 }
 
-static void rich_op(RichNames *d, RichOp op) {
+static void rich_op(void *userdata, RpmRichOp op) {
+        RichNames *d = userdata;
         if (d->level == 0)
                 return;
-        if (op == RICH_IF || op == RICH_UNLESS) {
+        if (op == RPM_RICH_IF || op == RPM_RICH_UNLESS) {
                 d->level_start[d->level - 1] = d->n;
                 d->neg = !d->neg;
-        } else if (op == RICH_ELSE) {
+        } else if (op == RPM_RICH_ELSE) {
                 size_t end = d->n;
                 for (size_t i = d->level_start[d->level - 1]; i < end && !d->oom; i++) {
                         const char *s = d->names[i];
@@ -349,145 +340,12 @@ static void rich_op(RichNames *d, RichOp op) {
         }
 }
 
-static void rich_leave(RichNames *d, RichOp op) {
+static void rich_leave(void *userdata, RpmRichOp op) {
+        RichNames *d = userdata;
         if (d->level > 0)
                 d->level--;
-        if (op == RICH_IF || op == RICH_UNLESS)
+        if (op == RPM_RICH_IF || op == RPM_RICH_UNLESS)
                 d->neg = !d->neg;
-}
-
-static bool rich_space(char c) {
-        /* risspace() */
-        return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-static const char *rich_skip_white(const char *p) {
-        while (*p && (rich_space(*p) || *p == ','))
-                p++;
-        return p;
-}
-
-/* SKIPNONWHITEX: up to white space, a comma or an unbalanced ')'. */
-static const char *rich_skip_nonwhite(const char *p) {
-        int bl = 0;
-        while (*p && !(rich_space(*p) || *p == ',' || (*p == ')' && bl-- <= 0)))
-                if (*p++ == '(')
-                        bl++;
-        return p;
-}
-
-static bool rich_is_sense(const char *p, size_t n) {
-        /* rpmParseDSFlags()'s ReqComparisons */
-        static const char *const ops[] = { "<=", "=<", "<", "==", "=", ">=", "=>", ">" };
-        for (size_t i = 0; i < ELEMENTSOF(ops); i++)
-                if (strlen(ops[i]) == n && strncmp(p, ops[i], n) == 0)
-                        return true;
-        return false;
-}
-
-static int rich_parse_simple(const char **pp, RichNames *d) {
-        const char *p = *pp, *n = p, *e = NULL;
-        p = rich_skip_nonwhite(p);
-        size_t nl = (size_t) (p - n), el = 0;
-        if (nl == 0)
-                return -EINVAL;
-        p = rich_skip_white(p);
-        if (*p) {
-                const char *pe = rich_skip_nonwhite(p);
-                if (rich_is_sense(p, (size_t) (pe - p))) {
-                        p = rich_skip_white(pe);
-                        e = p;
-                        p = rich_skip_nonwhite(p);
-                        el = (size_t) (p - e);
-                }
-        }
-        if (e && el == 0)
-                return -EINVAL;
-        rich_simple(d, n, nl);
-        *pp = p;
-        return 0;
-}
-
-static int rich_parse_op(const char **pp, RichOp *ret) {
-        static const struct {
-                const char *token;
-                RichOp op;
-        } ops[] = {
-                { "and", RICH_AND },   { "or", RICH_OR },     { "if", RICH_IF },           { "unless", RICH_UNLESS },
-                { "else", RICH_ELSE }, { "with", RICH_WITH }, { "without", RICH_WITHOUT },
-        };
-        const char *p = *pp, *pe = p;
-        while (*pe && !rich_space(*pe) && *pe != ')')
-                pe++;
-        for (size_t i = 0; i < ELEMENTSOF(ops); i++)
-                if ((size_t) (pe - p) == strlen(ops[i].token) && strncmp(p, ops[i].token, (size_t) (pe - p)) == 0) {
-                        *ret = ops[i].op;
-                        *pp = pe;
-                        return 0;
-                }
-        return -EINVAL;
-}
-
-static int rich_parse(const char **pp, RichNames *d, int *checkp, unsigned depth) {
-        const char *p = *pp;
-        RichOp op = RICH_SINGLE, firstop = RICH_SINGLE, chainop = RICH_SINGLE;
-        int check = checkp ? *checkp : 0;
-        int r;
-
-        /* rpm recurses without a bound; a dependency string is short. */
-        if (depth > 256)
-                return -EINVAL;
-        rich_enter(d);
-        if (*p++ != '(')
-                return -EINVAL;
-        for (;;) {
-                p = rich_skip_white(p);
-                if (*p == ')')
-                        return -EINVAL;
-                if (*p == '(') {
-                        int subcheck = 0;
-                        r = rich_parse(&p, d, &subcheck, depth + 1);
-                        if (r < 0)
-                                return r;
-                        check |= subcheck;
-                } else {
-                        r = rich_parse_simple(&p, d);
-                        if (r < 0)
-                                return r;
-                }
-                p = rich_skip_white(p);
-                if (!*p)
-                        return -EINVAL;
-                if (*p == ')')
-                        break;
-                const char *pe = p;
-                r = rich_parse_op(&pe, &op);
-                if (r < 0)
-                        return r;
-                if (firstop == RICH_SINGLE)
-                        firstop = op;
-                if (op == RICH_ELSE && (chainop == RICH_IF || chainop == RICH_UNLESS))
-                        chainop = RICH_SINGLE;
-                if (chainop != RICH_SINGLE && op != chainop)
-                        return -EINVAL;
-                if (chainop != RICH_SINGLE && op != RICH_AND && op != RICH_OR && op != RICH_WITH)
-                        return -EINVAL;
-                rich_op(d, op);
-                chainop = op;
-                p = pe;
-        }
-        /* rpmrichParseCheck() without RICHPARSE_CHECK: only with/without
-         * around and/if/... is refused. */
-        if ((firstop == RICH_WITH || firstop == RICH_WITHOUT) && (check & RICH_NO_WITH))
-                return -EINVAL;
-        if (op != RICH_SINGLE && op != RICH_WITH && op != RICH_WITHOUT && op != RICH_OR)
-                check |= RICH_NO_WITH;
-        p++;
-        rich_leave(d, op);
-        *pp = p;
-        if (checkp)
-                *checkp |= check;
-        return 0;
 }
 
 static int str_ptr_cmp(const void *a, const void *b) {
@@ -593,8 +451,9 @@ static int db_put_key(Db *db, size_t ix, const void *key, size_t keylen, uint32_
 /* The names inside a rich dependency, sorted, without duplicates. */
 static int db_put_rich(Db *db, size_t ix, const char *dep, uint32_t hnum, uint32_t idx) {
         _cleanup_(rich_names_release) RichNames d = {};
-        const char *p = dep;
-        int r = rich_parse(&p, &d, NULL, 0);
+        const RpmRichVisitor v = { .enter = rich_enter, .simple = rich_simple, .op = rich_op, .leave = rich_leave,
+                                   .userdata = &d };
+        int r = rpm_rich_parse(dep, &v, NULL);
         if (d.oom)
                 return -ENOMEM;
         if (r < 0)

@@ -13,6 +13,7 @@
 #include "basic/compress.h"
 #include "basic/fileio.h"
 #include "basic/macro.h"
+#include "basic/sde.h"
 #include "../unit.h"
 
 /* Two pieces compressed separately and concatenated decompress as one. */
@@ -177,4 +178,46 @@ static void test_writev(void) {
         CHECK(rm_rf(dir) == 0);
 }
 
-UNIT_MAIN(test_concat_zstd, test_concat_gzip, test_zstd_large, test_chunked_zstd, test_chunked_gzip, test_xz, test_writev)
+static void test_source_date_epoch(void) {
+        static const struct {
+                const char *s;
+                uint64_t v;
+        } good[] = {
+                { "0", 0 },
+                { "1234", 1234 },
+                { "0001767225600", 1767225600 },
+                { "4294967296", UINT64_C(4294967296) },
+                { "253402300799", SOURCE_DATE_EPOCH_MAX },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                uint64_t v = 7;
+                CHECK(source_date_epoch_parse(good[i].s, &v) == 0 && v == good[i].v);
+        }
+        static const char *const bad[] = {
+                "", " 1", "1 ", "+1", "-1", "-0", "0x10", "1e9", "1.5", "12a", "yesterday",
+                "253402300800", "18446744073709551616", "99999999999999999999999999", "\xd9\xa1",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                uint64_t v = 7;
+                CHECK(source_date_epoch_parse(bad[i], &v) == -EINVAL && v == 7);
+        }
+        uint64_t v = 7;
+        CHECK(source_date_epoch_parse(NULL, &v) == -EINVAL && v == 7);
+
+        /* The environment: unset and empty are "not given", anything else is
+         * parsed by the same rules and an error is recorded. */
+        _cleanup_(diagnostics_releasep) Diagnostics d = {};
+        CHECK(unsetenv("SOURCE_DATE_EPOCH") == 0);
+        CHECK(source_date_epoch_from_env(&d, &v) == 0 && v == 7);
+        CHECK(setenv("SOURCE_DATE_EPOCH", "", 1) == 0);
+        CHECK(source_date_epoch_from_env(&d, &v) == 0 && v == 7 && d.n == 0);
+        CHECK(setenv("SOURCE_DATE_EPOCH", "1700000000", 1) == 0);
+        CHECK(source_date_epoch_from_env(&d, &v) == 1 && v == 1700000000 && d.n == 0);
+        CHECK(setenv("SOURCE_DATE_EPOCH", " 1700000000", 1) == 0);
+        v = 7;
+        CHECK(source_date_epoch_from_env(&d, &v) == -EINVAL && v == 7 && d.n_errors == 1);
+        CHECK(d.n == 1 && strstr(d.items[0].message, "SOURCE_DATE_EPOCH=' 1700000000' is not valid"));
+        CHECK(unsetenv("SOURCE_DATE_EPOCH") == 0);
+}
+
+UNIT_MAIN(test_concat_zstd, test_concat_gzip, test_zstd_large, test_chunked_zstd, test_chunked_gzip, test_xz, test_writev, test_source_date_epoch)

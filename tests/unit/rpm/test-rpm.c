@@ -13,6 +13,8 @@
 
 #include "basic/compress.h"
 #include "basic/fileio.h"
+#include "rpm/dep.h"
+#include "rpm/files.h"
 #include "rpm/header.h"
 #include "rpm/package.h"
 #include "rpm/version.h"
@@ -319,5 +321,287 @@ static void test_payload_codecs(void) {
         CHECK(rm_rf(dir) == 0);
 }
 
-UNIT_MAIN(test_header_roundtrip, test_header_installed, test_vercmp, test_deps, test_package_roundtrip,
-          test_payload_parse, test_payload_codecs)
+
+/* A valid file list of four files (a directory, a file, a symbolic link and
+ * a hard link to the file) under two directories; mutate() then replaces or
+ * adds tags (a tag added twice replaces the first), omit leaves tags out. */
+typedef void (*FilesMutation)(RpmHeaderBuilder *b);
+
+static int files_case(FilesMutation mutate, uint32_t omit, RpmFileList *ret, const char **ret_why, RpmHeader **ret_h) {
+        RpmHeaderBuilder *b = rpm_header_builder_new();
+        const char *bases[] = { "etc", "hello", "hello-link", "hello.hard" };
+        const char *dirs[] = { "/", "/usr/bin/" };
+        uint32_t idx[] = { 0, 1, 1, 1 };
+        uint16_t modes[] = { 040755, 0100755, 0120777, 0100755 };
+        uint32_t sizes[] = { 4096, 5, 5, 5 }, mtimes[] = { 1, 2, 3, 4 }, flags[] = { 0, RPMFILE_CONFIG, 0, 0 };
+        uint32_t inodes[] = { 1, 2, 3, 2 };
+        const char *users[] = { "root", "bin", "root", "bin" }, *links[] = { "", "", "hello", "" };
+        rpm_header_add_string(b, RPMTAG_NAME, "hello");
+        if (omit != RPMTAG_BASENAMES)
+                rpm_header_add_strings(b, RPMTAG_BASENAMES, bases, 4);
+        if (omit != RPMTAG_DIRNAMES)
+                rpm_header_add_strings(b, RPMTAG_DIRNAMES, dirs, 2);
+        if (omit != RPMTAG_DIRINDEXES)
+                rpm_header_add_int32(b, RPMTAG_DIRINDEXES, idx, 4);
+        if (omit != RPMTAG_FILEMODES)
+                rpm_header_add_int16(b, RPMTAG_FILEMODES, modes, 4);
+        if (omit != RPMTAG_FILESIZES)
+                rpm_header_add_int32(b, RPMTAG_FILESIZES, sizes, 4);
+        rpm_header_add_int32(b, RPMTAG_FILEMTIMES, mtimes, 4);
+        rpm_header_add_int32(b, RPMTAG_FILEFLAGS, flags, 4);
+        rpm_header_add_int32(b, RPMTAG_FILEINODES, inodes, 4);
+        if (omit != RPMTAG_FILEUSERNAME)
+                rpm_header_add_strings(b, RPMTAG_FILEUSERNAME, users, 4);
+        if (omit != RPMTAG_FILELINKTOS)
+                rpm_header_add_strings(b, RPMTAG_FILELINKTOS, links, 4);
+        if (mutate)
+                mutate(b);
+        uint8_t *blob = NULL;
+        size_t size = 0;
+        RpmHeader *h = NULL;
+        int r = rpm_header_build(b, RPMTAG_HEADERIMMUTABLE, &blob, &size);
+        rpm_header_builder_free(b);
+        if (r >= 0)
+                r = rpm_header_parse(blob, size, &h, NULL);
+        free(blob);
+        if (r < 0) {
+                *ret_h = NULL;
+                return -999; /* the header itself, not the list */
+        }
+        r = rpm_header_files(h, ret, ret_why);
+        /* The list's strings point into the header: the caller frees it. */
+        *ret_h = h;
+        return r;
+}
+
+static void mut_none(RpmHeaderBuilder *b) {
+        (void) b;
+}
+static void mut_short_modes(RpmHeaderBuilder *b) {
+        uint16_t m[] = { 040755, 0100644, 0120777 };
+        rpm_header_add_int16(b, RPMTAG_FILEMODES, m, 3);
+}
+static void mut_long_users(RpmHeaderBuilder *b) {
+        const char *u[] = { "a", "b", "c", "d", "e" };
+        rpm_header_add_strings(b, RPMTAG_FILEUSERNAME, u, 5);
+}
+static void mut_dirindex_range(RpmHeaderBuilder *b) {
+        uint32_t idx[] = { 0, 1, 2, 1 };
+        rpm_header_add_int32(b, RPMTAG_DIRINDEXES, idx, 4);
+}
+static void mut_slash_base(RpmHeaderBuilder *b) {
+        const char *bases[] = { "etc", "hel/lo", "hello-link", "hello.hard" };
+        rpm_header_add_strings(b, RPMTAG_BASENAMES, bases, 4);
+}
+static void mut_empty_base(RpmHeaderBuilder *b) {
+        const char *bases[] = { "etc", "hello", "", "hello.hard" };
+        rpm_header_add_strings(b, RPMTAG_BASENAMES, bases, 4);
+}
+static void mut_relative_dir(RpmHeaderBuilder *b) {
+        const char *dirs[] = { "/", "usr/bin/" };
+        rpm_header_add_strings(b, RPMTAG_DIRNAMES, dirs, 2);
+}
+static void mut_dir_no_slash(RpmHeaderBuilder *b) {
+        const char *dirs[] = { "/", "/usr/bin" };
+        rpm_header_add_strings(b, RPMTAG_DIRNAMES, dirs, 2);
+}
+static void mut_modes_type(RpmHeaderBuilder *b) {
+        const char *m[] = { "a", "b", "c", "d" };
+        rpm_header_add_strings(b, RPMTAG_FILEMODES, m, 4);
+}
+static void mut_users_type(RpmHeaderBuilder *b) {
+        uint32_t u[] = { 0, 0, 0, 0 };
+        rpm_header_add_int32(b, RPMTAG_FILEUSERNAME, u, 4);
+}
+static void mut_bad_type(RpmHeaderBuilder *b) {
+        uint16_t m[] = { 040755, 0100755, 0120777, 0170755 };
+        rpm_header_add_int16(b, RPMTAG_FILEMODES, m, 4);
+}
+static void mut_link_no_target(RpmHeaderBuilder *b) {
+        const char *l[] = { "", "", "", "" };
+        rpm_header_add_strings(b, RPMTAG_FILELINKTOS, l, 4);
+}
+static void mut_long_sizes(RpmHeaderBuilder *b) {
+        uint64_t s[] = { 1, UINT64_C(1) << 33, 3, 4 };
+        rpm_header_add_int64(b, RPMTAG_LONGFILESIZES, s, 4);
+}
+static void mut_long_sizes_short(RpmHeaderBuilder *b) {
+        uint64_t s[] = { 1, 2 };
+        rpm_header_add_int64(b, RPMTAG_LONGFILESIZES, s, 2);
+}
+static void mut_caps_count(RpmHeaderBuilder *b) {
+        const char *c[] = { "", "cap_net_raw=ep" };
+        rpm_header_add_strings(b, RPMTAG_FILECAPS, c, 2);
+}
+
+static void test_header_files(void) {
+        RpmFileList l = {};
+        const char *why = NULL;
+        RpmHeader *h = NULL;
+
+        /* The valid list, decoded. */
+        CHECK(files_case(mut_none, 0, &l, &why, &h) == 0 && l.n == 4);
+        if (l.n == 4) {
+                CHECK_STREQ(l.files[0].path, "/etc");
+                CHECK_STREQ(l.files[1].path, "/usr/bin/hello");
+                CHECK_STREQ(l.files[2].path, "/usr/bin/hello-link");
+                CHECK_STREQ(l.files[3].path, "/usr/bin/hello.hard");
+                CHECK(l.files[1].mode == 0100755 && l.files[1].size == 5 && l.files[1].mtime == 2 &&
+                      l.files[1].flags == RPMFILE_CONFIG && l.files[1].inode == l.files[3].inode);
+                CHECK_STREQ(l.files[1].user, "bin");
+                CHECK_STREQ(l.files[2].link, "hello");
+        }
+        rpm_file_list_release(&l);
+        h = rpm_header_free(h);
+
+        /* Optional tags may be absent: no owners is NULL, no sizes is 0. */
+        CHECK(files_case(NULL, RPMTAG_FILEUSERNAME, &l, &why, &h) == 0 && l.n == 4);
+        CHECK(l.n == 4 && !l.files[1].user && !l.files[1].group);
+        rpm_file_list_release(&l);
+        h = rpm_header_free(h);
+        CHECK(files_case(NULL, RPMTAG_FILESIZES, &l, &why, &h) == 0 && l.n == 4 && l.files[1].size == 0);
+        rpm_file_list_release(&l);
+        h = rpm_header_free(h);
+        /* LONGFILESIZES wins over FILESIZES. */
+        CHECK(files_case(mut_long_sizes, 0, &l, &why, &h) == 0 && l.n == 4 && l.files[1].size == UINT64_C(1) << 33);
+        rpm_file_list_release(&l);
+        h = rpm_header_free(h);
+
+        /* No files at all: no file tags at all. */
+        RpmHeaderBuilder *b = rpm_header_builder_new();
+        rpm_header_add_string(b, RPMTAG_NAME, "empty");
+        uint8_t *blob = NULL;
+        size_t size = 0;
+        CHECK(rpm_header_build(b, RPMTAG_HEADERIMMUTABLE, &blob, &size) == 0);
+        rpm_header_builder_free(b);
+        CHECK(rpm_header_parse(blob, size, &h, NULL) == 0);
+        l = (RpmFileList) { .n = 7 };
+        CHECK(h && rpm_header_files(h, &l, &why) == 0 && l.n == 0 && !l.files);
+        h = rpm_header_free(h);
+        free(blob);
+
+        static const struct {
+                FilesMutation mutate;
+                uint32_t omit;
+                const char *why;
+        } bad[] = {
+                { NULL, RPMTAG_BASENAMES, "FILEMODES without BASENAMES" },
+                { NULL, RPMTAG_DIRNAMES, "BASENAMES without DIRNAMES" },
+                { NULL, RPMTAG_DIRINDEXES, "BASENAMES without DIRINDEXES" },
+                { NULL, RPMTAG_FILEMODES, "BASENAMES without FILEMODES" },
+                { mut_short_modes, 0, "FILEMODES does not have one item per file" },
+                { mut_long_users, 0, "FILEUSERNAME does not have one item per file" },
+                { mut_long_sizes_short, 0, "LONGFILESIZES does not have one item per file" },
+                { mut_caps_count, 0, "FILECAPS does not have one item per file" },
+                { mut_dirindex_range, 0, "DIRINDEXES names no directory" },
+                { mut_slash_base, 0, "BASENAMES holds a name with a '/'" },
+                { mut_empty_base, 0, "BASENAMES holds an empty name outside '/'" },
+                { mut_relative_dir, 0, "DIRNAMES holds a name that does not start and end with '/'" },
+                { mut_dir_no_slash, 0, "DIRNAMES holds a name that does not start and end with '/'" },
+                { mut_modes_type, 0, "FILEMODES has the wrong type" },
+                { mut_users_type, 0, "FILEUSERNAME has the wrong type" },
+                { mut_bad_type, 0, "FILEMODES holds a mode of no known file type" },
+                { mut_link_no_target, 0, "FILELINKTOS gives a symbolic link no target" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                l = (RpmFileList) { .n = 7 };
+                why = NULL;
+                int r = files_case(bad[i].mutate, bad[i].omit, &l, &why, &h);
+                CHECK(r == -EBADMSG && l.n == 7 && !l.files);
+                CHECK_STREQ(why, bad[i].why);
+                h = rpm_header_free(h);
+        }
+}
+
+typedef struct RichWalk {
+        char names[64];
+        int ops;
+} RichWalk;
+
+static void walk_simple(void *userdata, const char *name, size_t len) {
+        char *names = ((RichWalk *) userdata)->names;
+        size_t l = strlen(names);
+        if (l + len + 2 <= 64) {
+                memcpy(names + l, name, len);
+                names[l + len] = ',';
+                names[l + len + 1] = 0;
+        }
+}
+
+static void walk_op(void *userdata, RpmRichOp op) {
+        (void) op;
+        ((RichWalk *) userdata)->ops++;
+}
+
+static void test_dependency_grammar(void) {
+        static const struct {
+                const char *s, *name;
+                uint32_t flags;
+                const char *evr;
+        } good[] = {
+                { "bash", "bash", 0, "" },
+                { "bash >= 5.0", "bash", RPMSENSE_GREATER | RPMSENSE_EQUAL, "5.0" },
+                { "bash>=5.0", "bash", RPMSENSE_GREATER | RPMSENSE_EQUAL, "5.0" },
+                { "bash\t=<\t1:5.0-3.azl4", "bash", RPMSENSE_LESS | RPMSENSE_EQUAL, "1:5.0-3.azl4" },
+                { "foo == 1", "foo", RPMSENSE_EQUAL, "1" },
+                { "foo => 1~rc1^git2_x+y", "foo", RPMSENSE_GREATER | RPMSENSE_EQUAL, "1~rc1^git2_x+y" },
+                { "foo < 2", "foo", RPMSENSE_LESS, "2" },
+                { "foo > 2", "foo", RPMSENSE_GREATER, "2" },
+                { "perl(Foo::Bar) = 1.0", "perl(Foo::Bar)", RPMSENSE_EQUAL, "1.0" },
+                { "/usr/bin/sh", "/usr/bin/sh", 0, "" },
+                { "rpmlib(CompressedFileNames) <= 3.0.4-1", "rpmlib(CompressedFileNames)",
+                  RPMSENSE_LESS | RPMSENSE_EQUAL, "3.0.4-1" },
+                /* An operator inside parentheses is part of the name. */
+                { "font(:lang=en)", "font(:lang=en)", 0, "" },
+                { "font(:lang=en) = 2", "font(:lang=en)", RPMSENSE_EQUAL, "2" },
+                { "(a or b)", "(a or b)", 0, "" },
+                { "(foo >= 1.0 if bar)", "(foo >= 1.0 if bar)", 0, "" },
+                { "((a and b) or c)", "((a and b) or c)", 0, "" },
+                { "(a if b else c)", "(a if b else c)", 0, "" },
+                { "(a with b)", "(a with b)", 0, "" },
+                { "(a)", "(a)", 0, "" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                RpmDep d = {};
+                int r = rpm_dependency_parse(good[i].s, &d);
+                CHECK(r == 0);
+                if (r < 0) {
+                        fprintf(stderr, "refused: '%s'\n", good[i].s);
+                        continue;
+                }
+                CHECK_STREQ(d.name, good[i].name);
+                CHECK(d.flags == good[i].flags);
+                CHECK_STREQ(d.evr, good[i].evr);
+                rpm_dep_release(&d);
+                CHECK(rpm_dependency_parse(good[i].s, NULL) == 0);
+        }
+        static const char *const bad[] = {
+                "", " bash", "bash ", "bash\n", "bash, coreutils", "foo >=", "foo 1.0", ">= 2.0", "foo <> 1",
+                "foo =>= 1", "foo >= 1.0 bar", "foo >= 1.0 ", "foo >= 1%{x}", "foo >= 1/2", "fo\x01o", "foo\x7f",
+                "(a b)", "(a or b", "(a or b))", "(a or b) c", "()", "(a and b or c)", "(a if b else c else d)",
+                "((a and b) with c)", "(a or)", "(foo >=)",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                RpmDep d = { .name = (char *) "untouched" };
+                int r = rpm_dependency_parse(bad[i], &d);
+                CHECK(r == -EINVAL && strcmp(d.name, "untouched") == 0);
+                if (r != -EINVAL)
+                        fprintf(stderr, "accepted: '%s'\n", bad[i]);
+                CHECK(rpm_dependency_parse(bad[i], NULL) == -EINVAL);
+        }
+
+        /* The rich parser's walk: the names in order, the operators. */
+        RichWalk w = {};
+        const RpmRichVisitor v = {
+                .simple = walk_simple,
+                .op = walk_op,
+                .userdata = &w,
+        };
+        const char *end = NULL;
+        const char *rich = "(a >= 1 or (b if c)) tail";
+        CHECK(rpm_rich_parse(rich, &v, &end) == 0 && strcmp(end, " tail") == 0);
+        CHECK_STREQ(w.names, "a,b,c,");
+        CHECK(w.ops == 2);
+}
+
+UNIT_MAIN(test_header_roundtrip, test_header_installed, test_vercmp, test_deps, test_package_roundtrip, test_payload_parse, test_payload_codecs, test_header_files, test_dependency_grammar)

@@ -12,6 +12,7 @@
 #include "basic/fileio.h"
 #include "basic/macro.h"
 #include "tree/archive.h"
+#include "tree/cpio.h"
 #include "rpm/package.h"
 #include "tree/install.h"
 #include "tree/tree.h"
@@ -161,4 +162,121 @@ static void test_install(void) {
         CHECK(rm_rf(dir) == 0);
 }
 
-UNIT_MAIN(test_paths, test_install)
+/* One newc entry as cpio(5) lays it out, appended to buf at *len. */
+static void cpio_put(uint8_t *buf, size_t *len, const char *magic, const char *name, size_t namesize,
+                     const char *data, size_t size) {
+        char h[CPIO_NEWC_HEADER_SIZE + 1];
+        snprintf(h, sizeof h, "%s%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X", magic, 1u, 0100644u, 0u, 0u, 1u,
+                 0u, (unsigned) size, 0u, 0u, 0u, 0u, (unsigned) namesize, 0u);
+        memcpy(buf + *len, h, CPIO_NEWC_HEADER_SIZE);
+        *len += CPIO_NEWC_HEADER_SIZE;
+        memcpy(buf + *len, name, namesize);
+        *len += namesize;
+        while (*len % 4)
+                buf[(*len)++] = 0;
+        memcpy(buf + *len, data, size);
+        *len += size;
+        while (*len % 4)
+                buf[(*len)++] = 0;
+}
+
+static int cpio_walk(const uint8_t *buf, size_t len, size_t *ret_n) {
+        size_t off = 0, n = 0;
+        CpioNewcEntry e;
+        int r;
+        while ((r = cpio_newc_next(buf, len, &off, &e)) > 0)
+                n++;
+        *ret_n = n;
+        return r;
+}
+
+static void test_cpio(void) {
+        static uint8_t buf[16384];
+        size_t len = 0, n;
+
+        /* A valid archive: two entries, both magics, and the trailer. */
+        cpio_put(buf, &len, "070701", "./a", 4, "hello", 5);
+        cpio_put(buf, &len, "070702", "./dir/b", 8, "", 0);
+        size_t before_trailer = len;
+        cpio_put(buf, &len, "070701", "TRAILER!!!", 11, "", 0);
+        size_t off = 0;
+        CpioNewcEntry e;
+        CHECK(cpio_newc_next(buf, len, &off, &e) == 1 && strcmp(e.name, "./a") == 0 && e.h.filesize == 5 &&
+              memcmp(e.data, "hello", 5) == 0 && e.data_offset == 116 && off == 124 && !e.h.crc &&
+              e.h.mode == 0100644);
+        CHECK(cpio_newc_next(buf, len, &off, &e) == 1 && strcmp(e.name, "./dir/b") == 0 && e.h.filesize == 0 && e.h.crc);
+        CHECK(cpio_newc_next(buf, len, &off, &e) == 0);
+        /* The trailer's own padding may be cut off; the trailer may not. */
+        CHECK(cpio_walk(buf, before_trailer + CPIO_NEWC_HEADER_SIZE + 11, &n) == 0 && n == 2);
+        CHECK(cpio_walk(buf, before_trailer + CPIO_NEWC_HEADER_SIZE + 10, &n) == -EBADMSG);
+        /* Without a trailer, or cut anywhere before it: refused. */
+        for (size_t cut = 0; cut < before_trailer + CPIO_NEWC_HEADER_SIZE + 11; cut++)
+                CHECK(cpio_walk(buf, cut, &n) == -EBADMSG);
+
+        /* Each broken rule alone. */
+        static const struct {
+                const char *magic, *name;
+                size_t namesize;
+        } bad[] = {
+                { "070707", "a", 2 },   /* odc's magic */
+                { "070703", "a", 2 },   /* no such newc */
+                { "07070G", "a", 2 },
+                { "070701", "", 1 },    /* an empty name */
+                { "070701", "a", 0 },   /* no name at all */
+                { "070701", "ab", 2 },  /* no terminator */
+                { "070701", "a\0b", 4 }, /* a NUL inside */
+                { "070701", "a", 4097 }, /* longer than PATH_MAX */
+        };
+        static char longname[4200];
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                len = 0;
+                const char *name = bad[i].name;
+                if (bad[i].namesize > 8) {
+                        memset(longname, 'x', sizeof longname);
+                        longname[bad[i].namesize - 1] = 0;
+                        name = longname;
+                }
+                cpio_put(buf, &len, bad[i].magic, name, bad[i].namesize, "", 0);
+                cpio_put(buf, &len, "070701", "TRAILER!!!", 11, "", 0);
+                CHECK(cpio_walk(buf, len, &n) == -EBADMSG);
+        }
+        /* A field that is not hex. */
+        len = 0;
+        cpio_put(buf, &len, "070701", "a", 2, "x", 1);
+        cpio_put(buf, &len, "070701", "TRAILER!!!", 11, "", 0);
+        CHECK(cpio_walk(buf, len, &n) == 0 && n == 1);
+        buf[6 + 6 * 8 + 3] = 'g'; /* in filesize */
+        CHECK(cpio_walk(buf, len, &n) == -EBADMSG);
+        /* A file size past the end. */
+        len = 0;
+        cpio_put(buf, &len, "070701", "a", 2, "x", 1);
+        memcpy(buf + 6 + 6 * 8, "00001000", 8);
+        cpio_put(buf, &len, "070701", "TRAILER!!!", 11, "", 0);
+        CHECK(cpio_walk(buf, len, &n) == -EBADMSG);
+
+        /* What GNU cpio writes (CHECKS.md: the real tool) reads back. */
+        _cleanup_free_ char *out = NULL;
+        size_t outlen = 0;
+        int st = unit_run("cd /tmp && d=$(mktemp -d) && cd $d && mkdir -p usr/bin && printf hello > usr/bin/x && "
+                          "ln -s x usr/bin/y && printf '%s\\n' usr usr/bin usr/bin/x usr/bin/y | "
+                          "cpio --quiet -o -H newc; cd /tmp && rm -rf $d",
+                          &out, &outlen);
+        if (st == 0) {
+                off = 0;
+                const char *names[] = { "usr", "usr/bin", "usr/bin/x", "usr/bin/y" };
+                size_t k = 0;
+                int r;
+                while ((r = cpio_newc_next((const uint8_t *) out, outlen, &off, &e)) > 0 && k < 4) {
+                        CHECK_STREQ(e.name, names[k]);
+                        if (k == 2)
+                                CHECK(e.h.filesize == 5 && memcmp(e.data, "hello", 5) == 0);
+                        if (k == 3)
+                                CHECK(S_ISLNK(e.h.mode) && e.h.filesize == 1 && e.data[0] == 'x');
+                        k++;
+                }
+                CHECK(r == 0 && k == 4);
+        } else
+                fprintf(stderr, "cpio not found: GNU cpio check skipped\n");
+}
+
+UNIT_MAIN(test_paths, test_install, test_cpio)
