@@ -14,6 +14,7 @@
 #include "basic/alloc.h"
 #include "basic/fileio.h"
 #include "package/build.h"
+#include "rpm/dep.h"
 #include "rpm/package.h"
 
 typedef struct FileList {
@@ -125,7 +126,7 @@ static int parse_deps(const StrList *l, RpmDep **ret, size_t *ret_n) {
         if (!d)
                 return -ENOMEM;
         for (size_t i = 0; i < l->n; i++) {
-                int r = rpm_dep_parse(l->items[i], &d[i]);
+                int r = rpm_dependency_parse(l->items[i], &d[i]);
                 if (r < 0) {
                         for (size_t k = 0; k < i; k++)
                                 rpm_dep_release(&d[k]);

@@ -35,8 +35,7 @@ typedef struct RpmDep {
         char *evr;
 } RpmDep;
 
-/* Parses "name", "name >= 1.0", "(rich dep)" into a dependency. */
-int rpm_dep_parse(const char *s, RpmDep *ret);
+/* A dependency string is parsed by rpm_dependency_parse() (rpm/dep.h). */
 void rpm_dep_release(RpmDep *d);
 
 typedef struct RpmFile {

@@ -31,49 +31,6 @@ void rpm_dep_release(RpmDep *d) {
         *d = (RpmDep) {};
 }
 
-int rpm_dep_parse(const char *s, RpmDep *ret) {
-        RpmDep d = {};
-
-        while (isspace((unsigned char) *s))
-                s++;
-        if (!*s)
-                return -EINVAL;
-        if (*s == '(') {
-                /* A rich dependency is stored whole as the name. */
-                d.name = strdup(s);
-                d.evr = strdup("");
-                if (!d.name || !d.evr) {
-                        rpm_dep_release(&d);
-                        return -ENOMEM;
-                }
-                *ret = d;
-                return 0;
-        }
-        size_t n = strcspn(s, " \t<>=");
-        d.name = strndup_nul(s, n);
-        if (!d.name)
-                return -ENOMEM;
-        s += n;
-        s += strspn(s, " \t");
-        while (*s == '<' || *s == '>' || *s == '=') {
-                d.flags |= *s == '<' ? RPMSENSE_LESS : *s == '>' ? RPMSENSE_GREATER : RPMSENSE_EQUAL;
-                s++;
-        }
-        s += strspn(s, " \t");
-        size_t vl = strcspn(s, " \t");
-        if ((d.flags && vl == 0) || (!d.flags && vl > 0) || s[vl + strspn(s + vl, " \t")]) {
-                rpm_dep_release(&d);
-                return -EINVAL;
-        }
-        d.evr = strndup_nul(s, vl);
-        if (!d.evr) {
-                rpm_dep_release(&d);
-                return -ENOMEM;
-        }
-        *ret = d;
-        return 0;
-}
-
 /* ---- the payload codec ------------------------------------------------------ */
 
 static const struct {

@@ -168,7 +168,7 @@ static void test_vercmp(void) {
 
 static RpmDep dep(const char *s) {
         RpmDep d = {};
-        CHECK(rpm_dep_parse(s, &d) == 0);
+        CHECK(rpm_dependency_parse(s, &d) == 0);
         return d;
 }
 
@@ -190,8 +190,8 @@ static void test_deps(void) {
         CHECK_STREQ(d.name, "(a or b)");
         rpm_dep_release(&d);
         RpmDep x;
-        CHECK(rpm_dep_parse("foo >=", &x) < 0);
-        CHECK(rpm_dep_parse("foo 1.0", &x) < 0);
+        CHECK(rpm_dependency_parse("foo >=", &x) < 0);
+        CHECK(rpm_dependency_parse("foo 1.0", &x) < 0);
 
         CHECK(matches("foo = 1.2-1", "foo"));
         CHECK(matches("foo", "foo >= 9"));
