@@ -35,14 +35,11 @@ int tree_read_text(const Tree *t, const char *path, char **ret) {
         const TreeNode *n = tree_get(t, path);
         if (!n || n->type != TREE_REG)
                 return -ENOENT;
-        size_t len = n->blob ? n->blob->size : 0;
-        char *s = malloc(len + 1);
-        if (!s)
-                return -ENOMEM;
-        if (len)
-                memcpy(s, n->blob->data, len);
-        s[len] = 0;
-        *ret = s;
+        uint8_t *s = NULL;
+        int r = tree_blob_load(n->blob, SIZE_MAX - 1, &s, NULL);
+        if (r < 0)
+                return r;
+        *ret = (char *) s;
         return 0;
 }
 
@@ -1106,8 +1103,11 @@ int settings_label(Tree *t, const Image *im, Diagnostics *d, char **ret_policy, 
                 free(rp);
                 if (!node || node->type != TREE_REG)
                         continue;
-                r = write_file_atomic(dst, node->blob ? node->blob->data : (const uint8_t *) "",
-                                      node->blob ? node->blob->size : 0, 0600);
+                _cleanup_free_ uint8_t *fc_data = NULL;
+                size_t fc_size = 0;
+                r = tree_blob_load(node->blob, SIZE_MAX - 1, &fc_data, &fc_size);
+                if (r >= 0)
+                        r = write_file_atomic(dst, fc_data, fc_size, 0600);
                 if (r < 0)
                         goto finish;
         }
