@@ -11,6 +11,7 @@
 #include <sys/capability.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -203,13 +204,6 @@ static bool compatible(const TreeNode *old, const TreeNode *new) {
         }
 }
 
-/* The payload when the header does not state its size. */
-static void huge_sink(void *userdata, const void *data, size_t n) {
-        struct { HugeBuf buf; bool oom; } *s = userdata;
-        if (!s->oom && huge_buf_append(&s->buf, data, n) < 0)
-                s->oom = true;
-}
-
 /* Payloads are decompressed into shared arenas of huge pages: a first touch
  * of 2 MiB costs about what one 4 KiB page fault does, and the packages of
  * an image are many and mostly small. A payload is a slice of an arena
@@ -253,57 +247,112 @@ static uint64_t payload_size_hint(const RpmPackage *p) {
         return 0;
 }
 
+/* Payloads larger than this (or of unknown size) are decompressed into a
+ * spool file rather than into memory (docs/images.md, "Memory"). */
+static uint64_t spool_min = (uint64_t) 64 << 20;
+#define SPOOL_MAX ((uint64_t) 256 << 30) /* a bound for a decompression bomb */
+
+void rpm_unpack_set_spool_min(uint64_t bytes) {
+        spool_min = bytes;
+}
+
+/* A private, unlinked file in $TMPDIR (or /var/tmp, which is on disk where
+ * /tmp may be memory). */
+static int spool_open(void) {
+        const char *dir = getenv("TMPDIR");
+        if (!dir || !*dir)
+                dir = "/var/tmp";
+        int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR))
+                return fd >= 0 ? fd : -errno;
+        /* A file system without O_TMPFILE: a named file, unlinked at once. */
+        _cleanup_free_ char *t = path_join(dir, "slipway-spool-XXXXXX");
+        if (!t)
+                return -ENOMEM;
+        fd = mkostemp(t, O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        (void) unlink(t);
+        return fd;
+}
+
+typedef struct SpoolWrite {
+        int fd;
+        uint64_t size;
+} SpoolWrite;
+
+static int spool_sink(void *userdata, const void *data, size_t n) {
+        SpoolWrite *w = userdata;
+        int r = loop_write(w->fd, data, n);
+        if (r < 0)
+                return r;
+        w->size += n;
+        return 0;
+}
+
+/* The payload decompressed into a spool file, read and written in pieces:
+ * a blob in that file, which the files' blobs are slices of. */
+static int spool_payload(const char *path, const RpmPackage *p, TreeBlob **ret) {
+        _cleanup_close_ int in = open(path, O_RDONLY | O_CLOEXEC);
+        if (in < 0)
+                return -errno;
+        int fd = spool_open();
+        if (fd < 0)
+                return fd;
+        SpoolWrite w = { .fd = fd };
+        int r = decompress_fd(in, p->payload_offset, UINT64_MAX, SPOOL_MAX, spool_sink, &w);
+        if (r < 0) {
+                close(fd);
+                return r;
+        }
+        TreeBlob *b = tree_blob_take_fd(fd, 0, (size_t) w.size);
+        if (!b)
+                return -ENOMEM;
+        *ret = b;
+        return 0;
+}
+
 /* Reads the payload: the bytes after the headers, decompressed, as a blob
- * the files' contents are slices of. */
+ * the files' contents are slices of; in memory, or in a spool file when it
+ * is large or its size unknown. */
 static int read_payload(const char *path, const RpmPackage *p, TreeBlob **ret) {
+        if (p->payload_offset > p->file_size)
+                return -EBADMSG;
+        uint64_t hint = payload_size_hint(p);
+        /* A stated size up to spool_min, and at most 1024 times the
+         * compressed size, sizes the buffer; the data decides the result. */
+        if (hint == 0 || hint > spool_min || hint / 1024 > p->file_size - p->payload_offset + 1)
+                return spool_payload(path, p, ret);
+
         void *data = NULL;
         size_t size = 0;
-        /* Mapped, not read: packages may be larger than read_full_file() takes. */
+        /* Mapped, not read: small, and read once. */
         int r = map_file(path, &data, &size);
         if (r < 0)
                 return r;
         if (p->payload_offset > size) {
-                r = -EBADMSG;
-                goto finish;
-        }
-        const uint8_t *z = (const uint8_t *) data + p->payload_offset;
-        size_t zl = size - p->payload_offset;
-        uint64_t hint = payload_size_hint(p);
-        /* A stated size up to 4 GiB, and at most 1024 times the compressed
-         * size, sizes the buffer; the data decides the result. */
-        if (hint > 0 && hint <= ((uint64_t) 4 << 30) && hint / 1024 <= zl + 1) {
-                TreeBlob *b = arena_take((size_t) hint);
-                if (!b) {
-                        r = -ENOMEM;
-                        goto finish;
-                }
-                size_t got = 0;
-                r = decompress_into(z, zl, b->data, b->size, &got);
-                if (r >= 0) {
-                        b->size = got;
-                        *ret = b;
-                        goto finish;
-                }
-                tree_blob_unref(b);
-                if (r != -EFBIG)
-                        goto finish;
-                /* Larger than stated: read it without the hint. */
-        }
-        struct { HugeBuf buf; bool oom; } s = {};
-        r = decompress_stream(z, zl, (uint64_t) 16 << 30, huge_sink, &s);
-        if (r >= 0 && s.oom)
-                r = -ENOMEM;
-        if (r < 0)
-                huge_buf_release(&s.buf);
-        else {
-                *ret = s.buf.data ? tree_blob_take_huge(s.buf.data, s.buf.len, s.buf.cap) : tree_blob_new("", 0);
-                if (!*ret)
-                        r = -ENOMEM;
-        }
-finish:
-        if (data)
                 munmap(data, size);
-        return r;
+                return -EBADMSG;
+        }
+        TreeBlob *b = arena_take((size_t) hint);
+        if (!b) {
+                munmap(data, size);
+                return -ENOMEM;
+        }
+        size_t got = 0;
+        r = decompress_into((const uint8_t *) data + p->payload_offset, size - p->payload_offset, b->data, b->size,
+                            &got);
+        munmap(data, size);
+        if (r >= 0) {
+                b->size = got;
+                *ret = b;
+                return 0;
+        }
+        tree_blob_unref(b);
+        if (r != -EFBIG)
+                return r;
+        /* Larger than stated: into a spool file. */
+        return spool_payload(path, p, ret);
 }
 
 struct RpmUnpacked {
@@ -351,6 +400,27 @@ static int unpack_fail(RpmUnpacked *u, int r, const char *fmt, ...) {
         return r;
 }
 
+/* A newc header's 13 fields (after the 6-byte magic, which is checked). */
+static int parse_newc_header(const uint8_t *h, uint32_t field[static 13]) {
+        if (memcmp(h, "07070", 5) != 0 || (h[5] != '1' && h[5] != '2'))
+                return -EBADMSG;
+        for (size_t f = 0; f < 13; f++) {
+                uint32_t v = 0;
+                for (size_t k = 0; k < 8; k++) {
+                        uint8_t c = h[6 + f * 8 + k];
+                        int d = c >= '0' && c <= '9'   ? c - '0'
+                                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                                       : -1;
+                        if (d < 0)
+                                return -EBADMSG;
+                        v = v << 4 | (uint32_t) d;
+                }
+                field[f] = v;
+        }
+        return 0;
+}
+
 /* Walks the payload's newc headers (magic 070701 or 070702, 13 fields of 8
  * hex digits, the name and the data each padded to 4 bytes) up to the
  * trailer, checking that every name and every file lies inside the buffer.
@@ -361,23 +431,9 @@ static int unpack_fail(RpmUnpacked *u, int r, const char *fmt, ...) {
 static int payload_check_newc(const uint8_t *p, size_t size) {
         size_t off = 0;
         for (;;) {
-                if (size - off < 110 || memcmp(p + off, "07070", 5) != 0 || (p[off + 5] != '1' && p[off + 5] != '2'))
-                        return -EBADMSG;
                 uint32_t field[13];
-                for (size_t f = 0; f < 13; f++) {
-                        uint32_t v = 0;
-                        for (size_t k = 0; k < 8; k++) {
-                                uint8_t c = p[off + 6 + f * 8 + k];
-                                int d = c >= '0' && c <= '9'   ? c - '0'
-                                        : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                        : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                                               : -1;
-                                if (d < 0)
-                                        return -EBADMSG;
-                                v = v << 4 | (uint32_t) d;
-                        }
-                        field[f] = v;
-                }
+                if (size - off < 110 || parse_newc_header(p + off, field) < 0)
+                        return -EBADMSG;
                 uint64_t filesize = field[6], namesize = field[11];
                 if (namesize == 0)
                         return -EBADMSG;
@@ -391,6 +447,67 @@ static int payload_check_newc(const uint8_t *p, size_t size) {
                 if (trailer)
                         return 0;
                 off = (size_t) (data_end < size ? data_end : size);
+        }
+}
+
+/* The header's file an entry of the payload is: its name without the
+ * leading "."; SIZE_MAX if none (or one seen already). The payload's order
+ * follows the header's, so the search starts after the previous match
+ * (linear, not quadratic). */
+static size_t find_entry(const FileInfo *fi, const bool *seen, size_t *cursor, const char *en) {
+        if (en[0] == '.')
+                en++;
+        for (size_t j = 0; j < fi->n; j++) {
+                size_t k = (*cursor + j) % fi->n;
+                if (!seen[k] && strcmp(fi->paths[k], en) == 0) {
+                        *cursor = k + 1;
+                        return k;
+                }
+        }
+        return SIZE_MAX;
+}
+
+/* The newc entries of a payload in a spool file, read header by header
+ * (the same walk as payload_check_newc()): each file's contents become a
+ * slice of the spool, nothing of them is read. */
+static int walk_spooled(RpmUnpacked *u, TreeBlob *payload, bool *seen) {
+        const FileInfo *fi = &u->fi;
+        const uint64_t size = payload->size;
+        _cleanup_free_ char *name = NULL;
+        size_t cursor = 0;
+        for (uint64_t off = 0;;) {
+                uint8_t h[110];
+                uint32_t field[13];
+                if (size - off < sizeof h || tree_blob_read(payload, off, h, sizeof h) < 0 ||
+                    parse_newc_header(h, field) < 0)
+                        return unpack_fail(u, -EBADMSG, "package %s: its payload is not a complete newc cpio archive",
+                                           u->nevra);
+                uint64_t filesize = field[6], namesize = field[11];
+                uint64_t name_end = (off + sizeof h + namesize + 3) & ~(uint64_t) 3;
+                /* rpm's names are paths: PATH_MAX bounds them. */
+                if (namesize == 0 || namesize > 4096 || name_end > size || name_end + filesize > size)
+                        return unpack_fail(u, -EBADMSG, "package %s: its payload is not a complete newc cpio archive",
+                                           u->nevra);
+                free(name);
+                name = malloc(namesize);
+                if (!name)
+                        return -ENOMEM;
+                if (tree_blob_read(payload, off + sizeof h, name, namesize) < 0 || name[namesize - 1] != 0)
+                        return unpack_fail(u, -EBADMSG, "package %s: corrupt payload", u->nevra);
+                if (namesize == sizeof "TRAILER!!!" && memcmp(name, "TRAILER!!!", namesize) == 0)
+                        return 0;
+                size_t i = find_entry(fi, seen, &cursor, name);
+                if (i == SIZE_MAX)
+                        return unpack_fail(u, -EBADMSG,
+                                           "package %s: its payload holds '%s', which its header does not list",
+                                           u->nevra, name[0] == '.' ? name + 1 : name);
+                seen[i] = true;
+                if (S_ISREG(fi->modes[i]) && filesize > 0) {
+                        u->content[i] = tree_blob_slice(payload, (size_t) name_end, (size_t) filesize);
+                        if (!u->content[i])
+                                return -ENOMEM;
+                }
+                off = MIN((name_end + filesize + 3) & ~(uint64_t) 3, size);
         }
 }
 
@@ -444,6 +561,10 @@ static int unpack(RpmUnpacked *u, const char *path) {
                 r = -ENOMEM;
                 goto finish;
         }
+        if (tree_blob_in_file(payload)) {
+                r = walk_spooled(u, payload, seen);
+                goto finish_walk;
+        }
         if (payload_check_newc(payload->data, payload->size) < 0) {
                 r = unpack_fail(u, -EBADMSG, "package %s: its payload is not a complete newc cpio archive", u->nevra);
                 goto finish;
@@ -468,19 +589,7 @@ static int unpack(RpmUnpacked *u, const char *path) {
                         r = unpack_fail(u, -EBADMSG, "package %s: corrupt payload", u->nevra);
                         goto finish;
                 }
-                if (en[0] == '.')
-                        en++;
-                /* The payload's order follows the header's, so the search
-                 * starts after the previous match (linear, not quadratic). */
-                size_t i = SIZE_MAX;
-                for (size_t j = 0; j < fi->n; j++) {
-                        size_t k = (cursor + j) % fi->n;
-                        if (!seen[k] && strcmp(fi->paths[k], en) == 0) {
-                                i = k;
-                                cursor = k + 1;
-                                break;
-                        }
-                }
+                size_t i = find_entry(fi, seen, &cursor, en);
                 if (i == SIZE_MAX) {
                         r = unpack_fail(u, -EBADMSG, "package %s: its payload holds '%s', which its header does not list",
                                         u->nevra, en);
@@ -525,6 +634,11 @@ static int unpack(RpmUnpacked *u, const char *path) {
                         goto finish;
                 }
         }
+
+        r = 0;
+finish_walk:
+        if (r < 0)
+                goto finish;
 
         /* Hard links: the files of one inode share the contents the payload
          * gave one of them (newc puts the data on the last link). */

@@ -266,4 +266,69 @@ static void test_blobs(void) {
         CHECK(tree_blob_take_fd(-1, 0, 0) == NULL);
 }
 
-UNIT_MAIN(test_paths, test_blobs, test_install)
+/* A package unpacked into a spool file gives the same tree as one unpacked
+ * into memory; its contents stay in the file. */
+static void test_install_spooled(void) {
+        char dir[] = "/tmp/test-tree-XXXXXX";
+        CHECK(mkdtemp(dir) != NULL);
+        const size_t size = 2 * TREE_BLOB_CHUNK + 333;
+        _cleanup_free_ uint8_t *pattern = malloc(size), *got = malloc(size);
+        CHECK(pattern && got);
+        /* Not compressible: a payload over 1024 times its compressed size is spooled too. */
+        uint64_t x = 88172645463325252u;
+        for (size_t i = 0; i < size; i++) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                pattern[i] = (uint8_t) x;
+        }
+        _cleanup_free_ char *big = path_join(dir, "big"), *small = path_join(dir, "small"), *empty = path_join(dir, "empty"),
+                            *pkg = NULL;
+        CHECK(write_file_atomic(empty, "", 0, 0644) == 0);
+        CHECK(write_file_atomic(big, pattern, size, 0644) == 0);
+        CHECK(write_file_atomic(small, "hello\n", 6, 0644) == 0);
+        RpmFile files[] = {
+                { .path = "/usr", .mode = S_IFDIR | 0755, .user = "root", .group = "root", .mtime = 50 },
+                { .path = "/usr/big", .mode = S_IFREG | 0644, .user = "root", .group = "root", .mtime = 60, .source = big },
+                { .path = "/usr/empty", .mode = S_IFREG | 0644, .user = "root", .group = "root", .mtime = 60,
+                  .source = empty },
+                { .path = "/usr/hi", .mode = S_IFLNK | 0777, .user = "root", .group = "root", .mtime = 60,
+                  .link_target = "small" },
+                { .path = "/usr/small", .mode = S_IFREG | 0600, .user = "root", .group = "root", .mtime = 70,
+                  .source = small },
+        };
+        write_pkg(dir, "spooled", files, ELEMENTSOF(files), &pkg);
+
+        _cleanup_(tree_freep) Tree *tf = tree_new(100), *tm = tree_new(100);
+        Diagnostics d = {};
+        InstallResult r1 = {}, r2 = {}, r3 = {};
+        rpm_unpack_set_spool_min(0);
+        CHECK(tree_install_rpm(tf, pkg, &d, &r1) == 0);
+        /* The same package again: identical files, compared through the file. */
+        CHECK(tree_install_rpm(tf, pkg, &d, &r3) == 0);
+        rpm_unpack_set_spool_min((uint64_t) 64 << 20);
+        CHECK(tree_install_rpm(tm, pkg, &d, &r2) == 0);
+        CHECK(d.n_errors == 0);
+        TreeNode *nf = tree_get(tf, "/usr/big"), *nm = tree_get(tm, "/usr/big");
+        CHECK(nf && nf->blob && tree_blob_in_file(nf->blob) && nf->blob->size == size);
+        CHECK(nm && nm->blob && !tree_blob_in_file(nm->blob));
+        CHECK(tree_blob_read(nf->blob, 0, got, size) == 0 && memcmp(got, pattern, size) == 0);
+        nf = tree_get(tf, "/usr/small");
+        CHECK(nf && nf->blob && tree_blob_in_file(nf->blob) && nf->blob->size == 6);
+        CHECK(tree_blob_read(nf->blob, 0, got, 6) == 0 && memcmp(got, "hello\n", 6) == 0);
+        nf = tree_get(tf, "/usr/empty");
+        CHECK(nf && nf->type == TREE_REG && (!nf->blob || nf->blob->size == 0));
+        TreeArchive af = {}, am = {};
+        CHECK(tree_archive(tf, TREE_ARCHIVE_TAR, &af) == 0 && tree_archive(tm, TREE_ARCHIVE_TAR, &am) == 0);
+        CHECK(af.len > size && af.len == am.len && memcmp(af.data, am.data, af.len) == 0);
+        tree_archive_release(&af);
+        tree_archive_release(&am);
+
+        install_result_release(&r1);
+        install_result_release(&r2);
+        install_result_release(&r3);
+        diagnostics_release(&d);
+        CHECK(rm_rf(dir) == 0);
+}
+
+UNIT_MAIN(test_paths, test_blobs, test_install, test_install_spooled)
