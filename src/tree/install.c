@@ -260,20 +260,7 @@ void rpm_unpack_set_spool_min(uint64_t bytes) {
  * /tmp may be memory). */
 static int spool_open(void) {
         const char *dir = getenv("TMPDIR");
-        if (!dir || !*dir)
-                dir = "/var/tmp";
-        int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-        if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR))
-                return fd >= 0 ? fd : -errno;
-        /* A file system without O_TMPFILE: a named file, unlinked at once. */
-        _cleanup_free_ char *t = path_join(dir, "slipway-spool-XXXXXX");
-        if (!t)
-                return -ENOMEM;
-        fd = mkostemp(t, O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        (void) unlink(t);
-        return fd;
+        return tmpfile_anonymous(dir && *dir ? dir : "/var/tmp");
 }
 
 typedef struct SpoolWrite {
