@@ -1887,6 +1887,7 @@ size = "grow"
 """,
     })
     src = os.path.join(d, "files", "big.bin")
+    os.makedirs(os.path.dirname(src))
     h = hashlib.sha256()
     salt = os.urandom(8)
     with open(src, "wb") as f:
@@ -1898,7 +1899,6 @@ size = "grow"
     p = slipway("-C", d, "package", timeout=600)
     if not check("large file: package", p.returncode == 0, show(p)):
         return
-    os.remove(src)
     tmp_before = sorted(os.listdir(TMPDIR))
     # A fresh process whose only child is slipway: its RUSAGE_CHILDREN peak is slipway's.
     e = dict(os.environ, LC_ALL="C", TMPDIR=TMPDIR)
