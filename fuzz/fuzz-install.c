@@ -5,8 +5,9 @@
  * (decompression, the cpio archive, hard links, capabilities), paths that
  * try to leave the root, and conflicts with what is already installed. The
  * input is one package file; it is installed twice into one tree, so the
- * second install exercises the conflict checks against the first. The same
- * bytes also go to the newc cpio decoder directly. */
+ * second install exercises the conflict checks against the first. Inputs
+ * of odd length take the spooled payload path, the others the in-memory one.
+ * The same bytes also go to the newc cpio decoder directly. */
 
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +37,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         char path[64];
         snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        /* Both payload paths for every input: in memory, and spooled to a
+         * file (which large packages take), chosen by the input's length. */
+        rpm_unpack_set_spool_min(size % 2 ? 0 : (uint64_t) 64 << 20);
         Tree *t = tree_new(0);
         Diagnostics d = {};
         for (int round = 0; t && round < 2; round++) {

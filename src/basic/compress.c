@@ -421,6 +421,180 @@ static void sink_fixed(void *userdata, const void *data, size_t n) {
         s->len += n;
 }
 
+/* The input of decompress_fd(): the file read in pieces. */
+typedef struct FdInput {
+        int fd;
+        uint64_t off, left;
+        uint8_t *buf;
+        size_t len; /* bytes in buf */
+        bool eof;
+} FdInput;
+
+#define FD_INPUT_PIECE ((size_t) 1 << 20)
+
+/* Refills buf (which the decoder has consumed). 0, or -errno. */
+static int fd_input_fill(FdInput *in) {
+        size_t want = (size_t) MIN((uint64_t) FD_INPUT_PIECE, in->left);
+        size_t got = 0;
+        while (got < want) {
+                ssize_t k = pread(in->fd, in->buf + got, want - got, (off_t) in->off);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0) {
+                        in->left = 0;
+                        break;
+                }
+                got += (size_t) k;
+                in->off += (uint64_t) k;
+                in->left -= (uint64_t) k;
+        }
+        in->len = got;
+        in->eof = in->left == 0;
+        return 0;
+}
+
+int decompress_fd(int fd, uint64_t off, uint64_t len, uint64_t max, DecompressFdSink sink, void *userdata) {
+        _cleanup_free_ uint8_t *inbuf = malloc(FD_INPUT_PIECE), *out = malloc(FD_INPUT_PIECE);
+        if (!inbuf || !out)
+                return -ENOMEM;
+        FdInput in = { .fd = fd, .off = off, .left = len, .buf = inbuf };
+        uint64_t total = 0;
+        int r = fd_input_fill(&in);
+        if (r < 0)
+                return r;
+        const uint8_t *p = in.buf;
+        size_t n = in.len;
+
+        if (n >= 2 && p[0] == 0x1F && p[1] == 0x8B) {
+                z_stream z = {};
+                if (inflateInit2(&z, 15 + 32) != Z_OK)
+                        return -ENOMEM;
+                z.next_in = in.buf;
+                z.avail_in = (uInt) in.len;
+                int zr = Z_OK;
+                r = 0;
+                /* Concatenated members are one stream, as gzip -d reads them. */
+                for (;;) {
+                        if (z.avail_in == 0 && !in.eof) {
+                                if ((r = fd_input_fill(&in)) < 0)
+                                        break;
+                                z.next_in = in.buf;
+                                z.avail_in = (uInt) in.len;
+                        }
+                        z.next_out = out;
+                        z.avail_out = FD_INPUT_PIECE;
+                        zr = inflate(&z, Z_NO_FLUSH);
+                        if (zr != Z_OK && zr != Z_STREAM_END && !(zr == Z_BUF_ERROR && z.avail_in == 0 && !in.eof)) {
+                                r = -EBADMSG;
+                                break;
+                        }
+                        size_t k = FD_INPUT_PIECE - z.avail_out;
+                        total += k;
+                        if (total > max) {
+                                r = -EFBIG;
+                                break;
+                        }
+                        if (k > 0 && (r = sink(userdata, out, k)) < 0)
+                                break;
+                        if (zr == Z_STREAM_END) {
+                                if (z.avail_in == 0 && !in.eof) {
+                                        if ((r = fd_input_fill(&in)) < 0)
+                                                break;
+                                        z.next_in = in.buf;
+                                        z.avail_in = (uInt) in.len;
+                                }
+                                if (z.avail_in == 0 || inflateReset(&z) != Z_OK)
+                                        break;
+                                continue;
+                        }
+                        if (z.avail_in == 0 && in.eof && z.avail_out != 0) {
+                                r = -EBADMSG; /* truncated */
+                                break;
+                        }
+                }
+                inflateEnd(&z);
+                return r < 0 ? r : zr == Z_STREAM_END ? 0 : -EBADMSG;
+        }
+        if (n >= 4 && p[0] == 0x28 && p[1] == 0xB5 && p[2] == 0x2F && p[3] == 0xFD) {
+                ZSTD_DCtx *ds = thread_dctx();
+                if (!ds)
+                        return -ENOMEM;
+                ZSTD_DCtx_reset(ds, ZSTD_reset_session_only);
+                ZSTD_inBuffer zin = { in.buf, in.len, 0 };
+                size_t zr = 1;
+                bool full = false;
+                for (;;) {
+                        if (zin.pos == zin.size && !in.eof) {
+                                if ((r = fd_input_fill(&in)) < 0)
+                                        return r;
+                                zin = (ZSTD_inBuffer) { in.buf, in.len, 0 };
+                        }
+                        if (!(zin.pos < zin.size || (full && zr != 0)))
+                                break;
+                        ZSTD_outBuffer zout = { out, FD_INPUT_PIECE, 0 };
+                        zr = ZSTD_decompressStream(ds, &zout, &zin);
+                        if (ZSTD_isError(zr))
+                                return -EBADMSG;
+                        total += zout.pos;
+                        if (total > max)
+                                return -EFBIG;
+                        if (zout.pos > 0 && (r = sink(userdata, out, zout.pos)) < 0)
+                                return r;
+                        full = zout.pos == zout.size;
+                }
+                return zr == 0 ? 0 : -EBADMSG;
+        }
+        if (n >= 6 && memcmp(p, "\xFD" "7zXZ\0", 6) == 0) {
+                lzma_stream x = LZMA_STREAM_INIT;
+                if (lzma_stream_decoder(&x, UINT64_MAX, LZMA_CONCATENATED) != LZMA_OK)
+                        return -ENOMEM;
+                x.next_in = in.buf;
+                x.avail_in = in.len;
+                lzma_ret xr = LZMA_OK;
+                r = 0;
+                do {
+                        if (x.avail_in == 0 && !in.eof) {
+                                if ((r = fd_input_fill(&in)) < 0)
+                                        break;
+                                x.next_in = in.buf;
+                                x.avail_in = in.len;
+                        }
+                        x.next_out = out;
+                        x.avail_out = FD_INPUT_PIECE;
+                        xr = lzma_code(&x, in.eof ? LZMA_FINISH : LZMA_RUN);
+                        size_t k = FD_INPUT_PIECE - x.avail_out;
+                        total += k;
+                        if (total > max) {
+                                r = -EFBIG;
+                                break;
+                        }
+                        if (xr != LZMA_OK && xr != LZMA_STREAM_END)
+                                break;
+                        if (k > 0 && (r = sink(userdata, out, k)) < 0)
+                                break;
+                } while (xr == LZMA_OK);
+                lzma_end(&x);
+                if (r < 0)
+                        return r;
+                return xr == LZMA_STREAM_END ? 0 : xr == LZMA_MEM_ERROR ? -ENOMEM : -EBADMSG;
+        }
+        /* Neither: the bytes as they are. */
+        for (;;) {
+                total += in.len;
+                if (total > max)
+                        return -EFBIG;
+                if (in.len > 0 && (r = sink(userdata, in.buf, in.len)) < 0)
+                        return r;
+                if (in.eof || in.len == 0)
+                        return 0;
+                if ((r = fd_input_fill(&in)) < 0)
+                        return r;
+        }
+}
+
 int decompress_into(const void *data, size_t n, void *buf, size_t cap, size_t *ret_len) {
         const uint8_t *p = data;
         if (n >= 4 && p[0] == 0x28 && p[1] == 0xB5 && p[2] == 0x2F && p[3] == 0xFD) {

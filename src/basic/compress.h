@@ -49,6 +49,12 @@ void chunked_writer_free(ChunkedWriter *w);
 typedef void (*DecompressSink)(void *userdata, const void *data, size_t n);
 int decompress_stream(const void *data, size_t n, uint64_t max, DecompressSink sink, void *userdata);
 
+/* decompress_stream() of the len bytes at off of the file fd (len
+ * UINT64_MAX: to its end), read in pieces of 1 MiB, so that neither the
+ * input nor the output is ever whole in memory. The sink may refuse a piece
+ * with a negative errno, which stops the decompression and is returned. */
+typedef int (*DecompressFdSink)(void *userdata, const void *data, size_t n);
+int decompress_fd(int fd, uint64_t off, uint64_t len, uint64_t max, DecompressFdSink sink, void *userdata);
 /* Decompresses gzip or zstd data (or copies other data) into buf, which
  * holds cap bytes; more: -EFBIG. zstd goes straight into buf. */
 int decompress_into(const void *data, size_t n, void *buf, size_t cap, size_t *ret_len);

@@ -290,3 +290,19 @@ int move_file(const char *src, const char *dst) {
         (void) unlink(src);
         return 0;
 }
+
+int tmpfile_anonymous(const char *dir) {
+        int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd >= 0)
+                return fd;
+        if (errno != EOPNOTSUPP && errno != EISDIR)
+                return -errno;
+        _cleanup_free_ char *t = path_join(dir, ".slipway-tmp-XXXXXX");
+        if (!t)
+                return -ENOMEM;
+        fd = mkostemp(t, O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        (void) unlink(t);
+        return fd;
+}

@@ -45,6 +45,10 @@ int tmpfile_commit_unsynced(int r, int fd, const char *tmp, const char *path, mo
  * building a directory to rename into place; *ret is malloc'd. */
 int tmpdir_beside(const char *path, const char *suffix, char **ret);
 
+/* A private file without a name in dir (O_TMPFILE, or a named one unlinked at
+ * once where the file system has no O_TMPFILE), for data too large for
+ * memory; it goes away when its fd is closed. Returns the fd, or -errno. */
+int tmpfile_anonymous(const char *dir);
 /* mkdir -p; existing directories are fine. */
 int mkdir_parents(const char *path, mode_t mode);
 

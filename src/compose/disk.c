@@ -308,8 +308,10 @@ static int install_boot(Tree *t, const Project *p, const Image *im, const Part *
  * hard disk, as grub-bios-setup does), the partition table from 0x1b8;
  * diskboot's first block list entry in its last 12 bytes (start LBA, 64 bits;
  * sector count, 16 bits; load segment, 16 bits, kept). */
-static void patch_mbr(uint8_t *mbr, const TreeBlob *boot, uint8_t *core, size_t core_len) {
-        memcpy(mbr, boot->data, 0x1b8);
+static int patch_mbr(uint8_t *mbr, const TreeBlob *boot, uint8_t *core, size_t core_len) {
+        int r = tree_blob_read(boot, 0, mbr, 0x1b8);
+        if (r < 0)
+                return r;
         uint64_t lba = htole64(CORE_LBA);
         memcpy(mbr + 0x5c, &lba, 8);
         mbr[0x66] = 0x90;
@@ -318,6 +320,7 @@ static void patch_mbr(uint8_t *mbr, const TreeBlob *boot, uint8_t *core, size_t 
         uint16_t count = htole16((uint16_t) (core_len / GPT_SECTOR_SIZE - 1));
         memcpy(core + GPT_SECTOR_SIZE - 12, &start, 8);
         memcpy(core + GPT_SECTOR_SIZE - 4, &count, 2);
+        return 0;
 }
 
 /* The disk formats of c's image into its slots, from one layout and one
@@ -443,8 +446,11 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
                         r = -ENOMEM;
                         goto finish;
                 }
-                memcpy(core, grub_core->data, grub_core->size);
-                patch_mbr(head, grub_boot, core, core_len);
+                r = tree_blob_read(grub_core, 0, core, grub_core->size);
+                if (r >= 0)
+                        r = patch_mbr(head, grub_boot, core, core_len);
+                if (r < 0)
+                        goto finish;
         }
 
         /* The file systems at their final sizes. */

@@ -31,6 +31,10 @@ static void volume_id(const Project *p, char out[33]) {
                 *c = isalnum((unsigned char) *c) ? (char) toupper((unsigned char) *c) : '_';
 }
 
+static int read_blob(const void *data, uint64_t off, void *buf, size_t n) {
+        return tree_blob_read(data, off, buf, n);
+}
+
 static const TreeNode *syslinux_file(const Tree *t, const Image *im, const char *name, Diagnostics *d) {
         char path[128];
         snprintf(path, sizeof path, SYSLINUX_DIR "%s", name);
@@ -83,9 +87,9 @@ static int write_iso(const Tree *image_tree, const Project *p, const Image *im, 
         const bool bios = im->boot == BOOT_BIOS || im->boot == BOOT_HYBRID;
         _cleanup_(boot_inputs_release) BootInputs b = {};
         _cleanup_(tree_archive_release) TreeArchive cpio = {};
-        _cleanup_free_ uint8_t *z = NULL, *esp = NULL, *initrd = NULL;
+        _cleanup_free_ uint8_t *z = NULL, *esp = NULL, *initrd = NULL, *mbr_data = NULL;
         _cleanup_free_ char *kpath = NULL, *cfg = NULL;
-        size_t zl = 0, esp_size = 0, initrd_size = 0;
+        size_t zl = 0, esp_size = 0, initrd_size = 0, mbr_size = 0;
         uint8_t seed[32];
         int r;
 
@@ -121,8 +125,8 @@ static int write_iso(const Tree *image_tree, const Project *p, const Image *im, 
         initrd = malloc(initrd_size ? initrd_size : 1);
         if (!initrd)
                 return -ENOMEM;
-        if (b.initrd)
-                memcpy(initrd, b.initrd->data, b.initrd->size);
+        if (b.initrd && (r = tree_blob_read(b.initrd, 0, initrd, b.initrd->size)) < 0)
+                return r;
         memcpy(initrd + (b.initrd ? b.initrd->size : 0), z, zl);
         tree_blob_unref(b.initrd);
         b.initrd = tree_blob_take(TAKE_PTR(initrd), initrd_size);
@@ -145,13 +149,20 @@ static int write_iso(const Tree *image_tree, const Project *p, const Image *im, 
                 return -ENOMEM;
         Iso9660File files[6];
         size_t n = 0;
-        files[n++] = (Iso9660File) { "/boot/vmlinuz", b.kernel->data, b.kernel->size };
-        files[n++] = (Iso9660File) { "/boot/initrd", b.initrd->data, b.initrd->size };
+        /* Every file as a blob, read as the image is written. */
+        _cleanup_(tree_blob_unrefp) TreeBlob *cfg_b = tree_blob_new(cfg, strlen(cfg));
+        if (!cfg_b)
+                return -ENOMEM;
+        files[n++] = (Iso9660File) { "/boot/vmlinuz", b.kernel, b.kernel->size };
+        files[n++] = (Iso9660File) { "/boot/initrd", b.initrd, b.initrd->size };
         if (bios) {
-                files[n++] = (Iso9660File) { "/isolinux/isolinux.bin", isolinux_b->data, isolinux_b->size };
-                files[n++] = (Iso9660File) { "/isolinux/ldlinux.c32", ldlinux_b->data, ldlinux_b->size };
-                files[n++] = (Iso9660File) { "/isolinux/isolinux.cfg", cfg, strlen(cfg) };
+                files[n++] = (Iso9660File) { "/isolinux/isolinux.bin", isolinux_b, isolinux_b->size };
+                files[n++] = (Iso9660File) { "/isolinux/ldlinux.c32", ldlinux_b, ldlinux_b->size };
+                files[n++] = (Iso9660File) { "/isolinux/isolinux.cfg", cfg_b, cfg_b->size };
         }
+        /* The MBR template is read whole: at most 512 bytes are used. */
+        if (bios && (r = tree_blob_load(mbr_b, (size_t) 1 << 20, &mbr_data, &mbr_size)) < 0)
+                return r;
         char vid[33];
         volume_id(p, vid);
         Iso9660Spec spec = {
@@ -159,9 +170,10 @@ static int write_iso(const Tree *image_tree, const Project *p, const Image *im, 
                 .timestamp = (int64_t) p->source_date_epoch,
                 .files = files,
                 .n_files = n,
+                .read_file = read_blob,
                 .bios_boot_path = bios ? "/isolinux/isolinux.bin" : NULL,
-                .bios_mbr = bios ? mbr_b->data : NULL,
-                .bios_mbr_size = bios ? mbr_b->size : 0,
+                .bios_mbr = mbr_data,
+                .bios_mbr_size = mbr_size,
                 .efi_image = esp,
                 .efi_image_size = esp_size,
         };

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 
 #include "basic/alloc.h"
+#include "basic/fileio.h"
+#include "basic/macro.h"
 #include "compose/writer.h"
 #include "oci/oci.h"
 #include "tree/archive.h"
@@ -26,7 +28,7 @@ static const char *oci_arch(const char *rpm_arch) {
         return NULL;
 }
 
-static int write_one(const WriterContext *c, const TreeArchive *tar, WriterSlot *slot) {
+static int write_one(const WriterContext *c, int tar_fd, uint64_t tar_len, WriterSlot *slot) {
         const Container *ct = &c->im->container;
         _cleanup_free_ const char **ep = new0(const char *, ct->entrypoint.n + 1);
         _cleanup_free_ const char **cmd = new0(const char *, ct->cmd.n + 1);
@@ -60,7 +62,7 @@ static int write_one(const WriterContext *c, const TreeArchive *tar, WriterSlot 
                 .created = (int64_t) c->p->source_date_epoch,
                 .jobs = c->o->jobs,
         };
-        int r = oci_write(slot->tmp, slot->tmp2, &cfg, tar->data, tar->len);
+        int r = oci_write_fd(slot->tmp, slot->tmp2, &cfg, tar_fd, tar_len);
         if (r == -EINVAL) {
                 diag_error(c->d, NULL, "image '%s': cannot write the OCI image: the container configuration is not valid OCI",
                            c->im->name);
@@ -73,12 +75,35 @@ static int write_one(const WriterContext *c, const TreeArchive *tar, WriterSlot 
         return 0;
 }
 
+typedef struct TarSpool {
+        int fd;
+        uint64_t len;
+} TarSpool;
+
+static int spool_sink(void *userdata, const void *data, size_t n) {
+        TarSpool *s = userdata;
+        int r = loop_write(s->fd, data, n);
+        if (r >= 0)
+                s->len += n;
+        return r;
+}
+
 int writer_oci(const WriterContext *c, WriterSlot *slots, size_t n) {
-        /* The OCI writer takes the layer in memory (its digest and the
-         * compressed blob's are needed before anything is written). */
-        _cleanup_(tree_archive_release) TreeArchive tar = {};
-        int r = tree_archive(c->tree, TREE_ARCHIVE_TAR, &tar);
+        /* The layer's digest and the compressed blob's are needed before
+         * anything is written: the tar goes to a private temporary file
+         * beside the outputs, read back in pieces, so it is never whole in
+         * memory. */
+        if (n == 0)
+                return 0;
+        _cleanup_free_ char *where = path_dirname(slots[0].tmp2 ? slots[0].tmp2 : slots[0].tmp);
+        if (!where)
+                return -ENOMEM;
+        _cleanup_close_ int fd = tmpfile_anonymous(where);
+        if (fd < 0)
+                return fd;
+        TarSpool sp = { .fd = fd };
+        int r = tree_archive_stream(c->tree, TREE_ARCHIVE_TAR, spool_sink, &sp);
         for (size_t i = 0; r >= 0 && i < n; i++)
-                r = write_one(c, &tar, &slots[i]);
+                r = write_one(c, fd, sp.len, &slots[i]);
         return r;
 }

@@ -165,8 +165,11 @@ int settings_label(Tree *t, const Image *im, Diagnostics *d, char **ret_policy, 
                 free(rp);
                 if (!node || node->type != TREE_REG)
                         continue;
-                r = write_file_atomic(dst, node->blob ? node->blob->data : (const uint8_t *) "",
-                                      node->blob ? node->blob->size : 0, 0600);
+                _cleanup_free_ uint8_t *fc_data = NULL;
+                size_t fc_size = 0;
+                r = tree_blob_load(node->blob, SIZE_MAX - 1, &fc_data, &fc_size);
+                if (r >= 0)
+                        r = write_file_atomic(dst, fc_data, fc_size, 0600);
                 if (r < 0)
                         goto finish;
         }

@@ -22,14 +22,11 @@ int tree_read_text(const Tree *t, const char *path, char **ret) {
         const TreeNode *n = tree_get(t, path);
         if (!n || n->type != TREE_REG)
                 return -ENOENT;
-        size_t len = n->blob ? n->blob->size : 0;
-        char *s = malloc(len + 1);
-        if (!s)
-                return -ENOMEM;
-        if (len)
-                memcpy(s, n->blob->data, len);
-        s[len] = 0;
-        *ret = s;
+        uint8_t *s = NULL;
+        int r = tree_blob_load(n->blob, SIZE_MAX - 1, &s, NULL);
+        if (r < 0)
+                return r;
+        *ret = (char *) s;
         return 0;
 }
 

@@ -119,6 +119,7 @@ static inline void iso_write_opts_freep(IsoWriteOpts **p) {
 
 typedef struct MemStream {
         const uint8_t *data;
+        int (*read_file)(const void *data, uint64_t off, void *buf, size_t n); /* NULL: data is the bytes */
         size_t size, pos;
         ino_t ino;
 } MemStream;
@@ -144,7 +145,11 @@ static int mem_stream_read(IsoStream *s, void *buf, size_t count) {
         size_t n = MIN(count, m->size - m->pos);
         if (n > (size_t) INT_MAX)
                 return (int) ISO_WRONG_ARG_VALUE;
-        if (n > 0)
+        if (n > 0 && m->read_file) {
+                int r = m->read_file(m->data, m->pos, buf, n);
+                if (r < 0)
+                        return (int) ISO_FILE_READ_ERROR;
+        } else if (n > 0)
                 memcpy(buf, m->data + m->pos, n);
         m->pos += n;
         return (int) n;
@@ -184,14 +189,15 @@ static IsoStreamIface mem_stream_class = {
 
 /* A new stream with one reference (iso_stream_unref() frees the IsoStream
  * itself after the class's free()). */
-static int mem_stream_new(const void *data, size_t size, ino_t ino, IsoStream **ret) {
+static int mem_stream_new(const void *data, int (*read_file)(const void *, uint64_t, void *, size_t), size_t size,
+                          ino_t ino, IsoStream **ret) {
         _cleanup_free_ MemStream *m = malloc(sizeof(MemStream));
         IsoStream *s = malloc(sizeof(IsoStream));
         if (!m || !s) {
                 free(s);
                 return -ENOMEM;
         }
-        *m = (MemStream) { .data = data, .size = size, .ino = ino };
+        *m = (MemStream) { .data = data, .read_file = read_file, .size = size, .ino = ino };
         *s = (IsoStream) { .class = &mem_stream_class, .refcount = 1, .data = TAKE_PTR(m) };
         *ret = s;
         return 0;
@@ -376,7 +382,7 @@ static int file_weight(size_t n_files, size_t index, bool boot) {
         return boot ? (int) n_files + 1 : (int) (n_files - index);
 }
 
-static int add_file(IsoImage *image, const Iso9660File *f, ino_t ino, int weight, time_t t) {
+static int add_file(IsoImage *image, const Iso9660Spec *spec, const Iso9660File *f, ino_t ino, int weight, time_t t) {
         IsoDir *dir;
         const char *name;
         int r = make_parents(image, f->path, t, &dir, &name);
@@ -390,7 +396,7 @@ static int add_file(IsoImage *image, const Iso9660File *f, ino_t ino, int weight
                 return -EINVAL;
 
         IsoStream *stream = NULL;
-        r = mem_stream_new(f->data, f->size, ino, &stream);
+        r = mem_stream_new(f->data, spec->read_file, f->size, ino, &stream);
         if (r < 0)
                 return r;
         /* The new node takes over our reference; a failure leaves it with
@@ -416,7 +422,7 @@ static int add_efi_image(IsoImage *image, const Iso9660Spec *s, ino_t ino, time_
         if (r > 0)
                 return -EEXIST;
         IsoStream *stream = NULL;
-        r = mem_stream_new(s->efi_image, s->efi_image_size, ino, &stream);
+        r = mem_stream_new(s->efi_image, NULL, s->efi_image_size, ino, &stream);
         if (r < 0)
                 return r;
         IsoFile *file = NULL;
@@ -691,7 +697,7 @@ int iso9660_write(const Iso9660Spec *spec, const char *path) {
         node_set_attrs((IsoNode *) iso_image_get_root(image), 0555, t);
 
         for (size_t i = 0; i < spec->n_files; i++) {
-                r = add_file(image, sorted[i], (ino_t) i + 1, file_weight(spec->n_files, i, sorted[i] == boot), t);
+                r = add_file(image, spec, sorted[i], (ino_t) i + 1, file_weight(spec->n_files, i, sorted[i] == boot), t);
                 if (r < 0)
                         return r;
         }

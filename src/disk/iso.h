@@ -50,6 +50,12 @@ typedef struct Iso9660Spec {
 
         const Iso9660File *files;
         size_t n_files;
+        /* Optional: the files' contents are read through this as the image
+         * is written, in pieces, instead of from memory: a file's data is
+         * then the caller's handle, passed as is; read_file fills buf with
+         * the n bytes at off and returns 0 or -errno. So no file need be in
+         * memory. */
+        int (*read_file)(const void *data, uint64_t off, void *buf, size_t n);
 
         /* BIOS boot (optional, NULL = none): the path of isolinux.bin among
          * files (its boot info table is patched in the image's copy; the

@@ -5,6 +5,7 @@
  * On-disk layout references: the kernel's Documentation/filesystems/ext4
  * ("Hash Tree Directories", "Inode Table", "Extended Attributes"). */
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -463,36 +464,51 @@ static bool is_zero(const uint8_t *p, size_t n) {
         return memcmp(p, zero, n) == 0;
 }
 
-/* File contents; blocks of zeros are left as holes. */
-static errcode_t write_data(ext2_filsys fs, ext2_ino_t ino, const TreeBlob *b) {
+typedef struct DataWrite {
         ext2_file_t f;
-        errcode_t e, e2;
-        bool seek = false;
+        errcode_t e;
+        bool seek;
+} DataWrite;
 
-        e = ext2fs_file_open(fs, ino, EXT2_FILE_WRITE, &f);
-        if (e)
-                return e;
-        for (uint64_t off = 0; off < b->size && !e; off += BLOCK_SIZE) {
-                size_t n = (size_t) MIN((uint64_t) BLOCK_SIZE, b->size - off);
+static int write_piece(void *userdata, uint64_t at, const void *data, size_t size) {
+        DataWrite *w = userdata;
+        const uint8_t *p = data;
+        /* Pieces start at multiples of TREE_BLOB_CHUNK, itself a multiple of BLOCK_SIZE. */
+        for (size_t off = 0; off < size && !w->e; off += BLOCK_SIZE) {
+                size_t n = MIN((size_t) BLOCK_SIZE, size - off);
                 unsigned got = 0;
 
-                if (is_zero(b->data + off, n)) {
-                        seek = true;
+                if (is_zero(p + off, n)) {
+                        w->seek = true;
                         continue;
                 }
-                if (seek) {
-                        e = ext2fs_file_llseek(f, off, EXT2_SEEK_SET, NULL);
-                        if (e)
+                if (w->seek) {
+                        w->e = ext2fs_file_llseek(w->f, at + off, EXT2_SEEK_SET, NULL);
+                        if (w->e)
                                 break;
-                        seek = false;
+                        w->seek = false;
                 }
-                e = ext2fs_file_write(f, b->data + off, (unsigned) n, &got);
-                if (!e && got != n)
-                        e = EXT2_ET_SHORT_WRITE;
+                w->e = ext2fs_file_write(w->f, p + off, (unsigned) n, &got);
+                if (!w->e && got != n)
+                        w->e = EXT2_ET_SHORT_WRITE;
         }
+        return w->e ? -EIO : 0;
+}
+
+/* File contents, read from the blob in pieces; blocks of zeros are left as holes. */
+static errcode_t write_data(ext2_filsys fs, ext2_ino_t ino, const TreeBlob *b) {
+        DataWrite w = {};
+        errcode_t e, e2;
+
+        static_assert(TREE_BLOB_CHUNK % BLOCK_SIZE == 0, "pieces must be whole blocks");
+        e = ext2fs_file_open(fs, ino, EXT2_FILE_WRITE, &w.f);
+        if (e)
+                return e;
+        int r = tree_blob_foreach(b, write_piece, &w);
+        e = w.e ? w.e : r < 0 ? (errcode_t) -r : 0;
         if (!e)
-                e = ext2fs_file_set_size2(f, b->size);
-        e2 = ext2fs_file_close(f);
+                e = ext2fs_file_set_size2(w.f, b->size);
+        e2 = ext2fs_file_close(w.f);
         return e ? e : e2;
 }
 

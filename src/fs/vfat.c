@@ -797,8 +797,8 @@ int vfat_build(const Tree *t, const char *root, uint64_t size, const VfatOptions
                         if (i == 0 && !g.fat32)
                                 p = img + (size_t) (g.reserved + NUM_FATS * g.fat_sectors) * SECTOR;
                         write_dir(e, i, o, o->label ? label : NULL, p);
-                } else if (p)
-                        memcpy(p, e[i].node->blob->data, e[i].node->blob->size);
+                } else if (p && (r = tree_blob_read(e[i].node->blob, 0, p, e[i].node->blob->size)) < 0)
+                        goto finish;
         }
 
         *ret = TAKE_PTR(img);

@@ -65,6 +65,7 @@ typedef struct Blob {
         size_t size;
         size_t huge_cap; /* data is from huge_alloc(huge_cap); 0: malloc */
         char hex[2 * 32 + 1];
+        int fd;          /* > 0: the bytes are the file's, not data (the blob owns it) */
 } Blob;
 
 static void blob_release(Blob *b) {
@@ -72,7 +73,56 @@ static void blob_release(Blob *b) {
                 huge_free(b->data, b->huge_cap);
         else
                 free(b->data);
+        if (b->fd > 0)
+                close(b->fd);
         *b = (Blob) {};
+}
+
+#define PIECE ((size_t) 1 << 20)
+
+/* Hands the first len bytes of fd to fn in pieces of PIECE bytes. */
+static int fd_foreach(int fd, uint64_t len, int (*fn)(void *userdata, const void *data, size_t n), void *userdata) {
+        _cleanup_free_ uint8_t *buf = malloc(PIECE);
+        if (!buf)
+                return -ENOMEM;
+        for (uint64_t off = 0; off < len;) {
+                ssize_t k = pread(fd, buf, (size_t) MIN((uint64_t) PIECE, len - off), (off_t) off);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return negative_errno();
+                if (k == 0)
+                        return -EIO;
+                int r = fn(userdata, buf, (size_t) k);
+                if (r < 0)
+                        return r;
+                off += (uint64_t) k;
+        }
+        return 0;
+}
+
+static int hash_piece(void *userdata, const void *data, size_t n) {
+        hash_update(userdata, data, n);
+        return 0;
+}
+
+static int digest_fd_hex(int fd, uint64_t len, char hex[static 2 * 32 + 1]) {
+        _cleanup_(hash_freep) HashCtx *h = hash_new(HASH_SHA256);
+        uint8_t md[32];
+        if (!h)
+                return -ENOMEM;
+        int r = fd_foreach(fd, len, hash_piece, h);
+        if (r < 0)
+                return r;
+        r = hash_final(h, md);
+        if (r < 0)
+                return r;
+        hex_encode(md, sizeof md, hex);
+        return 0;
+}
+
+static int compress_piece(void *userdata, const void *data, size_t n) {
+        return chunked_writer_write(userdata, data, n);
 }
 
 static int digest_hex(const void *data, size_t n, char hex[static 2 * 32 + 1]) {
@@ -343,7 +393,21 @@ typedef struct LayoutEntry {
         char path[sizeof "blobs/sha256/" + 2 * 32];
         const void *data;
         size_t size;
+        int fd; /* > 0: a file of size bytes from the start of fd, data NULL */
 } LayoutEntry;
+
+static bool entry_is_file(const LayoutEntry *e) {
+        return e->data || e->fd > 0;
+}
+
+static int write_piece(void *userdata, const void *data, size_t n) {
+        return loop_write(*(const int *) userdata, data, n);
+}
+
+static int archive_piece(void *userdata, const void *data, size_t n) {
+        la_ssize_t w = archive_write_data(userdata, data, n);
+        return w == (la_ssize_t) n ? 0 : -EIO;
+}
 
 #define LAYOUT_MAX 7
 
@@ -360,7 +424,7 @@ static size_t layout_entries(const Blob *blobs, size_t n_blobs, const Blob *inde
         ret[n++] = (LayoutEntry) { .path = "blobs" };
         ret[n++] = (LayoutEntry) { .path = "blobs/sha256" };
         for (size_t i = 0; i < n_blobs; i++) {
-                ret[n] = (LayoutEntry) { .data = blobs[i].data, .size = blobs[i].size };
+                ret[n] = (LayoutEntry) { .data = blobs[i].data, .size = blobs[i].size, .fd = blobs[i].fd };
                 snprintf(ret[n].path, sizeof ret[n].path, "blobs/sha256/%s", blobs[i].hex);
                 n++;
         }
@@ -389,7 +453,7 @@ static int layout_write_dir(const char *tmp, const LayoutEntry *e, size_t n) {
 
         for (size_t i = 0; i < n; i++) {
                 _cleanup_close_ int fd = -EBADF;
-                if (!e[i].data) {
+                if (!entry_is_file(&e[i])) {
                         if (mkdirat(root, e[i].path, 0755) < 0)
                                 return negative_errno();
                         fd = openat(root, e[i].path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
@@ -400,7 +464,7 @@ static int layout_write_dir(const char *tmp, const LayoutEntry *e, size_t n) {
                 fd = openat(root, e[i].path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
                 if (fd < 0 || fchmod(fd, 0644) < 0)
                         return negative_errno();
-                int r = loop_write(fd, e[i].data, e[i].size);
+                int r = e[i].data ? loop_write(fd, e[i].data, e[i].size) : fd_foreach(e[i].fd, e[i].size, write_piece, &fd);
                 if (r < 0)
                         return r;
                 if (fsync(fd) < 0)
@@ -409,7 +473,7 @@ static int layout_write_dir(const char *tmp, const LayoutEntry *e, size_t n) {
 
         /* The directories last, children before parents. */
         for (size_t i = n; i > 0; i--) {
-                if (e[i - 1].data)
+                if (entry_is_file(&e[i - 1]))
                         continue;
                 _cleanup_close_ int fd = openat(root, e[i - 1].path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
                 if (fd < 0 || fsync(fd) < 0)
@@ -442,14 +506,19 @@ static int layout_write_archive(int fd, const LayoutEntry *e, size_t n, int64_t 
                 if (!ae)
                         return -ENOMEM;
                 archive_entry_set_pathname(ae, e[i].path);
-                archive_entry_set_filetype(ae, e[i].data ? AE_IFREG : AE_IFDIR);
-                archive_entry_set_perm(ae, e[i].data ? 0644 : 0755);
+                archive_entry_set_filetype(ae, entry_is_file(&e[i]) ? AE_IFREG : AE_IFDIR);
+                archive_entry_set_perm(ae, entry_is_file(&e[i]) ? 0644 : 0755);
                 archive_entry_set_uid(ae, 0);
                 archive_entry_set_gid(ae, 0);
                 archive_entry_set_mtime(ae, (time_t) mtime, 0);
-                archive_entry_set_size(ae, e[i].data ? (la_int64_t) e[i].size : 0);
+                archive_entry_set_size(ae, entry_is_file(&e[i]) ? (la_int64_t) e[i].size : 0);
                 if (archive_write_header(a, ae) != ARCHIVE_OK)
                         return archive_error(a);
+                if (e[i].fd > 0) {
+                        int r = fd_foreach(e[i].fd, e[i].size, archive_piece, a);
+                        if (r < 0)
+                                return r == -EIO ? archive_error(a) : r;
+                }
                 /* archive_write_data() takes at most SSIZE_MAX at once. */
                 for (size_t off = 0; e[i].data && off < e[i].size;) {
                         size_t chunk = MIN(e[i].size - off, (size_t) 1 << 30);
@@ -570,7 +639,8 @@ static void dir_undo(DirInstall *d, const char *path) {
         d->installed = false;
 }
 
-int oci_write(const char *dir, const char *archive, const OciConfig *c, const void *layer_tar, size_t layer_len) {
+static int oci_write_impl(const char *dir, const char *archive, const OciConfig *c, const void *layer_tar, int layer_fd,
+                          uint64_t layer_len) {
         _cleanup_free_ char *path = NULL;
         _cleanup_free_ uint8_t *gz = NULL;
         _cleanup_free_ char *archive_tmp = NULL;
@@ -585,7 +655,7 @@ int oci_write(const char *dir, const char *archive, const OciConfig *c, const vo
 
         if (!dir && !archive)
                 return -EINVAL;
-        if (!c || !c->architecture || !c->architecture[0] || !oci_ref_name_valid(c->tag) || (!layer_tar && layer_len > 0))
+        if (!c || !c->architecture || !c->architecture[0] || !oci_ref_name_valid(c->tag) || (!layer_tar && layer_fd < 0 && layer_len > 0))
                 return -EINVAL;
         r = format_rfc3339(c->created, created);
         if (r < 0)
@@ -608,17 +678,46 @@ int oci_write(const char *dir, const char *archive, const OciConfig *c, const vo
 
         /* config.md, "Layer DiffID": the digest of the uncompressed tar. */
         memcpy(diff_id, "sha256:", 7);
-        r = digest_hex(layer_tar, layer_len, diff_id + 7);
-        if (r < 0)
-                return r;
-        size_t gz_cap = 0;
-        r = gzip_compress_chunked(layer_tar, layer_len, COMPRESS_CHUNK, c->jobs, &gz, &gz_len, &gz_cap);
-        if (r < 0)
-                return r;
-        blobs[0] = (Blob) { .data = TAKE_PTR(gz), .size = gz_len, .huge_cap = gz_cap };
-        r = digest_hex(blobs[0].data, blobs[0].size, blobs[0].hex);
-        if (r < 0)
-                goto finish;
+        if (layer_fd >= 0) {
+                /* From a file: read in pieces, compressed into a private
+                 * temporary file beside the outputs, never whole in memory. */
+                _cleanup_free_ char *where = path_dirname(archive ? archive : path);
+                if (!where)
+                        return -ENOMEM;
+                r = digest_fd_hex(layer_fd, layer_len, diff_id + 7);
+                if (r < 0)
+                        return r;
+                int gz_fd = tmpfile_anonymous(where);
+                if (gz_fd < 0)
+                        return gz_fd;
+                blobs[0].fd = gz_fd;
+                ChunkedWriter *w = NULL;
+                uint64_t written = 0;
+                r = chunked_writer_new(gz_fd, true, 6, COMPRESS_CHUNK, c->jobs, &w);
+                if (r >= 0) {
+                        r = fd_foreach(layer_fd, layer_len, compress_piece, w);
+                        int k = chunked_writer_finish(w, &written);
+                        if (r >= 0)
+                                r = k;
+                }
+                blobs[0].size = (size_t) written;
+                if (r >= 0)
+                        r = digest_fd_hex(gz_fd, written, blobs[0].hex);
+                if (r < 0)
+                        goto finish;
+        } else {
+                r = digest_hex(layer_tar, (size_t) layer_len, diff_id + 7);
+                if (r < 0)
+                        return r;
+                size_t gz_cap = 0;
+                r = gzip_compress_chunked(layer_tar, (size_t) layer_len, COMPRESS_CHUNK, c->jobs, &gz, &gz_len, &gz_cap);
+                if (r < 0)
+                        return r;
+                blobs[0] = (Blob) { .data = TAKE_PTR(gz), .size = gz_len, .huge_cap = gz_cap };
+                r = digest_hex(blobs[0].data, blobs[0].size, blobs[0].hex);
+                if (r < 0)
+                        goto finish;
+        }
         r = build_config(c, created, diff_id, &blobs[1]);
         if (r < 0)
                 goto finish;
@@ -685,4 +784,14 @@ finish:
                 blob_release(&blobs[i]);
         blob_release(&index);
         return r;
+}
+
+int oci_write(const char *dir, const char *archive, const OciConfig *c, const void *layer_tar, size_t layer_len) {
+        return oci_write_impl(dir, archive, c, layer_tar, -EBADF, layer_len);
+}
+
+int oci_write_fd(const char *dir, const char *archive, const OciConfig *c, int layer_fd, uint64_t layer_len) {
+        if (layer_fd < 0)
+                return -EINVAL;
+        return oci_write_impl(dir, archive, c, NULL, layer_fd, layer_len);
 }

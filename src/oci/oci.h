@@ -36,6 +36,11 @@ typedef struct OciConfig {
  * an Env entry without NAME=, duplicate label keys, invalid UTF-8. -ERANGE:
  * created negative or after 9999. The bytes depend only on the inputs. */
 int oci_write(const char *dir, const char *archive, const OciConfig *c, const void *layer_tar, size_t layer_len);
+/* The same with the layer tar in a file: layer_len bytes from the start of
+ * layer_fd, read in pieces (its digest, then its compression into a private
+ * temporary file beside the outputs), so that the layer is never whole in
+ * memory. The bytes are oci_write()'s. */
+int oci_write_fd(const char *dir, const char *archive, const OciConfig *c, int layer_fd, uint64_t layer_len);
 
 /* True if s is a reference name in the grammar of annotations.md
  * ("org.opencontainers.image.ref.name"), which oci_write() takes as a tag:

@@ -31,6 +31,11 @@ static la_ssize_t to_sink(struct archive *a, void *userdata, const void *buf, si
         return (la_ssize_t) n;
 }
 
+static int write_piece(void *userdata, uint64_t off, const void *data, size_t n) {
+        struct archive *a = userdata;
+        return archive_write_data(a, data, n) == (la_ssize_t) n ? 0 : -EIO;
+}
+
 static int buffer_sink(void *userdata, const void *buf, size_t n) {
         return huge_buf_append(userdata, buf, n);
 }
@@ -119,7 +124,7 @@ int tree_archive_stream(const Tree *t, TreeArchiveFormat f, TreeArchiveSink sink
                         archive_entry_set_ino(e, (la_int64_t) i + 1);
                         archive_entry_set_dev(e, 0);
                 }
-                const void *data = NULL;
+                const TreeBlob *blob = NULL;
                 size_t size = 0;
                 switch (nd->type) {
                 case TREE_REG:
@@ -128,7 +133,7 @@ int tree_archive_stream(const Tree *t, TreeArchiveFormat f, TreeArchiveSink sink
                                 break;
                         }
                         if (nd->blob) {
-                                data = nd->blob->data;
+                                blob = nd->blob;
                                 size = nd->blob->size;
                         }
                         archive_entry_set_size(e, (la_int64_t) size);
@@ -151,9 +156,11 @@ int tree_archive_stream(const Tree *t, TreeArchiveFormat f, TreeArchiveSink sink
                         r = -EIO;
                         break;
                 }
-                if (size > 0 && archive_write_data(a, data, size) != (la_ssize_t) size) {
-                        r = -EIO;
-                        break;
+                if (size > 0) {
+                        /* In pieces: a file's contents may be larger than memory. */
+                        r = tree_blob_foreach(blob, write_piece, a);
+                        if (r < 0)
+                                break;
                 }
                 if (f == TREE_ARCHIVE_TAR && nd->type == TREE_REG && nd->link_id && !first_link[nd->link_id]) {
                         /* Later members of the group link to this name. */

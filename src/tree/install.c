@@ -9,6 +9,7 @@
 #include <linux/capability.h>
 #include <sys/capability.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -97,21 +98,14 @@ static bool compatible(const TreeNode *old, const TreeNode *new) {
                 return false;
         switch (old->type) {
         case TREE_REG: {
-                size_t ol = old->blob ? old->blob->size : 0, nl = new->blob ? new->blob->size : 0;
-                return ol == nl && (ol == 0 || memcmp(old->blob->data, new->blob->data, ol) == 0);
+                /* A file that cannot be read is taken as different: a conflict. */
+                return tree_blob_equal(old->blob, new->blob) > 0;
         }
         case TREE_SYMLINK:
                 return strcmp(old->target, new->target) == 0;
         default:
                 return old->rdev_major == new->rdev_major && old->rdev_minor == new->rdev_minor;
         }
-}
-
-/* The payload when the header does not state its size. */
-static void huge_sink(void *userdata, const void *data, size_t n) {
-        struct { HugeBuf buf; bool oom; } *s = userdata;
-        if (!s->oom && huge_buf_append(&s->buf, data, n) < 0)
-                s->oom = true;
 }
 
 /* Payloads are decompressed into shared arenas of huge pages: a first touch
@@ -157,57 +151,99 @@ static uint64_t payload_size_hint(const RpmPackage *p) {
         return 0;
 }
 
+/* Payloads larger than this (or of unknown size) are decompressed into a
+ * spool file rather than into memory (docs/images.md, "Memory"). */
+static uint64_t spool_min = (uint64_t) 64 << 20;
+#define SPOOL_MAX ((uint64_t) 256 << 30) /* a bound for a decompression bomb */
+
+void rpm_unpack_set_spool_min(uint64_t bytes) {
+        spool_min = bytes;
+}
+
+/* A private, unlinked file in $TMPDIR (or /var/tmp, which is on disk where
+ * /tmp may be memory). */
+static int spool_open(void) {
+        const char *dir = getenv("TMPDIR");
+        return tmpfile_anonymous(dir && *dir ? dir : "/var/tmp");
+}
+
+typedef struct SpoolWrite {
+        int fd;
+        uint64_t size;
+} SpoolWrite;
+
+static int spool_sink(void *userdata, const void *data, size_t n) {
+        SpoolWrite *w = userdata;
+        int r = loop_write(w->fd, data, n);
+        if (r < 0)
+                return r;
+        w->size += n;
+        return 0;
+}
+
+/* The payload decompressed into a spool file, read and written in pieces:
+ * a blob in that file, which the files' blobs are slices of. */
+static int spool_payload(const char *path, const RpmPackage *p, TreeBlob **ret) {
+        _cleanup_close_ int in = open(path, O_RDONLY | O_CLOEXEC);
+        if (in < 0)
+                return -errno;
+        int fd = spool_open();
+        if (fd < 0)
+                return fd;
+        SpoolWrite w = { .fd = fd };
+        int r = decompress_fd(in, p->payload_offset, UINT64_MAX, SPOOL_MAX, spool_sink, &w);
+        if (r < 0) {
+                close(fd);
+                return r;
+        }
+        TreeBlob *b = tree_blob_take_fd(fd, 0, (size_t) w.size);
+        if (!b)
+                return -ENOMEM;
+        *ret = b;
+        return 0;
+}
+
 /* Reads the payload: the bytes after the headers, decompressed, as a blob
- * the files' contents are slices of. */
+ * the files' contents are slices of; in memory, or in a spool file when it
+ * is large or its size unknown. */
 static int read_payload(const char *path, const RpmPackage *p, TreeBlob **ret) {
+        if (p->payload_offset > p->file_size)
+                return -EBADMSG;
+        uint64_t hint = payload_size_hint(p);
+        /* A stated size up to spool_min, and at most 1024 times the
+         * compressed size, sizes the buffer; the data decides the result. */
+        if (hint == 0 || hint > spool_min || hint / 1024 > p->file_size - p->payload_offset + 1)
+                return spool_payload(path, p, ret);
+
         void *data = NULL;
         size_t size = 0;
-        /* Mapped, not read: packages may be larger than read_full_file() takes. */
+        /* Mapped, not read: small, and read once. */
         int r = map_file(path, &data, &size);
         if (r < 0)
                 return r;
         if (p->payload_offset > size) {
-                r = -EBADMSG;
-                goto finish;
-        }
-        const uint8_t *z = (const uint8_t *) data + p->payload_offset;
-        size_t zl = size - p->payload_offset;
-        uint64_t hint = payload_size_hint(p);
-        /* A stated size up to 4 GiB, and at most 1024 times the compressed
-         * size, sizes the buffer; the data decides the result. */
-        if (hint > 0 && hint <= ((uint64_t) 4 << 30) && hint / 1024 <= zl + 1) {
-                TreeBlob *b = arena_take((size_t) hint);
-                if (!b) {
-                        r = -ENOMEM;
-                        goto finish;
-                }
-                size_t got = 0;
-                r = decompress_into(z, zl, b->data, b->size, &got);
-                if (r >= 0) {
-                        b->size = got;
-                        *ret = b;
-                        goto finish;
-                }
-                tree_blob_unref(b);
-                if (r != -EFBIG)
-                        goto finish;
-                /* Larger than stated: read it without the hint. */
-        }
-        struct { HugeBuf buf; bool oom; } s = {};
-        r = decompress_stream(z, zl, (uint64_t) 16 << 30, huge_sink, &s);
-        if (r >= 0 && s.oom)
-                r = -ENOMEM;
-        if (r < 0)
-                huge_buf_release(&s.buf);
-        else {
-                *ret = s.buf.data ? tree_blob_take_huge(s.buf.data, s.buf.len, s.buf.cap) : tree_blob_new("", 0);
-                if (!*ret)
-                        r = -ENOMEM;
-        }
-finish:
-        if (data)
                 munmap(data, size);
-        return r;
+                return -EBADMSG;
+        }
+        TreeBlob *b = arena_take((size_t) hint);
+        if (!b) {
+                munmap(data, size);
+                return -ENOMEM;
+        }
+        size_t got = 0;
+        r = decompress_into((const uint8_t *) data + p->payload_offset, size - p->payload_offset, b->data, b->size,
+                            &got);
+        munmap(data, size);
+        if (r >= 0) {
+                b->size = got;
+                *ret = b;
+                return 0;
+        }
+        tree_blob_unref(b);
+        if (r != -EFBIG)
+                return r;
+        /* Larger than stated: into a spool file. */
+        return spool_payload(path, p, ret);
 }
 
 struct RpmUnpacked {
@@ -253,6 +289,70 @@ static int unpack_fail(RpmUnpacked *u, int r, const char *fmt, ...) {
                 u->error = NULL;
         va_end(ap);
         return r;
+}
+
+/* The header's file an entry of the payload is: its name without the
+ * leading "."; SIZE_MAX if none (or one seen already). The payload's order
+ * follows the header's, so the search starts after the previous match
+ * (linear, not quadratic). */
+static size_t find_entry(const RpmFileList *fi, const bool *seen, size_t *cursor, const char *en) {
+        if (en[0] == '.')
+                en++;
+        for (size_t j = 0; j < fi->n; j++) {
+                size_t k = (*cursor + j) % fi->n;
+                if (!seen[k] && strcmp(fi->files[k].path, en) == 0) {
+                        *cursor = k + 1;
+                        return k;
+                }
+        }
+        return SIZE_MAX;
+}
+
+/* The newc entries of a payload in a spool file, read header by header with
+ * the one newc decoder (tree/cpio.h): each file's contents become a slice of
+ * the spool, nothing of them is read. */
+static int walk_spooled(RpmUnpacked *u, TreeBlob *payload, bool *seen) {
+        const RpmFileList *fi = &u->fi;
+        const uint64_t size = payload->size;
+        _cleanup_free_ char *name = NULL;
+        size_t cursor = 0;
+        for (uint64_t off = 0;;) {
+                uint8_t h[CPIO_NEWC_HEADER_SIZE];
+                CpioNewcHeader ch;
+                if (size - off < sizeof h || tree_blob_read(payload, off, h, sizeof h) < 0 ||
+                    cpio_newc_header_parse(h, &ch) < 0)
+                        return unpack_fail(u, -EBADMSG, "package %s: its payload is not a complete newc cpio archive",
+                                           u->nevra);
+                uint64_t namesize = ch.namesize, filesize = ch.filesize;
+                uint64_t name_end = off + sizeof h + namesize;
+                name_end += cpio_newc_pad(name_end);
+                if (name_end > size || name_end + filesize > size)
+                        return unpack_fail(u, -EBADMSG, "package %s: its payload is not a complete newc cpio archive",
+                                           u->nevra);
+                free(name);
+                name = malloc(namesize);
+                if (!name)
+                        return -ENOMEM;
+                if (tree_blob_read(payload, off + sizeof h, name, namesize) < 0 ||
+                    cpio_name_check(name, namesize) < 0)
+                        return unpack_fail(u, -EBADMSG, "package %s: corrupt payload", u->nevra);
+                if (strcmp(name, CPIO_TRAILER) == 0)
+                        return 0;
+                size_t i = find_entry(fi, seen, &cursor, name);
+                if (i == SIZE_MAX)
+                        return unpack_fail(u, -EBADMSG,
+                                           "package %s: its payload holds '%s', which its header does not list",
+                                           u->nevra, name[0] == '.' ? name + 1 : name);
+                seen[i] = true;
+                /* newc puts a hard link group's data on its last member. */
+                if (S_ISREG(fi->files[i].mode) && filesize > 0) {
+                        u->content[i] = tree_blob_slice(payload, (size_t) name_end, (size_t) filesize);
+                        if (!u->content[i])
+                                return -ENOMEM;
+                }
+                uint64_t next = name_end + filesize;
+                off = MIN(next + cpio_newc_pad(next), size);
+        }
 }
 
 static int unpack(RpmUnpacked *u, const char *path) {
@@ -305,25 +405,17 @@ static int unpack(RpmUnpacked *u, const char *path) {
                 r = -ENOMEM;
                 goto finish;
         }
+        if (tree_blob_in_file(payload)) {
+                r = walk_spooled(u, payload, seen);
+                goto finish_walk;
+        }
         /* The payload's entries as they lie in the buffer: each file's
          * contents are a slice of it, no copy. */
         size_t off = 0;
         CpioNewcEntry ce;
         while ((r = cpio_newc_next(payload->data, payload->size, &off, &ce)) > 0) {
-                const char *en = ce.name;
-                if (en[0] == '.')
-                        en++;
-                /* The payload's order follows the header's, so the search
-                 * starts after the previous match (linear, not quadratic). */
-                size_t i = SIZE_MAX;
-                for (size_t j = 0; j < fi->n; j++) {
-                        size_t k = (cursor + j) % fi->n;
-                        if (!seen[k] && strcmp(fi->files[k].path, en) == 0) {
-                                i = k;
-                                cursor = k + 1;
-                                break;
-                        }
-                }
+                const char *en = ce.name[0] == '.' ? ce.name + 1 : ce.name;
+                size_t i = find_entry(fi, seen, &cursor, ce.name);
                 if (i == SIZE_MAX) {
                         r = unpack_fail(u, -EBADMSG, "package %s: its payload holds '%s', which its header does not list",
                                         u->nevra, en);
@@ -344,6 +436,11 @@ static int unpack(RpmUnpacked *u, const char *path) {
                 r = unpack_fail(u, -EBADMSG, "package %s: its payload is not a complete newc cpio archive", u->nevra);
                 goto finish;
         }
+
+        r = 0;
+finish_walk:
+        if (r < 0)
+                goto finish;
 
         /* Hard links: the files of one inode share the contents the payload
          * gave one of them (newc puts the data on the last link). */

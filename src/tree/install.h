@@ -41,3 +41,11 @@ int rpm_unpack(const char *path, RpmUnpacked **ret);
 const char *rpm_unpacked_error(const RpmUnpacked *u); /* NULL if none */
 int tree_install_unpacked(Tree *t, RpmUnpacked *u, Diagnostics *d, InstallResult *ret);
 RpmUnpacked *rpm_unpacked_free(RpmUnpacked *u);
+
+/* Payloads whose stated uncompressed size is above this (64 MiB by
+ * default), or unknown, are decompressed into a private unlinked file in
+ * $TMPDIR (or /var/tmp), read in pieces, and the files' contents stay there
+ * (blobs in a file, tree.h): memory does not grow with a package's size.
+ * Smaller ones go into memory, which is faster. For tests and benchmarks;
+ * not thread-safe with rpm_unpack(). */
+void rpm_unpack_set_spool_min(uint64_t bytes);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "basic/alloc.h"
 #include "basic/strbuf.h"
@@ -28,7 +29,7 @@ TreeBlob *tree_blob_take(uint8_t *data, size_t size) {
                 free(data);
                 return NULL;
         }
-        *b = (TreeBlob) { .data = data, .size = size, .ref = 1 };
+        *b = (TreeBlob) { .data = data, .size = size, .ref = 1, .fd = -1 };
         return b;
 }
 
@@ -54,7 +55,18 @@ TreeBlob *tree_blob_take_huge(uint8_t *data, size_t size, size_t huge_size) {
                 huge_free(data, huge_size);
                 return NULL;
         }
-        *b = (TreeBlob) { .data = data, .size = size, .ref = 1, .huge_size = huge_size };
+        *b = (TreeBlob) { .data = data, .size = size, .ref = 1, .huge_size = huge_size, .fd = -1 };
+        return b;
+}
+
+TreeBlob *tree_blob_take_fd(int fd, uint64_t offset, size_t size) {
+        TreeBlob *b = fd >= 0 ? new0(TreeBlob, 1) : NULL;
+        if (!b) {
+                if (fd >= 0)
+                        close(fd);
+                return NULL;
+        }
+        *b = (TreeBlob) { .size = size, .ref = 1, .fd = fd, .offset = offset };
         return b;
 }
 
@@ -64,7 +76,8 @@ TreeBlob *tree_blob_slice(TreeBlob *parent, size_t off, size_t size) {
         TreeBlob *b = new0(TreeBlob, 1);
         if (!b)
                 return NULL;
-        *b = (TreeBlob) { .data = parent->data + off, .size = size, .ref = 1, .parent = tree_blob_ref(parent) };
+        *b = (TreeBlob) { .data = parent->data ? parent->data + off : NULL, .size = size, .ref = 1,
+                          .parent = tree_blob_ref(parent), .fd = parent->fd, .offset = parent->offset + off };
         return b;
 }
 
@@ -72,6 +85,8 @@ TreeBlob *tree_blob_unref(TreeBlob *b) {
         if (b && __atomic_sub_fetch(&b->ref, 1, __ATOMIC_ACQ_REL) == 0) {
                 if (b->parent)
                         tree_blob_unref(b->parent);
+                else if (b->fd >= 0)
+                        close(b->fd);
                 else if (b->huge_size)
                         huge_free(b->data, b->huge_size);
                 else
@@ -79,6 +94,95 @@ TreeBlob *tree_blob_unref(TreeBlob *b) {
                 free(b);
         }
         return NULL;
+}
+
+int tree_blob_read(const TreeBlob *b, uint64_t off, void *buf, size_t n) {
+        if (off > b->size || n > b->size - off)
+                return -EINVAL;
+        if (b->fd < 0) {
+                if (n > 0)
+                        memcpy(buf, b->data + off, n);
+                return 0;
+        }
+        uint8_t *p = buf;
+        while (n > 0) {
+                ssize_t k = pread(b->fd, p, n, (off_t) (b->offset + off));
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        return -EIO;
+                p += k;
+                off += (uint64_t) k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
+int tree_blob_load(const TreeBlob *b, size_t max, uint8_t **ret, size_t *ret_size) {
+        size_t n = b ? b->size : 0;
+        if (n > max)
+                return -EFBIG;
+        uint8_t *d = malloc(n + 1);
+        if (!d)
+                return -ENOMEM;
+        int r = n > 0 ? tree_blob_read(b, 0, d, n) : 0;
+        if (r < 0) {
+                free(d);
+                return r;
+        }
+        d[n] = 0;
+        *ret = d;
+        if (ret_size)
+                *ret_size = n;
+        return 0;
+}
+
+int tree_blob_foreach(const TreeBlob *b, TreeBlobPieceFn fn, void *userdata) {
+        if (!b || b->size == 0)
+                return 0;
+        if (b->fd < 0)
+                return fn(userdata, 0, b->data, b->size);
+        _cleanup_free_ uint8_t *buf = malloc(MIN(b->size, TREE_BLOB_CHUNK));
+        if (!buf)
+                return -ENOMEM;
+        for (uint64_t off = 0; off < b->size; off += TREE_BLOB_CHUNK) {
+                size_t k = (size_t) MIN((uint64_t) TREE_BLOB_CHUNK, b->size - off);
+                int r = tree_blob_read(b, off, buf, k);
+                if (r >= 0)
+                        r = fn(userdata, off, buf, k);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int tree_blob_equal(const TreeBlob *a, const TreeBlob *b) {
+        size_t an = a ? a->size : 0, bn = b ? b->size : 0;
+        if (an != bn)
+                return 0;
+        if (an == 0 || a == b)
+                return 1;
+        if (a->fd < 0 && b->fd < 0)
+                return memcmp(a->data, b->data, an) == 0;
+        if (a->fd >= 0 && a->fd == b->fd && a->offset == b->offset)
+                return 1;
+        _cleanup_free_ uint8_t *x = malloc(TREE_BLOB_CHUNK), *y = malloc(TREE_BLOB_CHUNK);
+        if (!x || !y)
+                return -ENOMEM;
+        for (uint64_t off = 0; off < an; off += TREE_BLOB_CHUNK) {
+                size_t k = (size_t) MIN((uint64_t) TREE_BLOB_CHUNK, an - off);
+                int r = tree_blob_read(a, off, x, k);
+                if (r >= 0)
+                        r = tree_blob_read(b, off, y, k);
+                if (r < 0)
+                        return r;
+                if (memcmp(x, y, k) != 0)
+                        return 0;
+        }
+        return 1;
 }
 
 void tree_node_free(TreeNode *n) {
@@ -533,7 +637,14 @@ static int lookup_id(const Tree *t, const char *file, const char *name, uint32_t
         TreeNode *n = tree_get(t, file);
         if (!n || n->type != TREE_REG || !n->blob)
                 return -ENOENT;
-        const char *p = (const char *) n->blob->data, *end = p + n->blob->size;
+        /* Called for every file installed: read in place when in memory. */
+        _cleanup_free_ uint8_t *copy = NULL;
+        if (tree_blob_in_file(n->blob)) {
+                int r = tree_blob_load(n->blob, (size_t) 64 << 20, &copy, NULL);
+                if (r < 0)
+                        return r == -EFBIG ? -ENOENT : r;
+        }
+        const char *p = (const char *) (copy ? copy : n->blob->data), *end = p + n->blob->size;
         size_t nl = strlen(name);
         while (p < end) {
                 const char *eol = memchr(p, '\n', (size_t) (end - p));

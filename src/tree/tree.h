@@ -31,23 +31,59 @@ typedef enum TreeType {
 } TreeType;
 
 /* File contents, shared by the nodes of one hard-link group and by nodes
- * made identical on purpose. Reference counted. */
+ * made identical on purpose. Reference counted, never changed once made.
+ *
+ * Two kinds: in memory (data, small things: settings' text files, boot
+ * files, the payloads of small packages) and in a file (fd, offset: a
+ * private spool file a large package's payload was decompressed into), so
+ * that a tree's contents need not fit in memory. Readers go through
+ * tree_blob_read() in bounded pieces (TREE_BLOB_CHUNK), or tree_blob_load()
+ * for small files they parse. */
 typedef struct TreeBlob {
-        uint8_t *data;
+        uint8_t *data; /* in memory: the contents; NULL when they are in a file */
         size_t size;
         unsigned ref;
-        struct TreeBlob *parent; /* a slice: data lies in parent's (held by a reference) */
+        struct TreeBlob *parent; /* a slice: data (or offset) lies in parent's (held by a reference) */
         size_t huge_size;        /* data is from huge_alloc(huge_size); 0: malloc or a slice */
+        int fd;                  /* in a file: the file (owned by the root blob, not by a slice); else -1 */
+        uint64_t offset;         /* in a file: where the contents start in fd */
 } TreeBlob;
+
+#define TREE_BLOB_CHUNK ((size_t) 1 << 20) /* what a writer reads at once */
 
 TreeBlob *tree_blob_new(const void *data, size_t size);       /* copies */
 TreeBlob *tree_blob_take(uint8_t *data, size_t size);         /* takes a malloc'd buffer */
 TreeBlob *tree_blob_take_huge(uint8_t *data, size_t size, size_t huge_size); /* from huge_alloc() */
+/* size bytes at offset of the file fd, which the blob takes (also on
+ * failure) and closes when its last reference (or its last slice's) goes.
+ * The file must not change while the blob lives. */
+TreeBlob *tree_blob_take_fd(int fd, uint64_t offset, size_t size);
 /* size bytes at off of parent, without copying; parent lives as long as the slice. */
 TreeBlob *tree_blob_slice(TreeBlob *parent, size_t off, size_t size);
 TreeBlob *tree_blob_ref(TreeBlob *b);
 TreeBlob *tree_blob_unref(TreeBlob *b);
 DEFINE_TRIVIAL_CLEANUP_FUNC(TreeBlob *, tree_blob_unref);
+
+static inline bool tree_blob_in_file(const TreeBlob *b) {
+        return b->fd >= 0;
+}
+/* n bytes at off of the contents into buf: 0, -EINVAL if they are not all
+ * within the blob, -EIO if the file is shorter than the blob says, -errno.
+ * Thread-safe (pread). */
+int tree_blob_read(const TreeBlob *b, uint64_t off, void *buf, size_t n);
+/* The whole contents in a malloc'd buffer with a NUL after them (not
+ * counted), for small files that are parsed; b may be NULL (empty). Above
+ * max bytes: -EFBIG. */
+int tree_blob_load(const TreeBlob *b, size_t max, uint8_t **ret, size_t *ret_size);
+/* Hands the contents to fn in order: in-memory ones in one piece, in place;
+ * file ones in pieces of TREE_BLOB_CHUNK bytes read into one buffer (so
+ * memory stays bounded whatever the size). off is the piece's offset in the
+ * contents. A negative return of fn stops and is returned. b NULL or empty:
+ * fn is not called. */
+typedef int (*TreeBlobPieceFn)(void *userdata, uint64_t off, const void *data, size_t n);
+int tree_blob_foreach(const TreeBlob *b, TreeBlobPieceFn fn, void *userdata);
+/* 1 if the contents are the same, 0 if not (NULL is empty), -errno. */
+int tree_blob_equal(const TreeBlob *a, const TreeBlob *b);
 
 typedef struct TreeXattr {
         char *name; /* "security.selinux", "security.capability", ... */

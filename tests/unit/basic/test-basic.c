@@ -2,7 +2,9 @@
 /* Unit tests of src/basic: compression (concatenated frames and members, as
  * repository metadata is written) and vectored writes. */
 
+#include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -220,4 +222,99 @@ static void test_source_date_epoch(void) {
         CHECK(unsetenv("SOURCE_DATE_EPOCH") == 0);
 }
 
-UNIT_MAIN(test_concat_zstd, test_concat_gzip, test_zstd_large, test_chunked_zstd, test_chunked_gzip, test_xz, test_writev, test_source_date_epoch)
+
+typedef struct Collect {
+        uint8_t *buf;
+        size_t len, cap;
+        int fail_at; /* the piece number that fails with -ENOSPC; 0: none */
+        int pieces;
+} Collect;
+
+static int collect(void *userdata, const void *data, size_t n) {
+        Collect *c = userdata;
+        if (++c->pieces == c->fail_at)
+                return -ENOSPC;
+        if (c->len + n > c->cap)
+                return -EFBIG;
+        memcpy(c->buf + c->len, data, n);
+        c->len += n;
+        return 0;
+}
+
+/* decompress_fd(): gzip members, zstd frames, xz and plain bytes, read from a
+ * file at an offset in pieces smaller than the input. */
+static void test_decompress_fd(void) {
+        const size_t n = 3 * ((size_t) 1 << 20) + 777;
+        _cleanup_free_ uint8_t *data = malloc(n), *got = malloc(n + 16);
+        CHECK(data && got);
+        uint64_t x = 0x9E3779B97F4A7C15u;
+        for (size_t i = 0; i < n; i++) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                data[i] = i % 3 ? (uint8_t) x : 'a'; /* compressible a little: members of ~700 KiB */
+        }
+        char path[] = "/tmp/test-basic-dfd-XXXXXX";
+        int fd = mkstemp(path);
+        CHECK(fd >= 0);
+        unlink(path);
+        for (int kind = 0; kind < 4; kind++) {
+                uint8_t *z = NULL;
+                size_t zl = 0, cap = 0;
+                bool huge = false;
+                if (kind == 0) {
+                        CHECK(gzip_compress_chunked(data, n, (size_t) 1 << 20, 2, &z, &zl, &cap) == 0);
+                        huge = true;
+                } else if (kind == 1) {
+                        CHECK(zstd_compress_chunked(data, n, 3, (size_t) 1 << 20, 2, &z, &zl, &cap) == 0);
+                        huge = true;
+                } else if (kind == 2) {
+                        char raw[] = "/tmp/test-basic-raw-XXXXXX";
+                        int rfd = mkstemp(raw);
+                        CHECK(rfd >= 0 && loop_write(rfd, data, n) == 0);
+                        close(rfd);
+                        char cmd[128];
+                        snprintf(cmd, sizeof cmd, "xz -c -0 %s", raw);
+                        FILE *g = popen(cmd, "r");
+                        z = malloc(2 * n);
+                        zl = g && z ? fread(z, 1, 2 * n, g) : 0;
+                        if (g)
+                                pclose(g);
+                        unlink(raw);
+                        CHECK(zl > 6);
+                } else {
+                        z = malloc(n);
+                        memcpy(z, data, n);
+                        zl = n;
+                }
+                CHECK(ftruncate(fd, 0) == 0);
+                CHECK(pwrite(fd, "garbage", 7, 0) == 7);
+                CHECK(pwrite(fd, z, zl, 7) == (ssize_t) zl);
+                Collect c = { .buf = got, .cap = n + 16 };
+                CHECK(decompress_fd(fd, 7, UINT64_MAX, UINT64_MAX, collect, &c) == 0);
+                CHECK(c.len == n && memcmp(got, data, n) == 0);
+                /* A length: the bytes after it are not read. */
+                CHECK(pwrite(fd, "trailing", 8, 7 + (off_t) zl) == 8);
+                c = (Collect) { .buf = got, .cap = n + 16 };
+                CHECK(decompress_fd(fd, 7, zl, UINT64_MAX, collect, &c) == 0);
+                CHECK(c.len == n && memcmp(got, data, n) == 0);
+                /* Too much out. */
+                c = (Collect) { .buf = got, .cap = n + 16 };
+                CHECK(decompress_fd(fd, 7, zl, n - 1, collect, &c) == -EFBIG);
+                /* The sink's error stops it. */
+                c = (Collect) { .buf = got, .cap = n + 16, .fail_at = 2 };
+                CHECK(decompress_fd(fd, 7, zl, UINT64_MAX, collect, &c) == -ENOSPC);
+                if (kind < 3) {
+                        /* Cut short: an error, not a shorter result. */
+                        c = (Collect) { .buf = got, .cap = n + 16 };
+                        CHECK(decompress_fd(fd, 7, zl - 5, UINT64_MAX, collect, &c) == -EBADMSG);
+                }
+                if (huge)
+                        huge_free(z, cap);
+                else
+                        free(z);
+        }
+        close(fd);
+}
+
+UNIT_MAIN(test_concat_zstd, test_concat_gzip, test_zstd_large, test_chunked_zstd, test_chunked_gzip, test_xz, test_writev, test_source_date_epoch, test_decompress_fd)

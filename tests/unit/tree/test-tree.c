@@ -4,10 +4,12 @@
  * read back by GNU tar and cpio. */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "basic/fileio.h"
 #include "basic/macro.h"
@@ -279,4 +281,173 @@ static void test_cpio(void) {
                 fprintf(stderr, "cpio not found: GNU cpio check skipped\n");
 }
 
-UNIT_MAIN(test_paths, test_install, test_cpio)
+
+typedef struct Pieces {
+        uint8_t *buf;
+        size_t len, pieces;
+} Pieces;
+
+static int collect_piece(void *userdata, uint64_t off, const void *data, size_t n) {
+        Pieces *c = userdata;
+        if (off != c->len)
+                return -EINVAL;
+        memcpy(c->buf + off, data, n);
+        c->len += n;
+        c->pieces++;
+        return 0;
+}
+
+static bool fd_open(int fd) {
+        return fcntl(fd, F_GETFD) >= 0;
+}
+
+/* File contents in memory and in a file: the accessor, slices, the file's
+ * lifetime, and archives that do not depend on where the contents are. */
+static void test_blobs(void) {
+        const size_t size = 3 * TREE_BLOB_CHUNK + 12345, lead = 100;
+        _cleanup_free_ uint8_t *pattern = malloc(size), *got = malloc(size);
+        CHECK(pattern && got);
+        for (size_t i = 0; i < size; i++)
+                pattern[i] = (uint8_t) (i * 2654435761u >> 13);
+
+        _cleanup_(tree_blob_unrefp) TreeBlob *m = tree_blob_new(pattern, size);
+        CHECK(m && !tree_blob_in_file(m));
+        CHECK(tree_blob_read(m, 10, got, 5) == 0 && memcmp(got, pattern + 10, 5) == 0);
+        CHECK(tree_blob_read(m, size - 4, got, 5) == -EINVAL);
+        CHECK(tree_blob_read(m, size + 1, got, 0) == -EINVAL);
+
+        char spool[] = "/tmp/test-tree-spool-XXXXXX";
+        int fd = mkstemp(spool);
+        CHECK(fd >= 0);
+        unlink(spool);
+        CHECK(loop_write(fd, "0123456789", 10) == 0);
+        CHECK(lseek(fd, (off_t) lead, SEEK_SET) == (off_t) lead);
+        CHECK(loop_write(fd, pattern, size) == 0);
+        TreeBlob *f = tree_blob_take_fd(fd, lead, size);
+        CHECK(f && tree_blob_in_file(f) && f->size == size);
+        CHECK(tree_blob_read(f, 0, got, size) == 0 && memcmp(got, pattern, size) == 0);
+        CHECK(tree_blob_read(f, size - 3, got, 4) == -EINVAL);
+
+        /* Pieces: bounded, in order, together the contents. */
+        Pieces c = { got, 0, 0 };
+        memset(got, 0, size);
+        CHECK(tree_blob_foreach(f, collect_piece, &c) == 0);
+        CHECK(c.len == size && c.pieces == 4 && memcmp(got, pattern, size) == 0);
+        c = (Pieces) { got, 0, 0 };
+        CHECK(tree_blob_foreach(m, collect_piece, &c) == 0 && c.pieces == 1 && c.len == size);
+        c = (Pieces) { got, 0, 0 };
+        CHECK(tree_blob_foreach(NULL, collect_piece, &c) == 0 && c.pieces == 0);
+
+        /* A slice of a file blob reads from the same file, at its offset. */
+        TreeBlob *s = tree_blob_slice(f, TREE_BLOB_CHUNK - 7, 20);
+        CHECK(s && tree_blob_in_file(s) && s->size == 20);
+        CHECK(tree_blob_slice(f, size - 1, 2) == NULL);
+        CHECK(tree_blob_read(s, 0, got, 20) == 0 && memcmp(got, pattern + TREE_BLOB_CHUNK - 7, 20) == 0);
+
+        /* Equality across kinds. */
+        CHECK(tree_blob_equal(f, m) == 1);
+        CHECK(tree_blob_equal(f, s) == 0);
+        _cleanup_(tree_blob_unrefp) TreeBlob *ms = tree_blob_new(pattern + TREE_BLOB_CHUNK - 7, 20);
+        CHECK(ms && tree_blob_equal(s, ms) == 1 && tree_blob_equal(ms, s) == 1);
+        pattern[size - 1] ^= 1;
+        _cleanup_(tree_blob_unrefp) TreeBlob *m2 = tree_blob_new(pattern, size);
+        pattern[size - 1] ^= 1;
+        CHECK(m2 && tree_blob_equal(f, m2) == 0);
+        CHECK(tree_blob_equal(NULL, NULL) == 1);
+
+        /* Whole, for parsers: NUL-terminated, bounded. */
+        _cleanup_free_ uint8_t *all = NULL;
+        size_t all_size = 0;
+        CHECK(tree_blob_load(s, 100, &all, &all_size) == 0 && all_size == 20 && all[20] == 0 &&
+              memcmp(all, pattern + TREE_BLOB_CHUNK - 7, 20) == 0);
+        CHECK(tree_blob_load(f, 100, &all, &all_size) == -EFBIG);
+
+        /* Archives do not depend on where the contents are. */
+        _cleanup_(tree_freep) Tree *tm = tree_new(100), *tf = tree_new(100);
+        CHECK(tm && tf);
+        CHECK(tree_add_blob(tm, "/big", m, 0644, 0, 0, NULL) == 0 && tree_add_blob(tm, "/small", ms, 0600, 1, 2, NULL) == 0);
+        CHECK(tree_add_blob(tf, "/big", f, 0644, 0, 0, NULL) == 0 && tree_add_blob(tf, "/small", s, 0600, 1, 2, NULL) == 0);
+        for (TreeArchiveFormat fmt = 0; fmt < _TREE_ARCHIVE_MAX; fmt++) {
+                TreeArchive am = {}, af = {};
+                CHECK(tree_archive(tm, fmt, &am) == 0 && tree_archive(tf, fmt, &af) == 0);
+                CHECK(am.len > size && am.len == af.len && memcmp(am.data, af.data, am.len) == 0);
+                tree_archive_release(&am);
+                tree_archive_release(&af);
+        }
+
+        /* The file is closed with the last reference, not before. */
+        tree_blob_unref(f);
+        CHECK(fd_open(fd));
+        tree_blob_unref(s);
+        CHECK(fd_open(fd));
+        tf = tree_free(tf);
+        CHECK(!fd_open(fd));
+        CHECK(tree_blob_take_fd(-1, 0, 0) == NULL);
+}
+
+/* A package unpacked into a spool file gives the same tree as one unpacked
+ * into memory; its contents stay in the file. */
+static void test_install_spooled(void) {
+        char dir[] = "/tmp/test-tree-XXXXXX";
+        CHECK(mkdtemp(dir) != NULL);
+        const size_t size = 2 * TREE_BLOB_CHUNK + 333;
+        _cleanup_free_ uint8_t *pattern = malloc(size), *got = malloc(size);
+        CHECK(pattern && got);
+        /* Not compressible: a payload over 1024 times its compressed size is spooled too. */
+        uint64_t x = 88172645463325252u;
+        for (size_t i = 0; i < size; i++) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                pattern[i] = (uint8_t) x;
+        }
+        _cleanup_free_ char *big = path_join(dir, "big"), *small = path_join(dir, "small"), *empty = path_join(dir, "empty"),
+                            *pkg = NULL;
+        CHECK(write_file_atomic(empty, "", 0, 0644) == 0);
+        CHECK(write_file_atomic(big, pattern, size, 0644) == 0);
+        CHECK(write_file_atomic(small, "hello\n", 6, 0644) == 0);
+        RpmFile files[] = {
+                { .path = "/usr", .mode = S_IFDIR | 0755, .user = "root", .group = "root", .mtime = 50 },
+                { .path = "/usr/big", .mode = S_IFREG | 0644, .user = "root", .group = "root", .mtime = 60, .source = big },
+                { .path = "/usr/empty", .mode = S_IFREG | 0644, .user = "root", .group = "root", .mtime = 60,
+                  .source = empty },
+                { .path = "/usr/hi", .mode = S_IFLNK | 0777, .user = "root", .group = "root", .mtime = 60,
+                  .link_target = "small" },
+                { .path = "/usr/small", .mode = S_IFREG | 0600, .user = "root", .group = "root", .mtime = 70,
+                  .source = small },
+        };
+        write_pkg(dir, "spooled", files, ELEMENTSOF(files), &pkg);
+
+        _cleanup_(tree_freep) Tree *tf = tree_new(100), *tm = tree_new(100);
+        Diagnostics d = {};
+        InstallResult r1 = {}, r2 = {}, r3 = {};
+        rpm_unpack_set_spool_min(0);
+        CHECK(tree_install_rpm(tf, pkg, &d, &r1) == 0);
+        /* The same package again: identical files, compared through the file. */
+        CHECK(tree_install_rpm(tf, pkg, &d, &r3) == 0);
+        rpm_unpack_set_spool_min((uint64_t) 64 << 20);
+        CHECK(tree_install_rpm(tm, pkg, &d, &r2) == 0);
+        CHECK(d.n_errors == 0);
+        TreeNode *nf = tree_get(tf, "/usr/big"), *nm = tree_get(tm, "/usr/big");
+        CHECK(nf && nf->blob && tree_blob_in_file(nf->blob) && nf->blob->size == size);
+        CHECK(nm && nm->blob && !tree_blob_in_file(nm->blob));
+        CHECK(tree_blob_read(nf->blob, 0, got, size) == 0 && memcmp(got, pattern, size) == 0);
+        nf = tree_get(tf, "/usr/small");
+        CHECK(nf && nf->blob && tree_blob_in_file(nf->blob) && nf->blob->size == 6);
+        CHECK(tree_blob_read(nf->blob, 0, got, 6) == 0 && memcmp(got, "hello\n", 6) == 0);
+        nf = tree_get(tf, "/usr/empty");
+        CHECK(nf && nf->type == TREE_REG && (!nf->blob || nf->blob->size == 0));
+        TreeArchive af = {}, am = {};
+        CHECK(tree_archive(tf, TREE_ARCHIVE_TAR, &af) == 0 && tree_archive(tm, TREE_ARCHIVE_TAR, &am) == 0);
+        CHECK(af.len > size && af.len == am.len && memcmp(af.data, am.data, af.len) == 0);
+        tree_archive_release(&af);
+        tree_archive_release(&am);
+
+        install_result_release(&r1);
+        install_result_release(&r2);
+        install_result_release(&r3);
+        diagnostics_release(&d);
+        CHECK(rm_rf(dir) == 0);
+}
+
+UNIT_MAIN(test_paths, test_install, test_cpio, test_blobs, test_install_spooled)
