@@ -11,6 +11,7 @@
 
 #include "basic/hash.h"
 #include "basic/macro.h"
+#include "disk/gpt-format.h"
 #include "disk/gpt.h"
 
 typedef uint16_t le16_t;
@@ -41,36 +42,6 @@ struct protective_mbr {
         le16_t signature;
 } _packed_;
 static_assert(sizeof(struct protective_mbr) == 512, "protective MBR");
-
-/* UEFI 5.3.2 "GPT Header", table 5.5. */
-struct gpt_header {
-        uint8_t signature[8];
-        le32_t revision;
-        le32_t header_size;
-        le32_t header_crc32;
-        le32_t reserved;
-        le64_t my_lba;
-        le64_t alternate_lba;
-        le64_t first_usable_lba;
-        le64_t last_usable_lba;
-        uint8_t disk_guid[16];
-        le64_t partition_entry_lba;
-        le32_t number_of_partition_entries;
-        le32_t size_of_partition_entry;
-        le32_t partition_entry_array_crc32;
-} _packed_;
-static_assert(sizeof(struct gpt_header) == 92, "GPT header");
-
-/* UEFI 5.3.3 "GPT Partition Entry Array", table 5.6. */
-struct gpt_entry {
-        uint8_t partition_type_guid[16];
-        uint8_t unique_partition_guid[16];
-        le64_t starting_lba;
-        le64_t ending_lba;
-        le64_t attributes;
-        le16_t partition_name[36];
-} _packed_;
-static_assert(sizeof(struct gpt_entry) == 128, "GPT entry");
 
 static uint64_t round_up(uint64_t v, uint64_t m) {
         return (v + m - 1) / m * m;

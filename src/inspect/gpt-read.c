@@ -11,6 +11,7 @@
 #include <zlib.h>
 
 #include "basic/alloc.h"
+#include "disk/gpt-format.h"
 #include "inspect/disk.h"
 
 typedef uint16_t le16_t;
@@ -21,36 +22,6 @@ typedef uint64_t le64_t;
 /* The most bytes of entry array read: 128 entries of 128 bytes is the
  * usual 16 KiB; allow up to 1 MiB (e.g. 4096 entries of 256 bytes). */
 #define ARRAY_MAX (1u << 20)
-
-/* 5.3.2, table 5.5. */
-struct gpt_header {
-        uint8_t signature[8]; /* "EFI PART" */
-        le32_t revision;
-        le32_t header_size;
-        le32_t header_crc32;
-        le32_t reserved;
-        le64_t my_lba;
-        le64_t alternate_lba;
-        le64_t first_usable_lba;
-        le64_t last_usable_lba;
-        uint8_t disk_guid[16];
-        le64_t partition_entry_lba;
-        le32_t number_of_partition_entries;
-        le32_t size_of_partition_entry;
-        le32_t partition_entry_array_crc32;
-} _packed_;
-static_assert(sizeof(struct gpt_header) == 92, "GPT header");
-
-/* 5.3.3, table 5.6. */
-struct gpt_entry {
-        uint8_t partition_type_guid[16];
-        uint8_t unique_partition_guid[16];
-        le64_t starting_lba;
-        le64_t ending_lba;
-        le64_t attributes;
-        le16_t partition_name[36];
-} _packed_;
-static_assert(sizeof(struct gpt_entry) == 128, "GPT entry");
 
 GptTable *gpt_table_free(GptTable *t) {
         if (!t)
