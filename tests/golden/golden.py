@@ -21,32 +21,13 @@ read every regenerated file before committing it.
 Prints "ok NAME" or "FAIL NAME" plus a unified diff per case, then
 "golden: N passed, N failed"; exits 1 if a case failed or none was found.
 """
-import difflib
 import os
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from runner import diff, read_text, write_text
+import runner
 
 TIMEOUT = 20  # seconds per case; a hang is a failure, not a stuck suite
-
-
-def usage(msg=None):
-    if msg:
-        print(f"golden.py: {msg}", file=sys.stderr)
-    print("Usage: golden.py SLIPWAY CASES_DIR [--regenerate] [NAME...]", file=sys.stderr)
-    sys.exit(2)
-
-
-def read_text(path):
-    with open(path, "rb") as f:
-        return f.read().decode("utf-8", "surrogateescape")
-
-
-def write_text(path, text):
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(text.encode("utf-8", "surrogateescape"))
-    os.replace(tmp, path)
 
 
 def read_args(case_dir):
@@ -79,17 +60,6 @@ def run_case(slipway, case_dir):
         return f"timeout after {TIMEOUT} s", err, out
     return (status_line(p.returncode), p.stderr.decode("utf-8", "surrogateescape"),
             p.stdout.decode("utf-8", "surrogateescape"))
-
-
-def diff(want, got, want_name, got_name):
-    lines = difflib.unified_diff(want.splitlines(keepends=True), got.splitlines(keepends=True),
-                                 fromfile=want_name, tofile=got_name)
-    out = []
-    for line in lines:
-        if not line.endswith("\n"):
-            line += "\n\\ No newline at end of file\n"
-        out.append(line)
-    return "".join(out)
 
 
 def check_case(slipway, cases_dir, name, regenerate):
@@ -133,59 +103,5 @@ def check_case(slipway, cases_dir, name, regenerate):
     return True, f"ok {name}\n"
 
 
-def main(argv):
-    regenerate = False
-    positional = []
-    for a in argv[1:]:
-        if a == "--regenerate":
-            regenerate = True
-        elif a in ("-h", "--help"):
-            print(__doc__.strip())
-            return 0
-        elif a.startswith("-") and a != "-":
-            usage(f"unknown option '{a}'")
-        else:
-            positional.append(a)
-    if len(positional) < 2:
-        usage()
-    slipway, cases_dir, names = positional[0], positional[1], positional[2:]
-
-    # The cases run in their own directories: resolve a relative path now.
-    if os.sep in slipway:
-        slipway = os.path.abspath(slipway)
-    if not os.path.isdir(cases_dir):
-        usage(f"'{cases_dir}' is not a directory")
-    if not (os.access(slipway, os.X_OK) and os.path.isfile(slipway)) and os.sep in slipway:
-        print(f"golden.py: '{slipway}' is not an executable file", file=sys.stderr)
-        return 1
-    cases_dir = os.path.abspath(cases_dir)
-
-    all_cases = sorted(e.name for e in os.scandir(cases_dir) if e.is_dir() and not e.name.startswith("."))
-    if names:
-        unknown = [n.rstrip("/") for n in names if n.rstrip("/") not in all_cases]
-        if unknown:
-            print(f"golden.py: no such case: {', '.join(unknown)}", file=sys.stderr)
-            return 1
-        cases = [n.rstrip("/") for n in names]
-    else:
-        cases = all_cases
-
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 4) as pool:
-        results = list(pool.map(lambda n: check_case(slipway, cases_dir, n, regenerate), cases))
-
-    passed = failed = 0
-    for ok, text in results:
-        sys.stdout.write(text)
-        if ok:
-            passed += 1
-        else:
-            failed += 1
-    if not cases:
-        print(f"golden.py: no cases in '{cases_dir}'", file=sys.stderr)
-    print(f"golden: {passed} passed, {failed} failed")
-    sys.stdout.flush()
-    return 1 if failed or not cases else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(runner.main(sys.argv, "golden.py", __doc__, check_case, os.cpu_count() or 4))

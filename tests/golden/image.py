@@ -49,7 +49,6 @@ if given): read every diff before committing it.
 Prints "ok NAME" or "FAIL NAME" plus unified diffs, then
 "golden: N passed, N failed"; exits 1 if a case failed or none was found.
 """
-import difflib
 import gzip
 import hashlib
 import io
@@ -62,7 +61,8 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from runner import diff, read_text, write_text
+import runner
 
 TIMEOUT = 120       # seconds for one tool or slipway run
 TEXT_MAX = 2048     # regular files up to this size that are text are shown whole
@@ -74,25 +74,6 @@ TOOLS = ["sfdisk", "debugfs", "e2fsck", "mdir", "mcopy", "fsck.vfat", "rpm", "qe
 
 class DumpError(Exception):
     pass
-
-
-def usage(msg=None):
-    if msg:
-        print(f"image.py: {msg}", file=sys.stderr)
-    print("Usage: image.py SLIPWAY CASES_DIR [--regenerate] [NAME...]", file=sys.stderr)
-    sys.exit(2)
-
-
-def read_text(path):
-    with open(path, "rb") as f:
-        return f.read().decode("utf-8", "surrogateescape")
-
-
-def write_text(path, text):
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(text.encode("utf-8", "surrogateescape"))
-    os.replace(tmp, path)
 
 
 def env():
@@ -504,16 +485,6 @@ def make_dumps(slipway, case_dir, tmp):
     return dumps, None
 
 
-def diff(want, got, want_name, got_name):
-    out = []
-    for line in difflib.unified_diff(want.splitlines(keepends=True), got.splitlines(keepends=True),
-                                     fromfile=want_name, tofile=got_name):
-        if not line.endswith("\n"):
-            line += "\n\\ No newline at end of file\n"
-        out.append(line)
-    return "".join(out)
-
-
 def check_case(slipway, cases_dir, name, regenerate):
     case_dir = os.path.join(cases_dir, name)
     exp_dir = os.path.join(case_dir, "expected")
@@ -560,57 +531,13 @@ def check_case(slipway, cases_dir, name, regenerate):
     return True, f"ok {name}\n"
 
 
-def main(argv):
-    regenerate = False
-    positional = []
-    for a in argv[1:]:
-        if a == "--regenerate":
-            regenerate = True
-        elif a in ("-h", "--help"):
-            print(__doc__.strip())
-            return 0
-        elif a.startswith("-") and a != "-":
-            usage(f"unknown option '{a}'")
-        else:
-            positional.append(a)
-    if len(positional) < 2:
-        usage()
-    slipway, cases_dir, names = positional[0], positional[1], positional[2:]
-    if os.sep in slipway:
-        slipway = os.path.abspath(slipway)
-    if not os.path.isdir(cases_dir):
-        usage(f"'{cases_dir}' is not a directory")
-    if not (os.access(slipway, os.X_OK) and os.path.isfile(slipway)) and os.sep in slipway:
-        print(f"image.py: '{slipway}' is not an executable file", file=sys.stderr)
-        return 1
+def prepare():
     missing = [t for t in TOOLS if not shutil.which(t)]
     if missing:
         print(f"SKIP: missing {', '.join(missing)} (scripts/debian-packages.txt)")
         return 77
-    cases_dir = os.path.abspath(cases_dir)
-    all_cases = sorted(e.name for e in os.scandir(cases_dir) if e.is_dir() and not e.name.startswith("."))
-    if names:
-        unknown = [n.rstrip("/") for n in names if n.rstrip("/") not in all_cases]
-        if unknown:
-            print(f"image.py: no such case: {', '.join(unknown)}", file=sys.stderr)
-            return 1
-        cases = [n.rstrip("/") for n in names]
-    else:
-        cases = all_cases
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(lambda n: check_case(slipway, cases_dir, n, regenerate), cases))
-    passed = failed = 0
-    for ok, text in results:
-        sys.stdout.write(text)
-        passed += ok
-        failed += not ok
-    if not cases:
-        print(f"image.py: no cases in '{cases_dir}'", file=sys.stderr)
-    print(f"golden: {passed} passed, {failed} failed")
-    sys.stdout.flush()
-    return 1 if failed or not cases else 0
+    return None
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(runner.main(sys.argv, "image.py", __doc__, check_case, 2, prepare))
