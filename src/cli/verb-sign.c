@@ -102,7 +102,7 @@ int verb_sign(const Context *ctx, int argc, char **argv) {
                 free(real[i]);
                 if (!first)
                         continue; /* the same file, named again */
-                if (rr == -EBADMSG || rr == -ENODATA)
+                if (rr == -EBADMSG) /* rpm_sign_file()'s one meaning of it */
                         log_error("'%s' is not a valid RPM package", argv[i]);
                 else if (rr < 0)
                         log_error_errno(rr, "cannot sign '%s'", argv[i]);

@@ -60,7 +60,7 @@ static char *solved_nevra(const SolvedPackage *sp) {
 }
 
 /* The rpmdb is made on the host (sqlite writes files) and read into the tree. */
-static int add_rpmdb(Tree *t, const InstallResult *inst, size_t n, int64_t when) {
+static int add_rpmdb(Tree *t, const InstallResult *inst, size_t n, int64_t when, RpmdbFailure *ret_failure) {
         _cleanup_free_ RpmdbPackage *db = new0(RpmdbPackage, n ? n : 1);
         _cleanup_free_ char *dir = NULL, *file = NULL, *data = NULL;
         size_t len;
@@ -81,7 +81,7 @@ static int add_rpmdb(Tree *t, const InstallResult *inst, size_t n, int64_t when)
         if (!mkdtemp(dir))
                 return -errno;
         file = path_join(dir, "rpmdb.sqlite");
-        r = file ? rpmdb_write(file, db, n) : -ENOMEM;
+        r = file ? rpmdb_write(file, db, n, ret_failure) : -ENOMEM;
         if (r >= 0)
                 r = read_full_file(file, &data, &len);
         (void) rm_rf(dir);
@@ -209,10 +209,14 @@ int compose_image(const Project *p, const Image *im, const Source *sources, size
                 }
         }
 
-        r = add_rpmdb(t, inst, n, when);
+        RpmdbFailure bad = {};
+        r = add_rpmdb(t, inst, n, when, &bad);
         if (r < 0) {
-                diag_error(d, NULL, "image '%s': cannot write the rpm database: %s", im->name,
-                           r == -EBADMSG ? "a package header rpm would refuse" : strerror(-r));
+                if (bad.why)
+                        diag_error(d, NULL, "image '%s': cannot write the rpm database: package %s: %s", im->name,
+                                   inst[bad.package].nevra, bad.why);
+                else
+                        diag_error(d, NULL, "image '%s': cannot write the rpm database: %s", im->name, strerror(-r));
                 r = -EINVAL;
                 goto finish;
         }

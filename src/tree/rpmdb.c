@@ -158,11 +158,13 @@ static bool has_tag(const RpmHeader *h, uint32_t tag) {
         return rpm_header_get(h, tag, &e) >= 0;
 }
 
-static int merge_legacy_sigs(RpmHeaderBuilder *b, const RpmHeader *h, const RpmHeader *sig) {
+static int merge_legacy_sigs(RpmHeaderBuilder *b, const RpmHeader *h, const RpmHeader *sig, const char **why) {
         /* None of the target tags may be in the main header already. */
         for (size_t i = 0; i < ELEMENTSOF(legacy_sigs); i++)
-                if (has_tag(h, legacy_sigs[i].tag) && !(legacy_sigs[i].quirk && !has_tag(sig, legacy_sigs[i].sigtag)))
+                if (has_tag(h, legacy_sigs[i].tag) && !(legacy_sigs[i].quirk && !has_tag(sig, legacy_sigs[i].sigtag))) {
+                        *why = "its main header carries a signature tag of the signature header";
                         return -EBADMSG;
+                }
 
         for (size_t i = 0; i < ELEMENTSOF(legacy_sigs); i++) {
                 RpmEntry e;
@@ -170,8 +172,10 @@ static int merge_legacy_sigs(RpmHeaderBuilder *b, const RpmHeader *h, const RpmH
                         continue;
                 /* rpm refuses the package when these do not hold. */
                 if (e.type != legacy_sigs[i].type || e.count < 1 || e.count > 16 * 1024 * 1024 ||
-                    (legacy_sigs[i].count && e.count != legacy_sigs[i].count))
+                    (legacy_sigs[i].count && e.count != legacy_sigs[i].count)) {
+                        *why = "a signature header tag of the wrong type or count";
                         return -EBADMSG;
+                }
                 e.tag = legacy_sigs[i].tag;
                 rpm_header_add_raw(b, &e);
         }
@@ -207,7 +211,7 @@ static int header_view(uint8_t *blob, size_t size, RpmHeader **ret) {
  * psm.c dbAdd() add. Added tags go after the immutable region, which is kept
  * verbatim so that its digests and signatures still verify (rpm checks them
  * whenever it reads a header from the database: rpmdb.c miVerifyHeader()). */
-static int installed_header(const RpmdbPackage *pkg, const Target *t, RpmHeader **ret) {
+static int installed_header(const RpmdbPackage *pkg, const Target *t, RpmHeader **ret, const char **why) {
         const RpmHeader *h = pkg->header;
         _cleanup_(rpm_header_builder_freep) RpmHeaderBuilder *b = rpm_header_builder_new();
         int r;
@@ -215,15 +219,19 @@ static int installed_header(const RpmdbPackage *pkg, const Target *t, RpmHeader 
         if (!b)
                 return -ENOMEM;
         /* rpm skips a header without a name as damaged (rpmdbNextIterator()). */
-        if (!rpm_header_get_string(h, RPMTAG_NAME))
+        if (!rpm_header_get_string(h, RPMTAG_NAME)) {
+                *why = "its header has no name";
                 return -EBADMSG;
+        }
         /* A v3 file list would be converted by applyRetrofits(), which
          * rewrites the region; packages of the last twenty years have none. */
-        if (has_tag(h, TAG_OLDFILENAMES))
+        if (has_tag(h, TAG_OLDFILENAMES)) {
+                *why = "a version 3 file list (OLDFILENAMES), which is not supported";
                 return -EOPNOTSUPP;
+        }
 
         if (pkg->signature) {
-                r = merge_legacy_sigs(b, h, pkg->signature);
+                r = merge_legacy_sigs(b, h, pkg->signature, why);
                 if (r < 0)
                         return r;
         }
@@ -263,8 +271,12 @@ static int installed_header(const RpmdbPackage *pkg, const Target *t, RpmHeader 
         _cleanup_free_ uint8_t *blob = NULL;
         size_t size;
         r = rpm_header_build_appended(b, h, &blob, &size);
-        if (r == -EEXIST) /* the package carries a tag only installing adds */
+        if (r == -EEXIST) {
+                *why = "it carries a tag that only installing adds";
                 return -EBADMSG;
+        }
+        if (r == -EBADMSG) /* rpm_header_build_appended()'s one reason for it */
+                *why = "its main header is not one immutable region, as rpm requires";
         if (r < 0)
                 return r;
         return header_view(TAKE_PTR(blob), size, ret);
@@ -389,6 +401,7 @@ typedef struct Db {
         sqlite3_stmt *put_pkg;
         sqlite3_stmt *put[ELEMENTSOF(indexes)];
         Target target;
+        const char *why; /* what is wrong with the package being added, for -EBADMSG */
 } Db;
 
 static int sqlite_errno(int rc) {
@@ -539,16 +552,22 @@ static int db_put_index(Db *db, size_t ix, const RpmHeader *h, uint32_t hnum) {
                         break;
                 }
                 default:
+                        db->why = "an indexed tag has a type rpm cannot index";
                         return -EBADMSG;
                 }
 
                 uint32_t idx = i;
                 if (trigindex) {
-                        if (i >= n_trigindex)
+                        if (i >= n_trigindex) {
+                                db->why = "its file trigger index has fewer entries than its file triggers";
                                 return -EBADMSG;
+                        }
                         idx = trigindex[i];
-                } else if (tag == TAG_FILETRIGGERNAME || tag == TAG_TRANSFILETRIGGERNAME)
-                        return -EBADMSG; /* rpm would read past the missing index */
+                } else if (tag == TAG_FILETRIGGERNAME || tag == TAG_TRANSFILETRIGGERNAME) {
+                        /* rpm would read past the missing index */
+                        db->why = "it has file triggers without a file trigger index";
+                        return -EBADMSG;
+                }
 
                 /* Install-time-only requires are not indexed. */
                 if (reqflags && i < n_reqflags && is_transient_req(reqflags[i]))
@@ -675,7 +694,7 @@ static int db_release(Db *db) {
         return r;
 }
 
-static int db_fill(Db *db, const char *file, const RpmdbPackage *pkgs, size_t n) {
+static int db_fill(Db *db, const char *file, const RpmdbPackage *pkgs, size_t n, RpmdbFailure *ret_failure) {
         int r = sqlite_errno(sqlite3_open_v2(file, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL));
         if (r < 0)
                 return r;
@@ -701,16 +720,19 @@ static int db_fill(Db *db, const char *file, const RpmdbPackage *pkgs, size_t n)
                 r = db_prepare(db);
         for (size_t i = 0; r >= 0 && i < n; i++) {
                 _cleanup_(rpm_header_freep) RpmHeader *h = NULL;
-                r = installed_header(&pkgs[i], &db->target, &h);
+                db->why = NULL;
+                r = installed_header(&pkgs[i], &db->target, &h, &db->why);
                 if (r >= 0)
                         r = db_add(db, h, (uint32_t) i + 1);
+                if (r < 0 && db->why && ret_failure)
+                        *ret_failure = (RpmdbFailure) { .package = i, .why = db->why };
         }
         if (r >= 0)
                 r = exec(db->db, "COMMIT");
         return r;
 }
 
-int rpmdb_write(const char *path, const RpmdbPackage *pkgs, size_t n) {
+int rpmdb_write(const char *path, const RpmdbPackage *pkgs, size_t n, RpmdbFailure *ret_failure) {
         if (n > INT32_MAX)
                 return -E2BIG;
         for (size_t i = 0; i < n; i++)
@@ -735,7 +757,7 @@ int rpmdb_write(const char *path, const RpmdbPackage *pkgs, size_t n) {
         }
 
         Db db = { .target = target_of(pkgs, n) };
-        r = db_fill(&db, tmp, pkgs, n);
+        r = db_fill(&db, tmp, pkgs, n, ret_failure);
         int k = db_release(&db);
         if (r >= 0)
                 r = k;

@@ -26,5 +26,11 @@ typedef struct RpmdbPackage {
  * of the Installtid index follow the first package that is not noarch (the
  * target's arch as the installing rpm would see it). -EBADMSG: a header rpm
  * would refuse to install (no immutable region, bad signature tags, tags only
- * installation may add); -EOPNOTSUPP: a v3 file list (OLDFILENAMES). */
-int rpmdb_write(const char *path, const RpmdbPackage *pkgs, size_t n);
+ * installation may add); -EOPNOTSUPP: a v3 file list (OLDFILENAMES). For
+ * these two, *ret_failure (optional) says which package and what is wrong
+ * with it. */
+typedef struct RpmdbFailure {
+        size_t package;  /* index into pkgs */
+        const char *why; /* static, lower case, e.g. "its header has no name" */
+} RpmdbFailure;
+int rpmdb_write(const char *path, const RpmdbPackage *pkgs, size_t n, RpmdbFailure *ret_failure);

@@ -276,7 +276,7 @@ static void test_rpmdb(void) {
                         .install_tid = tid,
                 };
         }
-        CHECK(rpmdb_write(dbfile, in, 3) == 0);
+        CHECK(rpmdb_write(dbfile, in, 3, NULL) == 0);
         _cleanup_free_ char *ours = dump_db(dbfile), *theirs = dump_db(reffile);
         CHECK(ours && theirs);
         if (ours && theirs && strcmp(ours, theirs) != 0) {
@@ -290,8 +290,8 @@ static void test_rpmdb(void) {
          * whether the file is new or replaced. */
         for (size_t i = 0; i < 3; i++)
                 in[i].install_time = in[i].install_tid = INSTALL_TIME;
-        CHECK(rpmdb_write(dbfile, in, 3) == 0);
-        CHECK(rpmdb_write(other, in, 3) == 0);
+        CHECK(rpmdb_write(dbfile, in, 3, NULL) == 0);
+        CHECK(rpmdb_write(other, in, 3, NULL) == 0);
         _cleanup_free_ char *a = NULL, *b = NULL;
         size_t na = 0, nb = 0;
         CHECK(read_full_file(dbfile, &a, &na) == 0);
@@ -305,7 +305,7 @@ static void test_rpmdb(void) {
         /* File states as given (RPMFILE_STATE_NOTINSTALLED = 2 here). */
         static const uint8_t states[] = { 0, 0, 2, 0, 0 };
         in[1].file_states = states;
-        CHECK(rpmdb_write(other, in, 3) == 0);
+        CHECK(rpmdb_write(other, in, 3, NULL) == 0);
         _cleanup_free_ char *otherdir = path_dirname(other);
         CHECK(run(&out, "rpm --dbpath %s -q --qf '[%%{FILESTATES} ]' alpha", otherdir) == 0);
         CHECK_STREQ(out, "0 0 2 0 0 ");
@@ -422,7 +422,7 @@ static void test_rpmdb(void) {
 static void test_rpmdb_errors(void) {
         _cleanup_free_ char *dbfile = tmp_path("errors/rpmdb.sqlite");
         RpmdbPackage none[1] = { { .header = NULL } };
-        CHECK(rpmdb_write(dbfile, none, 1) == -EINVAL);
+        CHECK(rpmdb_write(dbfile, none, 1, NULL) == -EINVAL);
         CHECK(!path_exists(dbfile));
 
         /* A header without a region is refused, and leaves nothing behind. */
@@ -435,15 +435,27 @@ static void test_rpmdb_errors(void) {
         RpmHeader *h = NULL;
         CHECK(blob && rpm_header_parse(blob, size, &h, NULL) == 0);
         free(blob);
-        RpmdbPackage bad[1] = { { .header = h } };
-        CHECK(rpmdb_write(dbfile, bad, 1) == -EBADMSG);
+        /* Before it, a good one: one immutable region over the whole header. */
+        b = rpm_header_builder_new();
+        rpm_header_add_string(b, RPMTAG_NAME, "y");
+        CHECK(rpm_header_build(b, RPMTAG_HEADERIMMUTABLE, &blob, &size) == 0);
+        rpm_header_builder_free(b);
+        RpmHeader *good = NULL;
+        CHECK(blob && rpm_header_parse(blob, size, &good, NULL) == 0);
+        free(blob);
+        RpmdbPackage bad[2] = { { .header = good }, { .header = h } };
+        RpmdbFailure why = {};
+        CHECK(rpmdb_write(dbfile, bad, 2, &why) == -EBADMSG);
+        /* The package and the reason are named, not left to be guessed. */
+        CHECK(why.package == 1 && why.why && strstr(why.why, "immutable region"));
         CHECK(!path_exists(dbfile));
         _cleanup_free_ char *dir = tmp_path("errors");
         CHECK(only_entry(dir, ""));
         rpm_header_free(h);
+        rpm_header_free(good);
 
         /* An empty database is fine. */
-        CHECK(rpmdb_write(dbfile, NULL, 0) == 0);
+        CHECK(rpmdb_write(dbfile, NULL, 0, NULL) == 0);
         CHECK(path_exists(dbfile));
 }
 
