@@ -13,6 +13,7 @@
 
 #include "basic/alloc.h"
 #include "basic/compress.h"
+#include "basic/fileio.h"
 #include "basic/strbuf.h"
 #include "compose/boot.h"
 #include "compose/live.h"
@@ -81,15 +82,47 @@ static int make_esp(const Project *p, const Image *im, const BootInputs *b, cons
         return 0;
 }
 
+static int write_piece(void *userdata, uint64_t off, const void *data, size_t n) {
+        return loop_write(*(const int *) userdata, data, n);
+}
+
+/* The live initrd: the image's initrd image (when it names one) followed by
+ * the live root as a compressed cpio, streamed into a private file beside
+ * the output (on the file system that has room for it, and gone with its
+ * fd), never whole in memory. */
+static int live_initrd(const Tree *t, const TreeBlob *initrd_image, bool gzip, unsigned jobs, const char *tmp,
+                       TreeBlob **ret) {
+        _cleanup_free_ char *dir = path_dirname(tmp);
+        if (!dir)
+                return -ENOMEM;
+        _cleanup_close_ int fd = tmpfile_anonymous(dir);
+        if (fd < 0)
+                return fd;
+        uint64_t size = initrd_image ? initrd_image->size : 0, cpio_size = 0;
+        int r = tree_blob_foreach(initrd_image, write_piece, &fd);
+        if (r >= 0)
+                r = writer_stream_cpio(t, fd, gzip, jobs, &cpio_size);
+        if (r < 0)
+                return r;
+        size += cpio_size;
+        if (size > SIZE_MAX)
+                return -EFBIG;
+        TreeBlob *b = tree_blob_take_fd(fd, 0, (size_t) size);
+        if (!b)
+                return -ENOMEM;
+        TAKE_FD(fd);
+        *ret = b;
+        return 0;
+}
+
 static int write_iso(const Tree *image_tree, const Project *p, const Image *im, const char *images_dir,
-                     bool cpio_gzip, const char *tmp, uint64_t *ret_size, Diagnostics *d) {
+                     bool cpio_gzip, unsigned jobs, const char *tmp, uint64_t *ret_size, Diagnostics *d) {
         const bool uefi = im->boot == BOOT_UEFI || im->boot == BOOT_HYBRID;
         const bool bios = im->boot == BOOT_BIOS || im->boot == BOOT_HYBRID;
         _cleanup_(boot_inputs_release) BootInputs b = {};
-        _cleanup_(tree_archive_release) TreeArchive cpio = {};
-        _cleanup_free_ uint8_t *z = NULL, *esp = NULL, *initrd = NULL, *mbr_data = NULL;
+        _cleanup_free_ uint8_t *esp = NULL, *mbr_data = NULL;
         _cleanup_free_ char *kpath = NULL, *cfg = NULL;
-        size_t zl = 0, esp_size = 0, initrd_size = 0, mbr_size = 0;
+        size_t esp_size = 0, mbr_size = 0;
         uint8_t seed[32];
         int r;
 
@@ -116,22 +149,11 @@ static int write_iso(const Tree *image_tree, const Project *p, const Image *im, 
                 return -ENOMEM;
         if ((r = tree_remove(t, kpath)) < 0 && r != -ENOENT)
                 return r;
-        if ((r = tree_archive(t, TREE_ARCHIVE_CPIO, &cpio)) < 0)
+        TreeBlob *initrd = NULL;
+        if ((r = live_initrd(t, b.initrd, cpio_gzip, jobs, tmp, &initrd)) < 0)
                 return r;
-        r = cpio_gzip ? gzip_compress(cpio.data, cpio.len, &z, &zl) : zstd_compress(cpio.data, cpio.len, 19, &z, &zl);
-        if (r < 0)
-                return r;
-        initrd_size = (b.initrd ? b.initrd->size : 0) + zl;
-        initrd = malloc(initrd_size ? initrd_size : 1);
-        if (!initrd)
-                return -ENOMEM;
-        if (b.initrd && (r = tree_blob_read(b.initrd, 0, initrd, b.initrd->size)) < 0)
-                return r;
-        memcpy(initrd + (b.initrd ? b.initrd->size : 0), z, zl);
         tree_blob_unref(b.initrd);
-        b.initrd = tree_blob_take(TAKE_PTR(initrd), initrd_size);
-        if (!b.initrd)
-                return -ENOMEM;
+        b.initrd = initrd;
 
         _cleanup_free_ char *cmdline = boot_cmdline(im, NULL);
         if (!cmdline)
@@ -194,8 +216,8 @@ static int write_iso(const Tree *image_tree, const Project *p, const Image *im, 
 
 int writer_iso(const WriterContext *c, WriterSlot *slots, size_t n) {
         for (size_t i = 0; i < n; i++) {
-                int r = write_iso(c->tree, c->p, c->im, c->images_dir, c->o->cpio_gzip, slots[i].tmp, &slots[i].size,
-                                  c->d);
+                int r = write_iso(c->tree, c->p, c->im, c->images_dir, c->o->cpio_gzip, c->o->jobs, slots[i].tmp,
+                                  &slots[i].size, c->d);
                 if (r < 0)
                         return r;
         }

@@ -50,6 +50,10 @@ typedef struct ImageWriter {
  * *ret_size: bytes written. Shared by tar and wsl. */
 int writer_stream_tar(const Tree *t, const char *path, bool gzip, unsigned jobs, uint64_t *ret_size);
 
+/* The tree as a newc cpio, compressed for an initrd (zstd level 19, or gzip),
+ * appended to fd as it is made; *ret_size (optional): bytes written. */
+int writer_stream_cpio(const Tree *t, int fd, bool gzip, unsigned jobs, uint64_t *ret_size);
+
 int writer_tar(const WriterContext *c, WriterSlot *slots, size_t n);
 int writer_wsl(const WriterContext *c, WriterSlot *slots, size_t n);
 int writer_cpio(const WriterContext *c, WriterSlot *slots, size_t n);
