@@ -29,7 +29,7 @@
 
 #include "basic/fileio.h"
 #include "disk/container.h"
-#include "disk/iso.h"
+#include "fs/iso9660.h"
 #include "fs/ext4.h"
 #include "tree/tree.h"
 
@@ -128,7 +128,7 @@ static int iso(const char *out, const char *dir, const char *mbr_path, const cha
                 r = read_full_file(efi_path, &efi, &efi_size);
         if (r >= 0) {
                 Iso9660Spec s = {
-                        .volume_id = "AZL_MINI_4_0", .timestamp = 1767225600, .files = f.v, .n_files = f.n,
+                        .fs = { .label = "AZL_MINI_4_0", .time = 1767225600 }, .files = f.v, .n_files = f.n,
                         .bios_boot_path = "/isolinux/isolinux.bin", .bios_mbr = mbr, .bios_mbr_size = mbr_size,
                         .efi_image = efi, .efi_image_size = efi_size,
                 };
@@ -225,7 +225,7 @@ static int ext4(const char *tar, const char *out, const char *size) {
         int r = tree_from_tar(tar, &t);
         if (r < 0)
                 return r;
-        Ext4Options o = { .time = 1767225600, .size = strtoull(size, NULL, 10), .root = "/" };
+        FsOptions o = { .time = 1767225600, .size = strtoull(size, NULL, 10), .root = "/" };
         uint64_t got = 0;
         r = ext4_build(t, &o, out, &got);
         tree_free(t);

@@ -91,6 +91,24 @@ static int commit(int r, int fd, const char *tmp, const char *path, mode_t mode,
         return r;
 }
 
+int pwrite_all(int fd, const void *buf, size_t n, uint64_t offset) {
+        const uint8_t *p = buf;
+        while (n > 0) {
+                ssize_t w = pwrite(fd, p, n, (off_t) offset);
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (w == 0)
+                        return -EIO;
+                p += w;
+                n -= (size_t) w;
+                offset += (uint64_t) w;
+        }
+        return 0;
+}
+
 int loop_writev(int fd, const struct iovec *iov, size_t n) {
         struct iovec batch[64];
         size_t i = 0, skip = 0; /* iov[i] is written up to skip bytes */

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -23,6 +24,8 @@ int loop_write(int fd, const void *data, size_t n);
 /* Writes n pieces in order, in as few writev() calls as IOV_MAX allows,
  * retrying short writes and EINTR. The array is not modified. */
 int loop_writev(int fd, const struct iovec *iov, size_t n);
+/* All n bytes at offset (pwrite(2) retried until done). */
+int pwrite_all(int fd, const void *buf, size_t n, uint64_t offset);
 
 /* write_file_atomic() of n pieces; sync=false skips the fsync (for caches,
  * whose readers check what they load). */

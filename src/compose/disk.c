@@ -35,12 +35,12 @@ typedef struct Part {
         uint64_t size;       /* bytes; 0 while it grows and is not known */
         uint64_t first, last; /* LBAs */
         uint8_t guid[16];
-        /* The file system: an ext4 file or a vfat buffer; neither for fs = "none". */
-        char *ext4_path;
-        int ext4_fd;
-        uint8_t *vfat;
-        uint64_t vfat_used; /* bytes of it that are not all zeros */
+        /* The file system, a (sparse) file in the scratch directory; none for
+         * fs = "none". */
+        char *fs_path;
+        int fs_fd;
         uint64_t fs_size;
+        uint64_t fs_used; /* bytes of it from the start that may be other than zeros */
 } Part;
 
 /* One piece of the disk: bytes from a buffer, or from a file. */
@@ -134,13 +134,34 @@ static bool below(const char *path, const char *mount) {
         return strncmp(path, mount, l) == 0 && path[l] == '/';
 }
 
-/* Builds partition i's file system with the given size (0: ext4's smallest). */
+static void part_fs_drop(Part *pt) {
+        if (pt->fs_fd >= 0)
+                close(pt->fs_fd);
+        pt->fs_fd = -1;
+        if (pt->fs_path) {
+                (void) unlink(pt->fs_path);
+                free(pt->fs_path);
+                pt->fs_path = NULL;
+        }
+}
+
+/* Builds partition i's file system with the given size (0: ext4's smallest)
+ * into a file of the scratch directory. */
 static int build_fs(Tree *t, const Image *im, Part *parts, size_t n, size_t i, const uint8_t seed[32],
                     const char *tmpdir, int64_t when, Diagnostics *d) {
         Part *pt = &parts[i];
         const Partition *c = pt->cfg;
         int r;
 
+        if (c->fs != FS_EXT4 && c->fs != FS_VFAT)
+                return 0;
+        part_fs_drop(pt);
+        if (asprintf(&pt->fs_path, "%s/part%zu.%s", tmpdir, i, c->fs == FS_EXT4 ? "ext4" : "vfat") < 0) {
+                pt->fs_path = NULL;
+                return -ENOMEM;
+        }
+        FsOptions o = { .time = when, .size = pt->size, .root = c->mount };
+        _cleanup_free_ char *l1 = NULL, *l2 = NULL;
         if (c->fs == FS_EXT4) {
                 _cleanup_free_ const char **ex = new0(const char *, n);
                 size_t n_ex = 0;
@@ -150,68 +171,40 @@ static int build_fs(Tree *t, const Image *im, Part *parts, size_t n, size_t i, c
                         if (k != i && parts[k].cfg->mount && parts[k].cfg->fs != FS_NONE &&
                             below(parts[k].cfg->mount, c->mount))
                                 ex[n_ex++] = parts[k].cfg->mount;
-                Ext4Options o = {
-                        .time = when, .label = c->label, .size = pt->size, .root = c->mount,
-                        .exclude = ex, .n_exclude = n_ex,
-                };
+                o.label = c->label;
+                o.exclude = ex;
+                o.n_exclude = n_ex;
                 uint8_t h[32];
-                _cleanup_free_ char *l1 = NULL, *l2 = NULL;
                 if (asprintf(&l1, "ext4-uuid:%zu", i) < 0 || asprintf(&l2, "ext4-hash:%zu", i) < 0)
                         return -ENOMEM;
                 if ((r = gpt_guid_derive(seed, l1, o.uuid)) < 0 || (r = gpt_guid_derive(seed, l2, h)) < 0)
                         return r;
                 memcpy(o.hash_seed, h, 16);
-                if (pt->ext4_path) {
-                        if (pt->ext4_fd >= 0)
-                                close(pt->ext4_fd);
-                        pt->ext4_fd = -1;
-                        (void) unlink(pt->ext4_path);
-                        free(pt->ext4_path);
-                        pt->ext4_path = NULL;
-                }
-                if (asprintf(&pt->ext4_path, "%s/part%zu.ext4", tmpdir, i) < 0) {
-                        pt->ext4_path = NULL;
+                r = ext4_build(t, &o, pt->fs_path, &pt->fs_size);
+                pt->fs_used = pt->fs_size;
+        } else {
+                if (asprintf(&l1, "vfat-id:%zu", i) < 0)
                         return -ENOMEM;
-                }
-                r = ext4_build(t, &o, pt->ext4_path, &pt->fs_size);
-                if (r == -ENOSPC) {
-                        SourcePos pos = cfg_pos(&c->obj, "size");
-                        diag_error(d, &pos, "image '%s': the files for '%s' do not fit in its partition", im->name,
-                                   c->mount);
-                        return -EINVAL;
-                }
-                if (r < 0)
+                if ((r = gpt_guid_derive(seed, l1, o.uuid)) < 0)
                         return r;
-                pt->ext4_fd = open(pt->ext4_path, O_RDONLY | O_CLOEXEC);
-                return pt->ext4_fd < 0 ? -errno : 0;
-        }
-        if (c->fs == FS_VFAT) {
-                uint8_t id[16];
-                _cleanup_free_ char *l = NULL;
-                if (asprintf(&l, "vfat-id:%zu", i) < 0)
-                        return -ENOMEM;
-                if ((r = gpt_guid_derive(seed, l, id)) < 0)
-                        return r;
-                VfatOptions o = { .volume_id = (uint32_t) id[0] | (uint32_t) id[1] << 8 | (uint32_t) id[2] << 16 |
-                                               (uint32_t) id[3] << 24,
-                                  .label = NULL, .mtime = when };
-                r = vfat_build(t, c->mount, pt->size, &o, &pt->vfat, &pt->vfat_used);
-                if (r == -ENOSPC) {
-                        SourcePos pos = cfg_pos(&c->obj, "size");
-                        diag_error(d, &pos, "image '%s': the files for '%s' do not fit in its partition", im->name,
-                                   c->mount);
-                        return -EINVAL;
-                }
-                if (r == -EOPNOTSUPP || r == -EEXIST || r == -EINVAL) {
-                        diag_error(d, NULL, "image '%s': '%s' holds what FAT cannot store (symlinks, special files, "
-                                   "names that differ only in case, or characters FAT refuses)",
-                                   im->name, c->mount);
-                        return -EINVAL;
-                }
+                r = vfat_build(t, &o, pt->fs_path, &pt->fs_used);
                 pt->fs_size = pt->size;
-                return r;
         }
-        return 0;
+        if (r == -ENOSPC) {
+                SourcePos pos = cfg_pos(&c->obj, "size");
+                diag_error(d, &pos, "image '%s': the files for '%s' do not fit in its partition", im->name, c->mount);
+                return -EINVAL;
+        }
+        if (c->fs == FS_VFAT && (r == -EOPNOTSUPP || r == -EEXIST || r == -EINVAL)) {
+                diag_error(d, NULL, "image '%s': '%s' holds what FAT cannot store (symlinks, special files, "
+                           "names that differ only in case, or characters FAT refuses)",
+                           im->name, c->mount);
+                return -EINVAL;
+        }
+        if (r < 0)
+                return r;
+        pt->fs_fd = open(pt->fs_path, O_RDONLY | O_CLOEXEC);
+        return pt->fs_fd < 0 ? -errno : 0;
 }
 
 /* The ESP (the first "esp" partition with vfat and a mount point) and the
@@ -355,7 +348,7 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
         if (!parts || !t)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
-                parts[i] = (Part) { .cfg = &cfgs[i], .type_name = type_name(cfgs[i].type), .ext4_fd = -1 };
+                parts[i] = (Part) { .cfg = &cfgs[i], .type_name = type_name(cfgs[i].type), .fs_fd = -1 };
                 if (cfgs[i].size == CFG_SIZE_GROW)
                         grow = i;
                 else
@@ -457,7 +450,7 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
         for (size_t i = 0; i < n; i++) {
                 if (parts[i].cfg->fs == FS_NONE)
                         continue;
-                if (i == grow && parts[i].ext4_path && parts[i].fs_size == parts[i].size)
+                if (i == grow && parts[i].fs_path && parts[i].fs_size == parts[i].size)
                         continue; /* built already at this size */
                 r = build_fs(t, im, parts, n, i, seed, tmpdir, when, d);
                 if (r < 0)
@@ -478,11 +471,9 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
         for (size_t i = 0; i < n; i++) {
                 uint64_t off = parts[i].first * GPT_SECTOR_SIZE;
                 uint64_t len = MIN(parts[i].fs_size, parts[i].size);
-                if (parts[i].vfat)
-                        lay.pieces[lay.n++] = (Piece) { .offset = off, .length = MIN(len, parts[i].vfat_used),
-                                                        .data = parts[i].vfat, .fd = -1 };
-                else if (parts[i].ext4_fd >= 0)
-                        lay.pieces[lay.n++] = (Piece) { .offset = off, .length = len, .fd = parts[i].ext4_fd };
+                if (parts[i].fs_fd >= 0)
+                        lay.pieces[lay.n++] = (Piece) { .offset = off, .length = MIN(len, parts[i].fs_used),
+                                                        .fd = parts[i].fs_fd };
         }
         lay.pieces[lay.n++] = (Piece) { .offset = disk_size - tail_len, .length = tail_len, .data = tail, .fd = -1 };
         for (size_t i = 0; i < lay.n; i++)
@@ -507,12 +498,8 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
         }
         r = 0;
 finish:
-        for (size_t i = 0; i < n; i++) {
-                if (parts[i].ext4_fd >= 0)
-                        close(parts[i].ext4_fd);
-                free(parts[i].ext4_path);
-                free(parts[i].vfat);
-        }
+        for (size_t i = 0; i < n; i++)
+                part_fs_drop(&parts[i]);
         if (tmpdir)
                 (void) rm_rf(tmpdir);
         free(head);

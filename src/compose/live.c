@@ -6,10 +6,12 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "basic/alloc.h"
 #include "basic/compress.h"
@@ -19,7 +21,7 @@
 #include "compose/live.h"
 #include "compose/writer.h"
 #include "disk/gpt.h"
-#include "disk/iso.h"
+#include "fs/iso9660.h"
 #include "fs/vfat.h"
 #include "tree/archive.h"
 
@@ -52,7 +54,7 @@ static const TreeNode *syslinux_file(const Tree *t, const Image *im, const char 
 
 /* The ESP image of the ISO: systemd-boot, kernel, initrd, the entry. */
 static int make_esp(const Project *p, const Image *im, const BootInputs *b, const char *cmdline, const uint8_t seed[32],
-                    uint8_t **ret, size_t *ret_size) {
+                    const char *tmp, TreeBlob **ret) {
         const int64_t when = (int64_t) p->source_date_epoch;
         _cleanup_(tree_freep) Tree *esp = tree_new(when);
         if (!esp)
@@ -64,21 +66,35 @@ static int make_esp(const Project *p, const Image *im, const BootInputs *b, cons
          * directories and FAT's own tables, in whole MiB. */
         uint64_t need = b->kernel->size + b->sdboot->size * 2 + (b->initrd ? b->initrd->size : 0);
         uint64_t size = ((need + need / 16 + ((uint64_t) 2 << 20)) + ((uint64_t) 1 << 20) - 1) & ~(((uint64_t) 1 << 20) - 1);
-        uint8_t id[16];
-        if ((r = gpt_guid_derive(seed, "iso-esp-volume-id", id)) < 0)
+        FsOptions o = { .root = "/", .label = "EFIBOOT", .time = when };
+        if ((r = gpt_guid_derive(seed, "iso-esp-volume-id", o.uuid)) < 0)
                 return r;
-        VfatOptions o = { .volume_id = (uint32_t) id[0] | (uint32_t) id[1] << 8 | (uint32_t) id[2] << 16 |
-                                       (uint32_t) id[3] << 24,
-                          .label = "EFIBOOT", .mtime = when };
+        /* Built into a file beside the output, which is unlinked at once:
+         * its descriptor is all that is kept. */
+        _cleanup_free_ char *path = NULL;
+        if (asprintf(&path, "%s.esp", tmp) < 0)
+                return -ENOMEM;
         for (;;) {
-                r = vfat_build(esp, "/", size, &o, ret, NULL);
+                o.size = size;
+                r = vfat_build(esp, &o, path, NULL);
                 if (r != -ENOSPC)
                         break;
                 size += (uint64_t) 4 << 20;
         }
         if (r < 0)
                 return r;
-        *ret_size = (size_t) size;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        int k = fd < 0 ? -errno : 0;
+        (void) unlink(path);
+        if (k < 0)
+                return k;
+        if (size > SIZE_MAX)
+                return -EFBIG;
+        TreeBlob *blob = tree_blob_take_fd(fd, 0, (size_t) size);
+        if (!blob)
+                return -ENOMEM;
+        TAKE_FD(fd);
+        *ret = blob;
         return 0;
 }
 
@@ -120,9 +136,10 @@ static int write_iso(const Tree *image_tree, const Project *p, const Image *im, 
         const bool uefi = im->boot == BOOT_UEFI || im->boot == BOOT_HYBRID;
         const bool bios = im->boot == BOOT_BIOS || im->boot == BOOT_HYBRID;
         _cleanup_(boot_inputs_release) BootInputs b = {};
-        _cleanup_free_ uint8_t *esp = NULL, *mbr_data = NULL;
+        _cleanup_free_ uint8_t *mbr_data = NULL;
+        _cleanup_(tree_blob_unrefp) TreeBlob *esp = NULL;
         _cleanup_free_ char *kpath = NULL, *cfg = NULL;
-        size_t esp_size = 0, mbr_size = 0;
+        size_t mbr_size = 0;
         uint8_t seed[32];
         int r;
 
@@ -160,7 +177,7 @@ static int write_iso(const Tree *image_tree, const Project *p, const Image *im, 
                 return -ENOMEM;
         if ((r = image_seed(p, im, seed)) < 0)
                 return r;
-        if (uefi && (r = make_esp(p, im, &b, cmdline, seed, &esp, &esp_size)) < 0)
+        if (uefi && (r = make_esp(p, im, &b, cmdline, seed, tmp, &esp)) < 0)
                 return r;
 
         /* ISOLINUX: the kernel and the initrd from ISO 9660. TIMEOUT 0 and
@@ -188,8 +205,7 @@ static int write_iso(const Tree *image_tree, const Project *p, const Image *im, 
         char vid[33];
         volume_id(p, vid);
         Iso9660Spec spec = {
-                .volume_id = vid,
-                .timestamp = (int64_t) p->source_date_epoch,
+                .fs = { .label = vid, .time = (int64_t) p->source_date_epoch },
                 .files = files,
                 .n_files = n,
                 .read_file = read_blob,
@@ -197,9 +213,10 @@ static int write_iso(const Tree *image_tree, const Project *p, const Image *im, 
                 .bios_mbr = mbr_data,
                 .bios_mbr_size = mbr_size,
                 .efi_image = esp,
-                .efi_image_size = esp_size,
+                .efi_image_size = esp ? esp->size : 0,
         };
-        memcpy(spec.seed, seed, 32);
+        if ((r = gpt_guid_derive(seed, "iso9660-gpt-disk", spec.fs.uuid)) < 0)
+                return r;
         r = iso9660_write(&spec, tmp);
         if (r == -EINVAL) {
                 diag_error(d, NULL, "image '%s': cannot write its ISO: %s", im->name,

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include "basic/fileio.h"
+
 /* What the container formats share (container.c): their writers walk the
  * source's data in UNIT pieces and write sparsely; one file per format
  * (raw.c, vhd.c, vhdx.c, qcow2.c) holds its on-disk structures, its writer
@@ -33,7 +35,6 @@ typedef uint64_t be64_t;
 
 uint64_t round_up(uint64_t x, uint64_t a);
 bool is_zero(const uint8_t *p, size_t n);
-int pwrite_all(int fd, const void *buf, size_t n, uint64_t offset);
 /* Writes data (n bytes, meant for file offset `offset`) but leaves out the
  * 4 KiB blocks (counted from data) that are all zeros: the file must already
  * be long enough or be extended by a later write or ftruncate(). */

@@ -53,24 +53,6 @@ bool is_zero(const uint8_t *p, size_t n) {
         return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
 }
 
-int pwrite_all(int fd, const void *buf, size_t n, uint64_t offset) {
-        const uint8_t *p = buf;
-        while (n > 0) {
-                ssize_t w = pwrite(fd, p, n, (off_t) offset);
-                if (w < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (w == 0)
-                        return -EIO;
-                p += w;
-                n -= (size_t) w;
-                offset += (uint64_t) w;
-        }
-        return 0;
-}
-
 /* Writes data (n bytes, meant for file offset `offset`) but leaves out the
  * 4 KiB blocks (counted from data) that are all zeros: the file must already
  * be long enough or be extended by a later write or ftruncate(). */

@@ -147,7 +147,7 @@ static bool xattrs_fit_inode(const TreeNode *n) {
         return sz + 8 <= INODE_SIZE - EXT2_GOOD_OLD_INODE_SIZE - 32;
 }
 
-static int plan_make(const Tree *t, const Ext4Options *o, Plan *ret) {
+static int plan_make(const Tree *t, const FsOptions *o, Plan *ret) {
         _cleanup_free_ TreeNode **nodes = NULL;
         _cleanup_free_ char *root = NULL;
         char **ex = NULL;
@@ -736,7 +736,7 @@ static void ext2fs_freep(ext2_filsys *fs) {
                 ext2fs_free(*fs);
 }
 
-static errcode_t make_fs(const char *path, const Ext4Options *o, uint64_t blocks, uint64_t inodes, ext2_filsys *ret) {
+static errcode_t make_fs(const char *path, const FsOptions *o, uint64_t blocks, uint64_t inodes, ext2_filsys *ret) {
         struct ext2_super_block param = {};
         _cleanup_(ext2fs_freep) ext2_filsys fs = NULL;
         errcode_t e;
@@ -833,7 +833,7 @@ static int zero_wtime(const char *path, const uint64_t *offsets, size_t n) {
         return 0;
 }
 
-static int build_image(Plan *p, const Ext4Options *o, const char *path, uint64_t blocks, uint64_t inodes) {
+static int build_image(Plan *p, const FsOptions *o, const char *path, uint64_t blocks, uint64_t inodes) {
         _cleanup_(ext2fs_freep) ext2_filsys fs = NULL;
         _cleanup_free_ uint64_t *sb_offsets = NULL;
         size_t n_sb = 0;
@@ -1013,7 +1013,7 @@ static uint64_t auto_blocks(const Plan *p) {
         return blocks;
 }
 
-int ext4_build(const Tree *t, const Ext4Options *o, const char *path, uint64_t *ret_size) {
+int ext4_build(const Tree *t, const FsOptions *o, const char *path, uint64_t *ret_size) {
         _cleanup_(plan_release) Plan p = {};
         int r;
 

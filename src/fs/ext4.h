@@ -18,27 +18,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fs/fs.h"
 #include "tree/tree.h"
 
-typedef struct Ext4Options {
-        uint8_t uuid[16];      /* file system UUID (s_uuid; the journal's too) */
-        uint8_t hash_seed[16]; /* s_hash_seed for htree directories */
-        int64_t time;          /* SOURCE_DATE_EPOCH: every inode time and the superblock times clamp to it */
-        const char *label;     /* volume label (at most 16 bytes) or NULL */
-        /* Bytes (rounded down to 4 KiB); 0 = the smallest that fits plus
-         * headroom: 1.2 × (file data + directory, symlink and xattr blocks
-         * + inode tables + group metadata) + the journal, rounded up to
-         * 1 MiB and at least 16 MiB. If that estimate turns out short it
-         * grows by a quarter until the tree fits. */
-        uint64_t size;
-        /* The subtree (a tree path) that becomes the FS root: "/" or NULL for
-         * all of it, "/home" for a home partition. */
-        const char *root;
-        /* Tree paths of subtrees left out (other partitions' mount points):
-         * what is below them is not written, the directory itself stays. */
-        const char *const *exclude;
-        size_t n_exclude;
-} Ext4Options;
+/* Uses every field of FsOptions: uuid is the file system UUID (the
+ * journal's too), hash_seed s_hash_seed, label at most 16 bytes, and size 0
+ * means the smallest that fits plus headroom: 1.2 × (file data + directory,
+ * symlink and xattr blocks + inode tables + group metadata) + the journal,
+ * rounded up to 1 MiB and at least 16 MiB (if that estimate turns out short
+ * it grows by a quarter until the tree fits); a size is rounded down to
+ * 4 KiB. */
 
 /* Writes the file system image to path, which must not exist (it is created
  * sparse; on failure it is removed again). *ret_size (optional) is the size
@@ -47,4 +36,4 @@ typedef struct Ext4Options {
  * directory of the tree, -EINVAL for bad options, -ENAMETOOLONG for a name
  * over 255 bytes or a symlink target of 4 KiB or more, -E2BIG for xattrs that
  * do not fit into one block, other -errno from I/O. */
-int ext4_build(const Tree *t, const Ext4Options *o, const char *path, uint64_t *ret_size);
+int ext4_build(const Tree *t, const FsOptions *o, const char *path, uint64_t *ret_size);

@@ -8,8 +8,11 @@
 #include <stdbool.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "basic/alloc.h"
+#include "basic/fileio.h"
 #include "basic/macro.h"
 #include "fs/vfat.h"
 
@@ -485,12 +488,12 @@ static void dirent_fill(struct fat_dirent *d, const uint8_t name[11], uint8_t at
 }
 
 /* Writes the entries of directory d at p. */
-static void write_dir(const Entry *e, size_t d, const VfatOptions *o, const uint8_t *label, uint8_t *p) {
+static void write_dir(const Entry *e, size_t d, const FsOptions *o, const uint8_t *label, uint8_t *p) {
         const Entry *dir = &e[d];
         struct fat_dirent de;
         if (d == 0) {
                 if (label) {
-                        dirent_fill(&de, label, ATTR_VOLUME_ID, 0, 0, o->mtime);
+                        dirent_fill(&de, label, ATTR_VOLUME_ID, 0, 0, o->time);
                         memcpy(p, &de, sizeof de);
                         p += sizeof de;
                 }
@@ -501,10 +504,10 @@ static void write_dir(const Entry *e, size_t d, const VfatOptions *o, const uint
                 memset(dot, ' ', 11);
                 memset(dotdot, ' ', 11);
                 dot[0] = dotdot[0] = dotdot[1] = '.';
-                dirent_fill(&de, dot, ATTR_DIRECTORY, dir->first_cluster, 0, o->mtime);
+                dirent_fill(&de, dot, ATTR_DIRECTORY, dir->first_cluster, 0, o->time);
                 memcpy(p, &de, sizeof de);
                 p += sizeof de;
-                dirent_fill(&de, dotdot, ATTR_DIRECTORY, dir->parent == 0 ? 0 : e[dir->parent].first_cluster, 0, o->mtime);
+                dirent_fill(&de, dotdot, ATTR_DIRECTORY, dir->parent == 0 ? 0 : e[dir->parent].first_cluster, 0, o->time);
                 memcpy(p, &de, sizeof de);
                 p += sizeof de;
         }
@@ -540,7 +543,7 @@ static void write_dir(const Entry *e, size_t d, const VfatOptions *o, const uint
                 bool is_dir = c->node->type == TREE_DIR;
                 size_t size = !is_dir && c->node->blob ? c->node->blob->size : 0;
                 dirent_fill(&de, c->short_name, is_dir ? ATTR_DIRECTORY : ATTR_ARCHIVE, c->first_cluster,
-                            (uint32_t) size, o->mtime);
+                            (uint32_t) size, o->time);
                 memcpy(p, &de, sizeof de);
                 p += sizeof de;
         }
@@ -572,15 +575,26 @@ static int label_from(const char *s, uint8_t out[11]) {
         return 0;
 }
 
-int vfat_build(const Tree *t, const char *root, uint64_t size, const VfatOptions *o, uint8_t **ret,
-               uint64_t *ret_used) {
-        _cleanup_free_ uint8_t *img = NULL;
+typedef struct PieceOut {
+        int fd;
+        uint64_t base;
+} PieceOut;
+
+static int write_at(void *userdata, uint64_t off, const void *data, size_t n) {
+        PieceOut *w = userdata;
+        return pwrite_all(w->fd, data, n, w->base + off);
+}
+
+static int build(const Tree *t, const FsOptions *o, int fd, uint64_t *ret_used) {
+        _cleanup_free_ uint8_t *img = NULL, *dirbuf = NULL;
+        const uint64_t size = o->size;
+        const char *root = o->root ? o->root : "/";
+        const uint32_t volume_id = (uint32_t) o->uuid[0] | (uint32_t) o->uuid[1] << 8 | (uint32_t) o->uuid[2] << 16 |
+                                   (uint32_t) o->uuid[3] << 24;
         int r;
 
-        if (size % SECTOR != 0 || size == 0)
+        if (size % SECTOR != 0 || size == 0 || o->n_exclude > 0)
                 return -EINVAL;
-        if (size > SIZE_MAX)
-                return -EFBIG;
         uint8_t label[11];
         if (o->label) {
                 r = label_from(o->label, label);
@@ -714,7 +728,11 @@ int vfat_build(const Tree *t, const char *root, uint64_t size, const VfatOptions
         }
         uint32_t used = (uint32_t) (next - 2);
 
-        img = calloc(1, size);
+        /* In memory: the reserved sectors, the FATs and FAT16's root
+         * directory; the directories and the files' contents are written
+         * straight to their clusters in the file. */
+        const size_t meta_size = (size_t) g.data_start * SECTOR;
+        img = calloc(1, meta_size);
         if (!img) {
                 r = -ENOMEM;
                 goto finish;
@@ -746,7 +764,7 @@ int vfat_build(const Tree *t, const char *root, uint64_t size, const VfatOptions
                         .bk_boot_sec = htole16(6),
                         .drv_num = 0x80,
                         .boot_sig = 0x29,
-                        .vol_id = htole32(o->volume_id),
+                        .vol_id = htole32(volume_id),
                 };
                 memcpy(b.vol_lab, vol_label, 11);
                 memcpy(b.fil_sys_type, "FAT32   ", 8);
@@ -765,7 +783,7 @@ int vfat_build(const Tree *t, const char *root, uint64_t size, const VfatOptions
                         .bpb = bpb,
                         .drv_num = 0x80,
                         .boot_sig = 0x29,
-                        .vol_id = htole32(o->volume_id),
+                        .vol_id = htole32(volume_id),
                 };
                 memcpy(b.vol_lab, vol_label, 11);
                 memcpy(b.fil_sys_type, "FAT16   ", 8);
@@ -789,24 +807,62 @@ int vfat_build(const Tree *t, const char *root, uint64_t size, const VfatOptions
                 }
         memcpy(fat + (size_t) g.fat_sectors * SECTOR, fat, (size_t) g.fat_sectors * SECTOR);
 
-        /* Directories and file contents. */
-        uint8_t *data = img + (size_t) g.data_start * SECTOR;
+        /* Directories and file contents, cluster by cluster in the order
+         * they were allocated. */
+        size_t dirbuf_size = 0;
         for (size_t i = 0; i < n; i++) {
-                uint8_t *p = e[i].n_clusters ? data + (size_t) (e[i].first_cluster - 2) * cluster_bytes : NULL;
+                uint64_t at = (uint64_t) g.data_start * SECTOR + (uint64_t) (e[i].first_cluster - 2) * cluster_bytes;
                 if (e[i].node->type == TREE_DIR) {
-                        if (i == 0 && !g.fat32)
-                                p = img + (size_t) (g.reserved + NUM_FATS * g.fat_sectors) * SECTOR;
-                        write_dir(e, i, o, o->label ? label : NULL, p);
-                } else if (p && (r = tree_blob_read(e[i].node->blob, 0, p, e[i].node->blob->size)) < 0)
+                        if (i == 0 && !g.fat32) {
+                                write_dir(e, i, o, o->label ? label : NULL,
+                                          img + (size_t) (g.reserved + NUM_FATS * g.fat_sectors) * SECTOR);
+                                continue;
+                        }
+                        size_t bytes = (size_t) e[i].n_clusters * cluster_bytes;
+                        if (bytes > dirbuf_size) {
+                                free(dirbuf);
+                                dirbuf = malloc(bytes);
+                                if (!dirbuf) {
+                                        r = -ENOMEM;
+                                        goto finish;
+                                }
+                                dirbuf_size = bytes;
+                        }
+                        memset(dirbuf, 0, bytes);
+                        write_dir(e, i, o, o->label ? label : NULL, dirbuf);
+                        r = pwrite_all(fd, dirbuf, bytes, at);
+                } else {
+                        PieceOut w = { .fd = fd, .base = at };
+                        r = tree_blob_foreach(e[i].node->blob, write_at, &w);
+                }
+                if (r < 0)
                         goto finish;
         }
+        r = pwrite_all(fd, img, meta_size, 0);
+        if (r >= 0 && ftruncate(fd, (off_t) size) < 0)
+                r = -errno;
+        if (r < 0)
+                goto finish;
 
-        *ret = TAKE_PTR(img);
         if (ret_used) /* the FATs' copies, the root directory, then the allocated clusters */
                 *ret_used = MAX((uint64_t) g.data_start * SECTOR + (uint64_t) used * cluster_bytes,
                                 g.fat32 ? (uint64_t) 7 * SECTOR : (uint64_t) SECTOR);
         r = 0;
 finish:
         entries_free(e, n_nodes);
+        return r;
+}
+
+int vfat_build(const Tree *t, const FsOptions *o, const char *path, uint64_t *ret_used) {
+        if (o->size > (uint64_t) INT64_MAX)
+                return -EFBIG;
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0)
+                return -errno;
+        int r = build(t, o, fd, ret_used);
+        if (r >= 0 && close(TAKE_FD(fd)) < 0)
+                r = -errno;
+        if (r < 0)
+                (void) unlink(path);
         return r;
 }

@@ -26,23 +26,21 @@
 
 #include <stdint.h>
 
+#include "fs/fs.h"
 #include "tree/tree.h"
 
-typedef struct VfatOptions {
-        uint32_t volume_id;
-        const char *label; /* up to 11 characters valid in a short name (lower case is raised), NULL: "NO NAME" */
-        int64_t mtime;     /* SOURCE_DATE_EPOCH, for every entry */
-} VfatOptions;
-
-/* The image, size bytes (a multiple of 512, else -EINVAL), holding
- * everything below root in the tree (root itself, a directory, becomes the
- * file system's root; -ENOENT/-ENOTDIR if it is missing or not one).
- * Directories and regular files only: any other node gives -EOPNOTSUPP.
- * A name that is not valid in a VFAT long name gives -EINVAL.
- * *ret is calloc'd (release with free()): untouched pages of a large image
- * stay unbacked, so the caller may write it sparsely. *ret_used (optional):
- * the bytes from the start that hold anything, everything after being
- * zeros (clusters are allocated from the front), so a caller need not read
- * (and fault in) the empty rest. */
-int vfat_build(const Tree *t, const char *root, uint64_t size, const VfatOptions *o, uint8_t **ret,
-               uint64_t *ret_used);
+/* Uses of FsOptions: root (a directory of the tree; -ENOENT/-ENOTDIR if it
+ * is missing or not one), size (required: a multiple of 512, else -EINVAL),
+ * time (every entry's), label (up to 11 characters valid in a short name,
+ * lower case is raised; NULL: "NO NAME") and the first 4 bytes of uuid (the
+ * volume id, little-endian). exclude must be empty.
+ *
+ * Writes the image to path, which must not exist: a sparse file of size
+ * bytes, created 0644 (removed again on failure). Only the reserved
+ * sectors, the FATs and the directories are built in memory; the files'
+ * contents go from the tree to their clusters in pieces. Directories and
+ * regular files only: any other node gives -EOPNOTSUPP. A name that is not
+ * valid in a VFAT long name gives -EINVAL. *ret_used (optional): the bytes
+ * from the start that hold anything, everything after being holes
+ * (clusters are allocated from the front). */
+int vfat_build(const Tree *t, const FsOptions *o, const char *path, uint64_t *ret_used);

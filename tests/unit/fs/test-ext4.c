@@ -125,8 +125,8 @@ static Tree *make_tree(void) {
         return t;
 }
 
-static Ext4Options options(void) {
-        Ext4Options o = {
+static FsOptions options(void) {
+        FsOptions o = {
                 .uuid = { 0x12, 0x34, 0x56, 0x78, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 },
                 .hash_seed = { 0xaa, 0xbb, 0xcc, 0xdd, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 },
                 .time = NOW,
@@ -150,7 +150,7 @@ static void test_build(void) {
                             *dumped = path_join(dir, "big.out");
         char *out = NULL;
         _cleanup_(tree_freep) Tree *t = make_tree();
-        Ext4Options o = options();
+        FsOptions o = options();
         uint64_t size = 0;
 
         int rb = ext4_build(t, &o, img, &size);
@@ -297,7 +297,7 @@ static void test_subtree(void) {
         _cleanup_(tree_freep) Tree *t = make_tree();
         CHECK(tree_add_file(t, "/home/bob/mnt/data/x", "x", 1, 0644, 0, 0, NULL) == 0);
         const char *ex[] = { "/home/bob/mnt" };
-        Ext4Options o = options();
+        FsOptions o = options();
         o.root = "/home";
         o.exclude = ex;
         o.n_exclude = 1;
@@ -354,7 +354,7 @@ static void test_auto_size(void) {
                 snprintf(p, sizeof p, "/d%d/f%d", i % 7, i);
                 CHECK(tree_add_file(t, p, p, strlen(p), 0644, 0, 0, NULL) == 0);
         }
-        Ext4Options o = options();
+        FsOptions o = options();
         uint64_t size = 0;
         CHECK(ext4_build(t, &o, img, &size) == 0);
         printf("auto size for 48 MiB + 3000 files: %llu MiB\n", (unsigned long long) (size >> 20));

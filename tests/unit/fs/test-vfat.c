@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -79,11 +80,50 @@ static int write_sparse(const char *path, const uint8_t *img, uint64_t size) {
         return r;
 }
 
+/* vfat_build() into a file of the test directory, read back into memory
+ * (size bytes, calloc'd) for the checks; the file is removed again. */
+static char build_dir[] = "/tmp/test-vfat-build-XXXXXX";
+
+static int build_mem(const Tree *t, const char *root, uint64_t size, const FsOptions *o0, uint8_t **ret,
+                     uint64_t *ret_used) {
+        static bool made;
+        if (!made)
+                made = mkdtemp(build_dir) != NULL;
+        CHECK(made);
+        FsOptions o = *o0;
+        o.root = root;
+        o.size = size;
+        char path[sizeof build_dir + 16];
+        snprintf(path, sizeof path, "%s/fs.img", build_dir);
+        int r = vfat_build(t, &o, path, ret_used);
+        if (r < 0) {
+                CHECK(access(path, F_OK) < 0 && errno == ENOENT); /* nothing left behind */
+                return r;
+        }
+        struct stat st;
+        CHECK(stat(path, &st) == 0 && (uint64_t) st.st_size == size);
+        /* Sparse: nothing written past what is used. */
+        if (ret_used)
+                CHECK((uint64_t) st.st_blocks * 512 <= *ret_used + 65536);
+        uint8_t *img = calloc(1, size);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        CHECK(img && fd >= 0);
+        if (img && fd >= 0)
+                CHECK(pread(fd, img, size, 0) == (ssize_t) size);
+        if (fd >= 0)
+                close(fd);
+        /* A path that exists is refused. */
+        CHECK(vfat_build(t, &o, path, NULL) == -EEXIST);
+        unlink(path);
+        *ret = img;
+        return img ? 0 : -ENOMEM;
+}
+
 static void check_image(uint64_t size, bool fat32) {
         _cleanup_(tree_freep) Tree *t = make_tree();
-        VfatOptions o = { .volume_id = 0x12345678, .label = "ESP", .mtime = EPOCH };
+        FsOptions o = { .uuid = { 0x78, 0x56, 0x34, 0x12 }, .label = "ESP", .time = EPOCH };
         _cleanup_free_ uint8_t *img = NULL, *img2 = NULL;
-        CHECK(vfat_build(t, "/boot/efi", size, &o, &img, NULL) == 0);
+        CHECK(build_mem(t, "/boot/efi", size, &o, &img, NULL) == 0);
         if (!img)
                 return;
         CHECK(memcmp(img + (fat32 ? 82 : 54), fat32 ? "FAT32   " : "FAT16   ", 8) == 0);
@@ -92,7 +132,7 @@ static void check_image(uint64_t size, bool fat32) {
         /* Deterministic; and what lies past the used size is all zeros
          * (callers skip reading it). */
         uint64_t used = 0;
-        CHECK(vfat_build(t, "/boot/efi", size, &o, &img2, &used) == 0);
+        CHECK(build_mem(t, "/boot/efi", size, &o, &img2, &used) == 0);
         CHECK(img2 && memcmp(img, img2, size) == 0);
         CHECK(used > 0 && used < size);
         bool zeros = true;
@@ -180,9 +220,9 @@ static void test_big_root(void) {
                 snprintf(p, sizeof p, "/File-%u.txt", i);
                 CHECK(tree_add_file(t, p, "x", 1, 0644, 0, 0, NULL) == 0);
         }
-        VfatOptions o = { .mtime = EPOCH };
+        FsOptions o = { .time = EPOCH };
         _cleanup_free_ uint8_t *img = NULL;
-        CHECK(vfat_build(t, "/", 16 * MiB, &o, &img, NULL) == 0);
+        CHECK(build_mem(t, "/", 16 * MiB, &o, &img, NULL) == 0);
         if (!img)
                 return;
         CHECK(img[17] + (img[18] << 8) == 1200); /* BPB_RootEntCnt: 600 x (1 long + 1 short) */
@@ -219,34 +259,34 @@ static void test_fat32(void) {
 
 static void test_refusals(void) {
         _cleanup_(tree_freep) Tree *t = make_tree();
-        VfatOptions o = { .mtime = EPOCH };
+        FsOptions o = { .time = EPOCH };
         uint8_t *img = NULL;
         /* The content (over 3 MiB) does not fit in 3 MiB. */
-        CHECK(vfat_build(t, "/boot/efi", 3 * MiB, &o, &img, NULL) == -ENOSPC);
+        CHECK(build_mem(t, "/boot/efi", 3 * MiB, &o, &img, NULL) == -ENOSPC);
         /* Too small for FAT16. */
-        CHECK(vfat_build(t, "/boot/efi/EFI", 1 * MiB, &o, &img, NULL) == -ENOSPC);
-        CHECK(vfat_build(t, "/boot/efi", 32 * MiB + 1, &o, &img, NULL) == -EINVAL);
-        CHECK(vfat_build(t, "/nonexistent", 32 * MiB, &o, &img, NULL) == -ENOENT);
-        CHECK(vfat_build(t, "/etc/os-release", 32 * MiB, &o, &img, NULL) == -ENOTDIR);
+        CHECK(build_mem(t, "/boot/efi/EFI", 1 * MiB, &o, &img, NULL) == -ENOSPC);
+        CHECK(build_mem(t, "/boot/efi", 32 * MiB + 1, &o, &img, NULL) == -EINVAL);
+        CHECK(build_mem(t, "/nonexistent", 32 * MiB, &o, &img, NULL) == -ENOENT);
+        CHECK(build_mem(t, "/etc/os-release", 32 * MiB, &o, &img, NULL) == -ENOTDIR);
         o.label = "much too long label";
-        CHECK(vfat_build(t, "/boot/efi", 32 * MiB, &o, &img, NULL) == -EINVAL);
+        CHECK(build_mem(t, "/boot/efi", 32 * MiB, &o, &img, NULL) == -EINVAL);
         o.label = NULL;
 
         /* Names equal but for case collide on FAT. */
         CHECK(tree_add_file(t, "/boot/efi/Big.bin", "x", 1, 0644, 0, 0, NULL) == 0);
-        CHECK(vfat_build(t, "/boot/efi", 32 * MiB, &o, &img, NULL) == -EEXIST);
+        CHECK(build_mem(t, "/boot/efi", 32 * MiB, &o, &img, NULL) == -EEXIST);
         CHECK(tree_remove(t, "/boot/efi/Big.bin") == 0);
         /* A name Windows could not hold. */
         CHECK(tree_add_file(t, "/boot/efi/what?", "x", 1, 0644, 0, 0, NULL) == 0);
-        CHECK(vfat_build(t, "/boot/efi", 32 * MiB, &o, &img, NULL) == -EINVAL);
+        CHECK(build_mem(t, "/boot/efi", 32 * MiB, &o, &img, NULL) == -EINVAL);
         CHECK(tree_remove(t, "/boot/efi/what?") == 0);
         /* Symlinks are not for FAT. */
         CHECK(tree_add_symlink(t, "/boot/efi/link", "big.bin", NULL) == 0);
-        CHECK(vfat_build(t, "/boot/efi", 32 * MiB, &o, &img, NULL) == -EOPNOTSUPP);
+        CHECK(build_mem(t, "/boot/efi", 32 * MiB, &o, &img, NULL) == -EOPNOTSUPP);
         CHECK(tree_remove(t, "/boot/efi/link") == 0);
 
         /* Without a label, and from the whole tree (no /boot/efi-other clash). */
-        CHECK(vfat_build(t, "/", 32 * MiB, &o, &img, NULL) == 0);
+        CHECK(build_mem(t, "/", 32 * MiB, &o, &img, NULL) == 0);
         CHECK(img && memcmp(img + 43, "NO NAME    ", 11) == 0);
         free(img);
         img = NULL;
@@ -254,17 +294,21 @@ static void test_refusals(void) {
         /* A small FAT16 (512-byte clusters) and the smallest FAT32 sizes. */
         _cleanup_(tree_freep) Tree *s = tree_new(0); /* before 1980: clamped */
         CHECK(tree_add_file(s, "/hello.txt", "hi\n", 3, 0644, 0, 0, NULL) == 0);
-        CHECK(vfat_build(s, "/", 3 * MiB, &o, &img, NULL) == 0);
+        CHECK(build_mem(s, "/", 3 * MiB, &o, &img, NULL) == 0);
         CHECK(img && img[13] == 1 && memcmp(img + 54, "FAT16", 5) == 0);
         free(img);
         img = NULL;
-        CHECK(vfat_build(s, "/", 260 * MiB, &o, &img, NULL) == 0);
+        CHECK(build_mem(s, "/", 260 * MiB, &o, &img, NULL) == 0);
         CHECK(img && memcmp(img + 82, "FAT32", 5) == 0);
         free(img);
         img = NULL;
-        CHECK(vfat_build(s, "/", 250 * MiB, &o, &img, NULL) == 0);
+        CHECK(build_mem(s, "/", 250 * MiB, &o, &img, NULL) == 0);
         CHECK(img && memcmp(img + 54, "FAT16", 5) == 0);
         free(img);
 }
 
-UNIT_MAIN(test_fat16, test_fat32, test_big_root, test_refusals)
+static void test_cleanup(void) {
+        CHECK(rmdir(build_dir) == 0);
+}
+
+UNIT_MAIN(test_fat16, test_fat32, test_big_root, test_refusals, test_cleanup)

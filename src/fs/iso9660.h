@@ -30,6 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fs/fs.h"
+
 /* One regular file of the image. */
 typedef struct Iso9660File {
         const char *path; /* absolute, e.g. "/boot/vmlinuz"; parent directories are made */
@@ -38,23 +40,22 @@ typedef struct Iso9660File {
 } Iso9660File;
 
 typedef struct Iso9660Spec {
-        /* 1 to 32 d-characters (ECMA-119 7.4.1: A-Z, 0-9, '_'), e.g. "AZL_MINI_4_0";
-         * also the Joliet volume id. */
-        const char *volume_id;
-        /* SOURCE_DATE_EPOCH (>= 0, before 2156): every time in the image. */
-        int64_t timestamp;
-        /* The GPT disk GUID is derived from it (gpt_guid_derive(seed, "iso9660-gpt-disk"));
-         * libisofs derives the partition GUIDs from the disk GUID. Without an
-         * ESP there is no GPT and the seed is not used. */
-        uint8_t seed[32];
+        /* Of the file system options: label, the volume id, 1 to 32
+         * d-characters (ECMA-119 7.4.1: A-Z, 0-9, '_'), e.g. "AZL_MINI_4_0",
+         * also the Joliet volume id; time, SOURCE_DATE_EPOCH (>= 0, before
+         * 2156): every time in the image; uuid, the GPT disk GUID (libisofs
+         * derives the partition GUIDs from it; without an ESP there is no GPT
+         * and it is not used). The others must be zero: the files are listed
+         * below, and the image is as large as they make it. */
+        FsOptions fs;
 
         const Iso9660File *files;
         size_t n_files;
-        /* Optional: the files' contents are read through this as the image
-         * is written, in pieces, instead of from memory: a file's data is
-         * then the caller's handle, passed as is; read_file fills buf with
-         * the n bytes at off and returns 0 or -errno. So no file need be in
-         * memory. */
+        /* Optional: the files' contents (and the ESP's, efi_image) are read
+         * through this as the image is written, in pieces, instead of from
+         * memory: a file's data is then the caller's handle, passed as is;
+         * read_file fills buf with the n bytes at off and returns 0 or
+         * -errno. So no file need be in memory. */
         int (*read_file)(const void *data, uint64_t off, void *buf, size_t n);
 
         /* BIOS boot (optional, NULL = none): the path of isolinux.bin among

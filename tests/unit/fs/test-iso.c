@@ -25,7 +25,7 @@
 
 #include "basic/fileio.h"
 #include "basic/macro.h"
-#include "disk/iso.h"
+#include "fs/iso9660.h"
 #include "../unit.h"
 
 #define TIMESTAMP INT64_C(1700000000) /* 2023-11-14 22:13:20 UTC */
@@ -235,7 +235,7 @@ static void test_errors(void) {
                 { "/isolinux/isolinux.bin", boot, sizeof boot },
                 { "/README", "hello\n", 6 },
         };
-        const Iso9660Spec good = { .volume_id = "TEST", .timestamp = TIMESTAMP, .files = ok, .n_files = 2,
+        const Iso9660Spec good = { .fs.label = "TEST", .fs.time = TIMESTAMP, .files = ok, .n_files = 2,
                                    .bios_boot_path = "/isolinux/isolinux.bin", .bios_mbr = mbr,
                                    .bios_mbr_size = 432, .efi_image = esp, .efi_image_size = sizeof esp };
         Iso9660Spec s;
@@ -292,14 +292,14 @@ static void test_errors(void) {
         };
         for (size_t i = 0; i < ELEMENTSOF(bad_ids); i++) {
                 s = good;
-                s.volume_id = bad_ids[i];
+                s.fs.label = bad_ids[i];
                 expect_refused(&s, -EINVAL, "volume id");
         }
 
         s = good;
-        s.timestamp = -1;
+        s.fs.time = -1;
         expect_refused(&s, -EINVAL, "negative time");
-        s.timestamp = INT64_C(5869584000); /* 2156-01-01 */
+        s.fs.time = INT64_C(5869584000); /* 2156-01-01 */
         expect_refused(&s, -EINVAL, "time past 2155");
 
         s = good;
@@ -350,11 +350,22 @@ static void test_errors(void) {
         /* A directory that does not exist: tmpfile_open()'s error. */
         CHECK(iso9660_write(&good, "/nonexistent-dir/x.iso") == -ENOENT);
 
+        /* File system options ISO 9660 has no use for are refused, not ignored. */
+        s = good;
+        s.fs.size = 1 << 20;
+        expect_refused(&s, -EINVAL, "a size");
+        s = good;
+        s.fs.n_exclude = 1;
+        expect_refused(&s, -EINVAL, "excluded subtrees");
+        s = good;
+        s.fs.hash_seed[3] = 1;
+        expect_refused(&s, -EINVAL, "a hash seed");
+
         /* A failure leaves an older file as it was. */
         _cleanup_free_ char *p = path_in("old.iso");
         CHECK(write_file_atomic(p, "old", 3, 0644) == 0);
         s = good;
-        s.volume_id = "bad id";
+        s.fs.label = "bad id";
         CHECK(iso9660_write(&s, p) == -EINVAL);
         CHECK(file_is(p, "old", 3));
         CHECK(!dir_has_tmp());
@@ -444,7 +455,7 @@ static void check_readback(const char *iso, uint8_t *const *bufs) {
 static void test_contents(void) {
         uint8_t *bufs[ELEMENTSOF(contents)];
         _cleanup_free_ Iso9660File *files = make_files(bufs);
-        Iso9660Spec s = { .volume_id = "SLIPWAY_TEST_1", .timestamp = TIMESTAMP, .files = files,
+        Iso9660Spec s = { .fs.label = "SLIPWAY_TEST_1", .fs.time = TIMESTAMP, .files = files,
                           .n_files = ELEMENTSOF(contents) };
         _cleanup_free_ char *iso = path_in("contents.iso");
         CHECK(iso9660_write(&s, iso) == 0);
@@ -492,10 +503,10 @@ static void test_determinism(void) {
         Iso9660File all[ELEMENTSOF(contents) + 1];
         memcpy(all, files, sizeof(Iso9660File) * ELEMENTSOF(contents));
         all[ELEMENTSOF(contents)] = (Iso9660File) { "/isolinux/isolinux.bin", boot, 6000 };
-        Iso9660Spec s = { .volume_id = "DET", .timestamp = TIMESTAMP, .files = all,
+        Iso9660Spec s = { .fs.label = "DET", .fs.time = TIMESTAMP, .files = all,
                           .n_files = ELEMENTSOF(all), .bios_boot_path = "/isolinux/isolinux.bin",
                           .bios_mbr = mbr, .bios_mbr_size = 432, .efi_image = esp, .efi_image_size = 70000 };
-        memset(s.seed, 0x5a, sizeof s.seed);
+        memset(s.fs.uuid, 0x5a, sizeof s.fs.uuid);
 
         _cleanup_free_ char *a = path_in("det-a.iso"), *b = path_in("det-b.iso"), *c = path_in("det-c.iso"),
                             *d = path_in("det-d.iso"), *e = path_in("det-e.iso");
@@ -527,16 +538,16 @@ static void test_determinism(void) {
                 unsetenv("TZ");
         tzset();
 
-        /* The time stamp and the seed matter. */
+        /* The time stamp and the GPT disk GUID matter. */
         Iso9660Spec s3 = s;
-        s3.timestamp = TIMESTAMP + 1;
+        s3.fs.time = TIMESTAMP + 1;
         CHECK(iso9660_write(&s3, c) == 0);
         CHECK(!unit_files_equal(a, c));
         Iso9660Spec s4 = s;
-        s4.seed[0] ^= 1;
+        s4.fs.uuid[0] ^= 1;
         CHECK(iso9660_write(&s4, d) == 0);
         CHECK(!unit_files_equal(a, d));
-        /* The seed is only in the GPT: without an ESP it changes nothing. */
+        /* The GUID is only in the GPT: without an ESP it changes nothing. */
         Iso9660Spec s5 = s, s6 = s4;
         s5.efi_image = s6.efi_image = NULL;
         CHECK(iso9660_write(&s5, d) == 0);
@@ -739,7 +750,7 @@ static void test_layout(void) {
                 { "/isolinux/isolinux.cfg", "DEFAULT linux\n", 14 },
                 { "/boot/vmlinuz", esp, 100000 },
         };
-        Iso9660Spec s = { .volume_id = "LAYOUT", .timestamp = TIMESTAMP, .files = files, .n_files = 3,
+        Iso9660Spec s = { .fs.label = "LAYOUT", .fs.time = TIMESTAMP, .files = files, .n_files = 3,
                           .bios_boot_path = "/isolinux/isolinux.bin", .bios_mbr = mbr, .bios_mbr_size = 432,
                           .efi_image = esp, .efi_image_size = esp_size };
         _cleanup_free_ char *iso = path_in("layout.iso");
@@ -941,7 +952,7 @@ static void test_boot(void) {
                 { "/isolinux/ldlinux.c32", ldlinux, n_ldlinux },
                 { "/isolinux/isolinux.cfg", cfg, strlen(cfg) },
         };
-        Iso9660Spec s = { .volume_id = "SLIPWAY_BOOT", .timestamp = TIMESTAMP, .files = files,
+        Iso9660Spec s = { .fs.label = "SLIPWAY_BOOT", .fs.time = TIMESTAMP, .files = files,
                           .n_files = ELEMENTSOF(files), .bios_boot_path = "/isolinux/isolinux.bin",
                           .bios_mbr = mbr, .bios_mbr_size = n_mbr, .efi_image = esp, .efi_image_size = n_esp };
         _cleanup_free_ char *iso = path_in("boot.iso");

@@ -22,8 +22,7 @@
 
 #include "basic/fileio.h"
 #include "basic/macro.h"
-#include "disk/gpt.h"
-#include "disk/iso.h"
+#include "fs/iso9660.h"
 
 #define ISO_BLOCK 2048u
 /* Sectors of 512 bytes that the BIOS loads of isolinux.bin (mkisofs
@@ -284,9 +283,13 @@ static int file_ptr_cmp(const void *a, const void *b) {
  * pointers into spec->files) and the BIOS boot file among them. */
 static int validate_spec(const Iso9660Spec *s, const Iso9660File ***ret_sorted, const Iso9660File **ret_boot) {
         int r;
-        if (!volume_id_valid(s->volume_id))
+        if (!volume_id_valid(s->fs.label))
                 return -EINVAL;
-        if (s->timestamp < 0 || s->timestamp > TIMESTAMP_MAX)
+        if (s->fs.time < 0 || s->fs.time > TIMESTAMP_MAX)
+                return -EINVAL;
+        static const uint8_t zero16[16];
+        if ((s->fs.root && strcmp(s->fs.root, "/") != 0) || s->fs.n_exclude > 0 || s->fs.size != 0 ||
+            memcmp(s->fs.hash_seed, zero16, 16) != 0)
                 return -EINVAL;
         if (s->n_files > 0 && !s->files)
                 return -EINVAL;
@@ -422,7 +425,7 @@ static int add_efi_image(IsoImage *image, const Iso9660Spec *s, ino_t ino, time_
         if (r > 0)
                 return -EEXIST;
         IsoStream *stream = NULL;
-        r = mem_stream_new(s->efi_image, NULL, s->efi_image_size, ino, &stream);
+        r = mem_stream_new(s->efi_image, s->read_file, s->efi_image_size, ino, &stream);
         if (r < 0)
                 return r;
         IsoFile *file = NULL;
@@ -521,7 +524,7 @@ static int format_dec_datetime(int64_t ts, char out[17]) {
 }
 
 static int set_options(IsoWriteOpts *o, const Iso9660Spec *s, uint8_t *system_area) {
-        time_t t = (time_t) s->timestamp;
+        time_t t = (time_t) s->fs.time;
         int r;
 
         /* Level 3: files of 4 GiB and more as several extents. */
@@ -552,7 +555,7 @@ static int set_options(IsoWriteOpts *o, const Iso9660Spec *s, uint8_t *system_ar
          * the isohybrid MBR's disk signature from that text rather than from
          * the clock. */
         char uuid[17];
-        r = format_dec_datetime(s->timestamp, uuid);
+        r = format_dec_datetime(s->fs.time, uuid);
         if (r < 0)
                 return r;
         if ((r = iso_write_opts_set_replace_timestamps(o, 2)) < 0 ||
@@ -562,11 +565,9 @@ static int set_options(IsoWriteOpts *o, const Iso9660Spec *s, uint8_t *system_ar
             (r = iso_write_opts_set_sort_files(o, 1)) < 0)
                 return errno_from_iso(r);
 
-        /* A GUID from the seed instead of /dev/urandom. */
+        /* The caller's GUID instead of one from /dev/urandom. */
         uint8_t guid[16];
-        r = gpt_guid_derive(s->seed, "iso9660-gpt-disk", guid);
-        if (r < 0)
-                return r;
+        memcpy(guid, s->fs.uuid, sizeof guid);
         if ((r = iso_write_opts_set_gpt_guid(o, guid, 1)) < 0)
                 return errno_from_iso(r);
 
@@ -687,9 +688,9 @@ int iso9660_write(const Iso9660Spec *spec, const char *path) {
         if (r < 0)
                 return r;
 
-        time_t t = (time_t) spec->timestamp;
+        time_t t = (time_t) spec->fs.time;
         _cleanup_(iso_image_unrefp) IsoImage *image = NULL;
-        r = iso_image_new(spec->volume_id, &image);
+        r = iso_image_new(spec->fs.label, &image);
         if (r < 0)
                 return errno_from_iso(r);
         static const char app_id[] = "SLIPWAY";
