@@ -6,7 +6,7 @@
 # getrusage() ru_maxrss of the process) against the case's limit. Exit 1 if
 # a case goes over its limit. Needs a built build/slipway and /usr/bin/time.
 #
-#   bench/memory.sh [CASE...]        cases: package, compose (default: all)
+#   bench/memory.sh [CASE...]        cases: package, compose, archives (default: all)
 #
 # Environment: MIB (the data size of the package case, default 1024),
 # PAYLOAD (its [project] payload, default slipway's w19.zstdio), JOBS (-j,
@@ -91,7 +91,24 @@ TOML
         TMPDIR=$work measure compose 512 "$SLIPWAY" -C "$d" -j "$JOBS" image disk
 }
 
-CASES=(package compose)
+# Case 3: the same package composed into the archive formats (cpio, tar,
+# oci), which compress as they write: cpio as one multi-threaded zstd frame
+# at level 19, tar and the OCI layer in parallel chunks. Limit 512 MiB.
+case_archives() {
+        local d=$work/package
+        [ -f "$d/out/repo/Packages/big-1-1.noarch.rpm" ] || case_package
+        cat >> "$d/slipway.toml" <<TOML
+
+[images.archives]
+formats = ["cpio", "tar", "oci"]
+packages = ["big"]
+selinux = "disabled"
+TOML
+        echo "archives: the $MIB MiB package into cpio, tar and oci, -j$JOBS"
+        TMPDIR=$work measure archives 512 "$SLIPWAY" -C "$d" -j "$JOBS" image archives
+}
+
+CASES=(package compose archives)
 selected=("$@")
 [ ${#selected[@]} -gt 0 ] || selected=("${CASES[@]}")
 for c in "${selected[@]}"; do
