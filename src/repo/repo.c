@@ -829,6 +829,30 @@ static char *key_file_path(const RepoOptions *o) {
         return path_join(o->dir, kn);
 }
 
+/* What the last run wrote is what this run would write: repomd.xml names
+ * the documents the cache describes, and, signed, repomd.xml.asc verifies
+ * over it with this key and the public key file is this key's; unsigned,
+ * there is no repomd.xml.asc. Anything else (a file edited, or copied from
+ * another repository) is written again, never trusted because it exists. */
+static bool outputs_current(const RepoOptions *o, const char *repodata, const char *repomd_path,
+                            const Cache *cache) {
+        _cleanup_free_ char *ap = path_join(repodata, "repomd.xml.asc"), *kp = key_file_path(o);
+        _cleanup_free_ char *md = NULL, *asc = NULL, *pub = NULL, *want = NULL;
+        size_t ml = 0, al = 0, pl = 0;
+
+        if (!ap || !kp || read_full_file(repomd_path, &md, &ml) < 0)
+                return false;
+        for (int f = 0; f < 3; f++)
+                if (!strstr(md, cache->files[f]))
+                        return false;
+        if (!o->key)
+                return !path_exists(ap);
+        if (read_full_file(ap, &asc, &al) < 0 || pgp_verify(o->key, asc, al, md, ml) < 0)
+                return false;
+        return read_full_file(kp, &pub, &pl) >= 0 && pgp_key_export_public(o->key, &want) >= 0 &&
+               strlen(want) == pl && memcmp(want, pub, pl) == 0;
+}
+
 /* The chunks that cannot be reused are compressed again; their reused
  * packages' fragments come from the previous run's frames (a package whose
  * old frame fails to decompress is read again instead). */
@@ -1008,10 +1032,8 @@ again:
                 _cleanup_free_ char *fp = path_join(repodata, cache.files[f]);
                 outputs = fp && path_exists(fp);
         }
-        if (outputs && o->key) {
-                _cleanup_free_ char *ap = path_join(repodata, "repomd.xml.asc"), *kp = key_file_path(o);
-                outputs = ap && path_exists(ap) && kp && path_exists(kp);
-        }
+        if (outputs)
+                outputs = outputs_current(o, repodata, repomd_path, &cache);
         if (outputs && stats.n_reused == n && cache.n == n && cache.revision == o->revision &&
             strcmp(cache.signer, signer) == 0 && cache.compression == (int) o->compression) {
                 stats.changed = false;

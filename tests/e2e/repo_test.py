@@ -1290,6 +1290,52 @@ def test_state_changes():
     p = slipway("verify", "--key", KEYS["A"][1], d)
     check("state: primary removed: the repository verifies after the run", p.returncode == 0, show(p))
 
+    # Output files that exist but are not what this run would write: a
+    # repomd.xml.asc from another repository (another key), a public key file
+    # of another key, a repomd.xml.asc left over in a now unsigned repository.
+    other, _, _ = state_repo("other-asc", "--compress", "gzip", "--key", KEYS["B"][0])
+    d, rd, keyfile = state_repo("stale-asc", *signA)
+    shutil.copyfile(os.path.join(other, "repodata", "repomd.xml.asc"), os.path.join(rd, "repomd.xml.asc"))
+    p = slipway("verify", "--key", KEYS["A"][1], d)
+    check("state: foreign repomd.xml.asc: verify fails before the run", p.returncode == 1, show(p))
+    p, j = slipway_json("repo", *signA, d)
+    check("state: foreign repomd.xml.asc: exit 0, changed", p.returncode == 0 and j and j["changed"] is True, show(p))
+    ok, g = gpg_verifies(d, KEYS["A"][1], "stale-asc")
+    check("state: foreign repomd.xml.asc: remade, gpg verifies it", ok, show(g))
+    p = slipway("verify", "--key", KEYS["A"][1], d)
+    check("state: foreign repomd.xml.asc: the repository verifies after the run", p.returncode == 0, show(p))
+    p, j = slipway_json("repo", *signA, d)
+    check("state: foreign repomd.xml.asc: then nothing changed", p.returncode == 0 and j and j["changed"] is False,
+          show(p))
+
+    d, rd, keyfile = state_repo("stale-keyfile", *signA)
+    shutil.copyfile(KEYS["B"][1], keyfile)
+    p, j = slipway_json("repo", *signA, d)
+    check("state: RPM-GPG-KEY-repo of another key: written again", p.returncode == 0 and j and j["changed"] is True
+          and read(keyfile) == read(KEYS["A"][1]), show(p))
+
+    d, rd, keyfile = state_repo("stale-unsigned", "--compress", "gzip")
+    shutil.copyfile(os.path.join(other, "repodata", "repomd.xml.asc"), os.path.join(rd, "repomd.xml.asc"))
+    p, j = slipway_json("repo", "--compress", "gzip", d)
+    check("state: unsigned repository with a repomd.xml.asc: removed", p.returncode == 0 and j and
+          j["changed"] is True and not os.path.exists(os.path.join(rd, "repomd.xml.asc")), show(p))
+
+    # The project's own repository: `slipway repo` and `slipway package`
+    # remake a repomd.xml.asc that the project's key does not verify.
+    proj = mkdir("state", "proj-asc")
+    shutil.rmtree(proj)
+    shutil.copytree(PROJ, proj, symlinks=True)
+    prd = os.path.join(proj, "out", "repo", "repodata")
+    p = slipway("-C", proj, "repo")  # the copy's cache made current (inodes differ)
+    check("state: project copy: slipway repo", p.returncode == 0, show(p))
+    for verb in ["repo", "package"]:
+        shutil.copyfile(os.path.join(other, "repodata", "repomd.xml.asc"), os.path.join(prd, "repomd.xml.asc"))
+        p = slipway("-C", proj, verb)
+        check(f"state: project, foreign repomd.xml.asc: `slipway {verb}` exit 0, remade", p.returncode == 0 and
+              "nothing changed" not in p.stderr, show(p))
+        p = slipway("verify", "--key", KEYS["A"][1], os.path.join(proj, "out", "repo"))
+        check(f"state: project, foreign repomd.xml.asc: verifies after `slipway {verb}`", p.returncode == 0, show(p))
+
     # A damaged cache: everything is read again, same metadata.
     d, rd, keyfile = state_repo("cache", *signA)
     before = tree_bytes(rd)
