@@ -1117,6 +1117,20 @@ def test_project_repo_signature():
     check("project repo without repomd.xml.asc: exit 1, says not signed",
           p.returncode == 1 and "not signed" in p.stderr, show(p))
     no_outputs("project repo without repomd.xml.asc", d, "mini")
+    # A repomd.xml.asc from another repository (another key): `slipway build`
+    # remakes it rather than failing on "bad signature" until it is deleted.
+    other = os.path.join(BASE, "other-key-repo")
+    shutil.copytree(os.path.join(d, "out", "repo"), other)
+    p = slipway("repo", "--key", KEYS["B"][0], other)
+    check("project repo, foreign repomd.xml.asc: another repository signed with B", p.returncode == 0, show(p))
+    shutil.copyfile(os.path.join(other, "repodata", "repomd.xml.asc"),
+                    os.path.join(d, "out", "repo", "repodata", "repomd.xml.asc"))
+    p = image(d, "build", "mini")
+    check("project repo, foreign repomd.xml.asc: slipway build remakes it, exit 0", p.returncode == 0, show(p))
+    p = slipway("verify", "--key", KEYS["A"][1], os.path.join(d, "out", "repo"))
+    check("project repo, foreign repomd.xml.asc: verifies with the project's key after build", p.returncode == 0,
+          show(p))
+    shutil.rmtree(other)
     shutil.rmtree(d)
 
 
