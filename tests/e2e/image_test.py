@@ -1979,6 +1979,87 @@ size = "grow"
     shutil.rmtree(d, ignore_errors=True)
 
 
+def craft_bomb(src_rpm, inflate_mib, payload_size=None):
+    """src_rpm with its payload followed by inflate_mib MiB of zeros (a zstd
+    frame of 64 MiB of zeros, repeated: some kB), while its headers keep
+    claiming the small file list (and PAYLOADSIZE, or payload_size). The
+    digests of the compressed payload and of the header are made right; the
+    uncompressed payload's (PAYLOADDIGESTALT) is not: nothing checks it
+    before unpacking."""
+    b = bytearray(read(src_rpm))
+    sent, sstore, main, ment, mstore, pstart = rpm_layout(bytes(b))
+    head = bytearray(b[main:pstart])
+    cpio = zstd_d(bytes(b[pstart:]))
+    comp = zstd_c(cpio) + zstd_c(bytes(64 << 20)) * (inflate_mib // 64)
+    ment2, mstore2, _ = header_at(bytes(head), 0)
+    set_string(head, ment2, mstore2, 5092, sha256(comp).encode())
+    head = bytes(head)
+    sig = bytearray(b[:main])
+    set_string(sig, sent, sstore, 273, hashlib.sha256(head).hexdigest().encode())
+    set_string(sig, sent, sstore, 269, hashlib.sha1(head).hexdigest().encode())
+    set_bin(sig, sent, sstore, 1004, hashlib.md5(head + comp).digest())
+    set_int32(sig, sent, sstore, 1000, len(head) + len(comp))
+    set_int32(sig, sent, sstore, 1007, len(cpio) if payload_size is None else payload_size)
+    return bytes(sig) + head + comp
+
+
+def measured(*args):
+    """slipway ARGS in a fresh process whose only child is slipway: (the
+    completed process, slipway's peak RSS in MiB)."""
+    e = dict(os.environ, LC_ALL="C", TMPDIR=TMPDIR)
+    meter = ("import resource, subprocess, sys\n"
+             "r = subprocess.run(sys.argv[1:]).returncode\n"
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+             "sys.exit(r)\n")
+    p = subprocess.run([sys.executable, "-c", meter, SLIPWAY, *args], capture_output=True, text=True, env=e,
+                       timeout=600)
+    return p, int(p.stdout.split()[-1]) / 1024 if p.stdout.split() else -1
+
+
+def test_decompression_bomb():
+    """A package of some kB whose payload inflates to 2 GiB of zeros while its
+    header states a few hundred bytes: `slipway image` refuses it, naming the
+    package, as soon as the payload goes past what the header states; it
+    neither holds the 2 GiB in memory nor writes them to $TMPDIR. Twice: with
+    an honest small PAYLOADSIZE (the payload decompressed into memory) and with
+    a PAYLOADSIZE of almost 4 GiB (spooled to $TMPDIR: the file list's sizes
+    bound it)."""
+    with open(SLIPWAY, "rb") as f:
+        sanitized = b"__asan_init" in f.read()
+    for label, tag, claim in [("small PAYLOADSIZE", "small", None), ("PAYLOADSIZE of 4 GiB", "large", 0xFFFFFFF0)]:
+        d = os.path.join(BASE, "repo-bomb-" + tag)
+        os.makedirs(os.path.join(d, "Packages"))
+        bomb = craft_bomb(plain_rpm("plain-hello"), 2048, claim)
+        path = os.path.join(d, "Packages", os.path.basename(plain_rpm("plain-hello")))
+        with open(path, "wb") as f:
+            f.write(bomb)
+        check(f"bomb, {label}: the package is small ({len(bomb)} bytes)", len(bomb) < 512 * 1024, len(bomb))
+        p = slipway("repo", d)
+        if not check(f"bomb, {label}: indexed", p.returncode == 0, show(p)):
+            continue
+        proj = repo_project("bomb-" + tag, f"""[repos.bomb]
+url = "file://{d}"
+gpgcheck = false
+""")
+        tmp_before = sorted(os.listdir(TMPDIR))
+        t0 = time.monotonic()
+        p, peak = measured("-C", proj, "image", "x")
+        took = time.monotonic() - t0
+        check(f"bomb, {label}: exit 1, the package named, the payload refused", p.returncode == 1 and
+              "plain-hello-3.0" in p.stderr and re.search(r"payload decompresses to more than the \d+ bytes its header states",
+                                                          p.stderr) is not None, show(p))
+        print(f"bomb, {label}: {took:.1f}s, peak RSS {peak:.0f} MiB")
+        if sanitized:
+            print(f"note: bomb: peak RSS {peak:.0f} MiB not checked in a sanitizer build")
+        else:
+            check(f"bomb, {label}: peak RSS small ({peak:.0f} MiB < 200 MiB)", 0 < peak < 200, p.stdout)
+        check(f"bomb, {label}: refused within 20 s ({took:.1f}s)", took < 20, "")
+        check(f"bomb, {label}: nothing left in $TMPDIR", sorted(os.listdir(TMPDIR)) == tmp_before,
+              os.listdir(TMPDIR))
+        no_outputs(f"bomb, {label}", proj, "x")
+        shutil.rmtree(proj, ignore_errors=True)
+
+
 # ---------------------------------------------------------------------------
 
 start = time.monotonic()
@@ -2000,7 +2081,7 @@ try:
             import traceback
             repos_ready = check("setup: repositories", False, f"exception: {e!r}\n{traceback.format_exc()[-1500:]}")
         if repos_ready:
-            for t in [test_repos_file, test_repos_http, test_checksum_policy]:
+            for t in [test_repos_file, test_repos_http, test_checksum_policy, test_decompression_bomb]:
                 t0 = time.monotonic()
                 run_test(t)
                 print(f"time {t.__name__}: {time.monotonic() - t0:.2f}s")
