@@ -62,7 +62,7 @@ static int load_repo_key(const Project *p, const Repo *repo, const char *cache, 
                 path = path_join(cache, "gpg-key.asc");
                 if (!path)
                         return -ENOMEM;
-                if (source_download(repo->gpg_key, path, &err) < 0) {
+                if (source_download(repo->gpg_key, path, SOURCE_UNVERIFIED_MAX, &err) < 0) {
                         diag_error(d, &pos, "repository '%s': cannot fetch its key: %s", repo->name,
                                    err ? err : "download failed");
                         return -EINVAL;

@@ -70,6 +70,8 @@ typedef struct RepoMdData {
         char *href;          /* relative to the repository */
         char *checksum_type; /* sha256, ... */
         char *checksum;      /* of the file as stored */
+        uint64_t size;       /* <size>: of the file as stored; 0 if not given */
+        uint64_t open_size;  /* <open-size>: decompressed; 0 if not given */
 } RepoMdData;
 
 typedef struct RepoPrimaryPackage {

@@ -1471,6 +1471,100 @@ gpgcheck = false
         srv.server_close()
 
 
+# A server that serves a repository's files, except where the path says
+# otherwise: under /endless/ repodata/repomd.xml never ends; under /announce/
+# it announces 300 MB; under /endless-asc/ repomd.xml.asc never ends; under
+# /endless-rpm/ every package never ends. Run as its own process, stopped by pid.
+HOSTILE_SERVER = r"""
+import http.server, os, sys
+ROOT = sys.argv[1]
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.0"
+    def log_message(self, *a):
+        pass
+    def endless(self, length=None):
+        self.send_response(200)
+        if length is not None:
+            self.send_header("Content-Length", str(length))
+        self.end_headers()
+        chunk = b"<!-- " + b"x" * 65530 + b"\n"
+        try:
+            while True:
+                self.wfile.write(chunk)
+        except OSError:
+            pass
+    def do_GET(self):
+        mode, _, rest = self.path.lstrip("/").partition("/")
+        if (mode == "endless" and rest == "repodata/repomd.xml") or \
+           (mode == "endless-asc" and rest == "repodata/repomd.xml.asc") or \
+           (mode == "endless-rpm" and rest.endswith(".rpm")):
+            return self.endless()
+        if mode == "announce" and rest == "repodata/repomd.xml":
+            return self.endless(300 * 1000 * 1000)
+        f = os.path.join(ROOT, rest)
+        if ".." in rest.split("/") or not os.path.isfile(f):
+            self.send_error(404)
+            return
+        with open(f, "rb") as fh:
+            data = fh.read()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+"""
+
+
+def files_under(d):
+    return sorted(os.path.relpath(os.path.join(dp, f), d) for dp, _, fs in os.walk(d) for f in fs)
+
+
+def test_download_caps():
+    """What is downloaded before its signature is checked is capped at 4 MiB,
+    and a package at the size the signed metadata gives: a server that
+    streams without end makes `slipway image` fail at once with one error
+    naming the URL and the cap, and nothing is left in out/cache."""
+    srv = subprocess.Popen([sys.executable, "-c", HOSTILE_SERVER, REPOS["signed"]], stdout=subprocess.PIPE,
+                           text=True)
+    try:
+        port = int(srv.stdout.readline())
+        rpm = os.path.basename(plain_rpm("plain-hello"))
+        size = os.path.getsize(os.path.join(REPOS["signed"], "Packages", rpm))
+        cases = [
+            ("endless repomd.xml", "endless", "repodata/repomd.xml", "4 MiB"),
+            ("repomd.xml announcing 300 MB", "announce", "repodata/repomd.xml", "4 MiB"),
+            ("endless repomd.xml.asc", "endless-asc", "repodata/repomd.xml.asc", "4 MiB"),
+            ("endless package", "endless-rpm", "Packages/" + rpm, f"{size} bytes"),
+        ]
+        for label, mode, path, cap in cases:
+            d = repo_project("cap-" + mode, f"""[repos.web]
+url = "http://127.0.0.1:{port}/{mode}/"
+gpg-key = "{KEYS['A'][1]}"
+""")
+            t0 = time.monotonic()
+            p = image(d, "image", "x")
+            took = time.monotonic() - t0
+            url = f"http://127.0.0.1:{port}/{mode}/{path}"
+            errors = [x for x in p.stderr.splitlines() if "error:" in x]
+            check(f"download cap, {label}: exit 1, one error naming the URL and the cap ({cap})",
+                  p.returncode == 1 and len(errors) == 1 and f"'{url}'" in errors[0] and
+                  f"larger than the {cap} allowed" in errors[0], show(p))
+            check(f"download cap, {label}: fails quickly ({took:.1f}s)", took < 20, "")
+            cache = os.path.join(d, "out", "cache")
+            left = files_under(cache) if os.path.isdir(cache) else []
+            if mode == "endless-rpm":  # the verified metadata stays cached; no package file does
+                left = [f for f in left if not f.startswith("web/repodata/")]
+            check(f"download cap, {label}: nothing left in out/cache", not left, left)
+            no_outputs(f"download cap, {label}", d, "x")
+            shutil.rmtree(d, ignore_errors=True)
+    finally:
+        srv.kill()
+        srv.wait()
+        srv.stdout.close()
+
+
 def run_tool(*args):
     return subprocess.run(list(args), capture_output=True, text=True, timeout=120)
 
@@ -2081,7 +2175,8 @@ try:
             import traceback
             repos_ready = check("setup: repositories", False, f"exception: {e!r}\n{traceback.format_exc()[-1500:]}")
         if repos_ready:
-            for t in [test_repos_file, test_repos_http, test_checksum_policy, test_decompression_bomb]:
+            for t in [test_repos_file, test_repos_http, test_checksum_policy, test_download_caps,
+                      test_decompression_bomb]:
                 t0 = time.monotonic()
                 run_test(t)
                 print(f"time {t.__name__}: {time.monotonic() - t0:.2f}s")
