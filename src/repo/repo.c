@@ -133,6 +133,53 @@ static void stat_one(void *ctx, size_t i) {
         }
 }
 
+static int str_cmp(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+int repo_scan_packages(const char *dir, char ***ret, size_t *ret_n) {
+        char **names = NULL;
+        size_t n = 0, allocated = 0;
+        int r = scan(dir, "", &names, &n, &allocated);
+        if (r < 0) {
+                for (size_t i = 0; i < n; i++)
+                        free(names[i]);
+                free(names);
+                return r;
+        }
+        if (n > 0)
+                qsort(names, n, sizeof(char *), str_cmp);
+        *ret = names;
+        *ret_n = n;
+        return 0;
+}
+
+static int allowed_cmp(const void *key, const void *elem) {
+        return strcmp(key, ((const RepoAllowed *) elem)->href);
+}
+
+static const RepoAllowed *allowed_find(const RepoOptions *o, const char *href) {
+        return o->n_allowed ? bsearch(href, o->allowed, o->n_allowed, sizeof(RepoAllowed), allowed_cmp) : NULL;
+}
+
+/* A package that is not (or, changed, no longer) what the project built:
+ * deleted with prune, else an error. Returns true if it is an error. */
+static bool foreign(const RepoOptions *o, Diagnostics *d, const char *href, const char *why, RepoStats *stats) {
+        _cleanup_free_ char *shown = path_join(o->dir, href);
+        SourcePos pos = { .file = shown ? shown : href };
+        if (o->prune) {
+                if (unlink(pos.file) < 0 && errno != ENOENT) {
+                        diag_error(d, &pos, "%s, and it cannot be removed: %s", why, strerror(errno));
+                        return true;
+                }
+                diag_note(d, &pos, "removed: %s", why);
+                stats->n_pruned++;
+                return false;
+        }
+        diag_error(d, &pos, "%s: remove it, or run 'slipway repo --prune'", why);
+        return true;
+}
+
 static int item_cmp(const void *a, const void *b) {
         const Item *x = a, *y = b;
         int c = strcmp(x->base, y->base);
@@ -980,6 +1027,22 @@ int repo_update(const RepoOptions *o, Diagnostics *d, RepoStats *ret) {
                 }
                 n = m;
         }
+        /* A project's repository holds what the project built, nothing else:
+         * a file of another name is refused (or pruned) before it is read. */
+        bool bad = false;
+        if (o->only_allowed) {
+                size_t m = 0;
+                for (size_t i = 0; i < n; i++) {
+                        if (allowed_find(o, items[i].href)) {
+                                items[m++] = items[i];
+                                continue;
+                        }
+                        bad |= foreign(o, d, items[i].href, "not built by this project (not in its build record)",
+                                       &stats);
+                        free(items[i].href);
+                }
+                n = m;
+        }
         /* What the last run read, if the metadata it wrote is still there
          * (and, should the cache prove damaged, once more without it). */
         bool use_cache = true, have_cache;
@@ -998,7 +1061,6 @@ again:
                 }
         ReadCtx rc = { .dir = o->dir, .revision = o->revision, .items = items };
         parallel_for(n, o->jobs, read_one, &rc);
-        bool bad = false;
         for (size_t i = 0; i < n; i++) {
                 if (items[i].reused || items[i].r >= 0) {
                         stats.n_read += !items[i].reused;
@@ -1012,6 +1074,29 @@ again:
                 else
                         diag_error(d, &pos, "cannot read the package: %s", strerror(-items[i].r));
                 bad = true;
+        }
+        /* ... and holds it as it was built. */
+        if (o->only_allowed) {
+                size_t m = 0;
+                for (size_t i = 0; i < n; i++) {
+                        const RepoAllowed *a = allowed_find(o, items[i].href);
+                        /* (one that cannot be read is reported above) */
+                        if (!items[i].pkgid || (a && strncmp(items[i].pkgid, a->sha256, 64) == 0)) {
+                                items[m++] = items[i];
+                                continue;
+                        }
+                        bad |= foreign(o, d, items[i].href,
+                                       "changed since the project built it (its SHA-256 is not the one recorded)",
+                                       &stats);
+                        stats.n_read -= !items[i].reused;
+                        stats.n_reused -= items[i].reused;
+                        free(items[i].href);
+                        if (items[i].pkg) {
+                                repo_package_release(items[i].pkg);
+                                free(items[i].pkg);
+                        }
+                }
+                n = m;
         }
         if (bad) {
                 r = -EINVAL; /* the previous metadata stays as it was */

@@ -153,6 +153,38 @@ int repo_verify_package(const PgpKey *key, const char *path, bool allow_unsigned
         return add_outcome(r, path, k, err, allow_unsigned);
 }
 
+static int href_cmp(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* Package files in dir that primary does not list: nothing vouches for
+ * them, and a client of the repository never sees them; a repository that
+ * holds them is not what its metadata says. */
+static int unlisted(const char *dir, const RepoPrimaryPackage *pk, size_t npk, RepoVerifyResult *r) {
+        _cleanup_free_ const char **listed = new0(const char *, npk ? npk : 1);
+        char **files = NULL;
+        size_t nf = 0;
+        if (!listed)
+                return -ENOMEM;
+        for (size_t i = 0; i < npk; i++)
+                listed[i] = pk[i].href;
+        qsort(listed, npk, sizeof(char *), href_cmp);
+        int k = repo_scan_packages(dir, &files, &nf);
+        if (k < 0)
+                return k == -ENOMEM ? k : add(r, dir, strprintf("cannot list the packages: %s", strerror(-k)), false);
+        for (size_t i = 0; i < nf && k >= 0; i++) {
+                if (bsearch(&files[i], listed, npk, sizeof(char *), href_cmp))
+                        continue;
+                _cleanup_free_ char *f = path_join(dir, files[i]);
+                char *m = strdup("not listed in the repository metadata (primary)");
+                k = f && m ? add(r, f, m, false) : (free(m), -ENOMEM);
+        }
+        for (size_t i = 0; i < nf; i++)
+                free(files[i]);
+        free(files);
+        return k < 0 ? k : 0;
+}
+
 int repo_verify_dir(const PgpKey *key, const char *dir, bool allow_unsigned, RepoVerifyResult *r) {
         _cleanup_free_ char *repomd = path_join(dir, "repodata/repomd.xml");
         _cleanup_free_ char *asc = path_join(dir, "repodata/repomd.xml.asc");
@@ -228,7 +260,7 @@ int repo_verify_dir(const PgpKey *key, const char *dir, bool allow_unsigned, Rep
                 if (k < 0)
                         goto finish;
         }
-        k = 0;
+        k = unlisted(dir, pk, npk, r);
 finish:
         primary_free_array(pk, npk);
         repomd_free_array(md, nmd);

@@ -54,8 +54,9 @@ typedef struct RepoVerifyResult {
 void repo_verify_result_release(RepoVerifyResult *r);
 
 /* Checks the repository in dir: repomd.xml and its signature, every
- * metadata file's checksum, and every package primary lists (checksum,
- * digests, signature). allow_unsigned: a missing repomd.xml.asc or an
+ * metadata file's checksum, every package primary lists (checksum,
+ * digests, signature), and that every package file below dir is listed
+ * (repo_scan_packages()). allow_unsigned: a missing repomd.xml.asc or an
  * unsigned package passes (marked so). Results are appended to *r; -ENOMEM
  * is the only failure (problems are results). */
 int repo_verify_dir(const PgpKey *key, const char *dir, bool allow_unsigned, RepoVerifyResult *r);
