@@ -218,10 +218,6 @@ static int source_file(const Source *s, const char *href, const char *type, cons
 
 /* ---- metadata ---- */
 
-/* The most an open-size of repomd.xml sizes a buffer to (decompress_any's
- * bound too). */
-#define PRIMARY_OPEN_MAX ((uint64_t) 1 << 30)
-
 int source_open(Source *s, Diagnostics *d) {
         _cleanup_free_ char *repomd = NULL, *asc = NULL, *data = NULL, *sig = NULL, *err = NULL;
         size_t n = 0, sn = 0;
@@ -316,26 +312,15 @@ int source_open(Source *s, Diagnostics *d) {
         }
         if (r >= 0) {
                 r = read_full_file(pf, &raw, &rl);
-                if (r >= 0 && pm->open_size > 0 && pm->open_size <= PRIMARY_OPEN_MAX) {
-                        /* Into a buffer of the size repomd.xml states, and no more. */
-                        _cleanup_free_ uint8_t *buf = malloc((size_t) pm->open_size + 1);
-                        size_t got = 0;
-                        int k = buf ? decompress_into(raw, rl, buf, (size_t) pm->open_size, &got) : -ENOMEM;
-                        if (k == -ENOMEM)
-                                r = k;
-                        else if (k == -EFBIG) {
-                                err = strprintf("'%s' decompresses to more than the %" PRIu64
-                                                " bytes repomd.xml states", pm->href, pm->open_size);
-                                r = -EINVAL;
-                        } else if (k < 0) {
-                                err = strprintf("'%s' cannot be decompressed", pm->href);
-                                r = -EINVAL;
-                        } else {
-                                buf[got] = 0;
-                                s->primary = TAKE_PTR(buf);
-                                s->primary_len = got;
-                        }
-                } else if (r >= 0 && decompress_any(raw, rl, &s->primary, &s->primary_len) < 0) {
+                /* Into a buffer of the size repomd.xml states, and no more. */
+                int k = r >= 0 ? repo_metadata_decompress(raw, rl, pm->open_size, &s->primary, &s->primary_len) : 0;
+                if (k == -ENOMEM)
+                        r = k;
+                else if (k == -EFBIG) {
+                        err = strprintf("'%s' decompresses to more than the %" PRIu64 " bytes repomd.xml states",
+                                        pm->href, pm->open_size);
+                        r = -EINVAL;
+                } else if (k < 0) {
                         err = strprintf("'%s' cannot be decompressed", pm->href);
                         r = -EINVAL;
                 }

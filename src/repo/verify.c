@@ -33,6 +33,24 @@ static int fail(char **ret_error, char *msg) {
         return -EINVAL;
 }
 
+#define OPEN_SIZE_MAX ((uint64_t) 1 << 30)
+
+int repo_metadata_decompress(const void *data, size_t n, uint64_t open_size, uint8_t **ret, size_t *ret_len) {
+        if (open_size == 0 || open_size > OPEN_SIZE_MAX)
+                return decompress_any(data, n, ret, ret_len);
+        _cleanup_free_ uint8_t *buf = malloc((size_t) open_size + 1);
+        size_t got = 0;
+        if (!buf)
+                return -ENOMEM;
+        int r = decompress_into(data, n, buf, (size_t) open_size, &got);
+        if (r < 0)
+                return r == -ENOMEM || r == -EFBIG ? r : -EBADMSG;
+        buf[got] = 0;
+        *ret = TAKE_PTR(buf);
+        *ret_len = got;
+        return 0;
+}
+
 int repo_check_file(const char *path, const char *type, const char *want, char **ret_error) {
         uint8_t md[HASH_MAX_SIZE];
         char hex[2 * HASH_MAX_SIZE + 1];
@@ -235,7 +253,8 @@ int repo_verify_dir(const PgpKey *key, const char *dir, bool allow_unsigned, Rep
                 k = -ENOMEM;
                 goto finish;
         }
-        if (read_full_file(pf, &raw, &rl) < 0 || decompress_any(raw, rl, &xml, &xl) < 0 ||
+        if (read_full_file(pf, &raw, &rl) < 0 ||
+            repo_metadata_decompress(raw, rl, primary->open_size, &xml, &xl) < 0 ||
             primary_parse((const char *) xml, xl, &pk, &npk) < 0) {
                 k = add(r, pf, strdup("malformed primary metadata"), false);
                 goto finish;

@@ -22,6 +22,13 @@
  * for any other (sha1, sha, md5, unknown). */
 int repo_checksum_algo(const char *type, HashAlgo *ret);
 
+/* Decompresses a metadata file (gzip, zstd, or plain) into a NUL-terminated
+ * buffer: with open_size (repomd.xml's <open-size>, 0: not given) of at most
+ * 1 GiB, into a buffer of that size and no more (-EFBIG if the data holds
+ * more); otherwise as decompress_any() does (at most 1 GiB). -EBADMSG:
+ * corrupt. */
+int repo_metadata_decompress(const void *data, size_t n, uint64_t open_size, uint8_t **ret, size_t *ret_len);
+
 /* The file at path has checksum want of type. A missing file is -EINVAL
  * ("missing"). */
 int repo_check_file(const char *path, const char *type, const char *want, char **ret_error);

@@ -2110,6 +2110,30 @@ def measured(*args):
     return p, int(p.stdout.split()[-1]) / 1024 if p.stdout.split() else -1
 
 
+def test_metadata_open_size():
+    """The primary metadata is decompressed into a buffer of the <open-size>
+    repomd.xml states and no more: one that holds more is refused, named."""
+    d = os.path.join(BASE, "repo-open-size")
+    shutil.copytree(REPOS["unsigned"], d)
+    md = os.path.join(d, "repodata", "repomd.xml")
+    text = read(md).decode()
+    i = text.index('<data type="primary">')
+    j = text.index("<open-size>", i)
+    k = text.index("</open-size>", j)
+    write(md, text[:j] + "<open-size>100" + text[k:])
+    proj = repo_project("open-size", f"""[repos.o]
+url = "file://{d}"
+gpgcheck = false
+""")
+    p = image(proj, "image", "x")
+    check("open-size: primary larger than repomd.xml states: exit 1, named", p.returncode == 1 and
+          "decompresses to more than the 100 bytes repomd.xml states" in p.stderr and "'o'" in p.stderr, show(p))
+    no_outputs("open-size", proj, "x")
+    p = slipway("verify", "--allow-unsigned", "--key", KEYS["A"][1], d)
+    check("open-size: slipway verify: the primary metadata fails", p.returncode == 1 and
+          "FAILED: malformed primary metadata" in p.stderr, show(p))
+
+
 def test_decompression_bomb():
     """A package of some kB whose payload inflates to 2 GiB of zeros while its
     header states a few hundred bytes: `slipway image` refuses it, naming the
@@ -2176,7 +2200,7 @@ try:
             repos_ready = check("setup: repositories", False, f"exception: {e!r}\n{traceback.format_exc()[-1500:]}")
         if repos_ready:
             for t in [test_repos_file, test_repos_http, test_checksum_policy, test_download_caps,
-                      test_decompression_bomb]:
+                      test_metadata_open_size, test_decompression_bomb]:
                 t0 = time.monotonic()
                 run_test(t)
                 print(f"time {t.__name__}: {time.monotonic() - t0:.2f}s")
