@@ -91,6 +91,7 @@ static int open_sources(const Project *p, const char *out, Sources *s, Diagnosti
         if (path_exists(own_md)) {
                 Source *src = &s->items[s->n++];
                 src->name = strdup("project");
+                src->remedy = " (run 'slipway repo' to index and sign it again)";
                 src->url = strdup(own);
                 src->dir = strdup(own);
                 if (!src->name || !src->url || !src->dir)

@@ -277,8 +277,9 @@ int source_open(Source *s, Diagnostics *d) {
                         (void) unlink(asc);
                 }
                 if (r < 0) {
-                        diag_error(d, NULL, "repository '%s': %s%s", s->name, err,
-                                   r == -ENODATA ? ", and its key requires a signature" : "");
+                        diag_error(d, NULL, "repository '%s': %s%s%s", s->name, err,
+                                   r == -ENODATA ? ", and its key requires a signature" : "",
+                                   s->remedy ? s->remedy : "");
                         return -EINVAL;
                 }
         }

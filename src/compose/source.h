@@ -25,6 +25,7 @@ typedef struct Source {
         const PgpKey *key; /* the key to check against; NULL: nothing is checked */
         bool gpgcheck;    /* package signatures are checked (requires key) */
         bool signed_md;   /* repomd.xml must carry a good repomd.xml.asc (requires key) */
+        const char *remedy; /* static: appended to a failed signature check's error (how to fix it) */
         /* Filled by source_open(): */
         uint8_t *primary; /* primary.xml, decompressed */
         size_t primary_len;

@@ -1125,6 +1125,9 @@ def test_project_repo_signature():
     check("project repo, foreign repomd.xml.asc: another repository signed with B", p.returncode == 0, show(p))
     shutil.copyfile(os.path.join(other, "repodata", "repomd.xml.asc"),
                     os.path.join(d, "out", "repo", "repodata", "repomd.xml.asc"))
+    p = image(d, "image", "mini")
+    check("project repo, foreign repomd.xml.asc: slipway image fails, says to run slipway repo",
+          p.returncode == 1 and "another key" in p.stderr and "run 'slipway repo'" in p.stderr, show(p))
     p = image(d, "build", "mini")
     check("project repo, foreign repomd.xml.asc: slipway build remakes it, exit 0", p.returncode == 0, show(p))
     p = slipway("verify", "--key", KEYS["A"][1], os.path.join(d, "out", "repo"))
