@@ -19,6 +19,10 @@
 #include "basic/strbuf.h"
 
 #define DECOMPRESS_MAX (1024u * 1024 * 1024)
+/* The most memory an xz stream may make the decoder take (its dictionary,
+ * mostly): xz -9, rpm's largest preset, needs 65 MiB; a hostile stream could
+ * otherwise ask for a 4 GiB dictionary, whatever its size. More: -EBADMSG. */
+#define XZ_MEMLIMIT ((uint64_t) 256 << 20)
 
 static ssize_t gzip_into(const void *data, size_t n, uint8_t *out, size_t cap);
 static size_t gzip_bound(size_t n);
@@ -378,7 +382,7 @@ int decompress_stream(const void *data, size_t n, uint64_t max, DecompressSink s
         if (n >= 6 && memcmp(p, "\xFD" "7zXZ\0", 6) == 0) {
                 /* xz (rpm's w*.xzdio payloads); concatenated streams too. */
                 lzma_stream x = LZMA_STREAM_INIT;
-                if (lzma_stream_decoder(&x, UINT64_MAX, LZMA_CONCATENATED) != LZMA_OK)
+                if (lzma_stream_decoder(&x, XZ_MEMLIMIT, LZMA_CONCATENATED) != LZMA_OK)
                         return -ENOMEM;
                 x.next_in = data;
                 x.avail_in = n;
@@ -549,7 +553,7 @@ int decompress_fd(int fd, uint64_t off, uint64_t len, uint64_t max, DecompressFd
         }
         if (n >= 6 && memcmp(p, "\xFD" "7zXZ\0", 6) == 0) {
                 lzma_stream x = LZMA_STREAM_INIT;
-                if (lzma_stream_decoder(&x, UINT64_MAX, LZMA_CONCATENATED) != LZMA_OK)
+                if (lzma_stream_decoder(&x, XZ_MEMLIMIT, LZMA_CONCATENATED) != LZMA_OK)
                         return -ENOMEM;
                 x.next_in = in.buf;
                 x.avail_in = in.len;

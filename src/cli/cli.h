@@ -6,6 +6,8 @@
 
 #include "log.h"
 
+typedef struct Project Project;
+
 /* Exit statuses (docs/cli.md). */
 enum {
         EXIT_OK = 0,
@@ -25,6 +27,7 @@ typedef struct Context {
         const char *output;  /* -o, --output */
         bool allow_unsigned; /* --allow-unsigned */
         const char *compress; /* --compress */
+        bool prune;           /* --prune */
 } Context;
 
 enum {
@@ -34,6 +37,7 @@ enum {
         VERB_OPT_OUTPUT = 1u << 3,
         VERB_OPT_ALLOW_UNSIGNED = 1u << 4,
         VERB_OPT_COMPRESS = 1u << 5,
+        VERB_OPT_PRUNE = 1u << 6,
 };
 
 typedef struct Verb {
@@ -60,11 +64,13 @@ int verb_build(const Context *ctx, int argc, char **argv);
 int verb_inspect(const Context *ctx, int argc, char **argv);
 
 /* Indexes (and with key_path signs) the repository in dir; verb-repo.c.
+ * With a project, dir is its repository: it may hold only what the project's
+ * build recorded (anything else is an error, or removed with --prune).
  * Without --json the summary is logged (with quiet_summary only if the
  * metadata changed); on success *ret_stats (if not NULL) is set to the
  * summary as a JSON object (docs/cli.md, `repo`). */
-int repo_index(const Context *ctx, const char *dir, const char *key_path, const char *key_name, uint64_t revision,
-               bool quiet_summary, json_t **ret_stats);
+int repo_index(const Context *ctx, const Project *project, const char *dir, const char *key_path,
+               const char *key_name, uint64_t revision, bool quiet_summary, json_t **ret_stats);
 
 /* The creation time of signatures: $SOURCE_DATE_EPOCH if set, else now.
  * Logs and returns -EINVAL for an invalid value. */

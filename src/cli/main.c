@@ -25,12 +25,13 @@ static const Verb verbs[] = {
                 .name = "build",
                 .args = "[NAME...]",
                 .summary = "package, sign, index and compose: the whole pipeline",
-                .help = "Options: --compress zstd|gzip (the cpio format's compression, as for image).\n\n"
+                .help = "Options: --compress zstd|gzip (the cpio format's compression, as for image);\n"
+                        "--prune (remove RPMs from OUT/repo that the project did not build).\n\n"
                         "Runs `slipway package` for every component (building, signing and indexing\n"
                         "OUT/repo; unchanged components are not rebuilt), then `slipway image` for the\n"
                         "named images (default: all). Stops before the images if a package failed.\n"
                         "With --json, one document: {\"package\": ..., \"image\": ...}.\n",
-                .options = VERB_OPT_COMPRESS,
+                .options = VERB_OPT_COMPRESS | VERB_OPT_PRUNE,
                 .min_args = 0,
                 .max_args = UINT_MAX,
                 .run = verb_build,
@@ -119,7 +120,9 @@ static const Verb verbs[] = {
                         "PROJECT/out. Spec components go through rpmbuild in a clean environment without\n"
                         "network; native components are written by slipway. Components build after those\n"
                         "providing their BuildRequires, up to -j at a time. Unchanged components are not\n"
-                        "rebuilt. Logs: OUT/logs/NAME.log. Exit status 1 if any component failed.\n",
+                        "rebuilt. Logs: OUT/logs/NAME.log. Exit status 1 if any component failed.\n"
+                        "Then indexes OUT/repo as `slipway repo` does (--prune as there).\n",
+                .options = VERB_OPT_PRUNE,
                 .min_args = 0,
                 .max_args = UINT_MAX,
                 .run = verb_package,
@@ -134,8 +137,10 @@ static const Verb verbs[] = {
                         "DIR, as dnf and createrepo_c know it. With a key: repomd.xml.asc and the public\n"
                         "key as DIR/RPM-GPG-KEY-NAME. Without DIR: the project's OUT/repo, signed with its\n"
                         "[signing] key. Unchanged packages are not read again; a run with nothing changed\n"
-                        "rewrites nothing. A bad package is named and the old metadata is kept.\n",
-                .options = VERB_OPT_KEY | VERB_OPT_COMPRESS,
+                        "rewrites nothing. A bad package is named and the old metadata is kept.\n"
+                        "The project's repository holds only what its build made: any other RPM there,\n"
+                        "or one changed since, is an error naming it (--prune: removed instead).\n",
+                .options = VERB_OPT_KEY | VERB_OPT_COMPRESS | VERB_OPT_PRUNE,
                 .min_args = 0,
                 .max_args = 1,
                 .run = verb_repo,
@@ -163,8 +168,9 @@ static const Verb verbs[] = {
                         "--allow-unsigned: accept packages and repositories without a signature.\n\n"
                         "For an RPM: its header and payload digests and its header signature. For a\n"
                         "repository directory: repomd.xml.asc, the checksum of every file repomd.xml\n"
-                        "lists, and of every package primary lists, and each package as above. Every\n"
-                        "problem is named; the exit status is 1 if there was any.\n",
+                        "lists, and of every package primary lists, and each package as above; an RPM\n"
+                        "below DIR that primary does not list is a problem too. Every problem is named;\n"
+                        "the exit status is 1 if there was any.\n",
                 .options = VERB_OPT_KEY | VERB_OPT_ALLOW_UNSIGNED,
                 .min_args = 1,
                 .max_args = UINT_MAX,
@@ -263,7 +269,8 @@ static void heap_setup(void) {
 
 int main(int argc, char **argv) {
         heap_setup();
-        enum { ARG_JSON = 0x100, ARG_VERSION, ARG_OUT, ARG_KEY, ARG_UID, ARG_ALGO, ARG_ALLOW_UNSIGNED, ARG_COMPRESS };
+        enum { ARG_JSON = 0x100, ARG_VERSION, ARG_OUT, ARG_KEY, ARG_UID, ARG_ALGO, ARG_ALLOW_UNSIGNED, ARG_COMPRESS,
+               ARG_PRUNE };
         static const struct option options[] = {
                 { "directory", required_argument, NULL, 'C' },
                 { "jobs", required_argument, NULL, 'j' },
@@ -276,6 +283,7 @@ int main(int argc, char **argv) {
                 { "algo", required_argument, NULL, ARG_ALGO },
                 { "output", required_argument, NULL, 'o' },
                 { "allow-unsigned", no_argument, NULL, ARG_ALLOW_UNSIGNED },
+                { "prune", no_argument, NULL, ARG_PRUNE },
                 { "compress", required_argument, NULL, ARG_COMPRESS },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -342,6 +350,10 @@ int main(int argc, char **argv) {
                         ctx.compress = optarg;
                         given |= VERB_OPT_COMPRESS;
                         break;
+                case ARG_PRUNE:
+                        ctx.prune = true;
+                        given |= VERB_OPT_PRUNE;
+                        break;
                 case 'h':
                         help = true;
                         break;
@@ -403,7 +415,7 @@ int main(int argc, char **argv) {
         }
         if (given & ~v->options) {
                 static const char *const names[] = { "--key", "--uid", "--algo", "-o/--output", "--allow-unsigned",
-                                                     "--compress" };
+                                                     "--compress", "--prune" };
                 for (unsigned b = 0; b < ELEMENTSOF(names); b++)
                         if (given & ~v->options & (1u << b)) {
                                 log_error("'%s' does not take %s", v->name, names[b]);

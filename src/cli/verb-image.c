@@ -62,7 +62,7 @@ static int load_repo_key(const Project *p, const Repo *repo, const char *cache, 
                 path = path_join(cache, "gpg-key.asc");
                 if (!path)
                         return -ENOMEM;
-                if (source_download(repo->gpg_key, path, &err) < 0) {
+                if (source_download(repo->gpg_key, path, SOURCE_UNVERIFIED_MAX, &err) < 0) {
                         diag_error(d, &pos, "repository '%s': cannot fetch its key: %s", repo->name,
                                    err ? err : "download failed");
                         return -EINVAL;
@@ -91,6 +91,7 @@ static int open_sources(const Project *p, const char *out, Sources *s, Diagnosti
         if (path_exists(own_md)) {
                 Source *src = &s->items[s->n++];
                 src->name = strdup("project");
+                src->remedy = " (run 'slipway repo' to index and sign it again)";
                 src->url = strdup(own);
                 src->dir = strdup(own);
                 if (!src->name || !src->url || !src->dir)

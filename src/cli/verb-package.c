@@ -165,7 +165,7 @@ int verb_package(const Context *ctx, int argc, char **argv) {
                 if (!repo)
                         return exit_status_from(log_error_errno(-ENOMEM, "cannot index the repository"));
                 json_t *stats = NULL;
-                int k = repo_index(ctx, repo, key_path, p->project.name, p->source_date_epoch, true, &stats);
+                int k = repo_index(ctx, p, repo, key_path, p->project.name, p->source_date_epoch, true, &stats);
                 json_object_set_new(j, "repository", stats ? stats : json_null());
                 if (k != EXIT_OK) {
                         cli_result_set(TAKE_PTR(j));

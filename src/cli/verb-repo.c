@@ -7,17 +7,60 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "basic/alloc.h"
 #include "basic/fileio.h"
 #include "cli.h"
 #include "config/project.h"
+#include "package/build.h"
 #include "repo/repo.h"
 #include "sign/keyfile.h"
 
-int repo_index(const Context *ctx, const char *dir, const char *key_path, const char *key_name, uint64_t revision,
-               bool quiet_summary, json_t **ret_stats) {
+/* The project's build record as the packages its repository may hold. */
+static int allowed_from_record(const Context *ctx, const Project *project, BuiltRpm **ret_built, size_t *ret_n,
+                               RepoAllowed **ret_allowed, char ***ret_hrefs) {
+        BuiltRpm *built = NULL;
+        size_t n = 0;
+        int r = build_record_load(project, ctx->out_dir, &built, &n);
+        if (r < 0)
+                return r;
+        RepoAllowed *allowed = new0(RepoAllowed, n ? n : 1);
+        char **hrefs = new0(char *, n ? n : 1);
+        for (size_t i = 0; allowed && hrefs && i < n; i++) {
+                hrefs[i] = path_join("Packages", built[i].file);
+                if (!hrefs[i])
+                        break;
+                allowed[i] = (RepoAllowed) { .href = hrefs[i], .sha256 = built[i].sha256 };
+        }
+        if (!allowed || !hrefs || (n > 0 && !hrefs[n - 1])) {
+                for (size_t i = 0; hrefs && i < n; i++)
+                        free(hrefs[i]);
+                free(hrefs);
+                free(allowed);
+                built_rpms_free(built, n);
+                return -ENOMEM;
+        }
+        *ret_built = built;
+        *ret_n = n;
+        *ret_allowed = allowed;
+        *ret_hrefs = hrefs;
+        return 0;
+}
+
+int repo_index(const Context *ctx, const Project *project, const char *dir, const char *key_path,
+               const char *key_name, uint64_t revision, bool quiet_summary, json_t **ret_stats) {
         _cleanup_(diagnostics_releasep) Diagnostics diag = {};
         _cleanup_(pgp_key_freep) PgpKey *k = NULL;
+        _cleanup_free_ RepoAllowed *allowed = NULL;
+        BuiltRpm *built = NULL;
+        char **hrefs = NULL;
+        size_t n_built = 0;
         int r;
+
+        if (project) {
+                r = allowed_from_record(ctx, project, &built, &n_built, &allowed, &hrefs);
+                if (r < 0)
+                        return exit_status_from(log_error_errno(r, "cannot read the build record"));
+        }
 
         if (key_path) {
                 const char *why = NULL;
@@ -36,9 +79,14 @@ int repo_index(const Context *ctx, const char *dir, const char *key_path, const 
         }
 
         RepoOptions o = { .dir = dir, .key = k, .key_name = key_name, .revision = revision, .compression = comp,
-                          .jobs = ctx->jobs };
+                          .jobs = ctx->jobs, .only_allowed = project != NULL, .allowed = allowed,
+                          .n_allowed = n_built, .prune = ctx->prune };
         RepoStats st = {};
         r = repo_update(&o, &diag, &st);
+        for (size_t i = 0; i < n_built; i++)
+                free(hrefs[i]);
+        free(hrefs);
+        built_rpms_free(built, n_built);
         log_diagnostics(&diag);
         if (r < 0) {
                 if (r != -EINVAL)
@@ -46,9 +94,10 @@ int repo_index(const Context *ctx, const char *dir, const char *key_path, const 
                 fprintf(stderr, "slipway: the repository metadata in '%s' was left as it was\n", dir);
                 return EXIT_FAILURE_USER;
         }
-        json_t *j = json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b}", "repository", cli_json_string(dir),
-                              "packages", (json_int_t) st.n_packages, "read", (json_int_t) st.n_read, "reused",
-                              (json_int_t) st.n_reused, "removed", (json_int_t) st.n_removed, "chunks",
+        json_t *j = json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b}", "repository",
+                              cli_json_string(dir), "packages", (json_int_t) st.n_packages, "read",
+                              (json_int_t) st.n_read, "reused", (json_int_t) st.n_reused, "removed",
+                              (json_int_t) st.n_removed, "pruned", (json_int_t) st.n_pruned, "chunks",
                               (json_int_t) st.n_chunks, "chunks-compressed", (json_int_t) st.n_chunks_compressed,
                               "changed", st.changed, "signed", k != NULL);
         if (!j)
@@ -74,7 +123,11 @@ int verb_repo(const Context *ctx, int argc, char **argv) {
                 uint32_t t;
                 if (signature_time(&t) < 0)
                         return EXIT_FAILURE_USER;
-                r = repo_index(ctx, argv[0], ctx->key, "repo", t, false, &stats);
+                if (ctx->prune) {
+                        log_error("--prune is for the project's repository (without DIR)");
+                        return EXIT_USAGE;
+                }
+                r = repo_index(ctx, NULL, argv[0], ctx->key, "repo", t, false, &stats);
                 cli_result_set(stats);
                 return r;
         }
@@ -90,7 +143,7 @@ int verb_repo(const Context *ctx, int argc, char **argv) {
         _cleanup_free_ char *key = ctx->key ? strdup(ctx->key) : p->signing.key ? project_path(p, p->signing.key) : NULL;
         if (!repo || ((ctx->key || p->signing.key) && !key))
                 return exit_status_from(log_error_errno(-ENOMEM, "cannot index the repository"));
-        r = repo_index(ctx, repo, key, p->project.name, p->source_date_epoch, false, &stats);
+        r = repo_index(ctx, p, repo, key, p->project.name, p->source_date_epoch, false, &stats);
         cli_result_set(stats);
         return r;
 }

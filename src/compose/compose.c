@@ -46,8 +46,8 @@ typedef struct FetchJob {
 static void fetch_one(void *ctx, size_t i) {
         FetchJob *j = ctx;
         const SolvedPackage *sp = &j->pkgs[i];
-        j->results[i] = source_fetch(&j->sources[sp->repo], sp->location, sp->checksum_type, sp->checksum, &j->paths[i],
-                                     &j->errors[i]);
+        j->results[i] = source_fetch(&j->sources[sp->repo], sp->location, sp->checksum_type, sp->checksum, sp->size,
+                                     &j->paths[i], &j->errors[i]);
         /* The expensive part of installing (decompression, payload parsing)
          * runs here, in parallel; the tree is filled in order afterwards. */
         if (j->results[i] >= 0 && rpm_unpack(j->paths[i], &j->unpacked[i]) == -ENOMEM)

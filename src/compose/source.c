@@ -8,6 +8,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -75,12 +76,35 @@ static void curl_init_once(void) {
                 curl_init_error = "libcurl cannot be initialised";
 }
 
+typedef struct Download {
+        int fd;
+        uint64_t written, max;
+        bool too_large;
+} Download;
+
 static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata) {
-        int fd = *(int *) userdata;
-        return loop_write(fd, ptr, size * nmemb) < 0 ? 0 : size * nmemb;
+        Download *dl = userdata;
+        size_t n = size * nmemb;
+        /* Cut off at the cap: the server decides how much it sends. */
+        if (n > dl->max - dl->written) {
+                dl->too_large = true;
+                return 0;
+        }
+        if (loop_write(dl->fd, ptr, n) < 0)
+                return 0;
+        dl->written += n;
+        return n;
 }
 
-int source_download(const char *url, const char *path, char **ret_error) {
+/* "4 MiB" or "1234 bytes", for messages. */
+static char *size_text(uint64_t v) {
+        char *s;
+        if (v >= (1u << 20) && v % (1u << 20) == 0)
+                return asprintf(&s, "%" PRIu64 " MiB", v >> 20) < 0 ? NULL : s;
+        return asprintf(&s, "%" PRIu64 " bytes", v) < 0 ? NULL : s;
+}
+
+int source_download(const char *url, const char *path, uint64_t max, char **ret_error) {
         _cleanup_free_ char *tmp = NULL, *dir = path_dirname(path);
         char errbuf[CURL_ERROR_SIZE] = "";
         long status = 0;
@@ -100,6 +124,7 @@ int source_download(const char *url, const char *path, char **ret_error) {
         int fd = tmpfile_open(path, &tmp);
         if (fd < 0)
                 return fd;
+        Download dl = { .fd = fd, .max = max };
 
         CURL *c = curl.easy_init();
         if (!c) {
@@ -108,7 +133,9 @@ int source_download(const char *url, const char *path, char **ret_error) {
         }
         curl.easy_setopt(c, CURLOPT_URL, url);
         curl.easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
-        curl.easy_setopt(c, CURLOPT_WRITEDATA, &fd);
+        curl.easy_setopt(c, CURLOPT_WRITEDATA, &dl);
+        /* A stated Content-Length over the cap fails before any byte. */
+        curl.easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) MIN(max, (uint64_t) INT64_MAX));
         curl.easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
         curl.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
         curl.easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
@@ -121,6 +148,13 @@ int source_download(const char *url, const char *path, char **ret_error) {
         curl.easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
         curl.easy_setopt(c, CURLOPT_USERAGENT, "slipway/" SLIPWAY_VERSION);
         CURLcode cr = curl.easy_perform(c);
+        if (dl.too_large || cr == CURLE_FILESIZE_EXCEEDED) {
+                _cleanup_free_ char *t = size_text(max);
+                *ret_error = strprintf("cannot download '%s': it is larger than the %s allowed for it", url,
+                                       t ? t : "size");
+                r = -EFBIG;
+                goto finish;
+        }
         if (cr != CURLE_OK) {
                 *ret_error = strprintf("cannot download '%s': %s", url, errbuf[0] ? errbuf : curl.easy_strerror(cr));
                 r = -EIO;
@@ -137,10 +171,11 @@ finish:
         if (c)
                 curl.easy_cleanup(c);
         /* No fsync: the cache is checked against checksums when used. */
-        r = tmpfile_commit(r, fd, tmp, path, 0644);
-        if (r < 0 && r != -EIO && !*ret_error)
-                *ret_error = strprintf("cannot write '%s': %s", path, strerror(-r));
-        return r < 0 ? -EIO : 0;
+        int k = tmpfile_commit(r, fd, tmp, path, 0644);
+        close(fd);
+        if (k < 0 && k != -EIO && k != -EFBIG && !*ret_error)
+                *ret_error = strprintf("cannot write '%s': %s", path, strerror(-k));
+        return k == -EFBIG ? -EFBIG : k < 0 ? -EIO : 0;
 }
 
 /* ---- checksums (the one policy of repo/verify.h) ---- */
@@ -154,8 +189,8 @@ static bool file_matches(const char *path, const char *type, const char *want) {
 /* The local path of a repository file: in the repository, or in the cache
  * after downloading it (when `reuse` and the cached copy's checksum is right,
  * it is not downloaded again). */
-static int source_file(const Source *s, const char *href, const char *type, const char *checksum, char **ret,
-                       char **ret_error) {
+static int source_file(const Source *s, const char *href, const char *type, const char *checksum, uint64_t max,
+                       char **ret, char **ret_error) {
         if (!repo_href_safe(href)) {
                 *ret_error = strprintf("the location '%s' leaves the repository", href ? href : "");
                 return -EINVAL;
@@ -174,9 +209,9 @@ static int source_file(const Source *s, const char *href, const char *type, cons
         _cleanup_free_ char *url = NULL;
         if (asprintf(&url, "%s%s", s->base, href) < 0)
                 return -ENOMEM;
-        int r = source_download(url, path, ret_error);
+        int r = source_download(url, path, max, ret_error);
         if (r < 0)
-                return r == -EIO ? -EINVAL : r;
+                return r == -EIO || r == -EFBIG ? -EINVAL : r;
         *ret = TAKE_PTR(path);
         return 0;
 }
@@ -202,7 +237,7 @@ int source_open(Source *s, Diagnostics *d) {
                         return -ENOMEM;
                 /* repomd.xml is always fetched anew: it is what says whether
                  * anything else changed. */
-                r = source_download(u, repomd, &err);
+                r = source_download(u, repomd, SOURCE_UNVERIFIED_MAX, &err);
                 if (r < 0) {
                         diag_error(d, NULL, "repository '%s': %s", s->name, err ? err : strerror(-r));
                         return -EINVAL;
@@ -210,8 +245,18 @@ int source_open(Source *s, Diagnostics *d) {
                 if (s->signed_md) {
                         free(err);
                         err = NULL;
-                        if (source_download(ua, asc, &err) < 0)
+                        r = source_download(ua, asc, SOURCE_UNVERIFIED_MAX, &err);
+                        if (r == -EFBIG) {
+                                /* The cache keeps only what was checked. */
+                                (void) unlink(repomd);
+                                diag_error(d, NULL, "repository '%s': %s", s->name, err);
+                                return -EINVAL;
+                        }
+                        if (r < 0) {
                                 (void) unlink(asc); /* reported below as unsigned */
+                                free(err);
+                                err = NULL;
+                        }
                 }
         }
 
@@ -226,9 +271,15 @@ int source_open(Source *s, Diagnostics *d) {
                 r = repo_check_repomd(s->key, data, n, has_sig ? sig : NULL, sn, &err);
                 if (r == -ENOMEM)
                         return r;
+                if (r < 0 && !s->dir) {
+                        /* The cache keeps only what was checked. */
+                        (void) unlink(repomd);
+                        (void) unlink(asc);
+                }
                 if (r < 0) {
-                        diag_error(d, NULL, "repository '%s': %s%s", s->name, err,
-                                   r == -ENODATA ? ", and its key requires a signature" : "");
+                        diag_error(d, NULL, "repository '%s': %s%s%s", s->name, err,
+                                   r == -ENODATA ? ", and its key requires a signature" : "",
+                                   s->remedy ? s->remedy : "");
                         return -EINVAL;
                 }
         }
@@ -251,7 +302,9 @@ int source_open(Source *s, Diagnostics *d) {
         }
         _cleanup_free_ char *pf = NULL, *raw = NULL;
         size_t rl = 0;
-        r = source_file(s, pm->href, pm->checksum_type, pm->checksum, &pf, &err);
+        /* As large as repomd.xml says (its signature checked, when signed). */
+        r = source_file(s, pm->href, pm->checksum_type, pm->checksum, pm->size ? pm->size : SOURCE_UNSIZED_MAX, &pf,
+                        &err);
         if (r >= 0) {
                 _cleanup_free_ char *why = NULL;
                 r = repo_check_file(pf, pm->checksum_type, pm->checksum, &why);
@@ -260,7 +313,15 @@ int source_open(Source *s, Diagnostics *d) {
         }
         if (r >= 0) {
                 r = read_full_file(pf, &raw, &rl);
-                if (r >= 0 && decompress_any(raw, rl, &s->primary, &s->primary_len) < 0) {
+                /* Into a buffer of the size repomd.xml states, and no more. */
+                int k = r >= 0 ? repo_metadata_decompress(raw, rl, pm->open_size, &s->primary, &s->primary_len) : 0;
+                if (k == -ENOMEM)
+                        r = k;
+                else if (k == -EFBIG) {
+                        err = strprintf("'%s' decompresses to more than the %" PRIu64 " bytes repomd.xml states",
+                                        pm->href, pm->open_size);
+                        r = -EINVAL;
+                } else if (k < 0) {
                         err = strprintf("'%s' cannot be decompressed", pm->href);
                         r = -EINVAL;
                 }
@@ -271,8 +332,8 @@ int source_open(Source *s, Diagnostics *d) {
         return r < 0 && r != -ENOMEM ? -EINVAL : r;
 }
 
-int source_fetch(const Source *s, const char *href, const char *checksum_type, const char *checksum, char **ret,
-                 char **ret_error) {
+int source_fetch(const Source *s, const char *href, const char *checksum_type, const char *checksum, uint64_t size,
+                 char **ret, char **ret_error) {
         _cleanup_free_ char *path = NULL, *why = NULL;
         int r;
 
@@ -281,7 +342,7 @@ int source_fetch(const Source *s, const char *href, const char *checksum_type, c
                 *ret_error = strdup("the repository metadata gives no checksum for it");
                 return *ret_error ? -EINVAL : -ENOMEM;
         }
-        r = source_file(s, href, checksum_type, checksum, &path, ret_error);
+        r = source_file(s, href, checksum_type, checksum, size ? size : SOURCE_UNSIZED_MAX, &path, ret_error);
         if (r < 0)
                 return r;
         r = repo_check_file(path, checksum_type, checksum, &why);

@@ -25,6 +25,7 @@ typedef struct Source {
         const PgpKey *key; /* the key to check against; NULL: nothing is checked */
         bool gpgcheck;    /* package signatures are checked (requires key) */
         bool signed_md;   /* repomd.xml must carry a good repomd.xml.asc (requires key) */
+        const char *remedy; /* static: appended to a failed signature check's error (how to fix it) */
         /* Filled by source_open(): */
         uint8_t *primary; /* primary.xml, decompressed */
         size_t primary_len;
@@ -37,16 +38,25 @@ void source_release(Source *s);
  * error naming the repository and what is wrong; -EINVAL then. */
 int source_open(Source *s, Diagnostics *d);
 
-/* A package of the source, by its location and the checksum primary gives:
- * a local path (in the repository, or downloaded into the cache; a cached
+/* The most that is downloaded of a file fetched before anything checks it:
+ * repomd.xml, repomd.xml.asc, a repository's key (they are some kB). */
+#define SOURCE_UNVERIFIED_MAX ((uint64_t) 4 << 20)
+/* The most that is downloaded of a metadata file or package whose size the
+ * metadata does not state. */
+#define SOURCE_UNSIZED_MAX ((uint64_t) 1 << 30)
+
+/* A package of the source, by its location and the checksum and size (0:
+ * unknown) primary gives: a local path (in the repository, or downloaded into the cache; a cached
  * copy with the right checksum is not downloaded again). The file's
  * checksum is checked, and with gpgcheck its signature and digests. *ret
  * is malloc'd. On -EINVAL, *ret_error (malloc'd) says what is wrong, without
  * naming the package (the caller does). Safe to call from several threads
  * for one source. */
-int source_fetch(const Source *s, const char *href, const char *checksum_type, const char *checksum, char **ret,
-                 char **ret_error);
+int source_fetch(const Source *s, const char *href, const char *checksum_type, const char *checksum, uint64_t size,
+                 char **ret, char **ret_error);
 
-/* Downloads url (http, https or file) to path, written atomically. -EIO:
- * *ret_error (malloc'd) says why. */
-int source_download(const char *url, const char *path, char **ret_error);
+/* Downloads url (http, https or file) to path, written atomically; at most
+ * max bytes: a server that announces or sends more is cut off there, nothing
+ * is written and -EFBIG returned. -EIO: it failed otherwise. Both with
+ * *ret_error (malloc'd) saying why. */
+int source_download(const char *url, const char *path, uint64_t max, char **ret_error);

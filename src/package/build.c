@@ -432,6 +432,54 @@ out:
         return ok;
 }
 
+void built_rpms_free(BuiltRpm *a, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(a[i].file);
+        free(a);
+}
+
+static int built_rpm_cmp(const void *a, const void *b) {
+        return strcmp(((const BuiltRpm *) a)->file, ((const BuiltRpm *) b)->file);
+}
+
+int build_record_load(const Project *p, const char *out_dir, BuiltRpm **ret, size_t *ret_n) {
+        _cleanup_free_ char *out = out_dir ? strdup(out_dir) : project_path(p, "out");
+        BuiltRpm *a = NULL;
+        size_t n = 0, allocated = 0;
+        if (!out)
+                return -ENOMEM;
+        for (size_t i = 0; i < p->components.n; i++) {
+                _cleanup_free_ char *path = NULL;
+                if (asprintf(&path, "%s/cache/packages/%s.json", out, p->components.items[i].name) < 0) {
+                        built_rpms_free(a, n);
+                        return -ENOMEM;
+                }
+                json_t *j = json_load_file(path, 0, NULL);
+                json_t *rpms = json_object_get(j, "rpms");
+                for (size_t k = 0; k < json_array_size(rpms); k++) {
+                        json_t *e = json_array_get(rpms, k);
+                        const char *file = json_string_value(json_object_get(e, "file"));
+                        const char *sum = json_string_value(json_object_get(e, "sha256"));
+                        /* A record that is not well formed allows nothing. */
+                        if (!file || !*file || strchr(file, '/') || !sum || strlen(sum) != 64)
+                                continue;
+                        if (!GREEDY_REALLOC(a, allocated, n + 1) || !(a[n].file = strdup(file))) {
+                                json_decref(j);
+                                built_rpms_free(a, n);
+                                return -ENOMEM;
+                        }
+                        memcpy(a[n].sha256, sum, 65);
+                        n++;
+                }
+                json_decref(j);
+        }
+        if (n > 0)
+                qsort(a, n, sizeof(BuiltRpm), built_rpm_cmp);
+        *ret = a;
+        *ret_n = n;
+        return 0;
+}
+
 /* Reads the RPM names a previous build of node i produced (to remove stale ones). */
 static void cache_previous_outputs(Graph *g, size_t i, json_t **ret) {
         _cleanup_free_ char *path = cache_path(g, "packages", g->nodes[i].c->name);

@@ -73,6 +73,20 @@ typedef struct BuildOptions {
  * 0 with *ret filled, failures or not: see the report. */
 int build_packages(const Project *p, const BuildOptions *o, Diagnostics *d, BuildReport **ret);
 
+/* An RPM the project built: its file name in repo/Packages and the SHA-256
+ * of the file as the build left it (signed). */
+typedef struct BuiltRpm {
+        char *file;
+        char sha256[65];
+} BuiltRpm;
+
+/* What the project's repository may hold: the RPMs the last build of each
+ * of the project's components made, as the build recorded them (in
+ * OUT/cache/packages/NAME.json; a component never built, or removed from
+ * the project, has none). out_dir NULL: PROJECT/out. Sorted by file name. */
+int build_record_load(const Project *p, const char *out_dir, BuiltRpm **ret, size_t *ret_n);
+void built_rpms_free(BuiltRpm *a, size_t n);
+
 /* ---- internal interfaces between the build files ----------------------- */
 
 typedef struct SpecInfo {

@@ -98,6 +98,21 @@ int repomd_parse(const char *data, size_t n, RepoMdData **ret, size_t *ret_n) {
                         k = read_text(&r, &cur->checksum);
                         if (k < 0)
                                 break;
+                } else if (cur && ev.type == XML_START &&
+                           (xml_name_is(ev.name, "size") || xml_name_is(ev.name, "open-size"))) {
+                        uint64_t *v = xml_name_is(ev.name, "size") ? &cur->size : &cur->open_size;
+                        _cleanup_free_ char *t = NULL;
+                        k = read_text(&r, &t);
+                        if (k < 0)
+                                break;
+                        /* A size that is not a plain decimal number is taken as not given. */
+                        uint64_t x = 0;
+                        bool ok = t && *t;
+                        for (const char *c = t; ok && *c; c++) {
+                                ok = *c >= '0' && *c <= '9' && x <= (UINT64_MAX - 9) / 10;
+                                x = x * 10 + (uint64_t) (*c - '0');
+                        }
+                        *v = ok ? x : 0;
                 }
         }
         if (k >= 0)

@@ -133,6 +133,53 @@ static void stat_one(void *ctx, size_t i) {
         }
 }
 
+static int str_cmp(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+int repo_scan_packages(const char *dir, char ***ret, size_t *ret_n) {
+        char **names = NULL;
+        size_t n = 0, allocated = 0;
+        int r = scan(dir, "", &names, &n, &allocated);
+        if (r < 0) {
+                for (size_t i = 0; i < n; i++)
+                        free(names[i]);
+                free(names);
+                return r;
+        }
+        if (n > 0)
+                qsort(names, n, sizeof(char *), str_cmp);
+        *ret = names;
+        *ret_n = n;
+        return 0;
+}
+
+static int allowed_cmp(const void *key, const void *elem) {
+        return strcmp(key, ((const RepoAllowed *) elem)->href);
+}
+
+static const RepoAllowed *allowed_find(const RepoOptions *o, const char *href) {
+        return o->n_allowed ? bsearch(href, o->allowed, o->n_allowed, sizeof(RepoAllowed), allowed_cmp) : NULL;
+}
+
+/* A package that is not (or, changed, no longer) what the project built:
+ * deleted with prune, else an error. Returns true if it is an error. */
+static bool foreign(const RepoOptions *o, Diagnostics *d, const char *href, const char *why, RepoStats *stats) {
+        _cleanup_free_ char *shown = path_join(o->dir, href);
+        SourcePos pos = { .file = shown ? shown : href };
+        if (o->prune) {
+                if (unlink(pos.file) < 0 && errno != ENOENT) {
+                        diag_error(d, &pos, "%s, and it cannot be removed: %s", why, strerror(errno));
+                        return true;
+                }
+                diag_note(d, &pos, "removed: %s", why);
+                stats->n_pruned++;
+                return false;
+        }
+        diag_error(d, &pos, "%s: remove it, or run 'slipway repo --prune'", why);
+        return true;
+}
+
 static int item_cmp(const void *a, const void *b) {
         const Item *x = a, *y = b;
         int c = strcmp(x->base, y->base);
@@ -829,6 +876,30 @@ static char *key_file_path(const RepoOptions *o) {
         return path_join(o->dir, kn);
 }
 
+/* What the last run wrote is what this run would write: repomd.xml names
+ * the documents the cache describes, and, signed, repomd.xml.asc verifies
+ * over it with this key and the public key file is this key's; unsigned,
+ * there is no repomd.xml.asc. Anything else (a file edited, or copied from
+ * another repository) is written again, never trusted because it exists. */
+static bool outputs_current(const RepoOptions *o, const char *repodata, const char *repomd_path,
+                            const Cache *cache) {
+        _cleanup_free_ char *ap = path_join(repodata, "repomd.xml.asc"), *kp = key_file_path(o);
+        _cleanup_free_ char *md = NULL, *asc = NULL, *pub = NULL, *want = NULL;
+        size_t ml = 0, al = 0, pl = 0;
+
+        if (!ap || !kp || read_full_file(repomd_path, &md, &ml) < 0)
+                return false;
+        for (int f = 0; f < 3; f++)
+                if (!strstr(md, cache->files[f]))
+                        return false;
+        if (!o->key)
+                return !path_exists(ap);
+        if (read_full_file(ap, &asc, &al) < 0 || pgp_verify(o->key, asc, al, md, ml) < 0)
+                return false;
+        return read_full_file(kp, &pub, &pl) >= 0 && pgp_key_export_public(o->key, &want) >= 0 &&
+               strlen(want) == pl && memcmp(want, pub, pl) == 0;
+}
+
 /* The chunks that cannot be reused are compressed again; their reused
  * packages' fragments come from the previous run's frames (a package whose
  * old frame fails to decompress is read again instead). */
@@ -956,6 +1027,22 @@ int repo_update(const RepoOptions *o, Diagnostics *d, RepoStats *ret) {
                 }
                 n = m;
         }
+        /* A project's repository holds what the project built, nothing else:
+         * a file of another name is refused (or pruned) before it is read. */
+        bool bad = false;
+        if (o->only_allowed) {
+                size_t m = 0;
+                for (size_t i = 0; i < n; i++) {
+                        if (allowed_find(o, items[i].href)) {
+                                items[m++] = items[i];
+                                continue;
+                        }
+                        bad |= foreign(o, d, items[i].href, "not built by this project (not in its build record)",
+                                       &stats);
+                        free(items[i].href);
+                }
+                n = m;
+        }
         /* What the last run read, if the metadata it wrote is still there
          * (and, should the cache prove damaged, once more without it). */
         bool use_cache = true, have_cache;
@@ -974,7 +1061,6 @@ again:
                 }
         ReadCtx rc = { .dir = o->dir, .revision = o->revision, .items = items };
         parallel_for(n, o->jobs, read_one, &rc);
-        bool bad = false;
         for (size_t i = 0; i < n; i++) {
                 if (items[i].reused || items[i].r >= 0) {
                         stats.n_read += !items[i].reused;
@@ -988,6 +1074,29 @@ again:
                 else
                         diag_error(d, &pos, "cannot read the package: %s", strerror(-items[i].r));
                 bad = true;
+        }
+        /* ... and holds it as it was built. */
+        if (o->only_allowed) {
+                size_t m = 0;
+                for (size_t i = 0; i < n; i++) {
+                        const RepoAllowed *a = allowed_find(o, items[i].href);
+                        /* (one that cannot be read is reported above) */
+                        if (!items[i].pkgid || (a && strncmp(items[i].pkgid, a->sha256, 64) == 0)) {
+                                items[m++] = items[i];
+                                continue;
+                        }
+                        bad |= foreign(o, d, items[i].href,
+                                       "changed since the project built it (its SHA-256 is not the one recorded)",
+                                       &stats);
+                        stats.n_read -= !items[i].reused;
+                        stats.n_reused -= items[i].reused;
+                        free(items[i].href);
+                        if (items[i].pkg) {
+                                repo_package_release(items[i].pkg);
+                                free(items[i].pkg);
+                        }
+                }
+                n = m;
         }
         if (bad) {
                 r = -EINVAL; /* the previous metadata stays as it was */
@@ -1008,10 +1117,8 @@ again:
                 _cleanup_free_ char *fp = path_join(repodata, cache.files[f]);
                 outputs = fp && path_exists(fp);
         }
-        if (outputs && o->key) {
-                _cleanup_free_ char *ap = path_join(repodata, "repomd.xml.asc"), *kp = key_file_path(o);
-                outputs = ap && path_exists(ap) && kp && path_exists(kp);
-        }
+        if (outputs)
+                outputs = outputs_current(o, repodata, repomd_path, &cache);
         if (outputs && stats.n_reused == n && cache.n == n && cache.revision == o->revision &&
             strcmp(cache.signer, signer) == 0 && cache.compression == (int) o->compression) {
                 stats.changed = false;

@@ -39,8 +39,23 @@ typedef enum RepoCompression {
         _REPO_COMPRESS_INVALID = -EINVAL,
 } RepoCompression;
 
+/* A package the repository may hold: its location and the SHA-256 of the
+ * file (64 hex digits). */
+typedef struct RepoAllowed {
+        const char *href;
+        const char *sha256;
+} RepoAllowed;
+
 typedef struct RepoOptions {
         const char *dir;          /* the repository: *.rpm below it, repodata/ in it */
+        /* With only_allowed, the repository holds these packages and nothing
+         * else (a project's repository: what its build recorded). Any other
+         * RPM, or one whose SHA-256 differs, is an error naming it, or with
+         * prune is deleted (and named in a note). Sorted by href. */
+        bool only_allowed;
+        const RepoAllowed *allowed;
+        size_t n_allowed;
+        bool prune;
         const PgpKey *key;        /* secret key: sign repomd.xml; NULL: unsigned */
         const char *key_name;     /* the public key is written as DIR/RPM-GPG-KEY-<key_name> */
         uint64_t revision;        /* <revision>, timestamps and the most <time file> may be:
@@ -54,6 +69,7 @@ typedef struct RepoStats {
         size_t n_read;     /* parsed this run */
         size_t n_reused;   /* taken from the previous run */
         size_t n_removed;  /* in the previous metadata, gone now */
+        size_t n_pruned;   /* not allowed: deleted (prune) */
         size_t n_chunks;   /* runs of packages compressed as one frame */
         size_t n_chunks_compressed; /* compressed this run (the others from the cache) */
         bool changed;      /* false: nothing was rewritten */
@@ -63,6 +79,11 @@ typedef struct RepoStats {
  * metadata is left as it was. */
 int repo_update(const RepoOptions *o, Diagnostics *d, RepoStats *ret);
 
+/* The package files repo_update() indexes: *.rpm below dir (not *.src.rpm,
+ * nothing in repodata/ or in hidden directories), as paths relative to dir,
+ * sorted. */
+int repo_scan_packages(const char *dir, char ***ret, size_t *ret_n);
+
 /* ---- reading metadata (verify, tests, fuzzing) ---- */
 
 typedef struct RepoMdData {
@@ -70,6 +91,8 @@ typedef struct RepoMdData {
         char *href;          /* relative to the repository */
         char *checksum_type; /* sha256, ... */
         char *checksum;      /* of the file as stored */
+        uint64_t size;       /* <size>: of the file as stored; 0 if not given */
+        uint64_t open_size;  /* <open-size>: decompressed; 0 if not given */
 } RepoMdData;
 
 typedef struct RepoPrimaryPackage {

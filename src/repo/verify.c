@@ -33,6 +33,24 @@ static int fail(char **ret_error, char *msg) {
         return -EINVAL;
 }
 
+#define OPEN_SIZE_MAX ((uint64_t) 1 << 30)
+
+int repo_metadata_decompress(const void *data, size_t n, uint64_t open_size, uint8_t **ret, size_t *ret_len) {
+        if (open_size == 0 || open_size > OPEN_SIZE_MAX)
+                return decompress_any(data, n, ret, ret_len);
+        _cleanup_free_ uint8_t *buf = malloc((size_t) open_size + 1);
+        size_t got = 0;
+        if (!buf)
+                return -ENOMEM;
+        int r = decompress_into(data, n, buf, (size_t) open_size, &got);
+        if (r < 0)
+                return r == -ENOMEM || r == -EFBIG ? r : -EBADMSG;
+        buf[got] = 0;
+        *ret = TAKE_PTR(buf);
+        *ret_len = got;
+        return 0;
+}
+
 int repo_check_file(const char *path, const char *type, const char *want, char **ret_error) {
         uint8_t md[HASH_MAX_SIZE];
         char hex[2 * HASH_MAX_SIZE + 1];
@@ -153,6 +171,38 @@ int repo_verify_package(const PgpKey *key, const char *path, bool allow_unsigned
         return add_outcome(r, path, k, err, allow_unsigned);
 }
 
+static int href_cmp(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* Package files in dir that primary does not list: nothing vouches for
+ * them, and a client of the repository never sees them; a repository that
+ * holds them is not what its metadata says. */
+static int unlisted(const char *dir, const RepoPrimaryPackage *pk, size_t npk, RepoVerifyResult *r) {
+        _cleanup_free_ const char **listed = new0(const char *, npk ? npk : 1);
+        char **files = NULL;
+        size_t nf = 0;
+        if (!listed)
+                return -ENOMEM;
+        for (size_t i = 0; i < npk; i++)
+                listed[i] = pk[i].href;
+        qsort(listed, npk, sizeof(char *), href_cmp);
+        int k = repo_scan_packages(dir, &files, &nf);
+        if (k < 0)
+                return k == -ENOMEM ? k : add(r, dir, strprintf("cannot list the packages: %s", strerror(-k)), false);
+        for (size_t i = 0; i < nf && k >= 0; i++) {
+                if (bsearch(&files[i], listed, npk, sizeof(char *), href_cmp))
+                        continue;
+                _cleanup_free_ char *f = path_join(dir, files[i]);
+                char *m = strdup("not listed in the repository metadata (primary)");
+                k = f && m ? add(r, f, m, false) : (free(m), -ENOMEM);
+        }
+        for (size_t i = 0; i < nf; i++)
+                free(files[i]);
+        free(files);
+        return k < 0 ? k : 0;
+}
+
 int repo_verify_dir(const PgpKey *key, const char *dir, bool allow_unsigned, RepoVerifyResult *r) {
         _cleanup_free_ char *repomd = path_join(dir, "repodata/repomd.xml");
         _cleanup_free_ char *asc = path_join(dir, "repodata/repomd.xml.asc");
@@ -203,7 +253,8 @@ int repo_verify_dir(const PgpKey *key, const char *dir, bool allow_unsigned, Rep
                 k = -ENOMEM;
                 goto finish;
         }
-        if (read_full_file(pf, &raw, &rl) < 0 || decompress_any(raw, rl, &xml, &xl) < 0 ||
+        if (read_full_file(pf, &raw, &rl) < 0 ||
+            repo_metadata_decompress(raw, rl, primary->open_size, &xml, &xl) < 0 ||
             primary_parse((const char *) xml, xl, &pk, &npk) < 0) {
                 k = add(r, pf, strdup("malformed primary metadata"), false);
                 goto finish;
@@ -228,7 +279,7 @@ int repo_verify_dir(const PgpKey *key, const char *dir, bool allow_unsigned, Rep
                 if (k < 0)
                         goto finish;
         }
-        k = 0;
+        k = unlisted(dir, pk, npk, r);
 finish:
         primary_free_array(pk, npk);
         repomd_free_array(md, nmd);

@@ -22,6 +22,13 @@
  * for any other (sha1, sha, md5, unknown). */
 int repo_checksum_algo(const char *type, HashAlgo *ret);
 
+/* Decompresses a metadata file (gzip, zstd, or plain) into a NUL-terminated
+ * buffer: with open_size (repomd.xml's <open-size>, 0: not given) of at most
+ * 1 GiB, into a buffer of that size and no more (-EFBIG if the data holds
+ * more); otherwise as decompress_any() does (at most 1 GiB). -EBADMSG:
+ * corrupt. */
+int repo_metadata_decompress(const void *data, size_t n, uint64_t open_size, uint8_t **ret, size_t *ret_len);
+
 /* The file at path has checksum want of type. A missing file is -EINVAL
  * ("missing"). */
 int repo_check_file(const char *path, const char *type, const char *want, char **ret_error);
@@ -54,8 +61,9 @@ typedef struct RepoVerifyResult {
 void repo_verify_result_release(RepoVerifyResult *r);
 
 /* Checks the repository in dir: repomd.xml and its signature, every
- * metadata file's checksum, and every package primary lists (checksum,
- * digests, signature). allow_unsigned: a missing repomd.xml.asc or an
+ * metadata file's checksum, every package primary lists (checksum,
+ * digests, signature), and that every package file below dir is listed
+ * (repo_scan_packages()). allow_unsigned: a missing repomd.xml.asc or an
  * unsigned package passes (marked so). Results are appended to *r; -ENOMEM
  * is the only failure (problems are results). */
 int repo_verify_dir(const PgpKey *key, const char *dir, bool allow_unsigned, RepoVerifyResult *r);

@@ -389,6 +389,7 @@ static int collect_transaction(SolveContext *c, Solver *solv, const SolveRepo *r
                 out->location = strdup_or_null(solvable_lookup_location(s, NULL));
                 out->checksum = strdup_or_null(solvable_lookup_checksum(s, SOLVABLE_CHECKSUM, &chktype));
                 out->checksum_type = strdup_or_null(chktype ? solv_chksum_type2str(chktype) : NULL);
+                out->size = solvable_lookup_num(s, SOLVABLE_DOWNLOADSIZE, 0);
                 if (!out->name || !out->evr || !out->arch) {
                         r = -ENOMEM;
                         break;

@@ -33,6 +33,7 @@ typedef struct SolvedPackage {
         char *location;  /* <location href>, relative to the repository */
         char *checksum_type; /* "sha256" */
         char *checksum;      /* the package file's digest (pkgid), hex */
+        uint64_t size;       /* <size package>: the file's size; 0 if not given */
 } SolvedPackage;
 
 /* Resolves req against the repositories. On success *ret holds every package

@@ -151,10 +151,32 @@ static uint64_t payload_size_hint(const RpmPackage *p) {
         return 0;
 }
 
+/* The most a payload may decompress to: what its header claims. A newc
+ * archive of the header's files is at most, per file, a header of 110
+ * bytes and the name ("." + path + NUL) padded to 4, and the contents
+ * (FILESIZES: a symbolic link's target) padded to 4; then the trailer
+ * (110 + "TRAILER!!!" + NUL, padded: 124). Ghost files and hard links'
+ * shared contents only make the real archive smaller. The signature
+ * header's archive size (rpm and slipway write the exact one), when given,
+ * bounds it too. A payload is refused as soon as it goes past this, before
+ * anything sized by the data is allocated or written (a small package whose
+ * payload inflates to gigabytes: docs/images.md, "Memory"). */
+static uint64_t payload_limit(const RpmPackage *p, const RpmFileList *fi) {
+        uint64_t bound = 124;
+        for (size_t i = 0; i < fi->n; i++) {
+                uint64_t name = 110 + strlen(fi->files[i].path) + 2;
+                uint64_t entry = ((name + 3) & ~(uint64_t) 3) + ((fi->files[i].size + 3) & ~(uint64_t) 3);
+                if (fi->files[i].size > UINT64_MAX / 4 || bound > UINT64_MAX - entry)
+                        return UINT64_MAX;
+                bound += entry;
+        }
+        uint64_t hint = payload_size_hint(p);
+        return hint > 0 ? MIN(hint, bound) : bound;
+}
+
 /* Payloads larger than this (or of unknown size) are decompressed into a
  * spool file rather than into memory (docs/images.md, "Memory"). */
 static uint64_t spool_min = (uint64_t) 64 << 20;
-#define SPOOL_MAX ((uint64_t) 256 << 30) /* a bound for a decompression bomb */
 
 void rpm_unpack_set_spool_min(uint64_t bytes) {
         spool_min = bytes;
@@ -183,7 +205,7 @@ static int spool_sink(void *userdata, const void *data, size_t n) {
 
 /* The payload decompressed into a spool file, read and written in pieces:
  * a blob in that file, which the files' blobs are slices of. */
-static int spool_payload(const char *path, const RpmPackage *p, TreeBlob **ret) {
+static int spool_payload(const char *path, const RpmPackage *p, uint64_t limit, TreeBlob **ret) {
         _cleanup_close_ int in = open(path, O_RDONLY | O_CLOEXEC);
         if (in < 0)
                 return -errno;
@@ -191,7 +213,7 @@ static int spool_payload(const char *path, const RpmPackage *p, TreeBlob **ret) 
         if (fd < 0)
                 return fd;
         SpoolWrite w = { .fd = fd };
-        int r = decompress_fd(in, p->payload_offset, UINT64_MAX, SPOOL_MAX, spool_sink, &w);
+        int r = decompress_fd(in, p->payload_offset, UINT64_MAX, limit, spool_sink, &w);
         if (r < 0) {
                 close(fd);
                 return r;
@@ -205,15 +227,19 @@ static int spool_payload(const char *path, const RpmPackage *p, TreeBlob **ret) 
 
 /* Reads the payload: the bytes after the headers, decompressed, as a blob
  * the files' contents are slices of; in memory, or in a spool file when it
- * is large or its size unknown. */
-static int read_payload(const char *path, const RpmPackage *p, TreeBlob **ret) {
+ * is large or its size unknown. More than the header claims (payload_limit):
+ * -EFBIG, with *ret_limit set. */
+static int read_payload(const char *path, const RpmPackage *p, const RpmFileList *fi, TreeBlob **ret,
+                        uint64_t *ret_limit) {
         if (p->payload_offset > p->file_size)
                 return -EBADMSG;
         uint64_t hint = payload_size_hint(p);
+        uint64_t limit = payload_limit(p, fi);
+        *ret_limit = limit;
         /* A stated size up to spool_min, and at most 1024 times the
          * compressed size, sizes the buffer; the data decides the result. */
         if (hint == 0 || hint > spool_min || hint / 1024 > p->file_size - p->payload_offset + 1)
-                return spool_payload(path, p, ret);
+                return spool_payload(path, p, limit, ret);
 
         void *data = NULL;
         size_t size = 0;
@@ -231,8 +257,9 @@ static int read_payload(const char *path, const RpmPackage *p, TreeBlob **ret) {
                 return -ENOMEM;
         }
         size_t got = 0;
-        r = decompress_into((const uint8_t *) data + p->payload_offset, size - p->payload_offset, b->data, b->size,
-                            &got);
+        /* limit <= hint here: the buffer is never outgrown. */
+        r = decompress_into((const uint8_t *) data + p->payload_offset, size - p->payload_offset, b->data,
+                            (size_t) MIN(limit, (uint64_t) b->size), &got);
         munmap(data, size);
         if (r >= 0) {
                 b->size = got;
@@ -240,10 +267,7 @@ static int read_payload(const char *path, const RpmPackage *p, TreeBlob **ret) {
                 return 0;
         }
         tree_blob_unref(b);
-        if (r != -EFBIG)
-                return r;
-        /* Larger than stated: into a spool file. */
-        return spool_payload(path, p, ret);
+        return r;
 }
 
 struct RpmUnpacked {
@@ -389,9 +413,15 @@ static int unpack(RpmUnpacked *u, const char *path) {
                 return r;
         if (r < 0)
                 return unpack_fail(u, -EBADMSG, "package %s: malformed file list in its header: %s", u->nevra, why);
-        r = read_payload(path, u->pkg, &payload);
+        uint64_t limit = 0;
+        r = read_payload(path, u->pkg, fi, &payload, &limit);
         if (r == -ENOMEM)
                 return r;
+        if (r == -EFBIG)
+                return unpack_fail(u, -EBADMSG,
+                                   "package %s: its payload decompresses to more than the %" PRIu64
+                                   " bytes its header states: refused",
+                                   u->nevra, limit);
         if (r < 0)
                 return unpack_fail(u, -EBADMSG, "package %s: cannot unpack its payload: %s", u->nevra,
                                    r == -EBADMSG ? "corrupt or unsupported compression" : strerror(-r));

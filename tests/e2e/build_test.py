@@ -133,6 +133,41 @@ def test_two_directories():
         no_scratch_left(f"{label} build", tmp)
         no_path_in_specs(f"{label} build", proj, BASE)
     compare("two directories", a, b)
+    metadata_from_scratch(a, b)
+
+
+def repodata(proj):
+    d = os.path.join(proj, "out", "repo", "repodata")
+    r = {}
+    for f in sorted(os.listdir(d)):
+        if not f.startswith(".slipway-cache"):
+            with open(os.path.join(d, f), "rb") as fh:
+                r[f] = fh.read()
+    return r
+
+
+def metadata_from_scratch(a, b):
+    """The repository metadata depends on the packages and SOURCE_DATE_EPOCH,
+    not on when their files were written: a's repodata made again from
+    nothing, its RPMs' mtimes set apart (each later than SOURCE_DATE_EPOCH,
+    as a build's are), gives b's bytes: repomd.xml, primary, filelists,
+    other and the Ed25519 repomd.xml.asc."""
+    want = repodata(b)
+    shutil.rmtree(os.path.join(a, "out", "repo", "repodata"))
+    pk = os.path.join(a, "out", "repo", "Packages")
+    for i, f in enumerate(sorted(os.listdir(pk))):
+        t = SDE + 86400 * (i + 1) + 17 * i
+        os.utime(os.path.join(pk, f), (t, t))
+    e = dict(os.environ, LC_ALL="C", SOURCE_DATE_EPOCH=str(SDE))
+    p = subprocess.run([SLIPWAY, "-C", a, "repo"], capture_output=True, text=True, env=e, timeout=120)
+    if not check("repodata from scratch, other mtimes: slipway repo", p.returncode == 0, show(p)):
+        return
+    got = repodata(a)
+    check("repodata from scratch: repomd.xml, its signature and the three documents",
+          "repomd.xml.asc" in got and sum(1 for f in got if ".xml." in f and f != "repomd.xml.asc") == 3,
+          sorted(got))
+    differ = sorted(f for f in set(got) | set(want) if got.get(f) != want.get(f))
+    check("repodata from scratch, other mtimes: byte-identical to the other build's", not differ, f"differ: {differ}")
 
 
 def test_unprivileged():

@@ -1117,6 +1117,23 @@ def test_project_repo_signature():
     check("project repo without repomd.xml.asc: exit 1, says not signed",
           p.returncode == 1 and "not signed" in p.stderr, show(p))
     no_outputs("project repo without repomd.xml.asc", d, "mini")
+    # A repomd.xml.asc from another repository (another key): `slipway build`
+    # remakes it rather than failing on "bad signature" until it is deleted.
+    other = os.path.join(BASE, "other-key-repo")
+    shutil.copytree(os.path.join(d, "out", "repo"), other)
+    p = slipway("repo", "--key", KEYS["B"][0], other)
+    check("project repo, foreign repomd.xml.asc: another repository signed with B", p.returncode == 0, show(p))
+    shutil.copyfile(os.path.join(other, "repodata", "repomd.xml.asc"),
+                    os.path.join(d, "out", "repo", "repodata", "repomd.xml.asc"))
+    p = image(d, "image", "mini")
+    check("project repo, foreign repomd.xml.asc: slipway image fails, says to run slipway repo",
+          p.returncode == 1 and "another key" in p.stderr and "run 'slipway repo'" in p.stderr, show(p))
+    p = image(d, "build", "mini")
+    check("project repo, foreign repomd.xml.asc: slipway build remakes it, exit 0", p.returncode == 0, show(p))
+    p = slipway("verify", "--key", KEYS["A"][1], os.path.join(d, "out", "repo"))
+    check("project repo, foreign repomd.xml.asc: verifies with the project's key after build", p.returncode == 0,
+          show(p))
+    shutil.rmtree(other)
     shutil.rmtree(d)
 
 
@@ -1455,6 +1472,100 @@ gpgcheck = false
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+# A server that serves a repository's files, except where the path says
+# otherwise: under /endless/ repodata/repomd.xml never ends; under /announce/
+# it announces 300 MB; under /endless-asc/ repomd.xml.asc never ends; under
+# /endless-rpm/ every package never ends. Run as its own process, stopped by pid.
+HOSTILE_SERVER = r"""
+import http.server, os, sys
+ROOT = sys.argv[1]
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.0"
+    def log_message(self, *a):
+        pass
+    def endless(self, length=None):
+        self.send_response(200)
+        if length is not None:
+            self.send_header("Content-Length", str(length))
+        self.end_headers()
+        chunk = b"<!-- " + b"x" * 65530 + b"\n"
+        try:
+            while True:
+                self.wfile.write(chunk)
+        except OSError:
+            pass
+    def do_GET(self):
+        mode, _, rest = self.path.lstrip("/").partition("/")
+        if (mode == "endless" and rest == "repodata/repomd.xml") or \
+           (mode == "endless-asc" and rest == "repodata/repomd.xml.asc") or \
+           (mode == "endless-rpm" and rest.endswith(".rpm")):
+            return self.endless()
+        if mode == "announce" and rest == "repodata/repomd.xml":
+            return self.endless(300 * 1000 * 1000)
+        f = os.path.join(ROOT, rest)
+        if ".." in rest.split("/") or not os.path.isfile(f):
+            self.send_error(404)
+            return
+        with open(f, "rb") as fh:
+            data = fh.read()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+"""
+
+
+def files_under(d):
+    return sorted(os.path.relpath(os.path.join(dp, f), d) for dp, _, fs in os.walk(d) for f in fs)
+
+
+def test_download_caps():
+    """What is downloaded before its signature is checked is capped at 4 MiB,
+    and a package at the size the signed metadata gives: a server that
+    streams without end makes `slipway image` fail at once with one error
+    naming the URL and the cap, and nothing is left in out/cache."""
+    srv = subprocess.Popen([sys.executable, "-c", HOSTILE_SERVER, REPOS["signed"]], stdout=subprocess.PIPE,
+                           text=True)
+    try:
+        port = int(srv.stdout.readline())
+        rpm = os.path.basename(plain_rpm("plain-hello"))
+        size = os.path.getsize(os.path.join(REPOS["signed"], "Packages", rpm))
+        cases = [
+            ("endless repomd.xml", "endless", "repodata/repomd.xml", "4 MiB"),
+            ("repomd.xml announcing 300 MB", "announce", "repodata/repomd.xml", "4 MiB"),
+            ("endless repomd.xml.asc", "endless-asc", "repodata/repomd.xml.asc", "4 MiB"),
+            ("endless package", "endless-rpm", "Packages/" + rpm, f"{size} bytes"),
+        ]
+        for label, mode, path, cap in cases:
+            d = repo_project("cap-" + mode, f"""[repos.web]
+url = "http://127.0.0.1:{port}/{mode}/"
+gpg-key = "{KEYS['A'][1]}"
+""")
+            t0 = time.monotonic()
+            p = image(d, "image", "x")
+            took = time.monotonic() - t0
+            url = f"http://127.0.0.1:{port}/{mode}/{path}"
+            errors = [x for x in p.stderr.splitlines() if "error:" in x]
+            check(f"download cap, {label}: exit 1, one error naming the URL and the cap ({cap})",
+                  p.returncode == 1 and len(errors) == 1 and f"'{url}'" in errors[0] and
+                  f"larger than the {cap} allowed" in errors[0], show(p))
+            check(f"download cap, {label}: fails quickly ({took:.1f}s)", took < 20, "")
+            cache = os.path.join(d, "out", "cache")
+            left = files_under(cache) if os.path.isdir(cache) else []
+            if mode == "endless-rpm":  # the verified metadata stays cached; no package file does
+                left = [f for f in left if not f.startswith("web/repodata/")]
+            check(f"download cap, {label}: nothing left in out/cache", not left, left)
+            no_outputs(f"download cap, {label}", d, "x")
+            shutil.rmtree(d, ignore_errors=True)
+    finally:
+        srv.kill()
+        srv.wait()
+        srv.stdout.close()
 
 
 def run_tool(*args):
@@ -1965,6 +2076,111 @@ size = "grow"
     shutil.rmtree(d, ignore_errors=True)
 
 
+def craft_bomb(src_rpm, inflate_mib, payload_size=None):
+    """src_rpm with its payload followed by inflate_mib MiB of zeros (a zstd
+    frame of 64 MiB of zeros, repeated: some kB), while its headers keep
+    claiming the small file list (and PAYLOADSIZE, or payload_size). The
+    digests of the compressed payload and of the header are made right; the
+    uncompressed payload's (PAYLOADDIGESTALT) is not: nothing checks it
+    before unpacking."""
+    b = bytearray(read(src_rpm))
+    sent, sstore, main, ment, mstore, pstart = rpm_layout(bytes(b))
+    head = bytearray(b[main:pstart])
+    cpio = zstd_d(bytes(b[pstart:]))
+    comp = zstd_c(cpio) + zstd_c(bytes(64 << 20)) * (inflate_mib // 64)
+    ment2, mstore2, _ = header_at(bytes(head), 0)
+    set_string(head, ment2, mstore2, 5092, sha256(comp).encode())
+    head = bytes(head)
+    sig = bytearray(b[:main])
+    set_string(sig, sent, sstore, 273, hashlib.sha256(head).hexdigest().encode())
+    set_string(sig, sent, sstore, 269, hashlib.sha1(head).hexdigest().encode())
+    set_bin(sig, sent, sstore, 1004, hashlib.md5(head + comp).digest())
+    set_int32(sig, sent, sstore, 1000, len(head) + len(comp))
+    set_int32(sig, sent, sstore, 1007, len(cpio) if payload_size is None else payload_size)
+    return bytes(sig) + head + comp
+
+
+def measured(*args):
+    """slipway ARGS in a fresh process whose only child is slipway: (the
+    completed process, slipway's peak RSS in MiB)."""
+    e = dict(os.environ, LC_ALL="C", TMPDIR=TMPDIR)
+    meter = ("import resource, subprocess, sys\n"
+             "r = subprocess.run(sys.argv[1:]).returncode\n"
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+             "sys.exit(r)\n")
+    p = subprocess.run([sys.executable, "-c", meter, SLIPWAY, *args], capture_output=True, text=True, env=e,
+                       timeout=600)
+    return p, int(p.stdout.split()[-1]) / 1024 if p.stdout.split() else -1
+
+
+def test_metadata_open_size():
+    """The primary metadata is decompressed into a buffer of the <open-size>
+    repomd.xml states and no more: one that holds more is refused, named."""
+    d = os.path.join(BASE, "repo-open-size")
+    shutil.copytree(REPOS["unsigned"], d)
+    md = os.path.join(d, "repodata", "repomd.xml")
+    text = read(md).decode()
+    i = text.index('<data type="primary">')
+    j = text.index("<open-size>", i)
+    k = text.index("</open-size>", j)
+    write(md, text[:j] + "<open-size>100" + text[k:])
+    proj = repo_project("open-size", f"""[repos.o]
+url = "file://{d}"
+gpgcheck = false
+""")
+    p = image(proj, "image", "x")
+    check("open-size: primary larger than repomd.xml states: exit 1, named", p.returncode == 1 and
+          "decompresses to more than the 100 bytes repomd.xml states" in p.stderr and "'o'" in p.stderr, show(p))
+    no_outputs("open-size", proj, "x")
+    p = slipway("verify", "--allow-unsigned", "--key", KEYS["A"][1], d)
+    check("open-size: slipway verify: the primary metadata fails", p.returncode == 1 and
+          "FAILED: malformed primary metadata" in p.stderr, show(p))
+
+
+def test_decompression_bomb():
+    """A package of some kB whose payload inflates to 2 GiB of zeros while its
+    header states a few hundred bytes: `slipway image` refuses it, naming the
+    package, as soon as the payload goes past what the header states; it
+    neither holds the 2 GiB in memory nor writes them to $TMPDIR. Twice: with
+    an honest small PAYLOADSIZE (the payload decompressed into memory) and with
+    a PAYLOADSIZE of almost 4 GiB (spooled to $TMPDIR: the file list's sizes
+    bound it)."""
+    with open(SLIPWAY, "rb") as f:
+        sanitized = b"__asan_init" in f.read()
+    for label, tag, claim in [("small PAYLOADSIZE", "small", None), ("PAYLOADSIZE of 4 GiB", "large", 0xFFFFFFF0)]:
+        d = os.path.join(BASE, "repo-bomb-" + tag)
+        os.makedirs(os.path.join(d, "Packages"))
+        bomb = craft_bomb(plain_rpm("plain-hello"), 2048, claim)
+        path = os.path.join(d, "Packages", os.path.basename(plain_rpm("plain-hello")))
+        with open(path, "wb") as f:
+            f.write(bomb)
+        check(f"bomb, {label}: the package is small ({len(bomb)} bytes)", len(bomb) < 512 * 1024, len(bomb))
+        p = slipway("repo", d)
+        if not check(f"bomb, {label}: indexed", p.returncode == 0, show(p)):
+            continue
+        proj = repo_project("bomb-" + tag, f"""[repos.bomb]
+url = "file://{d}"
+gpgcheck = false
+""")
+        tmp_before = sorted(os.listdir(TMPDIR))
+        t0 = time.monotonic()
+        p, peak = measured("-C", proj, "image", "x")
+        took = time.monotonic() - t0
+        check(f"bomb, {label}: exit 1, the package named, the payload refused", p.returncode == 1 and
+              "plain-hello-3.0" in p.stderr and re.search(r"payload decompresses to more than the \d+ bytes its header states",
+                                                          p.stderr) is not None, show(p))
+        print(f"bomb, {label}: {took:.1f}s, peak RSS {peak:.0f} MiB")
+        if sanitized:
+            print(f"note: bomb: peak RSS {peak:.0f} MiB not checked in a sanitizer build")
+        else:
+            check(f"bomb, {label}: peak RSS small ({peak:.0f} MiB < 200 MiB)", 0 < peak < 200, p.stdout)
+        check(f"bomb, {label}: refused within 20 s ({took:.1f}s)", took < 20, "")
+        check(f"bomb, {label}: nothing left in $TMPDIR", sorted(os.listdir(TMPDIR)) == tmp_before,
+              os.listdir(TMPDIR))
+        no_outputs(f"bomb, {label}", proj, "x")
+        shutil.rmtree(proj, ignore_errors=True)
+
+
 # ---------------------------------------------------------------------------
 
 start = time.monotonic()
@@ -1986,7 +2202,8 @@ try:
             import traceback
             repos_ready = check("setup: repositories", False, f"exception: {e!r}\n{traceback.format_exc()[-1500:]}")
         if repos_ready:
-            for t in [test_repos_file, test_repos_http, test_checksum_policy]:
+            for t in [test_repos_file, test_repos_http, test_checksum_policy, test_download_caps,
+                      test_metadata_open_size, test_decompression_bomb]:
                 t0 = time.monotonic()
                 run_test(t)
                 print(f"time {t.__name__}: {time.monotonic() - t0:.2f}s")

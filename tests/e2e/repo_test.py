@@ -1290,6 +1290,52 @@ def test_state_changes():
     p = slipway("verify", "--key", KEYS["A"][1], d)
     check("state: primary removed: the repository verifies after the run", p.returncode == 0, show(p))
 
+    # Output files that exist but are not what this run would write: a
+    # repomd.xml.asc from another repository (another key), a public key file
+    # of another key, a repomd.xml.asc left over in a now unsigned repository.
+    other, _, _ = state_repo("other-asc", "--compress", "gzip", "--key", KEYS["B"][0])
+    d, rd, keyfile = state_repo("stale-asc", *signA)
+    shutil.copyfile(os.path.join(other, "repodata", "repomd.xml.asc"), os.path.join(rd, "repomd.xml.asc"))
+    p = slipway("verify", "--key", KEYS["A"][1], d)
+    check("state: foreign repomd.xml.asc: verify fails before the run", p.returncode == 1, show(p))
+    p, j = slipway_json("repo", *signA, d)
+    check("state: foreign repomd.xml.asc: exit 0, changed", p.returncode == 0 and j and j["changed"] is True, show(p))
+    ok, g = gpg_verifies(d, KEYS["A"][1], "stale-asc")
+    check("state: foreign repomd.xml.asc: remade, gpg verifies it", ok, show(g))
+    p = slipway("verify", "--key", KEYS["A"][1], d)
+    check("state: foreign repomd.xml.asc: the repository verifies after the run", p.returncode == 0, show(p))
+    p, j = slipway_json("repo", *signA, d)
+    check("state: foreign repomd.xml.asc: then nothing changed", p.returncode == 0 and j and j["changed"] is False,
+          show(p))
+
+    d, rd, keyfile = state_repo("stale-keyfile", *signA)
+    shutil.copyfile(KEYS["B"][1], keyfile)
+    p, j = slipway_json("repo", *signA, d)
+    check("state: RPM-GPG-KEY-repo of another key: written again", p.returncode == 0 and j and j["changed"] is True
+          and read(keyfile) == read(KEYS["A"][1]), show(p))
+
+    d, rd, keyfile = state_repo("stale-unsigned", "--compress", "gzip")
+    shutil.copyfile(os.path.join(other, "repodata", "repomd.xml.asc"), os.path.join(rd, "repomd.xml.asc"))
+    p, j = slipway_json("repo", "--compress", "gzip", d)
+    check("state: unsigned repository with a repomd.xml.asc: removed", p.returncode == 0 and j and
+          j["changed"] is True and not os.path.exists(os.path.join(rd, "repomd.xml.asc")), show(p))
+
+    # The project's own repository: `slipway repo` and `slipway package`
+    # remake a repomd.xml.asc that the project's key does not verify.
+    proj = mkdir("state", "proj-asc")
+    shutil.rmtree(proj)
+    shutil.copytree(PROJ, proj, symlinks=True)
+    prd = os.path.join(proj, "out", "repo", "repodata")
+    p = slipway("-C", proj, "repo")  # the copy's cache made current (inodes differ)
+    check("state: project copy: slipway repo", p.returncode == 0, show(p))
+    for verb in ["repo", "package"]:
+        shutil.copyfile(os.path.join(other, "repodata", "repomd.xml.asc"), os.path.join(prd, "repomd.xml.asc"))
+        p = slipway("-C", proj, verb)
+        check(f"state: project, foreign repomd.xml.asc: `slipway {verb}` exit 0, remade", p.returncode == 0 and
+              "nothing changed" not in p.stderr, show(p))
+        p = slipway("verify", "--key", KEYS["A"][1], os.path.join(proj, "out", "repo"))
+        check(f"state: project, foreign repomd.xml.asc: verifies after `slipway {verb}`", p.returncode == 0, show(p))
+
     # A damaged cache: everything is read again, same metadata.
     d, rd, keyfile = state_repo("cache", *signA)
     before = tree_bytes(rd)
@@ -1588,6 +1634,74 @@ def test_package():
 
 
 # ---------------------------------------------------------------------------
+# 8. The project's repository holds what the project built, nothing else
+
+def test_foreign_packages():
+    proj = mkdir("foreign", "proj")
+    shutil.rmtree(proj)
+    shutil.copytree(PROJ, proj, symlinks=True)
+    repo = os.path.join(proj, "out", "repo")
+    pk = os.path.join(repo, "Packages")
+    p = slipway("-C", proj, "repo")
+    check("foreign: the project's repository as built: exit 0", p.returncode == 0, show(p))
+    md = os.path.join(repo, "repodata")
+    before = tree_bytes(md)
+    ours = rpms_in(pk)
+
+    # An unsigned RPM, and one signed by another key, dropped in.
+    unsigned = os.path.join(pk, os.path.basename(SPEC_RPMS["tiny"]))
+    shutil.copy2(SPEC_RPMS["tiny"], unsigned)
+    other = os.path.join(pk, "sub", "other-1-1.noarch.rpm")
+    os.makedirs(os.path.dirname(other))
+    shutil.copy2(SPEC_RPMS["empty"], other)
+    p = slipway("sign", "--key", KEYS["B"][0], other)
+    check("foreign: an RPM signed with B", p.returncode == 0, show(p))
+    for verb in ["repo", "package"]:
+        p = slipway("-C", proj, verb)
+        check(f"foreign: `slipway {verb}`: exit 1, each foreign file named as not built by the project",
+              p.returncode == 1 and all(f"{f}: error: not built by this project" in p.stderr for f in [unsigned, other])
+              and "--prune" in p.stderr, show(p))
+        check(f"foreign: `slipway {verb}`: the signed metadata is left as it was", tree_bytes(md) == before,
+              "changed")
+    p = slipway("--json", "-C", proj, "build")
+    check("foreign: `slipway build`: exit 1 before any image", p.returncode == 1 and
+          f"{unsigned}: error: not built by this project" in p.stderr, show(p))
+
+    # One of the project's own packages changed since the build (re-signed with B).
+    mine = os.path.join(pk, ours[0])
+    p = slipway("sign", "--key", KEYS["B"][0], mine)
+    check("foreign: the project's own RPM re-signed with B", p.returncode == 0, show(p))
+    p = slipway("-C", proj, "repo")
+    check("foreign: a changed package is named too", p.returncode == 1 and
+          f"{mine}: error: changed since the project built it" in p.stderr, show(p))
+
+    # `slipway verify` of the repository names the files its metadata does not list.
+    p, out = verify("--key", KEYS["A"][1], repo)
+    check("foreign: slipway verify names each unlisted RPM", p.returncode == 1 and
+          f"{unsigned}: FAILED: not listed in the repository metadata" in out and
+          f"{other}: FAILED: not listed in the repository metadata" in out, show(p))
+
+    p = slipway("repo", "--prune", repo)
+    check("foreign: --prune with DIR: a usage error", p.returncode == 2 and "--prune" in p.stderr, show(p))
+
+    # --prune: the foreign files and the changed one are removed, and said so.
+    p, j = slipway_json("-C", proj, "repo", "--prune")
+    check("foreign: `slipway repo --prune`: exit 0, three pruned, each named", p.returncode == 0 and j and
+          j["pruned"] == 3 and j["packages"] == len(ours) - 1 and
+          all(f"{f}: note: removed: " in p.stderr for f in [unsigned, other, mine]), show(p))
+    check("foreign: --prune: the files are gone", not any(os.path.exists(f) for f in [unsigned, other, mine]),
+          rpms_in(pk))
+    p, _ = verify("--key", KEYS["A"][1], repo)
+    check("foreign: after --prune the repository verifies", p.returncode == 0, show(p))
+    # The build makes the removed package again; all is as built.
+    p = slipway("-C", proj, "package")
+    check("foreign: then `slipway package` rebuilds what was removed", p.returncode == 0 and
+          sorted(rpms_in(pk)) == sorted(ours), show(p))
+    p, _ = verify("--key", KEYS["A"][1], repo)
+    check("foreign: and the repository verifies", p.returncode == 0, show(p))
+
+
+# ---------------------------------------------------------------------------
 
 def kill_agents():
     homes = list(GNUPGHOMES)
@@ -1607,7 +1721,7 @@ try:
         ready = check("setup", False, f"exception: {e!r}\n{traceback.format_exc()[-1500:]}")
     if ready:
         for t in [test_equivalence, test_equivalence_encoding, test_gpg, test_dnf, test_incremental,
-                  test_state_changes, test_bad_input, test_verify, test_package]:
+                  test_state_changes, test_bad_input, test_verify, test_package, test_foreign_packages]:
             t0 = time.monotonic()
             run_test(t)
             timed(t.__name__, t0)

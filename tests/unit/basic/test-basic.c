@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <lzma.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,4 +318,42 @@ static void test_decompress_fd(void) {
         close(fd);
 }
 
-UNIT_MAIN(test_concat_zstd, test_concat_gzip, test_zstd_large, test_chunked_zstd, test_chunked_gzip, test_xz, test_writev, test_source_date_epoch, test_decompress_fd)
+/* An xz stream whose block header asks for a 3 GiB dictionary (the LZMA2
+ * filter's property rewritten with liblzma, the header keeping its size): the
+ * decoders refuse it rather than allocate that much for 6000 bytes. */
+static void test_xz_dictionary(void) {
+        FILE *g = popen("printf 'hello\\n%.0s' $(seq 1000) | xz -c -0", "r");
+        uint8_t b[8192];
+        size_t l = g ? fread(b, 1, sizeof b, g) : 0;
+        if (g)
+                pclose(g);
+        CHECK(l > 24 && memcmp(b, "\xFD" "7zXZ", 5) == 0);
+        if (l <= 24)
+                return;
+        lzma_filter f[LZMA_FILTERS_MAX + 1];
+        lzma_block blk = { .version = 0, .check = LZMA_CHECK_CRC64, .filters = f };
+        blk.header_size = lzma_block_header_size_decode(b[12]); /* after the 12-byte stream header */
+        CHECK(lzma_block_header_decode(&blk, NULL, b + 12) == LZMA_OK);
+        CHECK(f[0].id == LZMA_FILTER_LZMA2);
+        ((lzma_options_lzma *) f[0].options)->dict_size = (uint32_t) 3 << 30;
+        uint32_t hs = blk.header_size;
+        CHECK(lzma_block_header_size(&blk) == LZMA_OK && blk.header_size == hs);
+        CHECK(lzma_block_header_encode(&blk, b + 12) == LZMA_OK);
+        for (size_t i = 0; f[i].id != LZMA_VLI_UNKNOWN; i++)
+                free(f[i].options);
+
+        _cleanup_free_ uint8_t *out = NULL;
+        size_t lo = 0;
+        CHECK(decompress_any(b, l, &out, &lo) == -EBADMSG);
+        char path[] = "/tmp/test-basic-xzd-XXXXXX";
+        int fd = mkstemp(path);
+        CHECK(fd >= 0);
+        unlink(path);
+        CHECK(loop_write(fd, b, l) == 0);
+        uint8_t got[8192];
+        Collect c = { .buf = got, .cap = sizeof got };
+        CHECK(decompress_fd(fd, 0, UINT64_MAX, UINT64_MAX, collect, &c) == -EBADMSG);
+        close(fd);
+}
+
+UNIT_MAIN(test_concat_zstd, test_concat_gzip, test_zstd_large, test_chunked_zstd, test_chunked_gzip, test_xz, test_xz_dictionary, test_writev, test_source_date_epoch, test_decompress_fd)
