@@ -413,6 +413,15 @@ static int unpack(RpmUnpacked *u, const char *path) {
                 return r;
         if (r < 0)
                 return unpack_fail(u, -EBADMSG, "package %s: malformed file list in its header: %s", u->nevra, why);
+        /* The codecs the decompressor knows by their magic; rpm's others
+         * (bzip2, lzma) would reach the cpio parser as they are. No tag:
+         * not compressed. */
+        const char *codec = rpm_header_get_string(h, RPMTAG_PAYLOADCOMPRESSOR);
+        if (codec && strcmp(codec, "gzip") != 0 && strcmp(codec, "zstd") != 0 && strcmp(codec, "xz") != 0)
+                return unpack_fail(u, -EBADMSG,
+                                   "package %s: its payload is compressed with '%s', which slipway does not read "
+                                   "(gzip, zstd and xz are)",
+                                   u->nevra, codec);
         uint64_t limit = 0;
         r = read_payload(path, u->pkg, fi, &payload, &limit);
         if (r == -ENOMEM)
@@ -422,9 +431,11 @@ static int unpack(RpmUnpacked *u, const char *path) {
                                    "package %s: its payload decompresses to more than the %" PRIu64
                                    " bytes its header states: refused",
                                    u->nevra, limit);
+        if (r == -EBADMSG) /* the decompressor's one meaning of it */
+                return unpack_fail(u, -EBADMSG, "package %s: its %s payload is corrupt or truncated", u->nevra,
+                                   codec ? codec : "uncompressed");
         if (r < 0)
-                return unpack_fail(u, -EBADMSG, "package %s: cannot unpack its payload: %s", u->nevra,
-                                   r == -EBADMSG ? "corrupt or unsupported compression" : strerror(-r));
+                return unpack_fail(u, -EBADMSG, "package %s: cannot unpack its payload: %s", u->nevra, strerror(-r));
 
         seen = new0(bool, fi->n);
         u->content = new0(TreeBlob *, fi->n);

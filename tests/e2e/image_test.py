@@ -2181,6 +2181,57 @@ gpgcheck = false
         shutil.rmtree(proj, ignore_errors=True)
 
 
+def test_payload_codec():
+    """A package whose payload is compressed with a codec slipway does not read
+    (bzip2, which rpm still writes on request) is refused with that codec named,
+    not with a guess at what went wrong."""
+    top = os.path.join(BASE, "bz2-build")
+    os.makedirs(os.path.join(top, "SPECS"))
+    spec = os.path.join(top, "SPECS", "bz.spec")
+    with open(spec, "w") as f:
+        f.write("""Name: bz
+Version: 1
+Release: 1
+Summary: A bzip2 payload
+License: MIT
+BuildArch: noarch
+%define _binary_payload w9.bzdio
+
+%description
+bz.
+
+%install
+mkdir -p %{buildroot}/usr/share/bz
+echo bz > %{buildroot}/usr/share/bz/data
+
+%files
+/usr/share/bz
+""")
+    q = tool("rpmbuild", "-bb", "--define", f"_topdir {top}", "--define", f"source_date_epoch_from_changelog 0",
+             spec)
+    if not check("bzip2 payload: rpmbuild", q.returncode == 0, show(q)):
+        return
+    rpm = os.path.join(top, "RPMS", "noarch", "bz-1-1.noarch.rpm")
+    q = tool("rpm", "-qp", "--qf", "%{PAYLOADCOMPRESSOR}", rpm)
+    check("bzip2 payload: rpm says bzip2", q.stdout == "bzip2", show(q))
+    d = os.path.join(BASE, "repo-bz2")
+    os.makedirs(os.path.join(d, "Packages"))
+    shutil.copy2(rpm, os.path.join(d, "Packages"))
+    p = slipway("repo", d)
+    if not check("bzip2 payload: indexed", p.returncode == 0, show(p)):
+        return
+    proj = repo_project("bz2", f"""[repos.bz]
+url = "file://{d}"
+gpgcheck = false
+""", packages=("bz",))
+    p = slipway("-C", proj, "image", "x")
+    check("bzip2 payload: exit 1, the package and the codec named", p.returncode == 1 and
+          "bz-1-1.noarch: its payload is compressed with 'bzip2', which slipway does not read" in p.stderr and
+          "corrupt" not in p.stderr, show(p))
+    no_outputs("bzip2 payload", proj, "x")
+    shutil.rmtree(proj, ignore_errors=True)
+
+
 # ---------------------------------------------------------------------------
 
 start = time.monotonic()
@@ -2203,7 +2254,7 @@ try:
             repos_ready = check("setup: repositories", False, f"exception: {e!r}\n{traceback.format_exc()[-1500:]}")
         if repos_ready:
             for t in [test_repos_file, test_repos_http, test_checksum_policy, test_download_caps,
-                      test_metadata_open_size, test_decompression_bomb]:
+                      test_metadata_open_size, test_decompression_bomb, test_payload_codec]:
                 t0 = time.monotonic()
                 run_test(t)
                 print(f"time {t.__name__}: {time.monotonic() - t0:.2f}s")
