@@ -26,6 +26,7 @@
 #include "basic/alloc.h"
 #include "basic/fileio.h"
 #include "basic/process.h"
+#include "basic/run.h"
 #include "basic/strbuf.h"
 #include "package/build.h"
 #include "rpm/dep.h"
@@ -336,15 +337,13 @@ static int str_cmp(const void *a, const void *b) {
 #define SANDBOX_HOME SANDBOX_TMP "/home"
 
 /* A new private scratch directory (mode 0700, a name nobody can guess) in
- * $TMPDIR or /tmp, holding rpmbuild/SOURCES (where the spec's directory is
- * bound) and home. */
+ * the run's own directory in $TMPDIR or /tmp (basic/run.h), holding
+ * rpmbuild/SOURCES (where the spec's directory is bound) and home. */
 static int make_scratch(char **ret) {
-        const char *t = getenv("TMPDIR");
         _cleanup_free_ char *dir = NULL;
-        if (asprintf(&dir, "%s/slipway-build.XXXXXX", t && t[0] == '/' ? t : "/tmp") < 0)
-                return -ENOMEM;
-        if (!mkdtemp(dir))
-                return negative_errno();
+        int r = run_mkdtemp("build", &dir);
+        if (r < 0)
+                return r;
         static const char *const subdirs[] = { "rpmbuild", "rpmbuild/SOURCES", "home" };
         for (size_t i = 0; i < ELEMENTSOF(subdirs); i++) {
                 _cleanup_free_ char *s = path_join(dir, subdirs[i]);
@@ -353,7 +352,7 @@ static int make_scratch(char **ret) {
                         return -ENOMEM;
                 }
                 if (mkdir(s, 0755) < 0) {
-                        int r = negative_errno();
+                        r = negative_errno();
                         (void) rm_rf(dir);
                         return r;
                 }
