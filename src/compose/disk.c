@@ -19,6 +19,7 @@
 #include "basic/alloc.h"
 #include "basic/fileio.h"
 #include "basic/hash.h"
+#include "basic/run.h"
 #include "basic/strbuf.h"
 #include "compose/boot.h"
 #include "compose/disk.h"
@@ -513,8 +514,10 @@ finish:
                 free(parts[i].ext4_path);
                 free(parts[i].vfat);
         }
-        if (tmpdir)
+        if (tmpdir) {
                 (void) rm_rf(tmpdir);
+                run_untrack(tmpdir);
+        }
         free(head);
         free(tail);
         free(core);
