@@ -324,6 +324,32 @@ def test_kill9_during_rpmbuild():
     check("kill -9 during rpmbuild: no debris after the next run", not debris(proj, tmp), f"{debris(proj, tmp)}")
 
 
+def test_sigterm_during_rpmbuild():
+    """SIGTERM while rpmbuild runs: slipway stops the build (all of its PID
+    namespace) before it exits 143, and removes its scratch directory."""
+    proj = robust_project("sigterm-rpmbuild")
+    tmp = os.path.join(BASE, "tmp-sigterm-rpmbuild")
+    write(os.path.join(proj, "sleeper", "slow"), "")
+    p = start(proj, tmp)
+    try:
+        if not check("SIGTERM during rpmbuild: the build sleeps", wait_for(lambda: sleeping(proj)), "no SLEEPING"):
+            return
+        p.terminate()
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    check("SIGTERM during rpmbuild: exit 143", p.returncode == 143, f"exit {p.returncode}: {err[-800:]}")
+    check("SIGTERM during rpmbuild: no process of the build is left when slipway exits", not build_processes(),
+          f"{build_processes()}")
+    check("SIGTERM during rpmbuild: nothing left in $TMPDIR or the output", not debris(proj, tmp),
+          f"{debris(proj, tmp)}")
+    os.remove(os.path.join(proj, "sleeper", "slow"))
+    r = run(proj, tmp)
+    check("SIGTERM during rpmbuild: the next run succeeds", r.returncode == 0, show(r))
+
+
 def disk_writing(proj):
     out = os.path.join(proj, "out")
     images = os.path.join(out, "images")
@@ -487,7 +513,7 @@ def test_planted_tmpdir():
 
 
 try:
-    tests = [test_two_directories, test_unprivileged, test_planted_tmpdir, test_kill9_during_rpmbuild,
+    tests = [test_two_directories, test_unprivileged, test_planted_tmpdir, test_kill9_during_rpmbuild, test_sigterm_during_rpmbuild,
              test_sigterm_during_disk_write, test_kill9_during_disk_write, test_live_run_kept]
     for t in tests:
         if len(sys.argv) <= 3 or t.__name__ in sys.argv[3:]:  # names: only those tests
