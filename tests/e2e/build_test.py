@@ -9,7 +9,15 @@ output (raw, vhd, vhdx, qcow2, iso, oci.tar and the oci/ layout, wsl, cpio)
 must be byte-identical. As root, the same again as an unprivileged user
 (setpriv), whose builds go through a user namespace.
 
-Usage: build_test.py SLIPWAY SOURCE_ROOT"""
+Then interrupted runs and shared temporary directories (issue 12), with small
+generated projects: kill -9 and SIGTERM during rpmbuild (no process of the
+build survives; the next run succeeds), SIGTERM and kill -9 during a disk
+write (exit 143 and nothing left; the next run removes what kill -9 left), a
+live run's temporaries kept by concurrent runs, and a 1777 $TMPDIR with
+names planted by another user as links to a victim directory (as root and as
+nobody).
+
+Usage: build_test.py SLIPWAY SOURCE_ROOT [TEST...]   (names: only those tests)"""
 import glob
 import os
 import random

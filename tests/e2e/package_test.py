@@ -6,7 +6,7 @@ native/rpmbuild equivalence, installs, build order, cycles, missing
 BuildRequires, failures, the cache, reproducibility and bad native inputs.
 
 Every project is generated here, in temporary directories.
-Usage: package_test.py SLIPWAY SOURCE_ROOT"""
+Usage: package_test.py SLIPWAY SOURCE_ROOT [TEST...]   (names: only those tests)"""
 import hashlib
 import json
 import os
