@@ -462,6 +462,10 @@ int run_lock_output(const char *dir) {
                 return removed;
 
         pthread_mutex_lock(&lock);
+        /* Dead runs' directories in $TMPDIR too, also when this run makes
+         * none of its own. */
+        if (n_outputs == 0)
+                sweep_tmpdir(tmp_root(), scratch ? strrchr(scratch, '/') + 1 : "");
         if (!GREEDY_REALLOC(outputs, allocated_outputs, n_outputs + 1))
                 r = -ENOMEM;
         else {

@@ -14,7 +14,8 @@
  * What a killed run left is removed by the next run that could tell it is
  * dead:
  * - in $TMPDIR: directories named slipway-run.XXXXXX owned by the user, not
- *   symbolic links, whose lock nobody holds (swept when a run makes its own);
+ *   symbolic links, whose lock nobody holds (swept when a run makes its own
+ *   and when it locks its first output directory);
  * - in an output directory (run_lock_output()): every run holds a shared lock
  *   on OUT/.slipway.lock; one that finds no other run there (an exclusive
  *   lock is granted) removes the temporary names slipway writes beside final
@@ -67,7 +68,8 @@ void run_critical_leave(void);
 /* Creates dir (and parents) if needed and holds a shared lock on
  * dir/.slipway.lock for the rest of the run (once per directory). If no other
  * run holds it, first removes what killed runs left below dir; returns how
- * many entries were removed, or -errno. */
+ * many entries were removed, or -errno. The first call also removes dead
+ * runs' directories in $TMPDIR. */
 int run_lock_output(const char *dir);
 
 /* True for the names slipway gives temporaries beside final paths. */

@@ -137,7 +137,6 @@ static void test_scratch(void) {
         CHECK(there("victim/lock"));
         run_finish();
         CHECK(run_dir && access(run_dir, F_OK) < 0);
-        CHECK(unsetenv("TMPDIR") == 0);
         close(live);
         free(run_dir);
         free(d);
@@ -150,6 +149,11 @@ static void test_scratch(void) {
 static void setup(void) {
         if (!mkdtemp(base))
                 abort();
+        /* run_lock_output() sweeps $TMPDIR too: this test's, not /tmp. */
+        char *t = at("tmp-other");
+        if (mkdir(t, 0700) < 0 || setenv("TMPDIR", t, 1) < 0)
+                abort();
+        free(t);
 }
 
 static void teardown(void) {
