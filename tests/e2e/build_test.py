@@ -252,11 +252,15 @@ size = "grow"
     return d
 
 
-def start(proj, tmpdir, *args):
+def start(proj, tmpdir, *args, user=None):
     os.makedirs(tmpdir, exist_ok=True)
     e = dict(os.environ, LC_ALL="C", TMPDIR=tmpdir, SOURCE_DATE_EPOCH=str(SDE))
-    return subprocess.Popen([SLIPWAY, "-C", proj, *(args or ("build",))], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=e)
+    argv = [SLIPWAY, "-C", proj, *(args or ("build",))]
+    if user is not None:
+        # setpriv execs slipway: the pid is slipway's.
+        argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *argv]
+        e["HOME"] = "/nonexistent"
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e)
 
 
 def run(proj, tmpdir, *args):
@@ -305,17 +309,25 @@ def debris(proj, tmpdir):
     return left + [os.path.join("$TMPDIR", n) for n in os.listdir(tmpdir)]
 
 
-def test_kill9_during_rpmbuild():
+def test_kill9_during_rpmbuild(user=None):
     """kill -9 of slipway while rpmbuild runs: nothing of that build lives on,
     and the next run succeeds and leaves nothing behind."""
-    proj = robust_project("kill9-rpmbuild")
-    tmp = os.path.join(BASE, "tmp-kill9-rpmbuild")
+    label = "" if user is None else "as nobody, "
+    proj = robust_project("kill9-rpmbuild" + ("" if user is None else "-nobody"))
+    tmp = os.path.join(BASE, "tmp-kill9-rpmbuild" + ("" if user is None else "-nobody"))
     write(os.path.join(proj, "sleeper", "slow"), "")
-    p = start(proj, tmp)
+    if user is not None:
+        os.makedirs(tmp)
+        os.chmod(BASE, 0o755)
+        for top in [proj, tmp]:
+            for dp, dirs, files in os.walk(top):
+                for n in [dp] + [os.path.join(dp, f) for f in files]:
+                    os.lchown(n, user, user)
+    p = start(proj, tmp, user=user)
     try:
-        if not check("kill -9 during rpmbuild: the build sleeps", wait_for(lambda: sleeping(proj)), "no SLEEPING"):
+        if not check(f"kill -9 during rpmbuild: {label}the build sleeps", wait_for(lambda: sleeping(proj)), "no SLEEPING"):
             return
-        check("kill -9 during rpmbuild: its processes are seen", build_processes(), "none found")
+        check(f"kill -9 during rpmbuild: {label}its processes are seen", build_processes(), "none found")
         p.kill()
         p.wait()
     finally:
@@ -323,13 +335,24 @@ def test_kill9_during_rpmbuild():
             p.kill()
             p.wait()
     left = wait_for(lambda: not build_processes(), timeout=10)
-    check("kill -9 during rpmbuild: no process of the killed build survives", left, f"{build_processes()}")
+    check(f"kill -9 during rpmbuild: {label}no process of the killed build survives", left, f"{build_processes()}")
     for pid in build_processes():
         os.kill(pid, signal.SIGKILL)
     os.remove(os.path.join(proj, "sleeper", "slow"))
-    r = run(proj, tmp)
-    check("kill -9 during rpmbuild: the next run succeeds", r.returncode == 0, show(r))
-    check("kill -9 during rpmbuild: no debris after the next run", not debris(proj, tmp), f"{debris(proj, tmp)}")
+    p = start(proj, tmp, user=user)
+    out, err = p.communicate(timeout=600)
+    r = subprocess.CompletedProcess(p.args, p.returncode, out, err)
+    check(f"kill -9 during rpmbuild: {label}the next run succeeds", r.returncode == 0, show(r))
+    check(f"kill -9 during rpmbuild: {label}no debris after the next run", not debris(proj, tmp), f"{debris(proj, tmp)}")
+
+
+def test_kill9_during_rpmbuild_unprivileged():
+    """The same as nobody: rpmbuild's namespaces are then made in a user
+    namespace, and its parent-death signals must survive that."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        print("SKIP test_kill9_during_rpmbuild_unprivileged: needs root and setpriv")
+        return
+    test_kill9_during_rpmbuild(user=65534)
 
 
 def test_sigterm_during_rpmbuild():
@@ -521,7 +544,8 @@ def test_planted_tmpdir():
 
 
 try:
-    tests = [test_two_directories, test_unprivileged, test_planted_tmpdir, test_kill9_during_rpmbuild, test_sigterm_during_rpmbuild,
+    tests = [test_two_directories, test_unprivileged, test_planted_tmpdir, test_kill9_during_rpmbuild,
+             test_kill9_during_rpmbuild_unprivileged, test_sigterm_during_rpmbuild,
              test_sigterm_during_disk_write, test_kill9_during_disk_write, test_live_run_kept]
     for t in tests:
         if len(sys.argv) <= 3 or t.__name__ in sys.argv[3:]:  # names: only those tests
