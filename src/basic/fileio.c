@@ -158,19 +158,21 @@ int tmpfile_open(const char *path, char **ret_tmp) {
         char *tmp;
         if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
                 return -ENOMEM;
-        int fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0) {
-                int r = negative_errno();
+        /* Removed on a signal if it is still there (run.h). */
+        int r = run_create_begin();
+        if (r < 0) {
                 free(tmp);
                 return r;
         }
-        /* Removed on a signal if it is still there (run.h). */
-        if (run_track(tmp) == -ECANCELED) {
-                (void) unlink(tmp);
-                close(fd);
+        int fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0) {
+                r = negative_errno();
+                run_create_end();
                 free(tmp);
-                return -ECANCELED;
+                return r;
         }
+        (void) run_track(tmp); /* out of memory: only not removed on a signal */
+        run_create_end();
         *ret_tmp = tmp;
         return fd;
 }
@@ -179,16 +181,19 @@ int tmpdir_beside(const char *path, const char *suffix, char **ret) {
         char *d;
         if (asprintf(&d, "%s.%s.XXXXXX", path, suffix) < 0)
                 return -ENOMEM;
-        if (!mkdtemp(d)) {
-                int r = negative_errno();
+        int r = run_create_begin();
+        if (r < 0) {
                 free(d);
                 return r;
         }
-        if (run_track(d) == -ECANCELED) {
-                (void) rmdir(d);
+        if (!mkdtemp(d)) {
+                r = negative_errno();
+                run_create_end();
                 free(d);
-                return -ECANCELED;
+                return r;
         }
+        (void) run_track(d);
+        run_create_end();
         *ret = d;
         return 0;
 }

@@ -60,6 +60,7 @@ static size_t n_children, allocated_children;
 static OutputLock *outputs;
 static size_t n_outputs, allocated_outputs;
 static pthread_rwlock_t critical = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_rwlock_t creating = PTHREAD_RWLOCK_INITIALIZER;
 static void (*notify_cb)(int sig);
 
 static bool all_alnum(const char *s, size_t n) {
@@ -173,8 +174,16 @@ int run_mkdtemp(const char *prefix, char **ret) {
         char *d;
         if (asprintf(&d, "%s/%s.XXXXXX", s, prefix) < 0)
                 return -ENOMEM;
-        if (!mkdtemp(d)) {
+        /* Not while a signal's cleanup removes the scratch directory. */
+        r = run_create_begin();
+        if (r < 0) {
+                free(d);
+                return r;
+        }
+        if (!mkdtemp(d))
                 r = negative_errno();
+        run_create_end();
+        if (r < 0) {
                 free(d);
                 return r;
         }
@@ -211,10 +220,10 @@ int run_track(const char *path) {
         if (!p)
                 return -ENOMEM;
         int r = 0;
+        /* Also once the run is ending: the caller is between
+         * run_create_begin() and _end(), which the cleanup waits for. */
         pthread_mutex_lock(&lock);
-        if (terminating)
-                r = -ECANCELED;
-        else if (!GREEDY_REALLOC(tracked, allocated_tracked, n_tracked + 1))
+        if (!GREEDY_REALLOC(tracked, allocated_tracked, n_tracked + 1))
                 r = -ENOMEM;
         else
                 tracked[n_tracked++] = (Tracked) { .path = TAKE_PTR(p), .dev = st.st_dev, .ino = st.st_ino };
@@ -232,6 +241,22 @@ void run_untrack(const char *path) {
                         break;
                 }
         pthread_mutex_unlock(&lock);
+}
+
+int run_create_begin(void) {
+        pthread_rwlock_rdlock(&creating);
+        pthread_mutex_lock(&lock);
+        bool t = terminating;
+        pthread_mutex_unlock(&lock);
+        if (t) {
+                pthread_rwlock_unlock(&creating);
+                return -ECANCELED;
+        }
+        return 0;
+}
+
+void run_create_end(void) {
+        pthread_rwlock_unlock(&creating);
 }
 
 /* ---- children ------------------------------------------------------------------- */
@@ -335,8 +360,10 @@ static void *signal_thread(void *arg) {
                 (void) children_gone(2000);
         }
 
-        /* Outputs being put in place are finished first (all or none). */
+        /* Outputs being put in place are finished first (all or none), and
+         * temporaries being made are made and tracked; no more after this. */
         pthread_rwlock_wrlock(&critical);
+        pthread_rwlock_wrlock(&creating);
         pthread_mutex_lock(&lock);
         for (size_t i = 0; i < n_tracked; i++) {
                 struct stat st;

@@ -47,10 +47,15 @@ int run_mkdtemp(const char *prefix, char **ret);
 void run_finish(void);
 
 /* Temporaries beside final paths: removed on a signal if path is still the
- * file or directory it was when tracked. -ECANCELED: the run is ending, the
- * caller removes what it made. */
+ * file or directory it was when tracked. Tracked between run_create_begin()
+ * and run_create_end(). */
 int run_track(const char *path);
 void run_untrack(const char *path);
+/* Around making a temporary and tracking it: a signal's cleanup waits for
+ * the ones in progress, so none is made and left between its look and the
+ * exit. -ECANCELED (and nothing to end): the run is ending, make nothing. */
+int run_create_begin(void);
+void run_create_end(void);
 
 /* Children of process_run(), under the lock that forks them: run_child_lock()
  * returns -ECANCELED once the run is ending (no new child then). A child
