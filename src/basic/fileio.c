@@ -15,6 +15,7 @@
 #include "alloc.h"
 #include "fileio.h"
 #include "macro.h"
+#include "run.h"
 #include "strbuf.h"
 
 #define READ_FULL_MAX (256u * 1024 * 1024)
@@ -88,6 +89,7 @@ static int commit(int r, int fd, const char *tmp, const char *path, mode_t mode,
                 r = negative_errno();
         if (r < 0)
                 (void) unlink(tmp);
+        run_untrack(tmp);
         return r;
 }
 
@@ -174,12 +176,21 @@ int tmpfile_open(const char *path, char **ret_tmp) {
         char *tmp;
         if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
                 return -ENOMEM;
-        int fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0) {
-                int r = negative_errno();
+        /* Removed on a signal if it is still there (run.h). */
+        int r = run_create_begin();
+        if (r < 0) {
                 free(tmp);
                 return r;
         }
+        int fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0) {
+                r = negative_errno();
+                run_create_end();
+                free(tmp);
+                return r;
+        }
+        (void) run_track(tmp); /* out of memory: only not removed on a signal */
+        run_create_end();
         *ret_tmp = tmp;
         return fd;
 }
@@ -188,11 +199,19 @@ int tmpdir_beside(const char *path, const char *suffix, char **ret) {
         char *d;
         if (asprintf(&d, "%s.%s.XXXXXX", path, suffix) < 0)
                 return -ENOMEM;
-        if (!mkdtemp(d)) {
-                int r = negative_errno();
+        int r = run_create_begin();
+        if (r < 0) {
                 free(d);
                 return r;
         }
+        if (!mkdtemp(d)) {
+                r = negative_errno();
+                run_create_end();
+                free(d);
+                return r;
+        }
+        (void) run_track(d);
+        run_create_end();
         *ret = d;
         return 0;
 }
@@ -270,6 +289,39 @@ int rm_rf(const char *path) {
         if (nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS) < 0)
                 return negative_errno();
         return 0;
+}
+
+int rm_rf_at(int dfd, const char *name) {
+        if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
+                return 0;
+        if (errno != EISDIR && errno != EPERM)
+                return negative_errno();
+        int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : negative_errno();
+        DIR *d = fdopendir(fd);
+        if (!d) {
+                int r = negative_errno();
+                close(fd);
+                return r;
+        }
+        int r = 0;
+        /* Entries are removed while the directory is read: read it again
+         * until a pass removes nothing. */
+        for (bool again = true; again && r >= 0;) {
+                again = false;
+                rewinddir(d);
+                for (struct dirent *de; r >= 0 && (errno = 0, de = readdir(d));) {
+                        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                                continue;
+                        r = rm_rf_at(dirfd(d), de->d_name);
+                        again = true;
+                }
+        }
+        closedir(d);
+        if (r >= 0 && unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                r = negative_errno();
+        return r;
 }
 
 int move_file(const char *src, const char *dst) {

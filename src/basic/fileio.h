@@ -67,6 +67,10 @@ bool path_exists(const char *path);
 
 /* Removes path and everything below it; a missing path is fine. */
 int rm_rf(const char *path);
+/* The same for name in the directory dfd, through directory fds opened with
+ * O_NOFOLLOW: a symbolic link is removed, never followed, also when a name
+ * below is swapped for one while it runs. */
+int rm_rf_at(int dfd, const char *name);
 
 /* Moves src to dst, replacing dst atomically; across file systems the data is
  * copied to a temporary file beside dst first. */

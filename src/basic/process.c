@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
@@ -14,6 +16,7 @@
 
 #include "basic/alloc.h"
 #include "basic/process.h"
+#include "basic/run.h"
 #include "basic/strbuf.h"
 
 static char *find_program(const char *name, char *const *envp) {
@@ -82,14 +85,30 @@ static unsigned long kept_mount_flags(const char *path) {
         return f;
 }
 
+static bool isolated(const ProcessOptions *o) {
+        return o->new_netns || o->n_binds > 0;
+}
+
 /* In the child: the namespaces and binds o asks for; as root directly,
- * otherwise inside a new user namespace. Only system calls here: we may be a
- * fork of a threaded process. Returns 0 or an errno (EPERM: unshare refused). */
-static int child_isolate(const ProcessOptions *o, uid_t uid, gid_t gid) {
+ * otherwise inside a new user namespace. A namespaced program also gets a new
+ * PID namespace (*ret_pidns), so that everything it starts ends with it (the
+ * kernel kills a PID namespace's processes when its first one exits).
+ * Only system calls here: we may be a fork of a threaded process. Returns 0
+ * or an errno (EPERM: unshare refused). */
+static int child_isolate(const ProcessOptions *o, uid_t uid, gid_t gid, bool *ret_pidns) {
         int flags = (o->new_netns ? CLONE_NEWNET : 0) | (o->n_binds > 0 ? CLONE_NEWNS : 0);
+        *ret_pidns = false;
         if (flags == 0)
                 return 0;
-        if (unshare(flags) < 0) {
+        if (unshare(flags | CLONE_NEWPID) == 0)
+                *ret_pidns = true;
+        else if (unshare(CLONE_NEWUSER | flags | CLONE_NEWPID) == 0) {
+                *ret_pidns = true;
+                if (child_map_ids(uid, gid) < 0)
+                        return EPERM;
+        } else if (unshare(flags) < 0) {
+                /* A kernel or sandbox without PID namespaces: the process
+                 * group is what stops the build's processes then. */
                 if (unshare(CLONE_NEWUSER | flags) < 0 || child_map_ids(uid, gid) < 0)
                         return EPERM;
         }
@@ -107,6 +126,71 @@ static int child_isolate(const ProcessOptions *o, uid_t uid, gid_t gid) {
                         return errno;
         }
         return 0;
+}
+
+static int status_code(int status) {
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* In the child, with a new PID namespace made: forks the namespace's first
+ * process, which runs the program as its child and exits with its status
+ * (ending the namespace and whatever is left in it); this process waits for
+ * it and, on SIGTERM (run.c, a signal to slipway), kills it and waits until
+ * the namespace is gone. Returns only in the namespace's first process's
+ * child, which is to exec the program. */
+static void child_pidns(int errfd) {
+        sigset_t set;
+        int lifeline[2];
+
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGCHLD);
+        if (pipe2(lifeline, O_CLOEXEC) < 0 || sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+                _exit(127);
+        pid_t init = fork();
+        if (init < 0)
+                _exit(127);
+        if (init == 0) {
+                /* PID 1 of the namespace: dies with its parent, also if the
+                 * parent died before this prctl (the pipe's last writer is gone). */
+                close(lifeline[1]);
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                        _exit(127);
+                struct pollfd pfd = { .fd = lifeline[0], .events = POLLIN };
+                if (poll(&pfd, 1, 0) != 0)
+                        _exit(127);
+                sigemptyset(&set);
+                (void) sigprocmask(SIG_SETMASK, &set, NULL);
+                pid_t prog = fork();
+                if (prog < 0)
+                        _exit(127);
+                if (prog == 0)
+                        return;
+                close(errfd);
+                int status;
+                for (;;) {
+                        pid_t w = wait(&status);
+                        if (w == prog)
+                                _exit(status_code(status));
+                        if (w < 0 && errno != EINTR)
+                                _exit(127);
+                }
+        }
+        close(lifeline[0]);
+        close(errfd);
+        for (;;) {
+                siginfo_t si;
+                int status;
+                int sig = sigwaitinfo(&set, &si);
+                if (sig == SIGTERM) {
+                        (void) kill(init, SIGKILL);
+                        while (waitpid(init, &status, 0) < 0 && errno == EINTR)
+                                ;
+                        _exit(128 + SIGTERM);
+                }
+                if (sig == SIGCHLD && waitpid(init, &status, WNOHANG) == init)
+                        _exit(status_code(status));
+        }
 }
 
 int process_run(const ProcessOptions *o, char **ret_output, int *ret_status) {
@@ -129,9 +213,20 @@ int process_run(const ProcessOptions *o, char **ret_output, int *ret_status) {
                 return r;
         }
 
-        pid_t pid = fork();
+        /* Every child is known to run.c (a signal stops it) and dies with
+         * slipway (its parent-death signal), in its own process group. */
+        pid_t parent = getpid();
+        int r = run_child_lock();
+        pid_t pid = r < 0 ? -1 : fork();
+        if (pid > 0) {
+                (void) setpgid(pid, pid); /* as the child does: whichever runs first */
+                run_child_add(pid, isolated(o));
+        }
+        if (r >= 0)
+                run_child_unlock();
         if (pid < 0) {
-                int r = negative_errno();
+                if (r >= 0)
+                        r = negative_errno();
                 close(errpipe[0]);
                 close(errpipe[1]);
                 if (pipefd[0] >= 0) {
@@ -142,9 +237,25 @@ int process_run(const ProcessOptions *o, char **ret_output, int *ret_status) {
         }
         if (pid == 0) {
                 int err, nul = open("/dev/null", O_RDWR | O_CLOEXEC);
-                err = child_isolate(o, uid, gid);
+                bool pidns;
+                sigset_t none;
+                sigemptyset(&none);
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                        _exit(127);
+                (void) setpgid(0, 0);
+                err = child_isolate(o, uid, gid, &pidns);
                 if (err != 0)
                         goto child_fail;
+                /* A new user namespace may have reset it; and the parent may
+                 * have died meanwhile. */
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                        _exit(127);
+                if (pidns)
+                        child_pidns(errpipe[1]);
+                /* slipway blocks the signals its signal thread takes (run.c):
+                 * the program starts with none blocked. */
+                if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+                        goto child_errno;
                 if (dup2(nul, STDIN_FILENO) < 0)
                         goto child_errno;
                 if (o->output_fd >= 0) {
@@ -184,8 +295,12 @@ int process_run(const ProcessOptions *o, char **ret_output, int *ret_status) {
 
         int status;
         while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return negative_errno();
+                if (errno != EINTR) {
+                        r = negative_errno();
+                        run_child_remove(pid);
+                        return r;
+                }
+        run_child_remove(pid);
         if (k == (ssize_t) sizeof child_err)
                 return -child_err;
 
@@ -195,6 +310,6 @@ int process_run(const ProcessOptions *o, char **ret_output, int *ret_status) {
                         return -ENOMEM;
                 *ret_output = s;
         }
-        *ret_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        *ret_status = status_code(status);
         return 0;
 }

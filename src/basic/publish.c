@@ -17,6 +17,7 @@
 #include "basic/alloc.h"
 #include "basic/fileio.h"
 #include "basic/publish.h"
+#include "basic/run.h"
 
 typedef enum ItemState {
         ITEM_RESERVED,  /* tmp holds the new output */
@@ -61,6 +62,7 @@ Publish *publish_free(Publish *p) {
                         remove_path(it->tmp, it->dir);
                 else if (p->committed && it->state == ITEM_ASIDE)
                         remove_path(it->old, it->dir);
+                run_untrack(it->tmp);
                 free(it->final);
                 free(it->tmp);
                 free(it->old);
@@ -196,16 +198,20 @@ static void undo(Item *it) {
 }
 
 int publish_commit(Publish *p) {
+        /* A signal's cleanup waits for this: all or none holds then too. */
+        run_critical_enter();
         for (size_t i = 0; i < p->n; i++) {
                 int r = install(&p->items[i]);
                 if (r < 0) {
                         p->failed = p->items[i].final;
                         for (size_t k = i; k > 0; k--)
                                 undo(&p->items[k - 1]);
+                        run_critical_leave();
                         return r;
                 }
         }
         p->committed = true;
+        run_critical_leave();
         return 0;
 }
 

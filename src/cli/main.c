@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <malloc.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <openssl/crypto.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "basic/run.h"
 #include "cli.h"
 
 #ifndef SLIPWAY_VERSION
@@ -267,7 +269,20 @@ static void heap_setup(void) {
         (void) madvise((void *) start, after - start, MADV_HUGEPAGE);
 }
 
+/* Called by run.c's signal thread after it removed the run's temporaries;
+ * the process then exits with 128 + sig. */
+static void interrupted(int sig) {
+        fprintf(stderr, "slipway: interrupted by %s: stopped the builds and removed the temporary files\n",
+                sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "a signal");
+}
+
 int main(int argc, char **argv) {
+        /* Before any thread starts: they all inherit the blocked signals. */
+        int k = run_signals_setup(interrupted);
+        if (k < 0) {
+                log_error_errno(k, "cannot set up signal handling");
+                return EXIT_FAILURE_USER;
+        }
         heap_setup();
         enum { ARG_JSON = 0x100, ARG_VERSION, ARG_OUT, ARG_KEY, ARG_UID, ARG_ALGO, ARG_ALLOW_UNSIGNED, ARG_COMPRESS,
                ARG_PRUNE };
@@ -430,5 +445,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "Usage: slipway [OPTIONS] %s %s\n", v->name, v->args);
                 return cli_result_finish(EXIT_USAGE);
         }
-        return cli_result_finish(v->run(&ctx, nargs, argv + optind + 1));
+        int status = v->run(&ctx, nargs, argv + optind + 1);
+        run_finish();
+        return cli_result_finish(status);
 }

@@ -11,6 +11,7 @@
 
 #include "basic/alloc.h"
 #include "basic/fileio.h"
+#include "basic/run.h"
 #include "basic/strbuf.h"
 #include "cli.h"
 #include "compose/compose.h"
@@ -282,6 +283,12 @@ int verb_image(const Context *ctx, int argc, char **argv) {
         _cleanup_free_ char *images_dir = out ? path_join(out, "images") : NULL;
         if (!images_dir)
                 return exit_status_from(log_error_errno(-ENOMEM, "cannot compose"));
+
+        r = run_lock_output(out);
+        if (r < 0)
+                return exit_status_from(log_error_errno(r, "cannot lock the output directory '%s'", out));
+        if (r > 0)
+                log_debug("removed %d temporary file%s that interrupted runs left in '%s'", r, r == 1 ? "" : "s", out);
 
         r = open_sources(p, out, &src, &diag);
         if (r < 0) {

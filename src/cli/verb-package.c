@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "basic/fileio.h"
+#include "basic/run.h"
 #include "package/build.h"
 #include "cli.h"
 #include "sign/keyfile.h"
@@ -123,6 +124,18 @@ int verb_package(const Context *ctx, int argc, char **argv) {
                         log_diagnostics(&diag);
                         return EXIT_FAILURE_USER;
                 }
+        }
+
+        /* The output directory is this run's (basic/run.h): what killed
+         * runs left there is removed if no other run is using it. */
+        {
+                _cleanup_free_ char *out = ctx->out_dir ? strdup(ctx->out_dir) : project_path(p, "out");
+                r = out ? run_lock_output(out) : -ENOMEM;
+                if (r < 0)
+                        return exit_status_from(log_error_errno(r, "cannot lock the output directory '%s'",
+                                                                out ? out : ""));
+                if (r > 0)
+                        log_debug("removed %d temporary file%s that interrupted runs left in '%s'", r, r == 1 ? "" : "s", out);
         }
 
         BuildOptions o = {

@@ -10,6 +10,7 @@
 
 #include "basic/alloc.h"
 #include "basic/fileio.h"
+#include "basic/run.h"
 #include "basic/parallel.h"
 #include "basic/strbuf.h"
 #include "compose/compose.h"
@@ -75,11 +76,9 @@ static int add_rpmdb(Tree *t, const InstallResult *inst, size_t n, int64_t when,
                         .install_time = (uint32_t) when,
                         .install_tid = (uint32_t) when,
                 };
-        const char *tmp = getenv("TMPDIR");
-        if (asprintf(&dir, "%s/slipway-rpmdb.XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0)
-                return -ENOMEM;
-        if (!mkdtemp(dir))
-                return -errno;
+        r = run_mkdtemp("rpmdb", &dir);
+        if (r < 0)
+                return r;
         file = path_join(dir, "rpmdb.sqlite");
         r = file ? rpmdb_write(file, db, n, ret_failure) : -ENOMEM;
         if (r >= 0)

@@ -19,6 +19,7 @@
 #include "basic/alloc.h"
 #include "basic/fileio.h"
 #include "basic/hash.h"
+#include "basic/run.h"
 #include "basic/strbuf.h"
 #include "compose/boot.h"
 #include "compose/disk.h"
@@ -500,8 +501,10 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
 finish:
         for (size_t i = 0; i < n; i++)
                 part_fs_drop(&parts[i]);
-        if (tmpdir)
+        if (tmpdir) {
                 (void) rm_rf(tmpdir);
+                run_untrack(tmpdir);
+        }
         free(head);
         free(tail);
         free(core);

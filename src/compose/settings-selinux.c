@@ -18,6 +18,7 @@
 
 #include "basic/alloc.h"
 #include "basic/fileio.h"
+#include "basic/run.h"
 #include "basic/strbuf.h"
 #include "compose/settings-internal.h"
 
@@ -141,11 +142,9 @@ int settings_label(Tree *t, const Image *im, Diagnostics *d, char **ret_policy, 
         }
         /* libselinux reads file contexts from the host's file system: the
          * policy's files go to a private directory first. */
-        const char *tmp = getenv("TMPDIR");
-        if (asprintf(&dir, "%s/slipway-fc.XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0)
-                return -ENOMEM;
-        if (!mkdtemp(dir))
-                return -errno;
+        r = run_mkdtemp("file-contexts", &dir);
+        if (r < 0)
+                return r;
         static const char *const suffixes[] = { "", ".homedirs", ".local", ".subs", ".subs_dist" };
         _cleanup_free_ char *local = path_join(dir, "file_contexts");
         if (!local) {

@@ -32,6 +32,7 @@
 #include "basic/strbuf.h"
 #include "package/build.h"
 #include "rpm/dep.h"
+#include "rpm/package.h"
 #include "rpm/version.h"
 #include "sign/pgp.h"
 #include "sign/rpmsign.h"
@@ -102,6 +103,9 @@ typedef struct Graph {
         size_t running;
         size_t rpmbuild_runs;
         const BuildOptions *o;
+        /* Files built in this run, under lock (build_claim_output()). */
+        struct Claim { char *file; bool srpm; size_t node; } *claims;
+        size_t n_claims, allocated_claims;
 } Graph;
 
 static bool add_index(size_t **v, size_t *n, size_t x) {
@@ -524,7 +528,7 @@ static int specinfo_key(const Graph *g, const Component *c, char **ret) {
         _cleanup_free_ char *dir = spec ? path_dirname(spec) : NULL;
         if (!dir)
                 return -ENOMEM;
-        strbuf_printf(&sb, "specinfo-1\n");
+        strbuf_printf(&sb, "specinfo-2\n"); /* 2: file names too */
         key_str(&sb, "spec", c->spec);
         key_str(&sb, "project", g->p->project.name);
         key_str(&sb, "dist", g->p->project.dist);
@@ -582,18 +586,29 @@ static int query_spec_cached(Graph *g, Node *nd, char **ret_error) {
         json_t *j = json_load_file(path, 0, NULL);
         if (j) {
                 const char *k = json_string_value(json_object_get(j, "key"));
-                json_t *pk = json_object_get(j, "packages");
-                if (k && strcmp(k, key) == 0 && json_array_size(pk) > 0 &&
+                json_t *pk = json_object_get(j, "packages"), *fl = json_object_get(j, "files");
+                const char *srpm = json_string_value(json_object_get(j, "srpm"));
+                if (k && strcmp(k, key) == 0 && json_array_size(pk) > 0 && json_array_size(fl) == json_array_size(pk) &&
+                    srpm &&
                     deps_from_json(json_object_get(j, "provides"), &nd->spec.provides, &nd->spec.n_provides) >= 0 &&
                     deps_from_json(json_object_get(j, "buildrequires"), &nd->spec.buildrequires,
                                    &nd->spec.n_buildrequires) >= 0) {
                         nd->spec.packages = new0(char *, json_array_size(pk));
-                        for (size_t i = 0; nd->spec.packages && i < json_array_size(pk); i++) {
+                        nd->spec.files = new0(char *, json_array_size(pk));
+                        nd->spec.srpm = strdup(srpm);
+                        bool ok = nd->spec.packages && nd->spec.files && nd->spec.srpm;
+                        for (size_t i = 0; ok && i < json_array_size(pk); i++) {
                                 const char *s = json_string_value(json_array_get(pk, i));
+                                const char *f = json_string_value(json_array_get(fl, i));
                                 nd->spec.packages[nd->spec.n_packages++] = strdup(s ? s : "");
+                                nd->spec.files[i] = strdup(f ? f : "");
+                                ok = nd->spec.packages[i] && nd->spec.files[i];
                         }
                         json_decref(j);
-                        return 0;
+                        if (ok)
+                                return 0;
+                        spec_info_release(&nd->spec);
+                        return -ENOMEM;
                 }
                 spec_info_release(&nd->spec);
                 json_decref(j);
@@ -603,11 +618,13 @@ static int query_spec_cached(Graph *g, Node *nd, char **ret_error) {
         if (r < 0)
                 return r;
 
-        json_t *pk = json_array();
-        for (size_t i = 0; i < nd->spec.n_packages; i++)
+        json_t *pk = json_array(), *fl = json_array();
+        for (size_t i = 0; i < nd->spec.n_packages; i++) {
                 json_array_append_new(pk, json_string(nd->spec.packages[i]));
-        j = json_pack("{s:s, s:o, s:o, s:o}", "key", key, "packages", pk, "provides",
-                      deps_json(nd->spec.provides, nd->spec.n_provides), "buildrequires",
+                json_array_append_new(fl, json_string(nd->spec.files[i]));
+        }
+        j = json_pack("{s:s, s:o, s:o, s:s, s:o, s:o}", "key", key, "packages", pk, "files", fl, "srpm", nd->spec.srpm,
+                      "provides", deps_json(nd->spec.provides, nd->spec.n_provides), "buildrequires",
                       deps_json(nd->spec.buildrequires, nd->spec.n_buildrequires));
         char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
         json_decref(j);
@@ -990,6 +1007,117 @@ static int graph_resolve(Graph *g, Diagnostics *d) {
         return 0;
 }
 
+/* The files node i makes: binary packages (repo/Packages) and, for a spec,
+ * its source package (srpms/). *ret_native is the one file of a native
+ * component, to be freed. */
+static void node_outputs(const Node *nd, const char *const **ret_files, size_t *ret_n, const char **ret_srpm,
+                         char **ret_native) {
+        *ret_native = NULL;
+        if (nd->c->kind == COMPONENT_SPEC) {
+                *ret_files = (const char *const *) nd->spec.files;
+                *ret_n = nd->spec.files ? nd->spec.n_packages : 0;
+                *ret_srpm = nd->spec.srpm;
+                return;
+        }
+        *ret_native = rpm_package_filename(nd->c->name, nd->c->version, nd->c->release, nd->c->arch);
+        *ret_files = (const char *const *) ret_native;
+        *ret_n = *ret_native ? 1 : 0;
+        *ret_srpm = NULL;
+}
+
+static SourcePos component_pos(const Component *c) {
+        return cfg_pos(&c->obj, c->kind == COMPONENT_SPEC ? "spec" : "version");
+}
+
+/* Two components that make the same file would overwrite each other's
+ * package in the output (whichever finished last would win, silently): an
+ * error before anything is built, for every component of the project (an
+ * earlier build of one not selected now is in the output too). */
+static int graph_check_outputs(const Graph *g, Diagnostics *d) {
+        for (size_t i = 0; i < g->n; i++) {
+                const char *const *fi, *si;
+                _cleanup_free_ char *ni = NULL;
+                size_t n_fi;
+                node_outputs(&g->nodes[i], &fi, &n_fi, &si, &ni);
+                if (g->nodes[i].c->kind == COMPONENT_NATIVE && !ni)
+                        return -ENOMEM;
+                for (size_t j = i + 1; j < g->n; j++) {
+                        const char *const *fj, *sj;
+                        _cleanup_free_ char *nj = NULL;
+                        size_t n_fj;
+                        node_outputs(&g->nodes[j], &fj, &n_fj, &sj, &nj);
+                        if (g->nodes[j].c->kind == COMPONENT_NATIVE && !nj)
+                                return -ENOMEM;
+                        const Component *a = g->nodes[i].c, *b = g->nodes[j].c;
+                        SourcePos pos = component_pos(b);
+                        for (size_t x = 0; x < n_fi; x++)
+                                for (size_t y = 0; y < n_fj; y++)
+                                        if (strcmp(fi[x], fj[y]) == 0)
+                                                diag_error(d, &pos,
+                                                           "components '%s' and '%s' both make the package file '%s': "
+                                                           "one would overwrite the other in repo/Packages",
+                                                           a->name, b->name, fi[x]);
+                        if (si && sj && strcmp(si, sj) == 0)
+                                diag_error(d, &pos,
+                                           "components '%s' and '%s' both make the source package file '%s': one would "
+                                           "overwrite the other in srpms",
+                                           a->name, b->name, si);
+                }
+        }
+        return 0;
+}
+
+int build_claim_output(const BuildEnv *env, const Component *c, const char *file, bool srpm, char **ret_reason) {
+        Graph *g = env->graph;
+        const Component *other = NULL;
+        int r = 0;
+
+        if (!g)
+                return 0;
+        size_t self = 0;
+        for (size_t i = 0; i < g->n; i++)
+                if (g->nodes[i].c == c)
+                        self = i;
+        /* What the others were predicted to make (graph_check_outputs()
+         * refused any two alike), then what they made in this run. */
+        for (size_t i = 0; i < g->n && !other; i++) {
+                if (i == self)
+                        continue;
+                const char *const *f, *sr;
+                _cleanup_free_ char *native = NULL;
+                size_t n;
+                node_outputs(&g->nodes[i], &f, &n, &sr, &native);
+                if (srpm)
+                        other = sr && strcmp(sr, file) == 0 ? g->nodes[i].c : NULL;
+                else
+                        for (size_t k = 0; k < n && !other; k++)
+                                if (strcmp(f[k], file) == 0)
+                                        other = g->nodes[i].c;
+        }
+        pthread_mutex_lock(&g->lock);
+        for (size_t k = 0; k < g->n_claims && !other; k++)
+                if (g->claims[k].node != self && g->claims[k].srpm == srpm && strcmp(g->claims[k].file, file) == 0)
+                        other = g->nodes[g->claims[k].node].c;
+        if (!other) {
+                char *f = strdup(file);
+                if (!f || !GREEDY_REALLOC(g->claims, g->allocated_claims, g->n_claims + 1)) {
+                        free(f);
+                        r = -ENOMEM;
+                } else
+                        g->claims[g->n_claims++] = (struct Claim) { .file = f, .srpm = srpm, .node = self };
+        }
+        pthread_mutex_unlock(&g->lock);
+        if (r < 0)
+                return r;
+        if (other) {
+                if (asprintf(ret_reason, "components '%s' and '%s' both make the %spackage file '%s': it is not "
+                             "overwritten", other->name, c->name, srpm ? "source " : "", file) < 0)
+                        *ret_reason = NULL;
+                return -EEXIST;
+        }
+        return 0;
+}
+
 static void graph_release(Graph *g) {
         for (size_t i = 0; i < g->n; i++) {
                 Node *nd = &g->nodes[i];
@@ -1010,6 +1138,9 @@ static void graph_release(Graph *g) {
         }
         free(g->nodes);
         free(g->ready);
+        for (size_t k = 0; k < g->n_claims; k++)
+                free(g->claims[k].file);
+        free(g->claims);
 }
 
 /* The fixed environment of spec queries and builds. */
@@ -1062,7 +1193,7 @@ int build_packages(const Project *p, const BuildOptions *o, Diagnostics *d, Buil
         envp = make_envp(p);
         if (!envp)
                 return -ENOMEM;
-        g.env = (BuildEnv) { .project = p, .out_dir = out_abs, .envp = envp, .jobs = MAX(o->jobs, 1u) };
+        g.env = (BuildEnv) { .project = p, .out_dir = out_abs, .envp = envp, .jobs = MAX(o->jobs, 1u), .graph = &g };
 
         g.n = p->components.n;
         g.nodes = new0(Node, g.n ? g.n : 1);
@@ -1130,7 +1261,9 @@ int build_packages(const Project *p, const BuildOptions *o, Diagnostics *d, Buil
                 goto finish;
         }
 
-        r = graph_resolve(&g, d);
+        r = graph_check_outputs(&g, d);
+        if (r >= 0)
+                r = graph_resolve(&g, d);
         if (r < 0)
                 goto finish;
         if (diagnostics_status(d) < 0) {

@@ -91,7 +91,9 @@ void built_rpms_free(BuiltRpm *a, size_t n);
 
 typedef struct SpecInfo {
         char **packages;      /* binary package names */
+        char **files;         /* their file names (NAME-VERSION-RELEASE.ARCH.rpm), n_packages of them */
         size_t n_packages;
+        char *srpm;           /* the source package's file name */
         RpmDep *provides;
         size_t n_provides;
         RpmDep *buildrequires;
@@ -106,7 +108,14 @@ typedef struct BuildEnv {
         const char *out_dir;     /* absolute */
         char *const *envp;       /* fixed environment; HOME set per build */
         unsigned jobs;           /* threads a build may use (payload compression), >= 1 */
+        struct Graph *graph;     /* the build's graph, for build_claim_output(); NULL: no claims */
 } BuildEnv;
+
+/* Before a component's built file is moved into the output: claims file
+ * (a name in repo/Packages, or in srpms with srpm) for c. -EEXIST with
+ * *ret_reason set when another component of the project makes that file, as
+ * predicted by rpmspec or as built in this run: it is not to be overwritten. */
+int build_claim_output(const BuildEnv *env, const Component *c, const char *file, bool srpm, char **ret_reason);
 
 /* Queries the spec's packages, provides and BuildRequires with rpmspec. */
 int spec_query(const BuildEnv *env, const Component *c, SpecInfo *ret, char **ret_error);

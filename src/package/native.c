@@ -226,6 +226,8 @@ int native_build(const BuildEnv *env, const Component *c, const char *log_path, 
         _cleanup_free_ char *dest = fname && pkgdir ? path_join(pkgdir, fname) : NULL;
         if (r >= 0 && !dest)
                 r = -ENOMEM;
+        if (r >= 0)
+                r = build_claim_output(env, c, fname, false, ret_reason);
 
         if (r >= 0) {
                 RpmPackageSpec spec = {

@@ -26,14 +26,20 @@
 #include "basic/alloc.h"
 #include "basic/fileio.h"
 #include "basic/process.h"
+#include "basic/run.h"
 #include "basic/strbuf.h"
 #include "package/build.h"
 #include "rpm/dep.h"
 
 void spec_info_release(SpecInfo *s) {
-        for (size_t i = 0; i < s->n_packages; i++)
+        for (size_t i = 0; i < s->n_packages; i++) {
                 free(s->packages[i]);
+                if (s->files)
+                        free(s->files[i]);
+        }
         free(s->packages);
+        free(s->files);
+        free(s->srpm);
         for (size_t i = 0; i < s->n_provides; i++)
                 rpm_dep_release(&s->provides[i]);
         free(s->provides);
@@ -207,7 +213,9 @@ int spec_query(const BuildEnv *env, const Component *c, SpecInfo *ret, char **re
         argv_add(&a, "-q");
         add_macros(&a, env, c, dir, "/nonexistent");
         argv_add(&a, "--qf");
-        argv_add(&a, "@@P %{NAME}\\n[@@p %{PROVIDENEVRS}\\n]");
+        /* The file names as rpmbuild's _build_name_fmt makes them: two
+         * components must not make the same file. */
+        argv_add(&a, "@@P %{NAME}\\n@@F %{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}.rpm\\n[@@p %{PROVIDENEVRS}\\n]");
         argv_add(&a, spec);
         /* BuildRequires: the requires of the source package. */
         argv_add(&b, "rpmspec");
@@ -215,7 +223,7 @@ int spec_query(const BuildEnv *env, const Component *c, SpecInfo *ret, char **re
         argv_add(&b, "--srpm");
         add_macros(&b, env, c, dir, "/nonexistent");
         argv_add(&b, "--qf");
-        argv_add(&b, "[@@r %{REQUIRENEVRS}\\n]");
+        argv_add(&b, "@@S %{NAME}-%{VERSION}-%{RELEASE}.src.rpm\\n[@@r %{REQUIRENEVRS}\\n]");
         argv_add(&b, spec);
         if (a.oom || b.oom)
                 return -ENOMEM;
@@ -237,7 +245,7 @@ int spec_query(const BuildEnv *env, const Component *c, SpecInfo *ret, char **re
                 return -EINVAL;
         }
 
-        size_t allocated = 0;
+        size_t allocated = 0, n_files = 0;
         for (const char *l = out; *l;) {
                 const char *e = strchr(l, '\n');
                 size_t len = e ? (size_t) (e - l) : strlen(l);
@@ -254,6 +262,22 @@ int spec_query(const BuildEnv *env, const Component *c, SpecInfo *ret, char **re
                         break;
                 l = e + 1;
         }
+        /* Each package's file name follows its name. */
+        info.files = new0(char *, info.n_packages);
+        if (!info.files) {
+                spec_info_release(&info);
+                return -ENOMEM;
+        }
+        for (const char *l = out; l && *l && n_files < info.n_packages; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+                if (strncmp(l, "@@F ", 4) == 0 && !(info.files[n_files++] = strndup_nul(l + 4, strcspn(l + 4, "\n")))) {
+                        spec_info_release(&info);
+                        return -ENOMEM;
+                }
+        for (const char *l = out2; l && *l && !info.srpm; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+                if (strncmp(l, "@@S ", 4) == 0 && !(info.srpm = strndup_nul(l + 4, strcspn(l + 4, "\n")))) {
+                        spec_info_release(&info);
+                        return -ENOMEM;
+                }
         r = parse_dep_lines(out, "@@p ", &info.provides, &info.n_provides, ret_error);
         if (r >= 0)
                 r = parse_dep_lines(out2, "@@r ", &info.buildrequires, &info.n_buildrequires, ret_error);
@@ -261,9 +285,10 @@ int spec_query(const BuildEnv *env, const Component *c, SpecInfo *ret, char **re
                 spec_info_release(&info);
                 return r == -EBADMSG ? -EINVAL : r; /* -EINVAL: *ret_error says why */
         }
-        if (info.n_packages == 0) {
+        if (info.n_packages == 0 || n_files != info.n_packages || !info.srpm) {
+                *ret_error = strdup(info.n_packages == 0 ? "rpmspec printed no packages"
+                                                         : "rpmspec printed no file name for a package");
                 spec_info_release(&info);
-                *ret_error = strdup("rpmspec printed no packages");
                 return *ret_error ? -EINVAL : -ENOMEM;
         }
         *ret = info;
@@ -312,15 +337,13 @@ static int str_cmp(const void *a, const void *b) {
 #define SANDBOX_HOME SANDBOX_TMP "/home"
 
 /* A new private scratch directory (mode 0700, a name nobody can guess) in
- * $TMPDIR or /tmp, holding rpmbuild/SOURCES (where the spec's directory is
- * bound) and home. */
+ * the run's own directory in $TMPDIR or /tmp (basic/run.h), holding
+ * rpmbuild/SOURCES (where the spec's directory is bound) and home. */
 static int make_scratch(char **ret) {
-        const char *t = getenv("TMPDIR");
         _cleanup_free_ char *dir = NULL;
-        if (asprintf(&dir, "%s/slipway-build.XXXXXX", t && t[0] == '/' ? t : "/tmp") < 0)
-                return -ENOMEM;
-        if (!mkdtemp(dir))
-                return negative_errno();
+        int r = run_mkdtemp("build", &dir);
+        if (r < 0)
+                return r;
         static const char *const subdirs[] = { "rpmbuild", "rpmbuild/SOURCES", "home" };
         for (size_t i = 0; i < ELEMENTSOF(subdirs); i++) {
                 _cleanup_free_ char *s = path_join(dir, subdirs[i]);
@@ -329,7 +352,7 @@ static int make_scratch(char **ret) {
                         return -ENOMEM;
                 }
                 if (mkdir(s, 0755) < 0) {
-                        int r = negative_errno();
+                        r = negative_errno();
                         (void) rm_rf(dir);
                         return r;
                 }
@@ -435,6 +458,14 @@ int spec_build(const BuildEnv *env, const Component *c, const char *log_path, ch
                 r = -ENOMEM;
                 goto finish;
         }
+        /* Every file claimed before any is moved: one another component
+         * makes is not overwritten, and nothing of this one is published. */
+        for (size_t i = 0; i < n_rpms && r >= 0; i++)
+                r = build_claim_output(env, c, strrchr(rpms[i], '/') + 1, false, ret_reason);
+        if (r >= 0 && n_srpms > 0)
+                r = build_claim_output(env, c, strrchr(srpms[0], '/') + 1, true, ret_reason);
+        if (r < 0)
+                goto finish;
         for (size_t i = 0; i < n_rpms; i++) {
                 const char *name = strrchr(rpms[i], '/') + 1;
                 _cleanup_free_ char *dst = path_join(pkgdir, name);

@@ -17,6 +17,7 @@
 #include "basic/alloc.h"
 #include "basic/fileio.h"
 #include "basic/hash.h"
+#include "basic/run.h"
 #include "basic/strbuf.h"
 #include "rpm/package.h"
 
@@ -281,6 +282,7 @@ static int payload_tmpfile(const char *path) {
         if (fd < 0)
                 return fd;
         (void) unlink(tmp);
+        run_untrack(tmp);
         return fd;
 }
 

@@ -9,16 +9,28 @@ output (raw, vhd, vhdx, qcow2, iso, oci.tar and the oci/ layout, wsl, cpio)
 must be byte-identical. As root, the same again as an unprivileged user
 (setpriv), whose builds go through a user namespace.
 
-Usage: build_test.py SLIPWAY SOURCE_ROOT"""
+Then interrupted runs and shared temporary directories (issue 12), with small
+generated projects: kill -9 and SIGTERM during rpmbuild (no process of the
+build survives; the next run succeeds), SIGTERM and kill -9 during a disk
+write (exit 143 and nothing left; the next run removes what kill -9 left), a
+live run's temporaries kept by concurrent runs, and a 1777 $TMPDIR with
+names planted by another user as links to a victim directory (as root and as
+nobody).
+
+Usage: build_test.py SLIPWAY SOURCE_ROOT [TEST...]   (names: only those tests)"""
 import glob
 import os
+import random
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import check, finish, run_test, show
+from harness import check, finish, run_test, show, write
 
 SLIPWAY, ROOT = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 EXAMPLE = os.path.join(ROOT, "examples", "minimal")
@@ -195,9 +207,384 @@ def test_unprivileged():
     compare("unprivileged, two directories", a, b)
 
 
+# ---- interrupted runs and shared temporary directories (issue 12) ----------
+
+TOKEN = str(random.randrange(100000, 999999))
+SLEEP = f"300.{TOKEN}"  # the sleeping build's `sleep` argument: its processes are found by it
+
+
+def robust_project(name, big_mib=0, where=None):
+    """A spec component that sleeps while its `slow` file exists (the file is
+    in the spec's directory, which the build sees), a native one (with a file
+    of big_mib MiB of random data when asked, stored uncompressed) and images:
+    a tar of both, and with big_mib a raw and a qcow2 disk of the big file."""
+    d = where or os.path.join(BASE, name)
+    spec = f"""Name: sleeper
+Version: 1
+Release: 1
+Summary: Sleeps when asked
+License: MIT
+BuildArch: noarch
+Source0: sleeper.txt
+
+%description
+Sleeps when asked.
+
+%build
+if [ -e %{{_sourcedir}}/slow ]; then echo SLEEPING; sleep {SLEEP} || echo WOKEN; fi
+
+%install
+install -D -m 0644 %{{SOURCE0}} %{{buildroot}}/usr/share/sleeper/sleeper.txt
+
+%files
+/usr/share/sleeper/sleeper.txt
+"""
+    toml = f"""[project]
+name = "{name}"
+version = "1"
+source-date-epoch = {SDE}
+payload = "w.ufdio"
+
+[components.sleeper]
+spec = "sleeper/sleeper-{TOKEN}.spec"
+
+[components.data]
+version = "1"
+summary = "Data"
+license = "MIT"
+arch = "noarch"
+
+[[components.data.files]]
+source = "files"
+path = "/srv/data"
+mode = "0644"
+
+[images.box]
+formats = ["tar"]
+packages = ["sleeper", "data"]
+"""
+    if big_mib:
+        toml += f"""
+[images.disk]
+formats = ["raw", "qcow2"]
+packages = ["data"]
+boot = "none"
+size = "{big_mib + 64}M"
+
+[[images.disk.partitions]]
+label = "root"
+type = "root"
+size = "grow"
+"""
+    write(os.path.join(d, "slipway.toml"), toml)
+    write(os.path.join(d, "sleeper", f"sleeper-{TOKEN}.spec"), spec)
+    write(os.path.join(d, "sleeper", "sleeper.txt"), "zzz\n")
+    write(os.path.join(d, "files", "small.txt"), "small\n")
+    if big_mib:
+        with open(os.path.join(d, "files", "big.bin"), "wb") as f:
+            for _ in range(big_mib):
+                f.write(os.urandom(1 << 20))
+    return d
+
+
+def start(proj, tmpdir, *args, user=None):
+    os.makedirs(tmpdir, exist_ok=True)
+    e = dict(os.environ, LC_ALL="C", TMPDIR=tmpdir, SOURCE_DATE_EPOCH=str(SDE))
+    argv = [SLIPWAY, "-C", proj, *(args or ("build",))]
+    if user is not None:
+        # setpriv execs slipway: the pid is slipway's.
+        argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *argv]
+        e["HOME"] = "/nonexistent"
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e)
+
+
+def run(proj, tmpdir, *args):
+    p = start(proj, tmpdir, *args)
+    out, err = p.communicate(timeout=600)
+    return subprocess.CompletedProcess(p.args, p.returncode, out, err)
+
+
+def wait_for(what, timeout=120):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = what()
+        if v:
+            return v
+        time.sleep(0.01)
+    return None
+
+
+def sleeping(proj):
+    log = os.path.join(proj, "out", "logs", "sleeper.log")
+    return os.path.exists(log) and "SLEEPING" in open(log, errors="replace").read()
+
+
+def build_processes():
+    """pids of processes of the sleeping build: rpmbuild (its spec's name) and
+    the sleep (its argument)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if SLEEP in argv or any(f"sleeper-{TOKEN}.spec" in a for a in argv):
+            found.append(int(pid))
+    return found
+
+
+def debris(proj, tmpdir):
+    """Temporaries left in the output directory and in $TMPDIR."""
+    left = [os.path.relpath(os.path.join(dp, n), proj)
+            for dp, dirs, files in os.walk(os.path.join(proj, "out"))
+            for n in dirs + files if re.search(r"\.(tmp|disk)\.[A-Za-z0-9]{6}$|^\.slipway-tmp-", n)]
+    return left + [os.path.join("$TMPDIR", n) for n in os.listdir(tmpdir)]
+
+
+def test_kill9_during_rpmbuild(user=None):
+    """kill -9 of slipway while rpmbuild runs: nothing of that build lives on,
+    and the next run succeeds and leaves nothing behind."""
+    label = "" if user is None else "as nobody, "
+    proj = robust_project("kill9-rpmbuild" + ("" if user is None else "-nobody"))
+    tmp = os.path.join(BASE, "tmp-kill9-rpmbuild" + ("" if user is None else "-nobody"))
+    write(os.path.join(proj, "sleeper", "slow"), "")
+    if user is not None:
+        os.makedirs(tmp)
+        os.chmod(BASE, 0o755)
+        for top in [proj, tmp]:
+            for dp, dirs, files in os.walk(top):
+                for n in [dp] + [os.path.join(dp, f) for f in files]:
+                    os.lchown(n, user, user)
+    p = start(proj, tmp, user=user)
+    try:
+        if not check(f"kill -9 during rpmbuild: {label}the build sleeps", wait_for(lambda: sleeping(proj)), "no SLEEPING"):
+            return
+        check(f"kill -9 during rpmbuild: {label}its processes are seen", build_processes(), "none found")
+        p.kill()
+        p.wait()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    left = wait_for(lambda: not build_processes(), timeout=10)
+    check(f"kill -9 during rpmbuild: {label}no process of the killed build survives", left, f"{build_processes()}")
+    for pid in build_processes():
+        os.kill(pid, signal.SIGKILL)
+    os.remove(os.path.join(proj, "sleeper", "slow"))
+    p = start(proj, tmp, user=user)
+    out, err = p.communicate(timeout=600)
+    r = subprocess.CompletedProcess(p.args, p.returncode, out, err)
+    check(f"kill -9 during rpmbuild: {label}the next run succeeds", r.returncode == 0, show(r))
+    check(f"kill -9 during rpmbuild: {label}no debris after the next run", not debris(proj, tmp), f"{debris(proj, tmp)}")
+
+
+def test_kill9_during_rpmbuild_unprivileged():
+    """The same as nobody: rpmbuild's namespaces are then made in a user
+    namespace, and its parent-death signals must survive that."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        print("SKIP test_kill9_during_rpmbuild_unprivileged: needs root and setpriv")
+        return
+    test_kill9_during_rpmbuild(user=65534)
+
+
+def test_sigterm_during_rpmbuild():
+    """SIGTERM while rpmbuild runs: slipway stops the build (all of its PID
+    namespace) before it exits 143, and removes its scratch directory."""
+    proj = robust_project("sigterm-rpmbuild")
+    tmp = os.path.join(BASE, "tmp-sigterm-rpmbuild")
+    write(os.path.join(proj, "sleeper", "slow"), "")
+    p = start(proj, tmp)
+    try:
+        if not check("SIGTERM during rpmbuild: the build sleeps", wait_for(lambda: sleeping(proj)), "no SLEEPING"):
+            return
+        p.terminate()
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    check("SIGTERM during rpmbuild: exit 143", p.returncode == 143, f"exit {p.returncode}: {err[-800:]}")
+    check("SIGTERM during rpmbuild: no process of the build is left when slipway exits", not build_processes(),
+          f"{build_processes()}")
+    check("SIGTERM during rpmbuild: nothing left in $TMPDIR or the output", not debris(proj, tmp),
+          f"{debris(proj, tmp)}")
+    os.remove(os.path.join(proj, "sleeper", "slow"))
+    r = run(proj, tmp)
+    check("SIGTERM during rpmbuild: the next run succeeds", r.returncode == 0, show(r))
+
+
+def disk_writing(proj):
+    out = os.path.join(proj, "out")
+    images = os.path.join(out, "images")
+    names = os.listdir(out) + (os.listdir(images) if os.path.isdir(images) else [])
+    return any(re.search(r"\.(disk|tmp)\.[A-Za-z0-9]{6}$", n) and (".disk." in n or ".raw." in n or ".qcow2." in n)
+               for n in names)
+
+
+def interrupt_disk_write(label, sig):
+    proj = robust_project(f"{label}-disk", big_mib=160)
+    tmp = os.path.join(BASE, f"tmp-{label}-disk")
+    r = run(proj, tmp, "package")
+    if not check(f"{label} during a disk write: the packages build", r.returncode == 0, show(r)):
+        return None
+    p = start(proj, tmp, "image", "disk")
+    try:
+        caught = wait_for(lambda: disk_writing(proj) or p.poll() is not None)
+        check(f"{label} during a disk write: caught it writing", caught and p.poll() is None,
+              f"exit {p.poll()}; out: {os.listdir(os.path.join(proj, 'out'))}")
+        os.kill(p.pid, sig)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    return proj, tmp, p, err
+
+
+def test_sigterm_during_disk_write():
+    """SIGTERM while a disk image is written: slipway removes its temporaries
+    and exits 143; the next run succeeds and nothing is left."""
+    got = interrupt_disk_write("sigterm", signal.SIGTERM)
+    if not got:
+        return
+    proj, tmp, p, err = got
+    check("SIGTERM during a disk write: exit 143 (128 + SIGTERM)", p.returncode == 143, f"exit {p.returncode}: {err}")
+    check("SIGTERM during a disk write: says so", "interrupted by SIGTERM" in err, err)
+    check("SIGTERM during a disk write: its temporaries are removed", not debris(proj, tmp), f"{debris(proj, tmp)}")
+    r = run(proj, tmp, "image", "disk")
+    check("SIGTERM during a disk write: the next run succeeds", r.returncode == 0, show(r))
+    check("SIGTERM during a disk write: no debris after the next run", not debris(proj, tmp), f"{debris(proj, tmp)}")
+
+
+def test_kill9_during_disk_write():
+    """kill -9 while a disk image is written: the next run removes what it left."""
+    got = interrupt_disk_write("kill9", signal.SIGKILL)
+    if not got:
+        return
+    proj, tmp, p, err = got
+    left = debris(proj, tmp)
+    check("kill -9 during a disk write: temporaries were left (the case this tests)", left, "none")
+    r = run(proj, tmp, "image", "disk")
+    check("kill -9 during a disk write: the next run succeeds", r.returncode == 0, show(r))
+    check("kill -9 during a disk write: no debris after the next run", not debris(proj, tmp), f"{debris(proj, tmp)}")
+
+
+def test_live_run_kept():
+    """A run removes nothing of a live run: not its private directory in the
+    shared $TMPDIR, not the temporaries in the output directory it is using."""
+    proj = robust_project("live")
+    other = robust_project("live-other")
+    tmp = os.path.join(BASE, "tmp-live")
+    write(os.path.join(proj, "sleeper", "slow"), "")
+    p = start(proj, tmp)
+    try:
+        if not check("live run: the build sleeps", wait_for(lambda: sleeping(proj)), "no SLEEPING"):
+            return
+        mine = os.listdir(tmp)
+        check("live run: one private directory in $TMPDIR", len(mine) == 1 and mine[0].startswith("slipway-run."),
+              f"{mine}")
+        # A temporary in the live run's output directory (its own would be
+        # like this one: a name beside a final path).
+        planted = os.path.join(proj, "out", "images", "box.tar.zst.tmp.AbC123")
+        write(planted, "in progress\n")
+        r = run(other, tmp)  # another project, the same $TMPDIR
+        check("live run: another project builds meanwhile", r.returncode == 0, show(r))
+        r = run(proj, tmp, "image", "box")  # the same output directory
+        check("live run: the live run's directory in $TMPDIR is kept", all(os.path.isdir(os.path.join(tmp, m))
+                                                                         for m in mine), f"{os.listdir(tmp)}")
+        check("live run: the temporary in its output directory is kept", os.path.exists(planted), "removed")
+        os.remove(os.path.join(proj, "sleeper", "slow"))
+        for pid in build_processes():
+            if open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")[0] == b"sleep":
+                os.kill(pid, signal.SIGTERM)  # wakes the build: it then finishes
+        out, err = p.communicate(timeout=300)
+        check("live run: it finishes", p.returncode == 0, f"exit {p.returncode}: {err[-1500:]}")
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    r = run(proj, tmp)
+    check("live run: a run alone in the output directory removes the leftover", r.returncode == 0 and
+          not os.path.exists(planted), show(r))
+    check("live run: no debris", not debris(proj, tmp) and not debris(other, tmp),
+          f"{debris(proj, tmp)} {debris(other, tmp)}")
+
+
+def test_planted_tmpdir():
+    """A shared $TMPDIR (mode 1777) in which another user planted the names
+    slipway once used (slipway-UID/PROJECT, predictable) and ones like its
+    own, as symbolic links to a victim directory and as directories of
+    theirs: builds succeed and touch none of it."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        print("SKIP test_planted_tmpdir: needs root and setpriv (to plant as another user)")
+        return
+    nobody = 65534
+
+    def plant(top, owner, victim_owner):
+        shared = os.path.join(top, "shared")
+        victim = os.path.join(top, "victim")
+        os.makedirs(shared)
+        os.chmod(shared, 0o1777)
+        for rel, text in [("sleeper/keep.txt", "victim\n"), ("data/keep.txt", "victim\n"), ("lock", ""),
+                          ("rpmbuild/SOURCES/keep.txt", "victim\n"), ("keep.txt", "victim\n")]:
+            write(os.path.join(victim, rel), text)
+        for uid in sorted({0, nobody}):
+            os.symlink(victim, os.path.join(shared, f"slipway-{uid}"))
+        os.makedirs(os.path.join(shared, "theirs", "x"))
+        for name in ["slipway-run.AAAAAA", "slipway-build.AAAAAA", "slipway-rpmdb.AAAAAA"]:
+            os.symlink(victim, os.path.join(shared, name))
+        theirs = os.path.join(shared, "slipway-run.BBBBBB")
+        write(os.path.join(theirs, "lock"), "")
+        write(os.path.join(theirs, "build.CCCCCC", "keep.txt"), "theirs\n")
+        for dp, dirs, files in os.walk(shared):
+            for n in [dp] + [os.path.join(dp, f) for f in dirs + files]:
+                if n != shared:
+                    os.lchown(n, owner, owner)
+        for dp, dirs, files in os.walk(victim):
+            for n in [dp] + [os.path.join(dp, f) for f in dirs + files]:
+                os.lchown(n, victim_owner, victim_owner)
+        return shared, victim
+
+    def state(d):
+        r = {}
+        for dp, dirs, files in os.walk(d):
+            for n in dirs + files:
+                p = os.path.join(dp, n)
+                st = os.lstat(p)
+                r[os.path.relpath(p, d)] = (st.st_mode, st.st_uid, os.readlink(p) if os.path.islink(p) else
+                                            open(p, "rb").read() if os.path.isfile(p) else None)
+        return r
+
+    for label, builder, planter in [("as root, planted by nobody", None, nobody),
+                                    ("as nobody, planted by root", nobody, 0)]:
+        top = os.path.join(BASE, "planted-" + ("root" if builder is None else "nobody"))
+        os.makedirs(top)
+        os.chmod(BASE, 0o755)
+        shared, victim = plant(top, planter, 0)
+        proj = robust_project("planted", where=os.path.join(top, "proj"))
+        if builder is not None:
+            for dp, dirs, files in os.walk(proj):
+                for n in [dp] + [os.path.join(dp, f) for f in files]:
+                    os.lchown(n, builder, builder)
+        before_victim, before_shared = state(victim), state(shared)
+        p = build(proj, shared, user=builder)
+        check(f"planted $TMPDIR, {label}: the build succeeds", p.returncode == 0, show(p))
+        check(f"planted $TMPDIR, {label}: the victim directory is untouched", state(victim) == before_victim,
+              f"{sorted(state(victim))}")
+        check(f"planted $TMPDIR, {label}: the planted names are untouched", state(shared) == before_shared,
+              f"now {sorted(state(shared))}, was {sorted(before_shared)}")
+
+
 try:
-    run_test(test_two_directories)
-    run_test(test_unprivileged)
+    tests = [test_two_directories, test_unprivileged, test_planted_tmpdir, test_kill9_during_rpmbuild,
+             test_kill9_during_rpmbuild_unprivileged, test_sigterm_during_rpmbuild,
+             test_sigterm_during_disk_write, test_kill9_during_disk_write, test_live_run_kept]
+    for t in tests:
+        if len(sys.argv) <= 3 or t.__name__ in sys.argv[3:]:  # names: only those tests
+            run_test(t)
 finally:
     shutil.rmtree(BASE, ignore_errors=True)
 finish("build")

@@ -96,6 +96,49 @@ with tempfile.TemporaryDirectory() as d:
     open(blocker, "w").close()
     expect("init under a file", run("init", os.path.join(blocker, "x")), 1, err="cannot")
 
+# init then build: the starter builds, and its container runs its entrypoint
+# (issue 12: its dynamically linked hello needed a C library no package gave).
+def init_then_build():
+    missing = [t for t in ["rpmbuild", "rpmspec", "gcc", "umoci", "tar", "zstd"] if not shutil.which(t)]
+    if missing:
+        print(f"SKIP init then build: {missing} missing")
+        return
+    with tempfile.TemporaryDirectory() as d:
+        proj = os.path.join(d, "x")
+        expect("init x", run("init", proj), 0)
+        p = subprocess.run([SLIPWAY, "-C", proj, "build"], capture_output=True, text=True, timeout=300,
+                           env=dict(os.environ, LC_ALL="C", TMPDIR=d))
+        if not check("init then build", p.returncode == 0, f"exit {p.returncode}\nstderr: {p.stderr[-1500:]}"):
+            return
+        images = os.path.join(proj, "out", "images")
+        check("init then build: the container's outputs",
+              sorted(os.listdir(images)) == ["container.oci", "container.oci.tar", "container.tar.zst"],
+              f"{sorted(os.listdir(images))}")
+        t = subprocess.run(["tar", "--zstd", "-tf", os.path.join(images, "container.tar.zst")], capture_output=True,
+                           text=True)
+        names = {n.lstrip("./") for n in t.stdout.split()}
+        check("init then build: the tarball holds hello and motd", t.returncode == 0 and
+              {"usr/bin/hello", "etc/motd"} <= names, t.stdout[-800:] + t.stderr)
+        bundle = os.path.join(d, "bundle")
+        u = subprocess.run(["umoci", "unpack", "--rootless", "--image", os.path.join(images, "container.oci") + ":1.0",
+                            bundle], capture_output=True, text=True)
+        if not check("init then build: umoci unpacks the OCI image", u.returncode == 0, u.stderr[-800:]):
+            return
+        with open(os.path.join(bundle, "config.json")) as fh:
+            entry = json.load(fh)["process"]["args"]
+        check("init then build: the entrypoint is /usr/bin/hello", entry == ["/usr/bin/hello"], f"{entry}")
+        # The entrypoint runs from the image alone: nothing of the host is loaded.
+        h = subprocess.run([os.path.join(bundle, "rootfs", "usr", "bin", "hello")], capture_output=True, text=True)
+        check("init then build: the entrypoint runs", h.returncode == 0 and h.stdout == "Hello from slipway.\n",
+              f"exit {h.returncode}: {h.stdout!r} {h.stderr!r}")
+        r = subprocess.run(["sh", "-c", f"rpm -qp --requires {proj}/out/repo/Packages/hello-*.rpm"],
+                           capture_output=True, text=True)
+        check("init then build: hello requires nothing the image lacks", r.returncode == 0 and
+              all(line.startswith("rpmlib(") for line in r.stdout.split("\n") if line), r.stdout + r.stderr)
+
+
+init_then_build()
+
 # toml-json: file, stdin, errors
 with tempfile.TemporaryDirectory() as d:
     f = os.path.join(d, "a.toml")

@@ -6,7 +6,7 @@ native/rpmbuild equivalence, installs, build order, cycles, missing
 BuildRequires, failures, the cache, reproducibility and bad native inputs.
 
 Every project is generated here, in temporary directories.
-Usage: package_test.py SLIPWAY SOURCE_ROOT"""
+Usage: package_test.py SLIPWAY SOURCE_ROOT [TEST...]   (names: only those tests)"""
 import hashlib
 import json
 import os
@@ -1256,13 +1256,88 @@ payload = "w2.xzdio"
     check("payload spec: the project's and the component's payloads", got == ["gzip|9", "xz|2"], got)
 
 
+def test_same_file():
+    """Two components that make the same package file: an error naming both and
+    the file, before anything is built (issue 12: one silently overwrote the
+    other and the build exited 0)."""
+    same = spec("twin")
+    toml = """[project]
+name = "pkgsame"
+version = "1"
+source-date-epoch = %d
+
+[components.first]
+spec = "first/twin.spec"
+""" % SDE
+    d = make_project({"slipway.toml": toml, "first/twin.spec": same, "first/twin.txt": "first\n",
+                      "second/twin.spec": same, "second/twin.txt": "second\n"})
+    out = os.path.join(d, "out")
+    p = slipway("-C", d, "package")
+    if not check("same file: the first component alone builds", p.returncode == 0, show(p)):
+        return
+    before = snapshot(out)
+    write(os.path.join(d, "slipway.toml"), toml + '\n[components.second]\nspec = "second/twin.spec"\n')
+    p = slipway("-C", d, "package")
+    check("same file: two specs making twin-1.0-1.noarch.rpm: exit 1", p.returncode == 1, show(p))
+    check("same file: the error names both components and the file",
+          "'first'" in p.stderr and "'second'" in p.stderr and "'twin-1.0-1.noarch.rpm'" in p.stderr, p.stderr)
+    check("same file: and the source package", "'twin-1.0-1.src.rpm'" in p.stderr, p.stderr)
+    check("same file: nothing built, the first's packages untouched", snapshot(out) == before and
+          not os.path.exists(os.path.join(out, "logs", "second.log")), f"{sorted(snapshot(out))}")
+
+    # A native component making a spec component's file.
+    d = make_project({"slipway.toml": """[project]
+name = "pkgsame2"
+version = "1"
+source-date-epoch = %d
+
+[components.twin]
+version = "1.0"
+release = "1"
+arch = "noarch"
+summary = "Native twin"
+license = "MIT"
+
+[components.spec-twin]
+spec = "t/twin.spec"
+""" % SDE, "t/twin.spec": same, "t/twin.txt": "spec\n"})
+    p = slipway("-C", d, "package")
+    check("same file: native and spec: exit 1, both named", p.returncode == 1 and "'twin'" in p.stderr and
+          "'spec-twin'" in p.stderr and "'twin-1.0-1.noarch.rpm'" in p.stderr, show(p))
+    check("same file: native and spec: nothing built", packages(os.path.join(d, "out")) == [],
+          packages(os.path.join(d, "out")))
+
+
+    # A spec whose file rpmspec cannot foresee (its Release differs between
+    # the query and the build): caught when the build's files are claimed,
+    # before any is moved into the output.
+    sly = ('%global rel %{lua: print(rpm.expand("%{_topdir}") == "/nonexistent" and "9" or "1")}\n' +
+           spec("twin", release="%{rel}"))
+    d = make_project({"slipway.toml": """[project]
+name = "pkgsame3"
+version = "1"
+source-date-epoch = %d
+
+[components.plain]
+spec = "p/twin.spec"
+
+[components.sly]
+spec = "s/twin.spec"
+""" % SDE, "p/twin.spec": same, "p/twin.txt": "plain\n", "s/twin.spec": sly, "s/twin.txt": "sly\n"})
+    out = os.path.join(d, "out")
+    p = slipway("-C", d, "-j", "1", "package", "sly")
+    check("same file: a file rpmspec did not foresee: exit 1, both named", p.returncode == 1 and "not overwritten" in p.stderr and
+          "'plain'" in p.stderr and "'sly'" in p.stderr and "twin-1.0-1.noarch.rpm" in p.stderr, show(p))
+    check("same file: a file rpmspec did not foresee: not published", packages(out) == [], packages(out))
+
 start = time.monotonic()
 try:
     for t in [test_headers_and_payloads, test_reproducible, test_sandbox, test_dnf_install, test_native_equals_rpmbuild,
               test_order, test_cache, test_native_touch_unclamped, test_native_dir_chmod, test_cycle, test_missing_buildrequires,
               test_failing_build, test_native_bad_inputs, test_native_dir_mode, test_host_inputs,
-              test_payload_codecs, test_payload_memory, test_payload_cache_key, test_payload_spec]:
-        run_test(t)
+              test_payload_codecs, test_payload_memory, test_payload_cache_key, test_payload_spec, test_same_file]:
+        if len(sys.argv) <= 3 or t.__name__ in sys.argv[3:]:  # names: only those tests
+            run_test(t)
 finally:
     shutil.rmtree(BASE, ignore_errors=True)
 
