@@ -42,7 +42,11 @@ static char *find_program(const char *name, char *const *envp) {
         return NULL;
 }
 
-/* In the child: maps our uid and gid to themselves in the new user namespace. */
+/* In the child: maps our uid and gid to root in the new user namespace, so
+ * that a build sees what a build as root sees: files (the spec, its
+ * sources, what it installs) owned by root, whose names rpm records (a
+ * source RPM keeps its files' owners). Nothing else is mapped: the child
+ * holds no privilege over anything outside. */
 static int child_map_ids(uid_t uid, gid_t gid) {
         char buf[64];
         int fd = open("/proc/self/setgroups", O_WRONLY | O_CLOEXEC);
@@ -50,12 +54,12 @@ static int child_map_ids(uid_t uid, gid_t gid) {
                 (void) !write(fd, "deny", 4);
                 close(fd);
         }
-        int n = snprintf(buf, sizeof buf, "%u %u 1", (unsigned) uid, (unsigned) uid);
+        int n = snprintf(buf, sizeof buf, "0 %u 1", (unsigned) uid);
         fd = open("/proc/self/uid_map", O_WRONLY | O_CLOEXEC);
         if (fd < 0 || write(fd, buf, (size_t) n) != n)
                 return -1;
         close(fd);
-        n = snprintf(buf, sizeof buf, "%u %u 1", (unsigned) gid, (unsigned) gid);
+        n = snprintf(buf, sizeof buf, "0 %u 1", (unsigned) gid);
         fd = open("/proc/self/gid_map", O_WRONLY | O_CLOEXEC);
         if (fd < 0 || write(fd, buf, (size_t) n) != n)
                 return -1;

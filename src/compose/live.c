@@ -69,25 +69,26 @@ static int make_esp(const Project *p, const Image *im, const BootInputs *b, cons
         FsOptions o = { .root = "/", .label = "EFIBOOT", .time = when };
         if ((r = gpt_guid_derive(seed, "iso-esp-volume-id", o.uuid)) < 0)
                 return r;
-        /* Built into a file beside the output, which is unlinked at once:
-         * its descriptor is all that is kept. */
-        _cleanup_free_ char *path = NULL;
-        if (asprintf(&path, "%s.esp", tmp) < 0)
+        /* Built into a private file without a name beside the output: its
+         * descriptor is all there is. */
+        _cleanup_free_ char *dir = path_dirname(tmp);
+        if (!dir)
                 return -ENOMEM;
+        _cleanup_close_ int fd = -EBADF;
         for (;;) {
+                if (fd >= 0)
+                        close(fd);
+                fd = tmpfile_anonymous(dir);
+                if (fd < 0)
+                        return fd;
                 o.size = size;
-                r = vfat_build(esp, &o, path, NULL);
+                r = vfat_build_fd(esp, &o, fd, NULL);
                 if (r != -ENOSPC)
                         break;
                 size += (uint64_t) 4 << 20;
         }
         if (r < 0)
                 return r;
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        int k = fd < 0 ? -errno : 0;
-        (void) unlink(path);
-        if (k < 0)
-                return k;
         if (size > SIZE_MAX)
                 return -EFBIG;
         TreeBlob *blob = tree_blob_take_fd(fd, 0, (size_t) size);

@@ -585,7 +585,7 @@ static int write_at(void *userdata, uint64_t off, const void *data, size_t n) {
         return pwrite_all(w->fd, data, n, w->base + off);
 }
 
-static int build(const Tree *t, const FsOptions *o, int fd, uint64_t *ret_used) {
+int vfat_build_fd(const Tree *t, const FsOptions *o, int fd, uint64_t *ret_used) {
         _cleanup_free_ uint8_t *img = NULL, *dirbuf = NULL;
         const uint64_t size = o->size;
         const char *root = o->root ? o->root : "/";
@@ -859,7 +859,7 @@ int vfat_build(const Tree *t, const FsOptions *o, const char *path, uint64_t *re
         _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd < 0)
                 return -errno;
-        int r = build(t, o, fd, ret_used);
+        int r = vfat_build_fd(t, o, fd, ret_used);
         if (r >= 0 && close(TAKE_FD(fd)) < 0)
                 r = -errno;
         if (r < 0)

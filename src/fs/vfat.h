@@ -44,3 +44,5 @@
  * from the start that hold anything, everything after being holes
  * (clusters are allocated from the front). */
 int vfat_build(const Tree *t, const FsOptions *o, const char *path, uint64_t *ret_used);
+/* The same into fd, an empty file open for writing (an O_TMPFILE, say). */
+int vfat_build_fd(const Tree *t, const FsOptions *o, int fd, uint64_t *ret_used);

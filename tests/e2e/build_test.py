@@ -134,6 +134,9 @@ def no_scratch_left(label, tmpdir):
     check(f"{label}: no scratch directory left in $TMPDIR", not left, f"{left}")
 
 
+ROOT_BUILD = None  # test_two_directories' second project, built as root
+
+
 def test_two_directories():
     a = copy_example("a", "x")
     b = copy_example("bb", "yy", "zz", "another-name")
@@ -145,6 +148,8 @@ def test_two_directories():
         no_scratch_left(f"{label} build", tmp)
         no_path_in_specs(f"{label} build", proj, BASE)
     compare("two directories", a, b)
+    global ROOT_BUILD
+    ROOT_BUILD = b
     metadata_from_scratch(a, b)
 
 
@@ -205,6 +210,10 @@ def test_unprivileged():
             return
         no_scratch_left(f"unprivileged {label} build", tmp)
     compare("unprivileged, two directories", a, b)
+    # Who builds does not matter either: the build sees its files owned by
+    # root whoever runs it (a source RPM records their owners).
+    if ROOT_BUILD:
+        compare("as root and as nobody", ROOT_BUILD, a)
 
 
 # ---- interrupted runs and shared temporary directories (issue 12) ----------
