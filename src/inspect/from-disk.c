@@ -8,6 +8,7 @@
  * partition is never copied out of its container. */
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,6 +21,10 @@
 /* The largest rpm database read (Fedora's with 3000 packages is ~100 MiB). */
 #define RPMDB_MAX (UINT64_C(1) << 30)
 #define BOOT_FILE_READ_MAX (UINT64_C(1) << 20)
+/* A live ISO's root is its initrd (compose/live.c): a compressed newc
+ * archive, read whole (up to RPMDB_MAX) and listed as an archive for its
+ * rpm database when the ISO itself has none. */
+#define LIVE_INITRD "/boot/initrd"
 
 typedef struct DiskReader {
         Inventory *inv;
@@ -31,6 +36,8 @@ typedef struct DiskReader {
         size_t rpmdb_size;
         int rpmdb_slot;
         int rpmdb_partition;
+        uint8_t *initrd; /* a live ISO's initrd, read from the disk's own ISO 9660 volume */
+        size_t initrd_size;
 } DiskReader;
 
 static int rpmdb_slot(const char *path) {
@@ -44,6 +51,8 @@ static bool want(void *userdata, const char *path, uint64_t size) {
         DiskReader *r = userdata;
         if (boot_file_wanted(path))
                 return size <= BOOT_FILE_READ_MAX && size <= r->budget;
+        if (r->partition == 0 && strcmp(path, LIVE_INITRD) == 0 && !r->initrd)
+                return size <= RPMDB_MAX && size <= r->budget;
         int slot = rpmdb_slot(path);
         if (slot < 0 || (r->rpmdb && r->rpmdb_slot <= slot))
                 return false;
@@ -61,6 +70,12 @@ static int contents(void *userdata, const char *path, uint8_t *data, size_t size
                 int k = boot_file_parse(r->inv, r->partition, path, data, size);
                 free(data);
                 return k;
+        }
+        if (r->partition == 0 && strcmp(path, LIVE_INITRD) == 0) {
+                free(r->initrd);
+                r->initrd = data;
+                r->initrd_size = size;
+                return 0;
         }
         free(r->rpmdb);
         r->rpmdb = data;
@@ -169,6 +184,36 @@ static int add_partition(DiskReader *r, BlockSource *disk, const GptEntry *e) {
         return k;
 }
 
+/* The packages of a live ISO: the rpm database in its initrd, listed as an
+ * archive. What goes wrong there is a warning: the ISO's own listing stands. */
+static int live_packages(DiskReader *r, const InspectOptions *o) {
+        _cleanup_(diagnostics_releasep) Diagnostics local = {};
+        _cleanup_(inventory_freep) Inventory *sub = NULL;
+        int k = inspect_archive_memory(r->initrd, r->initrd_size, o, &sub, &local);
+        for (size_t i = 0; i < local.n; i++)
+                if (local.items[i].level != DIAG_NOTE)
+                        diag_warning(r->d, NULL, "%s: %s", LIVE_INITRD, local.items[i].message);
+        if (k == -ENOMEM || local.oom)
+                return -ENOMEM;
+        if (k < 0 || !sub->rpmdb)
+                return 0;
+        if (asprintf(&r->inv->rpmdb, "%s:%s", LIVE_INITRD, sub->rpmdb) < 0) {
+                r->inv->rpmdb = NULL;
+                return -ENOMEM;
+        }
+        r->inv->rpmdb_partition = 0;
+        /* The (empty) arrays change places: sub frees the ISO's. */
+        InvPackage *pk = r->inv->packages;
+        size_t n = r->inv->n_packages, a = r->inv->allocated_packages;
+        r->inv->packages = sub->packages;
+        r->inv->n_packages = sub->n_packages;
+        r->inv->allocated_packages = sub->allocated_packages;
+        sub->packages = pk;
+        sub->n_packages = n;
+        sub->allocated_packages = a;
+        return 0;
+}
+
 static int inspect_disk_source(BlockSource *file, const InspectOptions *o, Inventory **ret, Diagnostics *d) {
         _cleanup_(block_source_freep) BlockSource *owned = file, *disk = NULL;
         int k = block_open_container(file, &disk, d);
@@ -228,8 +273,10 @@ static int inspect_disk_source(BlockSource *file, const InspectOptions *o, Inven
                         if (k == -EBADMSG)
                                 k = 0;
                 }
-        }
+        } else if (k >= 0 && r.initrd && inv->n_packages == 0)
+                k = live_packages(&r, o);
         free(r.rpmdb);
+        free(r.initrd);
         if (k < 0)
                 return k;
         *ret = TAKE_PTR(inv);

@@ -926,6 +926,21 @@ def test_disk_iso():
     e = doc["boot"]["entries"]
     check("disk iso: the BLS entry on the ESP", len(e) == 1 and e[0]["title"] == "tiny 1 (live)"
           and "rdinit=/bin/sh" in (e[0]["options"] or ""), e)
+    # The live root is the initrd: its packages as rpm -qa lists them in
+    # the initrd unpacked (osirrox, zstd -d, cpio -i).
+    root = path("iso-initrd-root")
+    os.makedirs(root, exist_ok=True)
+    x = tool("osirrox", "-indev", iso, "-extract", "/boot/initrd", path("iso-initrd"))
+    z = subprocess.run(["zstd", "-dc", path("iso-initrd")], capture_output=True)
+    c = subprocess.run(["cpio", "-idm", "--quiet", "--no-absolute-filenames"], input=z.stdout, cwd=root,
+                       capture_output=True)
+    if check("disk iso: the initrd unpacked", x.returncode == 0 and z.returncode == 0 and c.returncode == 0,
+             f"{x.stderr[-300:]} {z.stderr[-300:]} {c.stderr[-300:]}"):
+        want_pkgs = rpm_packages(root)
+        check("disk iso: the initrd's rpm database read", doc["rpmdb"] == "/boot/initrd:" + DBPATH + "/rpmdb.sqlite",
+              doc["rpmdb"])
+        check("disk iso: packages as rpm -qa in the unpacked initrd", want_pkgs and json_packages(doc) == want_pkgs,
+              f"{json_packages(doc)} vs {want_pkgs}")
 
 
 def test_disk_bad():
