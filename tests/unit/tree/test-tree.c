@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "basic/fileio.h"
@@ -450,4 +451,109 @@ static void test_install_spooled(void) {
         CHECK(rm_rf(dir) == 0);
 }
 
-UNIT_MAIN(test_paths, test_install, test_cpio, test_blobs, test_install_spooled)
+static double elapsed_since(const struct timespec *a) {
+        struct timespec b;
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        return (double) (b.tv_sec - a->tv_sec) + (double) (b.tv_nsec - a->tv_nsec) / 1e9;
+}
+
+static int discard_sink(void *userdata, const void *data, size_t n) {
+        *(uint64_t *) userdata += n;
+        return 0;
+}
+
+/* Issue 12: an 8000-deep path (what a 17 KB package found by fuzz-install
+ * holds) took minutes: making each missing parent re-walked every prefix,
+ * and each prefix was hashed and compared from the start. Each operation
+ * must be linear in the path's length, so this takes well under a second
+ * (the bound is loose for sanitizer builds; the old code needed minutes). */
+static void test_deep_paths(void) {
+        enum { DEPTH = 8000 };
+        char dir[] = "/tmp/test-tree-XXXXXX";
+        CHECK(mkdtemp(dir) != NULL);
+        _cleanup_free_ char *deep = malloc(DEPTH * 2 + 8), *src = path_join(dir, "src"), *pkg = NULL, *p = NULL;
+        size_t l = 0;
+        for (int i = 0; i < DEPTH; i++) {
+                deep[l++] = '/';
+                deep[l++] = 'd';
+        }
+        strcpy(deep + l, "/f");
+        struct timespec start;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+
+        _cleanup_(tree_freep) Tree *t = tree_new(100);
+        CHECK(tree_add_file(t, deep, "x", 1, 0644, 0, 0, NULL) == 0);
+        CHECK(tree_size(t) == DEPTH + 2);
+        CHECK(tree_get(t, deep) && tree_get(t, deep)->type == TREE_REG);
+        /* A symlink deep down: resolving goes through it. */
+        deep[2 * 4000] = 0;
+        CHECK(tree_get(t, deep) && tree_get(t, deep)->type == TREE_DIR);
+        CHECK(tree_add_symlink(t, deep, "/target", NULL) == 0);
+        /* What was below the directory went with it. */
+        CHECK(tree_size(t) == 4000 + 1);
+        deep[2 * 4000] = '/';
+        CHECK(tree_resolve(t, deep, &p) == 0);
+        CHECK(p && strncmp(p, "/target/d/d", 11) == 0 && strlen(p) == strlen("/target") + 2 * 4000 + 2);
+        free(p);
+        p = NULL;
+        CHECK(tree_add_file(t, deep, "y", 1, 0644, 0, 0, NULL) == -ENOTDIR);
+        deep[2 * 4000] = 0;
+        CHECK(tree_remove(t, deep) == 0);
+        deep[2 * 4000] = '/';
+        CHECK(tree_size(t) == 4000);
+        CHECK(tree_add_file(t, deep, "x", 1, 0644, 0, 0, NULL) == 0);
+        CHECK(tree_size(t) == DEPTH + 2);
+
+        _cleanup_free_ TreeNode **nodes = NULL;
+        size_t n = 0;
+        CHECK(tree_list(t, &nodes, &n) == 0 && n == DEPTH + 2);
+        uint64_t bytes = 0;
+        CHECK(tree_archive_stream(t, TREE_ARCHIVE_TAR, discard_sink, &bytes) == 0 && bytes > 0);
+        _cleanup_(tree_freep) Tree *c = tree_clone(t);
+        CHECK(c && tree_get(c, deep) != NULL);
+
+        /* The same through a package, as fuzz-install found it: a header's
+         * paths are shorter than PATH_MAX, but symlinks whose targets are
+         * 2000 directories deep each, followed in turn, put /z/f 8000 deep. */
+        CHECK(write_file_atomic(src, "x", 1, 0644) == 0);
+        char *targets[4];
+        const char *next[4] = { "v", "w", "x", "y" };
+        for (size_t k = 0; k < 4; k++) {
+                targets[k] = malloc(2 + 2 * 2000);
+                strcpy(targets[k], next[k]);
+                for (size_t j = 0; j < 2000; j++)
+                        strcat(targets[k], "/d");
+        }
+        RpmFile f[] = {
+                { .path = "/w", .mode = S_IFLNK | 0777, .user = "root", .group = "root", .mtime = 1, .link_target = targets[0] },
+                { .path = "/x", .mode = S_IFLNK | 0777, .user = "root", .group = "root", .mtime = 1, .link_target = targets[1] },
+                { .path = "/y", .mode = S_IFLNK | 0777, .user = "root", .group = "root", .mtime = 1, .link_target = targets[2] },
+                { .path = "/z", .mode = S_IFLNK | 0777, .user = "root", .group = "root", .mtime = 1, .link_target = targets[3] },
+                { .path = "/z/f", .mode = S_IFREG | 0644, .user = "root", .group = "root", .mtime = 1, .source = src },
+        };
+        write_pkg(dir, "deep", f, ELEMENTSOF(f), &pkg);
+        for (size_t k = 0; k < 4; k++)
+                free(targets[k]);
+        _cleanup_(tree_freep) Tree *t2 = tree_new(100);
+        Diagnostics d = {};
+        InstallResult res = {};
+        int r = tree_install_rpm(t2, pkg, &d, &res);
+        if (r < 0)
+                for (size_t i = 0; i < d.n; i++)
+                        fprintf(stderr, "%s\n", d.items[i].message);
+        CHECK(r == 0);
+        CHECK(tree_size(t2) == 1 + 4 + 1 + 8000 + 1); /* /, four links, /v, its 8000 d's, f */
+        CHECK(tree_resolve(t2, "/z/f", &p) == 0 && p && strlen(p) == 2 + 2 * 8000 + 2);
+        free(p);
+        p = NULL;
+        install_result_release(&res);
+        diagnostics_release(&d);
+
+        double secs = elapsed_since(&start);
+        if (secs >= 20)
+                fprintf(stderr, "deep paths took %.1f s\n", secs);
+        CHECK(secs < 20);
+        CHECK(rm_rf(dir) == 0);
+}
+
+UNIT_MAIN(test_deep_paths, test_paths, test_install, test_cpio, test_blobs, test_install_spooled)
