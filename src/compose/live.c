@@ -116,7 +116,8 @@ static int write_iso(const Tree *image_tree, const Project *p, const Image *im, 
                 return -ENOMEM;
         if ((r = tree_remove(t, kpath)) < 0 && r != -ENOENT)
                 return r;
-        if ((r = tree_archive(t, TREE_ARCHIVE_CPIO, &cpio)) < 0)
+        if ((r = tree_archive_check(t, TREE_ARCHIVE_CPIO, im->name, d)) < 0 ||
+            (r = tree_archive(t, TREE_ARCHIVE_CPIO, &cpio)) < 0)
                 return r;
         r = cpio_gzip ? gzip_compress(cpio.data, cpio.len, &z, &zl) : zstd_compress(cpio.data, cpio.len, 19, &z, &zl);
         if (r < 0)

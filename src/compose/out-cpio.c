@@ -14,7 +14,10 @@ int writer_cpio(const WriterContext *c, WriterSlot *slots, size_t n) {
         _cleanup_(tree_archive_release) TreeArchive a = {};
         _cleanup_free_ uint8_t *z = NULL;
         size_t zl = 0;
-        int r = tree_archive(c->tree, TREE_ARCHIVE_CPIO, &a);
+        int r = tree_archive_check(c->tree, TREE_ARCHIVE_CPIO, c->im->name, c->d);
+        if (r < 0)
+                return r;
+        r = tree_archive(c->tree, TREE_ARCHIVE_CPIO, &a);
         if (r < 0)
                 return r;
         r = c->o->cpio_gzip ? gzip_compress(a.data, a.len, &z, &zl) : zstd_compress(a.data, a.len, 19, &z, &zl);

@@ -152,8 +152,16 @@ int tree_blob_load(const TreeBlob *b, size_t max, uint8_t **ret, size_t *ret_siz
 int tree_blob_foreach(const TreeBlob *b, TreeBlobPieceFn fn, void *userdata) {
         if (!b || b->size == 0)
                 return 0;
-        if (b->fd < 0)
-                return fn(userdata, 0, b->data, b->size);
+        if (b->fd < 0) {
+                /* In place, but in bounded pieces too: consumers such as
+                 * libarchive cannot take 2 GiB or more in one call. */
+                for (uint64_t off = 0; off < b->size; off += TREE_BLOB_CHUNK) {
+                        int r = fn(userdata, off, b->data + off, (size_t) MIN((uint64_t) TREE_BLOB_CHUNK, b->size - off));
+                        if (r < 0)
+                                return r;
+                }
+                return 0;
+        }
         _cleanup_free_ uint8_t *buf = malloc(MIN(b->size, TREE_BLOB_CHUNK));
         if (!buf)
                 return -ENOMEM;

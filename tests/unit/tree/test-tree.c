@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -335,7 +337,7 @@ static void test_blobs(void) {
         CHECK(tree_blob_foreach(f, collect_piece, &c) == 0);
         CHECK(c.len == size && c.pieces == 4 && memcmp(got, pattern, size) == 0);
         c = (Pieces) { got, 0, 0 };
-        CHECK(tree_blob_foreach(m, collect_piece, &c) == 0 && c.pieces == 1 && c.len == size);
+        CHECK(tree_blob_foreach(m, collect_piece, &c) == 0 && c.pieces == 4 && c.len == size); /* in place, bounded too */
         c = (Pieces) { got, 0, 0 };
         CHECK(tree_blob_foreach(NULL, collect_piece, &c) == 0 && c.pieces == 0);
 
@@ -556,4 +558,105 @@ static void test_deep_paths(void) {
         CHECK(rm_rf(dir) == 0);
 }
 
-UNIT_MAIN(test_deep_paths, test_paths, test_install, test_cpio, test_blobs, test_install_spooled)
+static int file_sink(void *userdata, const void *data, size_t n) {
+        return fwrite(data, 1, n, userdata) == n ? 0 : -EIO;
+}
+
+/* The archive of t in format f read by cmd (a shell command reading the
+ * archive on stdin, its output in out). */
+static int archive_through(const Tree *t, TreeArchiveFormat f, const char *cmd, const char *out) {
+        _cleanup_free_ char *full = NULL;
+        CHECK(asprintf(&full, "%s > %s", cmd, out) > 0);
+        FILE *p = popen(full, "w");
+        CHECK(p != NULL);
+        if (!p)
+                return -EIO;
+        int r = tree_archive_stream(t, f, file_sink, p);
+        int st = pclose(p);
+        return r < 0 ? r : WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EPROTO;
+}
+
+/* Issue 12: a file of 2 GiB or more in memory was handed to libarchive in
+ * one write, which fails above INT_MAX ("Input/output error"). The file is
+ * an untouched anonymous mapping (zeros, no memory used); GNU tar reads the
+ * tar back and lists its size. A file newc cannot hold (4 GiB
+ * and more, a sparse spool file here) is refused naming it, before any byte
+ * is written; so are sockets and, for tar, names that are not UTF-8. */
+static void test_large_files(void) {
+        const size_t big = ((size_t) 2 << 30) + 4096;
+        char dir[] = "/tmp/test-tree-XXXXXX";
+        CHECK(mkdtemp(dir) != NULL);
+        _cleanup_free_ char *out = path_join(dir, "list"), *spool = path_join(dir, "spool"), *list = NULL;
+        size_t list_len = 0;
+        uint8_t *m = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        CHECK(m != MAP_FAILED);
+        _cleanup_(tree_blob_unrefp) TreeBlob *b = tree_blob_take_huge(m, big, big);
+        _cleanup_(tree_freep) Tree *t = tree_new(100);
+        CHECK(b && t && tree_add_blob(t, "/big", b, 0644, 0, 0, NULL) == 0);
+        Diagnostics d = {};
+        CHECK(tree_archive_check(t, TREE_ARCHIVE_TAR, "i", &d) == 0 && tree_archive_check(t, TREE_ARCHIVE_CPIO, "i", &d) == 0);
+        CHECK(d.n == 0);
+
+        CHECK(archive_through(t, TREE_ARCHIVE_TAR, "tar -tvf - --numeric-owner", out) == 0);
+        CHECK(read_full_file(out, &list, &list_len) == 0);
+        CHECK(list && strstr(list, " 2147487744 ") && strstr(list, "./big"));
+        free(list);
+        list = NULL;
+        /* cpio: the same pieces (GNU tar's reading of the tar checks them);
+         * here the archive's length: the header and name, the contents, the
+         * trailer, padded to 512 bytes. */
+        uint64_t cpio_bytes = 0;
+        CHECK(tree_archive_stream(t, TREE_ARCHIVE_CPIO, discard_sink, &cpio_bytes) == 0);
+        CHECK(cpio_bytes > big && cpio_bytes < big + 2048);
+
+        /* 4 GiB: too big for newc, fine for tar. */
+        int fd = open(spool, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        CHECK(fd >= 0 && ftruncate(fd, (off_t) 4 << 30) == 0);
+        _cleanup_(tree_blob_unrefp) TreeBlob *huge = tree_blob_take_fd(fd, 0, (size_t) 4 << 30);
+        CHECK(huge && tree_add_blob(t, "/huge", huge, 0644, 0, 0, NULL) == 0);
+        CHECK(tree_archive_check(t, TREE_ARCHIVE_TAR, "i", &d) == 0 && d.n == 0);
+        CHECK(tree_archive_check(t, TREE_ARCHIVE_CPIO, "i", &d) == -EINVAL && d.n == 1);
+        CHECK_STREQ(d.n ? d.items[0].message : NULL,
+                    "image 'i': '/huge' is 4294967296 bytes, but a newc cpio archive holds at most 4 GiB - 1 "
+                    "(4294967295 bytes) per file");
+        uint64_t bytes = 0;
+        CHECK(tree_archive_stream(t, TREE_ARCHIVE_CPIO, discard_sink, &bytes) == -EFBIG);
+        CHECK(tree_remove(t, "/huge") == 0 && tree_remove(t, "/big") == 0);
+        diagnostics_release(&d);
+
+        /* A socket, and a name with a byte that is not UTF-8. */
+        TreeNode *s = calloc(1, sizeof(TreeNode));
+        CHECK(s && (s->path = strdup("/run/s")));
+        s->type = TREE_SOCK;
+        CHECK(tree_add(t, s, NULL) == 0);
+        CHECK(tree_add_file(t, "/caf\xe9", "x", 1, 0644, 0, 0, NULL) == 0);
+        CHECK(tree_archive_check(t, TREE_ARCHIVE_TAR, "i", &d) == -EINVAL && d.n == 2);
+        CHECK_STREQ(d.n > 0 ? d.items[0].message : NULL, "image 'i': the name '/caf\\xe9' is not UTF-8, which a pax tar archive's names must be");
+        CHECK_STREQ(d.n > 1 ? d.items[1].message : NULL, "image 'i': '/run/s' is a socket, which a tar archive cannot hold");
+        CHECK(tree_archive_stream(t, TREE_ARCHIVE_TAR, discard_sink, &bytes) < 0);
+        diagnostics_release(&d);
+        CHECK(tree_remove(t, "/run/s") == 0);
+        CHECK(tree_archive_check(t, TREE_ARCHIVE_CPIO, "i", &d) == 0 && d.n == 0); /* newc names are bytes */
+        CHECK(rm_rf(dir) == 0);
+}
+
+/* Issue 12: a socket in a payload reached the tar writer, whose failure
+ * named nothing ("Input/output error"); the package is refused, naming it. */
+static void test_socket_refused(void) {
+        char dir[] = "/tmp/test-tree-XXXXXX";
+        CHECK(mkdtemp(dir) != NULL);
+        _cleanup_free_ char *pkg = NULL;
+        RpmFile f[] = { { .path = "/run/x.sock", .mode = S_IFSOCK | 0755, .user = "root", .group = "root", .mtime = 1 } };
+        write_pkg(dir, "sock", f, 1, &pkg);
+        _cleanup_(tree_freep) Tree *t = tree_new(100);
+        Diagnostics d = {};
+        InstallResult res = {};
+        CHECK(tree_install_rpm(t, pkg, &d, &res) == -EINVAL);
+        CHECK_STREQ(d.n ? d.items[0].message : NULL,
+                    "package sock-1-1.noarch: '/run/x.sock' is a socket, which images cannot hold");
+        CHECK(tree_get(t, "/run/x.sock") == NULL);
+        diagnostics_release(&d);
+        CHECK(rm_rf(dir) == 0);
+}
+
+UNIT_MAIN(test_socket_refused, test_large_files, test_deep_paths, test_paths, test_install, test_cpio, test_blobs, test_install_spooled)
