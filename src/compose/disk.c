@@ -58,7 +58,16 @@ typedef struct Layout {
 
 static int disk_read(void *userdata, uint64_t offset, void *buf, size_t n) {
         const Layout *l = userdata;
-        for (size_t i = 0; i < l->n; i++) {
+        /* Pieces are sorted and apart: the last one starting at or before offset. */
+        size_t lo = 0, hi = l->n;
+        while (hi - lo > 1) {
+                size_t mid = (lo + hi) / 2;
+                if (l->pieces[mid].offset <= offset)
+                        lo = mid;
+                else
+                        hi = mid;
+        }
+        for (size_t i = lo; i < l->n && i <= lo; i++) {
                 const Piece *p = &l->pieces[i];
                 if (offset < p->offset || offset - p->offset >= p->length)
                         continue;
@@ -78,6 +87,41 @@ static int disk_read(void *userdata, uint64_t offset, void *buf, size_t n) {
                 return 0;
         }
         memset(buf, 0, n);
+        return 0;
+}
+
+/* A file system image (sparse, as ext4_build() leaves it) at disk offset
+ * off: one piece per run of data (SEEK_DATA/SEEK_HOLE, widened to whole
+ * sectors), so that the holes of a large, mostly empty partition are never
+ * read (a 2 TiB partition took minutes of reading zeros). */
+static int add_file_pieces(Layout *l, size_t *allocated, uint64_t off, uint64_t len, int fd) {
+        uint64_t pos = 0;
+        while (pos < len) {
+                off_t data = lseek(fd, (off_t) pos, SEEK_DATA);
+                if (data < 0 && errno == ENXIO)
+                        break; /* only holes from here */
+                off_t hole = data < 0 ? -1 : lseek(fd, data, SEEK_HOLE);
+                uint64_t a, b;
+                if (data < 0 || hole < 0) {
+                        if (errno != EINVAL && errno != EOPNOTSUPP)
+                                return -errno;
+                        a = pos, b = len; /* no hole detection here: all of it */
+                } else {
+                        a = (uint64_t) data / GPT_SECTOR_SIZE * GPT_SECTOR_SIZE;
+                        b = MIN(((uint64_t) hole + GPT_SECTOR_SIZE - 1) / GPT_SECTOR_SIZE * GPT_SECTOR_SIZE, len);
+                }
+                if (a >= len)
+                        break;
+                if (l->n > 0 && l->pieces[l->n - 1].fd == fd && l->pieces[l->n - 1].offset + l->pieces[l->n - 1].length >= off + a) {
+                        Piece *prev = &l->pieces[l->n - 1]; /* widened into the previous run: join */
+                        prev->length = off + b - prev->offset;
+                } else {
+                        if (!GREEDY_REALLOC(l->pieces, *allocated, l->n + 1))
+                                return -ENOMEM;
+                        l->pieces[l->n++] = (Piece) { .offset = off + a, .length = b - a, .fd = fd, .fd_offset = a };
+                }
+                pos = b;
+        }
         return 0;
 }
 
@@ -465,9 +509,9 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
         }
 
         /* The disk: GPT head, the partitions' data, GPT tail. */
-        lay.pieces = new0(Piece, n + 3);
-        ext = new0(DiskExtent, n + 3);
-        if (!lay.pieces || !ext) {
+        size_t allocated = n + 3;
+        lay.pieces = new0(Piece, allocated);
+        if (!lay.pieces) {
                 r = -ENOMEM;
                 goto finish;
         }
@@ -481,10 +525,19 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
                 if (parts[i].vfat)
                         lay.pieces[lay.n++] = (Piece) { .offset = off, .length = MIN(len, parts[i].vfat_used),
                                                         .data = parts[i].vfat, .fd = -1 };
-                else if (parts[i].ext4_fd >= 0)
-                        lay.pieces[lay.n++] = (Piece) { .offset = off, .length = len, .fd = parts[i].ext4_fd };
+                else if (parts[i].ext4_fd >= 0 && (r = add_file_pieces(&lay, &allocated, off, len, parts[i].ext4_fd)) < 0)
+                        goto finish;
+        }
+        if (!GREEDY_REALLOC(lay.pieces, allocated, lay.n + 1)) {
+                r = -ENOMEM;
+                goto finish;
         }
         lay.pieces[lay.n++] = (Piece) { .offset = disk_size - tail_len, .length = tail_len, .data = tail, .fd = -1 };
+        ext = new0(DiskExtent, lay.n);
+        if (!ext) {
+                r = -ENOMEM;
+                goto finish;
+        }
         for (size_t i = 0; i < lay.n; i++)
                 ext[i] = (DiskExtent) { .offset = lay.pieces[i].offset,
                                         .length = (lay.pieces[i].length + GPT_SECTOR_SIZE - 1) & ~(uint64_t) (GPT_SECTOR_SIZE - 1) };
