@@ -10,6 +10,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,6 +180,38 @@ static bool below(const char *path, const char *mount) {
 }
 
 /* Builds partition i's file system with the given size (0: ext4's smallest). */
+/* What ext4_build()'s -ENAMETOOLONG was about, named: a name over 255
+ * bytes (ext4's limit), a path the writer cannot take (PATH_MAX, counted
+ * from the partition's mount point) or a symlink target of 4 KiB or more. */
+static int report_too_long(const Tree *t, const Image *im, const char *mount, Diagnostics *d) {
+        _cleanup_free_ TreeNode **nodes = NULL;
+        size_t n;
+        int r = tree_list(t, &nodes, &n);
+        if (r < 0)
+                return r;
+        size_t ml = strcmp(mount, "/") == 0 ? 0 : strlen(mount);
+        for (size_t i = 0; i < n; i++) {
+                const char *p = nodes[i]->path;
+                if (ml && (strncmp(p, mount, ml) != 0 || (p[ml] && p[ml] != '/')))
+                        continue;
+                const char *name = strrchr(p, '/') + 1;
+                size_t len = strlen(p);
+                const char *why = NULL;
+                if (strlen(name) > 255)
+                        why = "a name of more than 255 bytes, which ext4 cannot hold";
+                else if (len - ml >= PATH_MAX)
+                        why = "a path of 4096 bytes or more in its file system, more than the ext4 writer takes (PATH_MAX)";
+                else if (nodes[i]->type == TREE_SYMLINK && strlen(nodes[i]->target) >= 4096)
+                        why = "a symlink target of 4096 bytes or more, which ext4 cannot hold";
+                if (why) {
+                        diag_error(d, NULL, "image '%s': '%.200s%s' (%zu bytes) has %s", im->name, p, len > 200 ? "..." : "",
+                                   len, why);
+                        return -EINVAL;
+                }
+        }
+        return -ENAMETOOLONG;
+}
+
 static int build_fs(Tree *t, const Image *im, Part *parts, size_t n, size_t i, const uint8_t seed[32],
                     const char *tmpdir, int64_t when, Diagnostics *d) {
         Part *pt = &parts[i];
@@ -218,6 +251,8 @@ static int build_fs(Tree *t, const Image *im, Part *parts, size_t n, size_t i, c
                         return -ENOMEM;
                 }
                 r = ext4_build(t, &o, pt->ext4_path, &pt->fs_size);
+                if (r == -ENAMETOOLONG)
+                        return report_too_long(t, im, c->mount, d);
                 if (r == -ENOSPC) {
                         SourcePos pos = cfg_pos(&c->obj, "size");
                         diag_error(d, &pos, "image '%s': the files for '%s' do not fit in its partition", im->name,

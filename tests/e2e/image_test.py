@@ -2022,6 +2022,44 @@ size = "grow"
     shutil.rmtree(d, ignore_errors=True)
 
 
+# Issue 12: what ext4 cannot hold (a name over 255 bytes) failed with "File
+# name too long", naming nothing; the error names the path and why.
+def test_ext4_name_too_long():
+    name = "n" * 300
+    d = make_project("longname", {
+        "slipway.toml": f"""[project]
+name = "longname"
+version = "1"
+source-date-epoch = {SDE}
+
+[components.data]
+version = "1"
+summary = "data"
+license = "MIT"
+arch = "noarch"
+
+[[components.data.files]]
+source = "files/f"
+path = "/srv/{name}"
+
+[images.d]
+formats = ["raw"]
+packages = ["data"]
+boot = "none"
+""",
+        "files/f": "x\n",
+    })
+    p = slipway("-C", d, "package")
+    if not check("long name: package", p.returncode == 0, show(p)):
+        return
+    p = slipway("-C", d, "image")
+    check("long name: refused, naming the path and ext4's limit", p.returncode == 1 and
+          "'/srv/nnnn" in p.stderr and "(305 bytes) has a name of more than 255 bytes, which ext4 cannot hold" in p.stderr,
+          show(p))
+    check("long name: no output", not glob.glob(os.path.join(images_dir(d), "d.raw*")), outputs_of(d, "d"))
+    shutil.rmtree(d, ignore_errors=True)
+
+
 # ---------------------------------------------------------------------------
 
 start = time.monotonic()
@@ -2047,7 +2085,8 @@ try:
                 t0 = time.monotonic()
                 run_test(t)
                 print(f"time {t.__name__}: {time.monotonic() - t0:.2f}s")
-    for t in [test_formats_independent, test_all_or_none, test_large_file_memory, test_big_sparse_disk]:
+    for t in [test_formats_independent, test_all_or_none, test_large_file_memory, test_big_sparse_disk,
+              test_ext4_name_too_long]:
         t0 = time.monotonic()
         run_test(t)
         print(f"time {t.__name__}: {time.monotonic() - t0:.2f}s")
