@@ -68,10 +68,8 @@ static int disk_read(void *userdata, uint64_t offset, void *buf, size_t n) {
                 else
                         hi = mid;
         }
-        for (size_t i = lo; i < l->n && i <= lo; i++) {
-                const Piece *p = &l->pieces[i];
-                if (offset < p->offset || offset - p->offset >= p->length)
-                        continue;
+        const Piece *p = l->n > 0 ? &l->pieces[lo] : NULL;
+        if (p && offset >= p->offset && offset - p->offset < p->length) {
                 uint64_t at = offset - p->offset;
                 size_t k = (size_t) MIN((uint64_t) n, p->length - at);
                 if (p->data)
