@@ -10,6 +10,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -588,6 +589,14 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
                 slots[k].size = disk_size;
                 /* Whole MiB for VHD: the loader checks `size`, gpt_layout() rounds the rest. */
                 r = disk_write(&src, kinds[slots[k].format], &wo, slots[k].tmp);
+                if (r == -EFBIG) {
+                        /* The host's file system, not the format: ext4 holds files of at most 16 TiB - 4 KiB. */
+                        diag_error(d, NULL,
+                                   "image '%s': the file system under '%s' cannot hold the %s disk, a file of "
+                                   "%" PRIu64 " bytes (ext4 holds at most 16 TiB - 4 KiB in one file)",
+                                   im->name, c->images_dir, image_format_to_string(slots[k].format), disk_size);
+                        r = -EINVAL;
+                }
                 if (r < 0)
                         goto finish;
         }
