@@ -76,42 +76,37 @@ if [ "$quick" = 0 ]; then
         if CC=clang setup_dir build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false \
                         -Dc_args=-fno-sanitize-recover=all &&
            ninja -C build-fuzz >/dev/null; then
+                # Seeds: what the pipeline makes of every example (packages
+                # signed and not, repository metadata, keys, signatures,
+                # archives: scripts/fuzz-seeds.sh), small disk images made
+                # with the real tools (scripts/disk-seeds.sh) and the TOML
+                # conformance suite.
+                rm -rf build-fuzz/seeds
+                scripts/fuzz-seeds.sh build/slipway build-fuzz/seeds >/dev/null 2>&1 || true
+                scripts/disk-seeds.sh build-fuzz/seeds/disk >/dev/null 2>&1 || true
                 for target in build-fuzz/fuzz/fuzz-*; do
                         [ -f "$target" ] && [ -x "$target" ] || continue
                         name=$(basename "$target")
                         corpus="build-fuzz/corpus/$name"
                         mkdir -p "$corpus"
-                        # Seeds: TOML files of the project and the conformance suite;
-                        # RPMs (native and rpmbuild-made) built from the example.
+                        # Every target reads every seed once, whatever its kind: a
+                        # reader must not crash on another format's real files.
+                        # (The first directory is where libFuzzer would add inputs.)
+                        rm -rf "build-fuzz/scratch-$name" && mkdir -p "build-fuzz/scratch-$name"
+                        if ! "$target" -runs=0 -timeout=10 -rss_limit_mb=2048 "build-fuzz/scratch-$name" build-fuzz/seeds/* \
+                                        >"build-fuzz/$name.seeds.log" 2>&1; then
+                                echo "FAIL $name on the seeds: see build-fuzz/$name.seeds.log"
+                                tail -40 "build-fuzz/$name.seeds.log"
+                                failed=$((failed + 1))
+                                continue
+                        fi
                         case "$name" in
-                        fuzz-toml) seeds=$(find examples tests/golden/check ../shared/toml-test/tests -name '*.toml' -size -64k 2>/dev/null | head -2000) ;;
-                        fuzz-rpm|fuzz-install)
-                                build/slipway -q --out build-fuzz/seed-out -C examples/minimal package >/dev/null 2>&1
-                                # Small packages only: the example's kernel RPM (megabytes) would
-                                # make every input huge and slow the fuzzer down.
-                                seeds=$(find build-fuzz/seed-out -name '*.rpm' -size -1024k 2>/dev/null) ;;
-                        fuzz-repo)
-                                build/slipway -q --out build-fuzz/seed-out -C examples/minimal package >/dev/null 2>&1
-                                build/slipway -q repo --compress gzip build-fuzz/seed-out/repo >/dev/null 2>&1
-                                mkdir -p build-fuzz/seed-xml
-                                for f in build-fuzz/seed-out/repo/repodata/*.xml.gz; do
-                                        [ -f "$f" ] && zcat "$f" > "build-fuzz/seed-xml/$(basename "$f" .gz)"
-                                done
-                                cp build-fuzz/seed-out/repo/repodata/repomd.xml build-fuzz/seed-xml/ 2>/dev/null
-                                seeds=$(find build-fuzz/seed-xml -type f 2>/dev/null) ;;
-                        fuzz-inspect)
-                                build/slipway -q --out build-fuzz/seed-out -C examples/minimal package >/dev/null 2>&1
-                                mkdir -p build-fuzz/seed-img
-                                tar -C build-fuzz/seed-out/repo -czf build-fuzz/seed-img/repo.tar.gz . 2>/dev/null
-                                (cd build-fuzz/seed-out/repo && find . | cpio --quiet -o -H newc) \
-                                        > build-fuzz/seed-img/repo.cpio 2>/dev/null
-                                seeds=$(find build-fuzz/seed-out -name '*.rpm' -size -256k 2>/dev/null
-                                        find build-fuzz/seed-img -type f -size -512k 2>/dev/null) ;;
-                        fuzz-disk)
-                                # Small GPT disks (raw, VHD, qcow2), vfat, ext4 and ISO 9660
-                                # images, each under 1 MiB, made with the real tools.
-                                scripts/disk-seeds.sh build-fuzz/seed-disk >/dev/null 2>&1 || true
-                                seeds=$(find build-fuzz/seed-disk -type f -size -1024k 2>/dev/null) ;;
+                        fuzz-toml) seeds=$(find build-fuzz/seeds/toml ../shared/toml-test/tests -name '*.toml' -size -64k 2>/dev/null | head -2000) ;;
+                        fuzz-rpm|fuzz-install) seeds=$(find build-fuzz/seeds/rpm -type f) ;;
+                        fuzz-repo) seeds=$(find build-fuzz/seeds/xml -type f) ;;
+                        fuzz-inspect) seeds=$(find build-fuzz/seeds/rpm build-fuzz/seeds/archive -type f -size -512k) ;;
+                        fuzz-disk) seeds=$(find build-fuzz/seeds/disk -type f) ;;
+                        fuzz-openpgp) seeds=$(find build-fuzz/seeds/pgp -type f) ;;
                         *) seeds= ;;
                         esac
                         for f in $seeds; do cp "$f" "$corpus/$(echo "$f" | md5sum | cut -c1-16)"; done

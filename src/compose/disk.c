@@ -10,6 +10,8 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,10 +61,17 @@ typedef struct Layout {
 
 static int disk_read(void *userdata, uint64_t offset, void *buf, size_t n) {
         const Layout *l = userdata;
-        for (size_t i = 0; i < l->n; i++) {
-                const Piece *p = &l->pieces[i];
-                if (offset < p->offset || offset - p->offset >= p->length)
-                        continue;
+        /* Pieces are sorted and apart: the last one starting at or before offset. */
+        size_t lo = 0, hi = l->n;
+        while (hi - lo > 1) {
+                size_t mid = (lo + hi) / 2;
+                if (l->pieces[mid].offset <= offset)
+                        lo = mid;
+                else
+                        hi = mid;
+        }
+        const Piece *p = l->n > 0 ? &l->pieces[lo] : NULL;
+        if (p && offset >= p->offset && offset - p->offset < p->length) {
                 uint64_t at = offset - p->offset;
                 size_t k = (size_t) MIN((uint64_t) n, p->length - at);
                 if (p->data)
@@ -79,6 +88,41 @@ static int disk_read(void *userdata, uint64_t offset, void *buf, size_t n) {
                 return 0;
         }
         memset(buf, 0, n);
+        return 0;
+}
+
+/* A file system image (sparse, as ext4_build() leaves it) at disk offset
+ * off: one piece per run of data (SEEK_DATA/SEEK_HOLE, widened to whole
+ * sectors), so that the holes of a large, mostly empty partition are never
+ * read (a 2 TiB partition took minutes of reading zeros). */
+static int add_file_pieces(Layout *l, size_t *allocated, uint64_t off, uint64_t len, int fd) {
+        uint64_t pos = 0;
+        while (pos < len) {
+                off_t data = lseek(fd, (off_t) pos, SEEK_DATA);
+                if (data < 0 && errno == ENXIO)
+                        break; /* only holes from here */
+                off_t hole = data < 0 ? -1 : lseek(fd, data, SEEK_HOLE);
+                uint64_t a, b;
+                if (data < 0 || hole < 0) {
+                        if (errno != EINVAL && errno != EOPNOTSUPP)
+                                return -errno;
+                        a = pos, b = len; /* no hole detection here: all of it */
+                } else {
+                        a = (uint64_t) data / GPT_SECTOR_SIZE * GPT_SECTOR_SIZE;
+                        b = MIN(((uint64_t) hole + GPT_SECTOR_SIZE - 1) / GPT_SECTOR_SIZE * GPT_SECTOR_SIZE, len);
+                }
+                if (a >= len)
+                        break;
+                if (l->n > 0 && l->pieces[l->n - 1].fd == fd && l->pieces[l->n - 1].offset + l->pieces[l->n - 1].length >= off + a) {
+                        Piece *prev = &l->pieces[l->n - 1]; /* widened into the previous run: join */
+                        prev->length = off + b - prev->offset;
+                } else {
+                        if (!GREEDY_REALLOC(l->pieces, *allocated, l->n + 1))
+                                return -ENOMEM;
+                        l->pieces[l->n++] = (Piece) { .offset = off + a, .length = b - a, .fd = fd, .fd_offset = a };
+                }
+                pos = b;
+        }
         return 0;
 }
 
@@ -146,6 +190,38 @@ static void part_fs_drop(Part *pt) {
         }
 }
 
+/* What ext4_build()'s -ENAMETOOLONG was about, named: a name over 255
+ * bytes (ext4's limit), a path the writer cannot take (PATH_MAX, counted
+ * from the partition's mount point) or a symlink target of 4 KiB or more. */
+static int report_too_long(const Tree *t, const Image *im, const char *mount, Diagnostics *d) {
+        _cleanup_free_ TreeNode **nodes = NULL;
+        size_t n;
+        int r = tree_list(t, &nodes, &n);
+        if (r < 0)
+                return r;
+        size_t ml = strcmp(mount, "/") == 0 ? 0 : strlen(mount);
+        for (size_t i = 0; i < n; i++) {
+                const char *p = nodes[i]->path;
+                if (ml && (strncmp(p, mount, ml) != 0 || (p[ml] && p[ml] != '/')))
+                        continue;
+                const char *name = strrchr(p, '/') + 1;
+                size_t len = strlen(p);
+                const char *why = NULL;
+                if (strlen(name) > 255)
+                        why = "a name of more than 255 bytes, which ext4 cannot hold";
+                else if (len - ml >= PATH_MAX)
+                        why = "a path of 4096 bytes or more in its file system, more than the ext4 writer takes (PATH_MAX)";
+                else if (nodes[i]->type == TREE_SYMLINK && strlen(nodes[i]->target) >= 4096)
+                        why = "a symlink target of 4096 bytes or more, which ext4 cannot hold";
+                if (why) {
+                        diag_error(d, NULL, "image '%s': '%.200s%s' (%zu bytes) has %s", im->name, p, len > 200 ? "..." : "",
+                                   len, why);
+                        return -EINVAL;
+                }
+        }
+        return -ENAMETOOLONG;
+}
+
 /* Builds partition i's file system with the given size (0: ext4's smallest)
  * into a file of the scratch directory. */
 static int build_fs(Tree *t, const Image *im, Part *parts, size_t n, size_t i, const uint8_t seed[32],
@@ -182,6 +258,8 @@ static int build_fs(Tree *t, const Image *im, Part *parts, size_t n, size_t i, c
                         return r;
                 memcpy(o.hash_seed, h, 16);
                 r = ext4_build(t, &o, pt->fs_path, &pt->fs_size);
+                if (r == -ENAMETOOLONG)
+                        return report_too_long(t, im, c->mount, d);
                 pt->fs_used = pt->fs_size;
         } else {
                 if (asprintf(&l1, "vfat-id:%zu", i) < 0)
@@ -459,9 +537,9 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
         }
 
         /* The disk: GPT head, the partitions' data, GPT tail. */
-        lay.pieces = new0(Piece, n + 3);
-        ext = new0(DiskExtent, n + 3);
-        if (!lay.pieces || !ext) {
+        size_t allocated = n + 3;
+        lay.pieces = new0(Piece, allocated);
+        if (!lay.pieces) {
                 r = -ENOMEM;
                 goto finish;
         }
@@ -472,11 +550,20 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
         for (size_t i = 0; i < n; i++) {
                 uint64_t off = parts[i].first * GPT_SECTOR_SIZE;
                 uint64_t len = MIN(parts[i].fs_size, parts[i].size);
-                if (parts[i].fs_fd >= 0)
-                        lay.pieces[lay.n++] = (Piece) { .offset = off, .length = MIN(len, parts[i].fs_used),
-                                                        .fd = parts[i].fs_fd };
+                if (parts[i].fs_fd >= 0 &&
+                    (r = add_file_pieces(&lay, &allocated, off, MIN(len, parts[i].fs_used), parts[i].fs_fd)) < 0)
+                        goto finish;
+        }
+        if (!GREEDY_REALLOC(lay.pieces, allocated, lay.n + 1)) {
+                r = -ENOMEM;
+                goto finish;
         }
         lay.pieces[lay.n++] = (Piece) { .offset = disk_size - tail_len, .length = tail_len, .data = tail, .fd = -1 };
+        ext = new0(DiskExtent, lay.n);
+        if (!ext) {
+                r = -ENOMEM;
+                goto finish;
+        }
         for (size_t i = 0; i < lay.n; i++)
                 ext[i] = (DiskExtent) { .offset = lay.pieces[i].offset,
                                         .length = (lay.pieces[i].length + GPT_SECTOR_SIZE - 1) & ~(uint64_t) (GPT_SECTOR_SIZE - 1) };
@@ -494,6 +581,14 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
                 slots[k].size = disk_size;
                 /* Whole MiB for VHD: the loader checks `size`, gpt_layout() rounds the rest. */
                 r = disk_write(&src, kinds[slots[k].format], &wo, slots[k].tmp);
+                if (r == -EFBIG) {
+                        /* The host's file system, not the format: ext4 holds files of at most 16 TiB - 4 KiB. */
+                        diag_error(d, NULL,
+                                   "image '%s': the file system under '%s' cannot hold the %s disk, a file of "
+                                   "%" PRIu64 " bytes (ext4 holds at most 16 TiB - 4 KiB in one file)",
+                                   im->name, c->images_dir, image_format_to_string(slots[k].format), disk_size);
+                        r = -EINVAL;
+                }
                 if (r < 0)
                         goto finish;
         }

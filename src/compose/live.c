@@ -168,7 +168,8 @@ static int write_iso(const Tree *image_tree, const Project *p, const Image *im, 
         if ((r = tree_remove(t, kpath)) < 0 && r != -ENOENT)
                 return r;
         TreeBlob *initrd = NULL;
-        if ((r = live_initrd(t, b.initrd, cpio_gzip, jobs, tmp, &initrd)) < 0)
+        if ((r = tree_archive_check(t, TREE_ARCHIVE_CPIO, im->name, d)) < 0 ||
+            (r = live_initrd(t, b.initrd, cpio_gzip, jobs, tmp, &initrd)) < 0)
                 return r;
         tree_blob_unref(b.initrd);
         b.initrd = initrd;

@@ -54,6 +54,10 @@ int writer_stream_cpio(const Tree *t, int fd, bool gzip, unsigned jobs, uint64_t
 }
 
 int writer_cpio(const WriterContext *c, WriterSlot *slots, size_t n) {
+        /* What newc cannot hold is named before anything is written. */
+        int k = tree_archive_check(c->tree, TREE_ARCHIVE_CPIO, c->im->name, c->d);
+        if (k < 0)
+                return k;
         for (size_t i = 0; i < n; i++) {
                 int fd = open(slots[i].tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
                 if (fd < 0)

@@ -102,7 +102,9 @@ int writer_oci(const WriterContext *c, WriterSlot *slots, size_t n) {
         if (fd < 0)
                 return fd;
         TarSpool sp = { .fd = fd };
-        int r = tree_archive_stream(c->tree, TREE_ARCHIVE_TAR, spool_sink, &sp);
+        int r = tree_archive_check(c->tree, TREE_ARCHIVE_TAR, c->im->name, c->d);
+        if (r >= 0)
+                r = tree_archive_stream(c->tree, TREE_ARCHIVE_TAR, spool_sink, &sp);
         for (size_t i = 0; r >= 0 && i < n; i++)
                 r = write_one(c, fd, sp.len, &slots[i]);
         return r;

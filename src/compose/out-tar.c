@@ -35,6 +35,9 @@ int writer_stream_tar(const Tree *t, const char *path, bool gzip, unsigned jobs,
 }
 
 int writer_tar(const WriterContext *c, WriterSlot *slots, size_t n) {
+        int k = tree_archive_check(c->tree, TREE_ARCHIVE_TAR, c->im->name, c->d);
+        if (k < 0)
+                return k;
         for (size_t i = 0; i < n; i++) {
                 int r = writer_stream_tar(c->tree, slots[i].tmp, false, c->o->jobs, &slots[i].size);
                 if (r < 0)

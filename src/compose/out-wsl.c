@@ -12,6 +12,7 @@
 #include "basic/strbuf.h"
 #include "compose/settings.h"
 #include "compose/writer.h"
+#include "tree/archive.h"
 
 /* The first configured user that is not root: WSL's default user. */
 static const User *default_user(const Image *im) {
@@ -65,6 +66,8 @@ int writer_wsl(const WriterContext *c, WriterSlot *slots, size_t n) {
         if (!t)
                 return -ENOMEM;
         int r = add_wsl_files(t, c->p, c->im);
+        if (r >= 0)
+                r = tree_archive_check(t, TREE_ARCHIVE_TAR, c->im->name, c->d);
         for (size_t i = 0; r >= 0 && i < n; i++)
                 r = writer_stream_tar(t, slots[i].tmp, true, c->o->jobs, &slots[i].size);
         return r;

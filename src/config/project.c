@@ -1154,6 +1154,22 @@ static const char *format_mib(uint64_t bytes, char buf[static 32]) {
         return buf;
 }
 
+/* The largest partition each file system writer makes, in bytes:
+ * ext4 (fs/ext4.c: 4 KiB blocks with resize_inode, as Debian's mkfs.ext4
+ * makes them) counts blocks in 32 bits, so 2^32 - 1 blocks; FAT32's
+ * BPB_TotSec32 (fatgen103 3.1) counts 512-byte sectors in 32 bits. In whole
+ * MiB, as partitions are sized. */
+static uint64_t fs_max_size(FsType f) {
+        switch (f) {
+        case FS_EXT4:
+                return (UINT64_C(1) << 44) - (UINT64_C(1) << 20);
+        case FS_VFAT:
+                return (UINT64_C(1) << 41) - (UINT64_C(1) << 20);
+        default:
+                return UINT64_MAX;
+        }
+}
+
 /* The disk of an image against its `size`, with the layout arithmetic of the
  * disk writer (gpt_layout()): what does not fit is known before anything is
  * installed. */
@@ -1215,6 +1231,25 @@ static void image_check_layout(const Image *im, Diagnostics *d) {
                 diag_error(d, &pos, "image '%s': a %s disk holds at most %s, and %s %s", im->name,
                            image_format_to_string(formats[k].image), format_mib(max, a),
                            im->size ? "size is" : "the partitions need", format_mib(disk, b));
+        }
+
+        /* Each partition (the one that grows at its size on this disk)
+         * against what its file system holds. */
+        bool laid_out = gpt_layout(im->size ? im->size : need, sizes, n, NULL, first, last) >= 0;
+        for (size_t i = 0; laid_out && i < n; i++) {
+                FsType fs = im->partitions.n ? im->partitions.items[i].fs : i == 0 ? FS_VFAT : FS_EXT4;
+                uint64_t size = (last[i] - first[i] + 1) * GPT_SECTOR_SIZE, max = fs_max_size(fs);
+                if (size <= max)
+                        continue;
+                bool grower = sizes[i] == 0;
+                SourcePos pos = im->partitions.n && !grower ? cfg_pos(&im->partitions.items[i].obj, "size")
+                                                           : cfg_pos(&im->obj, im->size ? "size" : "partitions");
+                char a[32], b[32];
+                diag_error(d, &pos, "image '%s': partition %zu is %s%s, but %s holds at most %s", im->name, i + 1,
+                           format_mib(size, a), grower ? " (it grows to fill the disk)" : "",
+                           fs == FS_EXT4 ? "ext4 with 4 KiB blocks (2^32 - 1 of them)"
+                                         : "FAT32 (2^32 - 1 sectors of 512 bytes)",
+                           format_mib(max, b));
         }
 
         if (im->size == 0)

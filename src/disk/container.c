@@ -132,6 +132,10 @@ uint64_t disk_format_max_size(DiskFormat f) {
                 return 64 * TiB;
         case DISK_FORMAT_QCOW2:
                 return qcow2_max_size();
+        case DISK_FORMAT_VHD:
+                return 2040 * 1024 * MiB;
+        case DISK_FORMAT_RAW:
+                return 64 * TiB;
         default:
                 return UINT64_MAX;
         }

@@ -38,7 +38,10 @@ DiskFormat disk_format_from_string(const char *s);
 
 /* The largest virtual size format f holds, in bytes: VHDX 64 TiB ([MS-VHDX]
  * 2.6.2.2), qcow2 2 PiB (qemu's 32 MiB limit on the L1 table with 64 KiB
- * clusters), raw and VHD UINT64_MAX (the host's file system decides).
+ * clusters), VHD 2040 GiB (Microsoft's limit for VHD, which qemu's vpc
+ * driver keeps too), raw 64 TiB (a sparse file: a bound that keeps a typo
+ * such as "100T" from reaching the host, whose file system may hold less:
+ * ext4 16 TiB - 4 KiB).
  * disk_write() refuses larger sources; the project loader checks `size`
  * against it. */
 uint64_t disk_format_max_size(DiskFormat f);

@@ -14,6 +14,7 @@
 #include "repo/repo.h"
 #include "repo/verify.h"
 #include "rpm/package.h"
+#include "sign/pgp.h"
 #include "sign/rpmsign.h"
 
 int repo_checksum_algo(const char *type, HashAlgo *ret) {
@@ -74,6 +75,17 @@ int repo_check_file(const char *path, const char *type, const char *want, char *
         return 0;
 }
 
+/* "signature uses MD5, which is refused": what a -ENOPKG from pgp_verify() means. */
+static char *refused_hash(int r, unsigned algo) {
+        const char *name = r >= 0 ? pgp_hash_name(algo) : NULL;
+        if (name)
+                return strprintf("signature uses %s, which is refused (only SHA-1, SHA-256 and SHA-512 are taken)", name);
+        if (r >= 0)
+                return strprintf("signature uses hash algorithm %u, which is refused (only SHA-1, SHA-256 and SHA-512 "
+                                 "are taken)", algo);
+        return strdup("signature uses a hash algorithm that is refused");
+}
+
 int repo_check_repomd(const PgpKey *key, const void *repomd, size_t n, const void *sig, size_t sig_len,
                       char **ret_error) {
         if (!sig) {
@@ -85,6 +97,11 @@ int repo_check_repomd(const PgpKey *key, const void *repomd, size_t n, const voi
                 return fail(ret_error, strdup("repomd.xml.asc is signed by another key than the one trusted"));
         if (r == -ENOMEM)
                 return r;
+        if (r == -ENOPKG) {
+                unsigned algo = 0;
+                int k = pgp_signature_hash(sig, sig_len, &algo);
+                return fail(ret_error, refused_hash(k, algo));
+        }
         if (r < 0)
                 return fail(ret_error, strdup("bad signature: repomd.xml does not match repomd.xml.asc"));
         return 0;
@@ -112,6 +129,13 @@ int repo_check_package(const PgpKey *key, const char *path, const char *repo, ch
                                             : strdup("signed by another key than the one trusted"));
         case -EKEYREJECTED:
                 return fail(ret_error, strdup("bad signature: the header does not match its signature"));
+        case -ENOMSG:
+                return fail(ret_error, strdup("the signature names no issuer key ID, by which rpm finds its key"));
+        case -ENOPKG: {
+                unsigned algo = 0;
+                int k = rpm_signature_hash(path, &algo);
+                return fail(ret_error, refused_hash(k, algo));
+        }
         default:
                 return fail(ret_error, strdup("malformed signature"));
         }

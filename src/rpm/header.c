@@ -405,6 +405,46 @@ int rpm_header_parse(const void *buf, size_t avail, RpmHeader **ret, size_t *ret
         return 0;
 }
 
+int rpm_header_check_package(const RpmHeader *h, uint32_t region_tag) {
+        /* The intro's four reserved bytes are part of rpm's 8-byte magic. */
+        if (memcmp(h->blob, header_magic, sizeof header_magic) != 0)
+                return -EBADMSG;
+        /* hdrblobVerifyRegion() with exact_size: entry 0 is the region, its
+         * trailer the store's last 16 bytes, spanning the whole index. */
+        if (h->n_entries < 1 || h->data_size < sizeof(RpmIndexEntry))
+                return -EBADMSG;
+        RpmIndexEntry region, trailer;
+        memcpy(&region, h->index, sizeof region);
+        uint32_t trailer_off = h->data_size - (uint32_t) sizeof(RpmIndexEntry);
+        if (be32toh(region.tag) != region_tag || be32toh(region.type) != RPM_BIN_TYPE ||
+            be32toh(region.count) != sizeof(RpmIndexEntry) || be32toh((uint32_t) region.offset) != trailer_off)
+                return -EBADMSG;
+        memcpy(&trailer, h->data + trailer_off, sizeof trailer);
+        uint32_t ttag = be32toh(trailer.tag);
+        /* Old packages have HEADERIMAGE in the signature's trailer; rpm takes it. */
+        if (!(ttag == region_tag || (region_tag == RPMTAG_HEADERSIGNATURES && ttag == RPMTAG_HEADERIMAGE)) ||
+            be32toh(trailer.type) != RPM_BIN_TYPE || be32toh(trailer.count) != sizeof(RpmIndexEntry) ||
+            (int64_t) (int32_t) be32toh((uint32_t) trailer.offset) != -(int64_t) h->n_entries * (int64_t) sizeof(RpmIndexEntry))
+                return -EBADMSG;
+        /* hdrblobVerifyInfo(): no other tag below 100 (HEADER_I18NTABLE, as
+         * a signed number), and each entry's data after the previous one's,
+         * none reaching into the trailer. */
+        uint64_t end = 0;
+        for (uint32_t i = 1; i < h->n_entries; i++) {
+                RpmEntry e;
+                int r = entry_at(h, i, &e);
+                if (r < 0)
+                        return r;
+                if ((int32_t) e.tag < 100)
+                        return -EBADMSG;
+                uint64_t off = (uint64_t) (e.data - h->data);
+                if (off < end || off + e.size > trailer_off)
+                        return -EBADMSG;
+                end = off + e.size;
+        }
+        return 0;
+}
+
 int rpm_header_parse_installed(const void *buf, size_t size, RpmHeader **ret) {
         const uint8_t *p = buf;
 

@@ -73,6 +73,15 @@ typedef struct RpmEntry {
  * the store. Returns -EBADMSG for a malformed header, -ENODATA if avail is
  * too short; *ret_size is the number of bytes the header takes. */
 int rpm_header_parse(const void *buf, size_t avail, RpmHeader **ret, size_t *ret_size);
+
+/* What rpm requires of a header in a package file beyond parsing
+ * (lib/header.c: hdrblobVerifyRegion() with exact size, hdrblobVerifyInfo()):
+ * the intro's reserved bytes zero; entry 0 the region region_tag
+ * (RPMTAG_HEADERSIGNATURES or RPMTAG_HEADERIMMUTABLE), BIN, count 16, its
+ * trailer the store's last 16 bytes with the same tag and offset -16 * il;
+ * no other tag below 100; entries' data in index order, without overlap,
+ * before the trailer. -EBADMSG if not. */
+int rpm_header_check_package(const RpmHeader *h, uint32_t region_tag);
 /* Parses a header as rpm stores it in its database (the blob of a Packages
  * row, headerExport()'s output): il, dl, index, store, without the magic, and
  * exactly size bytes. Entries are checked as by rpm_header_parse(), but the

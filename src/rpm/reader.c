@@ -75,6 +75,45 @@ static int read_header_at(int fd, uint64_t off, uint64_t file_size, RpmHeader **
         return r == -ENODATA ? -EBADMSG : r;
 }
 
+/* The type, count and size (a string's with its NUL) rpm requires of each
+ * signature tag it checks (lib/rpmvs.c, rpmvfytags); 0: any. A package
+ * whose signature header breaks one is refused by `rpm -K`. */
+static const struct {
+        uint32_t tag;
+        RpmType type;
+        uint32_t count, size;
+} sig_tags[] = {
+        { RPMSIGTAG_SIZE, RPM_INT32_TYPE, 1, 4 },
+        { RPMSIGTAG_PGP, RPM_BIN_TYPE, 0, 0 },
+        { RPMSIGTAG_MD5, RPM_BIN_TYPE, 16, 16 },
+        { RPMSIGTAG_GPG, RPM_BIN_TYPE, 0, 0 },
+        { RPMSIGTAG_PAYLOADSIZE, RPM_INT32_TYPE, 1, 4 },
+        { RPMSIGTAG_RESERVEDSPACE, RPM_BIN_TYPE, 0, 0 },
+        { RPMSIGTAG_DSA, RPM_BIN_TYPE, 0, 0 },
+        { RPMSIGTAG_RSA, RPM_BIN_TYPE, 0, 0 },
+        { RPMSIGTAG_SHA1, RPM_STRING_TYPE, 1, 41 },
+        { RPMSIGTAG_LONGSIZE, RPM_INT64_TYPE, 1, 8 },
+        { RPMSIGTAG_LONGARCHIVESIZE, RPM_INT64_TYPE, 1, 8 },
+        { RPMSIGTAG_SHA256, RPM_STRING_TYPE, 1, 65 },
+};
+
+static int check_headers(const RpmPackage *p) {
+        int r = rpm_header_check_package(p->signature, RPMTAG_HEADERSIGNATURES);
+        if (r >= 0)
+                r = rpm_header_check_package(p->header, RPMTAG_HEADERIMMUTABLE);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < ELEMENTSOF(sig_tags); i++) {
+                RpmEntry e;
+                if (rpm_header_get(p->signature, sig_tags[i].tag, &e) < 0)
+                        continue;
+                if (e.type != sig_tags[i].type || (sig_tags[i].count && e.count != sig_tags[i].count) ||
+                    (sig_tags[i].size && e.size != sig_tags[i].size))
+                        return -EBADMSG;
+        }
+        return 0;
+}
+
 int rpm_package_read(const char *path, RpmPackage **ret) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
@@ -113,6 +152,9 @@ int rpm_package_read_fd(int fd, RpmPackage **ret) {
         if (r < 0)
                 return r;
         p->payload_offset = p->header_offset + sz;
+        r = check_headers(p);
+        if (r < 0)
+                return r;
 
         *ret = TAKE_PTR(p);
         return 0;
@@ -143,6 +185,9 @@ int rpm_package_parse(const void *data, size_t size, RpmPackage **ret) {
                 return r == -ENODATA ? -EBADMSG : r;
         p->payload_offset = p->header_offset + sz;
         p->file_size = size;
+        r = check_headers(p);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(p);
         return 0;
 }

@@ -7,6 +7,7 @@
 
 enum {
         /* Region tags: the trailer entry that marks the immutable part. */
+        RPMTAG_HEADERIMAGE = 61,
         RPMTAG_HEADERSIGNATURES = 62,
         RPMTAG_HEADERIMMUTABLE = 63,
         RPMTAG_HEADERI18NTABLE = 100,

@@ -801,43 +801,59 @@ typedef struct ParsedSig {
         size_t hashed_len;
         uint8_t left16[2];
         uint8_t issuer[8];
-        bool has_issuer;
+        bool has_issuer, issuer_conflict;
+        bool has_key_id; /* an issuer key ID subpacket (16), not only a fingerprint */
         const uint8_t *m1, *m2; /* RSA: m1; EdDSA: r, s */
         size_t m1l, m2l;
 } ParsedSig;
 
-static void scan_subpackets(const uint8_t *p, size_t n, ParsedSig *s) {
+/* Reads the subpackets' issuers (RFC 4880 5.2.3.1); false if the area is
+ * not a well-formed sequence of subpackets (rpm refuses such a signature).
+ * Every issuer key ID and fingerprint must name one key: rpm looks the key
+ * up by the unhashed issuer, so one that disagrees is a signature by
+ * another key. */
+static bool scan_subpackets(const uint8_t *p, size_t n, ParsedSig *s) {
         Cursor c = { p, p + n };
         while (c.p < c.end) {
                 unsigned l0;
                 size_t len;
                 if (!take_u8(&c, &l0))
-                        return;
+                        return false;
                 if (l0 < 192)
                         len = l0;
                 else if (l0 < 255) {
                         unsigned l1;
                         if (!take_u8(&c, &l1))
-                                return;
+                                return false;
                         len = ((size_t) (l0 - 192) << 8) + l1 + 192;
                 } else {
                         uint32_t l;
                         if (!take_u32(&c, &l))
-                                return;
+                                return false;
                         len = l;
                 }
                 const uint8_t *sp;
                 if (len == 0 || !take(&c, len, &sp))
-                        return;
+                        return false;
                 unsigned type = sp[0] & 0x7F;
-                if (type == SUB_ISSUER && len == 9) {
-                        memcpy(s->issuer, sp + 1, 8);
-                        s->has_issuer = true;
-                } else if (type == SUB_ISSUER_FINGERPRINT && len == 22 && sp[1] == 4) {
-                        memcpy(s->issuer, sp + 2 + 12, 8);
-                        s->has_issuer = true;
-                }
+                /* A critical subpacket the reader does not know voids the
+                 * signature (RFC 4880 5.2.3.1); these are the ones rpm knows. */
+                if ((sp[0] & 0x80) && type != SUB_CREATION_TIME && type != 3 && type != 9 && type != SUB_ISSUER &&
+                    type != SUB_KEY_FLAGS && type != SUB_ISSUER_FINGERPRINT)
+                        return false;
+                if (type == SUB_ISSUER && len == 9)
+                        s->has_key_id = true;
+                const uint8_t *id = type == SUB_ISSUER && len == 9                                     ? sp + 1
+                                    : type == SUB_ISSUER_FINGERPRINT && len == 22 && sp[1] == 4 ? sp + 2 + 12
+                                                                                                 : NULL;
+                if (!id)
+                        continue;
+                if (s->has_issuer && memcmp(s->issuer, id, 8) != 0)
+                        s->issuer_conflict = true;
+                memcpy(s->issuer, id, 8);
+                s->has_issuer = true;
         }
+        return true;
 }
 
 static int parse_sig(const void *data, size_t size, ParsedSig *s, uint8_t **ret_buf) {
@@ -862,9 +878,8 @@ static int parse_sig(const void *data, size_t size, ParsedSig *s, uint8_t **ret_
                 return -EBADMSG;
         s->hashed_len = hl;
         memcpy(s->left16, l16, 2);
-        scan_subpackets(s->hashed, hl, s);
-        if (!s->has_issuer)
-                scan_subpackets(unhashed, ul, s);
+        if (!scan_subpackets(s->hashed, hl, s) || !scan_subpackets(unhashed, ul, s))
+                return -EBADMSG;
         if (!take_mpi(&b, &s->m1, &s->m1l))
                 return -EBADMSG;
         if (s->algo == PGP_ALGO_EDDSA && !take_mpi(&b, &s->m2, &s->m2l))
@@ -884,13 +899,40 @@ int pgp_signature_issuer(const void *sig, size_t sig_len, uint8_t ret_keyid[8]) 
         return 0;
 }
 
+const char *pgp_hash_name(unsigned algo) {
+        /* RFC 4880 9.4, RFC 9580 9.5 */
+        static const char *const names[] = {
+                [1] = "MD5",        [2] = "SHA-1",    [3] = "RIPEMD-160", [8] = "SHA-256",
+                [9] = "SHA-384",    [10] = "SHA-512", [11] = "SHA-224",   [12] = "SHA3-256",
+                [14] = "SHA3-512",
+        };
+        return algo < ELEMENTSOF(names) ? names[algo] : NULL;
+}
+
+int pgp_signature_has_key_id(const void *sig, size_t sig_len) {
+        ParsedSig s;
+        _cleanup_free_ uint8_t *buf = NULL;
+        int r = parse_sig(sig, sig_len, &s, &buf);
+        return r < 0 ? r : s.has_key_id;
+}
+
+int pgp_signature_hash(const void *sig, size_t sig_len, unsigned *ret_algo) {
+        ParsedSig s;
+        _cleanup_free_ uint8_t *buf = NULL;
+        int r = parse_sig(sig, sig_len, &s, &buf);
+        if (r < 0)
+                return r;
+        *ret_algo = s.hash;
+        return 0;
+}
+
 int pgp_verify(const PgpKey *k, const void *sig, size_t sig_len, const void *data, size_t n) {
         ParsedSig s;
         _cleanup_free_ uint8_t *buf = NULL;
         int r = parse_sig(sig, sig_len, &s, &buf);
         if (r < 0)
                 return r;
-        if (s.has_issuer && memcmp(s.issuer, k->fpr + 12, 8) != 0)
+        if (s.issuer_conflict || (s.has_issuer && memcmp(s.issuer, k->fpr + 12, 8) != 0))
                 return -ENOKEY;
         if (s.algo != (unsigned) k->algo)
                 return -ENOKEY;

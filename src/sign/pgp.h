@@ -64,9 +64,20 @@ int pgp_key_export_secret(const PgpKey *k, char **ret);
 int pgp_sign(const PgpKey *k, const void *data, size_t n, uint32_t created, uint8_t **ret, size_t *ret_len);
 
 /* Checks a signature packet (binary or armored) over data with key k (public
- * or secret). 0: good; -EBADMSG: malformed; -ENOKEY: made by another key;
+ * or secret). 0: good; -EBADMSG: malformed; -ENOKEY: made by another key
+ * (or its issuer subpackets name different keys); -ENOPKG: a hash
+ * algorithm that is refused (only SHA-1, SHA-256 and SHA-512 are taken);
  * -EKEYREJECTED: bad signature. */
 int pgp_verify(const PgpKey *k, const void *sig, size_t sig_len, const void *data, size_t n);
+
+/* The hash algorithm id of a signature packet (binary or armored); -EBADMSG
+ * if it is malformed. pgp_hash_name(): "MD5", "SHA-224", ... or NULL for an
+ * id without a name. */
+int pgp_signature_hash(const void *sig, size_t sig_len, unsigned *ret_algo);
+const char *pgp_hash_name(unsigned algo);
+/* 1 if the signature has an issuer key ID subpacket (rpm 4.18 finds the key
+ * by it alone, not by an issuer fingerprint), 0 if not, -EBADMSG. */
+int pgp_signature_has_key_id(const void *sig, size_t sig_len);
 
 /* The issuer key ID (8 bytes) of a signature packet, from its subpackets. */
 int pgp_signature_issuer(const void *sig, size_t sig_len, uint8_t ret_keyid[8]);

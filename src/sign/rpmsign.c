@@ -102,5 +102,32 @@ int rpm_verify_signature(const PgpKey *k, const char *path) {
                 return -ENODATA;
         if (e.type != RPM_BIN_TYPE)
                 return -EBADMSG;
+        /* rpm -K checks the legacy header+payload signatures too (not done
+         * here): one that is not even an OpenPGP signature fails there. */
+        static const uint32_t legacy[] = { RPMSIGTAG_PGP, RPMSIGTAG_GPG };
+        for (size_t i = 0; i < ELEMENTSOF(legacy); i++) {
+                RpmEntry l;
+                unsigned algo;
+                if (rpm_header_get(p->signature, legacy[i], &l) >= 0 && pgp_signature_hash(l.data, l.size, &algo) < 0)
+                        return -EBADMSG;
+        }
+        r = pgp_signature_has_key_id(e.data, e.size);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOMSG; /* rpm could not find the key */
         return pgp_verify(k, e.data, e.size, p->header->blob, p->header->size);
+}
+
+int rpm_signature_hash(const char *path, unsigned *ret_algo) {
+        _cleanup_(rpm_package_freep) RpmPackage *p = NULL;
+        int r = rpm_package_read(path, &p);
+        if (r < 0)
+                return r;
+        RpmEntry e;
+        if (rpm_header_get(p->signature, RPMSIGTAG_RSA, &e) < 0 && rpm_header_get(p->signature, RPMSIGTAG_DSA, &e) < 0)
+                return -ENODATA;
+        if (e.type != RPM_BIN_TYPE)
+                return -EBADMSG;
+        return pgp_signature_hash(e.data, e.size, ret_algo);
 }

@@ -3,6 +3,9 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,9 +34,85 @@ static la_ssize_t to_sink(struct archive *a, void *userdata, const void *buf, si
         return (la_ssize_t) n;
 }
 
+/* archive_write_data() returns the bytes written as an int-sized count
+ * (a single call of 2 GiB or more fails): pieces of at most TREE_BLOB_CHUNK,
+ * which tree_blob_foreach() gives. */
 static int write_piece(void *userdata, uint64_t off, const void *data, size_t n) {
         struct archive *a = userdata;
+        static_assert(TREE_BLOB_CHUNK < INT_MAX, "pieces must fit an int");
+        if (n > TREE_BLOB_CHUNK)
+                return -EFBIG;
         return archive_write_data(a, data, n) == (la_ssize_t) n ? 0 : -EIO;
+}
+
+/* RFC 3629: well-formed UTF-8 (no overlong forms, surrogates or code
+ * points above U+10FFFF). */
+static bool utf8_valid(const char *s) {
+        const uint8_t *p = (const uint8_t *) s;
+        while (*p) {
+                uint8_t c = *p;
+                size_t n = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : 4;
+                if (n == 4 || (n == 1 && c < 0xc2) || (n == 3 && c > 0xf4))
+                        return false;
+                uint32_t cp = n == 0 ? c : c & (0x3f >> n);
+                for (size_t i = 1; i <= n; i++) {
+                        if ((p[i] & 0xc0) != 0x80)
+                                return false;
+                        cp = cp << 6 | (p[i] & 0x3f);
+                }
+                if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+                        return false;
+                p += n + 1;
+        }
+        return true;
+}
+
+/* The path with every byte that is not printable ASCII as \xHH. */
+static char *path_escape(const char *path) {
+        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+        for (const uint8_t *p = (const uint8_t *) path; *p; p++) {
+                if (*p >= 0x20 && *p < 0x7f && *p != '\\')
+                        strbuf_putc(&sb, (char) *p);
+                else
+                        strbuf_printf(&sb, "\\x%02x", *p);
+        }
+        size_t n;
+        return strbuf_detach(&sb, &n);
+}
+
+int tree_archive_check(const Tree *t, TreeArchiveFormat f, const char *image, Diagnostics *d) {
+        _cleanup_free_ TreeNode **nodes = NULL;
+        size_t n;
+        int r = tree_list(t, &nodes, &n);
+        if (r < 0)
+                return r;
+        const char *fmt = f == TREE_ARCHIVE_TAR ? "tar" : "cpio";
+        bool bad = false;
+        for (size_t i = 0; i < n && !diagnostics_full(d); i++) {
+                const TreeNode *nd = nodes[i];
+                _cleanup_free_ char *esc = path_escape(nd->path);
+                if (!esc)
+                        return -ENOMEM;
+                if (nd->type == TREE_SOCK) {
+                        diag_error(d, NULL, "image '%s': '%s' is a socket, which a %s archive cannot hold", image, esc,
+                                   fmt);
+                        bad = true;
+                }
+                if (f == TREE_ARCHIVE_CPIO && nd->type == TREE_REG && nd->blob && nd->blob->size > TREE_CPIO_FILE_MAX) {
+                        diag_error(d, NULL,
+                                   "image '%s': '%s' is %zu bytes, but a newc cpio archive holds at most "
+                                   "4 GiB - 1 (%" PRIu64 " bytes) per file",
+                                   image, esc, nd->blob->size, (uint64_t) TREE_CPIO_FILE_MAX);
+                        bad = true;
+                }
+                if (f == TREE_ARCHIVE_TAR && !utf8_valid(nd->path)) {
+                        diag_error(d, NULL,
+                                   "image '%s': the name '%s' is not UTF-8, which a pax tar archive's names must be",
+                                   image, esc);
+                        bad = true;
+                }
+        }
+        return bad ? -EINVAL : 0;
 }
 
 static int buffer_sink(void *userdata, const void *buf, size_t n) {
@@ -147,6 +226,13 @@ int tree_archive_stream(const Tree *t, TreeArchiveFormat f, TreeArchiveSink sink
                         archive_entry_set_rdevminor(e, nd->rdev_minor);
                         break;
                 default:
+                        break;
+                }
+                /* What tree_archive_check() reports: refused here too, so
+                         * that a caller that skipped it gets no broken archive. */
+                if (nd->type == TREE_SOCK || (f == TREE_ARCHIVE_CPIO && size > TREE_CPIO_FILE_MAX) ||
+                    (f == TREE_ARCHIVE_TAR && !utf8_valid(nd->path))) {
+                        r = nd->type == TREE_SOCK ? -EOPNOTSUPP : size > TREE_CPIO_FILE_MAX ? -EFBIG : -EILSEQ;
                         break;
                 }
                 if (f == TREE_ARCHIVE_TAR)

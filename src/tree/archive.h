@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "basic/alloc.h"
+#include "basic/diag.h"
 #include "tree/tree.h"
 
 typedef enum TreeArchiveFormat {
@@ -30,3 +31,15 @@ int tree_archive(const Tree *t, TreeArchiveFormat f, TreeArchive *ret);
 typedef int (*TreeArchiveSink)(void *userdata, const void *data, size_t n);
 int tree_archive_stream(const Tree *t, TreeArchiveFormat f, TreeArchiveSink sink, void *userdata);
 void tree_archive_release(TreeArchive *a);
+
+/* newc's size field is 8 hex digits (cpio(5)): 4 GiB - 1 per file. */
+#define TREE_CPIO_FILE_MAX UINT64_C(0xffffffff)
+
+/* Whether format f can hold every node of t, before anything is written:
+ * a socket cannot be archived (libarchive's tar refuses it, and images do
+ * not hold them), a newc cpio file holds at most TREE_CPIO_FILE_MAX bytes,
+ * and a pax tar's names are UTF-8. Each node that cannot be held is
+ * reported to d, naming the image and the path (bytes that are not
+ * printable ASCII as \xHH); -EINVAL if any. tree_archive_stream() refuses
+ * the same nodes (-EOPNOTSUPP, -EFBIG, -EILSEQ) without saying which. */
+int tree_archive_check(const Tree *t, TreeArchiveFormat f, const char *image, Diagnostics *d);

@@ -578,6 +578,13 @@ int tree_install_unpacked(Tree *t, RpmUnpacked *u, Diagnostics *d, InstallResult
                 if (fl & RPMFILE_GHOST)
                         continue; /* rpm records %ghost files; it does not create them */
                 TreeType type = tree_type_from_mode(fi->files[i].mode);
+                if (type == TREE_SOCK) {
+                        /* A socket is made by the program that listens on it;
+                         * tar cannot archive one and no writer stores one. */
+                        diag_error(d, NULL, "package %s: '%s' is a socket, which images cannot hold", u->nevra,
+                                   fi->files[i].path);
+                        return -EINVAL;
+                }
                 _cleanup_free_ char *norm = NULL, *where = NULL;
                 r = tree_path_normalize(fi->files[i].path, &norm);
                 if (r == -EPERM || (r >= 0 && fi->files[i].path[0] != '/')) {

@@ -12,8 +12,17 @@
 #include "basic/strbuf.h"
 #include "tree/tree.h"
 
+/* Every node's ancestors are in the tree and are directories: tree_add()
+ * makes missing parents and refuses a parent that is not a directory, a
+ * directory replaced by something else takes what was below it along, and
+ * tree_remove() removes whole subtrees. So finding the deepest ancestor of a
+ * path that exists says everything about the ones above it, and lookups,
+ * insertions and tree_resolve() cost time linear in the path's length,
+ * whatever its depth (prefixes are hashed in one pass, hash.h's FNV-1a being
+ * computed incrementally, and compared by hash before their bytes). */
 struct Tree {
         TreeNode **slots; /* NULL: empty; TOMBSTONE: removed */
+        uint64_t *hashes; /* path_hash() of each slot's node */
         size_t n_slots;   /* a power of two */
         size_t n_nodes, n_used; /* n_used counts tombstones too */
         int64_t mtime;
@@ -143,8 +152,16 @@ int tree_blob_load(const TreeBlob *b, size_t max, uint8_t **ret, size_t *ret_siz
 int tree_blob_foreach(const TreeBlob *b, TreeBlobPieceFn fn, void *userdata) {
         if (!b || b->size == 0)
                 return 0;
-        if (b->fd < 0)
-                return fn(userdata, 0, b->data, b->size);
+        if (b->fd < 0) {
+                /* In place, but in bounded pieces too: consumers such as
+                 * libarchive cannot take 2 GiB or more in one call. */
+                for (uint64_t off = 0; off < b->size; off += TREE_BLOB_CHUNK) {
+                        int r = fn(userdata, off, b->data + off, (size_t) MIN((uint64_t) TREE_BLOB_CHUNK, b->size - off));
+                        if (r < 0)
+                                return r;
+                }
+                return 0;
+        }
         _cleanup_free_ uint8_t *buf = malloc(MIN(b->size, TREE_BLOB_CHUNK));
         if (!buf)
                 return -ENOMEM;
@@ -200,16 +217,27 @@ void tree_node_free(TreeNode *n) {
         free(n);
 }
 
-static uint64_t path_hash(const char *s) {
-        uint64_t h = 1469598103934665603ull;
-        for (; *s; s++)
-                h = (h ^ (uint8_t) *s) * 1099511628211ull;
+/* FNV-1a over the path's bytes, then a final mix; hash_step() extends the
+ * state by one byte, so every prefix of a path is hashed in one pass. */
+#define HASH_INIT 1469598103934665603ull
+static inline uint64_t hash_step(uint64_t h, char c) {
+        return (h ^ (uint8_t) c) * 1099511628211ull;
+}
+static inline uint64_t hash_final(uint64_t h) {
         return h ^ (h >> 29);
 }
 
-/* The slot holding path, or the empty slot where it would go. */
-static size_t find_slot(const Tree *t, const char *path, bool *found) {
-        size_t mask = t->n_slots - 1, i = path_hash(path) & mask, first_free = SIZE_MAX;
+static uint64_t path_hash_n(const char *s, size_t len) {
+        uint64_t h = HASH_INIT;
+        for (size_t i = 0; i < len; i++)
+                h = hash_step(h, s[i]);
+        return hash_final(h);
+}
+
+/* The slot holding the path of len bytes (not necessarily NUL-terminated)
+ * whose path_hash_n() is h, or the empty slot where it would go. */
+static size_t find_slot_h(const Tree *t, const char *path, size_t len, uint64_t h, bool *found) {
+        size_t mask = t->n_slots - 1, i = h & mask, first_free = SIZE_MAX;
         for (;; i = (i + 1) & mask) {
                 TreeNode *n = t->slots[i];
                 if (!n) {
@@ -221,11 +249,16 @@ static size_t find_slot(const Tree *t, const char *path, bool *found) {
                                 first_free = i;
                         continue;
                 }
-                if (strcmp(n->path, path) == 0) {
+                if (t->hashes[i] == h && strncmp(n->path, path, len) == 0 && n->path[len] == 0) {
                         *found = true;
                         return i;
                 }
         }
+}
+
+static size_t find_slot(const Tree *t, const char *path, bool *found) {
+        size_t len = strlen(path);
+        return find_slot_h(t, path, len, path_hash_n(path, len), found);
 }
 
 static int grow(Tree *t) {
@@ -233,20 +266,29 @@ static int grow(Tree *t) {
         while (t->n_nodes * 2 >= ns)
                 ns *= 2;
         TreeNode **old = t->slots;
+        uint64_t *oldh = t->hashes;
         size_t on = t->n_slots;
         t->slots = new0(TreeNode *, ns);
-        if (!t->slots) {
+        t->hashes = new0(uint64_t, ns);
+        if (!t->slots || !t->hashes) {
+                free(t->slots);
+                free(t->hashes);
                 t->slots = old;
+                t->hashes = oldh;
                 return -ENOMEM;
         }
         t->n_slots = ns;
         t->n_used = t->n_nodes;
         for (size_t i = 0; i < on; i++)
                 if (old[i] && old[i] != TOMBSTONE) {
-                        bool found;
-                        t->slots[find_slot(t, old[i]->path, &found)] = old[i];
+                        size_t j = oldh[i] & (ns - 1);
+                        while (t->slots[j])
+                                j = (j + 1) & (ns - 1);
+                        t->slots[j] = old[i];
+                        t->hashes[j] = oldh[i];
                 }
         free(old);
+        free(oldh);
         return 0;
 }
 
@@ -274,6 +316,7 @@ Tree *tree_free(Tree *t) {
         for (size_t i = 0; i < t->n_slots; i++)
                 tree_node_free(t->slots[i]);
         free(t->slots);
+        free(t->hashes);
         free(t);
         return NULL;
 }
@@ -318,8 +361,10 @@ Tree *tree_clone(const Tree *t) {
         if (!c)
                 return NULL;
         c->slots = new0(TreeNode *, t->n_slots);
-        if (!c->slots)
+        c->hashes = new0(uint64_t, t->n_slots);
+        if (!c->slots || !c->hashes)
                 return NULL;
+        memcpy(c->hashes, t->hashes, t->n_slots * sizeof(uint64_t));
         c->n_slots = t->n_slots;
         c->mtime = t->mtime;
         c->next_link_id = t->next_link_id;
@@ -374,88 +419,199 @@ TreeNode *tree_get(const Tree *t, const char *path) {
         return found ? t->slots[i] : NULL;
 }
 
+/* The directory prefixes of a normalised path, "/" first ("/a/b/c": "/",
+ * "/a", "/a/b"), as lengths and hashes, made in one pass. */
+typedef struct Prefixes {
+        size_t *len;
+        uint64_t *hash;
+        size_t n;
+} Prefixes;
+
+static void prefixes_release(Prefixes *px) {
+        free(px->len);
+        free(px->hash);
+}
+
+static int prefixes_make(const char *path, Prefixes *ret) {
+        size_t n = 0;
+        for (const char *s = path; *s; s++)
+                n += *s == '/';
+        Prefixes px = { .len = new0(size_t, n + 1), .hash = new0(uint64_t, n + 1) };
+        if (!px.len || !px.hash) {
+                prefixes_release(&px);
+                return -ENOMEM;
+        }
+        uint64_t h = HASH_INIT;
+        for (size_t i = 0; path[i]; i++) {
+                if (path[i] == '/' && i > 0) {
+                        px.len[px.n] = i;
+                        px.hash[px.n++] = hash_final(h);
+                }
+                h = hash_step(h, path[i]);
+                if (i == 0 && path[0] == '/' && path[1]) { /* "/" itself */
+                        px.len[px.n] = 1;
+                        px.hash[px.n++] = hash_final(h);
+                }
+        }
+        *ret = px;
+        return 0;
+}
+
+/* How many of the prefixes exist (by the invariant, the first ones do and
+ * the others do not); *ret_node: the deepest of them, or NULL. One lookup
+ * per missing prefix (hash only) and one comparison of bytes. */
+static size_t prefixes_existing(const Tree *t, const char *path, const Prefixes *px, TreeNode **ret_node) {
+        for (size_t k = px->n; k > 0; k--) {
+                bool found;
+                size_t i = find_slot_h(t, path, px->len[k - 1], px->hash[k - 1], &found);
+                if (found) {
+                        *ret_node = t->slots[i];
+                        return k;
+                }
+        }
+        *ret_node = NULL;
+        return 0;
+}
+
 int tree_resolve(const Tree *t, const char *path, char **ret) {
         _cleanup_free_ char *cur = NULL;
         int r = tree_path_normalize(path, &cur);
         if (r < 0)
                 return r;
         for (unsigned links = 0;;) {
-                /* Walk the directory part; on a symlink, splice its target in. */
-                bool again = false;
-                for (char *s = cur + 1; *s; s++) {
-                        if (*s != '/')
-                                continue;
-                        *s = 0;
-                        TreeNode *n = tree_get(t, cur);
-                        if (n && n->type == TREE_SYMLINK) {
-                                if (++links > 40)
-                                        return -ELOOP;
-                                _cleanup_free_ char *base = NULL, *joined = NULL;
-                                if (n->target[0] == '/')
-                                        base = strdup("");
-                                else {
-                                        char *slash = strrchr(cur, '/');
-                                        base = strndup(cur, (size_t) (slash - cur));
-                                }
-                                if (!base || asprintf(&joined, "%s/%s/%s", base, n->target, s + 1) < 0)
-                                        return -ENOMEM;
-                                /* ".." in a symlink target stays inside the tree:
-                                 * resolve it against what we have so far. */
-                                _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
-                                for (const char *p = joined; *p;) {
-                                        while (*p == '/')
-                                                p++;
-                                        const char *e = strchrnul(p, '/');
-                                        size_t l = (size_t) (e - p);
-                                        if (l == 2 && p[0] == '.' && p[1] == '.') {
-                                                while (sb.len > 0 && sb.buf[sb.len - 1] != '/')
-                                                        sb.len--;
-                                                if (sb.len > 0)
-                                                        sb.len--;
-                                        } else if (l > 0 && !(l == 1 && p[0] == '.')) {
-                                                strbuf_putc(&sb, '/');
-                                                strbuf_put(&sb, p, l);
-                                        }
-                                        p = e;
-                                }
-                                if (sb.len == 0)
-                                        strbuf_putc(&sb, '/');
-                                size_t nl;
-                                char *next = strbuf_detach(&sb, &nl);
-                                if (!next)
-                                        return -ENOMEM;
-                                free(cur);
-                                cur = next;
-                                again = true;
-                                break;
-                        }
-                        if (n && n->type != TREE_DIR)
-                                return -ENOTDIR;
-                        *s = '/';
-                }
-                if (!again)
+                /* Only the deepest existing directory-part prefix can be
+                 * something other than a directory (the invariant above); on
+                 * a symlink, splice its target in and start again. */
+                _cleanup_(prefixes_release) Prefixes px = {};
+                r = prefixes_make(cur, &px);
+                if (r < 0)
+                        return r;
+                TreeNode *n;
+                size_t k = prefixes_existing(t, cur, &px, &n);
+                if (!n || n->type == TREE_DIR)
                         break;
+                if (n->type != TREE_SYMLINK)
+                        return -ENOTDIR;
+                if (++links > 40)
+                        return -ELOOP;
+                size_t plen = px.len[k - 1];
+                _cleanup_free_ char *joined = NULL;
+                /* The symlink's directory: the prefix up to its last '/'. */
+                size_t blen = 0;
+                if (n->target[0] != '/')
+                        for (size_t j = plen; j > 0; j--)
+                                if (cur[j - 1] == '/') {
+                                        blen = j - 1;
+                                        break;
+                                }
+                if (asprintf(&joined, "%.*s/%s/%s", (int) blen, cur, n->target, cur + plen + 1) < 0)
+                        return -ENOMEM;
+                /* ".." in a symlink target stays inside the tree: resolve it
+                 * against what we have so far. */
+                _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+                for (const char *p = joined; *p;) {
+                        while (*p == '/')
+                                p++;
+                        const char *e = strchrnul(p, '/');
+                        size_t l = (size_t) (e - p);
+                        if (l == 2 && p[0] == '.' && p[1] == '.') {
+                                while (sb.len > 0 && sb.buf[sb.len - 1] != '/')
+                                        sb.len--;
+                                if (sb.len > 0)
+                                        sb.len--;
+                        } else if (l > 0 && !(l == 1 && p[0] == '.')) {
+                                strbuf_putc(&sb, '/');
+                                strbuf_put(&sb, p, l);
+                        }
+                        p = e;
+                }
+                if (sb.len == 0)
+                        strbuf_putc(&sb, '/');
+                size_t nl;
+                char *next = strbuf_detach(&sb, &nl);
+                if (!next)
+                        return -ENOMEM;
+                free(cur);
+                cur = next;
         }
         *ret = TAKE_PTR(cur);
         return 0;
 }
 
-static int ensure_parents(Tree *t, const char *path) {
-        _cleanup_free_ char *p = strdup(path);
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1; *s; s++) {
-                if (*s != '/')
+/* Tombstones every node strictly below path (not path itself, never "/"). */
+static bool remove_below(Tree *t, const char *path) {
+        size_t l = strlen(path);
+        bool root = l == 1 && path[0] == '/', any = false;
+        for (size_t i = 0; i < t->n_slots; i++) {
+                TreeNode *n = t->slots[i];
+                if (!n || n == TOMBSTONE)
                         continue;
-                *s = 0;
-                TreeNode *n = tree_get(t, p);
-                if (!n) {
-                        int r = tree_add_dir(t, p, 0755, 0, 0, NULL);
-                        if (r < 0)
-                                return r;
-                } else if (n->type != TREE_DIR)
-                        return -ENOTDIR;
-                *s = '/';
+                if (root ? strcmp(n->path, "/") != 0 : strncmp(n->path, path, l) == 0 && n->path[l] == '/') {
+                        tree_node_free(n);
+                        t->slots[i] = TOMBSTONE;
+                        t->n_nodes--;
+                        any = true;
+                }
+        }
+        return any;
+}
+
+/* Puts n (whose path hashes to h) into its slot; its parents exist. */
+static int insert(Tree *t, TreeNode *n, uint64_t h) {
+        if ((t->n_used + 1) * 2 > t->n_slots) {
+                int r = grow(t);
+                if (r < 0) {
+                        tree_node_free(n);
+                        return r;
+                }
+        }
+        bool found;
+        size_t i = find_slot_h(t, n->path, strlen(n->path), h, &found);
+        if (found) {
+                TreeNode *old = t->slots[i];
+                if (old->type == TREE_DIR && n->type != TREE_DIR) {
+                        /* What was below a directory cannot stay below a
+                         * file or symlink: it goes with the directory. */
+                        t->slots[i] = n; /* not a tombstone while scanning */
+                        (void) remove_below(t, n->path);
+                }
+                tree_node_free(old);
+        } else {
+                if (!t->slots[i])
+                        t->n_used++;
+                t->n_nodes++;
+        }
+        t->slots[i] = n;
+        t->hashes[i] = h;
+        return 0;
+}
+
+/* Makes the missing parent directories of path: linear in its length,
+ * however deep (the deepest existing one is found from the end). */
+static int ensure_parents(Tree *t, const char *path) {
+        _cleanup_(prefixes_release) Prefixes px = {};
+        int r = prefixes_make(path, &px);
+        if (r < 0)
+                return r;
+        TreeNode *n;
+        size_t k = prefixes_existing(t, path, &px, &n);
+        if (n && n->type != TREE_DIR)
+                return -ENOTDIR;
+        for (; k < px.n; k++) {
+                TreeNode *d = new0(TreeNode, 1);
+                if (!d)
+                        return -ENOMEM;
+                d->path = strndup(path, px.len[k]);
+                if (!d->path) {
+                        free(d);
+                        return -ENOMEM;
+                }
+                d->type = TREE_DIR;
+                d->mode = 0755;
+                d->mtime = t->mtime;
+                r = insert(t, d, px.hash[k]);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }
@@ -464,22 +620,13 @@ int tree_add(Tree *t, TreeNode *n, TreeNode **ret) {
         int r = 0;
         if (strcmp(n->path, "/") != 0)
                 r = ensure_parents(t, n->path);
-        if (r >= 0 && (t->n_used + 1) * 2 > t->n_slots)
-                r = grow(t);
         if (r < 0) {
                 tree_node_free(n);
                 return r;
         }
-        bool found;
-        size_t i = find_slot(t, n->path, &found);
-        if (found)
-                tree_node_free(t->slots[i]);
-        else {
-                if (!t->slots[i])
-                        t->n_used++;
-                t->n_nodes++;
-        }
-        t->slots[i] = n;
+        r = insert(t, n, path_hash_n(n->path, strlen(n->path)));
+        if (r < 0)
+                return r;
         if (ret)
                 *ret = n;
         return 0;
@@ -549,17 +696,12 @@ int tree_add_symlink(Tree *t, const char *path, const char *target, TreeNode **r
 }
 
 int tree_remove(Tree *t, const char *path) {
-        size_t l = strlen(path);
-        bool any = false;
-        for (size_t i = 0; i < t->n_slots; i++) {
-                TreeNode *n = t->slots[i];
-                if (!n || n == TOMBSTONE)
-                        continue;
-                if (strcmp(n->path, path) == 0 ||
-                    (strncmp(n->path, path, l) == 0 && (n->path[l] == '/' || (l == 1 && path[0] == '/')))) {
-                        if (strcmp(n->path, "/") == 0)
-                                continue; /* the root stays */
-                        tree_node_free(n);
+        bool any = remove_below(t, path);
+        if (strcmp(path, "/") != 0) { /* the root stays */
+                bool found;
+                size_t i = find_slot(t, path, &found);
+                if (found) {
+                        tree_node_free(t->slots[i]);
                         t->slots[i] = TOMBSTONE;
                         t->n_nodes--;
                         any = true;

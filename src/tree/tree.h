@@ -75,9 +75,9 @@ int tree_blob_read(const TreeBlob *b, uint64_t off, void *buf, size_t n);
  * counted), for small files that are parsed; b may be NULL (empty). Above
  * max bytes: -EFBIG. */
 int tree_blob_load(const TreeBlob *b, size_t max, uint8_t **ret, size_t *ret_size);
-/* Hands the contents to fn in order: in-memory ones in one piece, in place;
- * file ones in pieces of TREE_BLOB_CHUNK bytes read into one buffer (so
- * memory stays bounded whatever the size). off is the piece's offset in the
+/* Hands the contents to fn in order, in pieces of at most TREE_BLOB_CHUNK
+ * bytes: in-memory ones in place, file ones read into one buffer (so memory
+ * stays bounded whatever the size). off is the piece's offset in the
  * contents. A negative return of fn stops and is returned. b NULL or empty:
  * fn is not called. */
 typedef int (*TreeBlobPieceFn)(void *userdata, uint64_t off, const void *data, size_t n);

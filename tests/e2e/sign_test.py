@@ -633,6 +633,96 @@ def test_json():
     check("keygen --json", p.returncode == 0 and j.get("secret", "").endswith("k.asc") and
           j.get("algorithm") == "ed25519" and len(j.get("key_id", "")) == 16, show(p))
 
+# ---------------------------------------------------------------------------
+# Issue 12: the signature header as strictly as `rpm -K` reads it. Every
+# single-byte change to a signed package's signature header that rpmkeys -K
+# rejects, `slipway verify` rejects too; the named cases are checked by name,
+# and a refused hash algorithm is named instead of "malformed signature".
+
+def sig_layout(b):
+    """(index entries as (tag, type, offset, count, position), store position, data length)."""
+    n, dl = struct.unpack(">II", b[96 + 8:96 + 16])
+    ents = []
+    for i in range(n):
+        pos = 96 + 16 + 16 * i
+        t, ty, o, c = struct.unpack(">IIiI", b[pos:pos + 16])
+        ents.append((t, ty, o, c, pos))
+    return ents, 96 + 16 + 16 * n, dl
+
+
+def test_signature_header_mutations():
+    k = KEYS["ed"]
+    d = mkdir("mutations")
+    f = copy(RPMS["spec"], os.path.join(d, "signed.rpm"))
+    p = slipway("sign", "--key", k["sec"], f)
+    if not check("mutations: sign", p.returncode == 0, show(p)):
+        return
+    db = rpmdb("mutations", k["pub"])
+    orig = read(f)
+    ents, store, dl = sig_layout(orig)
+    by_tag = {e[0]: e for e in ents}
+
+    def verdicts(name, b):
+        m = os.path.join(d, name + ".rpm")
+        with open(m, "wb") as fh:
+            fh.write(b)
+        r = tool("rpmkeys", "--dbpath", db, "-K", m)
+        s = slipway("verify", "--key", k["pub"], m)
+        os.unlink(m)
+        return r.returncode, s.returncode, s.stdout + s.stderr
+
+    def mutate(pos, val):
+        b = bytearray(orig)
+        b[pos] = val
+        return bytes(b)
+
+    check("mutations: the original passes both", verdicts("orig", orig)[:2] == (0, 0))
+    # Named cases: both refuse.
+    sig = by_tag.get(267)
+    named = {
+        "SHA1HEADER typed BIN": (by_tag[269][4] + 7, 7),
+        "SHA256HEADER typed BIN": (by_tag[273][4] + 7, 7),
+        "PAYLOADSIZE typed INT64": (by_tag[1007][4] + 7, 5),
+        "MD5 count 17": (by_tag[1004][4] + 15, 17),
+        "MD5 tag made GPG": (by_tag[1004][4] + 3, 0xED),
+        "region tag 63": (by_tag[62][4] + 3, 63),
+        "region offset": (by_tag[62][4] + 11, orig[by_tag[62][4] + 11] ^ 0xFF),
+        "region trailer tag 63": (store + dl - 16 + 3, 63),
+        "region trailer type": (store + dl - 16 + 7, 6),
+        "region trailer offset": (store + dl - 16 + 11, orig[store + dl - 16 + 11] ^ 1),
+        "region trailer count": (store + dl - 16 + 15, 17),
+        "reserved intro byte": (96 + 7, 1),
+        "signature count overlaps the next entry": (sig[4] + 15, orig[sig[4] + 15] ^ 0xFF),
+        "tag below 100": (by_tag[1007][4], 0xFF),
+    }
+    for name, (pos, val) in named.items():
+        rk, sw, out = verdicts("named", mutate(pos, val))
+        check(f"mutations: {name}: rpmkeys -K and slipway verify refuse", rk != 0 and sw != 0, f"rpm {rk}, slipway {sw}: {out}")
+
+    # The unhashed issuer key ID of the signature (the last subpacket before
+    # the hash's left 16 bits), changed: rpm finds no key; neither passes.
+    pkt = orig[store + sig[2]:store + sig[2] + sig[3]]
+    hl = struct.unpack(">H", pkt[6:8])[0]
+    issuer = store + sig[2] + 8 + hl + 2 + 2  # unhashed length, subpacket length and type
+    rk, sw, out = verdicts("issuer", mutate(issuer, orig[issuer] ^ 1))
+    check("mutations: another issuer key ID: both refuse", rk != 0 and sw != 0, f"rpm {rk}, slipway {sw}: {out}")
+
+    # Hash algorithms refused by name (byte 5 of the packet: the hash).
+    for algo, label in [(1, "MD5"), (11, "SHA-224")]:
+        rk, sw, out = verdicts("hash", mutate(store + sig[2] + 5, algo))
+        check(f"mutations: {label} named", sw == 1 and f"signature uses {label}, which is refused" in out and
+              "malformed" not in out, out)
+
+    # Every byte of the signature header, xor 0x01 and 0xFF: what rpm -K
+    # rejects, slipway verify rejects.
+    missed = []
+    for pos in range(96, store + dl):
+        for x in (0x01, 0xFF):
+            rk, sw, out = verdicts("sweep", mutate(pos, orig[pos] ^ x))
+            if rk != 0 and sw == 0:
+                missed.append(f"byte {pos - 96} ^ {x:#x}")
+    check("mutations: every change rpmkeys -K rejects is rejected", not missed, ", ".join(missed[:20]))
+
 
 start = time.monotonic()
 try:
@@ -641,7 +731,8 @@ try:
     if build_rpms():
         run_test(test_keygen)
         if check("setup: both keys", set(KEYS) == {"ed", "rsa"}, KEYS):
-            for t in [test_verify, test_resign, test_reproducible, test_gpg, test_bad_input, test_parallel, test_json]:
+            for t in [test_verify, test_resign, test_reproducible, test_gpg, test_bad_input, test_parallel, test_json,
+                      test_signature_header_mutations]:
                 run_test(t)
 finally:
     for h in GNUPGHOMES:

@@ -340,8 +340,13 @@ static void test_errors(void) {
         /* The formats' largest sizes: one past them is refused before anything is written. */
         CHECK(disk_format_max_size(DISK_FORMAT_VHDX) == 64 * TiB);
         CHECK(disk_format_max_size(DISK_FORMAT_QCOW2) == 2048 * TiB);
-        CHECK(disk_format_max_size(DISK_FORMAT_RAW) == UINT64_MAX);
+        CHECK(disk_format_max_size(DISK_FORMAT_RAW) == 64 * TiB); /* issue 12: a bound, not the host's */
+        CHECK(disk_format_max_size(DISK_FORMAT_VHD) == 2040 * 1024 * MiB);
         DiskSource big = src;
+        big.size = 64 * TiB + MiB;
+        CHECK(disk_write(&big, DISK_FORMAT_RAW, &o, p) == -EINVAL);
+        big.size = 2040 * 1024 * MiB + MiB;
+        CHECK(disk_write(&big, DISK_FORMAT_VHD, &o, p) == -EINVAL);
         big.size = 64 * TiB + MiB;
         CHECK(disk_write(&big, DISK_FORMAT_VHDX, &o, p) == -EINVAL);
         big.size = 2048 * TiB + MiB;

@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "basic/fileio.h"
@@ -334,7 +337,7 @@ static void test_blobs(void) {
         CHECK(tree_blob_foreach(f, collect_piece, &c) == 0);
         CHECK(c.len == size && c.pieces == 4 && memcmp(got, pattern, size) == 0);
         c = (Pieces) { got, 0, 0 };
-        CHECK(tree_blob_foreach(m, collect_piece, &c) == 0 && c.pieces == 1 && c.len == size);
+        CHECK(tree_blob_foreach(m, collect_piece, &c) == 0 && c.pieces == 4 && c.len == size); /* in place, bounded too */
         c = (Pieces) { got, 0, 0 };
         CHECK(tree_blob_foreach(NULL, collect_piece, &c) == 0 && c.pieces == 0);
 
@@ -450,4 +453,210 @@ static void test_install_spooled(void) {
         CHECK(rm_rf(dir) == 0);
 }
 
-UNIT_MAIN(test_paths, test_install, test_cpio, test_blobs, test_install_spooled)
+static double elapsed_since(const struct timespec *a) {
+        struct timespec b;
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        return (double) (b.tv_sec - a->tv_sec) + (double) (b.tv_nsec - a->tv_nsec) / 1e9;
+}
+
+static int discard_sink(void *userdata, const void *data, size_t n) {
+        *(uint64_t *) userdata += n;
+        return 0;
+}
+
+/* Issue 12: an 8000-deep path (what a 17 KB package found by fuzz-install
+ * holds) took minutes: making each missing parent re-walked every prefix,
+ * and each prefix was hashed and compared from the start. Each operation
+ * must be linear in the path's length, so this takes well under a second
+ * (the bound is loose for sanitizer builds; the old code needed minutes). */
+static void test_deep_paths(void) {
+        enum { DEPTH = 8000 };
+        char dir[] = "/tmp/test-tree-XXXXXX";
+        CHECK(mkdtemp(dir) != NULL);
+        _cleanup_free_ char *deep = malloc(DEPTH * 2 + 8), *src = path_join(dir, "src"), *pkg = NULL, *p = NULL;
+        size_t l = 0;
+        for (int i = 0; i < DEPTH; i++) {
+                deep[l++] = '/';
+                deep[l++] = 'd';
+        }
+        strcpy(deep + l, "/f");
+        struct timespec start;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+
+        _cleanup_(tree_freep) Tree *t = tree_new(100);
+        CHECK(tree_add_file(t, deep, "x", 1, 0644, 0, 0, NULL) == 0);
+        CHECK(tree_size(t) == DEPTH + 2);
+        CHECK(tree_get(t, deep) && tree_get(t, deep)->type == TREE_REG);
+        /* A symlink deep down: resolving goes through it. */
+        deep[2 * 4000] = 0;
+        CHECK(tree_get(t, deep) && tree_get(t, deep)->type == TREE_DIR);
+        CHECK(tree_add_symlink(t, deep, "/target", NULL) == 0);
+        /* What was below the directory went with it. */
+        CHECK(tree_size(t) == 4000 + 1);
+        deep[2 * 4000] = '/';
+        CHECK(tree_resolve(t, deep, &p) == 0);
+        CHECK(p && strncmp(p, "/target/d/d", 11) == 0 && strlen(p) == strlen("/target") + 2 * 4000 + 2);
+        free(p);
+        p = NULL;
+        CHECK(tree_add_file(t, deep, "y", 1, 0644, 0, 0, NULL) == -ENOTDIR);
+        deep[2 * 4000] = 0;
+        CHECK(tree_remove(t, deep) == 0);
+        deep[2 * 4000] = '/';
+        CHECK(tree_size(t) == 4000);
+        CHECK(tree_add_file(t, deep, "x", 1, 0644, 0, 0, NULL) == 0);
+        CHECK(tree_size(t) == DEPTH + 2);
+
+        _cleanup_free_ TreeNode **nodes = NULL;
+        size_t n = 0;
+        CHECK(tree_list(t, &nodes, &n) == 0 && n == DEPTH + 2);
+        uint64_t bytes = 0;
+        CHECK(tree_archive_stream(t, TREE_ARCHIVE_TAR, discard_sink, &bytes) == 0 && bytes > 0);
+        _cleanup_(tree_freep) Tree *c = tree_clone(t);
+        CHECK(c && tree_get(c, deep) != NULL);
+
+        /* The same through a package, as fuzz-install found it: a header's
+         * paths are shorter than PATH_MAX, but symlinks whose targets are
+         * 2000 directories deep each, followed in turn, put /z/f 8000 deep. */
+        CHECK(write_file_atomic(src, "x", 1, 0644) == 0);
+        char *targets[4];
+        const char *next[4] = { "v", "w", "x", "y" };
+        for (size_t k = 0; k < 4; k++) {
+                targets[k] = malloc(2 + 2 * 2000);
+                strcpy(targets[k], next[k]);
+                for (size_t j = 0; j < 2000; j++)
+                        strcat(targets[k], "/d");
+        }
+        RpmFile f[] = {
+                { .path = "/w", .mode = S_IFLNK | 0777, .user = "root", .group = "root", .mtime = 1, .link_target = targets[0] },
+                { .path = "/x", .mode = S_IFLNK | 0777, .user = "root", .group = "root", .mtime = 1, .link_target = targets[1] },
+                { .path = "/y", .mode = S_IFLNK | 0777, .user = "root", .group = "root", .mtime = 1, .link_target = targets[2] },
+                { .path = "/z", .mode = S_IFLNK | 0777, .user = "root", .group = "root", .mtime = 1, .link_target = targets[3] },
+                { .path = "/z/f", .mode = S_IFREG | 0644, .user = "root", .group = "root", .mtime = 1, .source = src },
+        };
+        write_pkg(dir, "deep", f, ELEMENTSOF(f), &pkg);
+        for (size_t k = 0; k < 4; k++)
+                free(targets[k]);
+        _cleanup_(tree_freep) Tree *t2 = tree_new(100);
+        Diagnostics d = {};
+        InstallResult res = {};
+        int r = tree_install_rpm(t2, pkg, &d, &res);
+        if (r < 0)
+                for (size_t i = 0; i < d.n; i++)
+                        fprintf(stderr, "%s\n", d.items[i].message);
+        CHECK(r == 0);
+        CHECK(tree_size(t2) == 1 + 4 + 1 + 8000 + 1); /* /, four links, /v, its 8000 d's, f */
+        CHECK(tree_resolve(t2, "/z/f", &p) == 0 && p && strlen(p) == 2 + 2 * 8000 + 2);
+        free(p);
+        p = NULL;
+        install_result_release(&res);
+        diagnostics_release(&d);
+
+        double secs = elapsed_since(&start);
+        if (secs >= 20)
+                fprintf(stderr, "deep paths took %.1f s\n", secs);
+        CHECK(secs < 20);
+        CHECK(rm_rf(dir) == 0);
+}
+
+static int file_sink(void *userdata, const void *data, size_t n) {
+        return fwrite(data, 1, n, userdata) == n ? 0 : -EIO;
+}
+
+/* The archive of t in format f read by cmd (a shell command reading the
+ * archive on stdin, its output in out). */
+static int archive_through(const Tree *t, TreeArchiveFormat f, const char *cmd, const char *out) {
+        _cleanup_free_ char *full = NULL;
+        CHECK(asprintf(&full, "%s > %s", cmd, out) > 0);
+        FILE *p = popen(full, "w");
+        CHECK(p != NULL);
+        if (!p)
+                return -EIO;
+        int r = tree_archive_stream(t, f, file_sink, p);
+        int st = pclose(p);
+        return r < 0 ? r : WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EPROTO;
+}
+
+/* Issue 12: a file of 2 GiB or more in memory was handed to libarchive in
+ * one write, which fails above INT_MAX ("Input/output error"). The file is
+ * an untouched anonymous mapping (zeros, no memory used); GNU tar reads the
+ * tar back and lists its size. A file newc cannot hold (4 GiB
+ * and more, a sparse spool file here) is refused naming it, before any byte
+ * is written; so are sockets and, for tar, names that are not UTF-8. */
+static void test_large_files(void) {
+        const size_t big = ((size_t) 2 << 30) + 4096;
+        char dir[] = "/tmp/test-tree-XXXXXX";
+        CHECK(mkdtemp(dir) != NULL);
+        _cleanup_free_ char *out = path_join(dir, "list"), *spool = path_join(dir, "spool"), *list = NULL;
+        size_t list_len = 0;
+        uint8_t *m = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        CHECK(m != MAP_FAILED);
+        _cleanup_(tree_blob_unrefp) TreeBlob *b = tree_blob_take_huge(m, big, big);
+        _cleanup_(tree_freep) Tree *t = tree_new(100);
+        CHECK(b && t && tree_add_blob(t, "/big", b, 0644, 0, 0, NULL) == 0);
+        Diagnostics d = {};
+        CHECK(tree_archive_check(t, TREE_ARCHIVE_TAR, "i", &d) == 0 && tree_archive_check(t, TREE_ARCHIVE_CPIO, "i", &d) == 0);
+        CHECK(d.n == 0);
+
+        CHECK(archive_through(t, TREE_ARCHIVE_TAR, "tar -tvf - --numeric-owner", out) == 0);
+        CHECK(read_full_file(out, &list, &list_len) == 0);
+        CHECK(list && strstr(list, " 2147487744 ") && strstr(list, "./big"));
+        free(list);
+        list = NULL;
+        /* cpio: the same pieces (GNU tar's reading of the tar checks them);
+         * here the archive's length: the header and name, the contents, the
+         * trailer, padded to 512 bytes. */
+        uint64_t cpio_bytes = 0;
+        CHECK(tree_archive_stream(t, TREE_ARCHIVE_CPIO, discard_sink, &cpio_bytes) == 0);
+        CHECK(cpio_bytes > big && cpio_bytes < big + 2048);
+
+        /* 4 GiB: too big for newc, fine for tar. */
+        int fd = open(spool, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        CHECK(fd >= 0 && ftruncate(fd, (off_t) 4 << 30) == 0);
+        _cleanup_(tree_blob_unrefp) TreeBlob *huge = tree_blob_take_fd(fd, 0, (size_t) 4 << 30);
+        CHECK(huge && tree_add_blob(t, "/huge", huge, 0644, 0, 0, NULL) == 0);
+        CHECK(tree_archive_check(t, TREE_ARCHIVE_TAR, "i", &d) == 0 && d.n == 0);
+        CHECK(tree_archive_check(t, TREE_ARCHIVE_CPIO, "i", &d) == -EINVAL && d.n == 1);
+        CHECK_STREQ(d.n ? d.items[0].message : NULL,
+                    "image 'i': '/huge' is 4294967296 bytes, but a newc cpio archive holds at most 4 GiB - 1 "
+                    "(4294967295 bytes) per file");
+        uint64_t bytes = 0;
+        CHECK(tree_archive_stream(t, TREE_ARCHIVE_CPIO, discard_sink, &bytes) == -EFBIG);
+        CHECK(tree_remove(t, "/huge") == 0 && tree_remove(t, "/big") == 0);
+        diagnostics_release(&d);
+
+        /* A socket, and a name with a byte that is not UTF-8. */
+        TreeNode *s = calloc(1, sizeof(TreeNode));
+        CHECK(s && (s->path = strdup("/run/s")));
+        s->type = TREE_SOCK;
+        CHECK(tree_add(t, s, NULL) == 0);
+        CHECK(tree_add_file(t, "/caf\xe9", "x", 1, 0644, 0, 0, NULL) == 0);
+        CHECK(tree_archive_check(t, TREE_ARCHIVE_TAR, "i", &d) == -EINVAL && d.n == 2);
+        CHECK_STREQ(d.n > 0 ? d.items[0].message : NULL, "image 'i': the name '/caf\\xe9' is not UTF-8, which a pax tar archive's names must be");
+        CHECK_STREQ(d.n > 1 ? d.items[1].message : NULL, "image 'i': '/run/s' is a socket, which a tar archive cannot hold");
+        CHECK(tree_archive_stream(t, TREE_ARCHIVE_TAR, discard_sink, &bytes) < 0);
+        diagnostics_release(&d);
+        CHECK(tree_remove(t, "/run/s") == 0);
+        CHECK(tree_archive_check(t, TREE_ARCHIVE_CPIO, "i", &d) == 0 && d.n == 0); /* newc names are bytes */
+        CHECK(rm_rf(dir) == 0);
+}
+
+/* Issue 12: a socket in a payload reached the tar writer, whose failure
+ * named nothing ("Input/output error"); the package is refused, naming it. */
+static void test_socket_refused(void) {
+        char dir[] = "/tmp/test-tree-XXXXXX";
+        CHECK(mkdtemp(dir) != NULL);
+        _cleanup_free_ char *pkg = NULL;
+        RpmFile f[] = { { .path = "/run/x.sock", .mode = S_IFSOCK | 0755, .user = "root", .group = "root", .mtime = 1 } };
+        write_pkg(dir, "sock", f, 1, &pkg);
+        _cleanup_(tree_freep) Tree *t = tree_new(100);
+        Diagnostics d = {};
+        InstallResult res = {};
+        CHECK(tree_install_rpm(t, pkg, &d, &res) == -EINVAL);
+        CHECK_STREQ(d.n ? d.items[0].message : NULL,
+                    "package sock-1-1.noarch: '/run/x.sock' is a socket, which images cannot hold");
+        CHECK(tree_get(t, "/run/x.sock") == NULL);
+        diagnostics_release(&d);
+        CHECK(rm_rf(dir) == 0);
+}
+
+UNIT_MAIN(test_socket_refused, test_large_files, test_deep_paths, test_paths, test_install, test_cpio, test_blobs, test_install_spooled)
