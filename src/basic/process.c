@@ -305,6 +305,7 @@ int process_run(const ProcessOptions *o, char **ret_output, int *ret_status) {
                         return r;
                 }
         run_child_remove(pid);
+        run_park_if_ending();
         if (k == (ssize_t) sizeof child_err)
                 return -child_err;
 

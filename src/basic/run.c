@@ -191,7 +191,19 @@ int run_mkdtemp(const char *prefix, char **ret) {
         return 0;
 }
 
+void run_park_if_ending(void) {
+        pthread_mutex_lock(&lock);
+        bool t = terminating;
+        pthread_mutex_unlock(&lock);
+        /* The signal thread cleans up and ends the process with 128 + the
+         * signal; nothing else may finish the run first (with a status of
+         * its own, or by removing what the cleanup is about to). */
+        while (t)
+                pause();
+}
+
 void run_finish(void) {
+        run_park_if_ending();
         pthread_mutex_lock(&lock);
         if (scratch) {
                 (void) rm_rf(scratch);

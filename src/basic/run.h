@@ -43,8 +43,14 @@ int run_scratch_dir(const char **ret);
  * *ret is malloc'd. */
 int run_mkdtemp(const char *prefix, char **ret);
 
-/* Removes the scratch directory and releases the locks: the run's end. */
+/* Removes the scratch directory and releases the locks: the run's end.
+ * Once a signal has come it waits for the signal thread instead, which
+ * ends the process. */
 void run_finish(void);
+/* Never returns once a signal has come (SIGINT, SIGTERM, SIGHUP): a thread
+ * whose child was just killed by the cleanup calls it, so that it neither
+ * reports that child's failure nor lets the run end with another status. */
+void run_park_if_ending(void);
 
 /* Temporaries beside final paths: removed on a signal if path is still the
  * file or directory it was when tracked. Tracked between run_create_begin()
