@@ -92,16 +92,28 @@ int rpm_sign_file(const PgpKey *k, const char *path, uint32_t created) {
         return tmpfile_commit(r, out, tmp, path, st.st_mode & 07777);
 }
 
-int rpm_verify_signature(const PgpKey *k, const char *path) {
+/* The package at path and its header signature (RSAHEADER, else
+ * DSAHEADER): -ENODATA if it has none, -EBADMSG if that is not binary. */
+static int read_header_signature(const char *path, RpmPackage **ret, RpmEntry *ret_sig) {
         _cleanup_(rpm_package_freep) RpmPackage *p = NULL;
         int r = rpm_package_read(path, &p);
         if (r < 0)
                 return r;
-        RpmEntry e;
-        if (rpm_header_get(p->signature, RPMSIGTAG_RSA, &e) < 0 && rpm_header_get(p->signature, RPMSIGTAG_DSA, &e) < 0)
+        if (rpm_header_get(p->signature, RPMSIGTAG_RSA, ret_sig) < 0 &&
+            rpm_header_get(p->signature, RPMSIGTAG_DSA, ret_sig) < 0)
                 return -ENODATA;
-        if (e.type != RPM_BIN_TYPE)
+        if (ret_sig->type != RPM_BIN_TYPE)
                 return -EBADMSG;
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+int rpm_verify_signature(const PgpKey *k, const char *path) {
+        _cleanup_(rpm_package_freep) RpmPackage *p = NULL;
+        RpmEntry e;
+        int r = read_header_signature(path, &p, &e);
+        if (r < 0)
+                return r;
         /* rpm -K checks the legacy header+payload signatures too (not done
          * here): one that is not even an OpenPGP signature fails there. */
         static const uint32_t legacy[] = { RPMSIGTAG_PGP, RPMSIGTAG_GPG };
@@ -121,13 +133,9 @@ int rpm_verify_signature(const PgpKey *k, const char *path) {
 
 int rpm_signature_hash(const char *path, unsigned *ret_algo) {
         _cleanup_(rpm_package_freep) RpmPackage *p = NULL;
-        int r = rpm_package_read(path, &p);
+        RpmEntry e;
+        int r = read_header_signature(path, &p, &e);
         if (r < 0)
                 return r;
-        RpmEntry e;
-        if (rpm_header_get(p->signature, RPMSIGTAG_RSA, &e) < 0 && rpm_header_get(p->signature, RPMSIGTAG_DSA, &e) < 0)
-                return -ENODATA;
-        if (e.type != RPM_BIN_TYPE)
-                return -EBADMSG;
         return pgp_signature_hash(e.data, e.size, ret_algo);
 }
