@@ -30,14 +30,24 @@
 
 /* Scriptlet tags (rpm's include/rpm/rpmtag.h): any of these means the
  * package expects something run at install time. */
+/* What an install runs: each scriptlet's body and its program (a scriptlet
+ * given only as `-p PROGRAM`, like `%post -p /sbin/ldconfig`, has the
+ * program tag and no body). */
 static const uint32_t scriptlet_tags[] = {
         1023, /* PREIN */
         1024, /* POSTIN */
         1065, /* TRIGGERSCRIPTS */
+        1085, /* PREINPROG */
+        1086, /* POSTINPROG */
+        1092, /* TRIGGERSCRIPTPROG */
         1151, /* PRETRANS */
         1152, /* POSTTRANS */
+        1153, /* PRETRANSPROG */
+        1154, /* POSTTRANSPROG */
         5066, /* FILETRIGGERSCRIPTS */
+        5067, /* FILETRIGGERSCRIPTPROG */
         5076, /* TRANSFILETRIGGERSCRIPTS */
+        5077, /* TRANSFILETRIGGERSCRIPTPROG */
 };
 
 void install_result_release(InstallResult *r) {

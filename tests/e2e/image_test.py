@@ -2327,6 +2327,65 @@ boot = "none"
     shutil.rmtree(d, ignore_errors=True)
 
 
+def test_program_only_scriptlet():
+    """A scriptlet given only as a program (`%post -p /sbin/ldconfig`: the
+    POSTINPROG tag, no body) is a scriptlet too: the warning names its
+    package, and scriptlets = "fail" refuses it."""
+    top = os.path.join(BASE, "ldc-build")
+    os.makedirs(os.path.join(top, "SPECS"))
+    spec = os.path.join(top, "SPECS", "ldc.spec")
+    with open(spec, "w") as f:
+        f.write("""Name: ldc
+Version: 1
+Release: 1
+Summary: A library package's ldconfig scriptlet
+License: MIT
+BuildArch: noarch
+
+%description
+ldc.
+
+%install
+mkdir -p %{buildroot}/sbin
+# no #! line: nothing else is required (the scriptlet's program is its own file)
+echo placeholder > %{buildroot}/sbin/ldconfig
+chmod 0755 %{buildroot}/sbin/ldconfig
+
+%post -p /sbin/ldconfig
+
+%files
+/sbin/ldconfig
+""")
+    q = tool("rpmbuild", "-bb", "--define", f"_topdir {top}", "--define", "source_date_epoch_from_changelog 0", spec)
+    if not check("program-only scriptlet: rpmbuild", q.returncode == 0, show(q)):
+        return
+    rpm = os.path.join(top, "RPMS", "noarch", "ldc-1-1.noarch.rpm")
+    q = tool("rpm", "-qp", "--qf", "[%{POSTINPROG}]|%{POSTIN}", rpm)
+    check("program-only scriptlet: rpm records the program and no body", q.stdout == "/sbin/ldconfig|(none)", show(q))
+    d = os.path.join(BASE, "repo-ldc")
+    os.makedirs(os.path.join(d, "Packages"))
+    shutil.copy2(rpm, os.path.join(d, "Packages"))
+    p = slipway("repo", d)
+    if not check("program-only scriptlet: indexed", p.returncode == 0, show(p)):
+        return
+    repo = f"""[repos.ldc]
+url = "file://{d}"
+gpgcheck = false
+"""
+    proj = repo_project("ldc-warn", repo, packages=("ldc",))
+    p = slipway("-C", proj, "image", "x")
+    check("program-only scriptlet: a warning names the package", p.returncode == 0 and
+          re.search(r"1 package carries scriptlets, which are not run: ldc-1-1\.noarch", p.stderr) is not None, show(p))
+    shutil.rmtree(proj, ignore_errors=True)
+    proj = repo_project("ldc-fail", repo, packages=("ldc",), extra='scriptlets = "fail"\n')
+    p = slipway("-C", proj, "image", "x")
+    check("program-only scriptlet: scriptlets = \"fail\" refuses it", p.returncode == 1 and
+          re.search(r"1 package carries scriptlets, which are not run: ldc-1-1\.noarch \(scriptlets = \"fail\"\)",
+                    p.stderr) is not None, show(p))
+    no_outputs("program-only scriptlet", proj, "x")
+    shutil.rmtree(proj, ignore_errors=True)
+
+
 # ---------------------------------------------------------------------------
 
 start = time.monotonic()
@@ -2349,7 +2408,8 @@ try:
             repos_ready = check("setup: repositories", False, f"exception: {e!r}\n{traceback.format_exc()[-1500:]}")
         if repos_ready:
             for t in [test_repos_file, test_repos_http, test_checksum_policy, test_download_caps,
-                      test_metadata_open_size, test_decompression_bomb, test_payload_codec]:
+                      test_metadata_open_size, test_decompression_bomb, test_payload_codec,
+                      test_program_only_scriptlet]:
                 t0 = time.monotonic()
                 run_test(t)
                 print(f"time {t.__name__}: {time.monotonic() - t0:.2f}s")
