@@ -2232,13 +2232,12 @@ gpgcheck = false
     shutil.rmtree(proj, ignore_errors=True)
 
 
-# Issue 12: a disk of terabytes took minutes (and "16T" longer): the writers
-# read every hole of the partition's sparse ext4 image. Now only its data is
-# read; a 4 TiB raw disk is written in seconds, and stays sparse.
-def test_big_sparse_disk():
-    d = make_project("bigdisk", {
+def one_file_project(name, path, contents, images_toml):
+    """A project of one native component, `data`, holding one file at path,
+    and the images images_toml describes."""
+    return make_project(name, {
         "slipway.toml": f"""[project]
-name = "bigdisk"
+name = "{name}"
 version = "1"
 source-date-epoch = {SDE}
 
@@ -2250,9 +2249,18 @@ arch = "noarch"
 
 [[components.data.files]]
 source = "files/f"
-path = "/srv/f"
+path = "{path}"
 
-[images.big]
+{images_toml}""",
+        "files/f": contents,
+    })
+
+
+# Issue 12: a disk of terabytes took minutes (and "16T" longer): the writers
+# read every hole of the partition's sparse ext4 image. Now only its data is
+# read; a 4 TiB raw disk is written in seconds, and stays sparse.
+def test_big_sparse_disk():
+    d = one_file_project("bigdisk", "/srv/f", "big disk\n", """[images.big]
 formats = ["raw"]
 packages = ["data"]
 boot = "none"
@@ -2265,9 +2273,7 @@ size = "16M"
 [[images.big.partitions]]
 type = "srv"
 size = "grow"
-""",
-        "files/f": "big disk\n",
-    })
+""")
     p = slipway("-C", d, "package")
     if not check("big disk: package", p.returncode == 0, show(p)):
         return
@@ -2293,29 +2299,11 @@ size = "grow"
 # name too long", naming nothing; the error names the path and why.
 def test_ext4_name_too_long():
     name = "n" * 300
-    d = make_project("longname", {
-        "slipway.toml": f"""[project]
-name = "longname"
-version = "1"
-source-date-epoch = {SDE}
-
-[components.data]
-version = "1"
-summary = "data"
-license = "MIT"
-arch = "noarch"
-
-[[components.data.files]]
-source = "files/f"
-path = "/srv/{name}"
-
-[images.d]
+    d = one_file_project("longname", f"/srv/{name}", "x\n", """[images.d]
 formats = ["raw"]
 packages = ["data"]
 boot = "none"
-""",
-        "files/f": "x\n",
-    })
+""")
     p = slipway("-C", d, "package")
     if not check("long name: package", p.returncode == 0, show(p)):
         return
