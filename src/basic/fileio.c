@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -272,23 +271,13 @@ bool path_exists(const char *path) {
         return access(path, F_OK) == 0;
 }
 
-static int rm_one(const char *fpath, const struct stat *st, int type, struct FTW *ftw) {
-        (void) st;
-        (void) ftw;
-        if (type == FTW_DP)
-                return rmdir(fpath) < 0 && errno != ENOENT ? -1 : 0;
-        return unlink(fpath) < 0 && errno != ENOENT ? -1 : 0;
-}
-
 int rm_rf(const char *path) {
         struct stat st;
         if (lstat(path, &st) < 0)
                 return errno == ENOENT ? 0 : negative_errno();
         if (!S_ISDIR(st.st_mode))
                 return unlink(path) < 0 ? negative_errno() : 0;
-        if (nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS) < 0)
-                return negative_errno();
-        return 0;
+        return rm_rf_at(AT_FDCWD, path);
 }
 
 int rm_rf_at(int dfd, const char *name) {
@@ -297,8 +286,13 @@ int rm_rf_at(int dfd, const char *name) {
         if (errno != EISDIR && errno != EPERM)
                 return negative_errno();
         int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        /* A directory of ours that we may not read or write (a staged
+         * image's /root is 0550, its /proc 0555): its owner may change that. */
+        if (fd < 0 && errno == EACCES && fchmodat(dfd, name, 0700, 0) == 0)
+                fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return errno == ENOENT ? 0 : negative_errno();
+        (void) fchmod(fd, 0700);
         DIR *d = fdopendir(fd);
         if (!d) {
                 int r = negative_errno();

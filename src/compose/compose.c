@@ -198,11 +198,11 @@ int compose_image(const Project *p, const Image *im, const Source *sources, size
                         goto finish;
                 }
                 SourcePos pos = cfg_pos(&im->obj, cfg_has(&im->obj, "scriptlets") ? "scriptlets" : "packages");
-                diag_add(d, im->scriptlets == SCRIPTLETS_FAIL ? DIAG_ERROR : DIAG_WARNING, &pos,
+                diag_add(d, im->scriptlets == SCRIPTLETS_STRICT ? DIAG_ERROR : DIAG_WARNING, &pos,
                          "image '%s': %zu package%s carr%s scriptlets, which are not run: %s%s", im->name, n_scripts,
                          n_scripts == 1 ? "" : "s", n_scripts == 1 ? "ies" : "y", list.buf,
-                         im->scriptlets == SCRIPTLETS_FAIL ? " (scriptlets = \"fail\")" : "");
-                if (im->scriptlets == SCRIPTLETS_FAIL) {
+                         im->scriptlets == SCRIPTLETS_STRICT ? " (scriptlets = \"fail\")" : "");
+                if (im->scriptlets == SCRIPTLETS_STRICT) {
                         r = -EINVAL;
                         goto finish;
                 }

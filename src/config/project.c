@@ -31,7 +31,7 @@ static const char *const component_kind_table[] = { "spec", "native", NULL };
 static const char *const image_format_table[] = { "raw", "vhd", "vhdx", "qcow2", "iso", "oci", "tar", "wsl", "cpio", NULL };
 static const char *const selinux_mode_table[] = { "enforcing", "permissive", "disabled", NULL };
 static const char *const boot_mode_table[] = { "uefi", "bios", "hybrid", "none", NULL };
-static const char *const scriptlet_policy_table[] = { "warn", "fail", NULL };
+static const char *const scriptlet_policy_table[] = { "run", "strict", "skip", "warn", "fail", NULL };
 static const char *const partition_type_table[] = { "esp", "xbootldr", "root", "swap", "home", "srv", "var", "tmp", "usr", "linux", NULL };
 static const char *const fs_type_table[] = { "vfat", "ext4", "none", NULL };
 static const char *const sde_origin_table[] = { "config", "environment", "inputs", NULL };
@@ -479,6 +479,7 @@ static const SchemaField image_fields[] = {
         FIELD("kernel-cmdline", SCHEMA_STRING, Image, kernel_cmdline, .check = check_kernel_cmdline),
         FIELD("selinux", SCHEMA_ENUM, Image, selinux, .values = selinux_mode_table),
         FIELD("scriptlets", SCHEMA_ENUM, Image, scriptlets, .values = scriptlet_policy_table),
+        FIELD("scriptlet-timeout", SCHEMA_INTEGER, Image, scriptlet_timeout, .min = 1, .max = 86400),
         FIELD("boot", SCHEMA_ENUM, Image, boot, .values = boot_mode_table),
         FIELD("size", SCHEMA_SIZE, Image, size),
         FIELD("initrd", SCHEMA_STRING, Image, initrd, .check = check_image_name),
@@ -812,6 +813,19 @@ static void image_finish(void *obj, Diagnostics *d) {
                                    GRUB_CFG_SPECIAL_SHOWN,
                                    path, *c, boot_mode_to_string(im->boot));
                 }
+        }
+
+        /* Before scriptlets ran, "warn" and "fail" said what to do about
+         * packages that had them; they now run. */
+        if (im->scriptlets == _SCRIPTLETS_OLD_WARN || im->scriptlets == _SCRIPTLETS_OLD_FAIL) {
+                bool fail = im->scriptlets == _SCRIPTLETS_OLD_FAIL;
+                SourcePos pos = cfg_pos(&im->obj, "scriptlets");
+                diag_warning(d, &pos,
+                             "key '%s.scriptlets': \"%s\" is from before slipway ran scriptlets; they run now, and it is "
+                             "read as \"%s\" (\"run\": failures as rpm treats them, \"strict\": every failure is an "
+                             "error, \"skip\": not run)",
+                             path, fail ? "fail" : "warn", fail ? "strict" : "run");
+                im->scriptlets = fail ? SCRIPTLETS_STRICT : SCRIPTLETS_RUN;
         }
 
         if (im->container.obj.n_tables > 0 && !(im->format_mask & (1u << IMAGE_FORMAT_OCI)))

@@ -63,8 +63,13 @@ typedef enum BootMode {
 } BootMode;
 
 typedef enum ScriptletPolicy {
-        SCRIPTLETS_WARN, /* packages with scriptlets are listed in a warning */
-        SCRIPTLETS_FAIL, /* ... in an error */
+        SCRIPTLETS_RUN,    /* run as rpm does: a failing %pre or %pretrans stops, others warn */
+        SCRIPTLETS_STRICT, /* run, and every failing scriptlet is an error */
+        SCRIPTLETS_SKIP,   /* not run (rpm --noscripts --notriggers): the packages are named in a warning */
+        /* Values of slipway before scriptlets ran, read with a warning and
+         * turned into RUN ("warn") and STRICT ("fail") when loading. */
+        _SCRIPTLETS_OLD_WARN,
+        _SCRIPTLETS_OLD_FAIL,
         _SCRIPTLETS_MAX,
         _SCRIPTLETS_INVALID = -EINVAL,
 } ScriptletPolicy;
@@ -220,6 +225,8 @@ typedef struct Container {
  * (vfat at /boot/efi), then a root partition (ext4 at /) that grows. */
 #define IMAGE_DEFAULT_ESP_SIZE (UINT64_C(256) << 20)
 
+#define IMAGE_DEFAULT_SCRIPTLET_TIMEOUT 600
+
 typedef struct Image {
         CfgObject obj;
         char *name;
@@ -231,6 +238,7 @@ typedef struct Image {
         char *kernel_cmdline;
         SelinuxMode selinux;
         ScriptletPolicy scriptlets;
+        int64_t scriptlet_timeout; /* seconds a scriptlet may run; 0: IMAGE_DEFAULT_SCRIPTLET_TIMEOUT */
         BootMode boot;
         uint64_t size; /* 0: smallest that fits */
         char *initrd;
