@@ -84,6 +84,12 @@ typedef struct SandboxCommand {
         const char *cwd;        /* inside; NULL: "/" */
         const void *input;      /* standard input; NULL: empty (/dev/null) */
         size_t input_size;
+        /* A script for the program to read, as rpm gives a scriptlet's body
+         * to its interpreter: the command gets it open on descriptor 3, so
+         * argv can name it "/dev/fd/3"; nothing is written into the root.
+         * NULL: descriptor 3 is not open. */
+        const void *script;
+        size_t script_size;
         unsigned timeout_sec;   /* 0: none; at the limit the run and all it started are killed */
         size_t output_max;      /* bytes of output kept; more is read and dropped. 0: 1 MiB */
 } SandboxCommand;
