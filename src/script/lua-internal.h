@@ -31,6 +31,11 @@ int script_lua_redirect2null(lua_State *L);
  * stack (rpm's), and the global table "macros". */
 void script_lua_open_macros(lua_State *L, const char *arch);
 
+/* The arguments of the running function, from the first, as the
+ * NULL-terminated argv of a program: pushed as a userdata that holds it
+ * while the strings stay on the stack. */
+char **script_lua_argv(lua_State *L);
+
 /* Pushes nil, "INFO: strerror(errno)" (or just the strerror without info)
  * and errno: how rpm's Lua functions report a failed call. */
 int script_lua_push_errno(lua_State *L, const char *info);

@@ -249,16 +249,22 @@ static void cloexec_from_3(void) {
         closedir(d);
 }
 
+char **script_lua_argv(lua_State *L) {
+        int n = lua_gettop(L);
+        for (int i = 1; i <= n; i++)
+                luaL_checkstring(L, i);
+        char **argv = lua_newuserdatauv(L, sizeof(char *) * ((size_t) n + 1), 0);
+        for (int i = 0; i < n; i++)
+                argv[i] = (char *) lua_tostring(L, i + 1);
+        argv[n] = NULL;
+        return argv;
+}
+
 static int l_exec(lua_State *L) {
         const char *path = luaL_checkstring(L, 1);
         if (!script_lua_forked)
                 return luaL_error(L, "exec not permitted in this context");
-        int n = lua_gettop(L);
-        char **argv = lua_newuserdatauv(L, sizeof(char *) * ((size_t) n + 1), 0);
-        argv[0] = (char *) path;
-        for (int i = 1; i < n; i++)
-                argv[i] = (char *) luaL_checkstring(L, i + 1);
-        argv[n] = NULL;
+        char **argv = script_lua_argv(L);
         cloexec_from_3();
         fflush(NULL);
         execvp(path, argv);

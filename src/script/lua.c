@@ -95,12 +95,7 @@ static int os_exit(lua_State *L) {
  * status (nil, message, errno when it could not be started). */
 static int l_execute(lua_State *L) {
         const char *file = luaL_checkstring(L, 1);
-        int n = lua_gettop(L);
-        char **argv = lua_newuserdatauv(L, sizeof(char *) * ((size_t) n + 1), 0);
-        argv[0] = (char *) file;
-        for (int i = 1; i < n; i++)
-                argv[i] = (char *) luaL_checkstring(L, i + 1);
-        argv[n] = NULL;
+        char **argv = script_lua_argv(L);
 
         posix_spawn_file_actions_t fa;
         if (posix_spawn_file_actions_init(&fa) != 0)
