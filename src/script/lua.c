@@ -2,9 +2,10 @@
 /* Lua scriptlets as rpm 4.18 runs them (lib/rpmscript.c runLuaScript(),
  * rpmio/rpmlua.c), in a fresh interpreter per scriptlet:
  *
- * - the standard libraries, rpm's print (standard output), os.exit refused
- *   unless in a process posix.fork() made, the posix table (lua-posix.c), the
- *   rpm table below and rpm's macros (lua-macro.c);
+ * - the standard libraries (print writes to standard output, as rpm's
+ *   does for scriptlets), os.exit refused unless in a process posix.fork()
+ *   made, the posix table (lua-posix.c), the rpm table below and rpm's
+ *   macros (lua-macro.c);
  * - the body loaded with "local opt, arg = ...;" put before it on its first
  *   line (so line numbers are the body's), arg = { "<lua>", $1, $2 } with $1
  *   and $2 as numbers, opt an empty table;
@@ -125,7 +126,8 @@ static int l_execute(lua_State *L) {
 static int l_interactive(lua_State *L) {
         if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
                 return luaL_error(L, "not a tty");
-        return luaL_error(L, "Lua function rpm.interactive is not provided by slipway");
+        lua_pushliteral(L, "Lua function rpm.interactive is not provided by slipway");
+        return lua_error(L);
 }
 
 /* An [epoch:]version[-release] split as rpm 4.18's rpmver does: no epoch
