@@ -1134,6 +1134,13 @@ static int setup(Builder *b, const PlanInput *in) {
         }
 
         Pkg *inst = b->pkgs, *pkgs = b->pkgs + in->n_installed;
+        _cleanup_free_ bool *explicit = new0(bool, in->n_installed);
+        if (!explicit)
+                return -ENOMEM;
+        for (size_t e = 0; e < in->n_elements; e++)
+                if (in->elements[e].op == PLAN_ERASE && in->elements[e].package < in->n_installed)
+                        explicit[in->elements[e].package] = true;
+
         for (size_t e = 0; e < in->n_elements; e++) {
                 const PlanElement *el = &in->elements[e];
                 if (el->op == PLAN_INSTALL) {
@@ -1146,11 +1153,15 @@ static int setup(Builder *b, const PlanInput *in) {
                         b->installs[b->n_installs++] = p;
                         /* lib/depends.c addSelfErasures(): an install erases
                          * every installed instance of its name (colors and
-                         * Obsoletes are not followed). */
+                         * Obsoletes are not followed). One the elements
+                         * erase explicitly is erased at that element's
+                         * place: that is how a caller orders the erasures
+                         * as rpm's ordering would. */
                         for (size_t i = 0; i < in->n_installed; i++)
                                 if (streq(inst[i].name, p->name)) {
                                         p->replaces = true;
-                                        add_erase(b, &inst[i], e, true);
+                                        if (!explicit[i])
+                                                add_erase(b, &inst[i], e, true);
                                 }
                 } else if (el->op == PLAN_ERASE) {
                         if (el->package >= in->n_installed)

@@ -13,9 +13,12 @@
  * are to be processed (the caller orders them by dependencies, as rpm's
  * ordering does). rpm 4.18 processes every install before every erase
  * (lib/order.c rpmtsOrder()), and so does the plan: the installs in the
- * elements' order, then the erasures in the elements' order, the instances
- * an upgrade replaces at the place of its install element (an installed
- * package erased twice is erased at its first place). The packages
+ * elements' order, then the erasures in the elements' order. The instances
+ * an upgrade replaces are erased at the place of its install element,
+ * unless an element erases them explicitly: then at that element's place,
+ * so a caller can order every erasure as rpm's ordering would (reversed
+ * dependencies). An installed package erased twice is erased at its first
+ * place. The packages
  * installed before the transaction are given too, in the order of their
  * rpmdb instance numbers (rpm's indexes give packages in that order, which
  * decides the order of triggers and of file triggers' input): their
