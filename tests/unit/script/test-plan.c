@@ -455,6 +455,25 @@ static void test_file_triggers(void) {
         case_release(&c);
 }
 
+/* A new package's own %filetriggerin runs twice, as in rpm: once as a
+ * trigger in the database set off by its files, once against the
+ * database, where its own files are not seen (rpm reads them from memory,
+ * without states: lib/rpmtriggers.c rpmtsNextFiles()). */
+static void test_own_file_trigger(void) {
+        Pkg other = { "other", "1", { "/usr/lib/o.so" }, .installed = true };
+        Pkg self = { "self", "1", { "/usr/lib/s.so" }, .trig = { { 1, IN, { "/usr/lib" }, .body = "x" } } };
+        Case c = { .installed = { make(&other, NULL) }, .n_installed = 1, .packages = { make(&self, NULL) },
+                   .n_packages = 1, .elements = { { PLAN_INSTALL, 0 } }, .n_elements = 1 };
+        check_plan(__LINE__, &c,
+                   "+self\n"
+                   "filetriggerin self#0 0 -\n"
+                   "  /usr/lib/s.so\n"
+                   "filetriggerin self#0 0 -\n"
+                   "  /usr/lib/o.so\n",
+                   NULL);
+        case_release(&c);
+}
+
 static void bad_trigger_index(RpmHeaderBuilder *b) {
         rpm_header_add_u32(b, RPMTAG_TRIGGERINDEX, 5);
 }
@@ -523,5 +542,6 @@ static void test_warnings_and_detection(void) {
         CHECK(script_kind_to_string(_SCRIPT_KIND_MAX) == NULL);
 }
 
-UNIT_MAIN(test_fresh_install, test_installed_triggers, test_upgrade, test_erase, test_file_triggers, test_bad_headers,
+UNIT_MAIN(test_fresh_install, test_installed_triggers, test_upgrade, test_erase, test_file_triggers, test_own_file_trigger,
+          test_bad_headers,
           test_warnings_and_detection)
