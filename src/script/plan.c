@@ -62,17 +62,18 @@ const char *script_kind_to_string(ScriptKind k) {
 
 typedef struct InstScript {
         ScriptKind kind;
+        const char *prog_tag_name;
         uint32_t tag, prog_tag, flags_tag;
         uint32_t default_flags; /* lib/rpmscript.c scriptInfo[].deflags */
 } InstScript;
 
 static const InstScript inst_scripts[] = {
-        { SCRIPT_PRETRANS, RPMTAG_PRETRANS, RPMTAG_PRETRANSPROG, RPMTAG_PRETRANSFLAGS, RPMSCRIPT_FLAG_CRITICAL },
-        { SCRIPT_PRE, RPMTAG_PREIN, RPMTAG_PREINPROG, RPMTAG_PREINFLAGS, RPMSCRIPT_FLAG_CRITICAL },
-        { SCRIPT_POST, RPMTAG_POSTIN, RPMTAG_POSTINPROG, RPMTAG_POSTINFLAGS, 0 },
-        { SCRIPT_POSTTRANS, RPMTAG_POSTTRANS, RPMTAG_POSTTRANSPROG, RPMTAG_POSTTRANSFLAGS, 0 },
-        { SCRIPT_PREUN, RPMTAG_PREUN, RPMTAG_PREUNPROG, RPMTAG_PREUNFLAGS, RPMSCRIPT_FLAG_CRITICAL },
-        { SCRIPT_POSTUN, RPMTAG_POSTUN, RPMTAG_POSTUNPROG, RPMTAG_POSTUNFLAGS, 0 },
+        { SCRIPT_PRETRANS, "PRETRANSPROG", RPMTAG_PRETRANS, RPMTAG_PRETRANSPROG, RPMTAG_PRETRANSFLAGS, RPMSCRIPT_FLAG_CRITICAL },
+        { SCRIPT_PRE, "PREINPROG", RPMTAG_PREIN, RPMTAG_PREINPROG, RPMTAG_PREINFLAGS, RPMSCRIPT_FLAG_CRITICAL },
+        { SCRIPT_POST, "POSTINPROG", RPMTAG_POSTIN, RPMTAG_POSTINPROG, RPMTAG_POSTINFLAGS, 0 },
+        { SCRIPT_POSTTRANS, "POSTTRANSPROG", RPMTAG_POSTTRANS, RPMTAG_POSTTRANSPROG, RPMTAG_POSTTRANSFLAGS, 0 },
+        { SCRIPT_PREUN, "PREUNPROG", RPMTAG_PREUN, RPMTAG_PREUNPROG, RPMTAG_PREUNFLAGS, RPMSCRIPT_FLAG_CRITICAL },
+        { SCRIPT_POSTUN, "POSTUNPROG", RPMTAG_POSTUN, RPMTAG_POSTUNPROG, RPMTAG_POSTUNFLAGS, 0 },
 };
 
 typedef enum TrigMode {
@@ -469,7 +470,7 @@ static int inst_script(Builder *b, size_t element, const Pkg *p, ScriptKind kind
         uint64_t flags = 0;
         int r;
 
-        if ((r = get_strings(b, p, is->prog_tag, "a scriptlet's PROG tag", &prog, &n_prog)) < 0)
+        if ((r = get_strings(b, p, is->prog_tag, is->prog_tag_name, &prog, &n_prog)) < 0)
                 return r;
         if (!body && n_prog == 0)
                 return 0;
