@@ -252,7 +252,7 @@ static int load_triggers(Builder *b, Pkg *p, TrigMode m) {
         TrigSet *s = &p->trig[m];
         _cleanup_free_ const char **names = NULL, **versions = NULL;
         _cleanup_free_ uint32_t *flags = NULL, *index = NULL;
-        size_t n, n_versions, n_flags, n_index, n_progs, n_script_flags, n_prio;
+        size_t n, n_versions, n_flags, n_index, n_progs, n_script_flags, n_prio = 0;
         char tn[64];
         int r;
 
@@ -272,21 +272,25 @@ static int load_triggers(Builder *b, Pkg *p, TrigMode m) {
          * lib/rpmscript.c rpmScriptFromTriggerTag(), lib/rpmtriggers.c):
          * any that disagree in length, or an index past the scripts, is a
          * header rpmbuild never writes (build/parseScript.c, build/pack.c). */
-        if (n_flags != n || n_index != n || (versions && n_versions != n))
-                return fail(b, -EBADMSG, "package %s: %s has %zu entries but %s has %zu", p->nevra,
-                            TAG_NAME("NAME"), n, n_flags != n ? "its FLAGS" : n_index != n ? "its INDEX" : "its VERSION",
-                            n_flags != n ? n_flags : n_index != n ? n_index : n_versions);
-        if (n_progs != s->n_scripts || (s->flags && n_script_flags != s->n_scripts) ||
-            (t->priorities && (n || s->n_scripts) && (!s->priorities || n_prio != s->n_scripts)))
-                return fail(b, -EBADMSG, "package %s: %s has %zu scripts but %s has %zu", p->nevra,
-                            TAG_NAME("SCRIPTS"), s->n_scripts,
-                            n_progs != s->n_scripts ? "its SCRIPTPROG" : s->flags && n_script_flags != s->n_scripts
-                                                                          ? "its SCRIPTFLAGS"
-                                                                          : "its PRIORITIES",
-                            n_progs != s->n_scripts ? n_progs
-                            : s->flags && n_script_flags != s->n_scripts ? n_script_flags
-                            : s->priorities                              ? n_prio
-                                                                         : 0);
+        const struct {
+                const char *what, *base;
+                bool present;
+                size_t n, want;
+        } lengths[] = {
+                { "FLAGS", "NAME", true, n_flags, n },
+                { "INDEX", "NAME", true, n_index, n },
+                { "VERSION", "NAME", versions, n_versions, n },
+                { "SCRIPTPROG", "SCRIPTS", true, n_progs, s->n_scripts },
+                { "SCRIPTFLAGS", "SCRIPTS", s->flags, n_script_flags, s->n_scripts },
+                { "PRIORITIES", "SCRIPTS", t->priorities && (n || s->n_scripts), s->priorities ? n_prio : 0, s->n_scripts },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(lengths); i++)
+                if (lengths[i].present && lengths[i].n != lengths[i].want) {
+                        char base[64];
+                        snprintf(base, sizeof base, "%s%s", t->prefix, lengths[i].base);
+                        return fail(b, -EBADMSG, "package %s: %s has %zu entries but its %s has %zu", p->nevra, base,
+                                    lengths[i].want, lengths[i].what, lengths[i].n);
+                }
         if (n == 0)
                 return 0;
         s->entries = new0(TrigEntry, n);

@@ -496,7 +496,7 @@ static void test_bad_headers(void) {
                 const char *error;
         } cases[] = {
                 { bad_trigger_index, "package bad-1-1.noarch: TRIGGERINDEX 5 is out of range (1 scripts)" },
-                { bad_priorities, "package bad-1-1.noarch: FILETRIGGERSCRIPTS has 1 scripts but its PRIORITIES has 2" },
+                { bad_priorities, "package bad-1-1.noarch: FILETRIGGERSCRIPTS has 1 entries but its PRIORITIES has 2" },
                 { bad_flags, "package bad-1-1.noarch: TRIGGERNAME has 1 entries but its FLAGS has 2" },
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
