@@ -8,12 +8,31 @@
  * Pure logic over package headers: nothing is run or written here.
  *
  * A transaction has elements: packages to install (or to upgrade: an install
- * whose name is already installed, the old instance erased as part of it)
- * and installed packages to erase, in the order they are to be processed
- * (the caller orders them by dependencies, as rpm's ordering does). The
- * packages installed before the transaction are given too: their triggers
- * and file triggers fire on the transaction's packages, and they count for
- * $1/$2. */
+ * whose name is already installed, every installed instance of that name
+ * erased as part of it) and installed packages to erase, in the order they
+ * are to be processed (the caller orders them by dependencies, as rpm's
+ * ordering does). rpm 4.18 processes every install before every erase
+ * (lib/order.c rpmtsOrder()), and so does the plan: the installs in the
+ * elements' order, then the erasures in the elements' order. The instances
+ * an upgrade replaces are erased at the place of its install element,
+ * unless an element erases them explicitly: then at that element's place,
+ * so a caller can order every erasure as rpm's ordering would (reversed
+ * dependencies). An installed package erased twice is erased at its first
+ * place. The packages
+ * installed before the transaction are given too, in the order of their
+ * rpmdb instance numbers (rpm's indexes give packages in that order, which
+ * decides the order of triggers and of file triggers' input): their
+ * triggers and file triggers fire on the transaction's packages, and they
+ * count for $1/$2; an installed header is expected to carry FILESTATES, as
+ * one read from an rpmdb does (without it rpm counts none of its files).
+ *
+ * Not followed: Obsoletes (an obsoleted package is not erased), multilib
+ * colors (an upgrade erases every instance of its name), file conflicts and
+ * the file dispositions that depend on what is on disk (modified %config
+ * files, paths reached through symbolic links to directories: files are
+ * compared by path), install options (--excludedocs, --nodocs, netshared
+ * paths: every file is installed).
+ */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -42,8 +61,9 @@ typedef enum ScriptKind {
         _SCRIPT_KIND_INVALID = -EINVAL,
 } ScriptKind;
 
-/* "%pre", "%triggerin", "%transfiletriggerpostun", ...: as rpm names them in
- * its messages. */
+/* "%prein", "%post", "%triggerin", "%transfiletriggerpostun", ...: as rpm
+ * names them in its messages (lib/rpmscript.c: "%prein(foo-1-1.noarch)
+ * scriptlet failed"), which is not always the spec's name (%pre). */
 const char *script_kind_to_string(ScriptKind k);
 
 /* One package of the transaction or of what is installed. */
@@ -82,22 +102,34 @@ typedef struct PlanScript {
         size_t owner;           /* index into that array */
         char *const *argv;      /* the interpreter and its arguments (SCRIPTPROG etc.): "/bin/sh" for a body
                                  * without one; "<lua>" for Lua. NULL-terminated, owned by the plan */
-        const char *body;       /* the script text (NULL: the program alone, "-p /sbin/ldconfig") */
+        const char *body;       /* the script text, into the owner's header (NULL: the program alone,
+                                 * "-p /sbin/ldconfig"). rpm writes it to a file and runs argv, that file's
+                                 * path, then arg1 and arg2 when not -1 (lib/rpmscript.c runExtScript());
+                                 * a trigger's body is never NULL, "" for a program alone, and rpm still
+                                 * passes the (empty) file */
         bool lua;               /* argv[0] is "<lua>" */
-        uint32_t flags;         /* RPMSCRIPT_FLAG_* of the scriptlet (expand, qformat, critical) */
-        int arg1, arg2;         /* $1 and $2; -1: not passed */
+        uint32_t flags;         /* RPMSCRIPT_FLAG_* of the scriptlet (expand, qformat, critical), rpm's
+                                 * default (critical for %prein, %preun, %pretrans) included */
+        int arg1, arg2;         /* $1 and $2; -1: not passed (a program without a body gets neither) */
         char *input;            /* file triggers: the matching paths, one a line, sorted as rpm gives them; else NULL */
         size_t input_size;
-        /* Triggers: the index of the trigger within its package's TRIGGER*
-         * arrays and the package that set it off (element index, or
-         * SIZE_MAX for a file trigger set off by several). For messages. */
+        /* Triggers and file triggers: the index of the trigger within its
+         * package's TRIGGER* (FILETRIGGER*, TRANSFILETRIGGER*) arrays, else
+         * SIZE_MAX; the element whose own package set it off (not the
+         * upgrade erasing an installed instance), or SIZE_MAX: an installed
+         * package outside the transaction, several packages (file triggers
+         * over the database or the transaction), or no trigger. For messages. */
         size_t trigger_index;
         size_t cause;
 } PlanScript;
 
 typedef struct PlanStep {
         PlanStepType type;
-        size_t element;         /* the element the step is part of (SIZE_MAX: the transaction's start or end) */
+        size_t element;         /* the element the step is part of (SIZE_MAX: the transaction's start or end);
+                                 * the erasure of an instance an upgrade replaces is part of the upgrade's
+                                 * install element */
+        size_t package;         /* PLAN_STEP_UNPACK: index into PlanInput.packages; PLAN_STEP_REMOVE: into
+                                 * .installed (which instance: an upgrade may replace several); else SIZE_MAX */
         PlanScript script;      /* PLAN_STEP_SCRIPT */
 } PlanStep;
 

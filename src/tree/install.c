@@ -25,30 +25,9 @@
 #include "basic/fileio.h"
 #include "basic/macro.h"
 #include "rpm/files.h"
+#include "script/plan.h"
 #include "tree/cpio.h"
 #include "tree/install.h"
-
-/* Scriptlet tags (rpm's include/rpm/rpmtag.h): any of these means the
- * package expects something run at install time. */
-/* What an install runs: each scriptlet's body and its program (a scriptlet
- * given only as `-p PROGRAM`, like `%post -p /sbin/ldconfig`, has the
- * program tag and no body). */
-static const uint32_t scriptlet_tags[] = {
-        1023, /* PREIN */
-        1024, /* POSTIN */
-        1065, /* TRIGGERSCRIPTS */
-        1085, /* PREINPROG */
-        1086, /* POSTINPROG */
-        1092, /* TRIGGERSCRIPTPROG */
-        1151, /* PRETRANS */
-        1152, /* POSTTRANS */
-        1153, /* PRETRANSPROG */
-        1154, /* POSTTRANSPROG */
-        5066, /* FILETRIGGERSCRIPTS */
-        5067, /* FILETRIGGERSCRIPTPROG */
-        5076, /* TRANSFILETRIGGERSCRIPTS */
-        5077, /* TRANSFILETRIGGERSCRIPTPROG */
-};
 
 void install_result_release(InstallResult *r) {
         rpm_package_free(r->pkg);
@@ -411,10 +390,7 @@ static int unpack(RpmUnpacked *u, const char *path) {
                 u->nevra = NULL;
                 return -ENOMEM;
         }
-        for (size_t k = 0; k < ELEMENTSOF(scriptlet_tags) && !u->has_scriptlets; k++) {
-                RpmEntry e;
-                u->has_scriptlets = rpm_header_get(h, scriptlet_tags[k], &e) >= 0;
-        }
+        u->has_scriptlets = header_has_scriptlets(h);
 
         RpmFileList *fi = &u->fi;
         const char *why = NULL;
