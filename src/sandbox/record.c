@@ -1080,6 +1080,8 @@ static int handle(Recorder *r, int listener, const struct seccomp_notif *req) {
 }
 
 int recorder_handle(Recorder *r, int listener) {
+        if (listener < 0)
+                return -EBADF; /* poll() would skip it */
         struct pollfd pfd = { .fd = listener, .events = POLLIN };
         if (poll(&pfd, 1, 0) < 0)
                 return errno == EINTR ? 0 : negative_errno();

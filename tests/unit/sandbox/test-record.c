@@ -369,6 +369,32 @@ static void calls_xattr(void) {
         CHECK(sys(syscall(SYS_setxattr, "/f", "security.big", cap, 65537, 0)) == -E2BIG);
 }
 
+/* What the recorder must leave to the kernel inside the root too: another
+ * file system (a tmpfs mounted inside), files of ids the user namespace does
+ * not map (made when the test runs as root). */
+static void calls_not_ours(void) {
+        struct stat st;
+        CHECK(sys(mount("tmpfs", "/tmpfs", "tmpfs", 0, "mode=0755")) == 0);
+        int fd = open("/tmpfs/x", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        CHECK(fd >= 0);
+        CHECK(sys(chown("/tmpfs/x", 1, 1)) == -EINVAL); /* the kernel: 1 is not mapped */
+        CHECK(sys(fchown(fd, 1, 1)) == -EINVAL);
+        CHECK(sys(chown("/tmpfs/x", 0, 0)) == 0);         /* the kernel: it may */
+        CHECK(sys(mknod("/tmpfs/node", S_IFCHR | 0600, makedev(1, 3))) == -EPERM);
+        CHECK(sys(setxattr("/tmpfs/x", "security.capability", "x", 1, 0)) == -EINVAL);
+        close(fd);
+        CHECK(sys(umount2("/tmpfs", MNT_DETACH)) == 0);
+
+        if (lstat("/foreign", &st) == 0) {
+                CHECK(st.st_uid == 65534); /* not mapped: the overflow id */
+                CHECK(sys(chown("/foreign", 5, 5)) == -EPERM);
+                CHECK(sys(chown("/foreign", (uid_t) -1, (gid_t) -1)) == -EPERM);
+                CHECK(sys(setxattr("/foreign", "security.selinux", "x", 1, 0)) == -EPERM);
+                CHECK(sys(mknod("/fdir/node", S_IFCHR | 0600, makedev(1, 3))) == -EACCES);
+                CHECK(sys(mknod("/fdir-open/node", S_IFCHR | 0600, makedev(1, 3))) == 0);
+        }
+}
+
 static void calls_escaping(int outdir_fd, int outfile_fd) {
         CHECK(sys(chown("/up/outside", 1, 1)) == -ENOENT);
         CHECK(sys(chown("/rel-up/outside", 1, 1)) == -ENOENT);
@@ -414,6 +440,7 @@ static void sandbox_child(int sock) {
         calls_owner(&rep);
         calls_device();
         calls_xattr();
+        calls_not_ours();
         calls_escaping(outdir_fd, outfile_fd);
 
         struct stat st;
@@ -538,6 +565,13 @@ static void check_records(const Recorder *r, const Report *rep) {
         CHECK(device_is(r, "rel-up-node", S_IFCHR | 0600, 1, 9));
         CHECK(!rec(r, "fifo"));
         expected += 7;
+        CHECK(!rec(r, "tmpfs"));
+        if (geteuid() == 0) {
+                CHECK(!rec(r, "foreign"));
+                CHECK(device_is(r, "fdir-open/node", S_IFCHR | 0600, 1, 3));
+                CHECK(lstat(at("fdir/node"), &st) < 0 && errno == ENOENT);
+                expected++;
+        }
 
         const RecordXattr *x = xattr_of(r, "f", "security.capability");
         CHECK(x && !x->removed && x->size == 20 && x->value[3] == 2 && x->value[5] == 0x20);
@@ -607,6 +641,15 @@ static void make_root(void) {
                 put(files[i]);
         for (size_t i = 0; i < ELEMENTSOF(links); i++)
                 CHECK(symlink(links[i][1], at(links[i][0])) == 0);
+        CHECK(mkdir(at("tmpfs"), 0755) == 0);
+        if (geteuid() == 0) {
+                /* Owned by ids the sandbox does not map. */
+                CHECK(mkdir(at("fdir"), 0755) == 0 && mkdir(at("fdir-open"), 0777) == 0);
+                CHECK(chmod(at("fdir-open"), 0777) == 0);
+                put("foreign");
+                CHECK(chown(at("foreign"), 1234, 1234) == 0 && chown(at("fdir"), 1234, 1234) == 0 &&
+                      chown(at("fdir-open"), 1234, 1234) == 0);
+        }
         if (access("/bin/busybox", R_OK) == 0)
                 copy_file("/bin/busybox", at("bin/busybox"), 0755);
 #if defined(__x86_64__)
@@ -649,7 +692,7 @@ static int test_record(void) {
                 /* Serve until the sandbox is gone: its last process reaped,
                  * the listener hangs up. */
                 time_t deadline = time(NULL) + 50;
-                bool exited = false;
+                bool exited = false, hung_up = false;
                 while (time(NULL) < deadline) {
                         struct pollfd p = { .fd = listener, .events = POLLIN };
                         if (poll(&p, 1, 100) > 0 && (p.revents & POLLIN)) {
@@ -660,9 +703,13 @@ static int test_record(void) {
                         }
                         if (!exited && waitpid(pid, &status, WNOHANG) == pid)
                                 exited = true;
-                        if (exited && recorder_handle(rec_, listener) == -ECHILD)
+                        if (exited && recorder_handle(rec_, listener) == -ECHILD) {
+                                hung_up = true;
                                 break;
+                        }
                 }
+                CHECK(hung_up);
+                CHECK(recorder_handle(rec_, -1) == -EBADF);
                 if (!exited) {
                         kill(pid, SIGKILL);
                         waitpid(pid, &status, 0);
