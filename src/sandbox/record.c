@@ -656,17 +656,15 @@ static int proc_absolute(const Recorder *r, const Proc *p, int dirfd, const char
         return 0;
 }
 
-/* The file a call names, opened O_PATH (followed or not), when it is ours. */
-static int proc_path_target(const Recorder *r, const Proc *p, int dirfd, const char *path, bool follow,
-                            int *ret_fd, struct stat *ret_st) {
-        _cleanup_free_ char *abs = NULL;
-        int k = proc_absolute(r, p, dirfd, path, &abs);
-        if (k != 0)
-                return k;
+/* path (inside the root), opened O_PATH with flags, when it is ours: on the
+ * root's file system, reached without a magic link (ELOOP: perhaps one, the
+ * kernel knows). */
+static int open_ours(const Recorder *r, const Proc *p, const char *path, int flags, int *ret_fd,
+                     struct stat *ret_st) {
         _cleanup_close_ int fd = -EBADF;
-        k = open_in_root(p, abs, follow ? 0 : O_NOFOLLOW, 0, &fd);
+        int k = open_in_root(p, path, flags, 0, &fd);
         if (k == -ELOOP)
-                return NOT_OURS; /* a magic link perhaps: the kernel knows */
+                return NOT_OURS;
         if (k < 0)
                 return k;
         struct stat st;
@@ -677,6 +675,16 @@ static int proc_path_target(const Recorder *r, const Proc *p, int dirfd, const c
         *ret_fd = TAKE_FD(fd);
         *ret_st = st;
         return 0;
+}
+
+/* The file a call names, opened O_PATH (followed or not), when it is ours. */
+static int proc_path_target(const Recorder *r, const Proc *p, int dirfd, const char *path, bool follow,
+                            int *ret_fd, struct stat *ret_st) {
+        _cleanup_free_ char *abs = NULL;
+        int k = proc_absolute(r, p, dirfd, path, &abs);
+        if (k != 0)
+                return k;
+        return open_ours(r, p, abs, follow ? 0 : O_NOFOLLOW, ret_fd, ret_st);
 }
 
 /* ---- the calls ---------------------------------------------------------------- */
@@ -832,16 +840,10 @@ static int device_parent(const Recorder *r, const Proc *p, const Call *c, const 
         if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
                 return -EEXIST;
         *slash = 0;
-        k = open_in_root(p, slash == abs ? "/" : abs, O_DIRECTORY, 0, &fd);
-        if (k == -ELOOP)
-                return NOT_OURS;
-        if (k < 0)
-                return k;
         struct stat st;
-        if (fstat(fd, &st) < 0)
-                return negative_errno();
-        if (st.st_dev != r->root_dev)
-                return NOT_OURS;
+        k = open_ours(r, p, slash == abs ? "/" : abs, O_DIRECTORY, &fd, &st);
+        if (k != 0)
+                return k;
         if (!proc_maps_owner(p, &st, NULL, NULL) && (st.st_mode & (S_IWOTH | S_IXOTH)) != (S_IWOTH | S_IXOTH))
                 return -EACCES;
         *ret_dir = TAKE_FD(fd);
