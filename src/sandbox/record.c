@@ -595,13 +595,14 @@ static int proc_fd_target(const Recorder *r, const Proc *p, int fd, int *ret_fd,
                 return -ENOTDIR;
         if (ret_path && st.st_nlink == 0)
                 return -ENOENT; /* nothing is found in, or made in, a removed directory */
-        if (st.st_dev != r->root_dev)
+        /* A directory only leads to the target, which is checked itself. */
+        if (!ret_path && st.st_dev != r->root_dev)
                 return NOT_OURS;
 
         _cleanup_free_ char *inside_copy = NULL;
+        /* An unlinked file (O_TMPFILE, or removed since) has no path to
+         * check: on the root's file system is all there is. */
         if (st.st_nlink > 0 || ret_path) {
-                /* Unlinked (O_TMPFILE, or removed since) it has no path to
-                 * check: on the root's file system is all there is. */
                 char root_path[PATH_MAX], path[PATH_MAX];
                 int k = proc_readlink(p, "root", root_path);
                 if (k < 0)

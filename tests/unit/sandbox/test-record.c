@@ -383,6 +383,11 @@ static void calls_not_ours(void) {
         CHECK(sys(mknod("/tmpfs/node", S_IFCHR | 0600, makedev(1, 3))) == -EPERM);
         CHECK(sys(setxattr("/tmpfs/x", "security.capability", "x", 1, 0)) == -EINVAL);
         close(fd);
+        /* From a working directory there, a path back into the root's is ours. */
+        CHECK(sys(chdir("/tmpfs")) == 0);
+        CHECK(sys(chown("../g7", 50, 51)) == 0);
+        CHECK(sys(chown("x", 52, 52)) == -EINVAL);
+        CHECK(sys(chdir("/")) == 0);
         CHECK(sys(umount2("/tmpfs", MNT_DETACH)) == 0);
 
         if (lstat("/foreign", &st) == 0) {
@@ -547,6 +552,7 @@ static void check_records(const Recorder *r, const Report *rep) {
         OWNER("g3", 27, 28);
         OWNER("g4", 29, 30);
         OWNER("g6", 33, 34);
+        OWNER("g7", 50, 51);
         OWNER("dir", 35, 36);
         const RecordEntry *e = recorder_find(r, rep->tmpfile_dev, rep->tmpfile_ino);
         CHECK(e && e->has_owner && e->uid == 37 && e->gid == 38);
@@ -627,7 +633,7 @@ static void check_records(const Recorder *r, const Report *rep) {
 
 static void make_root(void) {
         static const char *const dirs[] = { "", "etc", "dir", "bin", "bb" };
-        static const char *const files[] = { "f", "g", "g2", "g3", "g4", "g5", "g6", "h", "t2", "lnf-target", "fc",
+        static const char *const files[] = { "f", "g", "g2", "g3", "g4", "g5", "g6", "g7", "h", "t2", "lnf-target", "fc",
                                              "fx", "dir/sub", "dir/x", "dir/rel", "etc/passwd", "etc/shadow",
                                              "bb/f", "bb/t", "bb/rel", "c32", "c16", "c32at", "^outside",
                                              "^outdir/inner" };
