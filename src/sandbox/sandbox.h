@@ -74,7 +74,8 @@ typedef struct SandboxOptions {
  * namespaces and which sysctl says so, or that no binfmt_misc handler runs
  * aarch64 programs on this x86_64 machine:
  * -EPERM: namespaces refused; -ENOEXEC: architecture; -ENOENT: no root;
- * -ENOMEM, -errno. */
+ * -ENOMEM, -errno. The sandbox dies with the thread that started it (its
+ * parent-death signal is per thread): start it in one that outlives it. */
 int sandbox_start(const SandboxOptions *o, Sandbox **ret, char **ret_error);
 /* Kills everything in the sandbox and waits for it; the recorder's findings
  * go with it. NULL is fine. */
