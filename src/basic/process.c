@@ -42,12 +42,12 @@ static char *find_program(const char *name, char *const *envp) {
         return NULL;
 }
 
-/* In the child: maps our uid and gid to root in the new user namespace, so
+/* Maps our uid and gid to root in the new user namespace (process.h), so
  * that a build sees what a build as root sees: files (the spec, its
  * sources, what it installs) owned by root, whose names rpm records (a
  * source RPM keeps its files' owners). Nothing else is mapped: the child
  * holds no privilege over anything outside. */
-static int child_map_ids(uid_t uid, gid_t gid) {
+int process_map_ids(uid_t uid, gid_t gid) {
         char buf[64];
         int fd = open("/proc/self/setgroups", O_WRONLY | O_CLOEXEC);
         if (fd >= 0) {
@@ -57,19 +57,19 @@ static int child_map_ids(uid_t uid, gid_t gid) {
         int n = snprintf(buf, sizeof buf, "0 %u 1", (unsigned) uid);
         fd = open("/proc/self/uid_map", O_WRONLY | O_CLOEXEC);
         if (fd < 0 || write(fd, buf, (size_t) n) != n)
-                return -1;
+                return negative_errno();
         close(fd);
         n = snprintf(buf, sizeof buf, "0 %u 1", (unsigned) gid);
         fd = open("/proc/self/gid_map", O_WRONLY | O_CLOEXEC);
         if (fd < 0 || write(fd, buf, (size_t) n) != n)
-                return -1;
+                return negative_errno();
         close(fd);
         return 0;
 }
 
 /* A read-only remount of a bind keeps the flags the source was mounted with:
  * inside a user namespace the kernel refuses to clear them (they are locked). */
-static unsigned long kept_mount_flags(const char *path) {
+unsigned long process_kept_mount_flags(const char *path) {
         struct statfs sf;
         unsigned long f = 0;
         if (statfs(path, &sf) < 0)
@@ -108,12 +108,12 @@ static int child_isolate(const ProcessOptions *o, uid_t uid, gid_t gid, bool *re
                 *ret_pidns = true;
         else if (unshare(CLONE_NEWUSER | flags | CLONE_NEWPID) == 0) {
                 *ret_pidns = true;
-                if (child_map_ids(uid, gid) < 0)
+                if (process_map_ids(uid, gid) < 0)
                         return EPERM;
         } else if (unshare(flags) < 0) {
                 /* A kernel or sandbox without PID namespaces: the process
                  * group is what stops the build's processes then. */
-                if (unshare(CLONE_NEWUSER | flags) < 0 || child_map_ids(uid, gid) < 0)
+                if (unshare(CLONE_NEWUSER | flags) < 0 || process_map_ids(uid, gid) < 0)
                         return EPERM;
         }
         if (o->n_binds == 0)
@@ -126,7 +126,7 @@ static int child_isolate(const ProcessOptions *o, uid_t uid, gid_t gid, bool *re
                 if (mount(b->source, b->target, NULL, MS_BIND | MS_REC, NULL) < 0)
                         return errno;
                 if (b->read_only && mount(NULL, b->target, NULL,
-                                          MS_REMOUNT | MS_BIND | MS_RDONLY | kept_mount_flags(b->target), NULL) < 0)
+                                          MS_REMOUNT | MS_BIND | MS_RDONLY | process_kept_mount_flags(b->target), NULL) < 0)
                         return errno;
         }
         return 0;
@@ -136,13 +136,7 @@ static int status_code(int status) {
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* In the child, with a new PID namespace made: forks the namespace's first
- * process, which runs the program as its child and exits with its status
- * (ending the namespace and whatever is left in it); this process waits for
- * it and, on SIGTERM (run.c, a signal to slipway), kills it and waits until
- * the namespace is gone. Returns only in the namespace's first process's
- * child, which is to exec the program. */
-static void child_pidns(int errfd) {
+int process_pidns_fork(int parent_fd) {
         sigset_t set;
         int lifeline[2];
 
@@ -150,38 +144,26 @@ static void child_pidns(int errfd) {
         sigaddset(&set, SIGTERM);
         sigaddset(&set, SIGCHLD);
         if (pipe2(lifeline, O_CLOEXEC) < 0 || sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-                _exit(127);
+                return negative_errno();
         pid_t init = fork();
         if (init < 0)
-                _exit(127);
+                return negative_errno();
         if (init == 0) {
-                /* PID 1 of the namespace: dies with its parent, also if the
-                 * parent died before this prctl (the pipe's last writer is gone). */
+                /* Dies with its parent, also if the parent died before this
+                 * prctl (the pipe's last writer is gone then; getppid() is 0
+                 * in a new PID namespace). */
                 close(lifeline[1]);
                 if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
                         _exit(127);
                 struct pollfd pfd = { .fd = lifeline[0], .events = POLLIN };
                 if (poll(&pfd, 1, 0) != 0)
                         _exit(127);
-                sigemptyset(&set);
-                (void) sigprocmask(SIG_SETMASK, &set, NULL);
-                pid_t prog = fork();
-                if (prog < 0)
-                        _exit(127);
-                if (prog == 0)
-                        return;
-                close(errfd);
-                int status;
-                for (;;) {
-                        pid_t w = wait(&status);
-                        if (w == prog)
-                                _exit(status_code(status));
-                        if (w < 0 && errno != EINTR)
-                                _exit(127);
-                }
+                close(lifeline[0]);
+                return 0;
         }
         close(lifeline[0]);
-        close(errfd);
+        if (parent_fd >= 0)
+                close(parent_fd);
         for (;;) {
                 siginfo_t si;
                 int status;
@@ -194,6 +176,33 @@ static void child_pidns(int errfd) {
                 }
                 if (sig == SIGCHLD && waitpid(init, &status, WNOHANG) == init)
                         _exit(status_code(status));
+        }
+}
+
+/* In the child, with a new PID namespace made: the namespace's first
+ * process (process_pidns_fork()) runs the program as its child and exits
+ * with its status, ending the namespace and whatever is left in it.
+ * Returns only in that child, which is to exec the program. */
+static void child_pidns(int errfd) {
+        sigset_t none;
+
+        if (process_pidns_fork(errfd) < 0)
+                _exit(127);
+        sigemptyset(&none);
+        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+        pid_t prog = fork();
+        if (prog < 0)
+                _exit(127);
+        if (prog == 0)
+                return;
+        close(errfd);
+        int status;
+        for (;;) {
+                pid_t w = wait(&status);
+                if (w == prog)
+                        _exit(status_code(status));
+                if (w < 0 && errno != EINTR)
+                        _exit(127);
         }
 }
 

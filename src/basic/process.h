@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* A bind mount made in the child's own mount namespace. */
 typedef struct ProcessBind {
@@ -35,3 +36,22 @@ typedef struct ProcessOptions {
  * Returns -errno when the program could not be started (-ENOENT: not found;
  * -EPERM: the kernel refused a namespace or one of the binds). */
 int process_run(const ProcessOptions *o, char **ret_output, int *ret_status);
+
+/* For children that make namespaces themselves (also the sandbox's): only
+ * system calls, safe after fork() of a threaded process. */
+/* In a process that has just made a new user namespace: maps uid and gid
+ * (its own, read before) to 0 there, and denies setgroups. -errno. */
+int process_map_ids(uid_t uid, gid_t gid);
+/* In a process that has just unshared a PID namespace: forks the
+ * namespace's first process and returns 0 in it (SIGTERM and SIGCHLD
+ * blocked, as here), which dies with this process (PR_SET_PDEATHSIG, also
+ * if this one died before it was set). Here it never returns: it closes
+ * parent_fd (if >= 0: what only the namespace is to hold), waits, and exits
+ * with the first process's status, or on SIGTERM (run.c's cleanup: register
+ * this process with pidns) kills it, waits until the namespace is gone and
+ * exits with 128 + SIGTERM. -errno if nothing was forked. */
+int process_pidns_fork(int parent_fd);
+/* The MS_NOSUID, MS_NODEV, MS_NOEXEC and atime flags of the mount path is
+ * on, which a read-only remount of a bind must keep: inside a user
+ * namespace the kernel refuses to clear them. */
+unsigned long process_kept_mount_flags(const char *path);

@@ -15,6 +15,11 @@
  * user: root gets no more than the one id either (so outputs do not depend
  * on who runs slipway).
  *
+ * The root gets directories /proc (mode 0555) and /dev (0755) if it has
+ * none, as mount points; they stay there after sandbox_stop() (what to do
+ * with them is the caller's business). /proc or /dev that is not a
+ * directory (a symbolic link) is refused.
+ *
  * sandbox_start() makes the namespaces and mounts once and leaves one
  * process in them (the sandbox's init, PID 1 of its namespace); every
  * sandbox_run() is a child of that init, so a run costs a fork and an exec,
@@ -42,7 +47,9 @@ typedef struct Sandbox Sandbox;
  * init, inside the root, with standard input, output and error set up as for
  * a program, and the seccomp filter in place. Its return value is the exit
  * status. The function runs in a forked process: it may do anything a
- * program may (and should _exit nothing itself). */
+ * program may (and should _exit nothing itself). stdin, stdout and stderr
+ * are new streams on descriptors 0, 1 and 2 (stdout is flushed when the
+ * function returns), and environ is envp. */
 typedef struct SandboxFunction {
         const char *name;
         int (*fn)(int argc, char **argv, char **envp);
@@ -67,7 +74,8 @@ typedef struct SandboxOptions {
  * namespaces and which sysctl says so, or that no binfmt_misc handler runs
  * aarch64 programs on this x86_64 machine:
  * -EPERM: namespaces refused; -ENOEXEC: architecture; -ENOENT: no root;
- * -ENOMEM, -errno. */
+ * -ENOMEM, -errno. The sandbox dies with the thread that started it (its
+ * parent-death signal is per thread): start it in one that outlives it. */
 int sandbox_start(const SandboxOptions *o, Sandbox **ret, char **ret_error);
 /* Kills everything in the sandbox and waits for it; the recorder's findings
  * go with it. NULL is fine. */
