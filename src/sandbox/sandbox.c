@@ -115,9 +115,15 @@ typedef struct Reply {
 } Reply;
 
 /* slipway -> init, with the descriptors: the request memfd, the output
- * pipe's write end, and the input memfd if there is input. */
+ * pipe's write end, the input memfd if there is input, and the script memfd
+ * if there is a script (SandboxCommand.script). */
+enum {
+        REQUEST_INPUT = 1 << 0,
+        REQUEST_SCRIPT = 1 << 1,
+};
 typedef struct Request {
         uint32_t timeout_sec;
+        uint32_t flags; /* REQUEST_* */
 } Request;
 
 /* A run's process -> init, before exec. */
@@ -308,16 +314,16 @@ static int arch_check(const SandboxOptions *o, bool *ret_linux32, char **ret_msg
 
 /* ---- messages on the socket --------------------------------------------------- */
 
-/* Sends msg with up to 3 descriptors (fds[i] < 0 ends the list). */
+/* Sends msg with up to 4 descriptors. */
 static int send_msg(int sock, const void *msg, size_t size, const int *fds, size_t n_fds) {
         union {
-                char buf[CMSG_SPACE(3 * sizeof(int))];
+                char buf[CMSG_SPACE(4 * sizeof(int))];
                 struct cmsghdr align;
         } control = {};
         struct iovec iov = { .iov_base = (void *) msg, .iov_len = size };
         struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-        assert(n_fds <= 3);
+        assert(n_fds <= 4);
         if (n_fds > 0) {
                 mh.msg_control = control.buf;
                 mh.msg_controllen = CMSG_SPACE(n_fds * sizeof(int));
@@ -344,7 +350,7 @@ static int send_msg(int sock, const void *msg, size_t size, const int *fds, size
  * size. */
 static int recv_msg(int sock, void *msg, size_t size, int *fds, size_t max_fds, size_t *ret_n_fds) {
         union {
-                char buf[CMSG_SPACE(3 * sizeof(int))];
+                char buf[CMSG_SPACE(4 * sizeof(int))];
                 struct cmsghdr align;
         } control;
         struct iovec iov = { .iov_base = msg, .iov_len = size };
@@ -352,7 +358,7 @@ static int recv_msg(int sock, void *msg, size_t size, int *fds, size_t max_fds, 
         ssize_t n;
         size_t got = 0;
 
-        assert(max_fds <= 3);
+        assert(max_fds <= 4);
         if (max_fds > 0) {
                 mh.msg_control = control.buf;
                 mh.msg_controllen = CMSG_SPACE(max_fds * sizeof(int));
@@ -612,8 +618,9 @@ static int request_parse(const char *p, size_t n, const char **ret_cwd, const ch
         return 0;
 }
 
-/* A run's process: never returns. fds: request, output, input or -1. */
-static _Noreturn void run_process(const SandboxOptions *o, const int fds[3], int errfd) {
+/* A run's process: never returns. fds: request, output, input or -1,
+ * script or -1. */
+static _Noreturn void run_process(const SandboxOptions *o, const int fds[4], int errfd) {
         sigset_t none;
         struct stat st;
         const char *cwd = NULL, *function = NULL;
@@ -635,11 +642,20 @@ static _Noreturn void run_process(const SandboxOptions *o, const int fds[3], int
         if (in < 0 || dup2(in, STDIN_FILENO) < 0 || dup2(fds[1], STDOUT_FILENO) < 0 ||
             dup2(fds[1], STDERR_FILENO) < 0)
                 run_fail(errfd, STAGE_RUN_SETUP, errno);
-        /* Only 0, 1, 2 and the error pipe (close-on-exec) stay. */
-        if (errfd != 3 && dup3(errfd, 3, O_CLOEXEC) < 0)
+        /* Only 0, 1, 2, the script on 3 (kept across exec: the interpreter
+         * opens /dev/fd/3) and the error pipe (close-on-exec) stay. Both go
+         * above 4 first, so neither is overwritten by the other. */
+        if ((errfd = fcntl(errfd, F_DUPFD_CLOEXEC, 5)) < 0)
+                _exit(127);
+        int script = fds[3] >= 0 ? fcntl(fds[3], F_DUPFD_CLOEXEC, 5) : -1;
+        if (fds[3] >= 0 && (script < 0 || dup2(script, 3) < 0))
                 run_fail(errfd, STAGE_RUN_SETUP, errno);
-        errfd = 3;
-        (void) close_range(4, ~0U, 0);
+        if (dup3(errfd, 4, O_CLOEXEC) < 0)
+                run_fail(errfd, STAGE_RUN_SETUP, errno);
+        errfd = 4;
+        if (fds[3] < 0)
+                (void) close(3);
+        (void) close_range(5, ~0U, 0);
         if (chdir(cwd) < 0)
                 run_fail(errfd, STAGE_CWD, errno);
 
@@ -725,7 +741,7 @@ static void init_wait(pid_t pid, uint64_t deadline, Reply *rep) {
 }
 
 /* One run, in init (SIGCHLD blocked): fds as in run_process(), closed here. */
-static Reply init_run(const SandboxOptions *o, const Request *req, int fds[3]) {
+static Reply init_run(const SandboxOptions *o, const Request *req, int fds[4]) {
         Reply rep = {};
         int errpipe[2] = { -EBADF, -EBADF };
         pid_t pid = -1;
@@ -739,7 +755,7 @@ static Reply init_run(const SandboxOptions *o, const Request *req, int fds[3]) {
         if (pid < 0)
                 rep = (Reply) { .stage = STAGE_RUN_SETUP, .error = errno };
         (void) close_fd(errpipe[1]);
-        for (size_t i = 0; i < 3; i++)
+        for (size_t i = 0; i < 4; i++)
                 (void) close_fd(fds[i]);
         if (pid < 0) {
                 (void) close_fd(errpipe[0]);
@@ -797,19 +813,28 @@ static _Noreturn void init_main(const SandboxOptions *o, int sock, bool linux32)
 
         for (;;) {
                 Request req;
-                int fds[3] = { -EBADF, -EBADF, -EBADF };
+                int got[4] = { -EBADF, -EBADF, -EBADF, -EBADF };
                 size_t n_fds;
                 Reply rep;
 
-                r = recv_msg(sock, &req, sizeof req, fds, 3, &n_fds);
+                r = recv_msg(sock, &req, sizeof req, got, 4, &n_fds);
                 if (r == 0 || (r < 0 && r != -EPROTO))
                         _exit(0); /* slipway is done with us */
-                if (r < 0 || n_fds < 2) {
+                size_t want = 2 + !!(req.flags & REQUEST_INPUT) + !!(req.flags & REQUEST_SCRIPT);
+                if (r < 0 || n_fds != want) {
                         for (size_t i = 0; i < n_fds; i++)
-                                close(fds[i]);
+                                close(got[i]);
                         rep = (Reply) { .stage = STAGE_REQUEST, .error = EPROTO };
-                } else
+                } else {
+                        /* request, output, input or none, script or none */
+                        size_t k = 2;
+                        int fds[4] = { got[0], got[1], -EBADF, -EBADF };
+                        if (req.flags & REQUEST_INPUT)
+                                fds[2] = got[k++];
+                        if (req.flags & REQUEST_SCRIPT)
+                                fds[3] = got[k++];
                         rep = init_run(o, &req, fds);
+                }
                 if (send_msg(sock, &rep, sizeof rep, NULL, 0) < 0)
                         _exit(0);
         }
@@ -1156,7 +1181,7 @@ static int sandbox_died(Sandbox *s, char **ret_msg) {
 
 static int run(Sandbox *s, const SandboxCommand *c, SandboxResult *ret, char **ret_msg) {
         _cleanup_strbuf_ StrBuf out = STRBUF_INIT;
-        _cleanup_close_ int req_fd = -EBADF, in_fd = -EBADF, out_r = -EBADF, out_w = -EBADF;
+        _cleanup_close_ int req_fd = -EBADF, in_fd = -EBADF, script_fd = -EBADF, out_r = -EBADF, out_w = -EBADF;
         size_t max = c->output_max ? c->output_max : OUTPUT_MAX_DEFAULT;
         bool truncated = false, have_reply = false, eof = false;
         Reply rep = {};
@@ -1176,14 +1201,28 @@ static int run(Sandbox *s, const SandboxCommand *c, SandboxResult *ret, char **r
                 if (in_fd < 0)
                         return in_fd;
         }
+        if (c->script) {
+                script_fd = memfd_with("sandbox-script", c->script, c->script_size);
+                if (script_fd < 0)
+                        return script_fd;
+        }
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return negative_errno();
         out_r = pipefd[0];
         out_w = pipefd[1];
 
         Request req = { .timeout_sec = c->timeout_sec };
-        int fds[3] = { req_fd, out_w, in_fd };
-        r = send_msg(s->sock, &req, sizeof req, fds, in_fd >= 0 ? 3 : 2);
+        int fds[4] = { req_fd, out_w };
+        size_t n_fds = 2;
+        if (in_fd >= 0) {
+                req.flags |= REQUEST_INPUT;
+                fds[n_fds++] = in_fd;
+        }
+        if (script_fd >= 0) {
+                req.flags |= REQUEST_SCRIPT;
+                fds[n_fds++] = script_fd;
+        }
+        r = send_msg(s->sock, &req, sizeof req, fds, n_fds);
         if (r == -EPIPE || r == -ECONNRESET)
                 return sandbox_died(s, ret_msg);
         if (r < 0)

@@ -263,6 +263,16 @@ static void test_run_basics(Sandbox *s) {
         CHECK(res.output == NULL);
         CHECK(output_is(s, (const char *const[]) { "/bin/cat", NULL }, 0, ""));
 
+        /* A script on descriptor 3, as a scriptlet's body reaches its
+         * interpreter; with input too; without one, 3 is closed. */
+        c = (SandboxCommand) { .argv = (char *const[]) { "/bin/sh", "/dev/fd/3", "a", "b", NULL },
+                               .envp = default_env, .script = "echo \"script $1 $2\"; cat\n", .script_size = 24,
+                               .input = "in\n", .input_size = 3 };
+        CHECK(sandbox_run(s, &c, &res, NULL) == 0 && res.status == 0 && strcmp(res.output, "script a b\nin\n") == 0);
+        sandbox_result_release(&res);
+        CHECK(output_is(s, (const char *const[]) { "/bin/sh", "-c", "test -e /proc/self/fd/3 || echo closed", NULL }, 0,
+                        "closed\n"));
+
         /* The environment is exactly envp; cwd. */
         c = (SandboxCommand) { .argv = (char *const[]) { "/bin/env", NULL },
                                .envp = (char *const[]) { "A=1", "B=two words", NULL } };
