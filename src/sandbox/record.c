@@ -818,6 +818,8 @@ static int handle_owner(Recorder *r, const Proc *p, const Call *c) {
         e->e.has_owner = true;
         e->e.uid = c->uid != UINT32_MAX ? c->uid : uid;
         e->e.gid = c->gid != UINT32_MAX ? c->gid : gid;
+        e->e.uid_set |= c->uid != UINT32_MAX;
+        e->e.gid_set |= c->gid != UINT32_MAX;
         return 0;
 }
 

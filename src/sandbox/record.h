@@ -48,6 +48,10 @@ typedef struct RecordEntry {
         ino_t ino;
         bool has_owner;         /* chowned: uid and gid are what the image gets */
         uint32_t uid, gid;
+        /* Which halves a chown set (not -1): a half never set is the file's
+         * apparent owner here (0), and whoever knows the file's real owner
+         * (the tree) should keep that instead. */
+        bool uid_set, gid_set;
         bool is_device;         /* made by mknod: the node the image gets */
         uint32_t mode;          /* with is_device: S_IFCHR or S_IFBLK | permission bits as asked */
         uint32_t rdev_major, rdev_minor;
