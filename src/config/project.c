@@ -380,6 +380,21 @@ static const Schema image_file_schema = {
         .finish = file_spec_finish,
 };
 
+static const SchemaField component_scripts_fields[] = {
+        FIELD("pretrans", SCHEMA_STRING, ComponentScripts, pretrans, .non_empty = true),
+        FIELD("pre", SCHEMA_STRING, ComponentScripts, pre, .non_empty = true),
+        FIELD("post", SCHEMA_STRING, ComponentScripts, post, .non_empty = true),
+        FIELD("preun", SCHEMA_STRING, ComponentScripts, preun, .non_empty = true),
+        FIELD("postun", SCHEMA_STRING, ComponentScripts, postun, .non_empty = true),
+        FIELD("posttrans", SCHEMA_STRING, ComponentScripts, posttrans, .non_empty = true),
+        {},
+};
+static const Schema component_scripts_schema = {
+        .what = "scripts",
+        .size = sizeof(ComponentScripts),
+        .fields = component_scripts_fields,
+};
+
 static const SchemaField component_fields[] = {
         FIELD("spec", SCHEMA_STRING, Component, spec, .non_empty = true),
         FIELD("defines", SCHEMA_STRING_MAP, Component, defines),
@@ -397,6 +412,7 @@ static const SchemaField component_fields[] = {
         FIELD("conflicts", SCHEMA_STRING_ARRAY, Component, conflicts, .check = check_dependency),
         FIELD("obsoletes", SCHEMA_STRING_ARRAY, Component, obsoletes, .check = check_dependency),
         FIELD("files", SCHEMA_TABLE_ARRAY, Component, files, .sub = &component_file_schema),
+        FIELD("scripts", SCHEMA_TABLE, Component, scripts, .sub = &component_scripts_schema),
         FIELD("payload", SCHEMA_STRING, Component, payload, .check = rpm_payload_check),
         {},
 };
@@ -540,7 +556,7 @@ const char *component_payload(const Project *p, const Component *c) {
 static void component_finish(void *obj, Diagnostics *d) {
         static const char *const native_only[] = { "epoch", "version", "release", "summary", "description", "license",
                                                     "url", "arch", "requires", "provides", "conflicts", "obsoletes",
-                                                    "files", NULL };
+                                                    "files", "scripts", NULL };
         Component *c = obj;
         const char *path = c->obj.path;
 

@@ -157,6 +157,13 @@ typedef struct FileSpecArray {
         size_t n;
 } FileSpecArray;
 
+/* [components.NAME.scripts] of a native component, one /bin/sh body a
+ * scriptlet (RpmScriptSlot order). */
+typedef struct ComponentScripts {
+        CfgObject obj;
+        char *pretrans, *pre, *post, *preun, *postun, *posttrans;
+} ComponentScripts;
+
 typedef struct Component {
         CfgObject obj;
         char *name;
@@ -181,6 +188,7 @@ typedef struct Component {
         FileSpecArray files;
         /* both kinds */
         char *payload; /* rpm's %_binary_payload; NULL: the project's */
+        ComponentScripts scripts; /* native: scriptlet bodies (/bin/sh), NULL for none */
 } Component;
 
 typedef struct Partition {

@@ -68,6 +68,18 @@ const char *rpm_payload_check(const char *s);
  * rpm_payload_check() refuses it. */
 int rpm_payload_parse(const char *s, RpmPayload *ret);
 
+/* The scriptlets a package written by slipway may carry: /bin/sh bodies. */
+typedef enum RpmScriptSlot {
+        RPM_SCRIPT_PRETRANS,
+        RPM_SCRIPT_PRE,
+        RPM_SCRIPT_POST,
+        RPM_SCRIPT_PREUN,
+        RPM_SCRIPT_POSTUN,
+        RPM_SCRIPT_POSTTRANS,
+        _RPM_SCRIPT_SLOT_MAX,
+        _RPM_SCRIPT_SLOT_INVALID = -EINVAL,
+} RpmScriptSlot;
+
 typedef struct RpmPackageSpec {
         const char *name;
         bool has_epoch;
@@ -92,6 +104,10 @@ typedef struct RpmPackageSpec {
         size_t n_obsoletes;
         RpmFile *files; /* sorted by the writer */
         size_t n_files;
+        /* Scriptlet bodies run by /bin/sh, NULL for none: written as
+         * rpmbuild writes "%post" with a body (the script and its *PROG tag,
+         * and a Requires(post) of /bin/sh). */
+        const char *scripts[_RPM_SCRIPT_SLOT_MAX];
         RpmPayload payload; /* zeroed: RPM_PAYLOAD_DEFAULT */
         unsigned threads;   /* compression workers (zstd); 0 counts as 1 */
 } RpmPackageSpec;

@@ -453,6 +453,19 @@ static int add_dep_array(DepList *l, const RpmDep *d, size_t n) {
         return 0;
 }
 
+/* rpm's tags for each scriptlet and the RPMSENSE_SCRIPT_* bit of its
+ * interpreter's requirement (rpmtag.h, rpmds.h). */
+static const struct {
+        uint32_t body_tag, prog_tag, sense;
+} script_slots[_RPM_SCRIPT_SLOT_MAX] = {
+        [RPM_SCRIPT_PRETRANS] = { RPMTAG_PRETRANS, RPMTAG_PRETRANSPROG, RPMSENSE_PRETRANS },
+        [RPM_SCRIPT_PRE] = { RPMTAG_PREIN, RPMTAG_PREINPROG, RPMSENSE_SCRIPT_PRE },
+        [RPM_SCRIPT_POST] = { RPMTAG_POSTIN, RPMTAG_POSTINPROG, RPMSENSE_SCRIPT_POST },
+        [RPM_SCRIPT_PREUN] = { RPMTAG_PREUN, RPMTAG_PREUNPROG, RPMSENSE_SCRIPT_PREUN },
+        [RPM_SCRIPT_POSTUN] = { RPMTAG_POSTUN, RPMTAG_POSTUNPROG, RPMSENSE_SCRIPT_POSTUN },
+        [RPM_SCRIPT_POSTTRANS] = { RPMTAG_POSTTRANS, RPMTAG_POSTTRANSPROG, RPMSENSE_POSTTRANS },
+};
+
 int rpm_package_write(RpmPackageSpec *s, const char *path, const char **ret_bad_file) {
         _cleanup_(rpm_header_builder_freep) RpmHeaderBuilder *b = NULL, *sb = NULL;
         _cleanup_free_ uint64_t *sizes = NULL;
@@ -535,6 +548,11 @@ int rpm_package_write(RpmPackageSpec *s, const char *path, const char **ret_bad_
                 total += sizes[i];
         }
         r = add_dep_array(&requires, s->requires, s->n_requires);
+        /* rpmbuild's Requires(pre), (post), ... of the interpreter
+         * (RPMSENSE_INTERP with the scriptlet's RPMSENSE_SCRIPT_* bit). */
+        for (size_t i = 0; r >= 0 && i < _RPM_SCRIPT_SLOT_MAX; i++)
+                if (s->scripts[i])
+                        r = deplist_add(&requires, "/bin/sh", RPMSENSE_INTERP | script_slots[i].sense, "");
         if (r >= 0)
                 r = add_dep_array(&provides, s->provides, s->n_provides);
         if (r >= 0)
@@ -704,6 +722,13 @@ int rpm_package_write(RpmPackageSpec *s, const char *path, const char **ret_bad_
                 r = add_deps(b, &obsoletes, RPMTAG_OBSOLETENAME, RPMTAG_OBSOLETEFLAGS, RPMTAG_OBSOLETEVERSION);
         if (r < 0)
                 return r;
+
+        for (size_t i = 0; i < _RPM_SCRIPT_SLOT_MAX; i++)
+                if (s->scripts[i]) {
+                        const char *prog[] = { "/bin/sh" };
+                        rpm_header_add_string(b, script_slots[i].body_tag, s->scripts[i]);
+                        rpm_header_add_strings(b, script_slots[i].prog_tag, prog, 1);
+                }
 
         rpm_header_add_string(b, RPMTAG_PAYLOADFORMAT, "cpio");
         /* As rpmbuild writes them for %_binary_payload: the compressor's
