@@ -3,7 +3,10 @@
 /* libFuzzer target: RPM package files (lead, signature header, main header)
  * as slipway reads them from repositories and users. Every getter is run over
  * every entry so bounds are exercised, not just the structure checks; the
- * file list decoder and the dependency grammar see every header and string. */
+ * file list decoder and the dependency grammar see every header and string;
+ * the scriptlet planner reads its scriptlets, triggers and file triggers as
+ * an image's transaction would (installed twice: an upgrade, so its erase
+ * side is planned too). */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +17,7 @@
 #include "rpm/dep.h"
 #include "rpm/files.h"
 #include "rpm/package.h"
+#include "script/plan.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -49,6 +53,20 @@ static void walk(const RpmHeader *h) {
                 for (size_t i = 0; i < fl.n; i++)
                         (void) strlen(fl.files[i].path);
                 rpm_file_list_release(&fl);
+        }
+        /* Its scriptlets, triggers and file triggers, as compose plans them:
+         * a fresh install, and an upgrade of an installed copy of itself. */
+        PlanPackage pk = { .header = h };
+        PlanElement el = { .op = PLAN_INSTALL, .package = 0 };
+        for (int up = 0; up < 2; up++) {
+                PlanInput in = { .installed = up ? &pk : NULL, .n_installed = up ? 1 : 0, .packages = &pk,
+                                 .n_packages = 1, .elements = &el, .n_elements = 1 };
+                Plan plan = {};
+                char *err = NULL;
+                (void) header_has_scriptlets(h);
+                if (plan_build(&in, &plan, &err) >= 0)
+                        plan_release(&plan);
+                free(err);
         }
 }
 

@@ -198,6 +198,9 @@ static void print_image(const json_t *ji) {
                json_array_size(json_object_get(ji, "packages")),
                json_array_size(json_object_get(ji, "packages")) == 1 ? "" : "s",
                (long long) json_integer_value(json_object_get(ji, "nodes")));
+        long long run = (long long) json_integer_value(json_object_get(ji, "scriptlets_run"));
+        if (run > 0)
+                printf(", %lld scriptlet%s run", run, run == 1 ? "" : "s");
         if (json_is_string(json_object_get(ji, "selinux_policy")))
                 printf(", %lld labelled (SELinux policy %s)",
                        (long long) json_integer_value(json_object_get(ji, "labelled")),
@@ -333,8 +336,9 @@ int verb_image(const Context *ctx, int argc, char **argv) {
                                                             cli_json_string(outs[k].path2), "size",
                                                             (json_int_t) outs[k].size));
                 image_outputs_free(outs, n_outs);
-                json_t *ji = json_pack("{s:s, s:o, s:o, s:I, s:o, s:I, s:o}", "name", im->name, "packages",
-                                       strv_json(res.packages, res.n_packages), "scriptlets_not_run",
+                json_t *ji = json_pack("{s:s, s:o, s:I, s:o, s:I, s:o, s:I, s:o}", "name", im->name, "packages",
+                                       strv_json(res.packages, res.n_packages), "scriptlets_run",
+                                       (json_int_t) res.n_scriptlets_run, "scriptlets_not_run",
                                        strv_json(res.scriptlets, res.n_scriptlets), "nodes", (json_int_t) n_nodes,
                                        "selinux_policy", cli_json_string(res.selinux_policy), "labelled",
                                        (json_int_t) res.n_labelled, "outputs", jo);

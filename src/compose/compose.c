@@ -14,7 +14,9 @@
 #include "basic/parallel.h"
 #include "basic/strbuf.h"
 #include "compose/compose.h"
+#include "compose/scriptlets.h"
 #include "compose/settings.h"
+#include "script/plan.h"
 #include "solve/solve.h"
 #include "tree/install.h"
 #include "tree/rpmdb.h"
@@ -184,12 +186,12 @@ int compose_image(const Project *p, const Image *im, const Source *sources, size
                         r = -ENOMEM;
                         goto finish;
                 }
-                if (inst[i].has_scriptlets && !(scripts[n_scripts++] = strdup(inst[i].nevra))) {
+                if (header_has_scriptlets(inst[i].pkg->header) && !(scripts[n_scripts++] = strdup(inst[i].nevra))) {
                         r = -ENOMEM;
                         goto finish;
                 }
         }
-        if (n_scripts > 0) {
+        if (n_scripts > 0 && im->scriptlets == SCRIPTLETS_SKIP) {
                 _cleanup_(strbuf_releasep) StrBuf list = STRBUF_INIT;
                 for (size_t i = 0; i < n_scripts; i++)
                         strbuf_printf(&list, "%s%s", i ? ", " : "", scripts[i]);
@@ -197,15 +199,16 @@ int compose_image(const Project *p, const Image *im, const Source *sources, size
                         r = -ENOMEM;
                         goto finish;
                 }
-                SourcePos pos = cfg_pos(&im->obj, cfg_has(&im->obj, "scriptlets") ? "scriptlets" : "packages");
-                diag_add(d, im->scriptlets == SCRIPTLETS_STRICT ? DIAG_ERROR : DIAG_WARNING, &pos,
-                         "image '%s': %zu package%s carr%s scriptlets, which are not run: %s%s", im->name, n_scripts,
-                         n_scripts == 1 ? "" : "s", n_scripts == 1 ? "ies" : "y", list.buf,
-                         im->scriptlets == SCRIPTLETS_STRICT ? " (scriptlets = \"fail\")" : "");
-                if (im->scriptlets == SCRIPTLETS_STRICT) {
-                        r = -EINVAL;
+                SourcePos pos = cfg_pos(&im->obj, "scriptlets");
+                diag_warning(d, &pos, "image '%s': the scriptlets of %zu package%s are not run (scriptlets = \"skip\"): %s",
+                             im->name, n_scripts, n_scripts == 1 ? "" : "s", list.buf);
+        } else if (n_scripts > 0) {
+                strv_free(scripts, n_scripts);
+                scripts = NULL;
+                n_scripts = 0;
+                r = compose_scriptlets(p, im, &t, inst, n, d, &ret->n_scriptlets_run);
+                if (r < 0)
                         goto finish;
-                }
         }
 
         RpmdbFailure bad = {};

@@ -18,8 +18,9 @@ typedef struct ComposeResult {
         Tree *tree;
         char **packages;        /* NEVRAs, in install order */
         size_t n_packages;
-        char **scriptlets;      /* NEVRAs of packages whose scriptlets were not run */
+        char **scriptlets;      /* NEVRAs of packages whose scriptlets were not run (scriptlets = "skip") */
         size_t n_scriptlets;
+        size_t n_scriptlets_run; /* scriptlets, triggers and file triggers that ran */
         char *selinux_policy;   /* the policy the tree was labelled with, or NULL */
         size_t n_labelled;
 } ComposeResult;

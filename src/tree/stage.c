@@ -420,6 +420,40 @@ int stage_remove(Stage *s, const char *path) {
         return r;
 }
 
+int stage_read_file(Stage *s, const char *path, size_t max, char **ret, size_t *ret_size) {
+        int fd = open_in_root(s, path, O_RDONLY);
+        if (fd < 0)
+                return fd;
+        struct stat st;
+        int r = 0;
+        if (fstat(fd, &st) < 0)
+                r = negative_errno();
+        else if (!S_ISREG(st.st_mode))
+                r = -EISDIR;
+        else if ((uint64_t) st.st_size > max)
+                r = -EFBIG;
+        _cleanup_free_ char *buf = r < 0 ? NULL : malloc((size_t) st.st_size + 1);
+        if (r >= 0 && !buf)
+                r = -ENOMEM;
+        size_t got = 0;
+        while (r >= 0 && got < (size_t) st.st_size) {
+                ssize_t k = read(fd, buf + got, (size_t) st.st_size - got);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        r = k < 0 ? negative_errno() : -EIO;
+                else
+                        got += (size_t) k;
+        }
+        close(fd);
+        if (r < 0)
+                return r;
+        buf[got] = 0;
+        *ret = TAKE_PTR(buf);
+        *ret_size = got;
+        return 0;
+}
+
 /* ---- folding ---------------------------------------------------------------- */
 
 typedef struct FoldLink {
@@ -555,10 +589,10 @@ static int fold_node(Fold *f, int dirfd, const char *name, const struct stat *st
                 if (from->owner && !(n->owner = strdup(from->owner)))
                         return -ENOMEM;
         }
-        if (e && e->has_owner) {
+        if (e && e->has_owner && e->uid_set)
                 n->uid = e->uid;
+        if (e && e->has_owner && e->gid_set)
                 n->gid = e->gid;
-        }
         if (e && e->is_device && S_ISREG(st->st_mode)) {
                 n->type = tree_type_from_mode(e->mode);
                 n->rdev_major = e->rdev_major;

@@ -47,6 +47,12 @@ int stage_put(Stage *s, const Tree *t, const TreeNode *n);
 /* Removes what is at path (and below it), if anything. */
 int stage_remove(Stage *s, const char *path);
 
+/* The contents of the regular file at path (symlinks followed within the
+ * directory), at most max bytes (-EFBIG beyond): for what scriptlets wrote
+ * that the rest of the transaction reads (rpm maps file owners through the
+ * /etc/passwd a %pre changed). *ret is malloc'd with a NUL after the data. */
+int stage_read_file(Stage *s, const char *path, size_t max, char **ret, size_t *ret_size);
+
 /* Reads the directory into a new tree (see above). Paths in skip (and what
  * is below them) are left out: the sandbox's mount points that the tree did
  * not have. rec may be NULL. */
