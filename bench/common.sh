@@ -21,16 +21,30 @@ median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
 # programs in /usr/bin (0755), a library in /usr/lib/bench, a README in
 # /usr/share/doc, a configuration file in /etc for every tenth, data in
 # /usr/share. Deterministic (seeded by i). Prints the number of files.
-gen() { # dir n
-        python3 - "$1" "$2" <<'PY'
-import os, random, sys
-d, n = sys.argv[1], int(sys.argv[2])
+# With "post" as third argument, every package also has a %post (a /bin/sh
+# body writing a state file, as packages record their setup), and a busybox
+# package from the build host's busybox-static gives /bin/sh and
+# /var/lib/bench.
+gen() { # dir n [post]
+        python3 - "$1" "$2" "${3:-}" <<'PY'
+import os, random, shutil, sys
+d, n, post = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "post"
 os.makedirs(f"{d}/components")
 with open(f"{d}/slipway.toml", "w") as f:
         f.write('[project]\nname = "bench"\nversion = "1"\nsource-date-epoch = 1767225600\n'
                 'includes = ["components/*.toml"]\n\n[images.all]\nformats = ["tar"]\npackages = [\n')
         f.write("".join(f'  "bench-{i}",\n' for i in range(1, n + 1)))
         f.write("]\n")
+if post:
+        os.makedirs(f"{d}/files/busybox/bin")
+        os.makedirs(f"{d}/files/busybox/var/lib/bench")
+        shutil.copy2("/bin/busybox", f"{d}/files/busybox/bin/busybox")
+        os.symlink("busybox", f"{d}/files/busybox/bin/sh")
+        with open(f"{d}/components/busybox.toml", "w") as f:
+                f.write('[components.busybox]\nversion = "1.0"\nsummary = "busybox-static of the build host"\n'
+                        'license = "GPL-2.0-only"\nprovides = ["/bin/sh"]\n'
+                        '[[components.busybox.files]]\nsource = "files/busybox/bin"\npath = "/bin"\n'
+                        '[[components.busybox.files]]\nsource = "files/busybox/var"\npath = "/var"\n')
 with open(f"{d}/packages.list", "w") as f:
         f.write("".join(f'  "bench-{i}",\n' for i in range(1, n + 1)))
 total = 0
@@ -59,6 +73,9 @@ for i in range(1, n + 1):
         toml = [f'[components.{name}]\nversion = "1.0"\nsummary = "benchmark package {i}"\nlicense = "MIT"\n'
                 f'requires = [{", ".join(repr(r).replace(chr(39), chr(34)) for r in req)}]\n'
                 f'provides = ["libbench-{i}.so()(64bit)"]\n']
+        if post:
+                toml.append(f'[components.{name}.scripts]\n'
+                            f'post = "echo \\"{name} installed ($1)\\" > /var/lib/bench/{name}.state"\n')
         for j, (path, mode, config) in enumerate(paths):
                 size = int(1024 * 200 ** rng.random())
                 text = f"{path}: line of text {j} in package {i}\n".encode()
