@@ -500,7 +500,7 @@ packages = ["base"]
 [images.strict]
 formats = ["tar"]
 packages = ["base", "tools"]
-scriptlets = "fail"
+scriptlets = "strict"
 
 [images.bad-missing]
 formats = ["tar", "oci"]
@@ -1023,9 +1023,9 @@ def no_outputs(label, proj, name):
 
 def test_failures():
     p = image(MAIN, "image", "strict")
-    check("scriptlets = fail (read as strict): exit 1 naming tools' %post", p.returncode == 1 and
+    check("scriptlets = strict: exit 1 naming tools' %post", p.returncode == 1 and
           re.search(r"error:.*tools-1\.2-1\.noarch: %post scriptlet failed", p.stderr) is not None, show(p))
-    no_outputs("scriptlets = fail", MAIN, "strict")
+    no_outputs("scriptlets = strict", MAIN, "strict")
 
     p = image(MAIN, "image", "bad-missing")
     check("missing package: exit 1, names 'nope'", p.returncode == 1 and "nope" in p.stderr and "error" in p.stderr,
