@@ -738,7 +738,8 @@ static int trig_ref_cmp(const void *x, const void *y) {
 /* rpmtriggersSortAndUniq() */
 static size_t trig_refs_sort_uniq(TrigRef *v, size_t n) {
         size_t to = 0;
-        qsort(v, n, sizeof *v, trig_ref_cmp);
+        if (n > 1) /* v may be NULL when n is 0 */
+                qsort(v, n, sizeof *v, trig_ref_cmp);
         for (size_t i = 0; i < n; i++)
                 if (to == 0 || trig_ref_cmp(&v[to - 1], &v[i]) != 0)
                         v[to++] = v[i];
@@ -926,7 +927,8 @@ static int decide_actions(Builder *b) {
                         recs[n++] = (PathRec) { p->files.files[f].path, SIZE_MAX, p, f };
                 }
         }
-        qsort(recs, n, sizeof *recs, path_rec_cmp);
+        if (n > 1)
+                qsort(recs, n, sizeof *recs, path_rec_cmp);
 
         for (size_t start = 0, end; start < n; start = end) {
                 bool kept_normal = false; /* an installed package that stays has it, state normal */

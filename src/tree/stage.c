@@ -679,7 +679,8 @@ static int fold_dir(Fold *f, int dirfd, const char *path) {
                 r = negative_errno();
         closedir(d);
         if (r >= 0)
-                qsort(names, n_names, sizeof *names, name_cmp);
+                if (n_names > 1)
+                        qsort(names, n_names, sizeof *names, name_cmp);
 
         for (size_t i = 0; r >= 0 && i < n_names; i++) {
                 _cleanup_free_ char *child = NULL;
