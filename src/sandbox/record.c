@@ -253,16 +253,21 @@ int record_install_filter(int *ret_listener) {
         int r = filter_build(&prog);
         if (r < 0)
                 return r;
-        _cleanup_free_ struct sock_filter *insns = prog.filter;
 
+        long fd = -1;
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-                return negative_errno();
-        long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-                          SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, &prog);
-        if (fd < 0 && errno == EINVAL)
-                fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
-        if (fd < 0)
-                return errno == EINVAL ? -ENOSYS : negative_errno();
+                r = negative_errno();
+        else {
+                fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                             SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, &prog);
+                if (fd < 0 && errno == EINVAL)
+                        fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+                if (fd < 0)
+                        r = errno == EINVAL ? -ENOSYS : negative_errno();
+        }
+        free(prog.filter);
+        if (r < 0)
+                return r;
         *ret_listener = (int) fd;
         return 0;
 }

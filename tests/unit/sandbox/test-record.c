@@ -749,7 +749,7 @@ static void test_as_nobody(void) {
                 execlp("setpriv", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", exe, (char *) NULL);
                 _exit(127);
         }
-        int status;
+        int status = -1;
         CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status));
         if (WEXITSTATUS(status) == 127)
                 fprintf(stderr, "SKIP as nobody: no setpriv\n");

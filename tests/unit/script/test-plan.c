@@ -527,7 +527,7 @@ static void test_warnings_and_detection(void) {
         plan_release(&plan);
 
         Pkg none = { "none", "1", { "/etc/n" }, .pre = NULL }, preun = { "preun", "1", .preun = "x" },
-            prog = { "prog", "1", .post_prog = "/sbin/ldconfig" }, trig = { "trig", "1", .trig = { { 2, IN, { "/" } } } };
+            prog = { "prog", "1", .post_prog = "/sbin/ldconfig" }, trig = { "trig", "1", .trig = { { .mode = 2, .sense = IN, .names = { "/" } } } };
         RpmHeader *h[4] = { make(&none, NULL), make(&preun, NULL), make(&prog, NULL), make(&trig, NULL) };
         CHECK(!header_has_scriptlets(h[0]));
         CHECK(header_has_scriptlets(h[1]));
