@@ -64,14 +64,9 @@ static void describe(StrBuf *b, const InstallResult *inst, size_t n_inst, const 
                 strbuf_printf(b, " (set off by %s)", inst[sc->cause].nevra);
 }
 
-static void quote_output(StrBuf *b, const SandboxResult *res) {
-        if (res->output_size == 0) {
-                strbuf_printf(b, "; it printed nothing");
-                return;
-        }
+/* The end of the output, indented, one line a line, without a last empty one. */
+static void quote_lines(StrBuf *b, const SandboxResult *res) {
         size_t n = res->output_size, start = n > OUTPUT_QUOTED ? n - OUTPUT_QUOTED : 0;
-        strbuf_printf(b, "; its output%s:\n", start ? " ended" : "");
-        /* Indented, one line a line, without a last empty one. */
         const char *p = res->output + start, *end = res->output + n;
         while (p < end) {
                 const char *nl = memchr(p, '\n', (size_t) (end - p));
@@ -79,6 +74,15 @@ static void quote_output(StrBuf *b, const SandboxResult *res) {
                 strbuf_printf(b, "    %.*s%s", (int) len, p, nl && nl + 1 < end ? "\n" : "");
                 p += len + (nl ? 1 : 0);
         }
+}
+
+static void quote_output(StrBuf *b, const SandboxResult *res) {
+        if (res->output_size == 0) {
+                strbuf_printf(b, "; it printed nothing");
+                return;
+        }
+        strbuf_printf(b, "; its output%s:\n", res->output_size > OUTPUT_QUOTED ? " ended" : "");
+        quote_lines(b, res);
 }
 
 typedef struct Runner {
@@ -153,8 +157,19 @@ static int run_script(Runner *x, const PlanScript *sc) {
                            kind.buf, err ? err : strerror(-r));
                 return -EINVAL;
         }
-        if (r >= 0 && res.status == 0)
+        if (r >= 0 && res.status == 0) {
+                /* rpm shows what a scriptlet prints; so does slipway, as a note. */
+                if (res.output_size > 0) {
+                        _cleanup_(strbuf_releasep) StrBuf out = STRBUF_INIT;
+                        strbuf_printf(&out, "image '%s': package %s: %s printed%s:\n", x->im->name, nevra, kind.buf,
+                                      res.output_size > OUTPUT_QUOTED ? ", at its end" : "");
+                        quote_lines(&out, &res);
+                        if (out.oom)
+                                return -ENOMEM;
+                        diag_note(x->d, NULL, "%s", out.buf);
+                }
                 return 0;
+        }
 
         bool fatal = critical(sc) || x->im->scriptlets == SCRIPTLETS_STRICT;
         _cleanup_(strbuf_releasep) StrBuf msg = STRBUF_INIT;
