@@ -50,7 +50,7 @@ CANARY = os.path.join(CANARY_DIR, "canary")
 NOBODY = 65534
 
 PACKAGES = ["filesystem", "busybox", "glibc", "shadow-utils", "libdemo", "demo-server", "indexer", "docs-a", "nosy",
-            "bad-pre", "flaky-post"]
+            "bad-pre", "flaky-post", "slow-post"]
 FULL = ["filesystem", "glibc", "busybox", "shadow-utils", "libdemo", "demo-server", "indexer", "docs-a", "nosy"]
 
 
@@ -115,6 +115,11 @@ scriptlets = "skip"
 formats = ["tar"]
 packages = ["filesystem", "busybox", "flaky-post"]
 scriptlets = "fail"
+
+[images.slow]
+formats = ["tar"]
+packages = ["filesystem", "busybox", "slow-post"]
+scriptlet-timeout = 1
 
 [images.none]
 formats = ["tar"]
@@ -385,6 +390,14 @@ def test_failures():
     check("scriptlets = \"fail\" (before scriptlets ran): loads, read as \"strict\" with a warning",
           p.returncode == 1 and re.search(r"warning: .*\"fail\" is from before slipway ran scriptlets.*\"strict\"",
                                           p.stderr) is not None and "%post scriptlet failed" in p.stderr, show(p))
+    t0 = time.monotonic()
+    p = slipway("-C", PROJ, "image", "slow")
+    took = time.monotonic() - t0
+    check("scriptlet-timeout: the hanging %post is killed with what it started, a warning",
+          p.returncode == 0 and took < 20 and re.search(r"warning: .*slow-post-1-1\.noarch: %post scriptlet failed: "
+                                                        r"killed after 1 s \(scriptlet-timeout\); its output:\n"
+                                                        r"\s+slow post starts waiting", p.stderr) is not None,
+          f"{took:.1f}s\n{show(p)}")
     p = slipway("-C", PROJ, "--json", "image", "skipped")
     img = json.loads(p.stdout)["images"][0] if p.returncode == 0 else {}
     check("scriptlets = \"skip\": a warning names the packages, nothing runs", p.returncode == 0 and
