@@ -16,8 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,6 +56,8 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static bool terminating;
 static char *scratch;          /* the run's directory in $TMPDIR */
 static int scratch_lock = -1;  /* its lock, flock()ed LOCK_EX */
+static char *mem_scratch;      /* the run's directory in /dev/shm (run_mkdtemp_memory()) */
+static int mem_scratch_lock = -1;
 static Tracked *tracked;
 static size_t n_tracked, allocated_tracked;
 static Child *children;
@@ -89,6 +94,20 @@ bool run_is_temporary_name(const char *name) {
 static const char *tmp_root(void) {
         const char *t = getenv("TMPDIR");
         return t && t[0] == '/' ? t : "/tmp";
+}
+
+static bool is_tmpfs(const char *path) {
+        struct statfs sf;
+        return statfs(path, &sf) == 0 && sf.f_type == TMPFS_MAGIC;
+}
+
+/* Where run_mkdtemp_memory() puts its directories when $TMPDIR is not in
+ * memory already: /dev/shm if it is a tmpfs we may write; else NULL. */
+static const char *memory_root(void) {
+        static const char shm[] = "/dev/shm";
+        if (is_tmpfs(tmp_root()) || !is_tmpfs(shm) || access(shm, W_OK | X_OK) < 0)
+                return NULL;
+        return shm;
 }
 
 /* ---- scratch ------------------------------------------------------------------ */
@@ -130,8 +149,7 @@ static void sweep_tmpdir(const char *tmp, const char *own) {
         closedir(d);
 }
 
-static int make_scratch(void) {
-        const char *tmp = tmp_root();
+static int make_scratch_in(const char *tmp, char **ret_dir, int *ret_lock) {
         _cleanup_free_ char *dir = NULL;
         if (asprintf(&dir, "%s/" RUN_PREFIX "XXXXXX", tmp) < 0)
                 return -ENOMEM;
@@ -148,9 +166,13 @@ static int make_scratch(void) {
                 return r;
         }
         sweep_tmpdir(tmp, strrchr(dir, '/') + 1);
-        scratch = TAKE_PTR(dir);
-        scratch_lock = fd;
+        *ret_dir = TAKE_PTR(dir);
+        *ret_lock = fd;
         return 0;
+}
+
+static int make_scratch(void) {
+        return make_scratch_in(tmp_root(), &scratch, &scratch_lock);
 }
 
 int run_scratch_dir(const char **ret) {
@@ -166,11 +188,39 @@ int run_scratch_dir(const char **ret) {
         return r;
 }
 
+static int mkdtemp_in(const char *s, const char *prefix, char **ret);
+
 int run_mkdtemp(const char *prefix, char **ret) {
         const char *s;
         int r = run_scratch_dir(&s);
         if (r < 0)
                 return r;
+        return mkdtemp_in(s, prefix, ret);
+}
+
+int run_mkdtemp_memory(const char *prefix, uint64_t size, char **ret) {
+        const char *root = memory_root();
+        struct statvfs sv;
+        /* Room for it with a quarter and 64 MiB to spare: a staged tree must
+         * not fill the memory others share. */
+        if (!root || statvfs(root, &sv) < 0 ||
+            (uint64_t) sv.f_bavail * sv.f_frsize < size + size / 4 + (UINT64_C(64) << 20))
+                return run_mkdtemp(prefix, ret);
+        int r = 0;
+        pthread_mutex_lock(&lock);
+        if (terminating)
+                r = -ECANCELED;
+        else if (!mem_scratch)
+                r = make_scratch_in(root, &mem_scratch, &mem_scratch_lock);
+        const char *s = mem_scratch;
+        pthread_mutex_unlock(&lock);
+        if (r < 0)
+                return r == -ECANCELED ? r : run_mkdtemp(prefix, ret);
+        return mkdtemp_in(s, prefix, ret);
+}
+
+static int mkdtemp_in(const char *s, const char *prefix, char **ret) {
+        int r;
         char *d;
         if (asprintf(&d, "%s/%s.XXXXXX", s, prefix) < 0)
                 return -ENOMEM;
@@ -212,6 +262,13 @@ void run_finish(void) {
         }
         if (scratch_lock >= 0)
                 scratch_lock = (close(scratch_lock), -1);
+        if (mem_scratch) {
+                (void) rm_rf(mem_scratch);
+                free(mem_scratch);
+                mem_scratch = NULL;
+        }
+        if (mem_scratch_lock >= 0)
+                mem_scratch_lock = (close(mem_scratch_lock), -1);
         for (size_t i = 0; i < n_outputs; i++) {
                 close(outputs[i].fd);
                 free(outputs[i].dir);
@@ -385,6 +442,8 @@ static void *signal_thread(void *arg) {
         }
         if (scratch)
                 (void) rm_rf(scratch);
+        if (mem_scratch)
+                (void) rm_rf(mem_scratch);
         pthread_mutex_unlock(&lock);
         if (notify_cb)
                 notify_cb(sig);
@@ -503,8 +562,12 @@ int run_lock_output(const char *dir) {
         pthread_mutex_lock(&lock);
         /* Dead runs' directories in $TMPDIR too, also when this run makes
          * none of its own. */
-        if (n_outputs == 0)
+        if (n_outputs == 0) {
                 sweep_tmpdir(tmp_root(), scratch ? strrchr(scratch, '/') + 1 : "");
+                const char *mem = memory_root();
+                if (mem)
+                        sweep_tmpdir(mem, mem_scratch ? strrchr(mem_scratch, '/') + 1 : "");
+        }
         if (!GREEDY_REALLOC(outputs, allocated_outputs, n_outputs + 1))
                 r = -ENOMEM;
         else {

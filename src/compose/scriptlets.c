@@ -329,7 +329,15 @@ int compose_scriptlets(const Project *p, const Image *im, Tree **t, const Instal
         if (!tree_get(*t, "/dev"))
                 skip[n_skip++] = "/dev";
 
-        r = run_mkdtemp("stage", &dir);
+        /* Every file is staged: in memory where there is room (creating
+         * thousands of files on a disk costs more than the scriptlets). */
+        uint64_t bytes = 0;
+        r = tree_list(*t, &nodes, &n_nodes);
+        if (r < 0)
+                goto finish;
+        for (size_t i = 0; i < n_nodes; i++)
+                bytes += (nodes[i]->blob ? nodes[i]->blob->size : 0) + 4096;
+        r = run_mkdtemp_memory("stage", bytes, &dir);
         if (r >= 0)
                 r = stage_new(dir, (int64_t) time(NULL) - 1, sde, &st);
         if (r >= 0)
@@ -355,9 +363,6 @@ int compose_scriptlets(const Project *p, const Image *im, Tree **t, const Instal
         }
 
         /* Each package's files, by the package that put them in the tree. */
-        r = tree_list(*t, &nodes, &n_nodes);
-        if (r < 0)
-                goto finish;
         first = new0(size_t, n + 1); /* per element: where its nodes start in by_pkg */
         by_pkg = new0(TreeNode *, n_nodes ? n_nodes : 1);
         owner_of = new0(size_t, n_nodes ? n_nodes : 1);

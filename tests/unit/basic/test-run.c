@@ -2,7 +2,10 @@
 /* basic/run.c: temporary names, the sweeps of dead runs' leftovers (in an
  * output directory and in $TMPDIR) and rm_rf_at() never following a link. */
 
+#include <ctype.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -146,6 +149,46 @@ static void test_scratch(void) {
         free(victim);
 }
 
+/* Staging in memory: /dev/shm when $TMPDIR is on a disk and there is room,
+ * else $TMPDIR; made, swept and removed as the scratch in $TMPDIR. */
+static void test_memory_scratch(void) {
+        struct statfs sf;
+        const char *tmp = getenv("TMPDIR");
+        bool shm = statfs("/dev/shm", &sf) == 0 && sf.f_type == TMPFS_MAGIC && access("/dev/shm", W_OK) == 0 &&
+                   !(statfs(tmp, &sf) == 0 && sf.f_type == TMPFS_MAGIC);
+        /* A dead run's directory there, ours, with its lock free. */
+        char dead[64];
+        snprintf(dead, sizeof dead, "/dev/shm/slipway-run.Td%04x", (unsigned) (getpid() & 0xffff));
+        for (char *c = dead + strlen("/dev/shm/slipway-run."); *c; c++)
+                if (!isalnum((unsigned char) *c))
+                        *c = 'x';
+        char *dead_lock = NULL;
+        CHECK(asprintf(&dead_lock, "%s/lock", dead) > 0);
+        if (shm)
+                CHECK(mkdir(dead, 0700) == 0 && close(open(dead_lock, O_CREAT | O_WRONLY, 0600)) == 0);
+
+        char *d = NULL, *big = NULL;
+        CHECK(run_mkdtemp_memory("stage", 1 << 20, &d) == 0);
+        CHECK(d && strstr(d, "/slipway-run.") && strstr(d, "/stage."));
+        CHECK(d && strncmp(d, shm ? "/dev/shm/" : tmp, shm ? 9 : strlen(tmp)) == 0);
+        struct stat st;
+        char *run_dir = d ? path_dirname(d) : NULL;
+        CHECK(run_dir && stat(run_dir, &st) == 0 && (st.st_mode & 07777) == 0700);
+        if (shm)
+                CHECK(access(dead, F_OK) < 0); /* swept */
+        /* More than the memory has: on the disk. */
+        CHECK(run_mkdtemp_memory("stage", UINT64_MAX / 4, &big) == 0);
+        CHECK(big && strncmp(big, tmp, strlen(tmp)) == 0);
+        run_finish();
+        CHECK(run_dir && access(run_dir, F_OK) < 0);
+        if (shm)
+                (void) rm_rf(dead);
+        free(run_dir);
+        free(d);
+        free(big);
+        free(dead_lock);
+}
+
 static void setup(void) {
         if (!mkdtemp(base))
                 abort();
@@ -160,4 +203,4 @@ static void teardown(void) {
         CHECK(rm_rf(base) == 0);
 }
 
-UNIT_MAIN(setup, test_names, test_rm_rf_at, test_output_sweep, test_scratch, teardown)
+UNIT_MAIN(setup, test_names, test_rm_rf_at, test_output_sweep, test_scratch, test_memory_scratch, teardown)
