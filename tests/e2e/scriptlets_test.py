@@ -413,10 +413,40 @@ def test_no_scriptlets():
           img.get("scriptlets_not_run") == [], show(p))
 
 
+def test_foreign_arch():
+    """An image for another architecture whose packages have scriptlets: one
+    clear error, unless binfmt_misc runs that architecture's programs (then
+    this machine can run them and the check does not apply)."""
+    if glob.glob("/proc/sys/fs/binfmt_misc/qemu-aarch64*"):
+        print("skip foreign_arch: a binfmt_misc handler runs aarch64 programs here")
+        return
+    d = os.path.join(BASE, "arm")
+    write(os.path.join(d, "slipway.toml"), f"""[project]
+name = "arm"
+version = "1"
+arch = "aarch64"
+source-date-epoch = {SDE}
+
+[repos.x]
+url = "file://{PROJ}/out/repo"
+gpgcheck = false
+
+[images.a]
+formats = ["tar"]
+packages = ["filesystem"]
+""")
+    p = slipway("-C", d, "image", "a")
+    check("foreign architecture: one error naming both and binfmt_misc, nothing written", p.returncode == 1 and
+          re.search(r"error: image 'a': its packages have scriptlets, which cannot run: the image is for aarch64, "
+                    r"this machine is x86_64, and no binfmt_misc handler runs aarch64 programs", p.stderr) is not None
+          and not glob.glob(os.path.join(d, "out", "images", "a.*")), show(p))
+
+
 start = time.monotonic()
 try:
     if setup():
-        for t in [test_full, test_same_as_rpm, test_root_and_nobody, test_failures, test_no_scriptlets]:
+        for t in [test_full, test_same_as_rpm, test_root_and_nobody, test_failures, test_no_scriptlets,
+                  test_foreign_arch]:
             t0 = time.monotonic()
             run_test(t)
             print(f"time {t.__name__}: {time.monotonic() - t0:.2f}s")
