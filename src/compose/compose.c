@@ -16,7 +16,6 @@
 #include "compose/compose.h"
 #include "compose/scriptlets.h"
 #include "compose/settings.h"
-#include "script/plan.h"
 #include "solve/solve.h"
 #include "tree/install.h"
 #include "tree/rpmdb.h"
@@ -186,7 +185,7 @@ int compose_image(const Project *p, const Image *im, const Source *sources, size
                         r = -ENOMEM;
                         goto finish;
                 }
-                if (header_has_scriptlets(inst[i].pkg->header) && !(scripts[n_scripts++] = strdup(inst[i].nevra))) {
+                if (inst[i].has_scriptlets && !(scripts[n_scripts++] = strdup(inst[i].nevra))) {
                         r = -ENOMEM;
                         goto finish;
                 }

@@ -90,7 +90,7 @@ typedef struct Runner {
         const InstallResult *inst;
         size_t n_inst;
         Sandbox *sb;
-        char **envp;
+        char *const *envp;
         unsigned timeout;
         Diagnostics *d;
         size_t n_run;
@@ -132,7 +132,8 @@ static int run_script(Runner *x, const PlanScript *sc) {
         } else {
                 /* rpm (lib/rpmscript.c, runExtScript): the interpreter and
                  * its arguments, the body as a file when there is one, then
-                 * $1 and $2 (a program alone gets them too: "ldconfig 1"). */
+                 * $1 and $2 where the plan gives them (a program alone gets
+                 * none: "%post -p /sbin/ldconfig" runs ldconfig bare). */
                 for (size_t i = 0; i < n_argv; i++)
                         argv[k++] = sc->argv[i];
                 if (sc->body) {
@@ -249,40 +250,6 @@ static int map_owners(Stage *st, Tree *t, const InstallResult *ir) {
         return 0;
 }
 
-bool compose_has_scriptlets(const InstallResult *inst, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                if (header_has_scriptlets(inst[i].pkg->header))
-                        return true;
-        return false;
-}
-
-static char **make_env(int64_t sde) {
-        char **env = new0(char *, 5);
-        if (!env)
-                return NULL;
-        /* rpm's scriptlet PATH (lib/rpmscript.c) with /usr first, as on a
-         * merged-/usr system; SOURCE_DATE_EPOCH for tools that honour it. */
-        env[0] = strdup("PATH=/usr/sbin:/usr/bin:/sbin:/bin");
-        env[1] = strdup("HOME=/root");
-        env[2] = strdup("LANG=C.UTF-8");
-        if (asprintf(&env[3], "SOURCE_DATE_EPOCH=%lld", (long long) sde) < 0)
-                env[3] = NULL;
-        for (size_t i = 0; i < 4; i++)
-                if (!env[i]) {
-                        for (size_t j = 0; j < 4; j++)
-                                free(env[j]);
-                        free(env);
-                        return NULL;
-                }
-        return env;
-}
-
-static void env_free(char **env) {
-        for (size_t i = 0; env && env[i]; i++)
-                free(env[i]);
-        free(env);
-}
-
 int compose_scriptlets(const Project *p, const Image *im, Tree **t, const InstallResult *inst, size_t n,
                        Diagnostics *d, size_t *ret_n_run) {
         _cleanup_free_ PlanPackage *pkgs = new0(PlanPackage, n ? n : 1);
@@ -294,7 +261,6 @@ int compose_scriptlets(const Project *p, const Image *im, Tree **t, const Instal
         _cleanup_(stage_freep) Stage *st = NULL;
         _cleanup_(sandbox_stopp) Sandbox *sb = NULL;
         Plan plan = {};
-        char **env = NULL;
         size_t n_nodes = 0;
         int64_t sde = (int64_t) p->source_date_epoch;
         int r;
@@ -388,11 +354,12 @@ int compose_scriptlets(const Project *p, const Image *im, Tree **t, const Instal
                 if (owner_of[i] != SIZE_MAX)
                         by_pkg[first[owner_of[i]] + fill[owner_of[i]]++] = nodes[i];
 
-        env = make_env(sde);
-        if (!env) {
-                r = -ENOMEM;
-                goto finish;
-        }
+        /* rpm's scriptlet PATH (lib/rpmscript.c) with /usr first, as on a
+         * merged-/usr system; SOURCE_DATE_EPOCH for tools that honour it. */
+        char sde_env[64];
+        snprintf(sde_env, sizeof sde_env, "SOURCE_DATE_EPOCH=%lld", (long long) sde);
+        char *const env[] = { (char *) "PATH=/usr/sbin:/usr/bin:/sbin:/bin", (char *) "HOME=/root",
+                              (char *) "LANG=C.UTF-8", sde_env, NULL };
         Runner x = {
                 .im = im,
                 .inst = inst,
@@ -450,7 +417,6 @@ finish:
         st = stage_free(st);
         if (dir)
                 (void) rm_rf(dir);
-        env_free(env);
         plan_release(&plan);
         return r;
 }

@@ -11,9 +11,6 @@
 #include "tree/install.h"
 #include "tree/tree.h"
 
-/* True if any of the packages carries a scriptlet, trigger or file trigger. */
-bool compose_has_scriptlets(const InstallResult *inst, size_t n);
-
 /* Runs the scriptlets of the packages inst (installed into *t in this order)
  * as rpm would installing them into an empty root, in the sandbox, and
  * replaces *t with the tree they leave. Failures are reported to d as rpm

@@ -17,7 +17,7 @@
 typedef struct InstallResult {
         RpmPackage *pkg;     /* the package's headers (for the rpmdb) */
         char *nevra;         /* name-[epoch:]version-release.arch */
-        bool has_scriptlets; /* %pre, %post, triggers ...: not run */
+        bool has_scriptlets; /* %pre, %post, triggers ...: header_has_scriptlets() */
         size_t n_files;      /* nodes written */
 } InstallResult;
 
