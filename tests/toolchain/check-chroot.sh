@@ -18,6 +18,7 @@ set -eu
 repo=$(cd "$1" && pwd)
 root=$(mktemp -d /tmp/toolchain-root.XXXXXX)
 trap 'rm -rf "$root"' EXIT
+trap 'exit 1' HUP INT PIPE TERM
 fail=0
 pass=0
 check() {
