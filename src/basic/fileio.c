@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -369,4 +370,78 @@ int tmpfile_anonymous(const char *dir) {
                 return -errno;
         (void) unlink(t);
         return fd;
+}
+
+/* Copies what is below the directory sfd into dfd (an existing directory). */
+static int copy_tree_at(int sfd, int dfd, unsigned depth) {
+        if (depth > 256)
+                return -ELOOP;
+        int dup_fd = dup(sfd);
+        if (dup_fd < 0)
+                return negative_errno();
+        _cleanup_(closedirp) DIR *d = fdopendir(dup_fd);
+        if (!d) {
+                close(dup_fd);
+                return negative_errno();
+        }
+        struct dirent *de;
+        while ((errno = 0, de = readdir(d))) {
+                const char *name = de->d_name;
+                struct stat st;
+                int r;
+                if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+                        continue;
+                if (fstatat(sfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        return negative_errno();
+                struct timespec times[2] = { st.st_atim, st.st_mtim };
+                if (S_ISDIR(st.st_mode)) {
+                        if (mkdirat(dfd, name, 0700) < 0)
+                                return negative_errno();
+                        _cleanup_close_ int s2 = openat(sfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        _cleanup_close_ int d2 = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (s2 < 0 || d2 < 0)
+                                return negative_errno();
+                        r = copy_tree_at(s2, d2, depth + 1);
+                        if (r < 0)
+                                return r;
+                        if (fchmod(d2, st.st_mode & 07777) < 0 || futimens(d2, times) < 0)
+                                return negative_errno();
+                } else if (S_ISLNK(st.st_mode)) {
+                        char target[PATH_MAX];
+                        ssize_t n = readlinkat(sfd, name, target, sizeof target - 1);
+                        if (n < 0)
+                                return negative_errno();
+                        target[n] = 0;
+                        if (symlinkat(target, dfd, name) < 0 || utimensat(dfd, name, times, AT_SYMLINK_NOFOLLOW) < 0)
+                                return negative_errno();
+                } else if (S_ISREG(st.st_mode)) {
+                        _cleanup_close_ int in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+                        _cleanup_close_ int out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                                                         0600);
+                        if (in < 0 || out < 0)
+                                return negative_errno();
+                        for (off_t left = st.st_size; left > 0;) {
+                                ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t) MIN(left, (off_t) 1 << 30), 0);
+                                if (n < 0 && errno == EINTR)
+                                        continue;
+                                if (n < 0)
+                                        return negative_errno();
+                                if (n == 0)
+                                        return -EIO; /* it shrank while copied */
+                                left -= n;
+                        }
+                        if (fchmod(out, st.st_mode & 07777) < 0 || futimens(out, times) < 0)
+                                return negative_errno();
+                }
+                /* Sockets, FIFOs and devices are not sources. */
+        }
+        return errno ? negative_errno() : 0;
+}
+
+int copy_tree(const char *src, const char *dst) {
+        _cleanup_close_ int sfd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int dfd = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (sfd < 0 || dfd < 0)
+                return negative_errno();
+        return copy_tree_at(sfd, dfd, 0);
 }

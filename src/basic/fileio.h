@@ -52,6 +52,11 @@ int tmpdir_beside(const char *path, const char *suffix, char **ret);
  * once where the file system has no O_TMPFILE), for data too large for
  * memory; it goes away when its fd is closed. Returns the fd, or -errno. */
 int tmpfile_anonymous(const char *dir);
+/* Copies the directories, regular files and symbolic links below src into
+ * dst, an existing directory, with their modes and times (not their
+ * owners: the copies are the caller's). Other file types are left out. */
+int copy_tree(const char *src, const char *dst);
+
 /* mkdir -p; existing directories are fine. */
 int mkdir_parents(const char *path, mode_t mode);
 

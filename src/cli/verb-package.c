@@ -90,9 +90,11 @@ static json_t *report_json(const BuildReport *rep) {
                                                    cli_json_string(r->reason), "seconds",
                                                    r->seconds));
         }
-        return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I}", "components", a, "built", (json_int_t) rep->n_built, "cached",
-                         (json_int_t) rep->n_cached, "failed", (json_int_t) rep->n_failed, "skipped",
-                         (json_int_t) rep->n_skipped, "rpmbuild_runs", (json_int_t) rep->n_rpmbuild);
+        return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "components", a, "built", (json_int_t) rep->n_built,
+                         "cached", (json_int_t) rep->n_cached, "failed", (json_int_t) rep->n_failed, "skipped",
+                         (json_int_t) rep->n_skipped, "rpmbuild_runs", (json_int_t) rep->n_rpmbuild, "buildroots_made",
+                         (json_int_t) rep->n_buildroots_made, "buildroots_reused",
+                         (json_int_t) rep->n_buildroots_reused);
 }
 
 int verb_package(const Context *ctx, int argc, char **argv) {
@@ -165,6 +167,11 @@ int verb_package(const Context *ctx, int argc, char **argv) {
                 if (rep->n_built == 0 && rep->n_failed == 0 && rep->n_skipped == 0)
                         printf("nothing to do: %zu component%s unchanged, rpmbuild not run\n", rep->n_cached,
                                rep->n_cached == 1 ? "" : "s");
+                else if (rep->n_buildroots_made + rep->n_buildroots_reused > 0)
+                        printf("%zu built, %zu cached, %zu failed, %zu skipped (rpmbuild ran %zu time%s; buildroots: "
+                               "%zu made, %zu reused)\n",
+                               rep->n_built, rep->n_cached, rep->n_failed, rep->n_skipped, rep->n_rpmbuild,
+                               rep->n_rpmbuild == 1 ? "" : "s", rep->n_buildroots_made, rep->n_buildroots_reused);
                 else
                         printf("%zu built, %zu cached, %zu failed, %zu skipped (rpmbuild ran %zu time%s)\n", rep->n_built,
                                rep->n_cached, rep->n_failed, rep->n_skipped, rep->n_rpmbuild,

@@ -101,11 +101,8 @@ static int add_rpmdb(Tree *t, const InstallResult *inst, size_t n, int64_t when,
         return 0;
 }
 
-int compose_image(const Project *p, const Image *im, const Source *sources, size_t n_sources, unsigned jobs,
-                  Diagnostics *d, ComposeResult *ret) {
-        SolvedPackage *pkgs = NULL;
-        size_t n = 0;
-        _cleanup_free_ SolveRepo *repos = new0(SolveRepo, n_sources ? n_sources : 1);
+int compose_packages(const Project *p, const Image *im, const Source *sources, const SolvedPackage *pkgs, size_t n,
+                     unsigned jobs, Diagnostics *d, ComposeResult *ret) {
         _cleanup_(tree_freep) Tree *t = NULL;
         InstallResult *inst = NULL;
         FetchJob fj = {};
@@ -115,26 +112,6 @@ int compose_image(const Project *p, const Image *im, const Source *sources, size
         int r;
 
         *ret = (ComposeResult) {};
-        if (!repos)
-                return -ENOMEM;
-        for (size_t i = 0; i < n_sources; i++)
-                repos[i] = (SolveRepo) {
-                        .name = sources[i].name,
-                        .primary = (const char *) sources[i].primary,
-                        .primary_len = sources[i].primary_len,
-                        /* The project's own packages win over the same from elsewhere. */
-                        .priority = i == 0 ? 99 : 0,
-                };
-        SolveRequest req = {
-                .image = im->name,
-                .specs = (const char *const *) im->packages.items,
-                .n_specs = im->packages.n,
-                .arch = p->arch,
-        };
-        r = solve_image(repos, n_sources, &req, d, &pkgs, &n);
-        if (r < 0)
-                return r;
-
         /* Fetch and check every package first (in parallel): nothing is
          * installed from a source that fails its checks. */
         fj = (FetchJob) {
@@ -158,7 +135,7 @@ int compose_image(const Project *p, const Image *im, const Source *sources, size
                 }
                 if (fj.results[i] < 0) {
                         _cleanup_free_ char *nevra = solved_nevra(&pkgs[i]);
-                        diag_error(d, NULL, "image '%s': package %s from repository '%s': %s", im->name,
+                        diag_error(d, NULL, "%s: package %s from repository '%s': %s", IMAGE_WHAT(im),
                                    nevra ? nevra : pkgs[i].name, sources[pkgs[i].repo].name,
                                    fj.errors[i] ? fj.errors[i] : strerror(-fj.results[i]));
                         r = -EINVAL;
@@ -199,8 +176,8 @@ int compose_image(const Project *p, const Image *im, const Source *sources, size
                         goto finish;
                 }
                 SourcePos pos = cfg_pos(&im->obj, "scriptlets");
-                diag_warning(d, &pos, "image '%s': the scriptlets of %zu package%s are not run (scriptlets = \"skip\"): %s",
-                             im->name, n_scripts, n_scripts == 1 ? "" : "s", list.buf);
+                diag_warning(d, &pos, "%s: the scriptlets of %zu package%s are not run (scriptlets = \"skip\"): %s",
+                             IMAGE_WHAT(im), n_scripts, n_scripts == 1 ? "" : "s", list.buf);
         } else if (n_scripts > 0) {
                 strv_free(scripts, n_scripts);
                 scripts = NULL;
@@ -214,20 +191,13 @@ int compose_image(const Project *p, const Image *im, const Source *sources, size
         r = add_rpmdb(t, inst, n, when, &bad);
         if (r < 0) {
                 if (bad.why)
-                        diag_error(d, NULL, "image '%s': cannot write the rpm database: package %s: %s", im->name,
+                        diag_error(d, NULL, "%s: cannot write the rpm database: package %s: %s", IMAGE_WHAT(im),
                                    inst[bad.package].nevra, bad.why);
                 else
-                        diag_error(d, NULL, "image '%s': cannot write the rpm database: %s", im->name, strerror(-r));
+                        diag_error(d, NULL, "%s: cannot write the rpm database: %s", IMAGE_WHAT(im), strerror(-r));
                 r = -EINVAL;
                 goto finish;
         }
-        r = settings_apply(t, p, im, d);
-        if (r < 0)
-                goto finish;
-        r = settings_label(t, im, d, &ret->selinux_policy, &ret->n_labelled);
-        if (r < 0)
-                goto finish;
-
         ret->tree = TAKE_PTR(t);
         ret->packages = TAKE_PTR(nevras);
         ret->n_packages = n;
@@ -252,6 +222,45 @@ finish:
         free(fj.paths);
         free(fj.errors);
         free(fj.results);
+        return r;
+}
+
+int compose_image(const Project *p, const Image *im, const Source *sources, size_t n_sources, unsigned jobs,
+                  Diagnostics *d, ComposeResult *ret) {
+        SolvedPackage *pkgs = NULL;
+        size_t n = 0;
+        _cleanup_free_ SolveRepo *repos = new0(SolveRepo, n_sources ? n_sources : 1);
+        int r;
+
+        *ret = (ComposeResult) {};
+        if (!repos)
+                return -ENOMEM;
+        for (size_t i = 0; i < n_sources; i++)
+                repos[i] = (SolveRepo) {
+                        .name = sources[i].name,
+                        .primary = (const char *) sources[i].primary,
+                        .primary_len = sources[i].primary_len,
+                        /* The project's own packages win over the same from elsewhere. */
+                        .priority = i == 0 ? 99 : 0,
+                };
+        SolveRequest req = {
+                .image = im->name,
+                .subject = im->what,
+                .specs = (const char *const *) im->packages.items,
+                .n_specs = im->packages.n,
+                .arch = p->arch,
+        };
+        r = solve_image(repos, n_sources, &req, d, &pkgs, &n);
+        if (r < 0)
+                return r;
+        r = compose_packages(p, im, sources, pkgs, n, jobs, d, ret);
         solved_packages_free(pkgs, n);
+        if (r < 0)
+                return r;
+        r = settings_apply(ret->tree, p, im, d);
+        if (r >= 0)
+                r = settings_label(ret->tree, im, d, &ret->selinux_policy, &ret->n_labelled);
+        if (r < 0)
+                compose_result_release(ret);
         return r;
 }

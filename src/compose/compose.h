@@ -11,6 +11,7 @@
 
 #include "basic/diag.h"
 #include "compose/source.h"
+#include "solve/solve.h"
 #include "config/project.h"
 #include "tree/tree.h"
 
@@ -32,6 +33,13 @@ void compose_result_release(ComposeResult *r);
  * configuration key; -EINVAL then. */
 int compose_image(const Project *p, const Image *im, const Source *sources, size_t n_sources, unsigned jobs,
                   Diagnostics *d, ComposeResult *ret);
+
+/* The part of compose_image() after the solve: pkgs (solved against
+ * sources, in install order) fetched, checked, installed with their
+ * scriptlets run as im->scriptlets says, and the rpmdb written; no image
+ * settings, no labels. For buildroots. */
+int compose_packages(const Project *p, const Image *im, const Source *sources, const SolvedPackage *pkgs, size_t n,
+                     unsigned jobs, Diagnostics *d, ComposeResult *ret);
 
 /* The output files of an image, OUT_DIR/images/NAME.EXT. */
 typedef struct ImageOutput {

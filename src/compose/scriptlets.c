@@ -154,7 +154,7 @@ static int run_script(Runner *x, const PlanScript *sc) {
                 return r;
         x->n_run++;
         if (r < 0 && r != -ENOENT && r != -EACCES && r != -ENOEXEC) {
-                diag_error(x->d, NULL, "image '%s': package %s: %s: the sandbox failed: %s", x->im->name, nevra,
+                diag_error(x->d, NULL, "%s: package %s: %s: the sandbox failed: %s", IMAGE_WHAT(x->im), nevra,
                            kind.buf, err ? err : strerror(-r));
                 return -EINVAL;
         }
@@ -162,7 +162,7 @@ static int run_script(Runner *x, const PlanScript *sc) {
                 /* rpm shows what a scriptlet prints; so does slipway, as a note. */
                 if (res.output_size > 0) {
                         _cleanup_(strbuf_releasep) StrBuf out = STRBUF_INIT;
-                        strbuf_printf(&out, "image '%s': package %s: %s printed%s:\n", x->im->name, nevra, kind.buf,
+                        strbuf_printf(&out, "%s: package %s: %s printed%s:\n", IMAGE_WHAT(x->im), nevra, kind.buf,
                                       res.output_size > OUTPUT_QUOTED ? ", at its end" : "");
                         quote_lines(&out, &res);
                         if (out.oom)
@@ -174,7 +174,7 @@ static int run_script(Runner *x, const PlanScript *sc) {
 
         bool fatal = critical(sc) || x->im->scriptlets == SCRIPTLETS_STRICT;
         _cleanup_(strbuf_releasep) StrBuf msg = STRBUF_INIT;
-        strbuf_printf(&msg, "image '%s': package %s: %s scriptlet failed", x->im->name, nevra, kind.buf);
+        strbuf_printf(&msg, "%s: package %s: %s scriptlet failed", IMAGE_WHAT(x->im), nevra, kind.buf);
         if (r < 0)
                 strbuf_printf(&msg, ": %s", err ? err : strerror(-r));
         else if (res.timed_out)
@@ -280,11 +280,11 @@ int compose_scriptlets(const Project *p, const Image *im, Tree **t, const Instal
         if (r < 0) {
                 if (r == -ENOMEM)
                         return r;
-                diag_error(d, NULL, "image '%s': %s", im->name, plan_err ? plan_err : strerror(-r));
+                diag_error(d, NULL, "%s: %s", IMAGE_WHAT(im), plan_err ? plan_err : strerror(-r));
                 return -EINVAL;
         }
         for (size_t i = 0; i < plan.n_warnings; i++)
-                diag_warning(d, NULL, "image '%s': %s", im->name, plan.warnings[i]);
+                diag_warning(d, NULL, "%s: %s", IMAGE_WHAT(im), plan.warnings[i]);
 
         /* The sandbox makes /proc and /dev in its root; the image keeps them
          * only if a package has them. */
@@ -321,7 +321,7 @@ int compose_scriptlets(const Project *p, const Image *im, Tree **t, const Instal
         r = sandbox_start(&so, &sb, &sb_err);
         if (r < 0) {
                 if (r != -ENOMEM) {
-                        diag_error(d, NULL, "image '%s': its packages have scriptlets, which cannot run: %s", im->name,
+                        diag_error(d, NULL, "%s: its packages have scriptlets, which cannot run: %s", IMAGE_WHAT(im),
                                    sb_err ? sb_err : strerror(-r));
                         r = -EINVAL;
                 }
@@ -380,8 +380,8 @@ int compose_scriptlets(const Project *p, const Image *im, Tree **t, const Instal
                                 if (r < 0 && r != -ENOMEM) {
                                         /* A scriptlet made something that the
                                          * package's file cannot replace. */
-                                        diag_error(d, NULL, "image '%s': package %s: cannot unpack '%s' after the "
-                                                   "scriptlets before it: %s", im->name, inst[step->package].nevra,
+                                        diag_error(d, NULL, "%s: package %s: cannot unpack '%s' after the "
+                                                   "scriptlets before it: %s", IMAGE_WHAT(im), inst[step->package].nevra,
                                                    by_pkg[i]->path, strerror(-r));
                                         r = -EINVAL;
                                 }
@@ -403,7 +403,7 @@ int compose_scriptlets(const Project *p, const Image *im, Tree **t, const Instal
         r = stage_fold(st, sandbox_recorder(sb), skip, n_skip, &folded);
         if (r < 0) {
                 if (r != -ENOMEM) {
-                        diag_error(d, NULL, "image '%s': cannot read back what the scriptlets made: %s", im->name,
+                        diag_error(d, NULL, "%s: cannot read back what the scriptlets made: %s", IMAGE_WHAT(im),
                                    strerror(-r));
                         r = -EINVAL;
                 }

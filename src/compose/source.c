@@ -27,6 +27,7 @@
 #include "repo/verify.h"
 #include "repo/repo.h"
 #include "rpm/package.h"
+#include "sign/keyfile.h"
 #include "sign/rpmsign.h"
 
 void source_release(Source *s) {
@@ -356,4 +357,156 @@ int source_fetch(const Source *s, const char *href, const char *checksum_type, c
         }
         *ret = TAKE_PTR(path);
         return 0;
+}
+
+/* ---- a project's sources ---------------------------------------------------- */
+
+void source_set_release(SourceSet *s) {
+        for (size_t i = 0; i < s->n; i++)
+                source_release(&s->items[i]);
+        free(s->items);
+        for (size_t i = 0; i < s->n_keys; i++)
+                pgp_key_free(s->keys[i]);
+        free(s->keys);
+        *s = (SourceSet) {};
+}
+
+static int keep_key(SourceSet *s, PgpKey *k) {
+        PgpKey **a = reallocarray(s->keys, s->n_keys + 1, sizeof(PgpKey *));
+        if (!a) {
+                pgp_key_free(k);
+                return -ENOMEM;
+        }
+        s->keys = a;
+        s->keys[s->n_keys++] = k;
+        return 0;
+}
+
+/* A file:// URL as a path ("file:///srv/repo" -> "/srv/repo"). */
+static char *file_url_path(const char *url) {
+        const char *p = url + strlen("file://");
+        size_t l = strlen(p);
+        while (l > 1 && p[l - 1] == '/')
+                l--;
+        return strndup(p, l);
+}
+
+static int load_repo_key(const Project *p, const Repo *repo, const char *cache, PgpKey **ret, Diagnostics *d) {
+        _cleanup_free_ char *path = NULL;
+        const char *why = NULL;
+        SourcePos pos = cfg_pos(&repo->obj, "gpg-key");
+        if (strstr(repo->gpg_key, "://")) {
+                _cleanup_free_ char *err = NULL;
+                path = path_join(cache, "gpg-key.asc");
+                if (!path)
+                        return -ENOMEM;
+                if (source_download(repo->gpg_key, path, SOURCE_UNVERIFIED_MAX, &err) < 0) {
+                        diag_error(d, &pos, "repository '%s': cannot fetch its key: %s", repo->name,
+                                   err ? err : "download failed");
+                        return -EINVAL;
+                }
+        } else if (!(path = project_path(p, repo->gpg_key)))
+                return -ENOMEM;
+        int r = key_load(path, ret, &why);
+        if (r < 0) {
+                diag_error(d, &pos, "repository '%s': cannot use key '%s': %s", repo->name, repo->gpg_key,
+                           why ? why : strerror(-r));
+                return -EINVAL;
+        }
+        return 0;
+}
+
+int source_set_open(const Project *p, const char *out, bool with_project, SourceSet *s, Diagnostics *d) {
+        int r, ret = 0;
+        s->items = new0(Source, p->repos.n + 1);
+        if (!s->items)
+                return -ENOMEM;
+
+        _cleanup_free_ char *own = path_join(out, "repo"), *own_md = path_join(out, "repo/repodata/repomd.xml");
+        if (!own || !own_md)
+                return -ENOMEM;
+        if (!with_project)
+                ;
+        else if (path_exists(own_md)) {
+                Source *src = &s->items[s->n++];
+                src->name = strdup("project");
+                src->remedy = " (run 'slipway repo' to index and sign it again)";
+                src->url = strdup(own);
+                src->dir = strdup(own);
+                if (!src->name || !src->url || !src->dir)
+                        return -ENOMEM;
+                if (p->signing.key) {
+                        _cleanup_free_ char *kp = project_path(p, p->signing.key);
+                        PgpKey *k = NULL;
+                        const char *why = NULL;
+                        if (!kp)
+                                return -ENOMEM;
+                        if (key_load(kp, &k, &why) < 0) {
+                                SourcePos pos = cfg_pos(&p->signing.obj, "key");
+                                diag_error(d, &pos, "signing key '%s': %s", p->signing.key, why ? why : "unusable");
+                                return -EINVAL;
+                        }
+                        if ((r = keep_key(s, k)) < 0)
+                                return r;
+                        src->key = k;
+                        src->gpgcheck = src->signed_md = true;
+                }
+                /* Without a key the unsigned-output warning of the project
+                 * load covers it: the repository is used as it is. */
+        } else if (p->components.n > 0) {
+                diag_error(d, NULL,
+                           "the project's repository '%s' does not exist: run 'slipway package' first to build the "
+                           "components",
+                           own);
+                return -EINVAL;
+        }
+
+        for (size_t i = 0; i < p->repos.n; i++) {
+                const Repo *repo = &p->repos.items[i];
+                Source *src = &s->items[s->n++];
+                src->name = strdup(repo->name);
+                src->url = strdup(repo->url);
+                src->cache = path_join(out, "cache");
+                if (!src->name || !src->url || !src->cache)
+                        return -ENOMEM;
+                char *c = src->cache;
+                src->cache = path_join(c, repo->name);
+                free(c);
+                if (!src->cache)
+                        return -ENOMEM;
+                if (strncmp(repo->url, "file://", 7) == 0) {
+                        if (!(src->dir = file_url_path(repo->url)))
+                                return -ENOMEM;
+                } else {
+                        size_t l = strlen(repo->url);
+                        if (asprintf(&src->base, "%s%s", repo->url, l && repo->url[l - 1] == '/' ? "" : "/") < 0) {
+                                src->base = NULL;
+                                return -ENOMEM;
+                        }
+                }
+                if (repo->gpgcheck) {
+                        PgpKey *k = NULL;
+                        r = load_repo_key(p, repo, src->cache, &k, d);
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r < 0) {
+                                ret = r;
+                                continue;
+                        }
+                        if ((r = keep_key(s, k)) < 0)
+                                return r;
+                        src->key = k;
+                        src->gpgcheck = src->signed_md = true;
+                }
+        }
+        if (ret < 0)
+                return ret;
+        for (size_t i = 0; i < s->n; i++) {
+                r = source_open(&s->items[i], d);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        ret = r;
+        }
+        return ret;
 }

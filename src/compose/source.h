@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "basic/diag.h"
+#include "config/project.h"
 #include "sign/pgp.h"
 
 typedef struct Source {
@@ -60,3 +61,18 @@ int source_fetch(const Source *s, const char *href, const char *checksum_type, c
  * is written and -EFBIG returned. -EIO: it failed otherwise. Both with
  * *ret_error (malloc'd) saying why. */
 int source_download(const char *url, const char *path, uint64_t max, char **ret_error);
+
+/* A project's sources, opened, with the keys they check against. */
+typedef struct SourceSet {
+        Source *items;
+        size_t n;
+        PgpKey **keys;
+        size_t n_keys;
+} SourceSet;
+
+void source_set_release(SourceSet *s);
+
+/* Opens the project's repository (OUT/repo, checked against [signing] key)
+ * when with_project, then the [repos] in configuration order (their
+ * caches in OUT/cache/NAME). Problems go to d, all of them; -EINVAL then. */
+int source_set_open(const Project *p, const char *out, bool with_project, SourceSet *s, Diagnostics *d);

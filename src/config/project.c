@@ -32,6 +32,7 @@ static const char *const image_format_table[] = { "raw", "vhd", "vhdx", "qcow2",
 static const char *const selinux_mode_table[] = { "enforcing", "permissive", "disabled", NULL };
 static const char *const boot_mode_table[] = { "uefi", "bios", "hybrid", "none", NULL };
 static const char *const scriptlet_policy_table[] = { "run", "strict", "skip", "warn", "fail", NULL };
+static const char *const build_mode_table[] = { "host", "buildroot", NULL };
 static const char *const partition_type_table[] = { "esp", "xbootldr", "root", "swap", "home", "srv", "var", "tmp", "usr", "linux", NULL };
 static const char *const fs_type_table[] = { "vfat", "ext4", "none", NULL };
 static const char *const sde_origin_table[] = { "config", "environment", "inputs", NULL };
@@ -41,6 +42,7 @@ static_assert(ELEMENTSOF(image_format_table) == _IMAGE_FORMAT_MAX + 1, "image fo
 static_assert(ELEMENTSOF(selinux_mode_table) == _SELINUX_MODE_MAX + 1, "selinux modes");
 static_assert(ELEMENTSOF(boot_mode_table) == _BOOT_MODE_MAX + 1, "boot modes");
 static_assert(ELEMENTSOF(scriptlet_policy_table) == _SCRIPTLETS_MAX + 1, "scriptlet policies");
+static_assert(ELEMENTSOF(build_mode_table) == _BUILD_MODE_MAX + 1, "build modes");
 static_assert(ELEMENTSOF(partition_type_table) == _PARTITION_TYPE_MAX + 1, "partition types");
 static_assert(ELEMENTSOF(fs_type_table) == _FS_TYPE_MAX + 1, "fs types");
 static_assert(ELEMENTSOF(sde_origin_table) == _SDE_ORIGIN_MAX + 1, "sde origins");
@@ -65,6 +67,10 @@ const char *selinux_mode_to_string(SelinuxMode m) {
 const char *boot_mode_to_string(BootMode m) {
         return TABLE_LOOKUP(boot_mode_table, _BOOT_MODE_MAX, m);
 }
+const char *build_mode_to_string(BuildMode m) {
+        return TABLE_LOOKUP(build_mode_table, _BUILD_MODE_MAX, m);
+}
+
 const char *scriptlet_policy_to_string(ScriptletPolicy p) {
         return TABLE_LOOKUP(scriptlet_policy_table, _SCRIPTLETS_MAX, p);
 }
@@ -325,12 +331,17 @@ static const Schema signing_schema = {
 
 static const SchemaField build_fields[] = {
         FIELD("host-provides", SCHEMA_STRING_ARRAY, BuildSettings, host_provides, .check = check_dependency),
+        FIELD("mode", SCHEMA_ENUM, BuildSettings, mode, .values = build_mode_table),
+        FIELD("buildroot", SCHEMA_STRING_ARRAY, BuildSettings, buildroot, .check = check_dependency),
+        FIELD("defines", SCHEMA_STRING_MAP, BuildSettings, defines),
         {},
 };
+static void build_finish(void *obj, Diagnostics *d);
 static const Schema build_schema = {
         .what = "build",
         .size = sizeof(BuildSettings),
         .fields = build_fields,
+        .finish = build_finish,
 };
 
 static const SchemaField repo_fields[] = {
@@ -414,6 +425,7 @@ static const SchemaField component_fields[] = {
         FIELD("files", SCHEMA_TABLE_ARRAY, Component, files, .sub = &component_file_schema),
         FIELD("scripts", SCHEMA_TABLE, Component, scripts, .sub = &component_scripts_schema),
         FIELD("payload", SCHEMA_STRING, Component, payload, .check = rpm_payload_check),
+        FIELD("mode", SCHEMA_ENUM, Component, mode, .values = build_mode_table),
         {},
 };
 static const Schema component_schema = {
@@ -553,6 +565,51 @@ const char *component_payload(const Project *p, const Component *c) {
         return c->payload ? c->payload : p->project.payload ? p->project.payload : RPM_PAYLOAD_DEFAULT;
 }
 
+const char *image_what(const Image *im, char buf[static IMAGE_WHAT_MAX]) {
+        if (im->what)
+                return im->what;
+        snprintf(buf, IMAGE_WHAT_MAX, "image '%s'", im->name);
+        return buf;
+}
+
+BuildMode component_build_mode(const Project *p, const Component *c) {
+        if (cfg_has(&c->obj, "mode") && c->mode >= 0)
+                return c->mode;
+        return p->build.mode >= 0 ? p->build.mode : BUILD_MODE_HOST;
+}
+
+void project_buildroot_packages(const Project *p, const char *const **ret, size_t *ret_n) {
+        static const char *const defaults[] = { BUILDROOT_DEFAULT_PACKAGES };
+        if (cfg_has(&p->build.obj, "buildroot")) {
+                *ret = (const char *const *) p->build.buildroot.items;
+                *ret_n = p->build.buildroot.n;
+        } else {
+                *ret = defaults;
+                *ret_n = ELEMENTSOF(defaults);
+        }
+}
+
+/* Each define becomes rpmbuild --define 'NAME VALUE'. */
+static void check_defines(const CfgObject *o, const StrMap *defines, const char *path, Diagnostics *d) {
+        for (size_t i = 0; i < defines->n; i++) {
+                const char *k = defines->keys[i], *v = defines->values[i];
+                bool ok = (isalpha((unsigned char) k[0]) || k[0] == '_') && all_chars(k, "_", true, false);
+                SourcePos pos = cfg_pos(o, "defines");
+                if (!ok)
+                        diag_error(d, &pos,
+                                   "key '%s.defines': macro name '%s' is not valid: expected letters, digits and '_', "
+                                   "not starting with a digit",
+                                   path, k);
+                else if (strchr(v, '\n'))
+                        diag_error(d, &pos, "key '%s.defines': the value of '%s' must be a single line", path, k);
+        }
+}
+
+static void build_finish(void *obj, Diagnostics *d) {
+        BuildSettings *b = obj;
+        check_defines(&b->obj, &b->defines, "build", d);
+}
+
 static void component_finish(void *obj, Diagnostics *d) {
         static const char *const native_only[] = { "epoch", "version", "release", "summary", "description", "license",
                                                     "url", "arch", "requires", "provides", "conflicts", "obsoletes",
@@ -562,19 +619,7 @@ static void component_finish(void *obj, Diagnostics *d) {
 
         if (c->spec) {
                 c->kind = COMPONENT_SPEC;
-                /* Each define becomes rpmbuild --define 'NAME VALUE'. */
-                for (size_t i = 0; i < c->defines.n; i++) {
-                        const char *k = c->defines.keys[i], *v = c->defines.values[i];
-                        bool ok = (isalpha((unsigned char) k[0]) || k[0] == '_') && all_chars(k, "_", true, false);
-                        SourcePos pos = cfg_pos(&c->obj, "defines");
-                        if (!ok)
-                                diag_error(d, &pos,
-                                           "key '%s.defines': macro name '%s' is not valid: expected letters, digits "
-                                           "and '_', not starting with a digit",
-                                           path, k);
-                        else if (strchr(v, '\n'))
-                                diag_error(d, &pos, "key '%s.defines': the value of '%s' must be a single line", path, k);
-                }
+                check_defines(&c->obj, &c->defines, path, d);
                 /* Two ways to say one thing: refuse rather than pick one. */
                 if (c->payload && defines_binary_payload(c)) {
                         SourcePos pos = cfg_pos(&c->obj, "payload"), dpos = cfg_pos(&c->obj, "defines");
@@ -600,6 +645,13 @@ static void component_finish(void *obj, Diagnostics *d) {
                 diag_error(d, &pos,
                            "key '%s.host-inputs': component '%s' has no spec; a native component's inputs are its "
                            "'files'",
+                           path, c->name);
+        }
+        if (cfg_has(&c->obj, "mode")) {
+                SourcePos pos = cfg_pos(&c->obj, "mode");
+                diag_error(d, &pos,
+                           "key '%s.mode': component '%s' has no spec; slipway writes its package itself, with no "
+                           "rpmbuild and no build root",
                            path, c->name);
         }
         if (cfg_has(&c->obj, "defines")) {

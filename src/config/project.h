@@ -129,10 +129,28 @@ typedef struct Signing {
         char *key; /* NULL: outputs are unsigned */
 } Signing;
 
+/* Where spec components build (docs/packaging.md). */
+typedef enum BuildMode {
+        BUILD_MODE_HOST,      /* the build host's rpmbuild, tools and libraries (bootstrapping) */
+        BUILD_MODE_BUILDROOT, /* a clean root installed from the project's packages and [repos] */
+        _BUILD_MODE_MAX,
+        _BUILD_MODE_INVALID = -EINVAL,
+} BuildMode;
+
+const char *build_mode_to_string(BuildMode m) _pure_;
+
 typedef struct BuildSettings {
         CfgObject obj;
         StrList host_provides;
+        BuildMode mode;      /* default: host */
+        StrList buildroot;   /* what every buildroot holds; unset: BUILDROOT_DEFAULT_PACKAGES */
+        StrMap defines;      /* rpmbuild --define for every spec, before the component's own */
 } BuildSettings;
+
+/* mock's buildsys-build group of Fedora, with gcc and make. */
+#define BUILDROOT_DEFAULT_PACKAGES                                                                               \
+        "bash", "bzip2", "coreutils", "cpio", "diffutils", "findutils", "gawk", "gcc", "grep", "gzip", "make",  \
+                "patch", "redhat-rpm-config", "rpm-build", "sed", "tar", "unzip", "util-linux", "which", "xz"
 
 typedef struct Repo {
         CfgObject obj;
@@ -188,6 +206,7 @@ typedef struct Component {
         FileSpecArray files;
         /* both kinds */
         char *payload; /* rpm's %_binary_payload; NULL: the project's */
+        BuildMode mode; /* spec components; only if cfg_has(&obj, "mode"), else [build] mode */
         ComponentScripts scripts; /* native: scriptlet bodies (/bin/sh), NULL for none */
 } Component;
 
@@ -261,7 +280,15 @@ typedef struct Image {
         FileSpecArray files;
         Services services;
         Container container;
+        /* Not from the schema: how messages name it; NULL: "image 'NAME'"
+         * (a buildroot, composed as an image, says "buildroot of 'hello'"). */
+        const char *what;
 } Image;
+
+#define IMAGE_WHAT_MAX 320
+const char *image_what(const Image *im, char buf[static IMAGE_WHAT_MAX]);
+/* For a message's argument: valid until the end of the enclosing block. */
+#define IMAGE_WHAT(im) image_what((im), (char[IMAGE_WHAT_MAX]) { 0 })
 
 typedef struct Project {
         CfgObject obj;
@@ -311,6 +338,10 @@ char *project_path(const Project *p, const char *path);
 /* The payload compression of c's packages (rpm's %_binary_payload): the
  * component's, else the project's, else RPM_PAYLOAD_DEFAULT. */
 const char *component_payload(const Project *p, const Component *c);
+/* Where spec component c builds: its own mode, else [build] mode. */
+BuildMode component_build_mode(const Project *p, const Component *c) _pure_;
+/* What every buildroot of the project holds: [build] buildroot, else BUILDROOT_DEFAULT_PACKAGES. */
+void project_buildroot_packages(const Project *p, const char *const **ret, size_t *ret_n);
 const Component *project_find_component(const Project *p, const char *name);
 const Image *project_find_image(const Project *p, const char *name);
 

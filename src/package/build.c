@@ -31,6 +31,7 @@
 #include "basic/parallel.h"
 #include "basic/strbuf.h"
 #include "package/build.h"
+#include "package/buildroot.h"
 #include "rpm/dep.h"
 #include "rpm/package.h"
 #include "rpm/version.h"
@@ -79,6 +80,7 @@ typedef struct Node {
         size_t n_provides;
         bool owns_provides;
         size_t *deps;        /* nodes that provide its BuildRequires */
+        bool edges_done;
         size_t n_deps;
         size_t *rdeps;
         size_t n_rdeps;
@@ -87,6 +89,14 @@ typedef struct Node {
         char *key;           /* cache key, once computed */
         char **rpm_sha256;   /* of result.rpms, once done */
         BuildResult result;
+        /* buildroot mode */
+        bool in_buildroot;
+        char **br_specs;     /* the base set, then the BuildRequires */
+        size_t n_br_specs;
+        char **project_rpms; /* the project's packages the build may use */
+        size_t n_project_rpms;
+        Buildroot br;
+        char *precheck;      /* why it fails before any build; NULL: fine */
 } Node;
 
 typedef struct Graph {
@@ -106,6 +116,8 @@ typedef struct Graph {
         /* Files built in this run, under lock (build_claim_output()). */
         struct Claim { char *file; bool srpm; size_t node; } *claims;
         size_t n_claims, allocated_claims;
+        RpmDep *base;   /* buildroot mode: [build] buildroot, parsed */
+        size_t n_base;
 } Graph;
 
 static bool add_index(size_t **v, size_t *n, size_t x) {
@@ -219,6 +231,13 @@ static void key_defines(StrBuf *sb, const Component *c) {
         }
 }
 
+static void key_build_defines(StrBuf *sb, const Project *p) {
+        for (size_t k = 0; k < p->build.defines.n; k++) {
+                key_str(sb, "build-define", p->build.defines.keys[k]);
+                key_str(sb, "value", p->build.defines.values[k]);
+        }
+}
+
 static void key_list(StrBuf *sb, const char *label, const StrList *l) {
         strbuf_printf(sb, "%s %zu\n", label, l->n);
         for (size_t i = 0; i < l->n; i++)
@@ -303,6 +322,11 @@ static int cache_key(Graph *g, size_t i, char **ret) {
                 r = key_host_inputs(&sb, &c->host_inputs);
                 if (r < 0)
                         return r;
+                key_build_defines(&sb, p);
+                /* A buildroot: exactly its packages (which include the
+                 * project's that it holds). */
+                if (nd->in_buildroot)
+                        strbuf_printf(&sb, "buildroot %s\n", nd->br.key);
                 /* The exact RPMs this build may use. */
                 for (size_t d = 0; d < nd->n_deps; d++) {
                         const Node *dep = &g->nodes[nd->deps[d]];
@@ -528,12 +552,13 @@ static int specinfo_key(const Graph *g, const Component *c, char **ret) {
         _cleanup_free_ char *dir = spec ? path_dirname(spec) : NULL;
         if (!dir)
                 return -ENOMEM;
-        strbuf_printf(&sb, "specinfo-2\n"); /* 2: file names too */
+        strbuf_printf(&sb, "specinfo-3\n"); /* 2: file names too; 3: sources */
         key_str(&sb, "spec", c->spec);
         key_str(&sb, "project", g->p->project.name);
         key_str(&sb, "dist", g->p->project.dist);
         key_str(&sb, "vendor", g->p->project.vendor);
         key_defines(&sb, c);
+        key_build_defines(&sb, g->p);
         int r = key_tree(&sb, dir, "", g->p->source_date_epoch);
         if (r >= 0)
                 r = key_host_inputs(&sb, &c->host_inputs);
@@ -593,10 +618,18 @@ static int query_spec_cached(Graph *g, Node *nd, char **ret_error) {
                     deps_from_json(json_object_get(j, "provides"), &nd->spec.provides, &nd->spec.n_provides) >= 0 &&
                     deps_from_json(json_object_get(j, "buildrequires"), &nd->spec.buildrequires,
                                    &nd->spec.n_buildrequires) >= 0) {
+                        json_t *src = json_object_get(j, "sources");
+                        nd->spec.sources = new0(char *, json_array_size(src) + 1);
+                        for (size_t i = 0; nd->spec.sources && i < json_array_size(src); i++) {
+                                const char *f = json_string_value(json_array_get(src, i));
+                                nd->spec.sources[nd->spec.n_sources++] = strdup(f ? f : "");
+                        }
                         nd->spec.packages = new0(char *, json_array_size(pk));
                         nd->spec.files = new0(char *, json_array_size(pk));
                         nd->spec.srpm = strdup(srpm);
-                        bool ok = nd->spec.packages && nd->spec.files && nd->spec.srpm;
+                        bool ok = nd->spec.packages && nd->spec.files && nd->spec.srpm && nd->spec.sources;
+                        for (size_t i = 0; ok && i < nd->spec.n_sources; i++)
+                                ok = nd->spec.sources[i];
                         for (size_t i = 0; ok && i < json_array_size(pk); i++) {
                                 const char *s = json_string_value(json_array_get(pk, i));
                                 const char *f = json_string_value(json_array_get(fl, i));
@@ -618,14 +651,16 @@ static int query_spec_cached(Graph *g, Node *nd, char **ret_error) {
         if (r < 0)
                 return r;
 
-        json_t *pk = json_array(), *fl = json_array();
+        json_t *pk = json_array(), *fl = json_array(), *src = json_array();
+        for (size_t i = 0; i < nd->spec.n_sources; i++)
+                json_array_append_new(src, json_string(nd->spec.sources[i]));
         for (size_t i = 0; i < nd->spec.n_packages; i++) {
                 json_array_append_new(pk, json_string(nd->spec.packages[i]));
                 json_array_append_new(fl, json_string(nd->spec.files[i]));
         }
-        j = json_pack("{s:s, s:o, s:o, s:s, s:o, s:o}", "key", key, "packages", pk, "files", fl, "srpm", nd->spec.srpm,
-                      "provides", deps_json(nd->spec.provides, nd->spec.n_provides), "buildrequires",
-                      deps_json(nd->spec.buildrequires, nd->spec.n_buildrequires));
+        j = json_pack("{s:s, s:o, s:o, s:s, s:o, s:o, s:o}", "key", key, "packages", pk, "files", fl, "srpm",
+                      nd->spec.srpm, "provides", deps_json(nd->spec.provides, nd->spec.n_provides), "buildrequires",
+                      deps_json(nd->spec.buildrequires, nd->spec.n_buildrequires), "sources", src);
         char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
         json_decref(j);
         if (s) {
@@ -681,6 +716,63 @@ static void remove_stale_outputs(Graph *g, size_t i, json_t *prev) {
         }
 }
 
+/* The RPMs of the components node i needs (its deps, and theirs), which
+ * its buildroot may hold. */
+static int collect_project_rpms(Graph *g, size_t i, bool *seen) {
+        Node *nd = &g->nodes[i];
+        for (size_t k = 0; k < nd->n_deps; k++) {
+                size_t j = nd->deps[k];
+                if (seen[j])
+                        continue;
+                seen[j] = true;
+                Node *dep = &g->nodes[j];
+                for (size_t m = 0; m < dep->result.n_rpms; m++) {
+                        char **nv = reallocarray(g->nodes[i].project_rpms, g->nodes[i].n_project_rpms + 1,
+                                                 sizeof(char *));
+                        if (!nv)
+                                return -ENOMEM;
+                        g->nodes[i].project_rpms = nv;
+                        nv[g->nodes[i].n_project_rpms++] = dep->result.rpms[m];
+                }
+                int r = collect_project_rpms(g, j, seen);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Buildroot mode: what the buildroot holds, resolved (its key is part of
+ * the component's). */
+static int resolve_buildroot(Graph *g, size_t i, char **ret_reason) {
+        Node *nd = &g->nodes[i];
+        _cleanup_free_ bool *seen = new0(bool, g->n);
+        if (!seen)
+                return -ENOMEM;
+        seen[i] = true;
+        int r = collect_project_rpms(g, i, seen);
+        if (r < 0)
+                return r;
+        nd->br_specs = new0(char *, g->n_base + nd->spec.n_buildrequires + 1);
+        if (!nd->br_specs)
+                return -ENOMEM;
+        for (size_t b = 0; b < g->n_base + nd->spec.n_buildrequires; b++) {
+                const RpmDep *d = b < g->n_base ? &g->base[b] : &nd->spec.buildrequires[b - g->n_base];
+                char buf[1024];
+                if (strncmp(d->name, "rpmlib(", 7) == 0)
+                        continue;
+                rpm_dep_format(d, buf, sizeof buf);
+                if (!(nd->br_specs[nd->n_br_specs] = strdup(buf)))
+                        return -ENOMEM;
+                nd->n_br_specs++;
+        }
+        _cleanup_free_ char *error = NULL;
+        r = buildroot_resolve(g->env.buildroots, nd->c->name, nd->project_rpms, nd->n_project_rpms,
+                              (const char *const *) nd->br_specs, nd->n_br_specs, &nd->br, &error);
+        if (r == -EINVAL)
+                *ret_reason = strprintf("the buildroot cannot be resolved: %s", error ? error : "");
+        return r;
+}
+
 /* Builds node i (outside the lock). */
 static void run_node(Graph *g, size_t i) {
         Node *nd = &g->nodes[i];
@@ -689,6 +781,14 @@ static void run_node(Graph *g, size_t i) {
         char *reason = NULL;
         int r;
 
+        if (nd->in_buildroot) {
+                r = resolve_buildroot(g, i, &reason);
+                if (r < 0) {
+                        res->status = BUILD_FAILED;
+                        res->reason = reason ? reason : strprintf("cannot resolve the buildroot: %s", strerror(-r));
+                        return;
+                }
+        }
         r = cache_key(g, i, &nd->key);
         if (r < 0) {
                 res->status = BUILD_FAILED;
@@ -708,7 +808,19 @@ static void run_node(Graph *g, size_t i) {
                 pthread_mutex_lock(&g->lock);
                 g->rpmbuild_runs++;
                 pthread_mutex_unlock(&g->lock);
-                r = spec_build(&g->env, nd->c, res->log_path, &res->rpms, &res->n_rpms, &res->srpm, &reason);
+                if (nd->in_buildroot) {
+                        BuildrootInput in = {
+                                .project_rpms = nd->project_rpms,
+                                .n_project_rpms = nd->n_project_rpms,
+                                .specs = (const char *const *) nd->br_specs,
+                                .n_specs = nd->n_br_specs,
+                                .br = &nd->br,
+                        };
+                        r = spec_build_buildroot(&g->env, nd->c, &in, res->log_path, &res->rpms, &res->n_rpms,
+                                                 &res->srpm, &reason);
+                } else
+                        r = spec_build(&g->env, nd->c, res->log_path, &res->rpms, &res->n_rpms, &res->srpm,
+                                       &reason);
         } else
                 r = native_build(&g->env, nd->c, res->log_path, &res->rpms, &res->n_rpms, &reason);
         res->seconds = now_seconds() - start;
@@ -857,24 +969,6 @@ static bool host_provides(const Project *p, const RpmDep *br) {
         return false;
 }
 
-static void dep_to_string(const RpmDep *d, char *buf, size_t size) {
-        const char *op = "";
-        uint32_t f = d->flags & (RPMSENSE_LESS | RPMSENSE_GREATER | RPMSENSE_EQUAL);
-        if (f == RPMSENSE_EQUAL)
-                op = "=";
-        else if (f == (RPMSENSE_LESS | RPMSENSE_EQUAL))
-                op = "<=";
-        else if (f == (RPMSENSE_GREATER | RPMSENSE_EQUAL))
-                op = ">=";
-        else if (f == RPMSENSE_LESS)
-                op = "<";
-        else if (f == RPMSENSE_GREATER)
-                op = ">";
-        if (*op && d->evr[0])
-                snprintf(buf, size, "%s %s %s", d->name, op, d->evr);
-        else
-                snprintf(buf, size, "%s", d->name);
-}
 
 /* Depth-first search for a cycle among selected nodes; reports the first. */
 static bool find_cycle(Graph *g, size_t i, int *color, size_t *stack, size_t depth, Diagnostics *d) {
@@ -905,6 +999,109 @@ static bool find_cycle(Graph *g, size_t i, int *color, size_t *stack, size_t dep
         return false;
 }
 
+/* Whether a component provides br (other than the spec itself). */
+static bool project_provides(const Graph *g, size_t self, const RpmDep *br, const Node **ret_owner,
+                             const RpmDep **ret_have) {
+        for (size_t j = 0; j < g->n; j++) {
+                if (j == self && g->nodes[j].c->kind == COMPONENT_SPEC)
+                        continue;
+                for (size_t m = 0; m < g->nodes[j].n_provides; m++) {
+                        if (rpm_dep_matches(&g->nodes[j].provides[m], br))
+                                return true;
+                        if (ret_owner && !*ret_owner && strcmp(g->nodes[j].provides[m].name, br->name) == 0) {
+                                *ret_owner = &g->nodes[j];
+                                *ret_have = &g->nodes[j].provides[m];
+                        }
+                }
+        }
+        return false;
+}
+
+/* The checks of a selected spec component before any build, all of them
+ * (nd->precheck says what failed; the component then fails alone): every
+ * Source and Patch is in the spec's directory; every BuildRequires (and,
+ * in buildroot mode, the base set) is provided by a component, or by the
+ * [repos] (buildroot mode) or the host (host mode). */
+static int node_precheck(Graph *g, size_t i) {
+        Node *nd = &g->nodes[i];
+        _cleanup_strbuf_ StrBuf why = STRBUF_INIT;
+        if (!nd->selected || nd->c->kind != COMPONENT_SPEC)
+                return 0;
+
+        _cleanup_free_ char *spec = project_path(g->p, nd->c->spec);
+        _cleanup_free_ char *dir = spec ? path_dirname(spec) : NULL;
+        if (!dir)
+                return -ENOMEM;
+        size_t n_absent = 0;
+        for (size_t k = 0; k < nd->spec.n_sources; k++) {
+                const char *f = nd->spec.sources[k];
+                _cleanup_free_ char *path = path_join(dir, f);
+                struct stat st;
+                if (!path)
+                        return -ENOMEM;
+                if (!strchr(f, '/') && stat(path, &st) == 0 && S_ISREG(st.st_mode))
+                        continue;
+                strbuf_printf(&why, "%s'%s'", n_absent++ ? ", " : "its Source or Patch ", f);
+        }
+        if (n_absent > 0)
+                strbuf_printf(&why, " %s not in %s (slipway downloads nothing)", n_absent == 1 ? "is" : "are", dir);
+
+        size_t n_br = nd->spec.n_buildrequires, n_base = nd->in_buildroot ? g->n_base : 0;
+        _cleanup_free_ bool *repos_have = new0(bool, n_br + n_base + 1);
+        _cleanup_free_ const char **strs = new0(const char *, n_br + n_base + 1);
+        char(*bufs)[512] = calloc(n_br + n_base + 1, 512);
+        if (!repos_have || !strs || !bufs) {
+                free(bufs);
+                return -ENOMEM;
+        }
+        for (size_t b = 0; b < n_br + n_base; b++) {
+                rpm_dep_format(b < n_br ? &nd->spec.buildrequires[b] : &g->base[b - n_br], bufs[b], 512);
+                strs[b] = bufs[b];
+        }
+        if (nd->in_buildroot) {
+                int r = buildroots_repos_provide(g->env.buildroots, strs, n_br + n_base, repos_have);
+                if (r < 0) {
+                        free(bufs);
+                        return r;
+                }
+        }
+        size_t n_missing = 0;
+        _cleanup_strbuf_ StrBuf missing = STRBUF_INIT;
+        for (size_t b = 0; b < n_br + n_base; b++) {
+                const RpmDep *br = b < n_br ? &nd->spec.buildrequires[b] : &g->base[b - n_br];
+                const Node *owner = NULL;
+                const RpmDep *have = NULL;
+                if (strncmp(br->name, "rpmlib(", 7) == 0)
+                        continue;
+                if (project_provides(g, i, br, &owner, &have) || repos_have[b] ||
+                    (!nd->in_buildroot && host_provides(g->p, br)))
+                        continue;
+                strbuf_printf(&missing, "%s'%s'", n_missing ? ", " : "", bufs[b]);
+                if (have) {
+                        char hbuf[512];
+                        rpm_dep_format(have, hbuf, sizeof hbuf);
+                        strbuf_printf(&missing, " (component '%s' provides '%s')", owner->c->name, hbuf);
+                }
+                if (b >= n_br)
+                        strbuf_puts(&missing, " (in [build] buildroot)");
+                n_missing++;
+        }
+        free(bufs);
+        if (n_missing > 0)
+                strbuf_printf(&why, "%s%s %s %s provided by nothing: %s %s", why.len ? "; " : "",
+                              n_br > 0 ? "BuildRequires" : "the buildroot's packages", missing.buf,
+                              n_missing == 1 ? "is" : "are",
+                              nd->in_buildroot ? "no component of the project and no package of [repos] provides"
+                                               : "no component of the project provides, and [build] host-provides "
+                                                 "does not list,",
+                              n_missing == 1 ? "it" : "them");
+        if (why.oom)
+                return -ENOMEM;
+        if (why.len)
+                nd->precheck = strbuf_detach(&why, NULL);
+        return 0;
+}
+
 static int graph_resolve(Graph *g, Diagnostics *d) {
         /* Provides of every component. */
         for (size_t i = 0; i < g->n; i++) {
@@ -927,10 +1124,13 @@ static int graph_resolve(Graph *g, Diagnostics *d) {
                 changed = false;
                 for (size_t i = 0; i < g->n; i++) {
                         Node *nd = &g->nodes[i];
-                        if (!nd->selected || nd->c->kind != COMPONENT_SPEC || nd->n_deps > 0)
+                        if (!nd->selected || nd->c->kind != COMPONENT_SPEC || nd->edges_done)
                                 continue;
-                        for (size_t b = 0; b < nd->spec.n_buildrequires; b++) {
-                                const RpmDep *br = &nd->spec.buildrequires[b];
+                        nd->edges_done = true;
+                        size_t n_base = nd->in_buildroot ? g->n_base : 0;
+                        for (size_t b = 0; b < nd->spec.n_buildrequires + n_base; b++) {
+                                const RpmDep *br = b < nd->spec.n_buildrequires ? &nd->spec.buildrequires[b]
+                                                                                : &g->base[b - nd->spec.n_buildrequires];
                                 for (size_t j = 0; j < g->n; j++) {
                                         if (j == i && g->nodes[j].c->kind == COMPONENT_SPEC)
                                                 continue;
@@ -950,46 +1150,9 @@ static int graph_resolve(Graph *g, Diagnostics *d) {
         }
 
         for (size_t i = 0; i < g->n; i++) {
-                Node *nd = &g->nodes[i];
-                if (!nd->selected || nd->c->kind != COMPONENT_SPEC)
-                        continue;
-                _cleanup_strbuf_ StrBuf missing = STRBUF_INIT;
-                size_t n_missing = 0;
-                for (size_t b = 0; b < nd->spec.n_buildrequires; b++) {
-                        const RpmDep *br = &nd->spec.buildrequires[b];
-                        bool found = false;
-                        for (size_t k = 0; k < nd->n_deps && !found; k++)
-                                for (size_t m = 0; m < g->nodes[nd->deps[k]].n_provides && !found; m++)
-                                        found = rpm_dep_matches(&g->nodes[nd->deps[k]].provides[m], br);
-                        if (found || host_provides(g->p, br))
-                                continue;
-                        char buf[512];
-                        dep_to_string(br, buf, sizeof buf);
-                        strbuf_printf(&missing, "%s'%s'", n_missing ? ", " : "", buf);
-                        /* Provided, but not in a version that fits: say what there is. */
-                        const RpmDep *have = NULL;
-                        const Node *owner = NULL;
-                        for (size_t j = 0; j < g->n && !have; j++)
-                                for (size_t m = 0; m < g->nodes[j].n_provides && !have; m++)
-                                        if (strcmp(g->nodes[j].provides[m].name, br->name) == 0) {
-                                                have = &g->nodes[j].provides[m];
-                                                owner = &g->nodes[j];
-                                        }
-                        if (have) {
-                                char hbuf[512];
-                                dep_to_string(have, hbuf, sizeof hbuf);
-                                strbuf_printf(&missing, " (component '%s' provides '%s')", owner->c->name, hbuf);
-                        }
-                        n_missing++;
-                }
-                if (n_missing > 0) {
-                        SourcePos pos = cfg_pos(&nd->c->obj, "spec");
-                        diag_error(d, &pos,
-                                   "component '%s': BuildRequires %s %s provided by nothing: no component of the "
-                                   "project provides %s, and [build] host-provides does not list %s",
-                                   nd->c->name, missing.buf, n_missing == 1 ? "is" : "are", n_missing == 1 ? "it" : "them",
-                                   n_missing == 1 ? "it" : "them");
-                }
+                int r = node_precheck(g, i);
+                if (r < 0)
+                        return r;
         }
 
         /* Reverse edges and cycles. */
@@ -1130,6 +1293,12 @@ static void graph_release(Graph *g) {
                 free(nd->deps);
                 free(nd->rdeps);
                 free(nd->key);
+                for (size_t k = 0; k < nd->n_br_specs; k++)
+                        free(nd->br_specs[k]);
+                free(nd->br_specs);
+                free(nd->project_rpms); /* the strings are other nodes' */
+                buildroot_release(&nd->br);
+                free(nd->precheck);
                 if (nd->rpm_sha256)
                         for (size_t k = 0; k < nd->result.n_rpms; k++)
                                 free(nd->rpm_sha256[k]);
@@ -1141,6 +1310,10 @@ static void graph_release(Graph *g) {
         for (size_t k = 0; k < g->n_claims; k++)
                 free(g->claims[k].file);
         free(g->claims);
+        for (size_t k = 0; k < g->n_base; k++)
+                rpm_dep_release(&g->base[k]);
+        free(g->base);
+        g->env.buildroots = buildroots_free(g->env.buildroots);
 }
 
 /* The fixed environment of spec queries and builds. */
@@ -1261,6 +1434,33 @@ int build_packages(const Project *p, const BuildOptions *o, Diagnostics *d, Buil
                 goto finish;
         }
 
+        /* Buildroot mode: the base set, and the [repos] opened once. */
+        bool any_buildroot = false;
+        for (size_t i = 0; i < g.n; i++) {
+                Node *nd = &g.nodes[i];
+                nd->in_buildroot = nd->c->kind == COMPONENT_SPEC && component_build_mode(p, nd->c) == BUILD_MODE_BUILDROOT;
+                any_buildroot |= nd->in_buildroot && nd->selected;
+        }
+        if (any_buildroot) {
+                const char *const *base;
+                size_t n_base;
+                project_buildroot_packages(p, &base, &n_base);
+                g.base = new0(RpmDep, n_base + 1);
+                if (!g.base) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                for (size_t k = 0; k < n_base; k++) {
+                        r = rpm_dependency_parse(base[k], &g.base[g.n_base]);
+                        if (r < 0)
+                                goto finish; /* config/ checked them */
+                        g.n_base++;
+                }
+                r = buildroots_new(p, out_abs, o->jobs, d, &g.env.buildroots);
+                if (r < 0)
+                        goto finish;
+        }
+
         r = graph_check_outputs(&g, d);
         if (r >= 0)
                 r = graph_resolve(&g, d);
@@ -1283,11 +1483,23 @@ int build_packages(const Project *p, const BuildOptions *o, Diagnostics *d, Buil
                 }
                 g.remaining++;
                 nd->pending = 0;
+                if (nd->precheck)
+                        continue;
                 for (size_t k = 0; k < nd->n_deps; k++)
                         if (g.nodes[nd->deps[k]].selected)
                                 nd->pending++;
                 if (nd->pending == 0)
                         g.ready[g.n_ready++] = i;
+        }
+        /* What failed its checks fails now, before anything builds (its
+         * dependents are skipped); the rest builds. */
+        for (size_t i = 0; i < g.n; i++) {
+                Node *nd = &g.nodes[i];
+                if (!nd->selected || !nd->precheck || nd->done)
+                        continue;
+                nd->result.status = BUILD_FAILED;
+                nd->result.reason = TAKE_PTR(nd->precheck);
+                finish_node(&g, i);
         }
         {
                 size_t nt = MAX(o->jobs, 1u);
@@ -1336,6 +1548,8 @@ int build_packages(const Project *p, const BuildOptions *o, Diagnostics *d, Buil
                 }
         }
         rep->n_rpmbuild = g.rpmbuild_runs;
+        if (g.env.buildroots)
+                buildroots_counts(g.env.buildroots, &rep->n_buildroots_made, &rep->n_buildroots_reused);
         *ret = rep;
         r = 0;
 

@@ -46,6 +46,7 @@ typedef struct BuildReport {
         size_t n;
         size_t n_built, n_cached, n_failed, n_skipped;
         size_t n_rpmbuild;    /* rpmbuild runs started */
+        size_t n_buildroots_made, n_buildroots_reused; /* buildroot mode */
 } BuildReport;
 
 BuildReport *build_report_free(BuildReport *r);
@@ -98,6 +99,8 @@ typedef struct SpecInfo {
         size_t n_provides;
         RpmDep *buildrequires;
         size_t n_buildrequires;
+        char **sources;       /* the file names of its Source and Patch tags */
+        size_t n_sources;
 } SpecInfo;
 
 void spec_info_release(SpecInfo *s);
@@ -109,6 +112,7 @@ typedef struct BuildEnv {
         char *const *envp;       /* fixed environment; HOME set per build */
         unsigned jobs;           /* threads a build may use (payload compression), >= 1 */
         struct Graph *graph;     /* the build's graph, for build_claim_output(); NULL: no claims */
+        struct Buildroots *buildroots; /* buildroot mode: the run's buildroots (buildroot.h) */
 } BuildEnv;
 
 /* Before a component's built file is moved into the output: claims file
@@ -124,6 +128,32 @@ int spec_query(const BuildEnv *env, const Component *c, SpecInfo *ret, char **re
  * their names returned. Failures: -errno, with a one-line reason. */
 int spec_build(const BuildEnv *env, const Component *c, const char *log_path, char ***ret_rpms, size_t *ret_n,
                char **ret_srpm, char **ret_reason);
+
+/* What a failed rpmbuild log says: the phase it failed in ("%prep",
+ * "%build", "%install", "%check", "%generate_buildrequires", "file list"
+ * for the %files checks; NULL if it cannot tell) and its first error line
+ * (a compiler's, make's, rpmbuild's; NULL if none). Both malloc'd. */
+int build_log_diagnose(const char *log, size_t size, char **ret_phase, char **ret_error);
+
+/* What a buildroot-mode build may use: the project's packages (file names
+ * in repo/Packages) of the components it needs, and what the buildroot
+ * holds (the base set and the BuildRequires, as dependency strings); br:
+ * those resolved (buildroot.h). */
+typedef struct BuildrootInput {
+        char *const *project_rpms;
+        size_t n_project_rpms;
+        const char *const *specs;
+        size_t n_specs;
+        const struct Buildroot *br;
+} BuildrootInput;
+
+/* As spec_build(), in buildroot mode: the SRPM built with rpmbuild -bs in
+ * the buildroot, %generate_buildrequires resolved in rounds (each round's
+ * new BuildRequires make a new buildroot), then the binary RPMs with
+ * rpmbuild --rebuild of that SRPM. The log says which buildroot each step
+ * used and whether it was made or reused. */
+int spec_build_buildroot(const BuildEnv *env, const Component *c, const BuildrootInput *in, const char *log_path,
+                         char ***ret_rpms, size_t *ret_n, char **ret_srpm, char **ret_reason);
 
 /* Writes c's RPM with the native writer into repo/Packages. */
 int native_build(const BuildEnv *env, const Component *c, const char *log_path, char ***ret_rpms, size_t *ret_n,

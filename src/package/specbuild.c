@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "basic/alloc.h"
@@ -29,7 +30,12 @@
 #include "basic/run.h"
 #include "basic/strbuf.h"
 #include "package/build.h"
+#include "package/buildroot.h"
 #include "rpm/dep.h"
+#include "rpm/header.h"
+#include "rpm/package.h"
+#include "rpm/tags.h"
+#include "sandbox/sandbox.h"
 
 void spec_info_release(SpecInfo *s) {
         for (size_t i = 0; i < s->n_packages; i++) {
@@ -46,6 +52,9 @@ void spec_info_release(SpecInfo *s) {
         for (size_t i = 0; i < s->n_buildrequires; i++)
                 rpm_dep_release(&s->buildrequires[i]);
         free(s->buildrequires);
+        for (size_t i = 0; i < s->n_sources; i++)
+                free(s->sources[i]);
+        free(s->sources);
         *s = (SpecInfo) {};
 }
 
@@ -111,6 +120,8 @@ static void add_macros(Argv *a, const BuildEnv *env, const Component *c, const c
         /* Source RPMs are not shipped in images: a fast level. rpm's streaming
          * zstd at level 19 sets up ~90 MB of tables per payload, whatever its size. */
         argv_define(a, "_source_payload", "w3.zstdio");
+        for (size_t i = 0; i < p->build.defines.n; i++)
+                argv_define(a, p->build.defines.keys[i], p->build.defines.values[i]);
         for (size_t i = 0; i < c->defines.n; i++)
                 argv_define(a, c->defines.keys[i], c->defines.values[i]);
 }
@@ -223,7 +234,7 @@ int spec_query(const BuildEnv *env, const Component *c, SpecInfo *ret, char **re
         argv_add(&b, "--srpm");
         add_macros(&b, env, c, dir, "/nonexistent");
         argv_add(&b, "--qf");
-        argv_add(&b, "@@S %{NAME}-%{VERSION}-%{RELEASE}.src.rpm\\n[@@r %{REQUIRENEVRS}\\n]");
+        argv_add(&b, "@@S %{NAME}-%{VERSION}-%{RELEASE}.src.rpm\\n[@@r %{REQUIRENEVRS}\\n][@@s %{SOURCE}\\n][@@s %{PATCH}\\n]");
         argv_add(&b, spec);
         if (a.oom || b.oom)
                 return -ENOMEM;
@@ -277,6 +288,18 @@ int spec_query(const BuildEnv *env, const Component *c, SpecInfo *ret, char **re
                 if (strncmp(l, "@@S ", 4) == 0 && !(info.srpm = strndup_nul(l + 4, strcspn(l + 4, "\n")))) {
                         spec_info_release(&info);
                         return -ENOMEM;
+                }
+        for (const char *l = out2; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+                if (strncmp(l, "@@s ", 4) == 0) {
+                        char *f = strndup_nul(l + 4, strcspn(l + 4, "\n"));
+                        char **nv = f ? reallocarray(info.sources, info.n_sources + 1, sizeof(char *)) : NULL;
+                        if (!nv) {
+                                free(f);
+                                spec_info_release(&info);
+                                return -ENOMEM;
+                        }
+                        info.sources = nv;
+                        info.sources[info.n_sources++] = f;
                 }
         r = parse_dep_lines(out, "@@p ", &info.provides, &info.n_provides, ret_error);
         if (r >= 0)
@@ -367,78 +390,14 @@ static void scratch_removep(char **dir) {
         free(*dir);
 }
 
-int spec_build(const BuildEnv *env, const Component *c, const char *log_path, char ***ret_rpms, size_t *ret_n,
-               char **ret_srpm, char **ret_reason) {
-        _cleanup_free_ char *spec = NULL, *dir = NULL, *sources = NULL, *sandbox_spec = NULL;
-        _cleanup_free_ char *rpmsdir = NULL, *srpmsdir = NULL, *pkgdir = NULL, *sdir = NULL;
-        _cleanup_(scratch_removep) char *scratch = NULL;
-        _cleanup_(argv_release) Argv a = {};
-        _cleanup_close_ int log_fd = -EBADF;
+/* Moves what rpmbuild made (binary RPMs below rpmsdir/ARCH, the source RPM
+ * in srpmsdir) into the output, after claiming every file name. */
+static int publish_outputs(const BuildEnv *env, const Component *c, const char *rpmsdir, const char *srpmsdir,
+                           char ***ret_rpms, size_t *ret_n, char **ret_srpm, char **ret_reason) {
+        _cleanup_free_ char *pkgdir = NULL, *sdir = NULL;
         char **rpms = NULL, **srpms = NULL;
         size_t n_rpms = 0, n_srpms = 0;
-        int status, r;
-
-        r = spec_paths(env, c, &spec, &dir);
-        if (r < 0)
-                return r;
-
-        r = make_scratch(&scratch);
-        if (r < 0) {
-                char *s;
-                *ret_reason = asprintf(&s, "cannot make a scratch directory: %s", strerror(-r)) < 0 ? NULL : s;
-                return r;
-        }
-        if (asprintf(&sources, "%s/rpmbuild/SOURCES", scratch) < 0 ||
-            asprintf(&rpmsdir, "%s/rpmbuild/RPMS", scratch) < 0 || asprintf(&srpmsdir, "%s/rpmbuild/SRPMS", scratch) < 0 ||
-            asprintf(&sandbox_spec, "%s/%s", SANDBOX_SOURCES, strrchr(spec, '/') + 1) < 0)
-                return -ENOMEM;
-
-        log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0644);
-        if (log_fd < 0)
-                return negative_errno();
-
-        argv_add(&a, "rpmbuild");
-        argv_add(&a, "-ba");
-        argv_add(&a, "--nodeps");
-        add_macros(&a, env, c, SANDBOX_SOURCES, SANDBOX_TOPDIR);
-        argv_define(&a, "_tmppath", SANDBOX_TMP);
-        argv_add(&a, sandbox_spec);
-        char *const home_tmp[2] = { (char *) "HOME=" SANDBOX_HOME, (char *) "TMPDIR=" SANDBOX_TMP };
-        _cleanup_free_ char **envp = build_envp(env, home_tmp);
-        if (a.oom || !envp)
-                return -ENOMEM;
-
-        dprintf(log_fd, "slipway: building component '%s' with %s bound at %s, read-only, and a private %s:", c->name,
-                dir, SANDBOX_SOURCES, SANDBOX_TMP);
-        for (size_t i = 0; i < a.n; i++)
-                dprintf(log_fd, " %s", a.v[i]);
-        dprintf(log_fd, "\n\n");
-
-        /* The spec's directory first, while the project is still visible
-         * where it is (it may be below /tmp), then the scratch directory with
-         * it over /tmp. */
-        const ProcessBind binds[] = {
-                { .source = dir, .target = sources, .read_only = true },
-                { .source = scratch, .target = SANDBOX_TMP },
-        };
-        ProcessOptions po = { .argv = a.v, .envp = envp, .cwd = SANDBOX_SOURCES, .output_fd = log_fd,
-                              .new_netns = true, .binds = binds, .n_binds = ELEMENTSOF(binds) };
-        r = process_run(&po, NULL, &status);
-        if (r == -EPERM) {
-                *ret_reason = strdup("cannot isolate the build: the kernel refused a network or mount namespace "
-                                     "(unshare or mount was not permitted)");
-                return r;
-        }
-        if (r < 0) {
-                char *s;
-                *ret_reason = asprintf(&s, "cannot run rpmbuild: %s", strerror(-r)) < 0 ? NULL : s;
-                return r;
-        }
-        if (status != 0) {
-                char *s;
-                *ret_reason = asprintf(&s, "rpmbuild failed with exit status %d", status) < 0 ? NULL : s;
-                return -EINVAL;
-        }
+        int r;
 
         r = collect_rpms(rpmsdir, true, &rpms, &n_rpms);
         if (r >= 0)
@@ -514,4 +473,478 @@ finish:
                 *ret_reason = asprintf(&s, "cannot store the built packages: %s", strerror(-r)) < 0 ? NULL : s;
         }
         return r;
+}
+
+int spec_build(const BuildEnv *env, const Component *c, const char *log_path, char ***ret_rpms, size_t *ret_n,
+               char **ret_srpm, char **ret_reason) {
+        _cleanup_free_ char *spec = NULL, *dir = NULL, *sources = NULL, *sandbox_spec = NULL;
+        _cleanup_free_ char *rpmsdir = NULL, *srpmsdir = NULL;
+        _cleanup_(scratch_removep) char *scratch = NULL;
+        _cleanup_(argv_release) Argv a = {};
+        _cleanup_close_ int log_fd = -EBADF;
+        int status, r;
+
+        r = spec_paths(env, c, &spec, &dir);
+        if (r < 0)
+                return r;
+
+        r = make_scratch(&scratch);
+        if (r < 0) {
+                char *s;
+                *ret_reason = asprintf(&s, "cannot make a scratch directory: %s", strerror(-r)) < 0 ? NULL : s;
+                return r;
+        }
+        if (asprintf(&sources, "%s/rpmbuild/SOURCES", scratch) < 0 ||
+            asprintf(&rpmsdir, "%s/rpmbuild/RPMS", scratch) < 0 || asprintf(&srpmsdir, "%s/rpmbuild/SRPMS", scratch) < 0 ||
+            asprintf(&sandbox_spec, "%s/%s", SANDBOX_SOURCES, strrchr(spec, '/') + 1) < 0)
+                return -ENOMEM;
+
+        log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0644);
+        if (log_fd < 0)
+                return negative_errno();
+
+        argv_add(&a, "rpmbuild");
+        argv_add(&a, "-ba");
+        argv_add(&a, "--nodeps");
+        add_macros(&a, env, c, SANDBOX_SOURCES, SANDBOX_TOPDIR);
+        argv_define(&a, "_tmppath", SANDBOX_TMP);
+        argv_add(&a, sandbox_spec);
+        char *const home_tmp[2] = { (char *) "HOME=" SANDBOX_HOME, (char *) "TMPDIR=" SANDBOX_TMP };
+        _cleanup_free_ char **envp = build_envp(env, home_tmp);
+        if (a.oom || !envp)
+                return -ENOMEM;
+
+        dprintf(log_fd, "slipway: building component '%s' with %s bound at %s, read-only, and a private %s:", c->name,
+                dir, SANDBOX_SOURCES, SANDBOX_TMP);
+        for (size_t i = 0; i < a.n; i++)
+                dprintf(log_fd, " %s", a.v[i]);
+        dprintf(log_fd, "\n\n");
+
+        /* The spec's directory first, while the project is still visible
+         * where it is (it may be below /tmp), then the scratch directory with
+         * it over /tmp. */
+        const ProcessBind binds[] = {
+                { .source = dir, .target = sources, .read_only = true },
+                { .source = scratch, .target = SANDBOX_TMP },
+        };
+        ProcessOptions po = { .argv = a.v, .envp = envp, .cwd = SANDBOX_SOURCES, .output_fd = log_fd,
+                              .new_netns = true, .binds = binds, .n_binds = ELEMENTSOF(binds) };
+        r = process_run(&po, NULL, &status);
+        if (r == -EPERM) {
+                *ret_reason = strdup("cannot isolate the build: the kernel refused a network or mount namespace "
+                                     "(unshare or mount was not permitted)");
+                return r;
+        }
+        if (r < 0) {
+                char *s;
+                *ret_reason = asprintf(&s, "cannot run rpmbuild: %s", strerror(-r)) < 0 ? NULL : s;
+                return r;
+        }
+        if (status != 0) {
+                char *s;
+                *ret_reason = asprintf(&s, "rpmbuild failed with exit status %d", status) < 0 ? NULL : s;
+                return -EINVAL;
+        }
+
+        return publish_outputs(env, c, rpmsdir, srpmsdir, ret_rpms, ret_n, ret_srpm, ret_reason);
+}
+
+/* ---- buildroot mode ------------------------------------------------------------ */
+
+/* Where a buildroot-mode build sees its files, as mock lays them out: the
+ * topdir /builddir/build, the spec's directory read-only at
+ * /builddir/sources (the source RPM's _sourcedir), HOME /builddir. */
+#define BR_TOPDIR BUILDROOT_BUILDDIR "/build"
+#define BR_SOURCES BUILDROOT_BUILDDIR "/sources"
+#define BR_ROUNDS_MAX 8
+
+static const char *const br_envp[] = {
+        "PATH=/usr/bin:/bin:/usr/sbin:/sbin",
+        "HOME=" BUILDROOT_BUILDDIR,
+        "LANG=C.UTF-8",
+        "TZ=UTC",
+        "TERM=vt100",
+        "SHELL=/bin/bash",
+        NULL, /* SOURCE_DATE_EPOCH */
+        NULL,
+};
+
+typedef struct BrBuild {
+        const BuildEnv *env;
+        const Component *c;
+        const BuildrootInput *in;
+        int log_fd;
+        char *scratch;   /* host: the build's /builddir, /tmp and /var/tmp */
+        char *spec_dir;  /* host: the spec's directory */
+        char *spec_name; /* its file name */
+        char *envp[ELEMENTSOF(br_envp)];
+        Sandbox *sandbox;
+        char *root;      /* the buildroot in use */
+} BrBuild;
+
+static void br_build_release(BrBuild *b) {
+        b->sandbox = sandbox_stop(b->sandbox);
+        free(b->root);
+        if (b->scratch)
+                (void) rm_rf(b->scratch);
+        free(b->scratch);
+        free(b->spec_dir);
+        free(b->spec_name);
+        free(b->envp[ELEMENTSOF(br_envp) - 2]);
+}
+
+/* Enters the buildroot at root (a directory of the cache), leaving the
+ * sandbox of an earlier one. */
+static int br_enter(BrBuild *b, char *root, char **ret_reason) {
+        _cleanup_free_ char *builddir = path_join(b->scratch, "builddir"), *tmp = path_join(b->scratch, "tmp"),
+                            *vartmp = path_join(b->scratch, "vartmp");
+        _cleanup_free_ char *error = NULL;
+        if (!builddir || !tmp || !vartmp) {
+                free(root);
+                return -ENOMEM;
+        }
+        b->sandbox = sandbox_stop(b->sandbox);
+        free(b->root);
+        b->root = root;
+        const ProcessBind binds[] = {
+                { .source = builddir, .target = BUILDROOT_BUILDDIR },
+                { .source = tmp, .target = "/tmp" },
+                { .source = vartmp, .target = "/var/tmp" },
+        };
+        SandboxOptions o = {
+                .root = b->root,
+                .arch = b->env->project->arch,
+                .binds = binds,
+                .n_binds = ELEMENTSOF(binds),
+                .read_only_root = true,
+        };
+        int r = sandbox_start(&o, &b->sandbox, &error);
+        if (r < 0)
+                *ret_reason = strprintf("cannot enter the buildroot: %s", error ? error : strerror(-r));
+        return r;
+}
+
+/* Runs rpmbuild in the buildroot with the project's macros and args;
+ * *ret_status is its exit status. */
+static int br_rpmbuild(BrBuild *b, const char *const *args, size_t n_args, const char *sourcedir, int *ret_status,
+                       char **ret_reason) {
+        _cleanup_(argv_release) Argv a = {};
+        _cleanup_free_ char *error = NULL;
+        argv_add(&a, "/usr/bin/rpmbuild");
+        for (size_t i = 0; i < n_args - 1; i++)
+                argv_add(&a, args[i]);
+        argv_add(&a, "--nodeps");
+        add_macros(&a, b->env, b->c, sourcedir, BR_TOPDIR);
+        argv_add(&a, args[n_args - 1]);
+        if (a.oom)
+                return -ENOMEM;
+        dprintf(b->log_fd, "slipway: in the buildroot:");
+        for (size_t i = 0; i < a.n; i++)
+                dprintf(b->log_fd, " %s", a.v[i]);
+        dprintf(b->log_fd, "\n");
+        SandboxCommand cmd = {
+                .argv = a.v,
+                .envp = b->envp,
+                .cwd = BUILDROOT_BUILDDIR,
+                .output_max = 4096,
+                .log_fd = b->log_fd,
+        };
+        SandboxResult res = {};
+        int r = sandbox_run(b->sandbox, &cmd, &res, &error);
+        if (r < 0) {
+                *ret_reason = strprintf("cannot run rpmbuild in the buildroot: %s", error ? error : strerror(-r));
+                return r;
+        }
+        *ret_status = res.status;
+        sandbox_result_release(&res);
+        return 0;
+}
+
+/* The BuildRequires a %generate_buildrequires round wrote into
+ * SRPMS/NAME-VERSION-RELEASE.buildreqs.nosrc.rpm, as dependency strings
+ * (rpmlib() ones left out); the file is removed. */
+static int br_dynamic_requires(BrBuild *b, char ***ret, size_t *ret_n) {
+        _cleanup_free_ char *dir = NULL;
+        char **files = NULL, **deps = NULL;
+        size_t n_files = 0, n = 0;
+        int r;
+
+        if (asprintf(&dir, "%s/builddir/build/SRPMS", b->scratch) < 0)
+                return -ENOMEM;
+        r = collect_rpms(dir, false, &files, &n_files);
+        for (size_t i = 0; r >= 0 && i < n_files; i++) {
+                size_t l = strlen(files[i]);
+                if (l < 22 || strcmp(files[i] + l - 22, ".buildreqs.nosrc.rpm") != 0)
+                        continue;
+                _cleanup_(rpm_package_freep) RpmPackage *pkg = NULL;
+                const char **names = NULL, **versions = NULL;
+                uint32_t *flags = NULL;
+                size_t nn = 0, nv = 0, nf = 0;
+                r = rpm_package_read(files[i], &pkg);
+                if (r >= 0)
+                        r = rpm_header_get_strings(pkg->header, RPMTAG_REQUIRENAME, &names, &nn);
+                if (r >= 0)
+                        r = rpm_header_get_strings(pkg->header, RPMTAG_REQUIREVERSION, &versions, &nv);
+                if (r >= 0)
+                        r = rpm_header_get_u32s(pkg->header, RPMTAG_REQUIREFLAGS, &flags, &nf);
+                for (size_t k = 0; r >= 0 && k < nn && k < nv && k < nf; k++) {
+                        if (strncmp(names[k], "rpmlib(", 7) == 0)
+                                continue;
+                        char buf[1024];
+                        RpmDep d = { .name = (char *) names[k], .evr = (char *) versions[k], .flags = flags[k] };
+                        rpm_dep_format(&d, buf, sizeof buf);
+                        char **nd = reallocarray(deps, n + 1, sizeof(char *));
+                        if (!nd || !(nd[n] = strdup(buf))) {
+                                if (nd)
+                                        deps = nd;
+                                r = -ENOMEM;
+                                break;
+                        }
+                        deps = nd;
+                        n++;
+                }
+                free(names);
+                free(versions);
+                free(flags);
+                (void) unlink(files[i]);
+        }
+        for (size_t i = 0; i < n_files; i++)
+                free(files[i]);
+        free(files);
+        if (r < 0) {
+                for (size_t i = 0; i < n; i++)
+                        free(deps[i]);
+                free(deps);
+                return r;
+        }
+        *ret = deps;
+        *ret_n = n;
+        return 0;
+}
+
+static void br_log_root(BrBuild *b, const struct Buildroot *br, bool made, double seconds) {
+        dprintf(b->log_fd, "slipway: buildroot %s: %zu packages, %s", br->key, br->n,
+                made ? "made" : "reused from the cache");
+        if (made)
+                dprintf(b->log_fd, " in %.2f s", seconds);
+        dprintf(b->log_fd, "\n");
+}
+
+static double mono_seconds(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+/* Opens (makes or reuses) br and enters it. */
+static int br_use(BrBuild *b, const struct Buildroot *br, char **ret_reason) {
+        _cleanup_free_ char *error = NULL;
+        char *root = NULL;
+        bool made = false;
+        double t0 = mono_seconds();
+        int r = buildroot_open(b->env->buildroots, b->c->name, b->in->project_rpms, b->in->n_project_rpms, br, &root,
+                               &made, &error);
+        if (r < 0) {
+                *ret_reason = strprintf("cannot make the buildroot: %s", error ? error : strerror(-r));
+                return r;
+        }
+        br_log_root(b, br, made, mono_seconds() - t0);
+        return br_enter(b, root, ret_reason);
+}
+
+static bool spec_has_dynamic_buildrequires(const char *spec) {
+        _cleanup_free_ char *text = NULL;
+        size_t size;
+        if (read_full_file(spec, &text, &size) < 0)
+                return false;
+        for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+                if (strncmp(l, "%generate_buildrequires", 23) == 0)
+                        return true;
+        return false;
+}
+
+static char *failure_reason(const char *log_path, const char *step, int status) {
+        _cleanup_free_ char *text = NULL, *phase = NULL, *first = NULL;
+        size_t size = 0;
+        if (read_full_file(log_path, &text, &size) >= 0)
+                (void) build_log_diagnose(text, size, &phase, &first);
+        if (phase && first)
+                return strprintf("%s failed in %s: %s", step, phase, first);
+        if (first)
+                return strprintf("%s failed: %s", step, first);
+        if (phase)
+                return strprintf("%s failed in %s with exit status %d", step, phase, status);
+        return strprintf("%s failed with exit status %d", step, status);
+}
+
+int spec_build_buildroot(const BuildEnv *env, const Component *c, const BuildrootInput *in, const char *log_path,
+                         char ***ret_rpms, size_t *ret_n, char **ret_srpm, char **ret_reason) {
+        _cleanup_(br_build_release) BrBuild b = { .env = env, .c = c, .in = in, .log_fd = -EBADF };
+        _cleanup_free_ char *spec = NULL, *rpmsdir = NULL, *srpmsdir = NULL, *sandbox_spec = NULL, *srpm = NULL;
+        _cleanup_close_ int log_fd = -EBADF;
+        struct Buildroot cur = {};
+        int status = 0, r;
+
+        r = spec_paths(env, c, &spec, &b.spec_dir);
+        if (r < 0)
+                return r;
+        b.spec_name = strdup(strrchr(spec, '/') + 1);
+        if (!b.spec_name || asprintf(&sandbox_spec, "%s/%s", BR_SOURCES, b.spec_name) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i + 2 < ELEMENTSOF(br_envp); i++)
+                b.envp[i] = (char *) br_envp[i];
+        if (asprintf(&b.envp[ELEMENTSOF(br_envp) - 2], "SOURCE_DATE_EPOCH=%llu",
+                     (unsigned long long) env->project->source_date_epoch) < 0) {
+                b.envp[ELEMENTSOF(br_envp) - 2] = NULL;
+                return -ENOMEM;
+        }
+
+        r = run_mkdtemp("build", &b.scratch);
+        if (r < 0) {
+                *ret_reason = strprintf("cannot make a scratch directory: %s", strerror(-r));
+                return r;
+        }
+        static const char *const subdirs[] = {
+                "builddir",         "builddir/sources",        "builddir/build",      "builddir/build/SOURCES",
+                "builddir/build/SPECS", "builddir/build/BUILD", "builddir/build/RPMS", "builddir/build/SRPMS",
+                "tmp",              "vartmp",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(subdirs); i++) {
+                _cleanup_free_ char *d = path_join(b.scratch, subdirs[i]);
+                if (!d)
+                        return -ENOMEM;
+                if (mkdir(d, 0755) < 0)
+                        return negative_errno();
+        }
+        if (asprintf(&rpmsdir, "%s/builddir/build/RPMS", b.scratch) < 0 ||
+            asprintf(&srpmsdir, "%s/builddir/build/SRPMS", b.scratch) < 0)
+                return -ENOMEM;
+
+        log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0644);
+        if (log_fd < 0)
+                return negative_errno();
+        b.log_fd = log_fd;
+        /* A copy, not a bind: the copies are the caller's, so the source
+         * RPM records them as root's, whoever owns the project's files
+         * (a group the sandbox does not map would be "nobody"). */
+        _cleanup_free_ char *sources = NULL;
+        if (asprintf(&sources, "%s/builddir/sources", b.scratch) < 0)
+                return -ENOMEM;
+        r = copy_tree(b.spec_dir, sources);
+        if (r < 0) {
+                *ret_reason = strprintf("cannot copy '%s' into the build: %s", b.spec_dir, strerror(-r));
+                return r;
+        }
+        dprintf(log_fd, "slipway: building component '%s' in a buildroot, %s copied to %s\n", c->name, b.spec_dir,
+                BR_SOURCES);
+
+        r = br_use(&b, in->br, ret_reason);
+        if (r < 0)
+                return r;
+
+        /* 1. The source RPM, as mock --buildsrpm makes it. */
+        const char *bs[] = { "-bs", sandbox_spec };
+        r = br_rpmbuild(&b, bs, ELEMENTSOF(bs), BR_SOURCES, &status, ret_reason);
+        if (r < 0)
+                return r;
+        if (status != 0) {
+                *ret_reason = failure_reason(log_path, "rpmbuild -bs", status);
+                return -EINVAL;
+        }
+        {
+                char **s = NULL;
+                size_t n = 0;
+                r = collect_rpms(srpmsdir, false, &s, &n);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < n; i++) {
+                        if (!srpm && strlen(s[i]) > 8 && strcmp(s[i] + strlen(s[i]) - 8, ".src.rpm") == 0)
+                                srpm = strdup(strrchr(s[i], '/') + 1);
+                        free(s[i]);
+                }
+                free(s);
+                if (!srpm) {
+                        *ret_reason = strdup("rpmbuild -bs made no source RPM");
+                        return -EINVAL;
+                }
+        }
+        _cleanup_free_ char *inside_srpm = strprintf("%s/SRPMS/%s", BR_TOPDIR, srpm);
+        if (!inside_srpm)
+                return -ENOMEM;
+
+        /* 2. Dynamic BuildRequires, in rounds: each round's requirements are
+         * resolved with what the buildroot held; a different set of packages
+         * is a new buildroot, and the generator runs again there. */
+        const struct Buildroot *active = in->br;
+        if (spec_has_dynamic_buildrequires(spec)) {
+                for (unsigned round = 1;; round++) {
+                        const char *br_args[] = { "-br", inside_srpm };
+                        char **dyn = NULL;
+                        size_t n_dyn = 0;
+                        r = br_rpmbuild(&b, br_args, ELEMENTSOF(br_args), BR_TOPDIR "/SOURCES", &status, ret_reason);
+                        if (r < 0)
+                                break;
+                        /* 11: the generator ran and wrote its requirements. */
+                        if (status != 0 && status != 11) {
+                                *ret_reason = failure_reason(log_path, "rpmbuild -br", status);
+                                r = -EINVAL;
+                                break;
+                        }
+                        r = br_dynamic_requires(&b, &dyn, &n_dyn);
+                        if (r < 0)
+                                break;
+                        _cleanup_free_ const char **specs = new0(const char *, in->n_specs + n_dyn + 1);
+                        if (!specs) {
+                                r = -ENOMEM;
+                        } else {
+                                memcpy(specs, in->specs, in->n_specs * sizeof(char *));
+                                for (size_t i = 0; i < n_dyn; i++)
+                                        specs[in->n_specs + i] = dyn[i];
+                                dprintf(log_fd, "slipway: %%generate_buildrequires round %u: %zu requirements\n", round,
+                                        n_dyn);
+                                struct Buildroot next = {};
+                                _cleanup_free_ char *error = NULL;
+                                r = buildroot_resolve(env->buildroots, c->name, in->project_rpms, in->n_project_rpms,
+                                                      specs, in->n_specs + n_dyn, &next, &error);
+                                if (r == -EINVAL)
+                                        *ret_reason = strprintf("dynamic BuildRequires (round %u): %s", round,
+                                                                error ? error : "cannot be resolved");
+                                else if (r >= 0 && strcmp(next.key, active->key) == 0)
+                                        buildroot_release(&next);
+                                else if (r >= 0 && round >= BR_ROUNDS_MAX) {
+                                        buildroot_release(&next);
+                                        *ret_reason = strprintf("%%generate_buildrequires asked for new packages in "
+                                                                "each of %u rounds", round);
+                                        r = -ELOOP;
+                                } else if (r >= 0) {
+                                        buildroot_release(&cur);
+                                        cur = next;
+                                        active = &cur;
+                                        r = br_use(&b, active, ret_reason);
+                                        r = r < 0 ? r : 1; /* another round */
+                                }
+                        }
+                        for (size_t i = 0; i < n_dyn; i++)
+                                free(dyn[i]);
+                        free(dyn);
+                        if (r <= 0)
+                                break;
+                }
+                if (r < 0) {
+                        buildroot_release(&cur);
+                        return r;
+                }
+        }
+
+        /* 3. The binary RPMs from the source RPM, as mock --rebuild. */
+        const char *bb[] = { "--rebuild", inside_srpm };
+        r = br_rpmbuild(&b, bb, ELEMENTSOF(bb), BR_TOPDIR "/SOURCES", &status, ret_reason);
+        buildroot_release(&cur);
+        if (r < 0)
+                return r;
+        if (status != 0) {
+                *ret_reason = failure_reason(log_path, "rpmbuild", status);
+                return -EINVAL;
+        }
+        return publish_outputs(env, c, rpmsdir, srpmsdir, ret_rpms, ret_n, ret_srpm, ret_reason);
 }

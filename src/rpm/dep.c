@@ -240,3 +240,22 @@ int rpm_dependency_parse(const char *s, RpmDep *ret) {
         *ret = d;
         return 0;
 }
+
+void rpm_dep_format(const RpmDep *d, char *buf, size_t size) {
+        const char *op = "";
+        uint32_t f = d->flags & (RPMSENSE_LESS | RPMSENSE_GREATER | RPMSENSE_EQUAL);
+        if (f == RPMSENSE_EQUAL)
+                op = "=";
+        else if (f == (RPMSENSE_LESS | RPMSENSE_EQUAL))
+                op = "<=";
+        else if (f == (RPMSENSE_GREATER | RPMSENSE_EQUAL))
+                op = ">=";
+        else if (f == RPMSENSE_LESS)
+                op = "<";
+        else if (f == RPMSENSE_GREATER)
+                op = ">";
+        if (*op && d->evr[0])
+                snprintf(buf, size, "%s %s %s", d->name, op, d->evr);
+        else
+                snprintf(buf, size, "%s", d->name);
+}

@@ -58,3 +58,7 @@ int rpm_rich_parse(const char *s, const RpmRichVisitor *v, const char **ret_end)
  * is not a dependency (*ret untouched), -ENOMEM. A rich dependency is kept
  * whole as the name, with no flags and an empty evr. */
 int rpm_dependency_parse(const char *s, RpmDep *ret);
+
+/* d as a dependency string: "name", or "name >= evr" (rich dependencies are
+ * kept whole in name); truncated to size. */
+void rpm_dep_format(const RpmDep *d, char *buf, size_t size);

@@ -94,6 +94,7 @@ typedef enum Stage {
         STAGE_DEV,
         STAGE_DEV_NODE,         /* detail: index in dev_nodes */
         STAGE_BIND,             /* detail: index in the binds */
+        STAGE_READ_ONLY,
         STAGE_PIVOT,
         STAGE_HOSTNAME,
         STAGE_RECORD,
@@ -560,6 +561,15 @@ static int init_setup(const SandboxOptions *o, int *ret_stage, int *ret_detail) 
                 if (r < 0)
                         return r;
         }
+        if (o->read_only_root) {
+                char path[FD_PATH_MAX];
+                *ret_detail = 0;
+                *ret_stage = STAGE_READ_ONLY;
+                r = mount_on(NULL, rootfd, NULL,
+                             MS_REMOUNT | MS_BIND | MS_RDONLY | process_kept_mount_flags(fd_path(path, rootfd)), NULL);
+                if (r < 0)
+                        return r;
+        }
 
         /* The old root stacked on the new one, then detached: nothing of the
          * host's file system stays reachable. */
@@ -950,6 +960,7 @@ static int start_error(const SandboxOptions *o, const Reply *rep, char **ret_msg
                 [STAGE_PROC] = "mount /proc",
                 [STAGE_DEV] = "make /dev",
                 [STAGE_BIND] = "bind a directory",
+                [STAGE_READ_ONLY] = "make its root read-only",
                 [STAGE_PIVOT] = "enter its root (pivot_root)",
                 [STAGE_HOSTNAME] = "set its host name",
         };
@@ -1256,6 +1267,11 @@ static int run(Sandbox *s, const SandboxCommand *c, SandboxResult *ret, char **r
                         if (n == 0)
                                 eof = true;
                         else if (n > 0) {
+                                if (c->log_fd > 2) {
+                                        r = loop_write(c->log_fd, buf, (size_t) n);
+                                        if (r < 0)
+                                                return r;
+                                }
                                 size_t keep = MIN((size_t) n, max - out.len);
                                 truncated |= keep < (size_t) n;
                                 if (keep > 0 && strbuf_put(&out, buf, keep) < 0)

@@ -67,6 +67,9 @@ typedef struct SandboxOptions {
         const SandboxFunction *functions;
         size_t n_functions;
         bool record;            /* record chown, mknod and security.* xattrs (see above) */
+        /* The root is mounted read-only inside (its /proc, /dev and the binds
+         * stay as they are): a cached buildroot that many builds share. */
+        bool read_only_root;
 } SandboxOptions;
 
 /* Starts the sandbox. On failure *ret_error (malloc'd) says why in a
@@ -100,6 +103,9 @@ typedef struct SandboxCommand {
         size_t script_size;
         unsigned timeout_sec;   /* 0: none; at the limit the run and all it started are killed */
         size_t output_max;      /* bytes of output kept; more is read and dropped. 0: 1 MiB */
+        /* > 2: all of the output is also written there as it comes (a build
+         * log), whatever output_max keeps. 0: not. */
+        int log_fd;
 } SandboxCommand;
 
 typedef struct SandboxResult {

@@ -61,6 +61,7 @@ static void transaction_freep(Transaction **t) {
 /* The pool's state for one call, plus what maps libsolv's ids back to the
  * request: the selection of each spec and the spec of each job entry. */
 typedef struct SolveContext {
+        char subject[512];      /* the messages' prefix */
         Pool *pool;
         const SolveRequest *req;
         Queue *selections; /* req->n_specs selections (empty: nothing provides the spec) */
@@ -134,7 +135,7 @@ static int make_jobs(SolveContext *c, Diagnostics *d, Queue *job, bool *ret_miss
                 selection_make(c->pool, sel, req->specs[i],
                                SELECTION_NAME | SELECTION_PROVIDES | SELECTION_FILELIST | SELECTION_REL);
                 if (sel->count == 0) {
-                        diag_error(d, NULL, "image '%s': no package provides '%s'", req->image, req->specs[i]);
+                        diag_error(d, NULL, "%s: no package provides '%s'", c->subject, req->specs[i]);
                         missing = true;
                         continue;
                 }
@@ -347,7 +348,7 @@ static int report_problems(SolveContext *c, Solver *solv, Diagnostics *d) {
                         for (size_t j = 0; j < i && !dup; j++)
                                 dup = strcmp(msgs[j].text, msgs[i].text) == 0;
                         if (!dup)
-                                diag_error(d, NULL, "image '%s': %s", c->req->image, msgs[i].text);
+                                diag_error(d, NULL, "%s: %s", c->subject, msgs[i].text);
                 }
         }
         for (size_t i = 0; i < n_msgs; i++)
@@ -427,6 +428,10 @@ int solve_image(const SolveRepo *repos, size_t n_repos, const SolveRequest *req,
             (n_repos > 0 && !repos) || !d || !ret || !ret_n)
                 return -EINVAL;
 
+        if (req->subject)
+                snprintf(c.subject, sizeof c.subject, "%s", req->subject);
+        else
+                snprintf(c.subject, sizeof c.subject, "image '%s'", req->image);
         pool = pool_create();
         c.pool = pool;
         pool_setdebugmask(pool, 0);
@@ -460,6 +465,33 @@ int solve_image(const SolveRepo *repos, size_t n_repos, const SolveRequest *req,
                 return -EINVAL;
 
         return collect_transaction(&c, solv, repos, d, ret, ret_n);
+}
+
+int solve_provided(const SolveRepo *repos, size_t n_repos, const char *arch, const char *const *specs, size_t n_specs,
+                   Diagnostics *d, bool *ret_provided) {
+        _cleanup_(pool_freep) Pool *pool = NULL;
+        int r;
+
+        if (!arch || (n_repos > 0 && !repos) || (n_specs > 0 && (!specs || !ret_provided)))
+                return -EINVAL;
+        pool = pool_create();
+        pool_setdebugmask(pool, 0);
+        pool_setdebugcallback(pool, debug_ignore, NULL);
+        if (pool_setdisttype(pool, DISTTYPE_RPM) < 0)
+                return -EOPNOTSUPP;
+        pool_setarchpolicy(pool, arch);
+        r = load_repos(pool, repos, n_repos, d);
+        if (r < 0)
+                return r;
+        pool_addfileprovides(pool);
+        pool_createwhatprovides(pool);
+        for (size_t i = 0; i < n_specs; i++) {
+                _cleanup_(queue_free) Queue sel;
+                queue_init(&sel);
+                selection_make(pool, &sel, specs[i], SELECTION_NAME | SELECTION_PROVIDES | SELECTION_FILELIST | SELECTION_REL);
+                ret_provided[i] = sel.count > 0;
+        }
+        return 0;
 }
 
 void solved_packages_free(SolvedPackage *p, size_t n) {

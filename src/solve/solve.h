@@ -4,6 +4,7 @@
 /* Dependency resolution for images, through libsolv (the only module that
  * includes libsolv's headers). */
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "basic/diag.h"
@@ -18,6 +19,8 @@ typedef struct SolveRepo {
 
 typedef struct SolveRequest {
         const char *image;          /* the image's name, for messages */
+        const char *subject;        /* what messages start with ("buildroot of component 'hello'");
+                                     * NULL: "image 'NAME'" */
         const char *const *specs;   /* the image's `packages`: dependency strings */
         size_t n_specs;
         const char *arch;           /* the project's architecture (x86_64, aarch64):
@@ -51,3 +54,10 @@ int solve_image(const SolveRepo *repos, size_t n_repos, const SolveRequest *req,
                 SolvedPackage **ret, size_t *ret_n);
 
 void solved_packages_free(SolvedPackage *p, size_t n);
+
+/* Whether anything in the repositories provides each spec (by name,
+ * provides or file list, with the version if the spec has one), for checks
+ * before a solve: ret_provided[i] for specs[i]. Problems reading the
+ * repositories go to d. */
+int solve_provided(const SolveRepo *repos, size_t n_repos, const char *arch, const char *const *specs, size_t n_specs,
+                   Diagnostics *d, bool *ret_provided);

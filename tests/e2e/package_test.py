@@ -814,8 +814,13 @@ provides = ["fine-cap = 1"]
     check("missing BR: a version mismatch names what the project provides",
           "fine-cap = 1" in err, err)
     out = os.path.join(d, "out")
-    check("missing BR: rpmbuild never ran (no log, no RPM)",
-          not os.path.exists(os.path.join(out, "logs", "needy.log")) and packages(out) == [], packages(out))
+    # The component fails alone, before any build (rpmbuild never ran for
+    # it: no log, no RPM); 'fine', which does not need it, still builds.
+    check("missing BR: rpmbuild never ran for it (no log, no RPM)",
+          not os.path.exists(os.path.join(out, "logs", "needy.log")) and
+          not any(f.startswith("needy") for f in packages(out)), packages(out))
+    check("missing BR: an unrelated component still builds", packages(out) == ["fine-1-1.x86_64.rpm"], packages(out))
+    check("missing BR: reported as a failure of the component", re.search(r"FAILED\s+needy\s", err) is not None, err)
 
 
 # ---------------------------------------------------------------------------
