@@ -673,8 +673,9 @@ static int br_dynamic_requires(BrBuild *b, char ***ret, size_t *ret_n) {
                 return -ENOMEM;
         r = collect_rpms(dir, false, &files, &n_files);
         for (size_t i = 0; r >= 0 && i < n_files; i++) {
+                static const char suffix[] = ".buildreqs.nosrc.rpm";
                 size_t l = strlen(files[i]);
-                if (l < 22 || strcmp(files[i] + l - 22, ".buildreqs.nosrc.rpm") != 0)
+                if (l < sizeof suffix || strcmp(files[i] + l - (sizeof suffix - 1), suffix) != 0)
                         continue;
                 _cleanup_(rpm_package_freep) RpmPackage *pkg = NULL;
                 const char **names = NULL, **versions = NULL;
@@ -878,7 +879,7 @@ int spec_build_buildroot(const BuildEnv *env, const Component *c, const Buildroo
         const struct Buildroot *active = in->br;
         if (spec_has_dynamic_buildrequires(spec)) {
                 for (unsigned round = 1;; round++) {
-                        const char *br_args[] = { "-br", inside_srpm };
+                        const char *br_args[] = { "-rr", inside_srpm };
                         char **dyn = NULL;
                         size_t n_dyn = 0;
                         r = br_rpmbuild(&b, br_args, ELEMENTSOF(br_args), BR_TOPDIR "/SOURCES", &status, ret_reason);
@@ -886,7 +887,7 @@ int spec_build_buildroot(const BuildEnv *env, const Component *c, const Buildroo
                                 break;
                         /* 11: the generator ran and wrote its requirements. */
                         if (status != 0 && status != 11) {
-                                *ret_reason = failure_reason(log_path, "rpmbuild -br", status);
+                                *ret_reason = failure_reason(log_path, "rpmbuild -rr", status);
                                 r = -EINVAL;
                                 break;
                         }
