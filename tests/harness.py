@@ -2,8 +2,10 @@
 """What the Python test scripts share: counting checks, running a test
 function so that a crash is one failure rather than the end of the suite,
 small file helpers, and the closing "N passed, N failed" line."""
+import http.server
 import os
 import sys
+import threading
 import traceback
 
 failures = []
@@ -51,3 +53,29 @@ def finish(suite, suffix=""):
     """Prints "SUITE: N passed, N failed[SUFFIX]" and exits 1 on any failure."""
     print(f"{suite}: {checks - len(failures)} passed, {len(failures)} failed{suffix}")
     sys.exit(1 if failures else 0)
+
+
+class RecordingServer:
+    """An HTTP server on 127.0.0.1 (a free port) that records the paths it
+    is asked for: what a sandboxed build or scriptlet must not reach."""
+
+    def __init__(self):
+        hits = self.hits = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                hits.append(self.path)
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"reached\n")
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()

@@ -334,6 +334,7 @@ static const SchemaField build_fields[] = {
         FIELD("mode", SCHEMA_ENUM, BuildSettings, mode, .values = build_mode_table),
         FIELD("buildroot", SCHEMA_STRING_ARRAY, BuildSettings, buildroot, .check = check_dependency),
         FIELD("defines", SCHEMA_STRING_MAP, BuildSettings, defines),
+        FIELD("host-evidence", SCHEMA_STRING_MAP, BuildSettings, host_evidence),
         {},
 };
 static void build_finish(void *obj, Diagnostics *d);
@@ -608,6 +609,23 @@ static void check_defines(const CfgObject *o, const StrMap *defines, const char 
 static void build_finish(void *obj, Diagnostics *d) {
         BuildSettings *b = obj;
         check_defines(&b->obj, &b->defines, "build", d);
+        for (size_t i = 0; i < b->host_evidence.n; i++) {
+                SourcePos pos = cfg_pos(&b->obj, "host-evidence");
+                const char *why = check_abs_path(b->host_evidence.values[i]);
+                if (why)
+                        diag_error(d, &pos, "key 'build.host-evidence': the file for '%s' is not valid: expected %s",
+                                   b->host_evidence.keys[i], why);
+                bool claimed = false;
+                for (size_t k = 0; k < b->host_provides.n && !claimed; k++) {
+                        const char *c = b->host_provides.items[k];
+                        size_t l = strlen(b->host_evidence.keys[i]);
+                        claimed = strncmp(c, b->host_evidence.keys[i], l) == 0 && (c[l] == 0 || c[l] == ' ');
+                }
+                if (!claimed)
+                        diag_error(d, &pos,
+                                   "key 'build.host-evidence': '%s' is not in host-provides; evidence is for a claim",
+                                   b->host_evidence.keys[i]);
+        }
 }
 
 static void component_finish(void *obj, Diagnostics *d) {

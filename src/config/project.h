@@ -145,6 +145,7 @@ typedef struct BuildSettings {
         BuildMode mode;      /* default: host */
         StrList buildroot;   /* what every buildroot holds; unset: BUILDROOT_DEFAULT_PACKAGES */
         StrMap defines;      /* rpmbuild --define for every spec, before the component's own */
+        StrMap host_evidence; /* host-provides name -> the host file that shows the host has it */
 } BuildSettings;
 
 /* mock's buildsys-build group of Fedora, with gcc and make. */

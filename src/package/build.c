@@ -29,6 +29,7 @@
 #include "basic/fileio.h"
 #include "basic/hash.h"
 #include "basic/parallel.h"
+#include "basic/process.h"
 #include "basic/strbuf.h"
 #include "package/build.h"
 #include "package/buildroot.h"
@@ -999,6 +1000,102 @@ static bool find_cycle(Graph *g, size_t i, int *color, size_t *stack, size_t dep
         return false;
 }
 
+/* ---- host mode: the host's claims, checked ------------------------------------ */
+
+#define BUILD_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+static bool program_in_path(const char *name) {
+        if (strchr(name, '/'))
+                return false;
+        for (const char *p = BUILD_PATH; *p;) {
+                size_t l = strcspn(p, ":");
+                _cleanup_free_ char *f = NULL;
+                if (asprintf(&f, "%.*s/%s", (int) l, p, name) >= 0 && access(f, X_OK) == 0)
+                        return true;
+                p += l + (p[l] == ':');
+        }
+        return false;
+}
+
+/* 1: the command ran and exited 0; 0: it exited otherwise; -ENOENT: it is
+ * not installed (nothing to ask). */
+static int host_query(char *const *argv, bool want_installed) {
+        static char *const envp[] = { (char *) "PATH=" BUILD_PATH, (char *) "LC_ALL=C", NULL };
+        _cleanup_free_ char *out = NULL;
+        int status;
+        ProcessOptions po = { .argv = argv, .envp = envp, .output_fd = -1 };
+        int r = process_run(&po, &out, &status);
+        if (r < 0)
+                return r;
+        if (want_installed)
+                return status == 0 && out && strstr(out, "install ok installed") ? 1 : 0;
+        return status == 0;
+}
+
+/* Each [build] host-provides claim against the host (host mode): a path
+ * must exist; pkgconfig(NAME) is asked of pkg-config, with its version;
+ * a name is a program in the build's PATH or an installed Debian package,
+ * unless [build] host-evidence names a file that shows it. Versions of
+ * programs and packages are not compared. */
+static int check_host_claims(const Project *p, Diagnostics *d) {
+        const StrList *claims = &p->build.host_provides;
+        for (size_t i = 0; i < claims->n; i++) {
+                _cleanup_(rpm_dep_release) RpmDep dep = {};
+                SourcePos pos = cfg_pos(&p->build.obj, "host-provides");
+                if (rpm_dependency_parse(claims->items[i], &dep) < 0)
+                        continue; /* config/ reported it */
+                const char *evidence = NULL;
+                for (size_t k = 0; k < p->build.host_evidence.n; k++)
+                        if (strcmp(p->build.host_evidence.keys[k], dep.name) == 0)
+                                evidence = p->build.host_evidence.values[k];
+                if (evidence) {
+                        if (access(evidence, F_OK) < 0)
+                                diag_error(d, &pos,
+                                           "[build] host-provides '%s' does not hold on this host: '%s' (its "
+                                           "host-evidence) does not exist",
+                                           claims->items[i], evidence);
+                        continue;
+                }
+                if (dep.name[0] == '/') {
+                        if (access(dep.name, F_OK) < 0)
+                                diag_error(d, &pos, "[build] host-provides '%s' does not hold on this host: no such file",
+                                           claims->items[i]);
+                        continue;
+                }
+                size_t l = strlen(dep.name);
+                if (strncmp(dep.name, "pkgconfig(", 10) == 0 && l > 11 && dep.name[l - 1] == ')') {
+                        char buf[600];
+                        char module[512];
+                        snprintf(module, sizeof module, "%.*s", (int) (l - 11), dep.name + 10);
+                        RpmDep m = { .name = module, .evr = dep.evr, .flags = dep.flags };
+                        rpm_dep_format(&m, buf, sizeof buf);
+                        char *argv[] = { (char *) "pkg-config", (char *) "--exists", buf, NULL };
+                        int r = host_query(argv, false);
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r <= 0)
+                                diag_error(d, &pos, "[build] host-provides '%s' does not hold on this host: %s",
+                                           claims->items[i],
+                                           r == -ENOENT ? "pkg-config is not installed"
+                                                        : "pkg-config knows no such module (in that version)");
+                        continue;
+                }
+                if (program_in_path(dep.name))
+                        continue;
+                char *argv[] = { (char *) "dpkg-query", (char *) "-W", (char *) "-f=${Status}", dep.name, NULL };
+                int r = host_query(argv, true);
+                if (r == -ENOMEM)
+                        return r;
+                if (r <= 0)
+                        diag_error(d, &pos,
+                                   "[build] host-provides '%s' does not hold on this host: no program '%s' in %s%s; "
+                                   "if another file shows it, name that file in [build] host-evidence",
+                                   claims->items[i], dep.name, BUILD_PATH,
+                                   r == -ENOENT ? "" : " and no installed Debian package of that name");
+        }
+        return 0;
+}
+
 /* Whether a component provides br (other than the spec itself). */
 static bool project_provides(const Graph *g, size_t self, const RpmDep *br, const Node **ret_owner,
                              const RpmDep **ret_have) {
@@ -1440,6 +1537,18 @@ int build_packages(const Project *p, const BuildOptions *o, Diagnostics *d, Buil
                 Node *nd = &g.nodes[i];
                 nd->in_buildroot = nd->c->kind == COMPONENT_SPEC && component_build_mode(p, nd->c) == BUILD_MODE_BUILDROOT;
                 any_buildroot |= nd->in_buildroot && nd->selected;
+        }
+        bool any_host = false;
+        for (size_t i = 0; i < g.n; i++)
+                any_host |= g.nodes[i].selected && g.nodes[i].c->kind == COMPONENT_SPEC && !g.nodes[i].in_buildroot;
+        if (any_host) {
+                r = check_host_claims(p, d);
+                if (r < 0)
+                        goto finish;
+                if (diagnostics_status(d) < 0) {
+                        r = -EINVAL;
+                        goto finish;
+                }
         }
         if (any_buildroot) {
                 const char *const *base;

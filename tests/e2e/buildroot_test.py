@@ -13,7 +13,6 @@ build in buildroot mode.
 
 Usage: buildroot_test.py SLIPWAY SOURCE_ROOT [TEST...]   (names: only those tests)"""
 import glob
-import http.server
 import json
 import os
 import re
@@ -21,10 +20,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import check, finish, run_test, show, write
+from harness import RecordingServer, check, finish, run_test, show, write
 
 SLIPWAY, ROOT = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 ONLY = sys.argv[3:]
@@ -50,22 +48,8 @@ BUILDROOT = ["bash", "coreutils", "gcc", "make", "rpm-build", "sed", "grep", "gz
 COMPONENTS = ["hello-br", "needs-zlib", "with-zlib", "netread", "escape", "dynreq", "libfeatures", "twin-a", "twin-b"]
 
 
-class Recorder(http.server.BaseHTTPRequestHandler):
-    hits = []
-
-    def do_GET(self):
-        Recorder.hits.append(self.path)
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"reached\n")
-
-    def log_message(self, *args):
-        pass
-
-
-SERVER = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-threading.Thread(target=SERVER.serve_forever, daemon=True).start()
-PORT = SERVER.server_address[1]
+SERVER = RecordingServer()
+PORT = SERVER.port
 
 
 def run(*args, user=None, **kw):
@@ -245,7 +229,7 @@ def test_missing_header():
 
 
 def test_network():
-    check("netread: no connection reached the host's server", Recorder.hits == [], Recorder.hits)
+    check("netread: no connection reached the host's server", SERVER.hits == [], SERVER.hits)
     check("netread: the build saw the network unreachable",
           "network unreachable" in log("netread") and "NETWORK REACHED" not in log("netread"), log("netread")[-1500:])
     check("netread: fails in %build", "%build" in reason("netread"), reason("netread"))
@@ -369,6 +353,6 @@ TESTS = [test_report, test_hello, test_missing_header, test_network, test_escape
 for t in TESTS:
     if not ONLY or t.__name__.removeprefix("test_") in ONLY or t.__name__ in ONLY:
         run_test(t)
-SERVER.shutdown()
+SERVER.stop()
 shutil.rmtree(BASE, ignore_errors=True)
 finish("buildroot")

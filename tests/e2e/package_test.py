@@ -1335,12 +1335,44 @@ spec = "s/twin.spec"
           "'plain'" in p.stderr and "'sly'" in p.stderr and "twin-1.0-1.noarch.rpm" in p.stderr, show(p))
     check("same file: a file rpmspec did not foresee: not published", packages(out) == [], packages(out))
 
+def test_host_claims():
+    """Host mode checks [build] host-provides against the host."""
+    d = make_project({
+        "slipway.toml": """[project]
+name = "pkgclaims"
+version = "1"
+source-date-epoch = %d
+
+[build]
+host-provides = ["gcc", "glibc-static", "pkgconfig(zlib)", "no-such-tool-here", "pkgconfig(zlib) >= 99",
+                 "/nonexistent/file", "pkgconfig-less"]
+host-evidence = { glibc-static = "/usr/include/stdio.h", pkgconfig-less = "/nonexistent/evidence" }
+
+[components.needy]
+spec = "needy/needy.spec"
+""" % SDE,
+        "needy/needy.spec": spec("needy", extra="BuildRequires: gcc\n"),
+        "needy/needy.txt": "n\n",
+    })
+    p = slipway("-C", d, "package")
+    check("host claims: exit 1, nothing built", p.returncode == 1 and "nothing was built" in p.stderr and
+          packages(os.path.join(d, "out")) == [], show(p))
+    for bad in ["'no-such-tool-here'", "'pkgconfig(zlib) >= 99'", "'/nonexistent/file'", "'/nonexistent/evidence'"]:
+        check(f"host claims: {bad} does not hold", bad in p.stderr, p.stderr)
+    for good in ["'gcc'", "'glibc-static'", "'pkgconfig(zlib)' "]:
+        check(f"host claims: {good} holds (no error)", good not in p.stderr, p.stderr)
+    check("host claims: each error at the key (file:line:column)",
+          all(re.match(re.escape(os.path.join(d, "slipway.toml")) + r":7:17: error: ", l)
+              for l in p.stderr.splitlines() if "does not hold" in l), p.stderr)
+
+
 start = time.monotonic()
 try:
     for t in [test_headers_and_payloads, test_reproducible, test_sandbox, test_dnf_install, test_native_equals_rpmbuild,
               test_order, test_cache, test_native_touch_unclamped, test_native_dir_chmod, test_cycle, test_missing_buildrequires,
               test_failing_build, test_native_bad_inputs, test_native_dir_mode, test_host_inputs,
-              test_payload_codecs, test_payload_memory, test_payload_cache_key, test_payload_spec, test_same_file]:
+              test_payload_codecs, test_payload_memory, test_payload_cache_key, test_payload_spec, test_same_file,
+              test_host_claims]:
         if len(sys.argv) <= 3 or t.__name__ in sys.argv[3:]:  # names: only those tests
             run_test(t)
 finally:

@@ -14,7 +14,6 @@ The same image is made as root and as nobody, byte for byte.
 
 Usage: scriptlets_test.py SLIPWAY SOURCE_ROOT"""
 import glob
-import http.server
 import json
 import os
 import pwd
@@ -24,11 +23,10 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import check, finish, read, run_test, show, write
+from harness import RecordingServer, check, finish, read, run_test, show, write
 
 SLIPWAY, ROOT = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 SPECS = os.path.join(ROOT, "tests", "e2e", "scriptlets")
@@ -54,17 +52,7 @@ PACKAGES = ["filesystem", "busybox", "glibc", "shadow-utils", "libdemo", "demo-s
 FULL = ["filesystem", "glibc", "busybox", "shadow-utils", "libdemo", "demo-server", "indexer", "docs-a", "nosy"]
 
 
-class Recorder(http.server.BaseHTTPRequestHandler):
-    hits = []
-
-    def do_GET(self):
-        Recorder.hits.append(self.path)
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"reached\n")
-
-    def log_message(self, *a):
-        pass
+SERVER = None
 
 
 def slipway(*args, user=None, timeout=600, env=None):
@@ -137,9 +125,9 @@ def setup():
     os.chown(os.path.join(BASE, "tmp-nobody"), NOBODY, NOBODY) if IS_ROOT else None
     os.makedirs(CANARY_DIR)
     write(CANARY, "the host's canary\n")
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    PORT = server.server_address[1]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    global SERVER
+    SERVER = RecordingServer()
+    PORT = SERVER.port
 
     d = os.path.join(BASE, "proj")
     for n in PACKAGES:
@@ -270,8 +258,8 @@ def test_full():
 
     # The sandbox held.
     res = member_text(tar, "var/lib/nosy/results") or ""
-    check("sandbox: no network (the host's loopback unreachable)", "net: unreachable" in res and not Recorder.hits,
-          (res, Recorder.hits))
+    check("sandbox: no network (the host's loopback unreachable)", "net: unreachable" in res and not SERVER.hits,
+          (res, SERVER.hits))
     check("sandbox: host file not readable, not found by any path", "read: no" in res and "found:" not in res, res)
     check("sandbox: host file not writable", "write: no" in res and "write via proc: no" in res, res)
     check("sandbox: the canary is untouched", read(CANARY) == b"the host's canary\n" and
