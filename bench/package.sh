@@ -7,10 +7,19 @@
 #   3. slipway package -j2 of the same specs as spec components
 # and prints the time ratios. Needs a built build/slipway and rpmbuild.
 #
-#   bench/package.sh [N]
+# With "buildroot" (issue: clean buildroots), the same N spec components are
+# built one at a time (-j1) in host mode and in buildroot mode, against a
+# buildroot repository made from this machine's toolchain by
+# tests/toolchain/make-repo.py (needs root), and it prints what a buildroot
+# adds to each build: once to make it, then per component with the buildroot
+# cached. (Debian's mock needs root, a chroot and a package manager inside
+# the root; it is not run here.)
+#
+#   bench/package.sh [N] [buildroot]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-200}
+CASE=${2:-all}
 SLIPWAY=$PWD/build/slipway
 work=$(mktemp -d /tmp/slipway-bench-package.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -72,6 +81,50 @@ SPEC
         cp "$specs/components/$name/$name.spec" "$work/loop/$name.spec"
         printf '[components.%s]\nspec = "components/%s/%s.spec"\n' "$name" "$name" "$name" > "$specs/components/$name.toml"
 done
+
+if [ "$CASE" = buildroot ]; then
+        if [ "$(id -u)" != 0 ]; then
+                echo "bench/package.sh buildroot: needs root (the toolchain repository reads every toolchain file)" >&2
+                exit 1
+        fi
+        repo=$(tests/toolchain/make-repo.py "$SLIPWAY" "$work/toolchain" 2>/dev/null | tail -1)
+        br=$work/specs-br
+        cp -a "$specs" "$br"
+        key=$(ls "$repo"/RPM-GPG-KEY-*)
+        cat >> "$br/slipway.toml" <<TOML
+[build]
+mode = "buildroot"
+buildroot = ["bash", "coreutils", "gcc", "make", "rpm-build", "sed", "grep", "gzip", "tar", "findutils", "diffutils", "patch", "glibc-devel", "file"]
+
+[repos.toolchain]
+url = "file://$repo"
+gpg-key = "$key"
+TOML
+        echo "bench/package.sh buildroot: $N spec components, -j1, $(nproc) CPUs"
+        t0=$(now)
+        "$SLIPWAY" -q -j1 -C "$specs" package
+        t_host=$(python3 -c "print($(now) - $t0)")
+        t0=$(now)
+        "$SLIPWAY" -q -j1 -C "$br" package
+        t_first=$(python3 -c "print($(now) - $t0)")
+        # Every component again, the buildroot cached (only the packages' cache dropped).
+        rm -rf "$br/out/cache/packages"
+        t0=$(now)
+        "$SLIPWAY" -q -j1 -C "$br" --json package > "$work/br.json"
+        t_cached=$(python3 -c "print($(now) - $t0)")
+        made=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['buildroots_made'])" "$work/br.json")
+        reused=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['buildroots_reused'])" "$work/br.json")
+        printf 'host mode:                  %7.2f s  (%s ms/component)\n' "$t_host" "$(ms_per "$t_host" "$N")"
+        printf 'buildroot, first run:       %7.2f s  (%s ms/component; one buildroot made)\n' "$t_first" \
+                "$(ms_per "$t_first" "$N")"
+        printf 'buildroot, cached root:     %7.2f s  (%s ms/component; %s made, %s reused)\n' "$t_cached" \
+                "$(ms_per "$t_cached" "$N")" "$made" "$reused"
+        printf 'buildroot overhead:         %7.0f ms per component with the buildroot cached (goal: < 500)\n' \
+                "$(python3 -c "print(($t_cached - $t_host) * 1000 / $N)")"
+        printf 'making the buildroot:       %7.2f s once\n' \
+                "$(python3 -c "print($t_first - $t_cached)")"
+        exit 0
+fi
 
 echo "bench/package.sh: $N packages, $(nproc) CPUs"
 
