@@ -301,6 +301,29 @@ static void test_missing_spec(void) {
         run_release(&run);
 }
 
+/* What buildroots use: a subject of their own in messages, and
+ * solve_provided() for the checks before any build. */
+static void test_buildroot_uses(void) {
+        Run run = {};
+        REPO(&run, 0, "toolchain", 0,
+             PKG("gcc", "x86_64", "12", "1", PROVIDES(ENTRY_V("cc", "EQ", "12")) FILE_("/usr/bin/gcc")),
+             PKG("libc6-dev", "x86_64", "2.36", "1", PROVIDES(ENTRY("glibc-devel"))));
+        SolveRequest req = { .image = "hello", .subject = "buildroot of component 'hello'",
+                             .specs = (const char *const[]) { "gcc", "nope" }, .n_specs = 2, .arch = "x86_64" };
+        CHECK(solve_image(run.repos, run.n_repos, &req, &run.d, &run.pkgs, &run.n) == -EINVAL);
+        CHECK(run.d.n == 1);
+        CHECK_STREQ(message(&run, 0), "buildroot of component 'hello': no package provides 'nope'");
+
+        const char *const specs[] = { "gcc", "glibc-devel", "cc >= 11", "cc >= 13", "/usr/bin/gcc", "/usr/bin/no", "x" };
+        bool have[ELEMENTSOF(specs)];
+        Diagnostics d = {};
+        CHECK(solve_provided(run.repos, run.n_repos, "x86_64", specs, ELEMENTSOF(specs), &d, have) == 0);
+        CHECK(have[0] && have[1] && have[2] && !have[3] && have[4] && !have[5] && !have[6]);
+        CHECK(d.n == 0);
+        diagnostics_release(&d);
+        run_release(&run);
+}
+
 static void test_missing_dependency(void) {
         Run run = {};
         REPO(&run, 0, "project", 0,
@@ -426,5 +449,5 @@ static void test_bad_input(void) {
 }
 
 UNIT_MAIN(test_chain_order, test_versions, test_priorities, test_arch, test_files, test_weak_deps,
-          test_provides, test_missing_spec, test_missing_dependency, test_conflict, test_other_problem,
+          test_provides, test_missing_spec, test_buildroot_uses, test_missing_dependency, test_conflict, test_other_problem,
           test_several_problems, test_bad_input)
