@@ -767,7 +767,8 @@ static int stream_push(CompressStream *s, const void *data, size_t n, bool end) 
                                 if (got > 0 && (r = s->out(s->userdata, s->buf, got)) < 0)
                                         return r;
                         } while (s->z.avail_out == 0 || (flush == Z_FINISH && zr != Z_STREAM_END));
-                        p += k;
+                        if (k > 0) /* p may be NULL for an empty last piece */
+                                p += k;
                         n -= k;
                         if (flush == Z_FINISH)
                                 return 0;
