@@ -82,8 +82,10 @@ static json_t *report_json(const BuildReport *rep) {
                 json_t *rpms = json_array();
                 for (size_t k = 0; k < r->n_rpms; k++)
                         json_array_append_new(rpms, cli_json_string(r->rpms[k]));
-                json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:f}", "name", r->component->name,
-                                                   "kind", component_kind_to_string(r->component->kind), "status",
+                json_array_append_new(a, json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:f}", "name",
+                                                   r->component->name, "kind",
+                                                   component_kind_to_string(r->component->kind), "mode",
+                                                   cli_json_string(build_mode_to_string(r->mode)), "status",
                                                    build_status_to_string(r->status), "rpms", rpms, "srpm",
                                                    cli_json_string(r->srpm), "log",
                                                    cli_json_string(r->log_path), "reason",

@@ -1536,6 +1536,7 @@ int build_packages(const Project *p, const BuildOptions *o, Diagnostics *d, Buil
         for (size_t i = 0; i < g.n; i++) {
                 Node *nd = &g.nodes[i];
                 nd->in_buildroot = nd->c->kind == COMPONENT_SPEC && component_build_mode(p, nd->c) == BUILD_MODE_BUILDROOT;
+                nd->result.mode = nd->c->kind == COMPONENT_SPEC ? component_build_mode(p, nd->c) : _BUILD_MODE_INVALID;
                 any_buildroot |= nd->in_buildroot && nd->selected;
         }
         bool any_host = false;

@@ -39,6 +39,7 @@ typedef struct BuildResult {
         char *log_path;
         char *reason;       /* failed or skipped: why, one line */
         double seconds;
+        BuildMode mode;     /* spec components: where it builds; native: _BUILD_MODE_INVALID */
 } BuildResult;
 
 typedef struct BuildReport {

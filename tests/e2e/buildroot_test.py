@@ -197,6 +197,8 @@ def test_report():
         check(f"report: {c} built", status(c) == "built", f"{status(c)}: {reason(c)}\n{log(c)[-2000:]}")
     for c in ["needs-zlib", "netread", "missing-source", "missing-br"]:
         check(f"report: {c} failed", status(c) == "failed", f"{status(c)}")
+    check("report: each component's mode", BY_NAME.get("hello-br", {}).get("mode") == "buildroot" and
+          BY_NAME.get("brtest-rpm-config", {}).get("mode", "absent") is None, BY_NAME.get("hello-br"))
     check("report: buildroots made and reused are counted",
           REPORT.get("buildroots_made", 0) >= 2 and REPORT.get("buildroots_reused", 0) >= 5,
           {k: v for k, v in REPORT.items() if k.startswith("buildroots")})
@@ -327,6 +329,34 @@ def test_nobody_elsewhere():
               os.path.exists(b) and open(a, "rb").read() == open(b, "rb").read(), "")
 
 
+def test_interrupt():
+    """SIGTERM or SIGKILL while a buildroot is being made: never a half-made
+    buildroot at its final path; what a killed run left, the next removes."""
+    import signal
+    import time
+    d = os.path.join(BASE, "interrupted")
+    make_project(d)
+    broots = os.path.join(d, "out", "cache", "buildroots")
+    for sig, delay, code in [(signal.SIGTERM, 0.8, 143), (signal.SIGKILL, 1.2, 137)]:
+        shutil.rmtree(broots, ignore_errors=True)
+        proc = subprocess.Popen([SLIPWAY, "-C", d, "package", "hello-br"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(sig)
+        rc = proc.wait()
+        check(f"interrupt {sig.name}: exit {code}", rc in (code, -sig), rc)
+        entries = os.listdir(broots) if os.path.isdir(broots) else []
+        whole = [e for e in entries if re.fullmatch(r"[0-9a-f]{64}", e)]
+        check(f"interrupt {sig.name}: no half-made buildroot at a final path",
+              all(os.path.exists(os.path.join(broots, e, "usr/bin/rpmbuild")) for e in whole), entries)
+        if sig == signal.SIGTERM:
+            check("interrupt SIGTERM: its temporaries removed", not any(".tmp." in e for e in entries), entries)
+    p = run(SLIPWAY, "-C", d, "package", "hello-br")
+    entries = os.listdir(broots)
+    check("interrupt: the next run builds and removes what the killed one left",
+          p.returncode == 0 and not any(".tmp." in e for e in entries), (show(p), entries))
+
+
 def test_example():
     """The example's C components (hello, slipway-init) in buildroot mode."""
     ex = os.path.join(BASE, "example")
@@ -349,7 +379,7 @@ def test_example():
 
 
 TESTS = [test_report, test_hello, test_missing_header, test_network, test_escape, test_dynamic, test_libfeatures,
-         test_twins, test_checks_before_build, test_cached, test_nobody_elsewhere, test_example]
+         test_twins, test_checks_before_build, test_cached, test_nobody_elsewhere, test_interrupt, test_example]
 for t in TESTS:
     if not ONLY or t.__name__.removeprefix("test_") in ONLY or t.__name__ in ONLY:
         run_test(t)
