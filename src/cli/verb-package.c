@@ -92,11 +92,12 @@ static json_t *report_json(const BuildReport *rep) {
                                                    cli_json_string(r->reason), "seconds",
                                                    r->seconds));
         }
-        return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "components", a, "built", (json_int_t) rep->n_built,
-                         "cached", (json_int_t) rep->n_cached, "failed", (json_int_t) rep->n_failed, "skipped",
-                         (json_int_t) rep->n_skipped, "rpmbuild_runs", (json_int_t) rep->n_rpmbuild, "buildroots_made",
-                         (json_int_t) rep->n_buildroots_made, "buildroots_reused",
-                         (json_int_t) rep->n_buildroots_reused);
+        return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "components", a, "built",
+                         (json_int_t) rep->n_built, "cached", (json_int_t) rep->n_cached, "failed",
+                         (json_int_t) rep->n_failed, "skipped", (json_int_t) rep->n_skipped, "rpmbuild_runs",
+                         (json_int_t) rep->n_rpmbuild, "buildroots_made", (json_int_t) rep->n_buildroots_made,
+                         "buildroots_reused", (json_int_t) rep->n_buildroots_reused, "buildroots_pruned",
+                         (json_int_t) rep->n_buildroots_pruned);
 }
 
 int verb_package(const Context *ctx, int argc, char **argv) {

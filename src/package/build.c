@@ -1658,8 +1658,10 @@ int build_packages(const Project *p, const BuildOptions *o, Diagnostics *d, Buil
                 }
         }
         rep->n_rpmbuild = g.rpmbuild_runs;
-        if (g.env.buildroots)
+        if (g.env.buildroots) {
                 buildroots_counts(g.env.buildroots, &rep->n_buildroots_made, &rep->n_buildroots_reused);
+                (void) buildroots_prune(g.env.buildroots, &rep->n_buildroots_pruned);
+        }
         *ret = rep;
         r = 0;
 

@@ -48,6 +48,7 @@ typedef struct BuildReport {
         size_t n_built, n_cached, n_failed, n_skipped;
         size_t n_rpmbuild;    /* rpmbuild runs started */
         size_t n_buildroots_made, n_buildroots_reused; /* buildroot mode */
+        size_t n_buildroots_pruned; /* unused for BUILDROOT_KEEP_DAYS: removed from the cache */
 } BuildReport;
 
 BuildReport *build_report_free(BuildReport *r);

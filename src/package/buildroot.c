@@ -4,6 +4,7 @@
  * image, staged once into the cache, shared read-only by every build with
  * the same packages. */
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -300,7 +301,17 @@ static int stage_buildroot(const Buildroots *b, const Tree *t, const char *dir) 
         _cleanup_(stage_freep) Stage *s = NULL;
         _cleanup_free_ TreeNode **nodes = NULL;
         size_t n = 0;
+        _cleanup_free_ char *store = path_join(b->cache_dir, "objects");
+        if (!store)
+                return -ENOMEM;
         int r = stage_new(dir, (int64_t) time(NULL), (int64_t) b->p->source_date_epoch, &s);
+        if (r < 0)
+                return r;
+        /* Buildroots share their files: a second one with mostly the same
+         * packages costs links, not copies. */
+        if (mkdir(store, 0755) < 0 && errno != EEXIST)
+                return negative_errno();
+        r = stage_set_store(s, store);
         if (r < 0)
                 return r;
         r = tree_list(t, &nodes, &n);
@@ -352,6 +363,8 @@ int buildroot_open(Buildroots *b, const char *component, char *const *project_rp
         while (flock(fd, LOCK_EX) < 0)
                 if (errno != EINTR)
                         return negative_errno();
+        /* The lock's mtime is when the buildroot was last used (pruning). */
+        (void) futimens(fd, NULL);
 
         if (path_exists(dir)) {
                 pthread_mutex_lock(&b->lock);
@@ -393,5 +406,55 @@ int buildroot_open(Buildroots *b, const char *component, char *const *project_rp
         pthread_mutex_unlock(&b->lock);
         *ret_dir = TAKE_PTR(dir);
         *ret_made = true;
+        return 0;
+}
+
+int buildroots_prune(Buildroots *b, size_t *ret_removed) {
+        _cleanup_(closedirp) DIR *d = opendir(b->cache_dir);
+        struct dirent *de;
+        size_t removed = 0;
+        time_t limit = time(NULL) - (time_t) BUILDROOT_KEEP_DAYS * 24 * 3600;
+        if (!d)
+                return negative_errno();
+        while ((de = readdir(d))) {
+                size_t l = strlen(de->d_name);
+                if (l != 64 + 5 || strcmp(de->d_name + 64, ".lock") != 0)
+                        continue;
+                _cleanup_free_ char *lock = path_join(b->cache_dir, de->d_name);
+                _cleanup_free_ char *dir = lock ? strndup(lock, strlen(lock) - 5) : NULL;
+                struct stat st;
+                if (!dir)
+                        return -ENOMEM;
+                _cleanup_close_ int fd = open(lock, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+                if (fd < 0 || fstat(fd, &st) < 0 || st.st_mtime >= limit)
+                        continue;
+                /* In use by another run: it is not old. */
+                if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+                        continue;
+                int r = rm_rf(dir);
+                if (r >= 0 || r == -ENOENT) {
+                        (void) unlink(lock);
+                        removed++;
+                }
+        }
+        if (removed > 0) {
+                /* Objects no buildroot links to any more. */
+                _cleanup_free_ char *store = path_join(b->cache_dir, "objects");
+                _cleanup_(closedirp) DIR *sd = store ? opendir(store) : NULL;
+                while (sd && (de = readdir(sd))) {
+                        if (de->d_name[0] == '.')
+                                continue;
+                        _cleanup_free_ char *sub = path_join(store, de->d_name);
+                        _cleanup_(closedirp) DIR *od = sub ? opendir(sub) : NULL;
+                        struct dirent *oe;
+                        while (od && (oe = readdir(od))) {
+                                struct stat st;
+                                if (oe->d_name[0] != '.' && fstatat(dirfd(od), oe->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                                    S_ISREG(st.st_mode) && st.st_nlink == 1)
+                                        (void) unlinkat(dirfd(od), oe->d_name, 0);
+                        }
+                }
+        }
+        *ret_removed = removed;
         return 0;
 }

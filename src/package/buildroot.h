@@ -64,5 +64,11 @@ int buildroot_resolve(Buildroots *b, const char *component, char *const *project
 int buildroot_open(Buildroots *b, const char *component, char *const *project_rpms, size_t n_project_rpms,
                    const Buildroot *br, char **ret_dir, bool *ret_made, char **ret_error);
 
+/* Removes the buildroots in the cache that no build used for
+ * BUILDROOT_KEEP_DAYS days (and not in use by another run), then the
+ * shared file objects no buildroot links to any more. */
+#define BUILDROOT_KEEP_DAYS 14
+int buildroots_prune(Buildroots *b, size_t *ret_removed);
+
 /* Mount points every buildroot has, for the build's own directories. */
 #define BUILDROOT_BUILDDIR "/builddir"

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 
 #include "basic/alloc.h"
 #include "basic/fileio.h"
+#include "basic/hash.h"
 #include "tree/stage.h"
 
 /* Files up to this size that changed are read into memory; larger ones stay
@@ -48,6 +50,7 @@ typedef struct StageLink {
 
 struct Stage {
         int root_fd;
+        int store_fd; /* stage_set_store(): regular files are links to its objects; -1: none */
         int64_t now, sde;
         StageRec *recs; /* open addressing on ino; ino 0 is empty */
         size_t n_recs, cap_recs;
@@ -118,6 +121,7 @@ int stage_new(const char *dir, int64_t now, int64_t sde, Stage **ret) {
         _cleanup_free_ Stage *s = new0(Stage, 1);
         if (!s)
                 return -ENOMEM;
+        s->store_fd = -EBADF;
         s->root_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (s->root_fd < 0)
                 return negative_errno();
@@ -132,12 +136,71 @@ Stage *stage_free(Stage *s) {
                 return NULL;
         if (s->root_fd >= 0)
                 close(s->root_fd);
+        if (s->store_fd >= 0)
+                close(s->store_fd);
         for (size_t i = 0; i < s->n_links; i++)
                 free(s->links[i].path);
         free(s->links);
         free(s->recs);
         free(s);
         return NULL;
+}
+
+int stage_set_store(Stage *s, const char *dir) {
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        if (s->store_fd >= 0)
+                close(s->store_fd);
+        s->store_fd = fd;
+        return 0;
+}
+
+static int write_piece(void *userdata, uint64_t off, const void *data, size_t n) {
+        return pwrite_all(*(int *) userdata, data, n, off);
+}
+
+static int hash_piece(void *userdata, uint64_t off, const void *data, size_t n) {
+        hash_update(userdata, data, n);
+        return 0;
+}
+
+/* The store's object for n's contents, mode and mtime (made now if it is
+ * not there): "XX/DIGEST.MODE.MTIME", relative to the store. */
+static int store_object(Stage *s, const TreeNode *n, char ret[static 128]) {
+        _cleanup_(hash_freep) HashCtx *h = hash_new(HASH_SHA256);
+        uint8_t md[32];
+        char hex[65];
+        if (!h)
+                return -ENOMEM;
+        int r = n->blob ? tree_blob_foreach(n->blob, hash_piece, h) : 0;
+        if (r < 0)
+                return r;
+        hash_final(h, md);
+        hex_encode(md, 32, hex);
+        snprintf(ret, 128, "%.2s/%s.%o.%lld", hex, hex, (unsigned) n->mode, (long long) n->mtime);
+        if (faccessat(s->store_fd, ret, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+                return 0;
+
+        char sub[3] = { hex[0], hex[1], 0 }, tmp[160];
+        if (mkdirat(s->store_fd, sub, 0755) < 0 && errno != EEXIST)
+                return negative_errno();
+        /* Written under a name of its own, then renamed: an object is whole
+         * or absent, whoever else writes the same one. */
+        snprintf(tmp, sizeof tmp, "%s.tmp.%d.%lx", ret, getpid(), (unsigned long) pthread_self());
+        int fd = openat(s->store_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return negative_errno();
+        r = n->blob ? tree_blob_foreach(n->blob, write_piece, &fd) : 0;
+        struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_sec = n->mtime } };
+        if (r >= 0 && (fchmod(fd, n->mode) < 0 || futimens(fd, ts) < 0))
+                r = negative_errno();
+        close(fd);
+        if (r >= 0 && renameat(s->store_fd, tmp, s->store_fd, ret) < 0)
+                r = negative_errno();
+        if (r < 0)
+                (void) unlinkat(s->store_fd, tmp, 0);
+        return r;
 }
 
 /* path is absolute and normalised; "" or "." for the root itself. */
@@ -263,10 +326,6 @@ typedef struct PutCtx {
         bool implicit;
 } PutCtx;
 
-static int write_piece(void *userdata, uint64_t off, const void *data, size_t n) {
-        return pwrite_all(*(int *) userdata, data, n, off);
-}
-
 static int op_put(int dirfd, const char *name, void *userdata) {
         PutCtx *c = userdata;
         const TreeNode *n = c->n;
@@ -292,6 +351,17 @@ static int op_put(int dirfd, const char *name, void *userdata) {
         case TREE_REG:
                 if (c->link_fd >= 0 && linkat(c->link_fd, c->link_name, dirfd, name, 0) == 0) {
                         /* The inode is staged already; a new link changes its ctime. */
+                        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                                return negative_errno();
+                        return rec_set(c->s, &st, n);
+                }
+                if (c->s->store_fd >= 0) {
+                        char obj[128];
+                        r = store_object(c->s, n, obj);
+                        if (r < 0)
+                                return r;
+                        if (linkat(c->s->store_fd, obj, dirfd, name, 0) < 0)
+                                return negative_errno();
                         if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                                 return negative_errno();
                         return rec_set(c->s, &st, n);

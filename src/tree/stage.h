@@ -39,6 +39,14 @@ int stage_new(const char *dir, int64_t now, int64_t sde, Stage **ret);
 Stage *stage_free(Stage *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Stage *, stage_free);
 
+/* Regular files are then not written but hard-linked from objects in the
+ * directory dir (a content store: one object per contents, mode and mtime,
+ * made on first use), so that stagings of mostly the same files share them
+ * (buildroots). Files of equal contents, mode and mtime become one inode:
+ * only for a staging nobody folds back nor changes (stage_fold() would see
+ * hard links the tree does not have). */
+int stage_set_store(Stage *s, const char *dir);
+
 /* Writes the node n of t (and its parent directories, from t, where they are
  * missing) into the directory, replacing what is at its path unless both are
  * directories (a directory that exists keeps its attributes, as rpm keeps

@@ -307,6 +307,30 @@ def test_cached():
           rep.get("built") == 1 and rep.get("buildroots_made") == 0 and rep.get("buildroots_reused") == 1, show(p))
 
 
+def test_prune():
+    """Buildroots no build used for 14 days go, with the files only they had."""
+    broots = os.path.join(OUT, "cache", "buildroots")
+    keys = sorted(e for e in os.listdir(broots) if re.fullmatch(r"[0-9a-f]{64}", e))
+    old = 1000000000  # 2001
+    for k in keys:
+        os.utime(os.path.join(broots, k + ".lock"), (old, old))
+    orphan = os.path.join(broots, "objects", "00", "00" * 32 + ".644.0")
+    write(orphan, "no buildroot links to this\n")
+    with open(os.path.join(PROJ, "twin-a", "twin.txt"), "a") as f:
+        f.write("changed again\n")
+    p = run(SLIPWAY, "-C", PROJ, "--json", "package", "twin-a")
+    rep = json.loads(p.stdout) if p.stdout.startswith("{") else {}
+    used = re.findall(r"slipway: buildroot ([0-9a-f]{64})", log("twin-a"))
+    left = sorted(e for e in os.listdir(broots) if re.fullmatch(r"[0-9a-f]{64}", e))
+    check("prune: the buildroot used now stays, the old ones go",
+          p.returncode == 0 and used and left == sorted(set(used)) and len(keys) > len(left), (keys, left, used))
+    check("prune: counted", rep.get("buildroots_pruned") == len(keys) - len(left), rep.get("buildroots_pruned"))
+    check("prune: objects no buildroot links to are removed", not os.path.exists(orphan), orphan)
+    rpmbuild = os.path.join(broots, left[0], "usr/bin/rpmbuild") if left else ""
+    check("prune: the files of the one kept are intact", rpmbuild and os.path.exists(rpmbuild) and
+          os.stat(rpmbuild).st_nlink >= 2, rpmbuild)
+
+
 def test_nobody_elsewhere():
     """The same project as nobody, in another directory: the same bytes."""
     other = os.path.join(BASE, "elsewhere", "deeper", "copy")
@@ -379,7 +403,7 @@ def test_example():
 
 
 TESTS = [test_report, test_hello, test_missing_header, test_network, test_escape, test_dynamic, test_libfeatures,
-         test_twins, test_checks_before_build, test_cached, test_nobody_elsewhere, test_interrupt, test_example]
+         test_twins, test_checks_before_build, test_cached, test_prune, test_nobody_elsewhere, test_interrupt, test_example]
 for t in TESTS:
     if not ONLY or t.__name__.removeprefix("test_") in ONLY or t.__name__ in ONLY:
         run_test(t)

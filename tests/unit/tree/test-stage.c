@@ -244,4 +244,44 @@ static void test_stage(void) {
         CHECK(access(base, F_OK) < 0);
 }
 
-UNIT_MAIN(test_stage)
+/* With a store: files are links to one object per contents, mode and
+ * mtime, shared by two stagings; another mode or time is another object. */
+static void test_store(void) {
+        char base[] = "/tmp/test-stage-store-XXXXXX";
+        CHECK(mkdtemp(base) != NULL);
+        _cleanup_free_ char *a = at(base, "/a"), *b = at(base, "/b"), *store = at(base, "/store");
+        CHECK(mkdir(a, 0755) == 0 && mkdir(b, 0755) == 0 && mkdir(store, 0755) == 0);
+        _cleanup_(tree_freep) Tree *t = tree_new(PKG_TIME);
+        CHECK(tree_add_dir(t, "/usr", 0755, 0, 0, NULL) == 0);
+        CHECK(tree_add_file(t, "/usr/one", "same\n", 5, 0644, 0, 0, NULL) == 0);
+        CHECK(tree_add_file(t, "/usr/two", "same\n", 5, 0644, 0, 0, NULL) == 0);
+        CHECK(tree_add_file(t, "/usr/exec", "same\n", 5, 0755, 0, 0, NULL) == 0);
+        CHECK(tree_add_file(t, "/usr/empty", NULL, 0, 0600, 0, 0, NULL) == 0);
+        const char *dirs[] = { a, b };
+        for (size_t k = 0; k < 2; k++) {
+                _cleanup_(stage_freep) Stage *s = NULL;
+                _cleanup_free_ TreeNode **nodes = NULL;
+                size_t n = 0;
+                CHECK(stage_new(dirs[k], PKG_TIME + 10, SDE, &s) == 0);
+                CHECK(stage_set_store(s, store) == 0);
+                CHECK(tree_list(t, &nodes, &n) == 0);
+                for (size_t i = 0; i < n; i++)
+                        CHECK(stage_put(s, t, nodes[i]) == 0);
+        }
+        struct stat s1, s2, s3, s4, s5;
+        _cleanup_free_ char *a1 = at(a, "/usr/one"), *a2 = at(a, "/usr/two"), *ax = at(a, "/usr/exec");
+        _cleanup_free_ char *b1 = at(b, "/usr/one"), *ae = at(a, "/usr/empty");
+        CHECK(stat(a1, &s1) == 0 && stat(a2, &s2) == 0 && stat(ax, &s3) == 0 && stat(b1, &s4) == 0 &&
+              stat(ae, &s5) == 0);
+        CHECK(s1.st_ino == s2.st_ino && s1.st_ino == s4.st_ino); /* one object: two paths, two stagings */
+        CHECK(s1.st_nlink == 5); /* two paths in each staging, and the store's own name */
+        CHECK(s3.st_ino != s1.st_ino && (s3.st_mode & 07777) == 0755);
+        CHECK(s1.st_mtime == PKG_TIME && (s1.st_mode & 07777) == 0644 && s1.st_size == 5);
+        CHECK(s5.st_size == 0 && (s5.st_mode & 07777) == 0600);
+        _cleanup_free_ char *data = NULL;
+        size_t size = 0;
+        CHECK(read_full_file(b1, &data, &size) == 0 && size == 5 && memcmp(data, "same\n", 5) == 0);
+        CHECK(rm_rf(base) == 0);
+}
+
+UNIT_MAIN(test_stage, test_store)
