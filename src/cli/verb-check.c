@@ -53,6 +53,7 @@ static json_t *summary_json(const Project *p, const Diagnostics *d) {
                                       "defined_at", c->obj.pos.file);
                 if (c->kind == COMPONENT_SPEC) {
                         json_object_set_new(o, "spec", json_string(c->spec));
+                        json_object_set_new(o, "mode", json_string(build_mode_to_string(component_build_mode(p, c))));
                         json_t *defs = json_object();
                         for (size_t k = 0; k < c->defines.n; k++)
                                 json_object_set_new(defs, c->defines.keys[k], json_string(c->defines.values[k]));
@@ -174,7 +175,7 @@ static void render_text(const json_t *s) {
         printf("\ncomponents (%zu)\n", json_array_size(a));
         json_array_foreach(a, i, v) {
                 if (strcmp(js(v, "kind"), "spec") == 0)
-                        printf("  %-20s spec    %s\n", js(v, "name"), js(v, "spec"));
+                        printf("  %-20s spec    %-48s %s\n", js(v, "name"), js(v, "spec"), js(v, "mode"));
                 else {
                         char evr[128];
                         size_t nf = json_array_size(json_object_get(v, "files"));
