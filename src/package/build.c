@@ -119,6 +119,8 @@ typedef struct Graph {
         size_t n_claims, allocated_claims;
         RpmDep *base;   /* buildroot mode: [build] buildroot, parsed */
         size_t n_base;
+        char *query_root; /* buildroot mode: the base set's buildroot, where specs are queried; NULL: the host */
+        Buildroot query_br;
 } Graph;
 
 static bool add_index(size_t **v, size_t *n, size_t x) {
@@ -560,6 +562,13 @@ static int specinfo_key(const Graph *g, const Component *c, char **ret) {
         key_str(&sb, "vendor", g->p->project.vendor);
         key_defines(&sb, c);
         key_build_defines(&sb, g->p);
+        /* Where it is queried: a buildroot's macros are part of the answer. */
+        const Node *self = NULL;
+        for (size_t i = 0; i < g->n && !self; i++)
+                if (g->nodes[i].c == c)
+                        self = &g->nodes[i];
+        if (self && self->in_buildroot && g->query_root)
+                strbuf_printf(&sb, "query buildroot %s\n", g->query_br.key);
         int r = key_tree(&sb, dir, "", g->p->source_date_epoch);
         if (r >= 0)
                 r = key_host_inputs(&sb, &c->host_inputs);
@@ -648,7 +657,7 @@ static int query_spec_cached(Graph *g, Node *nd, char **ret_error) {
                 json_decref(j);
         }
 
-        r = spec_query(&g->env, nd->c, &nd->spec, ret_error);
+        r = spec_query(&g->env, nd->c, nd->in_buildroot ? g->query_root : NULL, &nd->spec, ret_error);
         if (r < 0)
                 return r;
 
@@ -1410,6 +1419,8 @@ static void graph_release(Graph *g) {
         for (size_t k = 0; k < g->n_base; k++)
                 rpm_dep_release(&g->base[k]);
         free(g->base);
+        free(g->query_root);
+        buildroot_release(&g->query_br);
         g->env.buildroots = buildroots_free(g->env.buildroots);
 }
 
@@ -1434,6 +1445,91 @@ static char **make_envp(const Project *p) {
                         return NULL;
                 }
         return e;
+}
+
+/* Buildroot mode: specs are queried in a buildroot of the base set alone
+ * (mock builds the source RPM in one), so their Name, BuildRequires and the
+ * rest see the distribution's macros. The native components that provide a
+ * package of the base set (the distribution's macro package, say) are built
+ * first; the base set is resolved against the project's packages as last
+ * built and the [repos]. If it cannot be resolved yet (a bootstrap), the
+ * specs are queried on the host, with a warning. */
+static int prepare_query_root(Graph *g, Diagnostics *d) {
+        for (size_t i = 0; i < g->n; i++) {
+                Node *nd = &g->nodes[i];
+                RpmDep *prov = NULL;
+                size_t n_prov = 0;
+                bool needed = false;
+                if (nd->c->kind != COMPONENT_NATIVE)
+                        continue;
+                int r = native_provides(g->p, nd->c, &prov, &n_prov);
+                if (r < 0)
+                        return r;
+                for (size_t k = 0; k < n_prov && !needed; k++)
+                        for (size_t b = 0; b < g->n_base && !needed; b++)
+                                needed = rpm_dep_matches(&prov[k], &g->base[b]);
+                for (size_t k = 0; k < n_prov; k++)
+                        rpm_dep_release(&prov[k]);
+                free(prov);
+                if (!needed)
+                        continue;
+                nd->selected = true;
+                run_node(g, i);
+                nd->done = true;
+                if (g->o->progress)
+                        g->o->progress(&nd->result, g->o->userdata);
+                if (nd->result.status == BUILD_FAILED) {
+                        SourcePos pos = component_pos(nd->c);
+                        diag_error(d, &pos, "component '%s', in [build] buildroot, failed: %s", nd->c->name,
+                                   nd->result.reason ? nd->result.reason : "");
+                        return -EINVAL;
+                }
+        }
+
+        BuiltRpm *built = NULL;
+        size_t n_built = 0;
+        int r = build_record_load(g->p, g->env.out_dir, &built, &n_built);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char **files = new0(char *, n_built + 1);
+        _cleanup_free_ const char **specs = new0(const char *, g->n_base + 1);
+        char(*bufs)[512] = calloc(g->n_base + 1, 512);
+        size_t n_files = 0;
+        if (!files || !specs || !bufs) {
+                free(bufs);
+                built_rpms_free(built, n_built);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n_built; i++) {
+                _cleanup_free_ char *f = NULL;
+                if (asprintf(&f, "%s/repo/Packages/%s", g->env.out_dir, built[i].file) >= 0 && path_exists(f))
+                        files[n_files++] = built[i].file;
+        }
+        for (size_t b = 0; b < g->n_base; b++) {
+                rpm_dep_format(&g->base[b], bufs[b], 512);
+                specs[b] = bufs[b];
+        }
+        _cleanup_free_ char *error = NULL;
+        r = buildroot_resolve(g->env.buildroots, "(spec queries)", files, n_files, specs, g->n_base, &g->query_br,
+                              &error);
+        if (r >= 0) {
+                bool made;
+                r = buildroot_open(g->env.buildroots, "(spec queries)", files, n_files, &g->query_br, &g->query_root,
+                                   &made, &error);
+        }
+        free(bufs);
+        built_rpms_free(built, n_built);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                SourcePos pos = cfg_pos(&g->p->build.obj, "buildroot");
+                diag_warning(d, &pos,
+                             "the specs are queried with the host's rpmspec and macros: the buildroot of [build] "
+                             "buildroot cannot be made yet: %s",
+                             error ? error : strerror(-r));
+                buildroot_release(&g->query_br);
+        }
+        return 0;
 }
 
 int build_packages(const Project *p, const BuildOptions *o, Diagnostics *d, BuildReport **ret) {
@@ -1492,6 +1588,52 @@ int build_packages(const Project *p, const BuildOptions *o, Diagnostics *d, Buil
                 goto finish;
         }
 
+        /* Buildroot mode: the base set, and the [repos] opened once. */
+        bool any_buildroot = false;
+        for (size_t i = 0; i < g.n; i++) {
+                Node *nd = &g.nodes[i];
+                nd->in_buildroot = nd->c->kind == COMPONENT_SPEC && component_build_mode(p, nd->c) == BUILD_MODE_BUILDROOT;
+                nd->result.mode = nd->c->kind == COMPONENT_SPEC ? component_build_mode(p, nd->c) : _BUILD_MODE_INVALID;
+                any_buildroot |= nd->in_buildroot;
+        }
+        bool any_host = false;
+        for (size_t i = 0; i < g.n; i++)
+                any_host |= g.nodes[i].selected && g.nodes[i].c->kind == COMPONENT_SPEC && !g.nodes[i].in_buildroot;
+        if (any_host) {
+                r = check_host_claims(p, d);
+                if (r < 0)
+                        goto finish;
+                if (diagnostics_status(d) < 0) {
+                        r = -EINVAL;
+                        goto finish;
+                }
+        }
+        if (any_buildroot) {
+                const char *const *base;
+                size_t n_base;
+                project_buildroot_packages(p, &base, &n_base);
+                g.base = new0(RpmDep, n_base + 1);
+                if (!g.base) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                for (size_t k = 0; k < n_base; k++) {
+                        r = rpm_dependency_parse(base[k], &g.base[g.n_base]);
+                        if (r < 0)
+                                goto finish; /* config/ checked them */
+                        g.n_base++;
+                }
+                r = buildroots_new(p, out_abs, o->jobs, d, &g.env.buildroots);
+                if (r < 0)
+                        goto finish;
+        }
+
+        if (any_buildroot) {
+                r = prepare_query_root(&g, d);
+                if (r < 0)
+                        goto finish;
+        }
+
         /* rpmspec on every spec that may be needed (all of them: a selected
          * component may need any other), in parallel. */
         {
@@ -1531,46 +1673,6 @@ int build_packages(const Project *p, const BuildOptions *o, Diagnostics *d, Buil
                 goto finish;
         }
 
-        /* Buildroot mode: the base set, and the [repos] opened once. */
-        bool any_buildroot = false;
-        for (size_t i = 0; i < g.n; i++) {
-                Node *nd = &g.nodes[i];
-                nd->in_buildroot = nd->c->kind == COMPONENT_SPEC && component_build_mode(p, nd->c) == BUILD_MODE_BUILDROOT;
-                nd->result.mode = nd->c->kind == COMPONENT_SPEC ? component_build_mode(p, nd->c) : _BUILD_MODE_INVALID;
-                any_buildroot |= nd->in_buildroot && nd->selected;
-        }
-        bool any_host = false;
-        for (size_t i = 0; i < g.n; i++)
-                any_host |= g.nodes[i].selected && g.nodes[i].c->kind == COMPONENT_SPEC && !g.nodes[i].in_buildroot;
-        if (any_host) {
-                r = check_host_claims(p, d);
-                if (r < 0)
-                        goto finish;
-                if (diagnostics_status(d) < 0) {
-                        r = -EINVAL;
-                        goto finish;
-                }
-        }
-        if (any_buildroot) {
-                const char *const *base;
-                size_t n_base;
-                project_buildroot_packages(p, &base, &n_base);
-                g.base = new0(RpmDep, n_base + 1);
-                if (!g.base) {
-                        r = -ENOMEM;
-                        goto finish;
-                }
-                for (size_t k = 0; k < n_base; k++) {
-                        r = rpm_dependency_parse(base[k], &g.base[g.n_base]);
-                        if (r < 0)
-                                goto finish; /* config/ checked them */
-                        g.n_base++;
-                }
-                r = buildroots_new(p, out_abs, o->jobs, d, &g.env.buildroots);
-                if (r < 0)
-                        goto finish;
-        }
-
         r = graph_check_outputs(&g, d);
         if (r >= 0)
                 r = graph_resolve(&g, d);
@@ -1591,12 +1693,14 @@ int build_packages(const Project *p, const BuildOptions *o, Diagnostics *d, Buil
                         r = -ENOMEM;
                         goto finish;
                 }
+                if (nd->done) /* built before the queries (prepare_query_root()) */
+                        continue;
                 g.remaining++;
                 nd->pending = 0;
                 if (nd->precheck)
                         continue;
                 for (size_t k = 0; k < nd->n_deps; k++)
-                        if (g.nodes[nd->deps[k]].selected)
+                        if (g.nodes[nd->deps[k]].selected && !g.nodes[nd->deps[k]].done)
                                 nd->pending++;
                 if (nd->pending == 0)
                         g.ready[g.n_ready++] = i;

@@ -123,8 +123,10 @@ typedef struct BuildEnv {
  * predicted by rpmspec or as built in this run: it is not to be overwritten. */
 int build_claim_output(const BuildEnv *env, const Component *c, const char *file, bool srpm, char **ret_reason);
 
-/* Queries the spec's packages, provides and BuildRequires with rpmspec. */
-int spec_query(const BuildEnv *env, const Component *c, SpecInfo *ret, char **ret_error);
+/* Queries the spec's packages, provides, BuildRequires and sources with
+ * rpmspec: the host's, or with root (a buildroot's directory) the
+ * buildroot's, in the sandbox, with the distribution's macros. */
+int spec_query(const BuildEnv *env, const Component *c, const char *root, SpecInfo *ret, char **ret_error);
 
 /* Runs rpmbuild -ba for c; on success the RPMs are moved into place and
  * their names returned. Failures: -errno, with a one-line reason. */

@@ -209,51 +209,129 @@ static char *spec_error(const char *s) {
         return last_line(s);
 }
 
-int spec_query(const BuildEnv *env, const Component *c, SpecInfo *ret, char **ret_error) {
-        _cleanup_free_ char *spec = NULL, *dir = NULL, *out = NULL, *out2 = NULL;
+static void scratch_removep(char **dir) {
+        if (*dir)
+                (void) rm_rf(*dir);
+        free(*dir);
+}
+
+/* Runs the two queries of spec_query() in the buildroot at root: the
+ * spec's directory copied to /builddir/sources, rpmspec of the buildroot. */
+static int query_in_buildroot(const char *root, const char *arch, const char *dir, char *const *envp, Argv *a,
+                              Argv *b, char **ret_out, char **ret_out2, int *ret_status, char **ret_error) {
+        _cleanup_(scratch_removep) char *scratch = NULL;
+        _cleanup_(sandbox_stopp) Sandbox *sb = NULL;
+        _cleanup_free_ char *builddir = NULL, *sources = NULL, *error = NULL;
+        int r = run_mkdtemp("query", &scratch);
+        if (r < 0)
+                return r;
+        builddir = path_join(scratch, "builddir");
+        sources = path_join(scratch, "builddir/sources");
+        if (!builddir || !sources)
+                return -ENOMEM;
+        if (mkdir(builddir, 0755) < 0 || mkdir(sources, 0755) < 0)
+                return negative_errno();
+        r = copy_tree(dir, sources);
+        if (r < 0)
+                return r;
+        const ProcessBind binds[] = { { .source = builddir, .target = BUILDROOT_BUILDDIR, .read_only = true } };
+        SandboxOptions o = { .root = root, .arch = arch, .binds = binds, .n_binds = 1, .read_only_root = true };
+        r = sandbox_start(&o, &sb, &error);
+        if (r < 0) {
+                *ret_error = strprintf("cannot enter the buildroot: %s", error ? error : strerror(-r));
+                return r;
+        }
+        Argv *args[2] = { a, b };
+        char **outs[2] = { ret_out, ret_out2 };
+        for (size_t i = 0; i < 2; i++) {
+                SandboxCommand cmd = { .argv = args[i]->v, .envp = envp, .cwd = BUILDROOT_BUILDDIR "/sources" };
+                SandboxResult res = {};
+                free(error);
+                error = NULL;
+                r = sandbox_run(sb, &cmd, &res, &error);
+                if (r < 0) {
+                        *ret_error = strprintf("cannot run rpmspec in the buildroot: %s", error ? error : strerror(-r));
+                        return r;
+                }
+                *ret_status = res.status;
+                *outs[i] = TAKE_PTR(res.output);
+                sandbox_result_release(&res);
+                if (res.status != 0)
+                        return 0;
+        }
+        return 0;
+}
+
+static const char *const query_envp[] = {
+        "PATH=/usr/bin:/bin:/usr/sbin:/sbin", "HOME=" BUILDROOT_BUILDDIR, "LANG=C.UTF-8", "TZ=UTC", NULL,
+};
+
+int spec_query(const BuildEnv *env, const Component *c, const char *root, SpecInfo *ret, char **ret_error) {
+        _cleanup_free_ char *spec = NULL, *dir = NULL, *out = NULL, *out2 = NULL, *inside = NULL;
         _cleanup_(argv_release) Argv a = {}, b = {};
         SpecInfo info = {};
-        int status, r;
+        int status = 0, r;
 
         r = spec_paths(env, c, &spec, &dir);
         if (r < 0)
                 return r;
+        /* In a buildroot: its rpmspec, its macros, the spec's copy. */
+        const char *spec_arg = spec, *sourcedir = dir;
+        if (root) {
+                inside = strprintf("%s/sources/%s", BUILDROOT_BUILDDIR, strrchr(spec, '/') + 1);
+                if (!inside)
+                        return -ENOMEM;
+                spec_arg = inside;
+                sourcedir = BUILDROOT_BUILDDIR "/sources";
+        }
 
         /* Binary packages and their provides. */
-        argv_add(&a, "rpmspec");
+        argv_add(&a, root ? "/usr/bin/rpmspec" : "rpmspec");
         argv_add(&a, "-q");
-        add_macros(&a, env, c, dir, "/nonexistent");
+        add_macros(&a, env, c, sourcedir, "/nonexistent");
         argv_add(&a, "--qf");
         /* The file names as rpmbuild's _build_name_fmt makes them: two
          * components must not make the same file. */
         argv_add(&a, "@@P %{NAME}\\n@@F %{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}.rpm\\n[@@p %{PROVIDENEVRS}\\n]");
-        argv_add(&a, spec);
+        argv_add(&a, spec_arg);
         /* BuildRequires: the requires of the source package. */
-        argv_add(&b, "rpmspec");
+        argv_add(&b, root ? "/usr/bin/rpmspec" : "rpmspec");
         argv_add(&b, "-q");
         argv_add(&b, "--srpm");
-        add_macros(&b, env, c, dir, "/nonexistent");
+        add_macros(&b, env, c, sourcedir, "/nonexistent");
         argv_add(&b, "--qf");
         argv_add(&b, "@@S %{NAME}-%{VERSION}-%{RELEASE}.src.rpm\\n[@@r %{REQUIRENEVRS}\\n][@@s %{SOURCE}\\n][@@s %{PATCH}\\n]");
-        argv_add(&b, spec);
+        argv_add(&b, spec_arg);
         if (a.oom || b.oom)
                 return -ENOMEM;
 
-        ProcessOptions po = { .argv = a.v, .envp = env->envp, .cwd = dir, .output_fd = -1, .capture_stderr = true };
-        r = process_run(&po, &out, &status);
-        if (r < 0)
-                return r;
-        if (status != 0) {
-                *ret_error = spec_error(out);
-                return -EINVAL;
-        }
-        po.argv = b.v;
-        r = process_run(&po, &out2, &status);
-        if (r < 0)
-                return r;
-        if (status != 0) {
-                *ret_error = spec_error(out2);
-                return -EINVAL;
+        if (root) {
+                r = query_in_buildroot(root, env->project->arch, dir, (char *const *) query_envp, &a, &b, &out, &out2,
+                                       &status, ret_error);
+                if (r < 0)
+                        return r;
+                if (status != 0) {
+                        *ret_error = spec_error(out2 ? out2 : out ? out : "");
+                        return -EINVAL;
+                }
+        } else {
+                ProcessOptions po = { .argv = a.v, .envp = env->envp, .cwd = dir, .output_fd = -1,
+                                      .capture_stderr = true };
+                r = process_run(&po, &out, &status);
+                if (r < 0)
+                        return r;
+                if (status != 0) {
+                        *ret_error = spec_error(out);
+                        return -EINVAL;
+                }
+                po.argv = b.v;
+                r = process_run(&po, &out2, &status);
+                if (r < 0)
+                        return r;
+                if (status != 0) {
+                        *ret_error = spec_error(out2);
+                        return -EINVAL;
+                }
         }
 
         size_t allocated = 0, n_files = 0;
@@ -382,12 +460,6 @@ static int make_scratch(char **ret) {
         }
         *ret = TAKE_PTR(dir);
         return 0;
-}
-
-static void scratch_removep(char **dir) {
-        if (*dir)
-                (void) rm_rf(*dir);
-        free(*dir);
 }
 
 /* Moves what rpmbuild made (binary RPMs below rpmsdir/ARCH, the source RPM
