@@ -97,6 +97,7 @@ typedef struct Node {
         char **project_rpms; /* the project's packages the build may use */
         size_t n_project_rpms;
         Buildroot br;
+        bool br_resolved;    /* br (and br_specs, project_rpms) is set */
         char *precheck;      /* why it fails before any build; NULL: fine */
 } Node;
 
@@ -791,7 +792,7 @@ static void run_node(Graph *g, size_t i) {
         char *reason = NULL;
         int r;
 
-        if (nd->in_buildroot) {
+        if (nd->in_buildroot && !nd->br_resolved) {
                 r = resolve_buildroot(g, i, &reason);
                 if (r < 0) {
                         res->status = BUILD_FAILED;
@@ -1201,6 +1202,22 @@ static int node_precheck(Graph *g, size_t i) {
                                                : "no component of the project provides, and [build] host-provides "
                                                  "does not list,",
                               n_missing == 1 ? "it" : "them");
+        /* A buildroot that needs nothing built in this run is resolved
+         * now, whole: a conflict or a dependency nothing provides fails
+         * the component before any build, not when its turn comes. */
+        bool deps_done = true;
+        for (size_t k = 0; k < nd->n_deps; k++)
+                deps_done &= g->nodes[nd->deps[k]].done;
+        if (nd->in_buildroot && n_missing == 0 && deps_done) {
+                _cleanup_free_ char *reason = NULL;
+                int r = resolve_buildroot(g, i, &reason);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        strbuf_printf(&why, "%s%s", why.len ? "; " : "",
+                                      reason ? reason : "the buildroot cannot be resolved");
+                nd->br_resolved = r >= 0;
+        }
         if (why.oom)
                 return -ENOMEM;
         if (why.len)

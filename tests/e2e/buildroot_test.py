@@ -332,6 +332,40 @@ spec = "twin-a/twin-a.spec"
                                           p.stderr) is not None, p.stderr)
 
 
+def test_resolved_before_build():
+    """A buildroot that cannot be resolved (a base-set package requires what
+    nothing provides) fails each component before any build, in libsolv's
+    words, with the chain."""
+    d = os.path.join(BASE, "broken-base")
+    os.makedirs(d)
+    shutil.copytree(os.path.join(FIXTURES, "twin-a"), os.path.join(d, "twin-a"))
+    write(os.path.join(d, "slipway.toml"), f"""[project]
+name = "brbroken"
+version = "1"
+source-date-epoch = {SDE}
+
+[build]
+mode = "buildroot"
+buildroot = {json.dumps(BUILDROOT[:-1] + ["broken-config"])}
+{REPOS_TOML}
+[components.broken-config]
+version = "1"
+summary = "A macro package that needs what nothing provides"
+license = "MIT"
+arch = "noarch"
+requires = ["nothing-provides-this >= 2"]
+
+[components.twin-a]
+spec = "twin-a/twin-a.spec"
+""")
+    p = run(SLIPWAY, "-C", d, "package")
+    check("unresolvable buildroot: the component fails before any build, naming the chain",
+          p.returncode == 1 and re.search(r"FAILED\s+twin-a\s.*nothing provides 'nothing-provides-this >= 2' needed by "
+                                          r"broken-config", p.stderr) is not None, p.stderr)
+    check("unresolvable buildroot: rpmbuild never ran", not os.path.exists(os.path.join(d, "out", "logs", "twin-a.log")),
+          "")
+
+
 def test_twins():
     logs = log("twin-a") + log("twin-b")
     check("twins: one buildroot for both, the second reused from the cache",
@@ -462,7 +496,7 @@ def test_example():
 
 
 TESTS = [test_report, test_hello, test_missing_header, test_network, test_escape, test_dynamic, test_libfeatures,
-         test_distribution_macros, test_base_set_unresolvable, test_twins, test_checks_before_build, test_cached, test_prune, test_nobody_elsewhere, test_interrupt, test_example]
+         test_distribution_macros, test_base_set_unresolvable, test_resolved_before_build, test_twins, test_checks_before_build, test_cached, test_prune, test_nobody_elsewhere, test_interrupt, test_example]
 for t in TESTS:
     if not ONLY or t.__name__.removeprefix("test_") in ONLY or t.__name__ in ONLY:
         run_test(t)
