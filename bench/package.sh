@@ -12,8 +12,8 @@
 # buildroot repository made from this machine's toolchain by
 # tests/toolchain/make-repo.py (needs root), and it prints what a buildroot
 # adds to each build: once to make it, then per component with the buildroot
-# cached. (Debian's mock needs root, a chroot and a package manager inside
-# the root; it is not run here.)
+# cached. (mock is not compared: Debian 12 has no mock package, `apt-cache
+# policy mock` shows no candidate, and nothing may be downloaded from elsewhere.)
 #
 #   bench/package.sh [N] [buildroot]
 set -euo pipefail
