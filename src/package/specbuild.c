@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 
-/* Spec components: rpmspec queries and rpmbuild runs.
+/* Spec components: rpmspec queries and rpmbuild runs, in host mode and in
+ * buildroot mode (below, "buildroot mode", and buildroot.h).
  *
- * rpmbuild runs in new mount and network namespaces (inside a new user
+ * Host mode: rpmbuild runs in new mount and network namespaces (inside a new user
  * namespace when not root): a private scratch directory (mkdtemp, 0700) is
  * its /tmp, with the topdir at /tmp/rpmbuild and the spec's directory bound
  * read-only at /tmp/rpmbuild/SOURCES. Every path a build can record is then
@@ -624,7 +625,7 @@ int spec_build(const BuildEnv *env, const Component *c, const char *log_path, ch
 /* ---- buildroot mode ------------------------------------------------------------ */
 
 /* Where a buildroot-mode build sees its files, as mock lays them out: the
- * topdir /builddir/build, the spec's directory read-only at
+ * topdir /builddir/build, a copy of the spec's directory at
  * /builddir/sources (the source RPM's _sourcedir), HOME /builddir. */
 #define BR_TOPDIR BUILDROOT_BUILDDIR "/build"
 #define BR_SOURCES BUILDROOT_BUILDDIR "/sources"
