@@ -121,7 +121,7 @@ TOML
                 "$(ms_per "$t_cached" "$N")" "$made" "$reused"
         printf 'buildroot overhead:         %7.0f ms per component with the buildroot cached (goal: < 500)\n' \
                 "$(python3 -c "print(($t_cached - $t_host) * 1000 / $N)")"
-        printf 'making the buildroot:       %7.2f s once\n' \
+        printf 'first run over cached run:  %7.2f s (making the buildroot, querying the specs in it)\n' \
                 "$(python3 -c "print($t_first - $t_cached)")"
         exit 0
 fi
