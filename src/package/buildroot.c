@@ -354,15 +354,28 @@ int buildroot_open(Buildroots *b, const char *component, char *const *project_rp
 
         if (!dir || asprintf(&lock, "%s.lock", dir) < 0)
                 return -ENOMEM;
-        fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (fd < 0) {
-                r = negative_errno();
-                *ret_error = strprintf("cannot lock the buildroot cache '%s': %s", lock, strerror(-r));
-                return r;
-        }
-        while (flock(fd, LOCK_EX) < 0)
-                if (errno != EINTR)
+        /* The lock file held must still be the one at its path: pruning
+         * removes it under the lock, and a run that waited on the removed
+         * one would not exclude a third that made a new one. */
+        for (;;) {
+                struct stat held, now;
+                fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+                if (fd < 0) {
+                        r = negative_errno();
+                        *ret_error = strprintf("cannot lock the buildroot cache '%s': %s", lock, strerror(-r));
+                        return r;
+                }
+                while (flock(fd, LOCK_EX) < 0)
+                        if (errno != EINTR)
+                                return negative_errno();
+                if (fstat(fd, &held) < 0)
                         return negative_errno();
+                if (stat(lock, &now) == 0 && held.st_ino == now.st_ino && held.st_dev == now.st_dev)
+                        break;
+                (void) flock(fd, LOCK_UN);
+                close(fd);
+                fd = -EBADF;
+        }
         /* The lock's mtime is when the buildroot was last used (pruning). */
         (void) futimens(fd, NULL);
 
