@@ -119,7 +119,12 @@ typedef struct Graph {
         struct Claim { char *file; bool srpm; size_t node; } *claims;
         size_t n_claims, allocated_claims;
         RpmDep *base;   /* buildroot mode: [build] buildroot, parsed */
+        const char *const *base_strs; /* the same as written (the project's) */
         size_t n_base;
+        /* What the [repos] provide, asked once for every selected buildroot
+         * node's BuildRequires and the base set (graph_repos_provided()). */
+        struct Provided { char *spec; bool have; } *provided;
+        size_t n_provided;
         char *query_root; /* buildroot mode: the base set's buildroot, where specs are queried; NULL: the host */
         Buildroot query_br;
 } Graph;
@@ -697,7 +702,7 @@ static void query_one(void *ctx, size_t i) {
 
 /* ---- the scheduler ------------------------------------------------------------ */
 
-static double now_seconds(void) {
+double build_clock(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
@@ -767,12 +772,16 @@ static int resolve_buildroot(Graph *g, size_t i, char **ret_reason) {
         if (!nd->br_specs)
                 return -ENOMEM;
         for (size_t b = 0; b < g->n_base + nd->spec.n_buildrequires; b++) {
-                const RpmDep *d = b < g->n_base ? &g->base[b] : &nd->spec.buildrequires[b - g->n_base];
                 char buf[1024];
-                if (strncmp(d->name, "rpmlib(", 7) == 0)
-                        continue;
-                rpm_dep_format(d, buf, sizeof buf);
-                if (!(nd->br_specs[nd->n_br_specs] = strdup(buf)))
+                const char *spec = b < g->n_base ? g->base_strs[b] : NULL;
+                if (!spec) {
+                        const RpmDep *d = &nd->spec.buildrequires[b - g->n_base];
+                        if (strncmp(d->name, "rpmlib(", 7) == 0)
+                                continue;
+                        rpm_dep_format(d, buf, sizeof buf);
+                        spec = buf;
+                }
+                if (!(nd->br_specs[nd->n_br_specs] = strdup(spec)))
                         return -ENOMEM;
                 nd->n_br_specs++;
         }
@@ -788,7 +797,7 @@ static int resolve_buildroot(Graph *g, size_t i, char **ret_reason) {
 static void run_node(Graph *g, size_t i) {
         Node *nd = &g->nodes[i];
         BuildResult *res = &nd->result;
-        double start = now_seconds();
+        double start = build_clock();
         char *reason = NULL;
         int r;
 
@@ -809,7 +818,7 @@ static void run_node(Graph *g, size_t i) {
         }
         if (cache_lookup(g, i)) {
                 res->status = BUILD_CACHED;
-                res->seconds = now_seconds() - start;
+                res->seconds = build_clock() - start;
                 return;
         }
 
@@ -834,7 +843,7 @@ static void run_node(Graph *g, size_t i) {
                                        &reason);
         } else
                 r = native_build(&g->env, nd->c, res->log_path, &res->rpms, &res->n_rpms, &reason);
-        res->seconds = now_seconds() - start;
+        res->seconds = build_clock() - start;
         if (r < 0) {
                 res->status = BUILD_FAILED;
                 if (reason)
@@ -1124,6 +1133,62 @@ static bool project_provides(const Graph *g, size_t self, const RpmDep *br, cons
         return false;
 }
 
+static int provided_cmp(const void *a, const void *b) {
+        return strcmp(((const struct Provided *) a)->spec, ((const struct Provided *) b)->spec);
+}
+
+/* Asks the [repos] once (one pool, not one a component) about every
+ * BuildRequires of the selected buildroot-mode components and the base set,
+ * as node_precheck() writes them. */
+static int graph_repos_provided(Graph *g) {
+        size_t allocated = 0;
+        for (size_t i = 0; i < g->n; i++) {
+                const Node *nd = &g->nodes[i];
+                if (!nd->selected || !nd->in_buildroot)
+                        continue;
+                for (size_t b = 0; b < nd->spec.n_buildrequires + g->n_base; b++) {
+                        const RpmDep *d = b < nd->spec.n_buildrequires ? &nd->spec.buildrequires[b]
+                                                                       : &g->base[b - nd->spec.n_buildrequires];
+                        char buf[512];
+                        rpm_dep_format(d, buf, sizeof buf);
+                        if (!GREEDY_REALLOC(g->provided, allocated, g->n_provided + 1) ||
+                            !(g->provided[g->n_provided].spec = strdup(buf)))
+                                return -ENOMEM;
+                        g->provided[g->n_provided++].have = false;
+                }
+        }
+        if (g->n_provided == 0)
+                return 0;
+        qsort(g->provided, g->n_provided, sizeof *g->provided, provided_cmp);
+        size_t n = 1;
+        for (size_t k = 1; k < g->n_provided; k++) {
+                if (strcmp(g->provided[k].spec, g->provided[n - 1].spec) == 0)
+                        free(g->provided[k].spec);
+                else
+                        g->provided[n++] = g->provided[k];
+        }
+        g->n_provided = n;
+        _cleanup_free_ const char **specs = new0(const char *, n);
+        _cleanup_free_ bool *have = new0(bool, n);
+        if (!specs || !have)
+                return -ENOMEM;
+        for (size_t k = 0; k < n; k++)
+                specs[k] = g->provided[k].spec;
+        int r = buildroots_repos_provide(g->env.buildroots, specs, n, have);
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < n; k++)
+                g->provided[k].have = have[k];
+        return 0;
+}
+
+static bool repos_provide(const Graph *g, const char *spec) {
+        struct Provided key = { .spec = (char *) spec };
+        const struct Provided *p = g->n_provided > 0 ? bsearch(&key, g->provided, g->n_provided, sizeof key, provided_cmp)
+                                                     : NULL;
+        return p && p->have;
+}
+
 /* The checks of a selected spec component before any build, all of them
  * (nd->precheck says what failed; the component then fails alone): every
  * Source and Patch is in the spec's directory; every BuildRequires (and,
@@ -1154,36 +1219,20 @@ static int node_precheck(Graph *g, size_t i) {
                 strbuf_printf(&why, " %s not in %s (slipway downloads nothing)", n_absent == 1 ? "is" : "are", dir);
 
         size_t n_br = nd->spec.n_buildrequires, n_base = nd->in_buildroot ? g->n_base : 0;
-        _cleanup_free_ bool *repos_have = new0(bool, n_br + n_base + 1);
-        _cleanup_free_ const char **strs = new0(const char *, n_br + n_base + 1);
-        char(*bufs)[512] = calloc(n_br + n_base + 1, 512);
-        if (!repos_have || !strs || !bufs) {
-                free(bufs);
-                return -ENOMEM;
-        }
-        for (size_t b = 0; b < n_br + n_base; b++) {
-                rpm_dep_format(b < n_br ? &nd->spec.buildrequires[b] : &g->base[b - n_br], bufs[b], 512);
-                strs[b] = bufs[b];
-        }
-        if (nd->in_buildroot) {
-                int r = buildroots_repos_provide(g->env.buildroots, strs, n_br + n_base, repos_have);
-                if (r < 0) {
-                        free(bufs);
-                        return r;
-                }
-        }
         size_t n_missing = 0;
         _cleanup_strbuf_ StrBuf missing = STRBUF_INIT;
         for (size_t b = 0; b < n_br + n_base; b++) {
                 const RpmDep *br = b < n_br ? &nd->spec.buildrequires[b] : &g->base[b - n_br];
                 const Node *owner = NULL;
                 const RpmDep *have = NULL;
+                char buf[512];
                 if (strncmp(br->name, "rpmlib(", 7) == 0)
                         continue;
-                if (project_provides(g, i, br, &owner, &have) || repos_have[b] ||
+                rpm_dep_format(br, buf, sizeof buf);
+                if (project_provides(g, i, br, &owner, &have) || (nd->in_buildroot && repos_provide(g, buf)) ||
                     (!nd->in_buildroot && host_provides(g->p, br)))
                         continue;
-                strbuf_printf(&missing, "%s'%s'", n_missing ? ", " : "", bufs[b]);
+                strbuf_printf(&missing, "%s'%s'", n_missing ? ", " : "", buf);
                 if (have) {
                         char hbuf[512];
                         rpm_dep_format(have, hbuf, sizeof hbuf);
@@ -1193,7 +1242,6 @@ static int node_precheck(Graph *g, size_t i) {
                         strbuf_puts(&missing, " (in [build] buildroot)");
                 n_missing++;
         }
-        free(bufs);
         if (n_missing > 0)
                 strbuf_printf(&why, "%s%s %s %s provided by nothing: %s %s", why.len ? "; " : "",
                               n_br > 0 ? "BuildRequires" : "the buildroot's packages", missing.buf,
@@ -1272,6 +1320,11 @@ static int graph_resolve(Graph *g, Diagnostics *d) {
                 }
         }
 
+        if (g->env.buildroots) {
+                int r = graph_repos_provided(g);
+                if (r < 0)
+                        return r;
+        }
         for (size_t i = 0; i < g->n; i++) {
                 int r = node_precheck(g, i);
                 if (r < 0)
@@ -1436,6 +1489,9 @@ static void graph_release(Graph *g) {
         for (size_t k = 0; k < g->n_base; k++)
                 rpm_dep_release(&g->base[k]);
         free(g->base);
+        for (size_t k = 0; k < g->n_provided; k++)
+                free(g->provided[k].spec);
+        free(g->provided);
         free(g->query_root);
         buildroot_release(&g->query_br);
         g->env.buildroots = buildroots_free(g->env.buildroots);
@@ -1509,11 +1565,8 @@ static int prepare_query_root(Graph *g, Diagnostics *d) {
         if (r < 0)
                 return r;
         _cleanup_free_ char **files = new0(char *, n_built + 1);
-        _cleanup_free_ const char **specs = new0(const char *, g->n_base + 1);
-        char(*bufs)[512] = calloc(g->n_base + 1, 512);
         size_t n_files = 0;
-        if (!files || !specs || !bufs) {
-                free(bufs);
+        if (!files) {
                 built_rpms_free(built, n_built);
                 return -ENOMEM;
         }
@@ -1522,19 +1575,14 @@ static int prepare_query_root(Graph *g, Diagnostics *d) {
                 if (asprintf(&f, "%s/repo/Packages/%s", g->env.out_dir, built[i].file) >= 0 && path_exists(f))
                         files[n_files++] = built[i].file;
         }
-        for (size_t b = 0; b < g->n_base; b++) {
-                rpm_dep_format(&g->base[b], bufs[b], 512);
-                specs[b] = bufs[b];
-        }
         _cleanup_free_ char *error = NULL;
-        r = buildroot_resolve(g->env.buildroots, "(spec queries)", files, n_files, specs, g->n_base, &g->query_br,
+        r = buildroot_resolve(g->env.buildroots, "(spec queries)", files, n_files, g->base_strs, g->n_base, &g->query_br,
                               &error);
         if (r >= 0) {
                 bool made;
                 r = buildroot_open(g->env.buildroots, "(spec queries)", files, n_files, &g->query_br, &g->query_root,
                                    &made, &error);
         }
-        free(bufs);
         built_rpms_free(built, n_built);
         if (r == -ENOMEM)
                 return r;
@@ -1629,6 +1677,7 @@ int build_packages(const Project *p, const BuildOptions *o, Diagnostics *d, Buil
                 const char *const *base;
                 size_t n_base;
                 project_buildroot_packages(p, &base, &n_base);
+                g.base_strs = base;
                 g.base = new0(RpmDep, n_base + 1);
                 if (!g.base) {
                         r = -ENOMEM;

@@ -92,6 +92,9 @@ void built_rpms_free(BuiltRpm *a, size_t n);
 
 /* ---- internal interfaces between the build files ----------------------- */
 
+/* Seconds on the monotonic clock, for durations. */
+double build_clock(void);
+
 typedef struct SpecInfo {
         char **packages;      /* binary package names */
         char **files;         /* their file names (NAME-VERSION-RELEASE.ARCH.rpm), n_packages of them */

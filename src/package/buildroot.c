@@ -126,9 +126,8 @@ static char *errors_of(const Diagnostics *d, const char *fallback) {
 }
 
 /* The primary fragment of OUT/repo/Packages/file, read once per run. The
- * pointer stays valid while b lives (entries are never removed; the array
- * may move, so callers copy what they need under the lock). */
-static int project_rpm_primary(Buildroots *b, const char *file, StrBuf *doc) {
+ * string lives as long as b (entries are never removed). */
+static int project_rpm_primary(Buildroots *b, const char *file, const char **ret) {
         pthread_mutex_lock(&b->lock);
         ProjectRpm *found = NULL;
         int r = 0;
@@ -158,7 +157,7 @@ static int project_rpm_primary(Buildroots *b, const char *file, StrBuf *doc) {
                 }
         }
         if (found)
-                strbuf_puts(doc, found->meta.primary);
+                *ret = found->meta.primary;
         pthread_mutex_unlock(&b->lock);
         return r;
 }
@@ -167,35 +166,30 @@ static int project_rpm_primary(Buildroots *b, const char *file, StrBuf *doc) {
  * document made for them) first, then the [repos] (shallow copies: only
  * sources[0] is to be released). */
 static int make_sources(Buildroots *b, char *const *rpms, size_t n_rpms, Source **ret, char **ret_error) {
-        _cleanup_strbuf_ StrBuf doc = STRBUF_INIT;
+        _cleanup_free_ const char **fragments = new0(const char *, n_rpms + 1);
         Source *s = new0(Source, b->repos.n + 1);
         int r;
-        if (!s)
+        if (!s || !fragments) {
+                free(s);
                 return -ENOMEM;
-        strbuf_printf(&doc, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<metadata "
-                      "xmlns=\"http://linux.duke.edu/metadata/common\" "
-                      "xmlns:rpm=\"http://linux.duke.edu/metadata/rpm\" packages=\"%zu\">\n",
-                      n_rpms);
+        }
         for (size_t i = 0; i < n_rpms; i++) {
-                r = project_rpm_primary(b, rpms[i], &doc);
+                r = project_rpm_primary(b, rpms[i], &fragments[i]);
                 if (r < 0) {
                         free(s);
                         *ret_error = strprintf("cannot read the project's package '%s': %s", rpms[i], strerror(-r));
                         return r;
                 }
         }
-        strbuf_puts(&doc, "</metadata>\n");
-        if (doc.oom) {
-                free(s);
-                return -ENOMEM;
-        }
+        char *doc = NULL;
+        r = repo_primary_document(fragments, n_rpms, &doc, &s[0].primary_len);
+        s[0].primary = (uint8_t *) doc;
         s[0].name = strdup("project");
         s[0].url = path_join(b->out_dir, "repo");
         s[0].dir = path_join(b->out_dir, "repo");
-        s[0].primary = (uint8_t *) strbuf_detach(&doc, &s[0].primary_len);
         for (size_t i = 0; i < b->repos.n; i++)
                 s[i + 1] = b->repos.items[i];
-        if (!s[0].name || !s[0].url || !s[0].dir || !s[0].primary) {
+        if (r < 0 || !s[0].name || !s[0].url || !s[0].dir) {
                 source_release(&s[0]);
                 free(s);
                 return -ENOMEM;

@@ -22,7 +22,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "basic/alloc.h"
@@ -263,9 +262,21 @@ static int query_in_buildroot(const char *root, const char *arch, const char *di
         return 0;
 }
 
-static const char *const query_envp[] = {
-        "PATH=/usr/bin:/bin:/usr/sbin:/sbin", "HOME=" BUILDROOT_BUILDDIR, "LANG=C.UTF-8", "TZ=UTC", NULL,
-};
+/* The environment of what runs in a buildroot (queries and builds): fixed,
+ * and SOURCE_DATE_EPOCH (written into sde). */
+#define BR_ENV_N 8
+static void br_environment(const Project *p, char sde[static 48], char *envp[static BR_ENV_N]) {
+        static const char *const fixed[] = {
+                "PATH=/usr/bin:/bin:/usr/sbin:/sbin", ("HOME=" BUILDROOT_BUILDDIR), "LANG=C.UTF-8", "TZ=UTC",
+                "TERM=vt100", "SHELL=/bin/bash",
+        };
+        static_assert(ELEMENTSOF(fixed) + 2 == BR_ENV_N, "buildroot environment");
+        for (size_t i = 0; i < ELEMENTSOF(fixed); i++)
+                envp[i] = (char *) fixed[i];
+        snprintf(sde, 48, "SOURCE_DATE_EPOCH=%llu", (unsigned long long) p->source_date_epoch);
+        envp[BR_ENV_N - 2] = sde;
+        envp[BR_ENV_N - 1] = NULL;
+}
 
 int spec_query(const BuildEnv *env, const Component *c, const char *root, SpecInfo *ret, char **ret_error) {
         _cleanup_free_ char *spec = NULL, *dir = NULL, *out = NULL, *out2 = NULL, *inside = NULL;
@@ -307,8 +318,9 @@ int spec_query(const BuildEnv *env, const Component *c, const char *root, SpecIn
                 return -ENOMEM;
 
         if (root) {
-                r = query_in_buildroot(root, env->project->arch, dir, (char *const *) query_envp, &a, &b, &out, &out2,
-                                       &status, ret_error);
+                char sde[48], *envp[BR_ENV_N];
+                br_environment(env->project, sde, envp);
+                r = query_in_buildroot(root, env->project->arch, dir, envp, &a, &b, &out, &out2, &status, ret_error);
                 if (r < 0)
                         return r;
                 if (status != 0) {
@@ -631,26 +643,17 @@ int spec_build(const BuildEnv *env, const Component *c, const char *log_path, ch
 #define BR_SOURCES BUILDROOT_BUILDDIR "/sources"
 #define BR_ROUNDS_MAX 8
 
-static const char *const br_envp[] = {
-        "PATH=/usr/bin:/bin:/usr/sbin:/sbin",
-        "HOME=" BUILDROOT_BUILDDIR,
-        "LANG=C.UTF-8",
-        "TZ=UTC",
-        "TERM=vt100",
-        "SHELL=/bin/bash",
-        NULL, /* SOURCE_DATE_EPOCH */
-        NULL,
-};
-
 typedef struct BrBuild {
         const BuildEnv *env;
         const Component *c;
         const BuildrootInput *in;
+        const char *log_path;
         int log_fd;
         char *scratch;   /* host: the build's /builddir, /tmp and /var/tmp */
         char *spec_dir;  /* host: the spec's directory */
         char *spec_name; /* its file name */
-        char *envp[ELEMENTSOF(br_envp)];
+        char sde[48];
+        char *envp[BR_ENV_N];
         Sandbox *sandbox;
         char *root;      /* the buildroot in use */
 } BrBuild;
@@ -663,7 +666,6 @@ static void br_build_release(BrBuild *b) {
         free(b->scratch);
         free(b->spec_dir);
         free(b->spec_name);
-        free(b->envp[ELEMENTSOF(br_envp) - 2]);
 }
 
 /* Enters the buildroot at root (a directory of the cache), leaving the
@@ -804,25 +806,19 @@ static void br_log_root(BrBuild *b, const struct Buildroot *br, bool made, doubl
         dprintf(b->log_fd, "\n");
 }
 
-static double mono_seconds(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
 /* Opens (makes or reuses) br and enters it. */
 static int br_use(BrBuild *b, const struct Buildroot *br, char **ret_reason) {
         _cleanup_free_ char *error = NULL;
         char *root = NULL;
         bool made = false;
-        double t0 = mono_seconds();
+        double t0 = build_clock();
         int r = buildroot_open(b->env->buildroots, b->c->name, b->in->project_rpms, b->in->n_project_rpms, br, &root,
                                &made, &error);
         if (r < 0) {
                 *ret_reason = strprintf("cannot make the buildroot: %s", error ? error : strerror(-r));
                 return r;
         }
-        br_log_root(b, br, made, mono_seconds() - t0);
+        br_log_root(b, br, made, build_clock() - t0);
         return br_enter(b, root, ret_reason);
 }
 
@@ -835,6 +831,57 @@ static bool spec_has_dynamic_buildrequires(const char *spec) {
                 if (strncmp(l, "%generate_buildrequires", 23) == 0)
                         return true;
         return false;
+}
+
+static char *failure_reason(const char *log_path, const char *step, int status);
+
+/* One round of %generate_buildrequires in the buildroot active: 0 when its
+ * requirements resolve to the same packages (done), 1 with *ret_next when
+ * they need another buildroot, -errno with *ret_reason. */
+static int br_generate_round(BrBuild *b, const char *srpm, unsigned round, const struct Buildroot *active,
+                             struct Buildroot *ret_next, char **ret_reason) {
+        const char *args[] = { "-rr", srpm };
+        char **dyn = NULL;
+        size_t n_dyn = 0;
+        int status = 0;
+        int r = br_rpmbuild(b, args, ELEMENTSOF(args), BR_TOPDIR "/SOURCES", &status, ret_reason);
+        if (r < 0)
+                return r;
+        /* 11: the generator ran and wrote its requirements. */
+        if (status != 0 && status != 11) {
+                *ret_reason = failure_reason(b->log_path, "rpmbuild -rr", status);
+                return -EINVAL;
+        }
+        r = br_dynamic_requires(b, &dyn, &n_dyn);
+        if (r < 0)
+                return r;
+        const BuildrootInput *in = b->in;
+        _cleanup_free_ const char **specs = new0(const char *, in->n_specs + n_dyn + 1);
+        _cleanup_free_ char *error = NULL;
+        struct Buildroot next = {};
+        if (specs) {
+                memcpy(specs, in->specs, in->n_specs * sizeof(char *));
+                for (size_t i = 0; i < n_dyn; i++)
+                        specs[in->n_specs + i] = dyn[i];
+                dprintf(b->log_fd, "slipway: %%generate_buildrequires round %u: %zu requirements\n", round, n_dyn);
+                r = buildroot_resolve(b->env->buildroots, b->c->name, in->project_rpms, in->n_project_rpms, specs,
+                                      in->n_specs + n_dyn, &next, &error);
+        } else
+                r = -ENOMEM;
+        for (size_t i = 0; i < n_dyn; i++)
+                free(dyn[i]);
+        free(dyn);
+        if (r == -EINVAL)
+                *ret_reason = strprintf("dynamic BuildRequires (round %u): %s", round,
+                                        error ? error : "cannot be resolved");
+        if (r < 0)
+                return r;
+        if (strcmp(next.key, active->key) == 0) {
+                buildroot_release(&next);
+                return 0;
+        }
+        *ret_next = next;
+        return 1;
 }
 
 static char *failure_reason(const char *log_path, const char *step, int status) {
@@ -853,7 +900,9 @@ static char *failure_reason(const char *log_path, const char *step, int status) 
 
 int spec_build_buildroot(const BuildEnv *env, const Component *c, const BuildrootInput *in, const char *log_path,
                          char ***ret_rpms, size_t *ret_n, char **ret_srpm, char **ret_reason) {
-        _cleanup_(br_build_release) BrBuild b = { .env = env, .c = c, .in = in, .log_fd = -EBADF };
+        _cleanup_(br_build_release) BrBuild b = {
+                .env = env, .c = c, .in = in, .log_path = log_path, .log_fd = -EBADF,
+        };
         _cleanup_free_ char *spec = NULL, *rpmsdir = NULL, *srpmsdir = NULL, *sandbox_spec = NULL, *srpm = NULL;
         _cleanup_close_ int log_fd = -EBADF;
         struct Buildroot cur = {};
@@ -865,13 +914,7 @@ int spec_build_buildroot(const BuildEnv *env, const Component *c, const Buildroo
         b.spec_name = strdup(strrchr(spec, '/') + 1);
         if (!b.spec_name || asprintf(&sandbox_spec, "%s/%s", BR_SOURCES, b.spec_name) < 0)
                 return -ENOMEM;
-        for (size_t i = 0; i + 2 < ELEMENTSOF(br_envp); i++)
-                b.envp[i] = (char *) br_envp[i];
-        if (asprintf(&b.envp[ELEMENTSOF(br_envp) - 2], "SOURCE_DATE_EPOCH=%llu",
-                     (unsigned long long) env->project->source_date_epoch) < 0) {
-                b.envp[ELEMENTSOF(br_envp) - 2] = NULL;
-                return -ENOMEM;
-        }
+        br_environment(env->project, b.sde, b.envp);
 
         r = run_mkdtemp("build", &b.scratch);
         if (r < 0) {
@@ -949,66 +992,29 @@ int spec_build_buildroot(const BuildEnv *env, const Component *c, const Buildroo
         /* 2. Dynamic BuildRequires, in rounds: each round's requirements are
          * resolved with what the buildroot held; a different set of packages
          * is a new buildroot, and the generator runs again there. */
-        const struct Buildroot *active = in->br;
-        if (spec_has_dynamic_buildrequires(spec)) {
+        if (spec_has_dynamic_buildrequires(spec))
                 for (unsigned round = 1;; round++) {
-                        const char *br_args[] = { "-rr", inside_srpm };
-                        char **dyn = NULL;
-                        size_t n_dyn = 0;
-                        r = br_rpmbuild(&b, br_args, ELEMENTSOF(br_args), BR_TOPDIR "/SOURCES", &status, ret_reason);
-                        if (r < 0)
+                        struct Buildroot next = {};
+                        const struct Buildroot *active = cur.key[0] ? &cur : in->br;
+                        r = br_generate_round(&b, inside_srpm, round, active, &next, ret_reason);
+                        if (r == 0)
                                 break;
-                        /* 11: the generator ran and wrote its requirements. */
-                        if (status != 0 && status != 11) {
-                                *ret_reason = failure_reason(log_path, "rpmbuild -rr", status);
-                                r = -EINVAL;
-                                break;
+                        if (r > 0 && round >= BR_ROUNDS_MAX) {
+                                buildroot_release(&next);
+                                *ret_reason = strprintf("%%generate_buildrequires asked for new packages in each of "
+                                                        "%u rounds", round);
+                                r = -ELOOP;
                         }
-                        r = br_dynamic_requires(&b, &dyn, &n_dyn);
-                        if (r < 0)
-                                break;
-                        _cleanup_free_ const char **specs = new0(const char *, in->n_specs + n_dyn + 1);
-                        if (!specs) {
-                                r = -ENOMEM;
-                        } else {
-                                memcpy(specs, in->specs, in->n_specs * sizeof(char *));
-                                for (size_t i = 0; i < n_dyn; i++)
-                                        specs[in->n_specs + i] = dyn[i];
-                                dprintf(log_fd, "slipway: %%generate_buildrequires round %u: %zu requirements\n", round,
-                                        n_dyn);
-                                struct Buildroot next = {};
-                                _cleanup_free_ char *error = NULL;
-                                r = buildroot_resolve(env->buildroots, c->name, in->project_rpms, in->n_project_rpms,
-                                                      specs, in->n_specs + n_dyn, &next, &error);
-                                if (r == -EINVAL)
-                                        *ret_reason = strprintf("dynamic BuildRequires (round %u): %s", round,
-                                                                error ? error : "cannot be resolved");
-                                else if (r >= 0 && strcmp(next.key, active->key) == 0)
-                                        buildroot_release(&next);
-                                else if (r >= 0 && round >= BR_ROUNDS_MAX) {
-                                        buildroot_release(&next);
-                                        *ret_reason = strprintf("%%generate_buildrequires asked for new packages in "
-                                                                "each of %u rounds", round);
-                                        r = -ELOOP;
-                                } else if (r >= 0) {
-                                        buildroot_release(&cur);
-                                        cur = next;
-                                        active = &cur;
-                                        r = br_use(&b, active, ret_reason);
-                                        r = r < 0 ? r : 1; /* another round */
-                                }
+                        if (r > 0) {
+                                buildroot_release(&cur);
+                                cur = next;
+                                r = br_use(&b, &cur, ret_reason);
                         }
-                        for (size_t i = 0; i < n_dyn; i++)
-                                free(dyn[i]);
-                        free(dyn);
-                        if (r <= 0)
-                                break;
+                        if (r < 0) {
+                                buildroot_release(&cur);
+                                return r;
+                        }
                 }
-                if (r < 0) {
-                        buildroot_release(&cur);
-                        return r;
-                }
-        }
 
         /* 3. The binary RPMs from the source RPM, as mock --rebuild. */
         const char *bb[] = { "--rebuild", inside_srpm };

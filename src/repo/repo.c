@@ -754,13 +754,13 @@ static const char *const doc_root[3] = { "metadata", "filelists", "otherdata" };
 static const char *const doc_ns[3] = { "http://linux.duke.edu/metadata/common", "http://linux.duke.edu/metadata/filelists",
                                        "http://linux.duke.edu/metadata/other" };
 
-int repo_primary_document(const RepoPackage *pkgs, size_t n, char **ret, size_t *ret_len) {
+int repo_primary_document(const char *const *fragments, size_t n, char **ret, size_t *ret_len) {
         _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
         strbuf_printf(&sb, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<%s xmlns=\"%s\" "
                       "xmlns:rpm=\"http://linux.duke.edu/metadata/rpm\" packages=\"%zu\">\n",
                       doc_root[0], doc_ns[0], n);
         for (size_t i = 0; i < n; i++)
-                strbuf_puts(&sb, pkgs[i].primary);
+                strbuf_puts(&sb, fragments[i]);
         strbuf_printf(&sb, "</%s>\n", doc_root[0]);
         if (sb.oom)
                 return -ENOMEM;

@@ -32,10 +32,11 @@ void repo_package_release(RepoPackage *p);
 int repo_package_read(const char *dir, const char *href, uint64_t max_time, RepoPackage *ret,
                       const char **ret_reason);
 
-/* The primary.xml document of packages (their primary fragments, in this
- * order), uncompressed, as a repository's would decompress: for solving
- * against packages that have no repository metadata yet. */
-int repo_primary_document(const RepoPackage *pkgs, size_t n, char **ret, size_t *ret_len);
+/* The primary.xml document of packages given by their primary fragments
+ * (RepoPackage.primary, in this order), uncompressed, as a repository's
+ * would decompress: for solving against packages that have no repository
+ * metadata yet (buildroots). */
+int repo_primary_document(const char *const *fragments, size_t n, char **ret, size_t *ret_len);
 
 typedef enum RepoCompression {
         REPO_COMPRESS_GZIP,

@@ -306,24 +306,30 @@ def test_distribution_macros():
           (status("distmacro"), reason("distmacro"), rpms()))
 
 
-def test_base_set_unresolvable():
-    """A base set nothing provides yet: the specs are queried on the host
-    (a warning says why), and each component fails alone, naming it."""
-    d = os.path.join(BASE, "unresolvable")
+def twin_project(name, buildroot, components=""):
+    """A project of twin-a alone, with this base set and components."""
+    d = os.path.join(BASE, name)
     os.makedirs(d)
     shutil.copytree(os.path.join(FIXTURES, "twin-a"), os.path.join(d, "twin-a"))
     write(os.path.join(d, "slipway.toml"), f"""[project]
-name = "brbad"
+name = "{name}"
 version = "1"
 source-date-epoch = {SDE}
 
 [build]
 mode = "buildroot"
-buildroot = ["bash", "no-such-rpm-config"]
-{REPOS_TOML}
+buildroot = {json.dumps(buildroot)}
+{REPOS_TOML}{components}
 [components.twin-a]
 spec = "twin-a/twin-a.spec"
 """)
+    return d
+
+
+def test_base_set_unresolvable():
+    """A base set nothing provides yet: the specs are queried on the host
+    (a warning says why), and each component fails alone, naming it."""
+    d = twin_project("unresolvable", ["bash", "no-such-rpm-config"])
     p = run(SLIPWAY, "-C", d, "package")
     check("base set unresolvable: a warning, the host's rpmspec",
           "queried with the host's rpmspec" in p.stderr and "no-such-rpm-config" in p.stderr, p.stderr)
@@ -336,27 +342,13 @@ def test_resolved_before_build():
     """A buildroot that cannot be resolved (a base-set package requires what
     nothing provides) fails each component before any build, in libsolv's
     words, with the chain."""
-    d = os.path.join(BASE, "broken-base")
-    os.makedirs(d)
-    shutil.copytree(os.path.join(FIXTURES, "twin-a"), os.path.join(d, "twin-a"))
-    write(os.path.join(d, "slipway.toml"), f"""[project]
-name = "brbroken"
-version = "1"
-source-date-epoch = {SDE}
-
-[build]
-mode = "buildroot"
-buildroot = {json.dumps(BUILDROOT[:-1] + ["broken-config"])}
-{REPOS_TOML}
+    d = twin_project("broken-base", BUILDROOT[:-1] + ["broken-config"], """
 [components.broken-config]
 version = "1"
 summary = "A macro package that needs what nothing provides"
 license = "MIT"
 arch = "noarch"
 requires = ["nothing-provides-this >= 2"]
-
-[components.twin-a]
-spec = "twin-a/twin-a.spec"
 """)
     p = run(SLIPWAY, "-C", d, "package")
     check("unresolvable buildroot: the component fails before any build, naming the chain",
