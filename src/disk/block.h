@@ -7,7 +7,8 @@
  *
  *   block.c   the interface; a file (pread), memory, and a slice of
  *             another source (a partition); picking the container
- *   vhd.c     VHD, fixed: a raw disk and a footer at the end
+ *   vhd.c     VHD, fixed (a raw disk and a footer at the end) and dynamic
+ *             (a header, a BAT and blocks with sector bitmaps)
  *   vhdx.c    VHDX: headers, region table, metadata, BAT ([MS-VHDX])
  *   qcow2.c   qcow2 (versions 2 and 3): L1/L2 tables, deflate clusters
  *
@@ -24,6 +25,7 @@
 
 #include "basic/diag.h"
 #include "basic/macro.h"
+#include "disk/container.h"
 
 typedef struct BlockSource BlockSource;
 
@@ -33,6 +35,9 @@ typedef struct BlockSourceOps {
         int (*read_at)(BlockSource *s, uint64_t offset, void *buf, size_t n);
         /* Releases what the source owns (not the struct itself). */
         void (*release)(BlockSource *s);
+        /* Optional (block_map()): the ranges that may hold data, as
+         * block_map() returns them. NULL: everything may. */
+        int (*map)(BlockSource *s, DiskExtent **ret, size_t *ret_n);
 } BlockSourceOps;
 
 struct BlockSource {
@@ -43,6 +48,22 @@ struct BlockSource {
 
 /* Reads n bytes at offset; -EIO if they do not lie within the source. */
 int block_read(BlockSource *s, uint64_t offset, void *buf, size_t n);
+
+/* Where s may hold data: *ret (malloc'd, the caller frees it; NULL when
+ * *ret_n is 0) holds sorted, non-overlapping ranges within [0, size), each
+ * starting at a multiple of 512 and ending at one or at the source's end.
+ * Everything outside them reads as zeros; inside they may hold zeros too (a
+ * map is as fine as the format's allocation unit: a file system's block for
+ * a raw file (SEEK_DATA/SEEK_HOLE), a cluster for qcow2 (zero-flagged
+ * clusters are holes), a block for VHDX (fully or partially present) and
+ * dynamic VHD (allocated in the BAT)). A fixed VHD is its file's map without
+ * the footer, a slice its base's map clipped and shifted; memory and
+ * sources without a map op are all data. The number of ranges is bounded by
+ * the size of the file underneath (past that, ranges are merged, with the
+ * zeros between them), so a small malformed file cannot make a huge list.
+ * -errno on failure (-EBADMSG: a table a container reads for it is
+ * malformed). */
+int block_map(BlockSource *s, DiskExtent **ret, size_t *ret_n);
 
 BlockSource *block_source_free(BlockSource *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(BlockSource *, block_source_free);
@@ -58,10 +79,11 @@ int block_source_slice(BlockSource *base, uint64_t offset, uint64_t size, BlockS
 /* The container readers. Each takes the file as a source and, on success,
  * owns it (it is freed with the container's source); on failure the caller
  * still owns it. -EMEDIUMTYPE: not this format (nothing in d); -EBADMSG:
- * this format but malformed, -EOPNOTSUPP: a variant slipway cannot read
- * (a dynamic or differencing VHD, a VHDX with a log to replay or a parent,
- * an encrypted qcow2 or one with a backing file), both with an error in d;
- * -ENOMEM. */
+ * this format but malformed (a VHD whose footer at the end is missing but
+ * whose copy at the start is there: truncated), -EOPNOTSUPP: a variant
+ * slipway cannot read (a differencing VHD, a VHDX with a log to replay or a
+ * parent, an encrypted qcow2 or one with a backing file), both with an
+ * error in d; -ENOMEM. */
 int block_open_vhd(BlockSource *file, BlockSource **ret, Diagnostics *d);
 int block_open_vhdx(BlockSource *file, BlockSource **ret, Diagnostics *d);
 int block_open_qcow2(BlockSource *file, BlockSource **ret, Diagnostics *d);

@@ -46,6 +46,26 @@ int write_sparse(int fd, uint64_t offset, const uint8_t *data, size_t n);
 typedef int (*PieceFunc)(void *userdata, uint64_t offset, const uint8_t *data, size_t n);
 int source_walk(const DiskSource *s, PieceFunc f, void *userdata);
 
+/* Building a map (block_map()): ranges added in increasing order are
+ * widened to 512-byte boundaries, clipped to size and merged with the
+ * previous one when they touch it; once max ranges are held, a new range
+ * is merged into the last one (zeros between them included), which keeps
+ * the list a superset of the data and its memory bounded. */
+typedef struct ExtentList {
+        DiskExtent *extents;
+        size_t n, allocated;
+        uint64_t size;
+        size_t max;
+} ExtentList;
+
+/* The max for a map of a file of file_size bytes: a sixty-fourth of the
+ * file's size in memory (16-byte ranges), at least 4096 ranges. */
+size_t extent_list_max(uint64_t file_size);
+int extent_list_add(ExtentList *l, uint64_t offset, uint64_t length);
+/* Hands the ranges to *ret and *ret_n; l is empty afterwards. */
+void extent_list_take(ExtentList *l, DiskExtent **ret, size_t *ret_n);
+void extent_list_release(ExtentList *l);
+
 /* The writers, each to fd (positioned nowhere: they use pwrite). */
 int write_raw(const DiskSource *s, const DiskWriteOptions *o, int fd);
 int write_vhd(const DiskSource *s, const DiskWriteOptions *o, int fd);

@@ -417,7 +417,44 @@ static void qcow2_release(BlockSource *s) {
         block_source_free(q->file);
 }
 
-static const BlockSourceOps qcow2_ops = { .read_at = qcow2_read_at, .release = qcow2_release };
+/* Guest clusters with data: compressed ones and those with a host offset
+ * and no zero flag (qcow2.txt "Cluster mapping", standard cluster
+ * descriptor bit 0). */
+static int qcow2_map(BlockSource *s, DiskExtent **ret, size_t *ret_n) {
+        Qcow2Source *q = (Qcow2Source *) s;
+        const uint64_t l2_entries = q->cluster / 8;
+        ExtentList l = { .size = s->size, .max = extent_list_max(q->file->size) };
+        uint64_t tables = 0;
+        int r = 0;
+        for (uint64_t i = 0; i < q->l1_size && r >= 0; i++) {
+                if (!(q->l1[i] & L1_OFFSET_MASK))
+                        continue;
+                /* Each L2 table is a cluster of its own: more of them than
+                 * the file has clusters is malformed, and would let a small
+                 * file make us read one table over and over. */
+                if (++tables > q->file->size / q->cluster) {
+                        r = -EBADMSG;
+                        break;
+                }
+                if ((r = load_l2(q, i)) < 0)
+                        break;
+                for (uint64_t j = 0; j < l2_entries && r >= 0; j++) {
+                        uint64_t e = q->l2[j], at = (i * l2_entries + j) << q->cluster_bits;
+                        if (at >= s->size)
+                                break;
+                        if ((e & OFLAG_COMPRESSED) || (!(e & L2_ZERO) && (e & L2_OFFSET_MASK)))
+                                r = extent_list_add(&l, at, q->cluster);
+                }
+        }
+        if (r < 0) {
+                extent_list_release(&l);
+                return r;
+        }
+        extent_list_take(&l, ret, ret_n);
+        return 0;
+}
+
+static const BlockSourceOps qcow2_ops = { .read_at = qcow2_read_at, .release = qcow2_release, .map = qcow2_map };
 
 int block_open_qcow2(BlockSource *file, BlockSource **ret, Diagnostics *d) {
         struct qcow2_header h = {};

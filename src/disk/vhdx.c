@@ -345,7 +345,28 @@ static void vhdx_release(BlockSource *s) {
         block_source_free(v->file);
 }
 
-static const BlockSourceOps vhdx_ops = { .read_at = vhdx_read_at, .release = vhdx_release };
+/* Payload blocks whose BAT entry ([MS-VHDX] 2.5.1.1) says they are fully
+ * or partially present; the others read as zeros. */
+static int vhdx_map(BlockSource *s, DiskExtent **ret, size_t *ret_n) {
+        VhdxSource *v = (VhdxSource *) s;
+        ExtentList l = { .size = s->size, .max = extent_list_max(v->file->size) };
+        uint64_t blocks = (s->size + v->block_size - 1) / v->block_size;
+        for (uint64_t b = 0; b < blocks; b++) {
+                uint64_t i = b + b / v->chunk_ratio;
+                uint64_t e = i < v->n_bat ? le64toh(v->bat[i]) & 7 : PAYLOAD_BLOCK_NOT_PRESENT;
+                if (e != PAYLOAD_BLOCK_FULLY_PRESENT && e != PAYLOAD_BLOCK_PARTIALLY_PRESENT)
+                        continue;
+                int r = extent_list_add(&l, b * v->block_size, v->block_size);
+                if (r < 0) {
+                        extent_list_release(&l);
+                        return r;
+                }
+        }
+        extent_list_take(&l, ret, ret_n);
+        return 0;
+}
+
+static const BlockSourceOps vhdx_ops = { .read_at = vhdx_read_at, .release = vhdx_release, .map = vhdx_map };
 
 static bool in_file(const BlockSource *file, uint64_t offset, uint64_t length) {
         return offset <= file->size && length <= file->size - offset;
