@@ -28,6 +28,7 @@ typedef struct Context {
         bool allow_unsigned; /* --allow-unsigned */
         const char *compress; /* --compress */
         bool prune;           /* --prune */
+        const char *output_image_format; /* --output-image-format */
 } Context;
 
 enum {
@@ -38,6 +39,7 @@ enum {
         VERB_OPT_ALLOW_UNSIGNED = 1u << 4,
         VERB_OPT_COMPRESS = 1u << 5,
         VERB_OPT_PRUNE = 1u << 6,
+        VERB_OPT_OUTPUT_IMAGE_FORMAT = 1u << 7,
 };
 
 typedef struct Verb {
@@ -62,6 +64,7 @@ int verb_verify(const Context *ctx, int argc, char **argv);
 int verb_image(const Context *ctx, int argc, char **argv);
 int verb_build(const Context *ctx, int argc, char **argv);
 int verb_inspect(const Context *ctx, int argc, char **argv);
+int verb_convert(const Context *ctx, int argc, char **argv);
 
 /* Indexes (and with key_path signs) the repository in dir; verb-repo.c.
  * With a project, dir is its repository: it may hold only what the project's

@@ -52,6 +52,24 @@ static const Verb verbs[] = {
                 .run = verb_check,
         },
         {
+                .name = "convert",
+                .args = "IN OUT",
+                .summary = "convert a disk image between raw, VHD, VHDX and qcow2",
+                .help = "Options: --output-image-format raw|vhd|vhdx|qcow2 (vpc: vhd, as qemu names it;\n"
+                        "default: from OUT's extension, .raw/.img, .vhd, .vhdx or .qcow2).\n\n"
+                        "Reads IN (raw, VHD fixed or dynamic, VHDX, qcow2: recognised by content; opened\n"
+                        "read-only) and writes the same virtual disk to OUT in the output format: only\n"
+                        "the parts IN has allocated are read, and zeros are not written (OUT is sparse).\n"
+                        "A VHD is fixed and needs a virtual size of a whole number of MiB. OUT is\n"
+                        "replaced atomically; on failure nothing is left there. With the same IN and\n"
+                        "SOURCE_DATE_EPOCH, OUT's bytes are the same. Refused with one error: a\n"
+                        "differencing VHD, a qcow2 with a backing file, a container cut short.\n",
+                .options = VERB_OPT_OUTPUT_IMAGE_FORMAT,
+                .min_args = 2,
+                .max_args = 2,
+                .run = verb_convert,
+        },
+        {
                 .name = "init",
                 .args = "DIR",
                 .summary = "write a starter project into DIR",
@@ -285,7 +303,7 @@ int main(int argc, char **argv) {
         }
         heap_setup();
         enum { ARG_JSON = 0x100, ARG_VERSION, ARG_OUT, ARG_KEY, ARG_UID, ARG_ALGO, ARG_ALLOW_UNSIGNED, ARG_COMPRESS,
-               ARG_PRUNE };
+               ARG_PRUNE, ARG_OUTPUT_IMAGE_FORMAT };
         static const struct option options[] = {
                 { "directory", required_argument, NULL, 'C' },
                 { "jobs", required_argument, NULL, 'j' },
@@ -300,6 +318,7 @@ int main(int argc, char **argv) {
                 { "allow-unsigned", no_argument, NULL, ARG_ALLOW_UNSIGNED },
                 { "prune", no_argument, NULL, ARG_PRUNE },
                 { "compress", required_argument, NULL, ARG_COMPRESS },
+                { "output-image-format", required_argument, NULL, ARG_OUTPUT_IMAGE_FORMAT },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
@@ -369,6 +388,10 @@ int main(int argc, char **argv) {
                         ctx.prune = true;
                         given |= VERB_OPT_PRUNE;
                         break;
+                case ARG_OUTPUT_IMAGE_FORMAT:
+                        ctx.output_image_format = optarg;
+                        given |= VERB_OPT_OUTPUT_IMAGE_FORMAT;
+                        break;
                 case 'h':
                         help = true;
                         break;
@@ -430,7 +453,7 @@ int main(int argc, char **argv) {
         }
         if (given & ~v->options) {
                 static const char *const names[] = { "--key", "--uid", "--algo", "-o/--output", "--allow-unsigned",
-                                                     "--compress", "--prune" };
+                                                     "--compress", "--prune", "--output-image-format" };
                 for (unsigned b = 0; b < ELEMENTSOF(names); b++)
                         if (given & ~v->options & (1u << b)) {
                                 log_error("'%s' does not take %s", v->name, names[b]);

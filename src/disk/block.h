@@ -95,3 +95,20 @@ int block_open_container(BlockSource *file, BlockSource **ret, Diagnostics *d);
 /* CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), as [MS-VHDX] 2.2.2
  * requires for its headers and region tables. */
 uint32_t block_crc32c(const void *data, size_t n);
+
+/* ---- copying a source into a container (`slipway convert`) ---- */
+
+typedef struct BlockWriteStats {
+        uint64_t mapped;      /* bytes inside block_map()'s ranges: what was read */
+        bool read_failed;     /* the failure was reading s ... */
+        uint64_t failed_at;   /* ... at this offset */
+} BlockWriteStats;
+
+/* Writes s as disk_write() does (format f, options o, to path: a temporary
+ * file renamed into place), with the extents from block_map(s): what the
+ * map leaves out is neither read nor written. s->size must suit f
+ * (disk_write()'s -EINVAL otherwise). *ret_stats (may be NULL) is filled on
+ * success and on failure. Errors of block_map() and of reading s (-EBADMSG:
+ * a container's table points outside its file) are returned as they are. */
+int block_write(BlockSource *s, DiskFormat f, const DiskWriteOptions *o, const char *path,
+                BlockWriteStats *ret_stats);
