@@ -45,6 +45,44 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(GptTable *, gpt_table_free);
  * a GPT, but neither copy is valid (an error in d). */
 int gpt_read(BlockSource *disk, GptTable **ret, Diagnostics *d);
 
+/* ---- MBR (UEFI 2.10 section 5.2.1 "Legacy Master Boot Record"; the
+ * extended partitions' chain of Extended Boot Records as DOS and Linux
+ * (block/partitions/msdos.c) lay it out) ---- */
+
+typedef struct MbrEntry {
+        unsigned number; /* 1-4: the primary slot; 5 and up: logical partitions in chain order (Linux's numbers) */
+        bool bootable;   /* boot indicator 0x80 */
+        bool logical;    /* inside the extended partition */
+        uint8_t type;    /* OSType: 0x83 Linux, 0x0C FAT32 LBA, 0xEF EFI system, 0x05/0x0F/0x85 extended... */
+        uint64_t first_lba, sectors; /* absolute; within the disk */
+} MbrEntry;
+
+typedef struct MbrTable {
+        uint32_t disk_signature; /* UniqueMBRDiskSignature */
+        MbrEntry *entries;       /* used entries: primaries (extended ones included) by slot, then logicals */
+        size_t n_entries;
+} MbrTable;
+
+MbrTable *mbr_table_free(MbrTable *t);
+DEFINE_TRIVIAL_CLEANUP_FUNC(MbrTable *, mbr_table_free);
+
+/* Whether an MBR partition type is an extended partition's (0x05, 0x0F,
+ * 0x85). */
+bool mbr_type_is_extended(uint8_t type);
+
+/* Reads the MBR partition table of a disk of 512-byte sectors: the four
+ * primary entries (empty ones, type 0 or no sectors, left out) and the
+ * logical partitions of an extended one, following its chain of EBRs (at
+ * most 128 logical partitions; a chain that comes back to an EBR is an
+ * error). -EMEDIUMTYPE (nothing in d): no 0x55AA signature, a boot
+ * indicator other than 0x00/0x80 (a file system's boot sector, not a
+ * partition table), or a protective MBR (an entry of type 0xEE: the disk is
+ * GPT, read it with gpt_read()). -EBADMSG with an error in d: an entry
+ * outside the disk, two partitions that overlap (a logical one outside its
+ * extended partition too), more than one extended partition, a broken or
+ * looping chain. */
+int mbr_read(BlockSource *disk, MbrTable **ret, Diagnostics *d);
+
 /* ---- file systems ---- */
 
 /* What a lister is asked to do: append every entry of the file system to
@@ -78,6 +116,13 @@ extern const FsType fs_type_iso9660;
 
 /* The file system on s, or NULL. */
 const FsType *fs_probe(BlockSource *s);
+
+/* What s holds, by magic numbers, readable by slipway or not: "ext4" (ext2
+ * and ext3 too), "vfat", "iso9660" (fs_probe()), or "xfs", "btrfs", "lvm2"
+ * (an LVM2 physical volume), "luks" (LUKS1 or LUKS2), "swap", "squashfs",
+ * "erofs", "ntfs"; NULL if none. For messages such as "partition 2 holds
+ * xfs, which slipway cannot read". */
+const char *fs_identify(BlockSource *s);
 
 /* Appends a file to w->inv, checking w->max_entries: -EFBIG past it (with
  * an error in d), -ENOMEM. path is copied. */

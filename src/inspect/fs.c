@@ -18,6 +18,59 @@ const FsType *fs_probe(BlockSource *s) {
         return NULL;
 }
 
+/* Whether s holds n bytes of magic at offset. */
+static bool magic_at(BlockSource *s, uint64_t offset, const char *magic, size_t n) {
+        uint8_t b[16];
+        return n <= sizeof b && block_read(s, offset, b, n) >= 0 && memcmp(b, magic, n) == 0;
+}
+
+/* The magic numbers of what slipway recognises but cannot read, each from
+ * its format's own definition: */
+static const char *identify_unreadable(BlockSource *s) {
+        /* LUKS On-Disk Format Specification 1.2.3 and LUKS2 On-Disk Format:
+         * "LUKS\xba\xbe" at 0 (LUKS2's secondary header is "SKUL"). */
+        if (magic_at(s, 0, "LUKS\xba\xbe", 6))
+                return "luks";
+        /* XFS Algorithms & Data Structures, "Superblocks": sb_magicnum "XFSB". */
+        if (magic_at(s, 0, "XFSB", 4))
+                return "xfs";
+        /* squashfs: the superblock's s_magic 0x73717368, little-endian "hsqs"
+         * (big-endian images, of old kernels, "sqsh"). */
+        if (magic_at(s, 0, "hsqs", 4) || magic_at(s, 0, "sqsh", 4))
+                return "squashfs";
+        /* btrfs on-disk format, "Superblock": the primary copy at 64 KiB,
+         * its magic "_BHRfS_M" at offset 0x40 of it. */
+        if (magic_at(s, 0x10040, "_BHRfS_M", 8))
+                return "btrfs";
+        /* LVM2 physical volume label: "LABELONE" in one of the first four
+         * sectors, type "LVM2 001" at offset 24 of that sector. */
+        for (uint64_t sector = 0; sector < 4; sector++)
+                if (magic_at(s, sector * 512, "LABELONE", 8) && magic_at(s, sector * 512 + 24, "LVM2 001", 8))
+                        return "lvm2";
+        /* NTFS boot sector: the OEM ID "NTFS    " at 3. */
+        if (magic_at(s, 3, "NTFS    ", 8))
+                return "ntfs";
+        /* EROFS: EROFS_SUPER_MAGIC_V1 0xE0F5E1E2 (little-endian) at 1024. */
+        if (magic_at(s, 1024, "\xe2\xe1\xf5\xe0", 4))
+                return "erofs";
+        /* Linux swap (include/linux/swap.h union swap_header): "SWAPSPACE2"
+         * (or the old "SWAP-SPACE") in the last 10 bytes of the first page,
+         * whatever the page size of the system that made it. */
+        static const uint64_t pages[] = { 4096, 8192, 16384, 65536 };
+        for (size_t i = 0; i < ELEMENTSOF(pages); i++)
+                if (magic_at(s, pages[i] - 10, "SWAPSPACE2", 10) || magic_at(s, pages[i] - 10, "SWAP-SPACE", 10))
+                        return "swap";
+        return NULL;
+}
+
+const char *fs_identify(BlockSource *s) {
+        const char *name = identify_unreadable(s);
+        if (name)
+                return name;
+        const FsType *t = fs_probe(s);
+        return t ? t->name : NULL;
+}
+
 int fs_add_file(FsWalk *w, const char *path, InvFile **ret, Diagnostics *d) {
         if (w->inv->n_files >= w->max_entries) {
                 diag_error(d, NULL, "more than %zu entries", w->max_entries);
