@@ -29,6 +29,7 @@
 #include "compose/writer.h"
 #include "disk/container.h"
 #include "disk/gpt.h"
+#include "disk/layout.h"
 #include "fs/ext4.h"
 #include "fs/vfat.h"
 
@@ -45,86 +46,6 @@ typedef struct Part {
         uint64_t fs_size;
         uint64_t fs_used; /* bytes of it from the start that may be other than zeros */
 } Part;
-
-/* One piece of the disk: bytes from a buffer, or from a file. */
-typedef struct Piece {
-        uint64_t offset, length;
-        const uint8_t *data;
-        int fd;
-        uint64_t fd_offset;
-} Piece;
-
-typedef struct Layout {
-        Piece *pieces;
-        size_t n;
-} Layout;
-
-static int disk_read(void *userdata, uint64_t offset, void *buf, size_t n) {
-        const Layout *l = userdata;
-        /* Pieces are sorted and apart: the last one starting at or before offset. */
-        size_t lo = 0, hi = l->n;
-        while (hi - lo > 1) {
-                size_t mid = (lo + hi) / 2;
-                if (l->pieces[mid].offset <= offset)
-                        lo = mid;
-                else
-                        hi = mid;
-        }
-        const Piece *p = l->n > 0 ? &l->pieces[lo] : NULL;
-        if (p && offset >= p->offset && offset - p->offset < p->length) {
-                uint64_t at = offset - p->offset;
-                size_t k = (size_t) MIN((uint64_t) n, p->length - at);
-                if (p->data)
-                        memcpy(buf, p->data + at, k);
-                else {
-                        ssize_t got = pread(p->fd, buf, k, (off_t) (p->fd_offset + at));
-                        if (got < 0)
-                                return -errno;
-                        if ((size_t) got < k)
-                                memset((uint8_t *) buf + got, 0, k - (size_t) got);
-                }
-                if (k < n)
-                        memset((uint8_t *) buf + k, 0, n - k);
-                return 0;
-        }
-        memset(buf, 0, n);
-        return 0;
-}
-
-/* A file system image (sparse, as ext4_build() leaves it) at disk offset
- * off: one piece per run of data (SEEK_DATA/SEEK_HOLE, widened to whole
- * sectors), so that the holes of a large, mostly empty partition are never
- * read (a 2 TiB partition took minutes of reading zeros). */
-static int add_file_pieces(Layout *l, size_t *allocated, uint64_t off, uint64_t len, int fd) {
-        uint64_t pos = 0;
-        while (pos < len) {
-                off_t data = lseek(fd, (off_t) pos, SEEK_DATA);
-                if (data < 0 && errno == ENXIO)
-                        break; /* only holes from here */
-                off_t hole = data < 0 ? -1 : lseek(fd, data, SEEK_HOLE);
-                uint64_t a, b;
-                if (data < 0 || hole < 0) {
-                        if (errno != EINVAL && errno != EOPNOTSUPP)
-                                return -errno;
-                        a = pos, b = len; /* no hole detection here: all of it */
-                } else {
-                        a = (uint64_t) data / GPT_SECTOR_SIZE * GPT_SECTOR_SIZE;
-                        b = MIN(((uint64_t) hole + GPT_SECTOR_SIZE - 1) / GPT_SECTOR_SIZE * GPT_SECTOR_SIZE, len);
-                }
-                if (a >= len)
-                        break;
-                if (l->n > 0 && l->pieces[l->n - 1].fd == fd && l->pieces[l->n - 1].offset + l->pieces[l->n - 1].length >= off + a) {
-                        Piece *prev = &l->pieces[l->n - 1]; /* widened into the previous run: join */
-                        prev->length = off + b - prev->offset;
-                } else {
-                        if (!GREEDY_REALLOC(l->pieces, *allocated, l->n + 1))
-                                return -ENOMEM;
-                        l->pieces[l->n++] = (Piece) { .offset = off + a, .length = b - a, .fd = fd, .fd_offset = a };
-                }
-                pos = b;
-        }
-        return 0;
-}
 
 static const char *type_name(PartitionType t) {
         return partition_type_to_string(t);
@@ -419,8 +340,7 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
         uint8_t *head = NULL, *tail = NULL, *core = NULL;
         size_t head_len = 0, tail_len = 0, core_len = 0;
         _cleanup_(tree_blob_unrefp) TreeBlob *grub_boot = NULL, *grub_core = NULL;
-        Layout lay = {};
-        DiskExtent *ext = NULL;
+        DiskLayout lay = {};
         int r;
 
         _cleanup_(tree_freep) Tree *t = tree_clone(c->tree);
@@ -537,37 +457,22 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
         }
 
         /* The disk: GPT head, the partitions' data, GPT tail. */
-        size_t allocated = n + 3;
-        lay.pieces = new0(Piece, allocated);
-        if (!lay.pieces) {
-                r = -ENOMEM;
-                goto finish;
-        }
-        lay.pieces[lay.n++] = (Piece) { .offset = 0, .length = head_len, .data = head, .fd = -1 };
-        if (core)
-                lay.pieces[lay.n++] = (Piece) { .offset = (uint64_t) CORE_LBA * GPT_SECTOR_SIZE, .length = core_len,
-                                                .data = core, .fd = -1 };
-        for (size_t i = 0; i < n; i++) {
+        r = disk_layout_add_data(&lay, 0, head, head_len);
+        if (r >= 0 && core)
+                r = disk_layout_add_data(&lay, (uint64_t) CORE_LBA * GPT_SECTOR_SIZE, core, core_len);
+        for (size_t i = 0; r >= 0 && i < n; i++) {
                 uint64_t off = parts[i].first * GPT_SECTOR_SIZE;
                 uint64_t len = MIN(parts[i].fs_size, parts[i].size);
-                if (parts[i].fs_fd >= 0 &&
-                    (r = add_file_pieces(&lay, &allocated, off, MIN(len, parts[i].fs_used), parts[i].fs_fd)) < 0)
-                        goto finish;
+                if (parts[i].fs_fd >= 0)
+                        r = disk_layout_add_file(&lay, off, MIN(len, parts[i].fs_used), parts[i].fs_fd);
         }
-        if (!GREEDY_REALLOC(lay.pieces, allocated, lay.n + 1)) {
-                r = -ENOMEM;
+        if (r >= 0)
+                r = disk_layout_add_data(&lay, disk_size - tail_len, tail, tail_len);
+        DiskSource src;
+        if (r >= 0)
+                r = disk_layout_source(&lay, disk_size, &src);
+        if (r < 0)
                 goto finish;
-        }
-        lay.pieces[lay.n++] = (Piece) { .offset = disk_size - tail_len, .length = tail_len, .data = tail, .fd = -1 };
-        ext = new0(DiskExtent, lay.n);
-        if (!ext) {
-                r = -ENOMEM;
-                goto finish;
-        }
-        for (size_t i = 0; i < lay.n; i++)
-                ext[i] = (DiskExtent) { .offset = lay.pieces[i].offset,
-                                        .length = (lay.pieces[i].length + GPT_SECTOR_SIZE - 1) & ~(uint64_t) (GPT_SECTOR_SIZE - 1) };
-        DiskSource src = { .size = disk_size, .extents = ext, .n_extents = lay.n, .read = disk_read, .userdata = &lay };
         DiskWriteOptions wo = { .timestamp = when };
         memcpy(wo.seed, seed, 32);
 
@@ -603,8 +508,7 @@ finish:
         free(head);
         free(tail);
         free(core);
-        free(lay.pieces);
-        free(ext);
+        disk_layout_release(&lay);
         free(sizes);
         free(first);
         free(last);

@@ -36,6 +36,8 @@ static const char *const build_mode_table[] = { "host", "buildroot", NULL };
 static const char *const partition_type_table[] = { "esp", "xbootldr", "root", "swap", "home", "srv", "var", "tmp", "usr", "linux", NULL };
 static const char *const fs_type_table[] = { "vfat", "ext4", "none", NULL };
 static const char *const sde_origin_table[] = { "config", "environment", "inputs", NULL };
+static const char *const module_load_table[] = { "always", "disable", "auto", "inherit", NULL };
+static const char *const script_stage_table[] = { "post-customization", "finalize", NULL };
 
 static_assert(ELEMENTSOF(component_kind_table) == _COMPONENT_KIND_MAX + 1, "component kinds");
 static_assert(ELEMENTSOF(image_format_table) == _IMAGE_FORMAT_MAX + 1, "image formats");
@@ -46,6 +48,8 @@ static_assert(ELEMENTSOF(build_mode_table) == _BUILD_MODE_MAX + 1, "build modes"
 static_assert(ELEMENTSOF(partition_type_table) == _PARTITION_TYPE_MAX + 1, "partition types");
 static_assert(ELEMENTSOF(fs_type_table) == _FS_TYPE_MAX + 1, "fs types");
 static_assert(ELEMENTSOF(sde_origin_table) == _SDE_ORIGIN_MAX + 1, "sde origins");
+static_assert(ELEMENTSOF(module_load_table) == _MODULE_LOAD_MAX + 1, "module loads");
+static_assert(ELEMENTSOF(script_stage_table) == _SCRIPT_STAGE_MAX + 1, "script stages");
 
 #define TABLE_LOOKUP(table, max, i) ((i) >= 0 && (i) < (max) ? (table)[(i)] : NULL)
 
@@ -79,6 +83,12 @@ const char *partition_type_to_string(PartitionType t) {
 }
 const char *fs_type_to_string(FsType t) {
         return TABLE_LOOKUP(fs_type_table, _FS_TYPE_MAX, t);
+}
+const char *module_load_to_string(ModuleLoad m) {
+        return m >= 0 && m < _MODULE_LOAD_MAX ? module_load_table[m] : NULL;
+}
+const char *script_stage_to_string(ScriptStage s) {
+        return s >= 0 && s < _SCRIPT_STAGE_MAX ? script_stage_table[s] : NULL;
 }
 const char *sde_origin_to_string(SdeOrigin o) {
         return TABLE_LOOKUP(sde_origin_table, _SDE_ORIGIN_MAX, o);
@@ -300,6 +310,8 @@ static void repo_finish(void *obj, Diagnostics *d);
 static void partition_finish(void *obj, Diagnostics *d);
 static void user_finish(void *obj, Diagnostics *d);
 static void image_finish(void *obj, Diagnostics *d);
+static void customization_finish(void *obj, Diagnostics *d);
+static void script_finish(void *obj, Diagnostics *d);
 
 static const SchemaField project_settings_fields[] = {
         FIELD("name", SCHEMA_STRING, ProjectSettings, name, .required = true, .check = check_project_name),
@@ -528,6 +540,92 @@ static const Schema image_schema = {
         .finish = image_finish,
 };
 
+static const char *check_module_name(const char *s) {
+        if (!*s || strlen(s) > 64 || !all_chars(s, "_-", true, false))
+                return "a kernel module's name: letters, digits, '_' and '-'";
+        return NULL;
+}
+
+static const SchemaField module_fields[] = {
+        FIELD("name", SCHEMA_STRING, KernelModule, name, .required = true, .check = check_module_name),
+        FIELD("load", SCHEMA_ENUM, KernelModule, load, .values = module_load_table),
+        FIELD("options", SCHEMA_STRING, KernelModule, options, .check = check_one_line),
+        {},
+};
+static const Schema module_schema = {
+        .what = "module",
+        .size = sizeof(KernelModule),
+        .fields = module_fields,
+};
+
+static const SchemaField script_fields[] = {
+        FIELD("name", SCHEMA_STRING, CustomizeScript, name, .non_empty = true, .check = check_one_line),
+        FIELD("stage", SCHEMA_ENUM, CustomizeScript, stage, .values = script_stage_table),
+        FIELD("path", SCHEMA_STRING, CustomizeScript, path, .non_empty = true),
+        FIELD("content", SCHEMA_STRING, CustomizeScript, content),
+        FIELD("interpreter", SCHEMA_STRING, CustomizeScript, interpreter, .check = check_abs_path),
+        FIELD("args", SCHEMA_STRING_ARRAY, CustomizeScript, args),
+        FIELD("env", SCHEMA_STRING_ARRAY, CustomizeScript, env, .check = check_env),
+        {},
+};
+static const Schema script_schema = {
+        .what = "script",
+        .size = sizeof(CustomizeScript),
+        .fields = script_fields,
+        .finish = script_finish,
+};
+
+/* The keys of [images.NAME] that mean the same for a customization, then
+ * its own. */
+#define CUSTOMIZATION_FIELDS                                                                                        \
+        FIELD("description", SCHEMA_STRING, Customization, im.description),                                        \
+        FIELD("formats", SCHEMA_STRING_ARRAY, Customization, im.formats, .check = check_format),                    \
+        FIELD("packages", SCHEMA_STRING_ARRAY, Customization, im.packages, .check = check_dependency),              \
+        FIELD("hostname", SCHEMA_STRING, Customization, im.hostname, .check = check_hostname),                      \
+        FIELD("kernel-cmdline", SCHEMA_STRING, Customization, im.kernel_cmdline, .check = check_kernel_cmdline),    \
+        FIELD("selinux", SCHEMA_ENUM, Customization, im.selinux, .values = selinux_mode_table),                     \
+        FIELD("scriptlets", SCHEMA_ENUM, Customization, im.scriptlets, .values = scriptlet_policy_table),           \
+        FIELD("scriptlet-timeout", SCHEMA_INTEGER, Customization, im.scriptlet_timeout, .min = 1, .max = 86400),    \
+        FIELD("size", SCHEMA_SIZE, Customization, im.size),                                                         \
+        FIELD("users", SCHEMA_TABLE_ARRAY, Customization, im.users, .sub = &user_schema),                           \
+        FIELD("files", SCHEMA_TABLE_ARRAY, Customization, im.files, .sub = &image_file_schema),                     \
+        FIELD("services", SCHEMA_TABLE, Customization, im.services, .sub = &services_schema),                       \
+        FIELD("remove", SCHEMA_STRING_ARRAY, Customization, remove, .check = check_rpm_name),                       \
+        FIELD("update", SCHEMA_STRING_ARRAY, Customization, update, .check = check_rpm_name),                       \
+        FIELD("update-existing", SCHEMA_BOOL, Customization, update_existing),                                      \
+        FIELD("modules", SCHEMA_TABLE_ARRAY, Customization, modules, .sub = &module_schema),                        \
+        FIELD("scripts", SCHEMA_TABLE_ARRAY, Customization, scripts, .sub = &script_schema),                        \
+        FIELD("reset-uuids", SCHEMA_BOOL, Customization, reset_uuids),                                              \
+        FIELD("history", SCHEMA_BOOL, Customization, history)
+
+static const SchemaField customization_fields[] = {
+        FIELD("base", SCHEMA_STRING, Customization, base, .required = true, .non_empty = true),
+        CUSTOMIZATION_FIELDS,
+        {},
+};
+static const Schema customization_schema = {
+        .what = "customization",
+        .size = sizeof(Customization),
+        .name_offset = offsetof(Customization, im.name),
+        .name_check = check_image_name,
+        .fields = customization_fields,
+        .finish = customization_finish,
+};
+
+/* A standalone customization file: the same keys at the top level, and
+ * its repositories. */
+static const SchemaField customization_file_fields[] = {
+        CUSTOMIZATION_FIELDS,
+        FIELD("repos", SCHEMA_NAMED_TABLES, Customization, repos, .sub = &repo_schema),
+        {},
+};
+static const Schema customization_file_schema = {
+        .what = "customization",
+        .size = sizeof(Customization),
+        .fields = customization_file_fields,
+        .finish = customization_finish,
+};
+
 static const SchemaField project_fields[] = {
         FIELD("project", SCHEMA_TABLE, Project, project, .required = true, .sub = &project_settings_schema),
         FIELD("signing", SCHEMA_TABLE, Project, signing, .sub = &signing_schema),
@@ -535,6 +633,7 @@ static const SchemaField project_fields[] = {
         FIELD("repos", SCHEMA_NAMED_TABLES, Project, repos, .sub = &repo_schema),
         FIELD("components", SCHEMA_NAMED_TABLES, Project, components, .sub = &component_schema),
         FIELD("images", SCHEMA_NAMED_TABLES, Project, images, .sub = &image_schema),
+        FIELD("customizations", SCHEMA_NAMED_TABLES, Project, customizations, .sub = &customization_schema),
         {},
 };
 static const Schema project_schema = {
@@ -922,6 +1021,35 @@ static void image_finish(void *obj, Diagnostics *d) {
                              im->name);
 }
 
+static void script_finish(void *obj, Diagnostics *d) {
+        CustomizeScript *s = obj;
+        if (!!s->path == !!s->content)
+                diag_error(d, &s->obj.pos, "a script needs exactly one of 'path' and 'content'");
+}
+
+static void customization_finish(void *obj, Diagnostics *d) {
+        Customization *c = obj;
+        /* What image_finish() checks of the shared keys holds here too. */
+        image_finish(&c->im, d);
+        if (!cfg_has(&c->im.obj, "history"))
+                c->history = true;
+        for (size_t i = 0; i < c->modules.n; i++)
+                for (size_t j = 0; j < i; j++)
+                        if (c->modules.items[i].name && c->modules.items[j].name &&
+                            strcmp(c->modules.items[i].name, c->modules.items[j].name) == 0) {
+                                SourcePos pos = cfg_pos(&c->modules.items[i].obj, "name");
+                                diag_error(d, &pos, "customization '%s': module '%s' is given twice", c->im.name,
+                                           c->modules.items[i].name);
+                                break;
+                        }
+        for (size_t i = 0; i < c->remove.n; i++)
+                for (size_t j = 0; j < c->im.packages.n; j++)
+                        if (strcmp(c->remove.items[i], c->im.packages.items[j]) == 0)
+                                diag_error(d, &c->remove.pos[i],
+                                           "customization '%s': '%s' is both installed ('packages') and removed",
+                                           c->im.name, c->remove.items[i]);
+}
+
 /* ---- the loader ------------------------------------------------------------- */
 
 Project *project_free(Project *p) {
@@ -945,6 +1073,13 @@ const Component *project_find_component(const Project *p, const char *name) {
         for (size_t i = 0; i < p->components.n; i++)
                 if (strcmp(p->components.items[i].name, name) == 0)
                         return &p->components.items[i];
+        return NULL;
+}
+
+const Customization *project_find_customization(const Project *p, const char *name) {
+        for (size_t i = 0; i < p->customizations.n; i++)
+                if (strcmp(p->customizations.items[i].im.name, name) == 0)
+                        return &p->customizations.items[i];
         return NULL;
 }
 
@@ -1205,6 +1340,24 @@ static void project_check_files(Project *p, Diagnostics *d, time_t *newest) {
                 for (size_t u = 0; u < im->users.n; u++)
                         check_file_list(p, &im->users.items[u].obj, "ssh-keys", &im->users.items[u].ssh_keys,
                                         "ssh key file", d, newest);
+        }
+
+        for (size_t i = 0; i < p->customizations.n; i++) {
+                const Customization *c = &p->customizations.items[i];
+                const Image *im = &c->im;
+                if (c->base)
+                        check_file(p, &im->obj, "base", c->base, "base image", false, d, NULL);
+                for (size_t f = 0; f < im->files.n; f++)
+                        if (im->files.items[f].source)
+                                check_file(p, &im->files.items[f].obj, "source", im->files.items[f].source, "source",
+                                           true, d, newest);
+                for (size_t u = 0; u < im->users.n; u++)
+                        check_file_list(p, &im->users.items[u].obj, "ssh-keys", &im->users.items[u].ssh_keys,
+                                        "ssh key file", d, newest);
+                for (size_t k = 0; k < c->scripts.n; k++)
+                        if (c->scripts.items[k].path)
+                                check_file(p, &c->scripts.items[k].obj, "path", c->scripts.items[k].path, "script", false,
+                                           d, newest);
         }
 }
 
@@ -1515,6 +1668,64 @@ int project_load(const char *dir, Diagnostics *d, Project **ret) {
         if (!p->signing.key)
                 diag_warning(d, NULL, "no [signing] key: packages, repositories and images will be unsigned");
 
+        r = diagnostics_status(d);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+int project_load_customization(const char *path, Diagnostics *d, Project **ret) {
+        _cleanup_(project_freep) Project *p = new0(Project, 1);
+        TomlDocument *doc = NULL;
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        p->dir = path_dirname(path);
+        p->customizations.items = new0(Customization, 1);
+        if (!p->dir || !p->customizations.items)
+                return -ENOMEM;
+        p->customizations.n = 1;
+        Customization *c = &p->customizations.items[0];
+        /* Named after the file: "web.toml" customizes as "web". */
+        const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+        c->im.name = strndup(base, strcspn(base, "."));
+        p->project.name = strdup("customize");
+        p->project.version = strdup("0");
+        if (!c->im.name || !p->project.name || !p->project.version)
+                return -ENOMEM;
+        if (!c->im.name[0] || check_image_name(c->im.name)) {
+                free(c->im.name);
+                if (!(c->im.name = strdup("customization")))
+                        return -ENOMEM;
+        }
+
+        r = toml_parse_file(path, NULL, d, &doc);
+        if (r < 0)
+                return r == -ENOMEM ? r : -EINVAL;
+        r = project_add_doc(p, doc);
+        if (r < 0)
+                return r;
+        p->project.obj.pos = (SourcePos) { .file = doc->filename };
+        r = schema_apply(&customization_file_schema, c, doc->root, NULL, d);
+        if (r < 0)
+                return r;
+        r = schema_finish(&customization_file_schema, c, d);
+        if (r < 0)
+                return r;
+        /* Its repositories are the project's. */
+        p->repos.items = c->repos.items;
+        p->repos.n = c->repos.n;
+        c->repos.items = NULL;
+        c->repos.n = 0;
+        if (!(p->arch = strdup(host_arch())))
+                return -ENOMEM;
+        time_t newest = 0;
+        project_check_files(p, d, &newest);
+        r = project_source_date_epoch(p, 0, d);
+        if (r < 0)
+                return r;
         r = diagnostics_status(d);
         if (r < 0)
                 return r;

@@ -286,6 +286,70 @@ typedef struct Image {
         const char *what;
 } Image;
 
+typedef enum ModuleLoad {
+        MODULE_LOAD_ALWAYS,  /* loaded at every boot (modules-load.d) */
+        MODULE_LOAD_DISABLE, /* never loaded (blacklisted, and install /bin/false) */
+        MODULE_LOAD_AUTO,    /* as the kernel decides; only options set */
+        MODULE_LOAD_INHERIT, /* as the image had it; only options set */
+        _MODULE_LOAD_MAX,
+        _MODULE_LOAD_INVALID = -EINVAL,
+} ModuleLoad;
+
+typedef struct KernelModule {
+        CfgObject obj;
+        char *name;
+        ModuleLoad load;
+        char *options; /* modprobe.d options, or NULL */
+} KernelModule;
+
+typedef enum ScriptStage {
+        SCRIPT_STAGE_POST,     /* after the packages and settings ("post-customization") */
+        SCRIPT_STAGE_FINALIZE, /* last, after SELinux labels ("finalize") */
+        _SCRIPT_STAGE_MAX,
+        _SCRIPT_STAGE_INVALID = -EINVAL,
+} ScriptStage;
+
+typedef struct CustomizeScript {
+        CfgObject obj;
+        char *name;        /* for messages; default: the path, or "script N" */
+        ScriptStage stage;
+        char *path;        /* a file of the project (exactly one of path and content) */
+        char *content;     /* the script's text */
+        char *interpreter; /* default: /bin/sh */
+        StrList args;
+        StrList env;       /* NAME=VALUE */
+} CustomizeScript;
+
+/* [customizations.NAME]: changes to a prebuilt disk image (`slipway
+ * customize`). The keys that mean what they mean for an image are read into
+ * im, which comes first so that its CfgObject is the customization's
+ * (positions of its keys are found through im.obj). */
+typedef struct Customization {
+        Image im; /* name, formats, packages (installed or upgraded), hostname, kernel-cmdline (appended),
+                   * selinux, scriptlets, scriptlet-timeout, size (the new disk size), users, files, services */
+        char *base;              /* the image file customized (relative to the project directory) */
+        StrList remove;          /* packages removed */
+        StrList update;          /* packages upgraded from the repositories if a newer one is there */
+        bool update_existing;    /* every installed package upgraded */
+        struct {
+                KernelModule *items;
+                size_t n;
+        } modules;
+        struct {
+                CustomizeScript *items;
+                size_t n;
+        } scripts;
+        bool reset_uuids;        /* new partition and file system UUIDs (default: kept) */
+        bool history;            /* the customization recorded in the image (default: true) */
+        struct {
+                Repo *items;
+                size_t n;
+        } repos;                 /* a standalone configuration's [repos.NAME] (moved to the project) */
+} Customization;
+
+const char *module_load_to_string(ModuleLoad m) _pure_;
+const char *script_stage_to_string(ScriptStage s) _pure_;
+
 #define IMAGE_WHAT_MAX 320
 const char *image_what(const Image *im, char buf[static IMAGE_WHAT_MAX]);
 /* For a message's argument: valid until the end of the enclosing block. */
@@ -308,6 +372,10 @@ typedef struct Project {
                 Image *items;
                 size_t n;
         } images;
+        struct {
+                Customization *items;
+                size_t n;
+        } customizations;
 
         /* Not from the schema: */
         char *dir;              /* the project directory as given */
@@ -345,6 +413,14 @@ BuildMode component_build_mode(const Project *p, const Component *c) _pure_;
 void project_buildroot_packages(const Project *p, const char *const **ret, size_t *ret_n);
 const Component *project_find_component(const Project *p, const char *name);
 const Image *project_find_image(const Project *p, const char *name);
+const Customization *project_find_customization(const Project *p, const char *name);
+
+/* A standalone customization file (`slipway customize --config FILE.toml`):
+ * the keys of a [customizations.NAME] table at the top level (no base),
+ * plus [repos.NAME] tables, read into a project of its own whose directory
+ * is the file's (so files and scripts are found beside it). The
+ * customization is the project's only one, named after the file. */
+int project_load_customization(const char *path, Diagnostics *d, Project **ret);
 
 /* The architecture of the machine slipway runs on, in RPM's spelling. */
 const char *host_arch(void);

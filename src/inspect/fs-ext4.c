@@ -16,12 +16,11 @@
 
 #include "basic/alloc.h"
 #include "inspect/disk.h"
+#include "inspect/ext4-internal.h"
 
-#define MAX_DEPTH 256
 /* libext2fs allocates the group descriptors at open: bound the file system
  * size it may believe in (64 TiB: 32 MiB of descriptors at most). */
 #define MAX_FS_BYTES (UINT64_C(64) << 40)
-#define SYMLINK_MAX 4096
 
 /* ---- the io_manager over a BlockSource ---- */
 
@@ -222,17 +221,11 @@ static int add_entry(Ext4Walk *e, const char *path, ext2_ino_t ino, bool *ret_di
         *ret_dir = LINUX_S_ISDIR(in.i_mode);
         if (LINUX_S_ISCHR(in.i_mode) || LINUX_S_ISBLK(in.i_mode)) {
                 f->has_rdev = true;
-                if (in.i_block[0]) {
-                        f->rdev_major = (in.i_block[0] >> 8) & 0xff;
-                        f->rdev_minor = in.i_block[0] & 0xff;
-                } else {
-                        f->rdev_major = (in.i_block[1] & 0xfff00) >> 8;
-                        f->rdev_minor = (in.i_block[1] & 0xff) | ((in.i_block[1] >> 12) & 0xfff00);
-                }
+                ext4_inode_rdev(&in, &f->rdev_major, &f->rdev_minor);
                 f->size = 0;
         } else if (LINUX_S_ISLNK(in.i_mode)) {
                 uint64_t size = EXT2_I_SIZE(&in);
-                if (size == 0 || size >= SYMLINK_MAX) {
+                if (size == 0 || size >= EXT4_SYMLINK_MAX) {
                         diag_warning(e->d, NULL, "ext4: '%s': a symbolic link of %llu bytes", path,
                                      (unsigned long long) size);
                         return 0;
@@ -267,8 +260,8 @@ static int add_entry(Ext4Walk *e, const char *path, ext2_ino_t ino, bool *ret_di
 }
 
 static int list_dir(Ext4Walk *e, ext2_ino_t dir, const char *path, unsigned depth) {
-        if (depth > MAX_DEPTH) {
-                diag_error(e->d, NULL, "ext4: '%s': directories nested more than %u deep", path, MAX_DEPTH);
+        if (depth > EXT4_MAX_DEPTH) {
+                diag_error(e->d, NULL, "ext4: '%s': directories nested more than %u deep", path, EXT4_MAX_DEPTH);
                 return -EBADMSG;
         }
         int r = u32_set_add(&e->seen, dir);
@@ -306,7 +299,7 @@ static int list_dir(Ext4Walk *e, ext2_ino_t dir, const char *path, unsigned dept
         return r;
 }
 
-static int ext4_walk(BlockSource *s, FsWalk *w, char **ret_label, char **ret_uuid, Diagnostics *d) {
+int ext4_open_source(BlockSource *s, ext2_filsys *ret, Diagnostics *d) {
         ext2_filsys fs = NULL;
         char name[64];
         snprintf(name, sizeof name, "block:%p", (void *) s);
@@ -345,12 +338,21 @@ static int ext4_walk(BlockSource *s, FsWalk *w, char **ret_label, char **ret_uui
                            (unsigned long long) bytes, (unsigned long long) s->size);
                 return -EBADMSG;
         }
+        *ret = fs;
+        return 0;
+}
+
+static int ext4_walk(BlockSource *s, FsWalk *w, char **ret_label, char **ret_uuid, Diagnostics *d) {
+        ext2_filsys fs = NULL;
+        int r = ext4_open_source(s, &fs, d);
+        if (r < 0)
+                return r;
         if (ext2fs_has_feature_journal_needs_recovery(fs->super))
                 diag_warning(d, NULL, "ext4: the journal needs recovery; the listing may be out of date");
 
         Ext4Walk e = { .fs = fs, .w = w, .d = d };
         bool is_dir = false;
-        int r = add_entry(&e, "/", EXT2_ROOT_INO, &is_dir);
+        r = add_entry(&e, "/", EXT2_ROOT_INO, &is_dir);
         if (r >= 0 && !is_dir) {
                 diag_error(d, NULL, "ext4: the root inode is not a directory");
                 r = -EBADMSG;

@@ -79,6 +79,17 @@ TreeBlob *tree_blob_take_fd(int fd, uint64_t offset, size_t size) {
         return b;
 }
 
+TreeBlob *tree_blob_new_reader(const TreeBlobReader *reader, void *data, size_t size) {
+        TreeBlob *b = new0(TreeBlob, 1);
+        if (!b) {
+                if (reader->free)
+                        reader->free(data);
+                return NULL;
+        }
+        *b = (TreeBlob) { .size = size, .ref = 1, .fd = -1, .reader = reader, .reader_data = data };
+        return b;
+}
+
 TreeBlob *tree_blob_slice(TreeBlob *parent, size_t off, size_t size) {
         if (off > parent->size || size > parent->size - off)
                 return NULL;
@@ -86,7 +97,8 @@ TreeBlob *tree_blob_slice(TreeBlob *parent, size_t off, size_t size) {
         if (!b)
                 return NULL;
         *b = (TreeBlob) { .data = parent->data ? parent->data + off : NULL, .size = size, .ref = 1,
-                          .parent = tree_blob_ref(parent), .fd = parent->fd, .offset = parent->offset + off };
+                          .parent = tree_blob_ref(parent), .fd = parent->fd, .offset = parent->offset + off,
+                          .reader = parent->reader, .reader_data = parent->reader_data };
         return b;
 }
 
@@ -96,7 +108,10 @@ TreeBlob *tree_blob_unref(TreeBlob *b) {
                         tree_blob_unref(b->parent);
                 else if (b->fd >= 0)
                         close(b->fd);
-                else if (b->huge_size)
+                else if (b->reader) {
+                        if (b->reader->free)
+                                b->reader->free(b->reader_data);
+                } else if (b->huge_size)
                         huge_free(b->data, b->huge_size);
                 else
                         free(b->data);
@@ -108,6 +123,8 @@ TreeBlob *tree_blob_unref(TreeBlob *b) {
 int tree_blob_read(const TreeBlob *b, uint64_t off, void *buf, size_t n) {
         if (off > b->size || n > b->size - off)
                 return -EINVAL;
+        if (b->reader)
+                return n > 0 ? b->reader->read(b->reader_data, b->offset + off, buf, n) : 0;
         if (b->fd < 0) {
                 if (n > 0)
                         memcpy(buf, b->data + off, n);
@@ -152,7 +169,7 @@ int tree_blob_load(const TreeBlob *b, size_t max, uint8_t **ret, size_t *ret_siz
 int tree_blob_foreach(const TreeBlob *b, TreeBlobPieceFn fn, void *userdata) {
         if (!b || b->size == 0)
                 return 0;
-        if (b->fd < 0) {
+        if (!tree_blob_in_file(b)) {
                 /* In place, but in bounded pieces too: consumers such as
                  * libarchive cannot take 2 GiB or more in one call. */
                 for (uint64_t off = 0; off < b->size; off += TREE_BLOB_CHUNK) {
@@ -182,9 +199,10 @@ int tree_blob_equal(const TreeBlob *a, const TreeBlob *b) {
                 return 0;
         if (an == 0 || a == b)
                 return 1;
-        if (a->fd < 0 && b->fd < 0)
+        if (!tree_blob_in_file(a) && !tree_blob_in_file(b))
                 return memcmp(a->data, b->data, an) == 0;
-        if (a->fd >= 0 && a->fd == b->fd && a->offset == b->offset)
+        if ((a->fd >= 0 && a->fd == b->fd && a->offset == b->offset) ||
+            (a->reader && a->reader == b->reader && a->reader_data == b->reader_data && a->offset == b->offset))
                 return 1;
         _cleanup_free_ uint8_t *x = malloc(TREE_BLOB_CHUNK), *y = malloc(TREE_BLOB_CHUNK);
         if (!x || !y)

@@ -46,8 +46,19 @@ typedef struct TreeBlob {
         struct TreeBlob *parent; /* a slice: data (or offset) lies in parent's (held by a reference) */
         size_t huge_size;        /* data is from huge_alloc(huge_size); 0: malloc or a slice */
         int fd;                  /* in a file: the file (owned by the root blob, not by a slice); else -1 */
-        uint64_t offset;         /* in a file: where the contents start in fd */
+        uint64_t offset;         /* in a file or a reader: where the contents start in it */
+        const struct TreeBlobReader *reader; /* through a reader: its functions; else NULL */
+        void *reader_data;       /* ... and its data (owned by the root blob, not by a slice) */
 } TreeBlob;
+
+/* Contents that something else produces on demand: a file of a disk image's
+ * file system, read from the image when a writer asks (its extents mapped
+ * to the disk's blocks). read() must be thread-safe and give the same bytes
+ * every time; free() (optional) releases data with the blob's last reference. */
+typedef struct TreeBlobReader {
+        int (*read)(void *data, uint64_t off, void *buf, size_t n);
+        void (*free)(void *data);
+} TreeBlobReader;
 
 #define TREE_BLOB_CHUNK ((size_t) 1 << 20) /* what a writer reads at once */
 
@@ -58,14 +69,19 @@ TreeBlob *tree_blob_take_huge(uint8_t *data, size_t size, size_t huge_size); /* 
  * failure) and closes when its last reference (or its last slice's) goes.
  * The file must not change while the blob lives. */
 TreeBlob *tree_blob_take_fd(int fd, uint64_t offset, size_t size);
+/* size bytes that reader produces from data, which the blob takes (also on
+ * failure: reader->free(data)). */
+TreeBlob *tree_blob_new_reader(const TreeBlobReader *reader, void *data, size_t size);
 /* size bytes at off of parent, without copying; parent lives as long as the slice. */
 TreeBlob *tree_blob_slice(TreeBlob *parent, size_t off, size_t size);
 TreeBlob *tree_blob_ref(TreeBlob *b);
 TreeBlob *tree_blob_unref(TreeBlob *b);
 DEFINE_TRIVIAL_CLEANUP_FUNC(TreeBlob *, tree_blob_unref);
 
+/* Whether the contents are not in memory (in a file or through a reader):
+ * read them with tree_blob_read() and friends, never through data. */
 static inline bool tree_blob_in_file(const TreeBlob *b) {
-        return b->fd >= 0;
+        return b->fd >= 0 || b->reader;
 }
 /* n bytes at off of the contents into buf: 0, -EINVAL if they are not all
  * within the blob, -EIO if the file is shorter than the blob says, -errno.
