@@ -29,6 +29,9 @@ typedef struct Context {
         const char *compress; /* --compress */
         bool prune;           /* --prune */
         const char *output_image_format; /* --output-image-format */
+        const char *image_file;          /* --image-file */
+        const char *config_file;         /* --config */
+        const char *output_image_file;   /* --output-image-file */
 } Context;
 
 enum {
@@ -40,6 +43,9 @@ enum {
         VERB_OPT_COMPRESS = 1u << 5,
         VERB_OPT_PRUNE = 1u << 6,
         VERB_OPT_OUTPUT_IMAGE_FORMAT = 1u << 7,
+        VERB_OPT_IMAGE_FILE = 1u << 8,
+        VERB_OPT_CONFIG = 1u << 9,
+        VERB_OPT_OUTPUT_IMAGE_FILE = 1u << 10,
 };
 
 typedef struct Verb {
@@ -54,6 +60,7 @@ typedef struct Verb {
 } Verb;
 
 int verb_check(const Context *ctx, int argc, char **argv);
+int verb_customize(const Context *ctx, int argc, char **argv);
 int verb_init(const Context *ctx, int argc, char **argv);
 int verb_toml_json(const Context *ctx, int argc, char **argv);
 int verb_package(const Context *ctx, int argc, char **argv);

@@ -70,6 +70,27 @@ static const Verb verbs[] = {
                 .run = verb_convert,
         },
         {
+                .name = "customize",
+                .args = "[NAME]",
+                .summary = "change a prebuilt disk image offline, without root",
+                .help = "Options: --image-file IN, --config FILE (.toml, or Image Customizer's .yaml),\n"
+                        "--output-image-file OUT, --output-image-format raw|vhd|vhdx|qcow2|tar.\n\n"
+                        "Reads the disk image IN (raw, VHD, VHDX, qcow2; GPT or MBR; ext4 and FAT) into\n"
+                        "a tree without mounting it, applies the customization in FILE (host name, users,\n"
+                        "files, services, kernel command line, kernel modules, SELinux mode and labels,\n"
+                        "the image's history) and writes OUT in the same layout: partitions, GUIDs and\n"
+                        "file system UUIDs kept (reset-uuids = true makes new ones), the boot code\n"
+                        "kept, the root grown to a larger `size`. IN is never written; OUT is replaced\n"
+                        "atomically. Without --config, NAME is a [customizations.NAME] of the project\n"
+                        "(-C DIR), its `base` the input, its `formats` the outputs in\n"
+                        "OUT/customizations/ (default: the base's format).\n",
+                .options = VERB_OPT_OUTPUT_IMAGE_FORMAT | VERB_OPT_IMAGE_FILE | VERB_OPT_CONFIG |
+                           VERB_OPT_OUTPUT_IMAGE_FILE,
+                .min_args = 0,
+                .max_args = 1,
+                .run = verb_customize,
+        },
+        {
                 .name = "init",
                 .args = "DIR",
                 .summary = "write a starter project into DIR",
@@ -303,7 +324,7 @@ int main(int argc, char **argv) {
         }
         heap_setup();
         enum { ARG_JSON = 0x100, ARG_VERSION, ARG_OUT, ARG_KEY, ARG_UID, ARG_ALGO, ARG_ALLOW_UNSIGNED, ARG_COMPRESS,
-               ARG_PRUNE, ARG_OUTPUT_IMAGE_FORMAT };
+               ARG_PRUNE, ARG_OUTPUT_IMAGE_FORMAT, ARG_IMAGE_FILE, ARG_CONFIG, ARG_OUTPUT_IMAGE_FILE };
         static const struct option options[] = {
                 { "directory", required_argument, NULL, 'C' },
                 { "jobs", required_argument, NULL, 'j' },
@@ -319,6 +340,9 @@ int main(int argc, char **argv) {
                 { "prune", no_argument, NULL, ARG_PRUNE },
                 { "compress", required_argument, NULL, ARG_COMPRESS },
                 { "output-image-format", required_argument, NULL, ARG_OUTPUT_IMAGE_FORMAT },
+                { "image-file", required_argument, NULL, ARG_IMAGE_FILE },
+                { "config", required_argument, NULL, ARG_CONFIG },
+                { "output-image-file", required_argument, NULL, ARG_OUTPUT_IMAGE_FILE },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
@@ -391,6 +415,18 @@ int main(int argc, char **argv) {
                 case ARG_OUTPUT_IMAGE_FORMAT:
                         ctx.output_image_format = optarg;
                         given |= VERB_OPT_OUTPUT_IMAGE_FORMAT;
+                        break;
+                case ARG_IMAGE_FILE:
+                        ctx.image_file = optarg;
+                        given |= VERB_OPT_IMAGE_FILE;
+                        break;
+                case ARG_CONFIG:
+                        ctx.config_file = optarg;
+                        given |= VERB_OPT_CONFIG;
+                        break;
+                case ARG_OUTPUT_IMAGE_FILE:
+                        ctx.output_image_file = optarg;
+                        given |= VERB_OPT_OUTPUT_IMAGE_FILE;
                         break;
                 case 'h':
                         help = true;

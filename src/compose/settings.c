@@ -87,12 +87,12 @@ static int apply_os_release(Tree *t, const Project *p, const Image *im, int64_t 
         return 0;
 }
 
-int settings_apply(Tree *t, const Project *p, const Image *im, Diagnostics *d) {
+static int apply(Tree *t, const Project *p, const Image *im, bool change, Diagnostics *d) {
         int64_t mtime = (int64_t) p->source_date_epoch;
         size_t errors_before = d->n_errors + d->dropped;
         int r, ret = 0;
 
-        if ((r = apply_hostname(t, im, mtime)) < 0 || (r = apply_os_release(t, p, im, mtime)) < 0)
+        if ((r = apply_hostname(t, im, mtime)) < 0 || (!change && (r = apply_os_release(t, p, im, mtime)) < 0))
                 return r;
         r = apply_users(t, p, im, mtime, d);
         if (r < 0)
@@ -107,11 +107,19 @@ int settings_apply(Tree *t, const Project *p, const Image *im, Diagnostics *d) {
                 ret = r;
         else if (r < 0)
                 return r;
-        if ((r = apply_selinux_config(t, im, mtime)) < 0)
+        if ((!change || cfg_has(&im->obj, "selinux")) && (r = apply_selinux_config(t, im, mtime)) < 0)
                 return r;
         /* Problems reported without failing the step (users) count too;
          * only this image's, not those of images composed before it. */
         if (ret == 0 && d->n_errors + d->dropped > errors_before)
                 ret = -EINVAL;
         return ret;
+}
+
+int settings_apply(Tree *t, const Project *p, const Image *im, Diagnostics *d) {
+        return apply(t, p, im, false, d);
+}
+
+int settings_apply_changes(Tree *t, const Project *p, const Image *im, Diagnostics *d) {
+        return apply(t, p, im, true, d);
 }

@@ -16,6 +16,10 @@
  * (an unknown owner, a service no package ships, ...) are errors in d with
  * the configuration's position; -EINVAL then. */
 int settings_apply(Tree *t, const Project *p, const Image *im, Diagnostics *d);
+/* The same for a finished image being changed (`slipway customize`): no
+ * os-release is written, and /etc/selinux/config changes only when im gives
+ * 'selinux'. */
+int settings_apply_changes(Tree *t, const Project *p, const Image *im, Diagnostics *d);
 
 /* Labels every node (security.selinux) from the file_contexts of the policy
  * the tree holds (the SELINUXTYPE of its /etc/selinux/config, or the one

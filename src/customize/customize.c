@@ -1,0 +1,446 @@
+/* SPDX-License-Identifier: MIT */
+
+/* The steps of `slipway customize` (customize.h): read the image, apply the
+ * customization to its tree in Image Customizer's order (settings, kernel
+ * command line, modules, history, SELinux labels), write every output. */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "basic/alloc.h"
+#include "basic/fileio.h"
+#include "basic/hash.h"
+#include "basic/publish.h"
+#include "basic/run.h"
+#include "basic/strbuf.h"
+#include "compose/settings.h"
+#include "compose/writer.h"
+#include "customize/customize.h"
+#include "disk/gpt.h"
+
+#ifndef SLIPWAY_VERSION
+#define SLIPWAY_VERSION "0"
+#endif
+
+#define HISTORY_PATH "/usr/share/slipway/history.json"
+#define TEXT_MAX ((size_t) 16 << 20)
+
+void customize_result_release(CustomizeResult *r) {
+        free(r->selinux_policy);
+        *r = (CustomizeResult) {};
+}
+
+/* ---- text files of the tree, line by line ---- */
+
+/* Rewrites the text file at path with fn applied to each line (without its
+ * newline); fn appends the new line to out and returns 1 if it changed it. */
+typedef int (*LineFn)(const char *line, size_t n, StrBuf *out, void *userdata);
+
+static int edit_lines(Tree *t, const char *path, LineFn fn, void *userdata, int64_t mtime, bool *ret_changed) {
+        _cleanup_free_ char *text = NULL;
+        *ret_changed = false;
+        int r = tree_read_text(t, path, &text);
+        if (r < 0)
+                return r;
+        _cleanup_(strbuf_releasep) StrBuf sb = STRBUF_INIT;
+        bool changed = false;
+        for (const char *l = text, *e; *l; l = e) {
+                e = strchrnul(l, '\n');
+                r = fn(l, (size_t) (e - l), &sb, userdata);
+                if (r < 0)
+                        return r;
+                changed |= r > 0;
+                if (*e) {
+                        strbuf_putc(&sb, '\n');
+                        e++;
+                }
+        }
+        if (sb.oom)
+                return -ENOMEM;
+        if (!changed)
+                return 0;
+        *ret_changed = true;
+        return tree_write_text(t, path, sb.buf, 0644, mtime);
+}
+
+/* Whether path is a boot loader file holding kernel command lines: a Boot
+ * Loader Specification entry (.../loader/entries/NAME.conf), a GRUB
+ * configuration (.../grub/grub.cfg, .../grub2/grub.cfg), or
+ * /etc/kernel/cmdline (what kernel-install puts into new entries). */
+static bool cmdline_file(const char *path) {
+        const char *slash = strrchr(path, '/');
+        size_t l = strlen(path);
+        if (strstr(path, "/loader/entries/") && l > 5 && strcmp(path + l - 5, ".conf") == 0 &&
+            strncmp(slash - 15, "/loader/entries", 15) == 0)
+                return true;
+        if (strcmp(slash, "/grub.cfg") == 0 && ((slash - path >= 5 && strncmp(slash - 5, "/grub", 5) == 0) ||
+                                                 (slash - path >= 6 && strncmp(slash - 6, "/grub2", 6) == 0)))
+                return true;
+        return strcmp(path, "/etc/kernel/cmdline") == 0;
+}
+
+typedef struct CmdlineEdit {
+        const char *path;
+        const char *extra;
+} CmdlineEdit;
+
+/* BLS: the "options" line; GRUB: "linux"/"linuxefi"/"linux16" lines;
+ * /etc/kernel/cmdline: its one line. */
+static int cmdline_line(const char *line, size_t n, StrBuf *out, void *userdata) {
+        const CmdlineEdit *e = userdata;
+        strbuf_put(out, line, n);
+        size_t ws = strspn(line, " \t");
+        const char *k = line + ws;
+        size_t kl = strcspn(k, " \t\n");
+        bool hit;
+        if (strcmp(e->path, "/etc/kernel/cmdline") == 0)
+                hit = n > 0;
+        else if (strstr(e->path, "/loader/entries/"))
+                hit = kl == 7 && strncmp(k, "options", 7) == 0;
+        else
+                hit = (kl == 5 && strncmp(k, "linux", 5) == 0) || (kl == 8 && strncmp(k, "linuxefi", 8) == 0) ||
+                      (kl == 7 && strncmp(k, "linux16", 7) == 0);
+        if (!hit)
+                return 0;
+        strbuf_printf(out, " %s", e->extra);
+        return 1;
+}
+
+static int apply_cmdline(Tree *t, const Customization *c, int64_t mtime, size_t *ret_n, Diagnostics *d) {
+        *ret_n = 0;
+        if (!c->im.kernel_cmdline)
+                return 0;
+        _cleanup_free_ TreeNode **nodes = NULL;
+        size_t n;
+        int r = tree_list(t, &nodes, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                if (nodes[i]->type != TREE_REG || !cmdline_file(nodes[i]->path))
+                        continue;
+                _cleanup_free_ char *path = strdup(nodes[i]->path);
+                if (!path)
+                        return -ENOMEM;
+                CmdlineEdit e = { .path = path, .extra = c->im.kernel_cmdline };
+                bool changed;
+                r = edit_lines(t, path, cmdline_line, &e, mtime, &changed);
+                if (r < 0)
+                        return r;
+                *ret_n += changed;
+        }
+        if (*ret_n == 0) {
+                SourcePos pos = cfg_pos(&c->im.obj, "kernel-cmdline");
+                diag_error(d, &pos, "customization '%s': the image has no boot loader entry to add the kernel command "
+                                    "line to (no loader/entries/*.conf with an options line, no grub.cfg with a linux "
+                                    "line)",
+                           c->im.name);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* ---- kernel modules (modules-load.d(5), modprobe.d(5)) ---- */
+
+static int apply_modules(Tree *t, const Customization *c, int64_t mtime) {
+        if (c->modules.n == 0)
+                return 0;
+        _cleanup_(strbuf_releasep) StrBuf load = STRBUF_INIT, probe = STRBUF_INIT;
+        strbuf_puts(&load, "# Written by slipway customize.\n");
+        strbuf_puts(&probe, "# Written by slipway customize.\n");
+        for (size_t i = 0; i < c->modules.n; i++) {
+                const KernelModule *m = &c->modules.items[i];
+                if (m->load == MODULE_LOAD_ALWAYS)
+                        strbuf_printf(&load, "%s\n", m->name);
+                else if (m->load == MODULE_LOAD_DISABLE)
+                        strbuf_printf(&probe, "blacklist %s\ninstall %s /bin/false\n", m->name, m->name);
+                if (m->options)
+                        strbuf_printf(&probe, "options %s %s\n", m->name, m->options);
+        }
+        if (load.oom || probe.oom)
+                return -ENOMEM;
+        int r = tree_write_text(t, "/etc/modules-load.d/slipway-customize.conf", load.buf, 0644, mtime);
+        if (r >= 0)
+                r = tree_write_text(t, "/etc/modprobe.d/slipway-customize.conf", probe.buf, 0644, mtime);
+        return r;
+}
+
+/* ---- the image's history ---- */
+
+/* Appends this customization to HISTORY_PATH, a JSON array: what was
+ * customized, when (SOURCE_DATE_EPOCH), by which slipway, and the SHA-256
+ * of the configuration. */
+static int apply_history(Tree *t, const Customization *c, const CustomizeOptions *o, int64_t mtime) {
+        if (!c->history)
+                return 0;
+        _cleanup_free_ char *old = NULL;
+        json_t *a = NULL;
+        if (tree_read_text(t, HISTORY_PATH, &old) >= 0)
+                a = json_loads(old, 0, NULL);
+        if (!json_is_array(a)) {
+                json_decref(a);
+                a = json_array();
+        }
+        char hex[65] = "";
+        if (o->config_text) {
+                uint8_t h[32];
+                if (hash_buffer(HASH_SHA256, o->config_text, o->config_size, h) < 0) {
+                        json_decref(a);
+                        return -ENOMEM;
+                }
+                hex_encode(h, 32, hex);
+        }
+        json_t *e = json_pack("{s:s, s:I, s:s, s:s}", "customization", c->im.name, "time", (json_int_t) mtime, "tool",
+                              "slipway " SLIPWAY_VERSION, "config-sha256", hex);
+        if (!a || !e || json_array_append_new(a, e) < 0) {
+                json_decref(a);
+                return -ENOMEM;
+        }
+        _cleanup_free_ char *text = json_dumps(a, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        json_decref(a);
+        if (!text)
+                return -ENOMEM;
+        _cleanup_free_ char *nl = NULL;
+        if (asprintf(&nl, "%s\n", text) < 0)
+                return -ENOMEM;
+        return tree_write_text(t, HISTORY_PATH, nl, 0644, mtime);
+}
+
+/* ---- new UUIDs ---- */
+
+typedef struct Rename {
+        char old[GUID_STRING_MAX], new[GUID_STRING_MAX];
+} Rename;
+
+typedef struct RenameSet {
+        const Rename *r;
+        size_t n;
+} RenameSet;
+
+/* Every old identifier in the line (in any case) replaced by its new one. */
+static int rename_line(const char *line, size_t n, StrBuf *out, void *userdata) {
+        const RenameSet *s = userdata;
+        int changed = 0;
+        for (size_t i = 0; i < n;) {
+                size_t k;
+                for (k = 0; k < s->n; k++) {
+                        size_t l = strlen(s->r[k].old);
+                        if (l > 0 && n - i >= l && strncasecmp(line + i, s->r[k].old, l) == 0)
+                                break;
+                }
+                if (k < s->n) {
+                        strbuf_puts(out, s->r[k].new);
+                        i += strlen(s->r[k].old);
+                        changed = 1;
+                } else
+                        strbuf_putc(out, line[i++]);
+        }
+        return changed;
+}
+
+static void fs_uuid_string(const LoadedPartition *p, const uint8_t u[16], char out[GUID_STRING_MAX]) {
+        if (strcmp(p->fs.type, "vfat") == 0)
+                snprintf(out, GUID_STRING_MAX, "%02X%02X-%02X%02X", u[3], u[2], u[1], u[0]);
+        else
+                guid_to_string(u, out);
+}
+
+int customize_uuids(LoadedImage *l, Tree *t, const uint8_t seed[32], int64_t mtime) {
+        _cleanup_free_ Rename *ren = new0(Rename, 2 * l->n_parts + 1);
+        size_t n = 0;
+        int r;
+        if (!ren)
+                return -ENOMEM;
+        if (l->gpt && (r = gpt_guid_derive(seed, "customize:disk", l->disk_guid)) < 0)
+                return r;
+        for (size_t i = 0; i < l->n_parts; i++) {
+                LoadedPartition *p = &l->parts[i];
+                char label[64];
+                if (l->gpt) {
+                        guid_to_string(p->guid, ren[n].old);
+                        snprintf(label, sizeof label, "customize:partition:%u", p->number);
+                        if ((r = gpt_guid_derive(seed, label, p->guid)) < 0)
+                                return r;
+                        guid_to_string(p->guid, ren[n++].new);
+                }
+                if (p->fs.type) {
+                        fs_uuid_string(p, p->fs.uuid, ren[n].old);
+                        uint8_t u[16];
+                        snprintf(label, sizeof label, "customize:fs:%u", p->number);
+                        if ((r = gpt_guid_derive(seed, label, u)) < 0)
+                                return r;
+                        if (strcmp(p->fs.type, "vfat") == 0)
+                                memset(u + 4, 0, 12); /* a FAT volume id is 4 bytes */
+                        memcpy(p->fs.uuid, u, 16);
+                        fs_uuid_string(p, p->fs.uuid, ren[n++].new);
+                }
+        }
+        RenameSet set = { .r = ren, .n = n };
+        _cleanup_free_ TreeNode **nodes = NULL;
+        size_t nn;
+        if ((r = tree_list(t, &nodes, &nn)) < 0)
+                return r;
+        for (size_t i = 0; i < nn; i++) {
+                if (nodes[i]->type != TREE_REG ||
+                    (strcmp(nodes[i]->path, "/etc/fstab") != 0 && !cmdline_file(nodes[i]->path)))
+                        continue;
+                _cleanup_free_ char *path = strdup(nodes[i]->path);
+                if (!path)
+                        return -ENOMEM;
+                bool changed;
+                if ((r = edit_lines(t, path, rename_line, &set, mtime, &changed)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* ---- what is not there yet ---- */
+
+static int check_supported(const Customization *c, Diagnostics *d) {
+        static const char *const keys[] = { "packages", "remove", "update", "update-existing", "scripts" };
+        int r = 0;
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (cfg_has(&c->im.obj, keys[i])) {
+                        SourcePos pos = cfg_pos(&c->im.obj, keys[i]);
+                        diag_error(d, &pos, "customization '%s': '%s' is not supported by slipway customize yet", c->im.name,
+                                   keys[i]);
+                        r = -EINVAL;
+                }
+        return r;
+}
+
+/* ---- the whole ---- */
+
+static int write_outputs(const LoadedImage *l, const Tree *t, const Project *p, const Customization *c,
+                         const CustomizeOptions *o, const uint8_t seed[32], Diagnostics *d, CustomizeResult *ret) {
+        _cleanup_(publish_freep) Publish *pub = publish_new();
+        if (!pub)
+                return -ENOMEM;
+        int r = 0;
+        for (size_t i = 0; i < o->n_outputs && r >= 0; i++) {
+                const CustomizeOutput *out = &o->outputs[i];
+                const char *tmp = NULL;
+                r = publish_add_file(pub, out->path, 0644, &tmp);
+                if (r == -EEXIST) {
+                        diag_error(d, NULL, "'%s' exists and is not a file: choose another output path", out->path);
+                        return -EINVAL;
+                }
+                if (r < 0) {
+                        diag_error(d, NULL, "'%s': cannot write there: %s", out->path, strerror(-r));
+                        return -EINVAL;
+                }
+                static const DiskFormat kinds[_IMAGE_FORMAT_MAX] = {
+                        [IMAGE_FORMAT_RAW] = DISK_FORMAT_RAW,
+                        [IMAGE_FORMAT_VHD] = DISK_FORMAT_VHD,
+                        [IMAGE_FORMAT_VHDX] = DISK_FORMAT_VHDX,
+                        [IMAGE_FORMAT_QCOW2] = DISK_FORMAT_QCOW2,
+                };
+                if ((1u << out->format) & IMAGE_FORMATS_DISK) {
+                        _cleanup_free_ char *tmpdir = NULL;
+                        r = tmpdir_beside(out->path, "parts", &tmpdir);
+                        if (r < 0)
+                                break;
+                        CustomizeDiskOptions dopt = { .size = c->im.size, .time = (int64_t) p->source_date_epoch,
+                                                      .jobs = o->jobs };
+                        memcpy(dopt.seed, seed, 32);
+                        r = customize_write_disk(l, t, &dopt, kinds[out->format], tmp, tmpdir, d);
+                        (void) rm_rf(tmpdir);
+                        run_untrack(tmpdir);
+                        if (r >= 0)
+                                ret->output_size = c->im.size ? c->im.size : l->size;
+                } else if (out->format == IMAGE_FORMAT_TAR) {
+                        ImageOutputOptions io = { .jobs = o->jobs };
+                        WriterContext wc = { .tree = t, .p = p, .im = &c->im, .o = &io, .d = d };
+                        WriterSlot slot = { .format = IMAGE_FORMAT_TAR, .tmp = tmp };
+                        r = writer_tar(&wc, &slot, 1);
+                } else {
+                        diag_error(d, NULL, "'%s': slipway customize writes raw, vhd, vhdx, qcow2 and tar; not %s (yet)",
+                                   out->path, image_format_to_string(out->format));
+                        return -EINVAL;
+                }
+                if (r >= 0 && i < ELEMENTSOF(ret->sizes)) {
+                        struct stat st;
+                        ret->sizes[i] = stat(tmp, &st) >= 0 ? (uint64_t) st.st_size : 0;
+                }
+        }
+        if (r < 0)
+                return r == -ENOMEM || d->n_errors == 0 ? r : -EINVAL;
+        r = publish_commit(pub);
+        if (r < 0) {
+                diag_error(d, NULL, "'%s': cannot put the output in place: %s",
+                           publish_failed_path(pub) ? publish_failed_path(pub) : "?", strerror(-r));
+                return -EINVAL;
+        }
+        return 0;
+}
+
+int customize_image(Project *p, const Customization *c, const CustomizeOptions *o, Diagnostics *d,
+                    CustomizeResult *ret) {
+        *ret = (CustomizeResult) {};
+        int r = check_supported(c, d);
+        if (r < 0)
+                return r;
+
+        _cleanup_(loaded_image_freep) LoadedImage *l = NULL;
+        r = image_load(o->input, (int64_t) p->source_date_epoch, &l, d);
+        if (r < 0)
+                return r;
+        if (p->sde_origin == SDE_FROM_INPUTS) {
+                _cleanup_free_ TreeNode **nodes = NULL;
+                size_t n;
+                if ((r = tree_list(l->tree, &nodes, &n)) < 0)
+                        return r;
+                for (size_t i = 0; i < n; i++)
+                        if (nodes[i]->mtime > 0 && (uint64_t) nodes[i]->mtime > p->source_date_epoch)
+                                p->source_date_epoch = (uint64_t) nodes[i]->mtime;
+        }
+        const int64_t mtime = (int64_t) p->source_date_epoch;
+        ret->input_format = l->format;
+        ret->input_size = l->size;
+        ret->n_partitions = l->n_parts;
+        for (size_t i = 0; i < l->n_parts; i++)
+                if (l->parts[i].fs.type) {
+                        ret->n_loaded++;
+                        ret->n_entries += l->parts[i].fs.n_entries;
+                }
+
+        /* The seed of every new identifier: the input's disk (its GUID or
+         * MBR signature and size), the customization and SOURCE_DATE_EPOCH. */
+        uint8_t seed[32];
+        {
+                _cleanup_(hash_freep) HashCtx *h = hash_new(HASH_SHA256);
+                if (!h)
+                        return -ENOMEM;
+                hash_update(h, "slipway customize\n", 18);
+                hash_update(h, l->gpt ? l->disk_guid : (const uint8_t *) &l->mbr_signature, l->gpt ? 16 : 4);
+                hash_update(h, &l->size, sizeof l->size);
+                hash_update(h, c->im.name, strlen(c->im.name) + 1);
+                hash_update(h, &mtime, sizeof mtime);
+                if (o->config_text)
+                        hash_update(h, o->config_text, o->config_size);
+                if ((r = hash_final(h, seed)) < 0)
+                        return r;
+        }
+
+        Tree *t = l->tree;
+        if ((r = settings_apply_changes(t, p, &c->im, d)) < 0)
+                return r;
+        if ((r = apply_cmdline(t, c, mtime, &ret->n_cmdline_files, d)) < 0)
+                return r;
+        if ((r = apply_modules(t, c, mtime)) < 0 || (r = apply_history(t, c, o, mtime)) < 0)
+                return r;
+        if (c->reset_uuids && (r = customize_uuids(l, t, seed, mtime)) < 0)
+                return r;
+        /* Labels from the image's own policy, unless SELinux is off. */
+        if (!(cfg_has(&c->im.obj, "selinux") && c->im.selinux == SELINUX_DISABLED)) {
+                r = settings_label(t, &c->im, d, &ret->selinux_policy, &ret->n_labelled);
+                if (r < 0)
+                        return r;
+        }
+        return write_outputs(l, t, p, c, o, seed, d, ret);
+}
