@@ -1,10 +1,43 @@
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <unistd.h>
 
+/* One line of evidence: the first line of a file, if there is one. */
+static void first_line(const char *what, const char *path) {
+        char buf[256];
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return;
+        if (fgets(buf, sizeof buf, f)) {
+                buf[strcspn(buf, "\n")] = 0;
+                printf("SLIPWAY-EVIDENCE %s=%s\n", what, buf);
+        }
+        fclose(f);
+}
+
+/* The accounts people log in with (uid 1000 and up). */
+static void users(void) {
+        char line[512];
+        FILE *f = fopen("/etc/passwd", "re");
+        if (!f)
+                return;
+        while (fgets(line, sizeof line, f)) {
+                char *name = strtok(line, ":"), *pw = strtok(NULL, ":"), *uid = strtok(NULL, ":");
+                if (name && pw && uid && atoi(uid) >= 1000)
+                        printf("SLIPWAY-EVIDENCE user=%s\n", name);
+        }
+        fclose(f);
+}
+
 int main(void) {
         (void) mount("proc", "/proc", "proc", 0, NULL);
+        /* What the image was made or customized with, for the boot tests. */
+        first_line("hostname", "/etc/hostname");
+        first_line("motd", "/etc/motd");
+        users();
         printf("SLIPWAY-BOOT-OK azl-mini\n");
         fflush(stdout);
         sync();

@@ -1,0 +1,370 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""`slipway customize` and `slipway convert` on the bundled example's disk
+(examples/minimal, built here with `slipway build`), checked with the real
+tools:
+
+- a TOML customization (host name, a user with an SSH key, a file replacing a
+  packaged one, kernel command line) of vm.vhdx written as vhd and qcow2:
+  qemu-img check, the VHD footer, sfdisk (the same partitions, GUIDs and
+  places as the input), e2fsck and fsck.vfat clean, debugfs (the changed files
+  and the user's home; every file nothing touched byte-identical to the
+  input's, with the same mode and owner), the BLS entry and grub.cfg; both boot
+  under OVMF and the qcow2 under SeaBIOS, and the example's init prints the host
+  name, the file and the user on the serial console, the kernel the command
+  line; the input's SHA-256 is unchanged; the same customization from another
+  directory gives the same bytes;
+- reset-uuids (new GUIDs everywhere, fstab and the boot entries follow; boots)
+  and a larger size (the root grows; e2fsck clean);
+- bad input, each one error, exit 1 and no output: a truncated image, a
+  corrupt GPT (both copies), an xfs root, an unknown key (file:line:column), a
+  service no package installs, a key not supported yet;
+- as an unprivileged user (setpriv) when run as root.
+
+Usage: customize_test.py SLIPWAY SOURCE_ROOT"""
+import concurrent.futures
+import hashlib
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from harness import check, finish, run_test, write
+
+SLIPWAY, ROOT = os.path.abspath(sys.argv[1]), sys.argv[2]
+for needed in ["rpmbuild", "qemu-system-x86_64", "qemu-img", "sfdisk", "e2fsck", "debugfs", "fsck.vfat", "mtype"]:
+    if not shutil.which(needed):
+        print(f"SKIP: {needed} missing")
+        sys.exit(77)
+OVMF_CODE, OVMF_VARS = "/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_VARS_4M.fd"
+BASE = tempfile.mkdtemp(prefix="slipway-customize-test-")
+os.chmod(BASE, 0o755)
+SDE = "1700000000"
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHNsaXB3YXktY3VzdG9taXplLXRlc3Qta2V5 alice@test"
+STATE = {}
+
+
+def run(*args, timeout=600, cwd=None, user=None, env=None):
+    e = dict(os.environ, LC_ALL="C", TZ="UTC", TMPDIR=BASE, SOURCE_DATE_EPOCH=SDE)
+    if env:
+        e.update(env)
+    argv = list(args)
+    if user:
+        argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *argv]
+    return subprocess.run(argv, capture_output=True, timeout=timeout, env=e, cwd=cwd)
+
+
+def text(p):
+    return f"exit {p.returncode}\nstdout: {p.stdout[-1500:]!r}\nstderr: {p.stderr[-2500:]!r}"
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for b in iter(lambda: f.read(1 << 20), b""):
+            h.update(b)
+    return h.hexdigest()
+
+
+def to_raw(img, fmt, dest):
+    p = run("qemu-img", "convert", "-f", fmt, "-O", "raw", img, dest)
+    return p.returncode == 0
+
+
+def sfdisk(raw):
+    import json
+    p = run("sfdisk", "--json", raw)
+    return json.loads(p.stdout)["partitiontable"] if p.returncode == 0 else None
+
+
+def extract(raw, part, dest):
+    with open(raw, "rb") as f, open(dest, "wb") as o:
+        f.seek(part["start"] * 512)
+        left = part["size"] * 512
+        while left:
+            b = f.read(min(left, 1 << 20))
+            if not b:
+                break
+            o.write(b)
+            left -= len(b)
+
+
+def parts_of(raw, tag):
+    """The ESP and root of a raw disk, each extracted to a file."""
+    t = sfdisk(raw)
+    esp, root = os.path.join(BASE, tag + ".esp"), os.path.join(BASE, tag + ".root")
+    extract(raw, t["partitions"][0], esp)
+    extract(raw, t["partitions"][1], root)
+    return t, esp, root
+
+
+def debugfs(img, cmd):
+    p = run("debugfs", "-R", cmd, img)
+    return p.stdout.decode("utf-8", "replace")
+
+
+def rdump(img, dest):
+    os.makedirs(dest, exist_ok=True)
+    run("debugfs", "-R", f"rdump / {dest}", img)
+
+
+def listing(img):
+    """path -> (mode, uid, gid, contents sha256 or link target) of every file, through debugfs."""
+    out = {}
+    d = os.path.join(BASE, "dump-" + os.path.basename(img))
+    shutil.rmtree(d, ignore_errors=True)
+    rdump(img, d)
+    for top, dirs, files in os.walk(d):
+        for n in dirs + files:
+            full = os.path.join(top, n)
+            rel = "/" + os.path.relpath(full, d)
+            st = os.lstat(full)
+            if os.path.islink(full):
+                what = "-> " + os.readlink(full)
+            elif os.path.isfile(full):
+                what = sha256(full)
+            else:
+                what = "dir"
+            out[rel] = (st.st_mode, what)
+    return out
+
+
+def boot(disk, fmt, log, firmware="ovmf"):
+    args = ["qemu-system-x86_64", "-m", "512", "-nographic", "-no-reboot", "-nic", "none"]
+    if firmware == "ovmf":
+        vars_fd = log + ".vars.fd"
+        shutil.copy(OVMF_VARS, vars_fd)
+        args += ["-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
+                 "-drive", f"if=pflash,format=raw,file={vars_fd}"]
+    args += ["-drive", f"file={disk},format={fmt},if={'virtio' if firmware == 'ovmf' else 'ide'},snapshot=on"]
+    try:
+        p = run(*args, timeout=300)
+        out = p.stdout
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout or b""
+    with open(log, "wb") as f:
+        f.write(out)
+    return out
+
+
+def customize(cfg, image, out, *extra, cwd=None, user=None, env=None):
+    return run(SLIPWAY, "customize", "--image-file", image, "--config", cfg, "--output-image-file", out, *extra,
+               cwd=cwd, user=user, env=env)
+
+
+CONFIG = """\
+hostname = "customized-host"
+kernel-cmdline = "slipway.customized=1"
+
+[[users]]
+name = "alice"
+ssh-keys = ["alice.pub"]
+
+[[files]]
+source = "motd"
+path = "/etc/motd"
+mode = "0644"
+"""
+
+
+def test_build():
+    proj = os.path.join(BASE, "example")
+    shutil.copytree(os.path.join(ROOT, "examples", "minimal"), proj, ignore=shutil.ignore_patterns("out"))
+    p = run(SLIPWAY, "-C", proj, "build", timeout=900)
+    check("build: slipway build of the example exits 0", p.returncode == 0, text(p))
+    vhdx = os.path.join(proj, "out", "images", "vm.vhdx")
+    check("build: vm.vhdx written", os.path.isfile(vhdx))
+    STATE["vhdx"] = vhdx
+    STATE["vhdx_sha"] = sha256(vhdx)
+    cfgdir = os.path.join(BASE, "cfg")
+    os.makedirs(cfgdir)
+    write(os.path.join(cfgdir, "custom.toml"), CONFIG)
+    write(os.path.join(cfgdir, "alice.pub"), KEY + "\n")
+    write(os.path.join(cfgdir, "motd"), "customized by slipway\n")
+    for n in os.listdir(cfgdir):
+        os.chmod(os.path.join(cfgdir, n), 0o644)
+    os.chmod(cfgdir, 0o755)
+    STATE["cfgdir"] = cfgdir
+    orig = os.path.join(BASE, "orig.raw")
+    to_raw(vhdx, "vhdx", orig)
+    STATE["orig_table"], STATE["orig_esp"], STATE["orig_root"] = parts_of(orig, "orig")
+
+
+def test_customize():
+    cfg = os.path.join(STATE["cfgdir"], "custom.toml")
+    outs = {}
+    for fmt, ext in (("vpc", "vhd"), ("qcow2", "qcow2")):
+        out = os.path.join(BASE, f"custom.{ext}")
+        t = time.monotonic()
+        p = customize(cfg, STATE["vhdx"], out)
+        print(f"     (customize to {ext}: {time.monotonic() - t:.2f} s)")
+        check(f"customize: to {ext} exits 0", p.returncode == 0, text(p))
+        outs[ext] = out
+    STATE["outs"] = outs
+    check("customize: the input's SHA-256 is unchanged", sha256(STATE["vhdx"]) == STATE["vhdx_sha"])
+    p = run("qemu-img", "check", "-f", "qcow2", outs["qcow2"])
+    check("customize: qemu-img check of the qcow2 is clean", p.returncode == 0, text(p))
+    with open(outs["vhd"], "rb") as f:
+        f.seek(-512, os.SEEK_END)
+        ft = f.read(512)
+    size = struct.unpack(">Q", ft[48:56])[0]
+    check("customize: the VHD has a fixed-disk footer of a whole MiB", ft[:8] == b"conectix" and
+          struct.unpack(">I", ft[60:64])[0] == 2 and size % (1 << 20) == 0, ft[:64])
+
+    raw = os.path.join(BASE, "custom.raw")
+    check("customize: qemu-img reads the vhd", to_raw(outs["vhd"], "vpc", raw))
+    raw2 = os.path.join(BASE, "custom2.raw")
+    to_raw(outs["qcow2"], "qcow2", raw2)
+    check("customize: vhd and qcow2 hold the same disk", run("cmp", raw, raw2).returncode == 0)
+    table, esp, root = parts_of(raw, "custom")
+    o = STATE["orig_table"]
+    same = [(a["start"], a["size"], a["type"], a["uuid"], a.get("name")) for a in table["partitions"]] == \
+           [(a["start"], a["size"], a["type"], a["uuid"], a.get("name")) for a in o["partitions"]]
+    check("customize: partitions, types, GUIDs and names as in the input (sfdisk)", same and
+          table["id"] == o["id"], (table, o))
+    p = run("e2fsck", "-fn", root)
+    check("customize: e2fsck finds the root clean", p.returncode == 0, text(p))
+    p = run("fsck.vfat", "-n", esp)
+    check("customize: fsck.vfat finds the ESP clean", p.returncode == 0, text(p))
+    check("customize: /etc/hostname", debugfs(root, "cat /etc/hostname") == "customized-host\n")
+    check("customize: /etc/motd replaced", debugfs(root, "cat /etc/motd") == "customized by slipway\n")
+    check("customize: alice in /etc/passwd", "\nalice:x:" in debugfs(root, "cat /etc/passwd"))
+    ak = debugfs(root, "cat /home/alice/.ssh/authorized_keys")
+    check("customize: alice's authorized_keys holds the key", KEY in ak, ak)
+    st = debugfs(root, "stat /home/alice/.ssh/authorized_keys")
+    check("customize: authorized_keys is 0600 and alice's", "Mode:  0600" in st and "User:  1000" not in st, st[:300])
+    hist = debugfs(root, "cat /usr/share/slipway/history.json")
+    check("customize: the history records the customization", '"customization": "custom"' in hist, hist)
+
+    # Everything nothing touched: the same bytes, mode and type (debugfs rdump of both).
+    a, b = listing(STATE["orig_root"]), listing(root)
+    changed = {"/etc/hostname", "/etc/motd", "/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow", "/home",
+               "/home/alice", "/home/alice/.ssh", "/home/alice/.ssh/authorized_keys", "/usr/share/slipway",
+               "/usr/share/slipway/history.json", "/usr/share"}
+    diff = [k for k in sorted(set(a) | set(b)) if k not in changed and a.get(k) != b.get(k)]
+    check(f"customize: the {len(a)} files nothing touched are identical to the input's (debugfs)", not diff and
+          len(a) > 20, diff[:10])
+
+    bls = run("mtype", "-i", esp, "::/loader/entries/*.conf").stdout.decode()
+    check("customize: the BLS entry's options end with the new argument",
+          any(l.startswith("options ") and l.endswith(" slipway.customized=1") for l in bls.splitlines()), bls)
+    grub = run("mtype", "-i", esp, "::/boot/grub/grub.cfg").stdout.decode()
+    check("customize: grub.cfg's linux line has the new argument", "slipway.customized=1" in grub, grub)
+
+    # The same customization from another directory (a copy of the config): the same bytes.
+    other = os.path.join(BASE, "other")
+    shutil.copytree(STATE["cfgdir"], other)
+    out = os.path.join(BASE, "again.qcow2")
+    p = customize("custom.toml", STATE["vhdx"], out, cwd=other)
+    check("customize: again from another directory: the same bytes", p.returncode == 0 and
+          run("cmp", out, outs["qcow2"]).returncode == 0, text(p))
+
+
+def test_boot():
+    o = STATE["outs"]
+    jobs = [(o["vhd"], "vpc", "ovmf"), (o["qcow2"], "qcow2", "ovmf"), (o["qcow2"], "qcow2", "seabios")]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=3) as ex:
+        futs = {ex.submit(boot, d, f, os.path.join(BASE, f"boot-{f}-{fw}.log"), fw): (d, f, fw) for d, f, fw in jobs}
+        for fut in concurrent.futures.as_completed(futs):
+            d, f, fw = futs[fut]
+            out = fut.result()
+            name = f"boot: {os.path.basename(d)} under {fw}"
+            check(f"{name}: the init ran", b"SLIPWAY-BOOT-OK azl-mini" in out, out[-2000:])
+            check(f"{name}: the kernel's command line has the new argument",
+                  b"Command line:" in out and b"slipway.customized=1" in out.split(b"Command line:")[1][:400],
+                  out[-2000:])
+            for ev in (b"SLIPWAY-EVIDENCE hostname=customized-host", b"SLIPWAY-EVIDENCE motd=customized by slipway",
+                       b"SLIPWAY-EVIDENCE user=alice"):
+                check(f"{name}: {ev.decode()}", ev in out, out[-2000:])
+
+
+def test_reset_and_grow():
+    cfg = os.path.join(STATE["cfgdir"], "reset.toml")
+    write(cfg, 'reset-uuids = true\nsize = "1G"\n')
+    out = os.path.join(BASE, "reset.qcow2")
+    p = customize(cfg, STATE["vhdx"], out)
+    check("reset: customize exits 0", p.returncode == 0, text(p))
+    raw = os.path.join(BASE, "reset.raw")
+    to_raw(out, "qcow2", raw)
+    t, esp, root = parts_of(raw, "reset")
+    o = STATE["orig_table"]
+    check("reset: a new disk GUID and new partition GUIDs", t["id"] != o["id"] and
+          all(a["uuid"] != b["uuid"] for a, b in zip(t["partitions"], o["partitions"])), (t, o))
+    check("reset: the disk is 1 GiB and the root grew", os.path.getsize(raw) == 1 << 30 and
+          t["partitions"][1]["size"] > o["partitions"][1]["size"], t)
+    p = run("e2fsck", "-fn", root)
+    check("reset: e2fsck finds the grown root clean", p.returncode == 0, text(p))
+    bls = run("mtype", "-i", esp, "::/loader/entries/*.conf").stdout.decode()
+    check("reset: the BLS entry names the new root PARTUUID", t["partitions"][1]["uuid"].lower() in bls.lower(), bls)
+    out_ = boot(out, "qcow2", os.path.join(BASE, "boot-reset.log"))
+    check("reset: boots under OVMF", b"SLIPWAY-BOOT-OK azl-mini" in out_, out_[-2000:])
+
+
+def bad(name, cfg_text, image, expect, *extra):
+    cfg = os.path.join(STATE["cfgdir"], f"bad-{name}.toml")
+    write(cfg, cfg_text)
+    out = os.path.join(BASE, f"bad-{name}.qcow2")
+    p = customize(cfg, image, out, *extra)
+    err = p.stderr.decode("utf-8", "replace")
+    errors = [l for l in err.splitlines() if "error" in l]
+    check(f"bad input: {name}: exit 1, one error naming it, no output", p.returncode == 1 and len(errors) == 1 and
+          expect in err and not os.path.exists(out), text(p))
+
+
+def test_bad_inputs():
+    vhdx = STATE["vhdx"]
+    trunc = os.path.join(BASE, "truncated.qcow2")
+    run("qemu-img", "convert", "-O", "qcow2", vhdx, trunc)
+    with open(trunc, "r+b") as f:
+        f.truncate(os.path.getsize(trunc) // 3)
+    bad("truncated", "hostname = \"x\"\n", trunc, "truncated.qcow2")
+    gpt = os.path.join(BASE, "badgpt.raw")
+    shutil.copy(os.path.join(BASE, "orig.raw"), gpt)
+    with open(gpt, "r+b") as f:
+        f.seek(512 + 16)
+        f.write(b"\xff\xff\xff\xff")
+        f.seek(-512 + 16, os.SEEK_END)
+        f.write(b"\xff\xff\xff\xff")
+    bad("corrupt GPT", "hostname = \"x\"\n", gpt, "GPT")
+    xfs = os.path.join(BASE, "xfs.raw")
+    shutil.copy(os.path.join(BASE, "orig.raw"), xfs)
+    root = STATE["orig_table"]["partitions"][1]
+    with open(xfs, "r+b") as f:
+        # An xfs superblock's magic where the root file system starts (and no ext4 magic left).
+        f.seek(root["start"] * 512)
+        f.write(b"XFSB" + b"\0" * 2044)
+    bad("xfs root", "hostname = \"x\"\n", xfs, "xfs")
+    bad("unknown key", "hostname = \"x\"\nhostnmae = \"y\"\n", vhdx, "bad-unknown key.toml:2:1")
+    bad("service no package installs", "[services]\nenable = [\"nothere.service\"]\n", vhdx, "nothere.service")
+    bad("not supported yet", "packages = [\"hello\"]\n", vhdx, "not supported")
+
+
+def test_unprivileged():
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        print("     (not root: the whole test ran unprivileged)")
+        return
+    out = os.path.join(BASE, "nobody", "custom.qcow2")
+    os.makedirs(os.path.dirname(out))
+    shutil.chown(os.path.dirname(out), "nobody")
+    os.chmod(STATE["vhdx"], 0o644)
+    d = os.path.dirname(STATE["vhdx"])
+    while d != "/" and d.startswith(BASE):
+        os.chmod(d, 0o755)
+        d = os.path.dirname(d)
+    p = customize(os.path.join(STATE["cfgdir"], "custom.toml"), STATE["vhdx"], out, user="nobody",
+                  env={"TMPDIR": os.path.dirname(out)})
+    check("unprivileged: customize as nobody exits 0", p.returncode == 0, text(p))
+    check("unprivileged: the same bytes as root's", run("cmp", out, STATE["outs"]["qcow2"]).returncode == 0)
+
+
+if __name__ == "__main__":
+    try:
+        for t in (test_build, test_customize, test_boot, test_reset_and_grow, test_bad_inputs, test_unprivileged):
+            run_test(t)
+    finally:
+        shutil.rmtree(BASE, ignore_errors=True)
+    finish("customize")
