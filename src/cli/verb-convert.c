@@ -103,7 +103,8 @@ int verb_convert(const Context *ctx, int argc, char **argv) {
 
         uint64_t epoch = 0;
         if (source_date_epoch_from_env(&diag, &epoch) < 0) {
-                log_diag_errors("SOURCE_DATE_EPOCH", &diag);
+                for (size_t i = 0; i < diag.n; i++)
+                        log_error("%s", diag.items[i].message);
                 return EXIT_FAILURE_USER;
         }
 
