@@ -160,7 +160,11 @@ int verb_convert(const Context *ctx, int argc, char **argv) {
         BlockWriteStats stats;
         r = block_write(disk, f, &o, out, &stats);
         if (r < 0) {
-                if (stats.read_failed)
+                if (stats.map_failed)
+                        log_error_errno(r, "'%s': cannot find the allocated parts of the %s disk (its allocation "
+                                           "tables are malformed)",
+                                        in, disk->format);
+                else if (stats.read_failed)
                         log_error_errno(r, "'%s': cannot read the %s disk at byte %llu (a table entry points outside "
                                            "the file or at malformed data: truncated or corrupt)",
                                         in, disk->format, (unsigned long long) stats.failed_at);

@@ -268,6 +268,23 @@ def test_bad_inputs():
     tool("qemu-img", "create", "-q", "-f", "qcow2", "-b", INPUTS["disk.qcow2"][0], "-F", "qcow2",
          os.path.join(bad, "overlay.qcow2"))
     refused("qcow2 with a backing file", [os.path.join(bad, "overlay.qcow2"), out], out, "backing file")
+    # A qcow2 whose L1 entries all name the same L2 table: more tables
+    # than the file has clusters, refused before a byte is copied.
+    if shutil.which("qemu-io"):
+        same = os.path.join(bad, "same-l2.qcow2")
+        tool("qemu-img", "create", "-q", "-f", "qcow2", same, "100G")
+        tool("qemu-io", "-f", "qcow2", "-c", "write -P 1 0 64k", same)
+        b = bytearray(read(same))
+        l1_size, l1_at = struct.unpack(">I", b[36:40])[0], struct.unpack(">Q", b[40:48])[0]
+        first = b[l1_at:l1_at + 8]
+        for i in range(l1_size):
+            b[l1_at + 8 * i:l1_at + 8 * i + 8] = first
+        with open(same, "wb") as f:
+            f.write(b)
+        refused("qcow2 with one L2 table for every L1 entry", [same, os.path.join(bad, "o.qcow2")],
+                os.path.join(bad, "o.qcow2"), "allocation tables are malformed")
+    else:
+        print("SKIP qcow2 with one L2 table: no qemu-io")
     # A differencing VHD: the dynamic one with disk type 4 in both footers.
     v = bytearray(read(INPUTS["dynamic.vhd"][0]))
     for at in (0, len(v) - 512):
