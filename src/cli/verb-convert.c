@@ -103,7 +103,8 @@ int verb_convert(const Context *ctx, int argc, char **argv) {
 
         uint64_t epoch = 0;
         if (source_date_epoch_from_env(&diag, &epoch) < 0) {
-                log_diag_errors("SOURCE_DATE_EPOCH", &diag);
+                for (size_t i = 0; i < diag.n; i++)
+                        log_error("%s", diag.items[i].message);
                 return EXIT_FAILURE_USER;
         }
 
@@ -159,7 +160,11 @@ int verb_convert(const Context *ctx, int argc, char **argv) {
         BlockWriteStats stats;
         r = block_write(disk, f, &o, out, &stats);
         if (r < 0) {
-                if (stats.read_failed)
+                if (stats.map_failed)
+                        log_error_errno(r, "'%s': cannot find the allocated parts of the %s disk (its allocation "
+                                           "tables are malformed)",
+                                        in, disk->format);
+                else if (stats.read_failed)
                         log_error_errno(r, "'%s': cannot read the %s disk at byte %llu (a table entry points outside "
                                            "the file or at malformed data: truncated or corrupt)",
                                         in, disk->format, (unsigned long long) stats.failed_at);

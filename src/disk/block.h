@@ -100,6 +100,7 @@ uint32_t block_crc32c(const void *data, size_t n);
 
 typedef struct BlockWriteStats {
         uint64_t mapped;      /* bytes inside block_map()'s ranges: what was read */
+        bool map_failed;      /* the failure was block_map(s) */
         bool read_failed;     /* the failure was reading s ... */
         uint64_t failed_at;   /* ... at this offset */
 } BlockWriteStats;

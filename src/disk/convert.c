@@ -31,7 +31,9 @@ int block_write(BlockSource *s, DiskFormat f, const DiskWriteOptions *o, const c
         _cleanup_free_ DiskExtent *extents = NULL;
         size_t n = 0;
         int r = block_map(s, &extents, &n);
-        if (r >= 0) {
+        if (r < 0)
+                stats.map_failed = true;
+        else {
                 for (size_t i = 0; i < n; i++)
                         stats.mapped += extents[i].length;
                 Copy c = { .s = s, .stats = &stats };
