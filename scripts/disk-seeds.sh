@@ -13,6 +13,11 @@ trap 'rm -rf "$w"' EXIT
 
 mkdir -p "$w/tree/etc" "$w/tree/usr/lib/sysimage/rpm" "$w/tree/boot/grub"
 echo hello > "$w/tree/etc/motd"
+# A root file system for fuzz-customize: an os-release, and an fstab that
+# mounts the FAT partition (number 1) at /boot/efi.
+echo 'ID=seed' > "$w/tree/etc/os-release"
+printf '/dev/sda1 /boot/efi vfat umask=0077 0 2\n' > "$w/tree/etc/fstab"
+mkdir -p "$w/tree/boot/efi"
 ln -s motd "$w/tree/etc/link"
 printf "menuentry 'x' {\n\tlinux /vmlinuz ro\n\tinitrd /initrd\n}\n" > "$w/tree/boot/grub/grub.cfg"
 # ext4 of 256 KiB (1 KiB blocks, 32 inodes, no journal).

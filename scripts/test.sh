@@ -105,7 +105,7 @@ if [ "$quick" = 0 ]; then
                         fuzz-rpm|fuzz-install) seeds=$(find build-fuzz/seeds/rpm -type f) ;;
                         fuzz-repo) seeds=$(find build-fuzz/seeds/xml -type f) ;;
                         fuzz-inspect) seeds=$(find build-fuzz/seeds/rpm build-fuzz/seeds/archive -type f -size -512k) ;;
-                        fuzz-disk) seeds=$(find build-fuzz/seeds/disk -type f) ;;
+                        fuzz-disk|fuzz-customize) seeds=$(find build-fuzz/seeds/disk -type f) ;;
                         fuzz-openpgp) seeds=$(find build-fuzz/seeds/pgp -type f) ;;
                         *) seeds= ;;
                         esac

@@ -66,8 +66,8 @@ static int build_fs(const LoadedImage *l, const LoadedPartition *parts, size_t i
         } else
                 r = vfat_build(t, &o, b->path, &b->used);
         if (r == -ENOSPC) {
-                diag_error(d, NULL, "partition %u (%s): the files do not fit in its %" PRIu64 " MiB", p->number, p->mount,
-                           size >> 20);
+                diag_error(d, NULL, "partition %u (%s): the files do not fit in its %" PRIu64 " KiB as %s", p->number,
+                           p->mount, size >> 10, p->fs.type);
                 return -EINVAL;
         }
         if (r == -ENAMETOOLONG || r == -E2BIG || r == -EOPNOTSUPP || r == -EEXIST) {

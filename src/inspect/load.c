@@ -168,6 +168,9 @@ static int load_part(LoadedImage *l, LoadedPartition *p, const char *mount, int6
                 return -EINVAL;
         }
         _cleanup_(diagnostics_releasep) Diagnostics local = {};
+        /* The loader sets the identity anew (peek_identity()'s was for fstab). */
+        free(p->fs.label);
+        p->fs.label = NULL;
         size_t used = 0;
         for (size_t i = 0; i < l->n_parts; i++)
                 used += l->parts[i].fs.n_entries;
@@ -377,6 +380,10 @@ int image_load(const char *path, int64_t mtime, LoadedImage **ret, Diagnostics *
                 diag_error(d, NULL, "%s: cannot open: %m", path);
                 return -EINVAL;
         }
+        return image_load_fd(fd, path, mtime, ret, d);
+}
+
+int image_load_fd(int fd, const char *path, int64_t mtime, LoadedImage **ret, Diagnostics *d) {
         _cleanup_(loaded_image_freep) LoadedImage *l = new0(LoadedImage, 1);
         ImageDisk *disk = new0(ImageDisk, 1);
         if (!l || !disk) {

@@ -93,3 +93,5 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(LoadedImage *, loaded_image_free);
  * that are only mount points get mtime. Every problem is one error in d
  * naming the file (and partition); -EINVAL then. */
 int image_load(const char *path, int64_t mtime, LoadedImage **ret, Diagnostics *d);
+/* The same from an open file (dup'ed; the caller keeps fd), named path in messages. */
+int image_load_fd(int fd, const char *path, int64_t mtime, LoadedImage **ret, Diagnostics *d);
