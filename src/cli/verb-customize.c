@@ -45,9 +45,8 @@ static const char *extension(ImageFormat f) {
 }
 
 static int run(Project *p, const Customization *c, const char *input, CustomizeOutput *outs, size_t n,
-               const Context *ctx, const char *config_text, size_t config_size, Diagnostics *diag) {
-        CustomizeOptions o = { .input = input, .outputs = outs, .n_outputs = n, .jobs = ctx->jobs,
-                               .config_text = config_text, .config_size = config_size };
+               const Context *ctx, Diagnostics *diag) {
+        CustomizeOptions o = { .input = input, .outputs = outs, .n_outputs = n, .jobs = ctx->jobs };
         _cleanup_(customize_result_release) CustomizeResult res = {};
         int r = customize_image(p, c, &o, diag, &res);
         log_diagnostics(diag);
@@ -116,12 +115,8 @@ static int standalone(const Context *ctx) {
                                   ctx->output_image_file);
                 return EXIT_USAGE;
         }
-        _cleanup_free_ char *text = NULL;
-        size_t size = 0;
-        if (read_full_file(cfg, &text, &size) < 0)
-                text = NULL;
         CustomizeOutput out = { .path = ctx->output_image_file, .format = f };
-        return run(p, &p->customizations.items[0], ctx->image_file, &out, 1, ctx, text, size, &diag);
+        return run(p, &p->customizations.items[0], ctx->image_file, &out, 1, ctx, &diag);
 }
 
 /* NAME of the project: its base, its formats into OUT/customizations/. */
@@ -185,7 +180,7 @@ static int project_mode(const Context *ctx, const char *name) {
                                 n++;
                         }
         }
-        r = run(p, c, input, outs, n, ctx, NULL, 0, &diag);
+        r = run(p, c, input, outs, n, ctx, &diag);
         for (size_t i = 0; i < n; i++)
                 free(paths[i]);
         return r;

@@ -173,9 +173,10 @@ static int apply_modules(Tree *t, const Customization *c, int64_t mtime) {
 /* ---- the image's history ---- */
 
 /* Appends this customization to HISTORY_PATH, a JSON array: what was
- * customized, when (SOURCE_DATE_EPOCH), by which slipway, and the SHA-256
- * of the configuration. */
-static int apply_history(Tree *t, const Customization *c, const CustomizeOptions *o, int64_t mtime) {
+ * customized, when (SOURCE_DATE_EPOCH), by which slipway. Not the
+ * configuration's text: the same changes written in TOML or in Image
+ * Customizer's YAML give the same image. */
+static int apply_history(Tree *t, const Customization *c, int64_t mtime) {
         if (!c->history)
                 return 0;
         _cleanup_free_ char *old = NULL;
@@ -186,17 +187,8 @@ static int apply_history(Tree *t, const Customization *c, const CustomizeOptions
                 json_decref(a);
                 a = json_array();
         }
-        char hex[65] = "";
-        if (o->config_text) {
-                uint8_t h[32];
-                if (hash_buffer(HASH_SHA256, o->config_text, o->config_size, h) < 0) {
-                        json_decref(a);
-                        return -ENOMEM;
-                }
-                hex_encode(h, 32, hex);
-        }
-        json_t *e = json_pack("{s:s, s:I, s:s, s:s}", "customization", c->im.name, "time", (json_int_t) mtime, "tool",
-                              "slipway " SLIPWAY_VERSION, "config-sha256", hex);
+        json_t *e = json_pack("{s:s, s:I, s:s}", "customization", c->im.name, "time", (json_int_t) mtime, "tool",
+                              "slipway " SLIPWAY_VERSION);
         if (!a || !e || json_array_append_new(a, e) < 0) {
                 json_decref(a);
                 return -ENOMEM;
@@ -410,7 +402,9 @@ int customize_image(Project *p, const Customization *c, const CustomizeOptions *
                 }
 
         /* The seed of every new identifier: the input's disk (its GUID or
-         * MBR signature and size), the customization and SOURCE_DATE_EPOCH. */
+         * MBR signature and size), the customization's name and
+         * SOURCE_DATE_EPOCH (not the configuration's text, which may be TOML
+         * or YAML for the same changes). */
         uint8_t seed[32];
         {
                 _cleanup_(hash_freep) HashCtx *h = hash_new(HASH_SHA256);
@@ -421,8 +415,6 @@ int customize_image(Project *p, const Customization *c, const CustomizeOptions *
                 hash_update(h, &l->size, sizeof l->size);
                 hash_update(h, c->im.name, strlen(c->im.name) + 1);
                 hash_update(h, &mtime, sizeof mtime);
-                if (o->config_text)
-                        hash_update(h, o->config_text, o->config_size);
                 if ((r = hash_final(h, seed)) < 0)
                         return r;
         }
@@ -432,7 +424,7 @@ int customize_image(Project *p, const Customization *c, const CustomizeOptions *
                 return r;
         if ((r = apply_cmdline(t, c, mtime, &ret->n_cmdline_files, d)) < 0)
                 return r;
-        if ((r = apply_modules(t, c, mtime)) < 0 || (r = apply_history(t, c, o, mtime)) < 0)
+        if ((r = apply_modules(t, c, mtime)) < 0 || (r = apply_history(t, c, mtime)) < 0)
                 return r;
         if (c->reset_uuids && (r = customize_uuids(l, t, seed, mtime)) < 0)
                 return r;

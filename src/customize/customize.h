@@ -29,8 +29,6 @@ typedef struct CustomizeOptions {
         const CustomizeOutput *outputs;
         size_t n_outputs;
         unsigned jobs;
-        const char *config_text; /* the configuration as given, for the image's history (may be NULL) */
-        size_t config_size;
 } CustomizeOptions;
 
 typedef struct CustomizeResult {
