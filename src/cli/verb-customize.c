@@ -45,8 +45,8 @@ static const char *extension(ImageFormat f) {
 }
 
 static int run(Project *p, const Customization *c, const char *input, CustomizeOutput *outs, size_t n,
-               const Context *ctx, Diagnostics *diag) {
-        CustomizeOptions o = { .input = input, .outputs = outs, .n_outputs = n, .jobs = ctx->jobs };
+               const char *out_dir, const Context *ctx, Diagnostics *diag) {
+        CustomizeOptions o = { .input = input, .out_dir = out_dir, .outputs = outs, .n_outputs = n, .jobs = ctx->jobs };
         _cleanup_(customize_result_release) CustomizeResult res = {};
         int r = customize_image(p, c, &o, diag, &res);
         log_diagnostics(diag);
@@ -62,15 +62,18 @@ static int run(Project *p, const Customization *c, const char *input, CustomizeO
                                                     "path", cli_json_string(outs[i].path),
                                                     "size", (json_int_t) (i < ELEMENTSOF(res.sizes) ? res.sizes[i] : 0)));
         }
-        log_info("customized %s (%s, %zu partitions, %zu file systems read, %zu entries; %zu boot loader files "
-                 "changed, %zu nodes labelled)",
-                 input, res.input_format, res.n_partitions, res.n_loaded, res.n_entries, res.n_cmdline_files,
-                 res.n_labelled);
-        json_t *j = json_pack("{s:s, s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "customization", c->im.name,
+        log_info("customized %s (%s, %zu partitions, %zu file systems read, %zu entries; %zu packages installed, "
+                 "%zu removed, %zu scriptlets run; %zu boot loader files changed, %zu nodes labelled)",
+                 input, res.input_format, res.n_partitions, res.n_loaded, res.n_entries, res.n_installed, res.n_removed,
+                 res.n_scriptlets_run, res.n_cmdline_files, res.n_labelled);
+        json_t *j = json_pack("{s:s, s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
+                              "customization", c->im.name,
                               "input", cli_json_string(input), "input_format", res.input_format, "input_size",
                               (json_int_t) res.input_size, "output_size", (json_int_t) res.output_size, "partitions",
                               (json_int_t) res.n_partitions, "filesystems", (json_int_t) res.n_loaded, "entries",
-                              (json_int_t) res.n_entries, "labelled", (json_int_t) res.n_labelled, "selinux_policy",
+                              (json_int_t) res.n_entries, "packages_installed", (json_int_t) res.n_installed,
+                              "packages_removed", (json_int_t) res.n_removed, "scriptlets_run",
+                              (json_int_t) res.n_scriptlets_run, "labelled", (json_int_t) res.n_labelled, "selinux_policy",
                               res.selinux_policy ? json_string(res.selinux_policy) : json_null(), "outputs",
                               jo ? jo : json_array());
         if (!j)
@@ -116,7 +119,7 @@ static int standalone(const Context *ctx) {
                 return EXIT_USAGE;
         }
         CustomizeOutput out = { .path = ctx->output_image_file, .format = f };
-        return run(p, &p->customizations.items[0], ctx->image_file, &out, 1, ctx, &diag);
+        return run(p, &p->customizations.items[0], ctx->image_file, &out, 1, NULL, ctx, &diag);
 }
 
 /* NAME of the project: its base, its formats into OUT/customizations/. */
@@ -180,7 +183,7 @@ static int project_mode(const Context *ctx, const char *name) {
                                 n++;
                         }
         }
-        r = run(p, c, input, outs, n, ctx, &diag);
+        r = run(p, c, input, outs, n, out, ctx, &diag);
         for (size_t i = 0; i < n; i++)
                 free(paths[i]);
         return r;

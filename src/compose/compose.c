@@ -101,11 +101,58 @@ static int add_rpmdb(Tree *t, const InstallResult *inst, size_t n, int64_t when,
         return 0;
 }
 
+int compose_fetch(const Image *im, const Source *sources, const SolvedPackage *pkgs, size_t n, unsigned jobs,
+                  Diagnostics *d, RpmUnpacked ***ret) {
+        FetchJob fj = {
+                .sources = sources,
+                .pkgs = pkgs,
+                .paths = new0(char *, n ? n : 1),
+                .errors = new0(char *, n ? n : 1),
+                .results = new0(int, n ? n : 1),
+                .unpacked = new0(RpmUnpacked *, n ? n : 1),
+        };
+        int r = 0;
+        if (!fj.paths || !fj.errors || !fj.results || !fj.unpacked)
+                r = -ENOMEM;
+        if (r >= 0)
+                parallel_for(n, jobs, fetch_one, &fj);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if (fj.results[i] == -ENOMEM)
+                        r = -ENOMEM;
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if (fj.results[i] < 0) {
+                        _cleanup_free_ char *nevra = solved_nevra(&pkgs[i]);
+                        diag_error(d, NULL, "%s: package %s from repository '%s': %s", IMAGE_WHAT(im),
+                                   nevra ? nevra : pkgs[i].name, sources[pkgs[i].repo].name,
+                                   fj.errors[i] ? fj.errors[i] : strerror(-fj.results[i]));
+                }
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if (fj.results[i] < 0)
+                        r = -EINVAL;
+        for (size_t i = 0; i < n; i++) {
+                if (fj.paths)
+                        free(fj.paths[i]);
+                if (fj.errors)
+                        free(fj.errors[i]);
+                if (r < 0 && fj.unpacked)
+                        rpm_unpacked_free(fj.unpacked[i]);
+        }
+        free(fj.paths);
+        free(fj.errors);
+        free(fj.results);
+        if (r < 0) {
+                free(fj.unpacked);
+                return r;
+        }
+        *ret = fj.unpacked;
+        return 0;
+}
+
 int compose_packages(const Project *p, const Image *im, const Source *sources, const SolvedPackage *pkgs, size_t n,
                      unsigned jobs, Diagnostics *d, ComposeResult *ret) {
         _cleanup_(tree_freep) Tree *t = NULL;
         InstallResult *inst = NULL;
-        FetchJob fj = {};
+        RpmUnpacked **unpacked = NULL;
         char **nevras = NULL, **scripts = NULL;
         size_t n_scripts = 0;
         int64_t when = (int64_t) p->source_date_epoch;
@@ -114,35 +161,9 @@ int compose_packages(const Project *p, const Image *im, const Source *sources, c
         *ret = (ComposeResult) {};
         /* Fetch and check every package first (in parallel): nothing is
          * installed from a source that fails its checks. */
-        fj = (FetchJob) {
-                .sources = sources,
-                .pkgs = pkgs,
-                .paths = new0(char *, n ? n : 1),
-                .errors = new0(char *, n ? n : 1),
-                .results = new0(int, n ? n : 1),
-                .unpacked = new0(RpmUnpacked *, n ? n : 1),
-        };
-        if (!fj.paths || !fj.errors || !fj.results || !fj.unpacked) {
-                r = -ENOMEM;
-                goto finish;
-        }
-        parallel_for(n, jobs, fetch_one, &fj);
-        r = 0;
-        for (size_t i = 0; i < n; i++) {
-                if (fj.results[i] == -ENOMEM) {
-                        r = -ENOMEM;
-                        goto finish;
-                }
-                if (fj.results[i] < 0) {
-                        _cleanup_free_ char *nevra = solved_nevra(&pkgs[i]);
-                        diag_error(d, NULL, "%s: package %s from repository '%s': %s", IMAGE_WHAT(im),
-                                   nevra ? nevra : pkgs[i].name, sources[pkgs[i].repo].name,
-                                   fj.errors[i] ? fj.errors[i] : strerror(-fj.results[i]));
-                        r = -EINVAL;
-                }
-        }
+        r = compose_fetch(im, sources, pkgs, n, jobs, d, &unpacked);
         if (r < 0)
-                goto finish;
+                return r;
 
         t = tree_new(when);
         inst = new0(InstallResult, n ? n : 1);
@@ -153,8 +174,8 @@ int compose_packages(const Project *p, const Image *im, const Source *sources, c
                 goto finish;
         }
         for (size_t i = 0; i < n; i++) {
-                r = tree_install_unpacked(t, fj.unpacked[i], d, &inst[i]);
-                fj.unpacked[i] = rpm_unpacked_free(fj.unpacked[i]);
+                r = tree_install_unpacked(t, unpacked[i], d, &inst[i]);
+                unpacked[i] = rpm_unpacked_free(unpacked[i]);
                 if (r < 0)
                         goto finish;
                 nevras[i] = strdup(inst[i].nevra);
@@ -210,18 +231,9 @@ finish:
         free(inst);
         strv_free(nevras, nevras ? n : 0);
         strv_free(scripts, n_scripts);
-        for (size_t i = 0; i < n; i++) {
-                if (fj.paths)
-                        free(fj.paths[i]);
-                if (fj.errors)
-                        free(fj.errors[i]);
-                if (fj.unpacked)
-                        rpm_unpacked_free(fj.unpacked[i]);
-        }
-        free(fj.unpacked);
-        free(fj.paths);
-        free(fj.errors);
-        free(fj.results);
+        for (size_t i = 0; unpacked && i < n; i++)
+                rpm_unpacked_free(unpacked[i]);
+        free(unpacked);
         return r;
 }
 

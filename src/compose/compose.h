@@ -13,6 +13,7 @@
 #include "compose/source.h"
 #include "solve/solve.h"
 #include "config/project.h"
+#include "tree/install.h"
 #include "tree/tree.h"
 
 typedef struct ComposeResult {
@@ -40,6 +41,14 @@ int compose_image(const Project *p, const Image *im, const Source *sources, size
  * settings, no labels. For buildroots. */
 int compose_packages(const Project *p, const Image *im, const Source *sources, const SolvedPackage *pkgs, size_t n,
                      unsigned jobs, Diagnostics *d, ComposeResult *ret);
+
+/* Fetches pkgs (solved against sources) in parallel, checks each (checksum,
+ * signature as the source says) and unpacks it (rpm_unpack()): *ret holds
+ * n unpacked packages (free each with rpm_unpacked_free(), then the array).
+ * A package that fails is an error in d naming it and its repository
+ * (-EINVAL); nothing is returned then. */
+int compose_fetch(const Image *im, const Source *sources, const SolvedPackage *pkgs, size_t n, unsigned jobs,
+                  Diagnostics *d, RpmUnpacked ***ret);
 
 /* The output files of an image, OUT_DIR/images/NAME.EXT. */
 typedef struct ImageOutput {

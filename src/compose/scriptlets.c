@@ -51,8 +51,10 @@ static bool critical(const PlanScript *sc) {
         return (sc->flags & RPMSCRIPT_FLAG_CRITICAL) != 0;
 }
 
-static const char *pkg_nevra(const InstallResult *inst, const PlanScript *sc) {
-        return sc->owner_installed ? "(installed)" : inst[sc->owner].nevra;
+static const char *pkg_nevra(const InstallResult *inst, const ScriptletInstalled *installed, const PlanScript *sc) {
+        if (sc->owner_installed)
+                return installed ? installed[sc->owner].nevra : "(installed)";
+        return inst[sc->owner].nevra;
 }
 
 /* "%post", "%triggerin (set off by bar-1-1.noarch)", ... */
@@ -89,6 +91,7 @@ typedef struct Runner {
         const Image *im;
         const InstallResult *inst;
         size_t n_inst;
+        const ScriptletInstalled *installed;
         Sandbox *sb;
         char *const *envp;
         unsigned timeout;
@@ -100,7 +103,7 @@ static int run_script(Runner *x, const PlanScript *sc) {
         char a1[16], a2[16];
         _cleanup_free_ char **argv = NULL;
         size_t n_argv = 0;
-        const char *nevra = pkg_nevra(x->inst, sc);
+        const char *nevra = pkg_nevra(x->inst, x->installed, sc);
         int r;
 
         snprintf(a1, sizeof a1, "%d", sc->arg1);
@@ -250,10 +253,12 @@ static int map_owners(Stage *st, Tree *t, const InstallResult *ir) {
         return 0;
 }
 
-int compose_scriptlets(const Project *p, const Image *im, Tree **t, const InstallResult *inst, size_t n,
-                       Diagnostics *d, size_t *ret_n_run) {
+int scriptlets_run_transaction(const Project *p, const Image *im, Tree **t, const Tree *before,
+                               const InstallResult *inst, size_t n, const ScriptletInstalled *installed,
+                               size_t n_installed, Diagnostics *d, size_t *ret_n_run) {
         _cleanup_free_ PlanPackage *pkgs = new0(PlanPackage, n ? n : 1);
-        _cleanup_free_ PlanElement *els = new0(PlanElement, n ? n : 1);
+        _cleanup_free_ PlanPackage *ipkgs = new0(PlanPackage, n_installed ? n_installed : 1);
+        _cleanup_free_ PlanElement *els = new0(PlanElement, n + n_installed + 1);
         _cleanup_free_ PkgIndex *index = new0(PkgIndex, n ? n : 1);
         _cleanup_free_ char *plan_err = NULL, *dir = NULL, *sb_err = NULL;
         _cleanup_free_ TreeNode **nodes = NULL, **by_pkg = NULL;
@@ -266,16 +271,34 @@ int compose_scriptlets(const Project *p, const Image *im, Tree **t, const Instal
         int r;
 
         *ret_n_run = 0;
-        if (!pkgs || !els || !index)
+        if (!pkgs || !ipkgs || !els || !index)
                 return -ENOMEM;
+        size_t n_els = 0;
         for (size_t i = 0; i < n; i++) {
                 pkgs[i] = (PlanPackage) { .header = inst[i].pkg->header };
-                els[i] = (PlanElement) { .op = PLAN_INSTALL, .package = i };
+                els[n_els++] = (PlanElement) { .op = PLAN_INSTALL, .package = i };
                 index[i] = (PkgIndex) { .nevra = inst[i].nevra, .element = i };
         }
         qsort(index, n, sizeof *index, pkg_index_cmp);
+        /* Installed packages that leave: erased explicitly, unless a package
+         * of the same name replaces them (the plan erases those as part of
+         * the upgrade, as rpm does). */
+        for (size_t j = 0; j < n_installed; j++) {
+                ipkgs[j] = (PlanPackage) { .header = installed[j].header };
+                if (!installed[j].erase)
+                        continue;
+                const char *name = rpm_header_get_string(installed[j].header, RPMTAG_NAME);
+                bool replaced = false;
+                for (size_t i = 0; i < n && !replaced && name; i++) {
+                        const char *nn = rpm_header_get_string(inst[i].pkg->header, RPMTAG_NAME);
+                        replaced = nn && strcmp(nn, name) == 0;
+                }
+                if (!replaced)
+                        els[n_els++] = (PlanElement) { .op = PLAN_ERASE, .package = j };
+        }
 
-        PlanInput in = { .packages = pkgs, .n_packages = n, .elements = els, .n_elements = n };
+        PlanInput in = { .installed = ipkgs, .n_installed = n_installed, .packages = pkgs, .n_packages = n,
+                         .elements = els, .n_elements = n_els };
         r = plan_build(&in, &plan, &plan_err);
         if (r < 0) {
                 if (r == -ENOMEM)
@@ -306,10 +329,20 @@ int compose_scriptlets(const Project *p, const Image *im, Tree **t, const Instal
         r = run_mkdtemp_memory("stage", bytes, &dir);
         if (r >= 0)
                 r = stage_new(dir, (int64_t) time(NULL) - 1, sde, &st);
-        if (r >= 0)
+        if (r >= 0 && !before)
                 r = stage_put(st, *t, tree_get(*t, "/"));
         if (r < 0)
                 goto finish;
+        /* Changing an installed root: all of it as it was, then the plan. */
+        if (before) {
+                _cleanup_free_ TreeNode **old = NULL;
+                size_t n_old = 0;
+                r = tree_list(before, &old, &n_old);
+                for (size_t i = 0; r >= 0 && i < n_old; i++)
+                        r = stage_put(st, before, old[i]);
+                if (r < 0)
+                        goto finish;
+        }
 
         SandboxOptions so = {
                 .root = dir,
@@ -364,6 +397,7 @@ int compose_scriptlets(const Project *p, const Image *im, Tree **t, const Instal
                 .im = im,
                 .inst = inst,
                 .n_inst = n,
+                .installed = installed,
                 .sb = sb,
                 .envp = env,
                 .timeout = (unsigned) (im->scriptlet_timeout > 0 ? im->scriptlet_timeout
@@ -388,7 +422,11 @@ int compose_scriptlets(const Project *p, const Image *im, Tree **t, const Instal
                         }
                         break;
                 case PLAN_STEP_REMOVE:
-                        /* An image is composed from nothing: nothing is erased. */
+                        /* What the leaving package takes with it (none when an
+                         * image is composed from nothing). */
+                        for (size_t i = 0; installed && step->package < n_installed &&
+                                           i < installed[step->package].n_removed && r >= 0; i++)
+                                r = stage_remove(st, installed[step->package].removed[i]);
                         break;
                 case PLAN_STEP_SCRIPT:
                         r = run_script(&x, &step->script);
@@ -419,4 +457,9 @@ finish:
                 (void) rm_rf(dir);
         plan_release(&plan);
         return r;
+}
+
+int compose_scriptlets(const Project *p, const Image *im, Tree **t, const InstallResult *inst, size_t n,
+                       Diagnostics *d, size_t *ret_n_run) {
+        return scriptlets_run_transaction(p, im, t, NULL, inst, n, NULL, 0, d, ret_n_run);
 }

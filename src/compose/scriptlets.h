@@ -18,3 +18,24 @@
  * error. *ret_n_run: how many scriptlets ran. */
 int compose_scriptlets(const Project *p, const Image *im, Tree **t, const InstallResult *inst, size_t n,
                        Diagnostics *d, size_t *ret_n_run);
+
+/* An installed package of a root being changed (`slipway customize`). */
+typedef struct ScriptletInstalled {
+        const RpmHeader *header; /* as the rpm database holds it (with FILESTATES) */
+        const char *nevra;
+        bool erase;              /* it leaves: erased, or replaced by a package of inst of its name */
+        char *const *removed;    /* the paths that go when it leaves (nothing that stays has them) */
+        size_t n_removed;
+} ScriptletInstalled;
+
+/* The same for a transaction on an installed root: before is the root as it
+ * was (staged whole first), *t the root after it (installed packages that
+ * stay, the new packages of inst installed, the leaving ones' removed paths
+ * gone), installed the packages that were installed, in rpm database
+ * order. The plan's steps unpack inst's files from *t and remove the
+ * leaving packages' paths, running %pre/%post, %preun/%postun, triggers and
+ * file triggers of both sides as rpm would; *t is then replaced with the
+ * result. */
+int scriptlets_run_transaction(const Project *p, const Image *im, Tree **t, const Tree *before,
+                               const InstallResult *inst, size_t n, const ScriptletInstalled *installed,
+                               size_t n_installed, Diagnostics *d, size_t *ret_n_run);

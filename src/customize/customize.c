@@ -294,7 +294,7 @@ int customize_uuids(LoadedImage *l, Tree *t, const uint8_t seed[32], int64_t mti
 /* ---- what is not there yet ---- */
 
 static int check_supported(const Customization *c, Diagnostics *d) {
-        static const char *const keys[] = { "packages", "remove", "update", "update-existing", "scripts" };
+        static const char *const keys[] = { "scripts" };
         int r = 0;
         for (size_t i = 0; i < ELEMENTSOF(keys); i++)
                 if (cfg_has(&c->im.obj, keys[i])) {
@@ -419,6 +419,21 @@ int customize_image(Project *p, const Customization *c, const CustomizeOptions *
                         return r;
         }
 
+        /* Packages first (Image Customizer's order), then the settings. */
+        _cleanup_free_ char *tmp_cache = NULL;
+        const char *cache = o->out_dir;
+        if (!cache && (c->im.packages.n || c->remove.n || c->update.n || c->update_existing)) {
+                if ((r = run_mkdtemp("customize-cache", &tmp_cache)) < 0)
+                        return r;
+                cache = tmp_cache;
+        }
+        r = customize_packages(p, c, &l->tree, cache, o->jobs, d, ret);
+        if (tmp_cache) {
+                (void) rm_rf(tmp_cache);
+                run_untrack(tmp_cache);
+        }
+        if (r < 0)
+                return r;
         Tree *t = l->tree;
         if ((r = settings_apply_changes(t, p, &c->im, d)) < 0)
                 return r;

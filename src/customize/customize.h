@@ -26,6 +26,9 @@ typedef struct CustomizeOutput {
 
 typedef struct CustomizeOptions {
         const char *input;   /* the image file customized (never written) */
+        const char *out_dir; /* the project's output directory (its repository, the [repos]' caches); NULL:
+                              * a standalone configuration (remote repositories are fetched into a
+                              * temporary directory) */
         const CustomizeOutput *outputs;
         size_t n_outputs;
         unsigned jobs;
@@ -40,6 +43,9 @@ typedef struct CustomizeResult {
         size_t n_entries;      /* files, directories, ... read */
         size_t n_cmdline_files; /* boot loader files whose command line changed */
         size_t n_labelled;
+        size_t n_installed;    /* packages installed (new or newer versions) */
+        size_t n_removed;      /* installed packages that left (removed or replaced) */
+        size_t n_scriptlets_run;
         char *selinux_policy;
         uint64_t sizes[8];     /* bytes written, per output */
 } CustomizeResult;
@@ -55,6 +61,12 @@ void customize_result_release(CustomizeResult *r);
  * then. */
 int customize_image(Project *p, const Customization *c, const CustomizeOptions *o, Diagnostics *d,
                     CustomizeResult *ret);
+
+/* The customization's package changes applied to *t (packages.c): see
+ * there. cache_dir: where the project's repository (cache_dir/repo) and the
+ * remote repositories' caches are. */
+int customize_packages(Project *p, const Customization *c, Tree **t, const char *cache_dir, unsigned jobs,
+                       Diagnostics *d, CustomizeResult *res);
 
 /* The disk of l written from tree t to path in format f (customize/disk.c).
  * size: the new virtual size (0: the input's; larger: the last partition,

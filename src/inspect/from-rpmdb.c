@@ -34,7 +34,14 @@ static void sqlite3_finalizep(sqlite3_stmt **s) {
                 sqlite3_finalize(*s);
 }
 
-static int add_package(Inventory *inv, int64_t hnum, const void *blob, size_t size, Diagnostics *d) {
+typedef struct InvRead {
+        Inventory *inv;
+        Diagnostics *d;
+} InvRead;
+
+static int add_package(void *userdata, int64_t hnum, const void *blob, size_t size) {
+        Inventory *inv = ((InvRead *) userdata)->inv;
+        Diagnostics *d = ((InvRead *) userdata)->d;
         _cleanup_(rpm_header_freep) RpmHeader *h = NULL;
         int r = rpm_header_parse_installed(blob, size, &h);
         if (r == -ENOMEM)
@@ -64,7 +71,7 @@ static int add_package(Inventory *inv, int64_t hnum, const void *blob, size_t si
         return 0;
 }
 
-int inspect_rpmdb_memory(void *data, size_t size, Inventory *inv, Diagnostics *d) {
+int rpmdb_read_memory(void *data, size_t size, RpmdbRowFn fn, void *userdata, Diagnostics *d) {
         _cleanup_(sqlite3_closep) sqlite3 *db = NULL;
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
         uint8_t *b = data;
@@ -125,7 +132,7 @@ int inspect_rpmdb_memory(void *data, size_t size, Inventory *inv, Diagnostics *d
                         diag_warning(d, NULL, "rpm database: package %lld has no header, skipped", (long long) hnum);
                         continue;
                 }
-                int r = add_package(inv, hnum, blob, (size_t) n, d);
+                int r = fn(userdata, hnum, blob, (size_t) n);
                 if (r < 0)
                         return r;
         }
@@ -134,4 +141,9 @@ int inspect_rpmdb_memory(void *data, size_t size, Inventory *inv, Diagnostics *d
                 return rc == SQLITE_NOMEM ? -ENOMEM : -EBADMSG;
         }
         return 0;
+}
+
+int inspect_rpmdb_memory(void *data, size_t size, Inventory *inv, Diagnostics *d) {
+        InvRead x = { .inv = inv, .d = d };
+        return rpmdb_read_memory(data, size, add_package, &x, d);
 }

@@ -242,6 +242,14 @@ int inspect_disk_memory(const void *data, size_t size, const InspectOptions *o, 
  * file; bytes 18 and 19 (the WAL flags) may be rewritten so that a database
  * left in WAL mode reads from memory. Packages whose header is malformed are
  * skipped with a warning; -EBADMSG: no readable Packages table. */
+/* The rows of an rpmdb.sqlite's Packages table (rpm's sqlite backend), in
+ * hnum order: fn gets each header blob as rpm stores it (no magic); a
+ * negative return stops the walk with it. The database is untrusted: opened
+ * from memory read-only, defensively, queries bounded. data may be changed
+ * (the WAL flag bytes). Problems with the database are warnings in d and
+ * -EBADMSG. */
+typedef int (*RpmdbRowFn)(void *userdata, int64_t hnum, const void *blob, size_t size);
+int rpmdb_read_memory(void *data, size_t size, RpmdbRowFn fn, void *userdata, Diagnostics *d);
 int inspect_rpmdb_memory(void *data, size_t size, Inventory *inv, Diagnostics *d);
 
 /* Where images keep the rpm database, first the one rpm 4.16+ uses. */

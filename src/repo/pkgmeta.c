@@ -562,3 +562,60 @@ out:
                 *ret_reason = "malformed header";
         return r;
 }
+
+int repo_installed_primary(const RpmHeader *h, size_t index, char **ret) {
+        _cleanup_strbuf_ StrBuf pri = STRBUF_INIT;
+        _cleanup_(rpm_file_list_releasep) RpmFileList fi = {};
+        Deps prov = {}, req = {}, conf = {}, obs = {};
+        const char *why = NULL;
+        int r;
+
+        if (!rpm_header_get_string(h, RPMTAG_NAME) || !rpm_header_get_string(h, RPMTAG_VERSION) ||
+            !rpm_header_get_string(h, RPMTAG_RELEASE))
+                return -EBADMSG;
+        r = rpm_header_files(h, &fi, &why);
+        if (r == -ENOENT)
+                r = 0;
+        if (r >= 0)
+                r = deps_get(h, RPMTAG_PROVIDENAME, RPMTAG_PROVIDEFLAGS, RPMTAG_PROVIDEVERSION, &prov);
+        if (r >= 0)
+                r = deps_get(h, RPMTAG_REQUIRENAME, RPMTAG_REQUIREFLAGS, RPMTAG_REQUIREVERSION, &req);
+        if (r >= 0)
+                r = deps_get(h, RPMTAG_CONFLICTNAME, RPMTAG_CONFLICTFLAGS, RPMTAG_CONFLICTVERSION, &conf);
+        if (r >= 0)
+                r = deps_get(h, RPMTAG_OBSOLETENAME, RPMTAG_OBSOLETEFLAGS, RPMTAG_OBSOLETEVERSION, &obs);
+        if (r >= 0) {
+                uint64_t epoch = 0;
+                (void) rpm_header_get_number(h, RPMTAG_EPOCH, &epoch);
+                strbuf_puts(&pri, "<package type=\"rpm\">\n");
+                elem(&pri, "  ", "name", hstr(h, RPMTAG_NAME));
+                /* gpg-pubkey headers have no arch: noarch to libsolv. */
+                elem(&pri, "  ", "arch", rpm_header_get_string(h, RPMTAG_ARCH) ? hstr(h, RPMTAG_ARCH) : "noarch");
+                strbuf_printf(&pri, "  <version epoch=\"%" PRIu64 "\" ver=\"", epoch);
+                xml_attr_value(&pri, hstr(h, RPMTAG_VERSION));
+                strbuf_puts(&pri, "\" rel=\"");
+                xml_attr_value(&pri, hstr(h, RPMTAG_RELEASE));
+                strbuf_puts(&pri, "\"/>\n");
+                strbuf_printf(&pri, "  <checksum type=\"sha256\" pkgid=\"YES\">%064zx</checksum>\n", index);
+                strbuf_printf(&pri, "  <location href=\"installed/%zu\"/>\n  <format>\n", index);
+                pco(&pri, "provides", &prov);
+                requires_elem(&pri, &req, &prov, &fi);
+                pco(&pri, "conflicts", &conf);
+                pco(&pri, "obsoletes", &obs);
+                /* Every file: what is installed provides its paths for file
+                 * dependencies whatever directory they are in. */
+                for (size_t i = 0; i < fi.n; i++)
+                        file_elem(&pri, "    ", &fi, i);
+                strbuf_puts(&pri, "  </format>\n</package>\n");
+                if (pri.oom)
+                        r = -ENOMEM;
+        }
+        deps_release(&prov);
+        deps_release(&req);
+        deps_release(&conf);
+        deps_release(&obs);
+        if (r < 0)
+                return r == -ENOMEM ? r : -EBADMSG;
+        *ret = strbuf_detach(&pri, NULL);
+        return *ret ? 0 : -ENOMEM;
+}

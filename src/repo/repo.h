@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "basic/diag.h"
+#include "rpm/header.h"
 #include "sign/pgp.h"
 
 /* One package's metadata: the three XML fragments and what identifies the
@@ -37,6 +38,13 @@ int repo_package_read(const char *dir, const char *href, uint64_t max_time, Repo
  * would decompress: for solving against packages that have no repository
  * metadata yet (buildroots). */
 int repo_primary_document(const char *const *fragments, size_t n, char **ret, size_t *ret_len);
+
+/* The primary fragment of an installed package (a header from an rpm
+ * database), for solving against what an image has installed: name, arch,
+ * version, dependencies and every file; its location is "installed/INDEX"
+ * and its pkgid INDEX in hex, so the solver's answer maps back to it.
+ * -EBADMSG for a header without name, version or release. */
+int repo_installed_primary(const RpmHeader *h, size_t index, char **ret);
 
 typedef enum RepoCompression {
         REPO_COMPRESS_GZIP,

@@ -146,6 +146,35 @@ static int make_jobs(SolveContext *c, Diagnostics *d, Queue *job, bool *ret_miss
                         queue_push2(job, SOLVER_INSTALL | sel->elements[k], sel->elements[k + 1]);
                 }
         }
+        /* Changes to what is installed: names that must be installed now. */
+        if (req->installed && c->pool->installed) {
+                for (size_t i = 0; i < req->n_erase + req->n_update; i++) {
+                        bool erase = i < req->n_erase;
+                        const char *name = erase ? req->erase[i] : req->update[i - req->n_erase];
+                        _cleanup_(queue_free) Queue sel;
+                        queue_init(&sel);
+                        selection_make(c->pool, &sel, name, SELECTION_NAME | SELECTION_INSTALLED_ONLY);
+                        if (sel.count == 0) {
+                                diag_error(d, NULL, "%s: '%s' is not installed, so it cannot be %s", c->subject, name,
+                                           erase ? "removed" : "updated");
+                                missing = true;
+                                continue;
+                        }
+                        for (int k = 0; k < sel.count; k += 2) {
+                                if (!GREEDY_REALLOC(c->job_spec, allocated, c->n_jobs + 1))
+                                        return -ENOMEM;
+                                c->job_spec[c->n_jobs++] = SIZE_MAX;
+                                queue_push2(job, (erase ? SOLVER_ERASE : SOLVER_UPDATE) | sel.elements[k],
+                                            sel.elements[k + 1]);
+                        }
+                }
+                if (req->update_all) {
+                        if (!GREEDY_REALLOC(c->job_spec, allocated, c->n_jobs + 1))
+                                return -ENOMEM;
+                        c->job_spec[c->n_jobs++] = SIZE_MAX;
+                        queue_push2(job, SOLVER_UPDATE | SOLVER_SOLVABLE_ALL, 0);
+                }
+        }
         *ret_missing = missing;
         return 0;
 }
@@ -264,7 +293,7 @@ static int describe_problem(SolveContext *c, Solver *solv, Id problem, StrBuf *s
                 int rank = rule_rank(type);
 
                 if ((type & SOLVER_RULE_TYPEMASK) == SOLVER_RULE_JOB && source >= 0 &&
-                    (size_t) source / 2 < c->n_jobs) {
+                    (size_t) source / 2 < c->n_jobs && c->job_spec[source / 2] != SIZE_MAX) {
                         in_problem[c->job_spec[source / 2]] = true;
                         any_spec = true;
                 }
@@ -295,7 +324,7 @@ static int describe_problem(SolveContext *c, Solver *solv, Id problem, StrBuf *s
         case SOLVER_RULE_JOB_NOTHING_PROVIDES_DEP:
         case SOLVER_RULE_JOB_UNKNOWN_PACKAGE:
                 /* Not expected (make_jobs drops such specs), but worded alike. */
-                if (source >= 0 && (size_t) source / 2 < c->n_jobs)
+                if (source >= 0 && (size_t) source / 2 < c->n_jobs && c->job_spec[source / 2] != SIZE_MAX)
                         return strbuf_printf(sb, "no package provides '%s'", req->specs[c->job_spec[source / 2]]);
                 return strbuf_printf(sb, "no package provides '%s'", pool_dep2str(pool, dep));
         default:
@@ -380,8 +409,20 @@ static int collect_transaction(SolveContext *c, Solver *solv, const SolveRepo *r
                 SolvedPackage *out = &a[n];
                 Id chktype = 0;
 
-                if (s->repo == pool->installed)
-                        continue; /* there is no installed repository; be explicit anyway */
+                if (s->repo == pool->installed) {
+                        /* Leaving: erased, or replaced by what the transaction installs. */
+                        out->erase = true;
+                        out->installed = (size_t) (p - s->repo->start);
+                        out->name = strdup(pool_id2str(pool, s->name));
+                        out->evr = strdup(pool_id2str(pool, s->evr));
+                        out->arch = strdup(pool_id2str(pool, s->arch));
+                        n++;
+                        if (!out->name || !out->evr || !out->arch) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        continue;
+                }
                 n++;
                 out->name = strdup(pool_id2str(pool, s->name));
                 out->evr = strdup(pool_id2str(pool, s->evr));
@@ -448,6 +489,28 @@ int solve_image(const SolveRepo *repos, size_t n_repos, const SolveRequest *req,
         r = load_repos(pool, repos, n_repos, d);
         if (r < 0)
                 return r;
+        if (req->installed) {
+                /* After the others: its appdata is n_repos. */
+                Repo *inst = repo_create(pool, "@System");
+                inst->appdata = (void *) (uintptr_t) n_repos;
+                pthread_once(&solvext_once, solvext_open);
+                if (req->installed->primary_len > 0 && !solvext_add_rpmmd) {
+                        diag_error(d, NULL, "libsolvext.so.1 cannot be loaded (Debian package libsolvext1)");
+                        return -ELIBACC;
+                }
+                if (req->installed->primary_len > 0) {
+                        _cleanup_fclose_ FILE *f = fmemopen((void *) req->installed->primary,
+                                                            req->installed->primary_len, "r");
+                        if (!f)
+                                return negative_errno();
+                        if (solvext_add_rpmmd(inst, f, NULL, 0) != 0) {
+                                diag_error(d, NULL, "%s: cannot read its installed packages: %s", c.subject,
+                                           pool_errstr(pool));
+                                return -EBADMSG;
+                        }
+                }
+                pool_set_installed(pool, inst);
+        }
         pool_addfileprovides(pool);
         pool_createwhatprovides(pool);
 

@@ -25,6 +25,16 @@ typedef struct SolveRequest {
         size_t n_specs;
         const char *arch;           /* the project's architecture (x86_64, aarch64):
                                      * packages of that arch and noarch are installable */
+        /* Changing what an image has installed (customize): its packages
+         * (repo_installed_primary() fragments; NULL for a new image), the
+         * names to erase and to update, and whether to update everything.
+         * `specs` are then installed unless they are already. */
+        const SolveRepo *installed;
+        const char *const *erase;
+        size_t n_erase;
+        const char *const *update;
+        size_t n_update;
+        bool update_all;
 } SolveRequest;
 
 /* One package of the result. */
@@ -37,10 +47,16 @@ typedef struct SolvedPackage {
         char *checksum_type; /* "sha256" */
         char *checksum;      /* the package file's digest (pkgid), hex */
         uint64_t size;       /* <size package>: the file's size; 0 if not given */
+        /* With SolveRequest.installed: an installed package that leaves (erased,
+         * or replaced by a newer one of the result): its index among the
+         * installed ones; the other fields but name, evr and arch are NULL. */
+        bool erase;
+        size_t installed;
 } SolvedPackage;
 
 /* Resolves req against the repositories. On success *ret holds every package
- * to install, in install order (a package after what it requires, as an rpm
+ * to install (with req->installed, then every installed package that
+ * leaves, after them), in install order (a package after what it requires, as an rpm
  * transaction orders them; cycles broken as libsolv breaks them), and 0 is
  * returned. When the request cannot be met, each problem is reported to d as
  * one error and -EINVAL is returned:

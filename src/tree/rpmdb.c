@@ -721,9 +721,13 @@ static int db_fill(Db *db, const char *file, const RpmdbPackage *pkgs, size_t n,
         for (size_t i = 0; r >= 0 && i < n; i++) {
                 _cleanup_(rpm_header_freep) RpmHeader *h = NULL;
                 db->why = NULL;
-                r = installed_header(&pkgs[i], &db->target, &h, &db->why);
-                if (r >= 0)
-                        r = db_add(db, h, (uint32_t) i + 1);
+                if (pkgs[i].installed)
+                        r = db_add(db, pkgs[i].header, (uint32_t) i + 1);
+                else {
+                        r = installed_header(&pkgs[i], &db->target, &h, &db->why);
+                        if (r >= 0)
+                                r = db_add(db, h, (uint32_t) i + 1);
+                }
                 if (r < 0 && db->why && ret_failure)
                         *ret_failure = (RpmdbFailure) { .package = i, .why = db->why };
         }

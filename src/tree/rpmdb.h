@@ -5,6 +5,7 @@
  * 4.16 and later (rpm's lib/backend/sqlite.c), so that inside the image
  * `rpm -qa` lists the installed packages and `rpm -V` checks their files. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,9 @@ typedef struct RpmdbPackage {
         uint32_t install_time;      /* INSTALLTIME: SOURCE_DATE_EPOCH */
         uint32_t install_tid;       /* INSTALLTID: the same for all of one transaction */
         const uint8_t *file_states; /* FILESTATES per file (RPMFILE_STATE_*); NULL: all normal */
+        bool installed;             /* header is already as an rpm database stores it (read from one:
+                                     * rpm_header_parse_installed()): written as it is, the other
+                                     * fields unused */
 } RpmdbPackage;
 
 /* Writes a complete rpmdb.sqlite for the packages (in install order) to path,
