@@ -159,6 +159,8 @@ def customize(cfg, image, out, *extra, cwd=None, user=None, env=None):
 CONFIG = """\
 hostname = "customized-host"
 kernel-cmdline = "slipway.customized=1"
+packages = ["busybox"]
+remove = ["motd"]
 
 [[users]]
 name = "alice"
@@ -168,7 +170,24 @@ ssh-keys = ["alice.pub"]
 source = "motd"
 path = "/etc/motd"
 mode = "0644"
+
+[services]
+enable = ["hello.service"]
+
+[repos.example]
+url = "file://@PROJ@/out/repo"
+gpg-key = "@PROJ@/out/repo/RPM-GPG-KEY-azl-mini"
 """
+
+
+def rpm_qa(root_img):
+    """The packages of a root file system image's rpm database, as rpm lists them."""
+    d = os.path.join(BASE, "rpmdb-" + os.path.basename(root_img))
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    run("debugfs", "-R", f"rdump /usr/lib/sysimage/rpm {d}", root_img)
+    p = run("rpm", "-qa", "--dbpath", os.path.join(d, "rpm"), "--qf", "%{NAME}\\n")
+    return sorted(p.stdout.decode().split()) if p.returncode == 0 else None
 
 
 def test_build():
@@ -182,7 +201,8 @@ def test_build():
     STATE["vhdx_sha"] = sha256(vhdx)
     cfgdir = os.path.join(BASE, "cfg")
     os.makedirs(cfgdir)
-    write(os.path.join(cfgdir, "custom.toml"), CONFIG)
+    write(os.path.join(cfgdir, "custom.toml"), CONFIG.replace("@PROJ@", proj))
+    STATE["proj"] = proj
     write(os.path.join(cfgdir, "alice.pub"), KEY + "\n")
     write(os.path.join(cfgdir, "motd"), "customized by slipway\n")
     for n in os.listdir(cfgdir):
@@ -192,6 +212,9 @@ def test_build():
     orig = os.path.join(BASE, "orig.raw")
     to_raw(vhdx, "vhdx", orig)
     STATE["orig_table"], STATE["orig_esp"], STATE["orig_root"] = parts_of(orig, "orig")
+    STATE["orig_pkgs"] = rpm_qa(STATE["orig_root"])
+    check("build: rpm lists the example vm's packages", STATE["orig_pkgs"] and "motd" in STATE["orig_pkgs"],
+          STATE["orig_pkgs"])
 
 
 def test_customize():
@@ -237,6 +260,11 @@ def test_customize():
     check("customize: alice's authorized_keys holds the key", KEY in ak, ak)
     st = debugfs(root, "stat /home/alice/.ssh/authorized_keys")
     check("customize: authorized_keys is 0600 and alice's", "Mode:  0600" in st and "User:  1000" not in st, st[:300])
+    want = sorted([x for x in STATE["orig_pkgs"] if x != "motd"] + ["busybox"])
+    check("customize: rpm -qa lists busybox installed and motd removed", rpm_qa(root) == want, (rpm_qa(root), want))
+    check("customize: busybox's files are there", "busybox" in debugfs(root, "ls /usr/bin"))
+    link = debugfs(root, "stat /etc/systemd/system/multi-user.target.wants/hello.service")
+    check("customize: hello.service enabled (the symlink systemctl makes)", "Type: symlink" in link, link[:300])
     hist = debugfs(root, "cat /usr/share/slipway/history.json")
     check("customize: the history records the customization", '"customization": "custom"' in hist, hist)
 
@@ -244,8 +272,12 @@ def test_customize():
     a, b = listing(STATE["orig_root"]), listing(root)
     changed = {"/etc/hostname", "/etc/motd", "/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow", "/home",
                "/home/alice", "/home/alice/.ssh", "/home/alice/.ssh/authorized_keys", "/usr/share/slipway",
-               "/usr/share/slipway/history.json", "/usr/share"}
-    diff = [k for k in sorted(set(a) | set(b)) if k not in changed and a.get(k) != b.get(k)]
+               "/usr/share/slipway/history.json", "/usr/share", "/usr/bin/busybox", "/usr/bin/sh",
+               "/usr/lib/sysimage/rpm/rpmdb.sqlite", "/etc/systemd", "/etc/systemd/system",
+               "/etc/systemd/system/multi-user.target.wants",
+               "/etc/systemd/system/multi-user.target.wants/hello.service"}
+    diff = [k for k in sorted(set(a) | set(b)) if k not in changed and not k.startswith("/usr/lib/.build-id")
+            and a.get(k) != b.get(k)]
     check(f"customize: the {len(a)} files nothing touched are identical to the input's (debugfs)", not diff and
           len(a) > 20, diff[:10])
 
@@ -278,7 +310,8 @@ def test_boot():
                   b"Command line:" in out and b"slipway.customized=1" in out.split(b"Command line:")[1][:400],
                   out[-2000:])
             for ev in (b"SLIPWAY-EVIDENCE hostname=customized-host", b"SLIPWAY-EVIDENCE motd=customized by slipway",
-                       b"SLIPWAY-EVIDENCE user=alice"):
+                       b"SLIPWAY-EVIDENCE user=alice",
+                       b"SLIPWAY-EVIDENCE wants=multi-user.target.wants/hello.service"):
                 check(f"{name}: {ev.decode()}", ev in out, out[-2000:])
 
 
@@ -340,7 +373,96 @@ def test_bad_inputs():
     bad("xfs root", "hostname = \"x\"\n", xfs, "xfs")
     bad("unknown key", "hostname = \"x\"\nhostnmae = \"y\"\n", vhdx, "bad-unknown key.toml:2:1")
     bad("service no package installs", "[services]\nenable = [\"nothere.service\"]\n", vhdx, "nothere.service")
-    bad("not supported yet", "packages = [\"hello\"]\n", vhdx, "not supported")
+    # A repository whose metadata is signed but whose package is not: gpgcheck refuses it.
+    unsigned = os.path.join(BASE, "unsigned-repo")
+    os.makedirs(unsigned)
+    shutil.copy(STATE["scripted"]["1"], unsigned)
+    p = run(SLIPWAY, "repo", "--key", os.path.join(STATE["proj"], "keys", "release.asc"), unsigned)
+    check("bad input: the unsigned package's repository is made", p.returncode == 0, text(p))
+    bad("unsigned package", f"packages = [\"scripted\"]\n[repos.u]\nurl = \"file://{unsigned}\"\n"
+        f"gpg-key = \"{STATE['proj']}/out/repo/RPM-GPG-KEY-azl-mini\"\n", vhdx, "scripted")
+    bad("removing what is not installed", "remove = [\"nothere\"]\n", vhdx, "nothere")
+
+
+SPEC = """\
+Name: scripted
+Version: @V@
+Release: 1
+Summary: leaves evidence of its scriptlets
+License: MIT
+BuildArch: noarch
+%description
+Leaves evidence of its scriptlets.
+%install
+mkdir -p %{buildroot}/usr/share/scripted
+echo @V@ > %{buildroot}/usr/share/scripted/version-@V@
+%files
+/usr/share/scripted/version-@V@
+%pre -p /usr/bin/sh
+mkdir -p /var/log; echo "pre @V@ $1" >> /var/log/scripted.log
+%post -p /usr/bin/sh
+mkdir -p /var/log; echo "post @V@ $1" >> /var/log/scripted.log
+%preun -p /usr/bin/sh
+mkdir -p /var/log; echo "preun @V@ $1" >> /var/log/scripted.log
+%postun -p /usr/bin/sh
+mkdir -p /var/log; echo "postun @V@ $1" >> /var/log/scripted.log
+"""
+
+
+def test_packages_scriptlets():
+    """Install, upgrade and remove a package whose scriptlets leave evidence: rpm's order and $1."""
+    top = os.path.join(BASE, "rpmbuild")
+    key = os.path.join(STATE["proj"], "keys", "release.asc")
+    pub = os.path.join(STATE["proj"], "out", "repo", "RPM-GPG-KEY-azl-mini")
+    rpms = {}
+    for v in ("1", "2"):
+        spec = os.path.join(BASE, f"scripted-{v}.spec")
+        write(spec, SPEC.replace("@V@", v))
+        p = run("rpmbuild", "-bb", "--define", f"_topdir {top}", spec)
+        rpms[v] = os.path.join(top, "RPMS", "noarch", f"scripted-{v}-1.noarch.rpm")
+        check(f"scriptlets: rpmbuild makes scripted-{v}", p.returncode == 0 and os.path.isfile(rpms[v]), text(p))
+    STATE["scripted"] = rpms
+    repos = {}
+    for v in ("1", "2"):
+        d = os.path.join(BASE, f"repo{v}")
+        os.makedirs(d)
+        shutil.copy(rpms[v], d)
+        p1 = run(SLIPWAY, "sign", "--key", key, os.path.join(d, os.path.basename(rpms[v])))
+        p2 = run(SLIPWAY, "repo", "--key", key, d)
+        check(f"scriptlets: repository {v} signed", p1.returncode == 0 and p2.returncode == 0, text(p1) + text(p2))
+        repos[v] = d
+    cfgs = {
+        "s1": f"packages = [\"busybox\", \"scripted\"]\n[repos.example]\nurl = \"file://{STATE['proj']}/out/repo\"\n"
+              f"gpg-key = \"{pub}\"\n[repos.r1]\nurl = \"file://{repos['1']}\"\ngpg-key = \"{pub}\"\n",
+        "s2": f"update = [\"scripted\"]\n[repos.r2]\nurl = \"file://{repos['2']}\"\ngpg-key = \"{pub}\"\n",
+        "s3": "remove = [\"scripted\"]\n",
+    }
+    image, logs = STATE["vhdx"], {}
+    for name, text_ in cfgs.items():
+        cfg = os.path.join(STATE["cfgdir"], f"{name}.toml")
+        write(cfg, text_)
+        out = os.path.join(BASE, f"{name}.raw")
+        p = customize(cfg, image, out)
+        check(f"scriptlets: {name} exits 0", p.returncode == 0, text(p))
+        if p.returncode != 0:
+            return
+        _, _, root = parts_of(out, name)
+        logs[name] = debugfs(root, "cat /var/log/scripted.log").split("\n")
+        STATE[name + "_pkgs"] = rpm_qa(root)
+        STATE[name + "_files"] = debugfs(root, "ls /usr/share/scripted")
+        image = out
+    check("scriptlets: install runs %pre and %post with $1 = 1", logs["s1"][:2] == ["pre 1 1", "post 1 1"], logs["s1"])
+    check("scriptlets: the upgrade runs the new %pre/%post with $1 = 2, then the old %preun/%postun with $1 = 1",
+          logs["s2"][2:6] == ["pre 2 2", "post 2 2", "preun 1 1", "postun 1 1"], logs["s2"])
+    check("scriptlets: the removal runs %preun and %postun with $1 = 0",
+          logs["s3"][6:8] == ["preun 2 0", "postun 2 0"], logs["s3"])
+    check("scriptlets: rpm lists scripted-1, then scripted-2, then none",
+          "scripted" in STATE["s1_pkgs"] and "scripted" in STATE["s2_pkgs"] and "scripted" not in STATE["s3_pkgs"],
+          (STATE["s1_pkgs"], STATE["s2_pkgs"], STATE["s3_pkgs"]))
+    check("scriptlets: the upgrade replaced version-1 by version-2, the removal took it",
+          "version-1" in STATE["s1_files"] and "version-2" in STATE["s2_files"] and
+          "version-1" not in STATE["s2_files"] and "version-" not in STATE["s3_files"],
+          (STATE["s1_files"], STATE["s2_files"], STATE["s3_files"]))
 
 
 def test_unprivileged():
@@ -363,7 +485,8 @@ def test_unprivileged():
 
 if __name__ == "__main__":
     try:
-        for t in (test_build, test_customize, test_boot, test_reset_and_grow, test_bad_inputs, test_unprivileged):
+        for t in (test_build, test_customize, test_boot, test_reset_and_grow, test_packages_scriptlets, test_bad_inputs,
+                  test_unprivileged):
             run_test(t)
     finally:
         shutil.rmtree(BASE, ignore_errors=True)

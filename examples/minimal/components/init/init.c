@@ -1,3 +1,4 @@
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,12 +33,36 @@ static void users(void) {
         fclose(f);
 }
 
+/* The units enabled: the symlinks in /etc/systemd/system/TARGET.wants. */
+static void wants(void) {
+        DIR *d = opendir("/etc/systemd/system");
+        struct dirent *e;
+        if (!d)
+                return;
+        while ((e = readdir(d))) {
+                size_t l = strlen(e->d_name);
+                if (l < 6 || strcmp(e->d_name + l - 6, ".wants") != 0)
+                        continue;
+                char path[512];
+                snprintf(path, sizeof path, "/etc/systemd/system/%s", e->d_name);
+                DIR *w = opendir(path);
+                struct dirent *u;
+                while (w && (u = readdir(w)))
+                        if (u->d_name[0] != '.')
+                                printf("SLIPWAY-EVIDENCE wants=%s/%s\n", e->d_name, u->d_name);
+                if (w)
+                        closedir(w);
+        }
+        closedir(d);
+}
+
 int main(void) {
         (void) mount("proc", "/proc", "proc", 0, NULL);
         /* What the image was made or customized with, for the boot tests. */
         first_line("hostname", "/etc/hostname");
         first_line("motd", "/etc/motd");
         users();
+        wants();
         printf("SLIPWAY-BOOT-OK azl-mini\n");
         fflush(stdout);
         sync();
