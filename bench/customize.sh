@@ -135,28 +135,25 @@ peer() {
 }
 
 # ---- slipway's side -------------------------------------------------------
-# `slipway customize` with a configuration doing the same edits. The keys are
-# not final (issue 15): the lead fixes them with the command. Returns 2 when
-# the command does not exist yet.
+# `slipway customize` with a configuration doing the same edits (docs/customize.md).
+# Returns 2 when the command does not exist.
 slipway_customize() { # output
         cat > "$work/customize.toml" <<EOF
-[repos.bench]
-url = "file://$work/repo"
-
-[os]
 hostname = "slipbench"
+packages = ["bench-extra"]
 
-[[os.users]]
+[[users]]
 name = "bench"
 uid = 1001
 
-[[os.additional-files]]
+[[files]]
 source = "$work/motd.extra"
 path = "/etc/bench/motd.extra"
 mode = "0644"
 
-[os.packages]
-install = ["bench-extra"]
+[repos.bench]
+url = "file://$work/repo"
+gpgcheck = false
 EOF
         rm -f "$1"
         local rc=0 msg

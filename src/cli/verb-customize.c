@@ -22,7 +22,8 @@ static const struct {
 } format_names[] = {
         { "raw", IMAGE_FORMAT_RAW },   { "img", IMAGE_FORMAT_RAW },     { "vhd", IMAGE_FORMAT_VHD },
         { "vpc", IMAGE_FORMAT_VHD },   { "vhdx", IMAGE_FORMAT_VHDX },   { "qcow2", IMAGE_FORMAT_QCOW2 },
-        { "tar", IMAGE_FORMAT_TAR },   { "tar.zst", IMAGE_FORMAT_TAR },
+        { "tar", IMAGE_FORMAT_TAR },   { "tar.zst", IMAGE_FORMAT_TAR }, { "oci", IMAGE_FORMAT_OCI },
+        { "oci.tar", IMAGE_FORMAT_OCI },
 };
 
 static ImageFormat format_lookup(const char *s) {
@@ -36,12 +37,14 @@ static ImageFormat format_of_path(const char *path) {
         const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
         if (strlen(base) > 8 && strcmp(base + strlen(base) - 8, ".tar.zst") == 0)
                 return IMAGE_FORMAT_TAR;
+        if (strlen(base) > 8 && strcmp(base + strlen(base) - 8, ".oci.tar") == 0)
+                return IMAGE_FORMAT_OCI;
         const char *dot = strrchr(base, '.');
         return dot ? format_lookup(dot + 1) : _IMAGE_FORMAT_INVALID;
 }
 
 static const char *extension(ImageFormat f) {
-        return f == IMAGE_FORMAT_TAR ? "tar.zst" : image_format_to_string(f);
+        return f == IMAGE_FORMAT_TAR ? "tar.zst" : f == IMAGE_FORMAT_OCI ? "oci.tar" : image_format_to_string(f);
 }
 
 static int run(Project *p, const Customization *c, const char *input, CustomizeOutput *outs, size_t n,
@@ -110,11 +113,11 @@ static int standalone(const Context *ctx) {
         if (f < 0) {
                 log_diagnostics(&diag);
                 if (ctx->output_image_format)
-                        log_error("unknown output image format '%s': expected raw, vhd (or vpc), vhdx, qcow2 or tar",
+                        log_error("unknown output image format '%s': expected raw, vhd (or vpc), vhdx, qcow2, tar or oci",
                                   ctx->output_image_format);
                 else
                         log_error("'%s': cannot tell the output format from its name: use .raw, .img, .vhd, .vhdx, "
-                                  ".qcow2 or .tar.zst, or --output-image-format",
+                                  ".qcow2, .tar.zst or .oci.tar, or --output-image-format",
                                   ctx->output_image_file);
                 return EXIT_USAGE;
         }

@@ -350,8 +350,25 @@ static int write_outputs(const LoadedImage *l, const Tree *t, const Project *p, 
                         WriterContext wc = { .tree = t, .p = p, .im = &c->im, .o = &io, .d = d };
                         WriterSlot slot = { .format = IMAGE_FORMAT_TAR, .tmp = tmp };
                         r = writer_tar(&wc, &slot, 1);
+                } else if (out->format == IMAGE_FORMAT_OCI) {
+                        /* The oci-archive; the layout beside it is scratch. */
+                        _cleanup_free_ char *tmpdir = NULL, *layout = NULL;
+                        r = tmpdir_beside(out->path, "oci", &tmpdir);
+                        if (r < 0)
+                                break;
+                        layout = path_join(tmpdir, "layout");
+                        if (!layout || mkdir(layout, 0755) < 0)
+                                r = layout ? -errno : -ENOMEM;
+                        ImageOutputOptions io = { .jobs = o->jobs };
+                        WriterContext wc = { .tree = t, .p = p, .im = &c->im, .o = &io, .d = d };
+                        WriterSlot slot = { .format = IMAGE_FORMAT_OCI, .tmp = layout, .tmp2 = tmp };
+                        if (r >= 0)
+                                r = writer_oci(&wc, &slot, 1);
+                        (void) rm_rf(tmpdir);
+                        run_untrack(tmpdir);
                 } else {
-                        diag_error(d, NULL, "'%s': slipway customize writes raw, vhd, vhdx, qcow2 and tar; not %s (yet)",
+                        diag_error(d, NULL, "'%s': slipway customize writes raw, vhd, vhdx, qcow2, tar and oci; not %s "
+                                            "(yet)",
                                    out->path, image_format_to_string(out->format));
                         return -EINVAL;
                 }

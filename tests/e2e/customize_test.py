@@ -295,6 +295,21 @@ def test_customize():
     check("customize: again from another directory: the same bytes", p.returncode == 0 and
           run("cmp", out, outs["qcow2"]).returncode == 0, text(p))
 
+    # The same customization as an oci-archive: skopeo reads it, umoci unpacks it.
+    if shutil.which("skopeo") and shutil.which("umoci"):
+        oci = os.path.join(BASE, "custom.oci.tar")
+        p = customize(cfg, STATE["vhdx"], oci)
+        check("customize: to an oci-archive exits 0", p.returncode == 0, text(p))
+        p = run("skopeo", "inspect", f"oci-archive:{oci}")
+        check("customize: skopeo inspects the oci-archive", p.returncode == 0, text(p))
+        lay = os.path.join(BASE, "oci-layout")
+        os.makedirs(lay)
+        run("tar", "-xf", oci, "-C", lay)
+        p = run("umoci", "unpack", "--rootless", "--image", f"{lay}:0", os.path.join(BASE, "bundle"))
+        host = os.path.join(BASE, "bundle", "rootfs", "etc", "hostname")
+        check("customize: umoci unpacks it, with the new host name", p.returncode == 0 and os.path.isfile(host) and
+              open(host).read() == "customized-host\n", text(p))
+
 
 def test_boot():
     o = STATE["outs"]
