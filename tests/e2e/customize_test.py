@@ -352,6 +352,41 @@ def test_reset_and_grow():
     check("reset: boots under OVMF", b"SLIPWAY-BOOT-OK azl-mini" in out_, out_[-2000:])
 
 
+def test_mbr():
+    """A disk with an MBR partition table (sfdisk's dos label): the example's root file system in
+    partition 1 of 2; customized, the table and the other partition are as they were."""
+    mbr = os.path.join(BASE, "mbr.raw")
+    size = os.path.getsize(STATE["orig_root"])
+    with open(mbr, "wb") as f:
+        f.truncate(size + (8 << 20) + (1 << 20))
+    sectors = size // 512
+    p = subprocess.run(["sfdisk", "-q", mbr], input=f"label: dos\nlabel-id: 0x12345678\nstart=2048, size={sectors}, "
+                       f"type=83, bootable\nstart={2048 + sectors}, size=16384, type=82\n".encode(), capture_output=True)
+    check("mbr: sfdisk makes a dos label", p.returncode == 0, p.stderr)
+    with open(STATE["orig_root"], "rb") as src, open(mbr, "r+b") as dst:
+        dst.seek(2048 * 512)
+        shutil.copyfileobj(src, dst)
+        dst.seek((2048 + sectors) * 512)
+        dst.write(b"swap data kept as it is" * 100)
+    cfg = os.path.join(STATE["cfgdir"], "mbr.toml")
+    write(cfg, 'hostname = "mbr-host"\n')
+    out = os.path.join(BASE, "mbr-out.raw")
+    p = customize(cfg, mbr, out)
+    check("mbr: customize exits 0", p.returncode == 0, text(p))
+    a, b = sfdisk(mbr), sfdisk(out)
+    check("mbr: the same dos table (sfdisk)", a and b and b["label"] == "dos" and b["id"] == a["id"] and
+          [(x["start"], x["size"], x["type"], x.get("bootable")) for x in a["partitions"]] ==
+          [(x["start"], x["size"], x["type"], x.get("bootable")) for x in b["partitions"]], (a, b))
+    root = os.path.join(BASE, "mbr-out.root")
+    extract(out, b["partitions"][0], root)
+    check("mbr: the host name changed", debugfs(root, "cat /etc/hostname") == "mbr-host\n")
+    check("mbr: e2fsck finds the root clean", run("e2fsck", "-fn", root).returncode == 0)
+    with open(out, "rb") as f:
+        f.seek((2048 + sectors) * 512)
+        kept = f.read(23)
+    check("mbr: the partition slipway does not read is copied", kept == b"swap data kept as it is", kept)
+
+
 def bad(name, cfg_text, image, expect, *extra):
     cfg = os.path.join(STATE["cfgdir"], f"bad-{name}.toml")
     write(cfg, cfg_text)
@@ -500,7 +535,7 @@ def test_unprivileged():
 
 if __name__ == "__main__":
     try:
-        for t in (test_build, test_customize, test_boot, test_reset_and_grow, test_packages_scriptlets, test_bad_inputs,
+        for t in (test_build, test_customize, test_boot, test_reset_and_grow, test_packages_scriptlets, test_mbr, test_bad_inputs,
                   test_unprivileged):
             run_test(t)
     finally:
