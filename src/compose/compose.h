@@ -58,9 +58,19 @@ typedef struct ImageOutput {
         uint64_t size; /* bytes written (oci: the archive) */
 } ImageOutput;
 
+/* A disk whose boot files are in the tree already (`slipway customize`
+ * repartitioning an image): the disk writer installs no boot loader and
+ * writes the input's boot code instead. */
+typedef struct DiskBootKeep {
+        const uint8_t *mbr_code;  /* LBA 0's first 440 bytes (boot.img), or NULL */
+        const uint8_t *gap;       /* the sectors from LBA 34 (GRUB's core.img), or NULL */
+        size_t gap_size;
+} DiskBootKeep;
+
 typedef struct ImageOutputOptions {
         bool cpio_gzip; /* cpio: .cpio.gz rather than .cpio.zst */
         unsigned jobs;  /* compression threads (the bytes do not depend on it) */
+        const DiskBootKeep *keep_boot; /* disks: the boot as it is (see above); NULL: installed from the tree */
 } ImageOutputOptions;
 
 /* Writes every format of im from its finished tree t, which no writer

@@ -93,6 +93,18 @@ static int write_fstab(Tree *t, const Part *parts, size_t n, int64_t mtime) {
         return tree_write_text(t, "/etc/fstab", sb.buf, 0644, mtime);
 }
 
+int disk_partition_guid(const Project *p, const Image *im, size_t i, uint8_t ret[16]) {
+        uint8_t seed[32];
+        PartitionType t = im->partitions.n ? im->partitions.items[i].type : i == 0 ? PARTITION_ESP : PARTITION_ROOT;
+        _cleanup_free_ char *l = NULL;
+        int r = image_seed(p, im, seed);
+        if (r < 0)
+                return r;
+        if (asprintf(&l, "partition:%zu:%s", i, type_name(t)) < 0)
+                return -ENOMEM;
+        return gpt_guid_derive(seed, l, ret);
+}
+
 static bool below(const char *path, const char *mount) {
         size_t l = strlen(mount);
         if (strcmp(mount, "/") == 0)
@@ -355,17 +367,20 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
         }
         if ((r = image_seed(p, im, seed)) < 0)
                 return r;
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *l = NULL;
-                if (asprintf(&l, "partition:%zu:%s", i, parts[i].type_name) < 0)
-                        return -ENOMEM;
-                if ((r = gpt_guid_derive(seed, l, parts[i].guid)) < 0)
+        for (size_t i = 0; i < n; i++)
+                if ((r = disk_partition_guid(p, im, i, parts[i].guid)) < 0)
                         return r;
-        }
         r = write_fstab(t, parts, n, when);
         if (r < 0)
                 return r;
-        if (im->boot != BOOT_NONE) {
+        const DiskBootKeep *keep = c->o->keep_boot;
+        if (keep && keep->gap && keep->gap_size > (size_t) (RESERVED_LBA - CORE_LBA) * GPT_SECTOR_SIZE) {
+                diag_error(d, NULL, "%s: the boot code before the first partition (%zu bytes) does not fit before "
+                                    "LBA %u",
+                           IMAGE_WHAT(im), keep->gap_size, RESERVED_LBA);
+                return -EINVAL;
+        }
+        if (im->boot != BOOT_NONE && !keep) {
                 r = install_boot(t, p, im, parts, n, images_dir, o, d, &grub_boot, &grub_core);
                 if (r < 0)
                         return r;
@@ -426,8 +441,11 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
         if (r >= 0)
                 r = gpt_guid_derive(seed, "disk", disk_guid);
         if (r >= 0)
-                r = gpt_build_reserved(disk_size, disk_guid, gp, n, grub_core ? RESERVED_LBA : 34, &head, &head_len,
-                                       &tail, &tail_len);
+                r = gpt_build_reserved(disk_size, disk_guid, gp, n,
+                                       grub_core || (keep && keep->gap) ? RESERVED_LBA : 34, &head, &head_len, &tail,
+                                       &tail_len);
+        if (r >= 0 && keep && keep->mbr_code)
+                memcpy(head, keep->mbr_code, 440);
         free(gp);
         if (r < 0)
                 goto finish;
@@ -460,6 +478,8 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
         r = disk_layout_add_data(&lay, 0, head, head_len);
         if (r >= 0 && core)
                 r = disk_layout_add_data(&lay, (uint64_t) CORE_LBA * GPT_SECTOR_SIZE, core, core_len);
+        if (r >= 0 && keep && keep->gap)
+                r = disk_layout_add_data(&lay, (uint64_t) CORE_LBA * GPT_SECTOR_SIZE, keep->gap, keep->gap_size);
         for (size_t i = 0; r >= 0 && i < n; i++) {
                 uint64_t off = parts[i].first * GPT_SECTOR_SIZE;
                 uint64_t len = MIN(parts[i].fs_size, parts[i].size);

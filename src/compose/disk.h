@@ -23,3 +23,7 @@ typedef struct DiskOutputOptions {
  * and disk GUIDs, file system UUIDs, volume ids) derive from the project's
  * name and version and the image's name. Input problems (files that do not
  * fit, a VHD size that is not whole MiB) go to d; -EINVAL. */
+
+/* The GUID the disk writer gives partition i of im (of n, the image's
+ * [[partitions]] or the default two): derived from image_seed(). */
+int disk_partition_guid(const Project *p, const Image *im, size_t i, uint8_t ret[16]);

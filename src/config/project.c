@@ -310,6 +310,7 @@ static void repo_finish(void *obj, Diagnostics *d);
 static void partition_finish(void *obj, Diagnostics *d);
 static void user_finish(void *obj, Diagnostics *d);
 static void image_finish(void *obj, Diagnostics *d);
+static void image_finish_outputs(void *obj, Diagnostics *d);
 static void customization_finish(void *obj, Diagnostics *d);
 static void script_finish(void *obj, Diagnostics *d);
 
@@ -537,7 +538,7 @@ static const Schema image_schema = {
         .name_offset = offsetof(Image, name),
         .name_check = check_image_name,
         .fields = image_fields,
-        .finish = image_finish,
+        .finish = image_finish_outputs,
 };
 
 static const char *check_module_name(const char *s) {
@@ -587,6 +588,7 @@ static const Schema script_schema = {
         FIELD("scriptlets", SCHEMA_ENUM, Customization, im.scriptlets, .values = scriptlet_policy_table),           \
         FIELD("scriptlet-timeout", SCHEMA_INTEGER, Customization, im.scriptlet_timeout, .min = 1, .max = 86400),    \
         FIELD("size", SCHEMA_SIZE, Customization, im.size),                                                         \
+        FIELD("partitions", SCHEMA_TABLE_ARRAY, Customization, im.partitions, .sub = &partition_schema),            \
         FIELD("users", SCHEMA_TABLE_ARRAY, Customization, im.users, .sub = &user_schema),                           \
         FIELD("files", SCHEMA_TABLE_ARRAY, Customization, im.files, .sub = &image_file_schema),                     \
         FIELD("services", SCHEMA_TABLE, Customization, im.services, .sub = &services_schema),                       \
@@ -1013,6 +1015,13 @@ static void image_finish(void *obj, Diagnostics *d) {
                 im->scriptlets = fail ? SCRIPTLETS_STRICT : SCRIPTLETS_RUN;
         }
 
+}
+
+/* What only an image's outputs make matter. */
+static void image_finish_outputs(void *obj, Diagnostics *d) {
+        Image *im = obj;
+        const char *path = im->obj.path;
+        image_finish(obj, d);
         if (im->container.obj.n_tables > 0 && !(im->format_mask & (1u << IMAGE_FORMAT_OCI)))
                 diag_warning(d, &im->container.obj.pos, "image '%s': [%s.container] has no effect without the \"oci\" format",
                              im->name, path);

@@ -19,6 +19,7 @@
 #include "basic/publish.h"
 #include "basic/run.h"
 #include "basic/strbuf.h"
+#include "compose/disk.h"
 #include "compose/settings.h"
 #include "compose/writer.h"
 #include "customize/customize.h"
@@ -291,6 +292,54 @@ int customize_uuids(LoadedImage *l, Tree *t, const uint8_t seed[32], int64_t mti
         return 0;
 }
 
+/* ---- a new partition layout ---- */
+
+/* With [[partitions]], each loaded partition's GUID in the boot loader's
+ * files becomes the GUID of the new partition at its mount point (the disk
+ * writer derives them, compose/disk.h), so root=PARTUUID= still names the
+ * root. /etc/fstab is written anew by the disk writer. */
+static int repartition_references(const LoadedImage *l, Tree *t, const Project *p, const Customization *c,
+                                  int64_t mtime) {
+        _cleanup_free_ Rename *ren = new0(Rename, l->n_parts + 1);
+        size_t n = 0;
+        int r;
+        if (!ren)
+                return -ENOMEM;
+        for (size_t i = 0; i < l->n_parts; i++) {
+                const LoadedPartition *lp = &l->parts[i];
+                if (!lp->mount || !l->gpt)
+                        continue;
+                for (size_t k = 0; k < c->im.partitions.n; k++) {
+                        const Partition *np = &c->im.partitions.items[k];
+                        if (!np->mount || strcmp(np->mount, lp->mount) != 0)
+                                continue;
+                        uint8_t g[16];
+                        if ((r = disk_partition_guid(p, &c->im, k, g)) < 0)
+                                return r;
+                        guid_to_string(lp->guid, ren[n].old);
+                        guid_to_string(g, ren[n].new);
+                        n++;
+                        break;
+                }
+        }
+        RenameSet set = { .r = ren, .n = n };
+        _cleanup_free_ TreeNode **nodes = NULL;
+        size_t nn;
+        if ((r = tree_list(t, &nodes, &nn)) < 0)
+                return r;
+        for (size_t i = 0; i < nn; i++) {
+                if (nodes[i]->type != TREE_REG || !cmdline_file(nodes[i]->path))
+                        continue;
+                _cleanup_free_ char *path = strdup(nodes[i]->path);
+                bool changed;
+                if (!path)
+                        return -ENOMEM;
+                if ((r = edit_lines(t, path, rename_line, &set, mtime, &changed)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* ---- what is not there yet ---- */
 
 static int check_supported(const Customization *c, Diagnostics *d) {
@@ -332,7 +381,26 @@ static int write_outputs(const LoadedImage *l, const Tree *t, const Project *p, 
                         [IMAGE_FORMAT_VHDX] = DISK_FORMAT_VHDX,
                         [IMAGE_FORMAT_QCOW2] = DISK_FORMAT_QCOW2,
                 };
-                if ((1u << out->format) & IMAGE_FORMATS_DISK) {
+                if (((1u << out->format) & IMAGE_FORMATS_DISK) && c->im.partitions.n > 0) {
+                        /* Repartitioned: the disk writer of `slipway image` over the
+                         * new layout, with the input's boot code. */
+                        bool code = false;
+                        for (size_t k = 0; k < 440 && !code; k++)
+                                code = l->mbr[k] != 0;
+                        DiskBootKeep keep = { .mbr_code = code ? l->mbr : NULL, .gap = l->boot_gap,
+                                              .gap_size = l->boot_gap_size };
+                        ImageOutputOptions io = { .jobs = o->jobs, .keep_boot = &keep };
+                        _cleanup_free_ char *dir = path_dirname(out->path);
+                        if (!dir) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        WriterContext wc = { .tree = t, .p = p, .im = &c->im, .images_dir = dir, .o = &io, .d = d };
+                        WriterSlot slot = { .format = out->format, .tmp = tmp };
+                        r = writer_disk(&wc, &slot, 1);
+                        if (r >= 0)
+                                ret->output_size = slot.size;
+                } else if ((1u << out->format) & IMAGE_FORMATS_DISK) {
                         _cleanup_free_ char *tmpdir = NULL;
                         r = tmpdir_beside(out->path, "parts", &tmpdir);
                         if (r < 0)
@@ -458,7 +526,11 @@ int customize_image(Project *p, const Customization *c, const CustomizeOptions *
                 return r;
         if ((r = apply_modules(t, c, mtime)) < 0 || (r = apply_history(t, c, mtime)) < 0)
                 return r;
-        if (c->reset_uuids && (r = customize_uuids(l, t, seed, mtime)) < 0)
+        if (c->im.partitions.n > 0)
+                r = repartition_references(l, t, p, c, mtime);
+        else if (c->reset_uuids)
+                r = customize_uuids(l, t, seed, mtime);
+        if (r < 0)
                 return r;
         /* Labels from the image's own policy, unless SELinux is off. */
         if (!(cfg_has(&c->im.obj, "selinux") && c->im.selinux == SELINUX_DISABLED)) {

@@ -352,6 +352,39 @@ def test_reset_and_grow():
     check("reset: boots under OVMF", b"SLIPWAY-BOOT-OK azl-mini" in out_, out_[-2000:])
 
 
+def test_repartition():
+    """[[partitions]]: the files spread over a new layout (ESP, root, /home); still boots both ways."""
+    cfg = os.path.join(STATE["cfgdir"], "repart.toml")
+    write(cfg, 'hostname = "repart"\nsize = "1G"\n[[partitions]]\ntype = "esp"\nsize = "128M"\n'
+               '[[partitions]]\ntype = "root"\nsize = "512M"\n[[partitions]]\ntype = "home"\nsize = "grow"\n')
+    out = os.path.join(BASE, "repart.qcow2")
+    p = customize(cfg, STATE["vhdx"], out)
+    check("repartition: customize exits 0", p.returncode == 0, text(p))
+    raw = os.path.join(BASE, "repart.raw")
+    to_raw(out, "qcow2", raw)
+    t = sfdisk(raw)
+    types = [x["type"] for x in t["partitions"]] if t else []
+    check("repartition: ESP, root and home (sfdisk)", types == ["C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
+                                                             "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709",
+                                                             "933AC7E1-2EB4-4F13-B844-0E14E2AEF915"], t)
+    root, home = os.path.join(BASE, "repart.root"), os.path.join(BASE, "repart.home")
+    extract(raw, t["partitions"][1], root)
+    extract(raw, t["partitions"][2], home)
+    check("repartition: e2fsck finds root and home clean",
+          run("e2fsck", "-fn", root).returncode == 0 and run("e2fsck", "-fn", home).returncode == 0)
+    check("repartition: /home's files moved to the home partition", "azureuser" in debugfs(home, "ls /") and
+          "azureuser" not in debugfs(root, "ls /home"))
+    fstab = debugfs(root, "cat /etc/fstab")
+    check("repartition: fstab mounts the new home partition", t["partitions"][2]["uuid"].lower() in fstab.lower(),
+          fstab)
+    jobs = [("ovmf", "repart-ovmf"), ("seabios", "repart-bios")]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:
+        outs = list(ex.map(lambda j: boot(out, "qcow2", os.path.join(BASE, j[1] + ".log"), j[0]), jobs))
+    for (fw, _), o in zip(jobs, outs):
+        check(f"repartition: boots under {fw}", b"SLIPWAY-BOOT-OK azl-mini" in o and
+              b"SLIPWAY-EVIDENCE hostname=repart" in o, o[-2000:])
+
+
 def test_mbr():
     """A disk with an MBR partition table (sfdisk's dos label): the example's root file system in
     partition 1 of 2; customized, the table and the other partition are as they were."""
@@ -535,7 +568,8 @@ def test_unprivileged():
 
 if __name__ == "__main__":
     try:
-        for t in (test_build, test_customize, test_boot, test_reset_and_grow, test_packages_scriptlets, test_mbr, test_bad_inputs,
+        for t in (test_build, test_customize, test_boot, test_reset_and_grow, test_repartition, test_packages_scriptlets,
+                  test_mbr, test_bad_inputs,
                   test_unprivileged):
             run_test(t)
     finally:
