@@ -26,6 +26,7 @@ import concurrent.futures
 import hashlib
 import os
 import shutil
+import stat
 import struct
 import subprocess
 import sys
@@ -385,6 +386,84 @@ def test_repartition():
               b"SLIPWAY-EVIDENCE hostname=repart" in o, o[-2000:])
 
 
+def test_metadata():
+    """What an ext4 file keeps through customize: owners, modes, hard links, device nodes, a FIFO,
+    xattrs (security.capability, security.selinux, user.*), a sparse file (debugfs on both sides)."""
+    if os.geteuid() != 0:
+        print("     (not root: no device nodes to make; skipped)")
+        return
+    d = os.path.join(BASE, "meta")
+    tree = os.path.join(d, "tree")
+    os.makedirs(os.path.join(tree, "etc"))
+    os.makedirs(os.path.join(tree, "data"))
+    write(os.path.join(tree, "etc", "os-release"), "ID=meta\n")
+    write(os.path.join(tree, "data", "a"), "hello\n")
+    os.link(os.path.join(tree, "data", "a"), os.path.join(tree, "data", "a-link"))
+    os.chown(os.path.join(tree, "data", "a"), 1234, 5678)
+    os.chmod(os.path.join(tree, "data", "a"), 0o4751)
+    os.mknod(os.path.join(tree, "data", "null"), 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    os.mknod(os.path.join(tree, "data", "loop"), 0o660 | stat.S_IFBLK, os.makedev(259, 70000))
+    os.mkfifo(os.path.join(tree, "data", "fifo"))
+    os.symlink("a", os.path.join(tree, "data", "sym"))
+    with open(os.path.join(tree, "data", "sparse"), "wb") as f:
+        f.truncate(64 << 20)
+        f.seek(32 << 20)
+        f.write(b"x")
+    fs = os.path.join(d, "root.ext4")
+    p = run("mkfs.ext4", "-q", "-d", tree, "-L", "root", fs, "256M")
+    check("metadata: mkfs.ext4 -d makes the file system", p.returncode == 0, text(p))
+    for path, name, value in (("/data/a", "security.capability", "0x0100000200200000000000000000000000000000"),
+                              ("/etc/os-release", "security.selinux", "system_u:object_r:etc_t:s0"),
+                              ("/data/a", "user.note", "kept")):
+        run("debugfs", "-w", "-R", f"ea_set {path} {name} {value}", fs)
+    disk = os.path.join(d, "disk.raw")
+    with open(disk, "wb") as f:
+        f.truncate((256 << 20) + (2 << 20))
+    p = subprocess.run(["sfdisk", "-q", disk], input=b"label: gpt\nstart=2048, size=524288, "
+                       b"type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709\n", capture_output=True)
+    with open(fs, "rb") as src, open(disk, "r+b") as dst:
+        dst.seek(2048 * 512)
+        shutil.copyfileobj(src, dst)
+    cfg = os.path.join(STATE["cfgdir"], "meta.toml")
+    write(cfg, 'hostname = "meta"\n')
+    out = os.path.join(d, "out.raw")
+    p = customize(cfg, disk, out)
+    check("metadata: customize exits 0", p.returncode == 0, text(p))
+    t = sfdisk(out)
+    got = os.path.join(d, "out.ext4")
+    extract(out, t["partitions"][0], got)
+    check("metadata: e2fsck finds it clean", run("e2fsck", "-fn", got).returncode == 0)
+
+    def facts(img, path):
+        """What must be kept of a file (not its inode number or block count: the file system is made anew)."""
+        st = debugfs(img, f"stat {path}")
+        keep = []
+        for line in st.splitlines():
+            words = line.split()
+            for key in ("Type:", "Mode:", "User:", "Group:", "Links:", "Size:"):
+                if key in words and words.index(key) + 1 < len(words):
+                    keep.append((key, words[words.index(key) + 1]))
+            if "Device major/minor number:" in line:
+                keep.append(("dev", line.strip()))
+        data = ""
+        if ("Type:", "regular") in keep:
+            dump = os.path.join(BASE, "meta-dump")
+            run("debugfs", "-R", f"dump {path} {dump}", img)
+            data = sha256(dump)
+        return keep, debugfs(img, f"ea_list {path}").strip(), data
+
+    for path in ("/data/a", "/data/a-link", "/data/null", "/data/loop", "/data/fifo", "/data/sym", "/data/sparse",
+                 "/etc/os-release"):
+        a, b = facts(fs, path), facts(got, path)
+        check(f"metadata: {path}: type, mode, owner, links, size, device, xattrs and contents kept", a == b, (a, b))
+    ino_a = debugfs(got, "stat /data/a").split()[1]
+    ino_l = debugfs(got, "stat /data/a-link").split()[1]
+    check("metadata: the hard link is one inode", ino_a == ino_l, (ino_a, ino_l))
+    blocks = [l for l in debugfs(got, "stat /data/sparse").splitlines() if "Blockcount:" in l]
+    check("metadata: the 64 MiB sparse file stays sparse", blocks and int(blocks[0].split("Blockcount:")[1].split()[0])
+          < 1024, blocks)
+
+
 def test_mbr():
     """A disk with an MBR partition table (sfdisk's dos label): the example's root file system in
     partition 1 of 2; customized, the table and the other partition are as they were."""
@@ -569,7 +648,7 @@ def test_unprivileged():
 if __name__ == "__main__":
     try:
         for t in (test_build, test_customize, test_boot, test_reset_and_grow, test_repartition, test_packages_scriptlets,
-                  test_mbr, test_bad_inputs,
+                  test_metadata, test_mbr, test_bad_inputs,
                   test_unprivileged):
             run_test(t)
     finally:
