@@ -294,7 +294,7 @@ int customize_uuids(LoadedImage *l, Tree *t, const uint8_t seed[32], int64_t mti
 /* ---- what is not there yet ---- */
 
 static int check_supported(const Customization *c, Diagnostics *d) {
-        static const char *const keys[] = { "packages", "remove", "update", "update-existing", "scripts" };
+        static const char *const keys[] = { "packages", "remove", "update", "update-existing" };
         int r = 0;
         for (size_t i = 0; i < ELEMENTSOF(keys); i++)
                 if (cfg_has(&c->im.obj, keys[i])) {
@@ -426,6 +426,9 @@ int customize_image(Project *p, const Customization *c, const CustomizeOptions *
                 return r;
         if ((r = apply_modules(t, c, mtime)) < 0 || (r = apply_history(t, c, mtime)) < 0)
                 return r;
+        if ((r = customize_run_scripts(p, c, SCRIPT_STAGE_POST, &l->tree, d, &ret->n_scripts[SCRIPT_STAGE_POST])) < 0)
+                return r;
+        t = l->tree;
         if (c->reset_uuids && (r = customize_uuids(l, t, seed, mtime)) < 0)
                 return r;
         /* Labels from the image's own policy, unless SELinux is off. */
@@ -434,5 +437,9 @@ int customize_image(Project *p, const Customization *c, const CustomizeOptions *
                 if (r < 0)
                         return r;
         }
+        r = customize_run_scripts(p, c, SCRIPT_STAGE_FINALIZE, &l->tree, d, &ret->n_scripts[SCRIPT_STAGE_FINALIZE]);
+        if (r < 0)
+                return r;
+        t = l->tree;
         return write_outputs(l, t, p, c, o, seed, d, ret);
 }
