@@ -31,6 +31,11 @@
 #define QUOTED_LINES 20
 #define QUOTED_BYTES 4096
 
+/* A script without a stage is a post-customization one (docs/config.md). */
+static ScriptStage stage_of(const CustomizeScript *s) {
+        return s->stage < 0 ? SCRIPT_STAGE_POST : s->stage;
+}
+
 /* "script 'NAME'", "script 'PATH'" or "script N" (N: its place among all
  * the customization's scripts, from 1). */
 static int describe(const CustomizeScript *s, size_t i, char **ret) {
@@ -171,10 +176,8 @@ int customize_run_scripts(const Project *p, const Customization *c, ScriptStage 
         size_t n_nodes = 0, n_run = 0, n_stage = 0;
         int r = 0;
 
-        for (size_t i = 0; i < c->scripts.n; i++) {
-                ScriptStage s = c->scripts.items[i].stage;
-                n_stage += (s < 0 ? SCRIPT_STAGE_POST : s) == stage;
-        }
+        for (size_t i = 0; i < c->scripts.n; i++)
+                n_stage += stage_of(&c->scripts.items[i]) == stage;
         if (n_stage == 0) {
                 *ret_n_run = 0;
                 return 0;
@@ -188,7 +191,7 @@ int customize_run_scripts(const Project *p, const Customization *c, ScriptStage 
                 return -ENOMEM;
         for (size_t i = 0; i < c->scripts.n && r >= 0; i++) {
                 const CustomizeScript *s = &c->scripts.items[i];
-                if ((s->stage < 0 ? SCRIPT_STAGE_POST : s->stage) != stage)
+                if (stage_of(s) != stage)
                         continue;
                 if (s->content) {
                         bodies[i] = strdup(s->content);
