@@ -65,18 +65,20 @@ static int run(Project *p, const Customization *c, const char *input, CustomizeO
                                                     "path", cli_json_string(outs[i].path),
                                                     "size", (json_int_t) (i < ELEMENTSOF(res.sizes) ? res.sizes[i] : 0)));
         }
+        size_t n_scripts = res.n_scripts[SCRIPT_STAGE_POST] + res.n_scripts[SCRIPT_STAGE_FINALIZE];
         log_info("customized %s (%s, %zu partitions, %zu file systems read, %zu entries; %zu packages installed, "
-                 "%zu removed, %zu scriptlets run; %zu boot loader files changed, %zu nodes labelled)",
+                 "%zu removed, %zu scriptlets run; %zu boot loader files changed, %zu nodes labelled, %zu scripts run)",
                  input, res.input_format, res.n_partitions, res.n_loaded, res.n_entries, res.n_installed, res.n_removed,
-                 res.n_scriptlets_run, res.n_cmdline_files, res.n_labelled);
-        json_t *j = json_pack("{s:s, s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
+                 res.n_scriptlets_run, res.n_cmdline_files, res.n_labelled, n_scripts);
+        json_t *j = json_pack("{s:s, s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
                               "customization", c->im.name,
                               "input", cli_json_string(input), "input_format", res.input_format, "input_size",
                               (json_int_t) res.input_size, "output_size", (json_int_t) res.output_size, "partitions",
                               (json_int_t) res.n_partitions, "filesystems", (json_int_t) res.n_loaded, "entries",
                               (json_int_t) res.n_entries, "packages_installed", (json_int_t) res.n_installed,
                               "packages_removed", (json_int_t) res.n_removed, "scriptlets_run",
-                              (json_int_t) res.n_scriptlets_run, "labelled", (json_int_t) res.n_labelled, "selinux_policy",
+                              (json_int_t) res.n_scriptlets_run, "labelled", (json_int_t) res.n_labelled, "scripts",
+                              (json_int_t) n_scripts, "selinux_policy",
                               res.selinux_policy ? json_string(res.selinux_policy) : json_null(), "outputs",
                               jo ? jo : json_array());
         if (!j)

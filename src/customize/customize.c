@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 
 /* The steps of `slipway customize` (customize.h): read the image, apply the
- * customization to its tree in Image Customizer's order (settings, kernel
- * command line, modules, history, SELinux labels), write every output. */
+ * customization to its tree in Image Customizer's order (packages, settings,
+ * kernel command line, modules, history, post-customization scripts, new
+ * UUIDs or a new layout's references, SELinux labels, finalize scripts),
+ * write every output. */
 
 #include <errno.h>
 #include <inttypes.h>
@@ -340,21 +342,6 @@ static int repartition_references(const LoadedImage *l, Tree *t, const Project *
         return 0;
 }
 
-/* ---- what is not there yet ---- */
-
-static int check_supported(const Customization *c, Diagnostics *d) {
-        static const char *const keys[] = { "scripts" };
-        int r = 0;
-        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
-                if (cfg_has(&c->im.obj, keys[i])) {
-                        SourcePos pos = cfg_pos(&c->im.obj, keys[i]);
-                        diag_error(d, &pos, "customization '%s': '%s' is not supported by slipway customize yet", c->im.name,
-                                   keys[i]);
-                        r = -EINVAL;
-                }
-        return r;
-}
-
 /* ---- the whole ---- */
 
 static int write_outputs(const LoadedImage *l, const Tree *t, const Project *p, const Customization *c,
@@ -459,9 +446,7 @@ static int write_outputs(const LoadedImage *l, const Tree *t, const Project *p, 
 int customize_image(Project *p, const Customization *c, const CustomizeOptions *o, Diagnostics *d,
                     CustomizeResult *ret) {
         *ret = (CustomizeResult) {};
-        int r = check_supported(c, d);
-        if (r < 0)
-                return r;
+        int r;
 
         _cleanup_(loaded_image_freep) LoadedImage *l = NULL;
         r = image_load(o->input, (int64_t) p->source_date_epoch, &l, d);
@@ -526,6 +511,9 @@ int customize_image(Project *p, const Customization *c, const CustomizeOptions *
                 return r;
         if ((r = apply_modules(t, c, mtime)) < 0 || (r = apply_history(t, c, mtime)) < 0)
                 return r;
+        if ((r = customize_run_scripts(p, c, SCRIPT_STAGE_POST, &l->tree, d, &ret->n_scripts[SCRIPT_STAGE_POST])) < 0)
+                return r;
+        t = l->tree;
         if (c->im.partitions.n > 0)
                 r = repartition_references(l, t, p, c, mtime);
         else if (c->reset_uuids)
@@ -538,5 +526,9 @@ int customize_image(Project *p, const Customization *c, const CustomizeOptions *
                 if (r < 0)
                         return r;
         }
+        r = customize_run_scripts(p, c, SCRIPT_STAGE_FINALIZE, &l->tree, d, &ret->n_scripts[SCRIPT_STAGE_FINALIZE]);
+        if (r < 0)
+                return r;
+        t = l->tree;
         return write_outputs(l, t, p, c, o, seed, d, ret);
 }

@@ -10,6 +10,7 @@
  * to a larger disk. Nothing is mounted and nothing runs as root.
  *
  *   customize.c  the order of the steps, the changes to the tree
+ *   scripts.c    the customization's scripts, run in the sandbox
  *   disk.c       the disk written from the changed tree */
 
 #include <stdint.h>
@@ -46,6 +47,7 @@ typedef struct CustomizeResult {
         size_t n_installed;    /* packages installed (new or newer versions) */
         size_t n_removed;      /* installed packages that left (removed or replaced) */
         size_t n_scriptlets_run;
+        size_t n_scripts[_SCRIPT_STAGE_MAX]; /* scripts run, per stage */
         char *selinux_policy;
         uint64_t sizes[8];     /* bytes written, per output */
 } CustomizeResult;
@@ -83,6 +85,22 @@ typedef struct CustomizeDiskOptions {
 
 int customize_write_disk(const LoadedImage *l, const Tree *t, const CustomizeDiskOptions *o, DiskFormat f,
                          const char *path, const char *tmpdir, Diagnostics *d);
+
+/* Runs the scripts of c of that stage (a script without a stage is
+ * "post-customization"), in their order, in the sandbox (sandbox.h) whose
+ * root is the tree staged once for them all: each as INTERPRETER /dev/fd/3
+ * ARGS..., its text (content, or the file path of the project directory) on
+ * descriptor 3, in /, with PATH, HOME, LANG and SOURCE_DATE_EPOCH unless its
+ * env sets them, under c's scriptlet-timeout. Then the staged tree, with
+ * the owners, devices and security.* xattrs the scripts set, replaces *t
+ * (files they did not touch keep their contents; times they changed are
+ * clamped to p's SOURCE_DATE_EPOCH). What a script prints is a note in d; a
+ * script that cannot run, fails or runs out of time is one error naming it,
+ * with its status and the last lines it printed, and the scripts after it
+ * do not run: -EINVAL, *t untouched. No script of the stage: nothing is
+ * staged. */
+int customize_run_scripts(const Project *p, const Customization *c, ScriptStage stage, Tree **t, Diagnostics *d,
+                          size_t *ret_n_run);
 
 /* New partition GUIDs, disk GUID and file system UUIDs for l (from seed),
  * written into l, and every mention of the old ones in t's /etc/fstab, boot

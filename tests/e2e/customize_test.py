@@ -18,7 +18,14 @@ tools:
   and a larger size (the root grows; e2fsck clean);
 - bad input, each one error, exit 1 and no output: a truncated image, a
   corrupt GPT (both copies), an xfs root, an unknown key (file:line:column), a
-  service no package installs, a key not supported yet;
+  service no package installs, an unsigned package with gpgcheck on, a removal of what is not installed;
+- [[scripts]] in the sandbox: a post-customization script (a file, with
+  arguments and env) writes a file, chowns it, removes another and prints; a
+  finalize script (inline) sees what it did; debugfs shows the changes with
+  their owner and everything else as it was; the scripts reach neither the
+  test's HTTP server on 127.0.0.1 nor the host's files; a failing script is
+  one error with its status and output, and no output; as nobody, the same
+  bytes;
 - as an unprivileged user (setpriv) when run as root.
 
 Usage: customize_test.py SLIPWAY SOURCE_ROOT"""
@@ -34,7 +41,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import check, finish, run_test, write
+from harness import RecordingServer, check, finish, run_test, write
 
 SLIPWAY, ROOT = os.path.abspath(sys.argv[1]), sys.argv[2]
 for needed in ["rpmbuild", "qemu-system-x86_64", "qemu-img", "sfdisk", "e2fsck", "debugfs", "fsck.vfat", "mtype"]:
@@ -627,6 +634,129 @@ def test_packages_scriptlets():
           (STATE["s1_files"], STATE["s2_files"], STATE["s3_files"]))
 
 
+SCRIPT_POST = """\
+echo "post: uid $(id -u), $# arguments: $*, GREETING=$GREETING, in $(pwd)"
+echo "written by a script" > /etc/scripted
+chown 4242:4343 /etc/scripted
+rm /etc/issue
+if printf 'GET /from-script HTTP/1.0\\r\\n\\r\\n' | nc -w 3 127.0.0.1 {port}; then
+        echo "net: REACHED"
+else
+        echo "net: unreachable"
+fi
+if cat {secret} 2>/dev/null; then echo "host: VISIBLE"; else echo "host: not visible"; fi
+"""
+
+SCRIPTS_CONFIG = """\
+history = false
+
+[[files]]
+source = "busybox"
+path = "/bin/sh"
+mode = "0755"
+
+[[scripts]]
+stage = "finalize"
+name = "check"
+content = "test -f /etc/scripted && test ! -e /etc/issue && echo finalize: saw what the post script did"
+
+[[scripts]]
+path = "post.sh"
+args = ["one", "two"]
+env = ["GREETING=hello"]
+"""
+
+
+def test_scripts():
+    """The image has no shell of its own: the customization puts the host's
+    static busybox at /bin/sh (its applets: nc, chown, rm, id)."""
+    bb = shutil.which("busybox")
+    if not bb or b"statically linked" not in run("file", "-L", bb).stdout:
+        print("     SKIP: no static busybox (busybox-static)")
+        return
+    cfgdir = STATE["cfgdir"]
+    shutil.copy(bb, os.path.join(cfgdir, "busybox"))
+    os.chmod(os.path.join(cfgdir, "busybox"), 0o755)
+    secret = os.path.join(BASE, "host-secret.txt")
+    write(secret, "the host's secret\n")
+    os.chmod(secret, 0o644)
+    server = RecordingServer()
+    try:
+        # The probe reaches the server from the host: a hit would show.
+        p = run(bb, "sh", "-c", f"printf 'GET /from-host HTTP/1.0\\r\\n\\r\\n' | nc -w 3 127.0.0.1 {server.port}")
+        check("scripts: nc on the host reaches the test's server", server.hits == ["/from-host"], (server.hits, text(p)))
+        write(os.path.join(cfgdir, "post.sh"), SCRIPT_POST.format(port=server.port, secret=secret))
+        os.chmod(os.path.join(cfgdir, "post.sh"), 0o644)
+        cfg = os.path.join(cfgdir, "scripts.toml")
+        write(cfg, SCRIPTS_CONFIG)
+        os.chmod(cfg, 0o644)
+        out = os.path.join(BASE, "scripts.qcow2")
+        t = time.monotonic()
+        p = customize(cfg, STATE["vhdx"], out)
+        print(f"     (customize with two scripts: {time.monotonic() - t:.2f} s)")
+        err = p.stderr.decode("utf-8", "replace")
+        check("scripts: customize exits 0", p.returncode == 0, text(p))
+        check("scripts: the post script ran as root in / with its arguments and env, and its output is shown",
+              "post: uid 0, 2 arguments: one two, GREETING=hello, in /" in err, err)
+        # Given first, it runs last: it finds what the post script did.
+        check("scripts: the finalize script ran after it and saw its work",
+              "finalize: saw what the post script did" in err, err)
+        check("scripts: the script cannot reach the test's server on 127.0.0.1",
+              "net: unreachable" in err and "REACHED" not in err and server.hits == ["/from-host"],
+              (server.hits, err))
+        check("scripts: the host's files are not visible", "host: not visible" in err and "secret" not in err, err)
+    finally:
+        server.stop()
+    if p.returncode != 0:
+        return
+
+    raw = os.path.join(BASE, "scripts.raw")
+    check("scripts: qemu-img reads the output", to_raw(out, "qcow2", raw))
+    _, _, root = parts_of(raw, "scripts")
+    p = run("e2fsck", "-fn", root)
+    check("scripts: e2fsck finds the root clean", p.returncode == 0, text(p))
+    check("scripts: the file the script wrote", debugfs(root, "cat /etc/scripted") == "written by a script\n")
+    st = debugfs(root, "stat /etc/scripted")
+    check("scripts: the owner it chowned to (4242:4343)", "User:  4242   Group:  4343" in st, st[:300])
+    check("scripts: the file it removed is gone", "not found" in run("debugfs", "-R", "stat /etc/issue", root)
+          .stderr.decode(), "")
+    st = debugfs(root, "stat /home/azureuser")
+    check("scripts: an untouched directory keeps its owner (1000)", "User:  1000   Group:  1000" in st, st[:300])
+    a, b = listing(STATE["orig_root"]), listing(root)
+    changed = {"/etc/scripted", "/etc/issue", "/bin", "/bin/sh"}
+    diff = [k for k in sorted(set(a) | set(b)) if k not in changed and a.get(k) != b.get(k)]
+    check(f"scripts: the {len(a)} files the scripts did not touch are identical (no /proc, /dev left behind)",
+          not diff and len(a) > 20, diff[:10])
+
+    # A failing script: one error naming it, its status and its last lines; no output.
+    fail = os.path.join(cfgdir, "failing.toml")
+    write(fail, SCRIPTS_CONFIG.replace('[[scripts]]\npath = "post.sh"',
+                                       '[[scripts]]\nname = "fails"\ncontent = "echo about to fail; echo last words; '
+                                       'exit 7"\n\n[[scripts]]\npath = "post.sh"'))
+    out_fail = os.path.join(BASE, "failing.qcow2")
+    p = customize(fail, STATE["vhdx"], out_fail)
+    err = p.stderr.decode("utf-8", "replace")
+    errors = [l for l in err.splitlines() if "error" in l]
+    check("scripts: a failing script: exit 1, one error naming it with its exit status and output, no output file",
+          p.returncode == 1 and len(errors) == 1 and "script 'fails' failed: exit status 7" in errors[0] and
+          "last words" in err and "post: uid" not in err and not os.path.exists(out_fail), text(p))
+
+    # The same as nobody: the same bytes.
+    if os.geteuid() == 0 and shutil.which("setpriv"):
+        tmp = os.path.join(BASE, "scripts-nobody")
+        os.makedirs(tmp)
+        os.chown(tmp, 65534, 65534)
+        os.chmod(STATE["vhdx"], 0o644)
+        d = os.path.dirname(STATE["vhdx"])
+        while d != "/" and d.startswith(BASE):
+            os.chmod(d, 0o755)
+            d = os.path.dirname(d)
+        out2 = os.path.join(tmp, "scripts.qcow2")
+        p = customize(cfg, STATE["vhdx"], out2, user="65534", env={"TMPDIR": tmp})
+        check("scripts: as nobody: exit 0 and the same bytes as root's", p.returncode == 0 and
+              run("cmp", out, out2).returncode == 0, text(p))
+
+
 def test_unprivileged():
     if os.geteuid() != 0 or not shutil.which("setpriv"):
         print("     (not root: the whole test ran unprivileged)")
@@ -648,7 +778,7 @@ def test_unprivileged():
 if __name__ == "__main__":
     try:
         for t in (test_build, test_customize, test_boot, test_reset_and_grow, test_repartition, test_packages_scriptlets,
-                  test_metadata, test_mbr, test_bad_inputs,
+                  test_metadata, test_mbr, test_bad_inputs, test_scripts,
                   test_unprivileged):
             run_test(t)
     finally:
