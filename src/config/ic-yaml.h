@@ -23,7 +23,7 @@
 #include "config/toml.h"
 
 /* Files and buffers larger than this are refused. */
-#define IC_YAML_MAX_SIZE ((size_t) 4 << 20)
+#define IC_YAML_MAX_SIZE ((size_t) 1 << 20)
 
 /* Parses size bytes of YAML (need not be NUL-terminated); filename is the name
  * positions use. On any error (syntax, an unsupported or unknown key, a value
