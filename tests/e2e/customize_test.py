@@ -15,7 +15,7 @@ tools:
   line; the input's SHA-256 is unchanged; the same customization from another
   directory gives the same bytes;
 - Image Customizer's YAML (host name, user, file, kernel command line, a
-  service) gives the bytes the same changes in TOML give; an unknown key in it
+  service, a package removed) gives the bytes the same changes in TOML give; an unknown key in it
   is one error at file:line:column;
 - reset-uuids (new GUIDs everywhere, fstab and the boot entries follow; boots)
   and a larger size (the root grows; e2fsck clean);
@@ -325,6 +325,8 @@ os:
   kernelCommandLine:
     extraCommandLine:
     - slipway.customized=1
+  packages:
+    remove: [motd]
   users:
   - name: alice
     sshPublicKeyPaths:
@@ -339,6 +341,7 @@ os:
 IC_TOML = """\
 hostname = "customized-host"
 kernel-cmdline = "slipway.customized=1"
+remove = ["motd"]
 [[users]]
 name = "alice"
 ssh-keys = ["alice.pub"]
@@ -372,6 +375,8 @@ def test_image_customizer_yaml():
           debugfs(root, "cat /etc/hostname") == "customized-host\n" and
           KEY in debugfs(root, "cat /home/alice/.ssh/authorized_keys") and
           "hello.service" in debugfs(root, "ls -l /etc/systemd/system/multi-user.target.wants"))
+    qa = rpm_qa(root)
+    check("yaml: the package removed is gone from the rpm database", qa and "motd" not in qa, qa)
     bad_cfg = os.path.join(d, "bad.yaml")
     write(bad_cfg, "os:\n  hostname: x\n  users:\n  - name: bob\n    sshPublicKeyPath: [alice.pub]\n")
     bad_out = os.path.join(d, "bad.qcow2")
