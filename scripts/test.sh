@@ -107,6 +107,7 @@ if [ "$quick" = 0 ]; then
                         fuzz-inspect) seeds=$(find build-fuzz/seeds/rpm build-fuzz/seeds/archive -type f -size -512k) ;;
                         fuzz-disk|fuzz-customize) seeds=$(find build-fuzz/seeds/disk -type f) ;;
                         fuzz-openpgp) seeds=$(find build-fuzz/seeds/pgp -type f) ;;
+                        fuzz-yaml) seeds=$(find fuzz/yaml -name '*.yaml') ;;
                         *) seeds= ;;
                         esac
                         for f in $seeds; do cp "$f" "$corpus/$(echo "$f" | md5sum | cut -c1-16)"; done

@@ -96,13 +96,6 @@ static int standalone(const Context *ctx) {
                 return EXIT_USAGE;
         }
         const char *cfg = ctx->config_file;
-        size_t cl = strlen(cfg);
-        if ((cl > 5 && strcmp(cfg + cl - 5, ".yaml") == 0) || (cl > 4 && strcmp(cfg + cl - 4, ".yml") == 0)) {
-                log_error("'%s': Image Customizer's YAML configuration is not supported yet; write it as TOML "
-                          "(docs/customize.md)",
-                          cfg);
-                return EXIT_FAILURE_USER;
-        }
         int r = project_load_customization(cfg, &diag, &p);
         if (r < 0) {
                 log_diagnostics(&diag);

@@ -20,6 +20,7 @@
 #include "basic/strbuf.h"
 #include "disk/container.h"
 #include "disk/gpt.h"
+#include "config/ic-yaml.h"
 #include "oci/oci.h"
 #include "rpm/dep.h"
 #include "project.h"
@@ -1710,7 +1711,11 @@ int project_load_customization(const char *path, Diagnostics *d, Project **ret) 
                         return -ENOMEM;
         }
 
-        r = toml_parse_file(path, NULL, d, &doc);
+        /* Image Customizer's YAML becomes the tree the TOML would give, and
+         * the same schema reads it. */
+        size_t len = strlen(path);
+        bool yaml = (len > 5 && strcmp(path + len - 5, ".yaml") == 0) || (len > 4 && strcmp(path + len - 4, ".yml") == 0);
+        r = yaml ? ic_yaml_parse_file(path, d, &doc) : toml_parse_file(path, NULL, d, &doc);
         if (r < 0)
                 return r == -ENOMEM ? r : -EINVAL;
         r = project_add_doc(p, doc);

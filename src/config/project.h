@@ -419,7 +419,9 @@ const Customization *project_find_customization(const Project *p, const char *na
  * the keys of a [customizations.NAME] table at the top level (no base),
  * plus [repos.NAME] tables, read into a project of its own whose directory
  * is the file's (so files and scripts are found beside it). The
- * customization is the project's only one, named after the file. */
+ * customization is the project's only one, named after the file. A file
+ * named *.yaml or *.yml is Image Customizer's configuration instead
+ * (config/ic-yaml.h), read into the same keys. */
 int project_load_customization(const char *path, Diagnostics *d, Project **ret);
 
 /* The architecture of the machine slipway runs on, in RPM's spelling. */

@@ -19,6 +19,7 @@
  * Arrays carry A_TABLES when they were made by [[header]] (they may be
  * appended to) and not otherwise (static arrays from value syntax). */
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -81,7 +82,7 @@ const char *toml_type_to_tag(TomlType t) {
 
 /* ---- values ---------------------------------------------------------------- */
 
-static TomlValue *toml_value_free(TomlValue *v) {
+TomlValue *toml_value_free(TomlValue *v) {
         if (!v)
                 return NULL;
         switch (v->type) {
@@ -106,9 +107,7 @@ static TomlValue *toml_value_free(TomlValue *v) {
         free(v);
         return NULL;
 }
-DEFINE_TRIVIAL_CLEANUP_FUNC(TomlValue *, toml_value_free);
-
-static TomlValue *toml_value_new(TomlType type, const SourcePos *pos) {
+TomlValue *toml_value_new(TomlType type, const SourcePos *pos) {
         TomlValue *v = new0(TomlValue, 1);
         if (!v)
                 return NULL;
@@ -146,6 +145,14 @@ const TomlValue *toml_table_get(const TomlValue *table, const char *key) {
         return e ? e->value : NULL;
 }
 
+TomlValue *toml_string_new(const char *s, size_t len, const SourcePos *pos) {
+        _cleanup_(toml_value_freep) TomlValue *v = toml_value_new(TOML_STRING, pos);
+        if (!v || !(v->string.s = strndup_nul(s, len)))
+                return NULL;
+        v->string.len = len;
+        return TAKE_PTR(v);
+}
+
 /* Takes ownership of value, also on failure. */
 static int table_add(TomlValue *t, const char *key, size_t len, const SourcePos *key_pos, TomlValue *value) {
         _cleanup_(toml_value_freep) TomlValue *v = value;
@@ -169,6 +176,16 @@ static int array_add(TomlValue *a, TomlValue *value) {
         }
         a->array.items[a->array.n++] = value;
         return 0;
+}
+
+int toml_table_add(TomlValue *table, const char *key, const SourcePos *key_pos, TomlValue *value) {
+        assert(table->type == TOML_TABLE);
+        return table_add(table, key, strlen(key), key_pos, value);
+}
+
+int toml_array_add(TomlValue *array, TomlValue *value) {
+        assert(array->type == TOML_ARRAY);
+        return array_add(array, value);
 }
 
 /* ---- the cursor ------------------------------------------------------------ */

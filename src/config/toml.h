@@ -99,6 +99,22 @@ int toml_parse(const char *data, size_t size, const char *filename, Diagnostics 
 int toml_parse_file(const char *path, const char *display_name, Diagnostics *diag, TomlDocument **ret);
 
 TomlDocument *toml_document_free(TomlDocument *doc);
+
+/* Constructors for other front ends that produce the same tree (the YAML
+ * reader, config/ic-yaml.h); the TOML parser's own rules (which tables may be
+ * extended) do not apply to them. A new value has no children; pos is copied
+ * (its file must be the document's filename). toml_value_free() frees a value
+ * and everything below it; once a value is added to a table or an array it is
+ * the parent's. */
+TomlValue *toml_value_new(TomlType type, const SourcePos *pos);
+TomlValue *toml_value_free(TomlValue *v);
+DEFINE_TRIVIAL_CLEANUP_FUNC(TomlValue *, toml_value_free);
+/* A string of len bytes (copied, NUL-terminated). */
+TomlValue *toml_string_new(const char *s, size_t len, const SourcePos *pos);
+/* Appends key = value to a table, or value to an array. Both take ownership of
+ * value, also on failure (-ENOMEM). Neither checks for a key given twice. */
+int toml_table_add(TomlValue *table, const char *key, const SourcePos *key_pos, TomlValue *value);
+int toml_array_add(TomlValue *array, TomlValue *value);
 DEFINE_TRIVIAL_CLEANUP_FUNC(TomlDocument *, toml_document_free);
 
 /* Table look-ups; NULL when absent or when v is not a table. */

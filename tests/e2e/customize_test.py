@@ -14,6 +14,9 @@ tools:
   name, the file and the user on the serial console, the kernel the command
   line; the input's SHA-256 is unchanged; the same customization from another
   directory gives the same bytes;
+- Image Customizer's YAML (host name, user, file, kernel command line, a
+  service, a package removed) gives the bytes the same changes in TOML give; an unknown key in it
+  is one error at file:line:column;
 - reset-uuids (new GUIDs everywhere, fstab and the boot entries follow; boots)
   and a larger size (the root grows; e2fsck clean);
 - bad input, each one error, exit 1 and no output: a truncated image, a
@@ -317,6 +320,81 @@ def test_customize():
         host = os.path.join(BASE, "bundle", "rootfs", "etc", "hostname")
         check("customize: umoci unpacks it, with the new host name", p.returncode == 0 and os.path.isfile(host) and
               open(host).read() == "customized-host\n", text(p))
+
+
+# Image Customizer's own YAML for what IC_TOML says. IC's configuration has no
+# repositories (its CLI takes them), so the comparison is with a TOML of the
+# same changes without packages, not with CONFIG. Both files have the stem
+# "custom": the customization is named after its file, and the name is in the
+# history.
+IC_YAML = """\
+os:
+  hostname: customized-host
+  kernelCommandLine:
+    extraCommandLine:
+    - slipway.customized=1
+  packages:
+    remove: [motd]
+  users:
+  - name: alice
+    sshPublicKeyPaths:
+    - alice.pub
+  additionalFiles:
+  - source: motd
+    destination: /etc/motd
+    permissions: "644"
+  services:
+    enable: [hello.service]
+"""
+IC_TOML = """\
+hostname = "customized-host"
+kernel-cmdline = "slipway.customized=1"
+remove = ["motd"]
+[[users]]
+name = "alice"
+ssh-keys = ["alice.pub"]
+[[files]]
+source = "motd"
+path = "/etc/motd"
+mode = "0644"
+[services]
+enable = ["hello.service"]
+"""
+
+
+def test_image_customizer_yaml():
+    d = os.path.join(BASE, "ic")
+    os.makedirs(d)
+    for n in ("alice.pub", "motd"):
+        shutil.copy(os.path.join(STATE["cfgdir"], n), d)
+    write(os.path.join(d, "custom.yaml"), IC_YAML)
+    write(os.path.join(d, "custom.toml"), IC_TOML)
+    outs = {}
+    for ext in ("toml", "yaml"):
+        outs[ext] = os.path.join(d, f"{ext}.qcow2")
+        p = customize(os.path.join(d, f"custom.{ext}"), STATE["vhdx"], outs[ext])
+        check(f"yaml: customize with the {ext} configuration exits 0", p.returncode == 0, text(p))
+    check("yaml: Image Customizer's YAML gives the TOML's bytes",
+          run("cmp", outs["toml"], outs["yaml"]).returncode == 0)
+    raw = os.path.join(d, "yaml.raw")
+    to_raw(outs["yaml"], "qcow2", raw)
+    _, _, root = parts_of(raw, "yaml")
+    check("yaml: its changes are in the image (debugfs)",
+          debugfs(root, "cat /etc/hostname") == "customized-host\n" and
+          KEY in debugfs(root, "cat /home/alice/.ssh/authorized_keys") and
+          "hello.service" in debugfs(root, "ls -l /etc/systemd/system/multi-user.target.wants"))
+    qa = rpm_qa(root)
+    check("yaml: the package removed is gone from the rpm database", qa and "motd" not in qa, qa)
+    bad_cfg = os.path.join(d, "bad.yaml")
+    write(bad_cfg, "os:\n  hostname: x\n  users:\n  - name: bob\n    sshPublicKeyPath: [alice.pub]\n")
+    bad_out = os.path.join(d, "bad.qcow2")
+    p = customize(bad_cfg, STATE["vhdx"], bad_out)
+    err = p.stderr.decode("utf-8", "replace")
+    errors = [l for l in err.splitlines() if "error" in l]
+    check("yaml: an unknown key: exit 1, one error at file:line:column naming it, no output",
+          p.returncode == 1 and len(errors) == 1 and "bad.yaml:5:5:" in err and
+          "'os.users[0].sshPublicKeyPath'" in err and "sshPublicKeyPaths" in err and
+          not os.path.exists(bad_out), text(p))
 
 
 def test_boot():
@@ -777,8 +855,8 @@ def test_unprivileged():
 
 if __name__ == "__main__":
     try:
-        for t in (test_build, test_customize, test_boot, test_reset_and_grow, test_repartition, test_packages_scriptlets,
-                  test_metadata, test_mbr, test_bad_inputs, test_scripts,
+        for t in (test_build, test_customize, test_image_customizer_yaml, test_boot, test_reset_and_grow,
+                  test_repartition, test_packages_scriptlets, test_metadata, test_mbr, test_bad_inputs, test_scripts,
                   test_unprivileged):
             run_test(t)
     finally:
