@@ -260,10 +260,10 @@ int scriptlets_run_transaction(const Project *p, const Image *im, Tree **t, cons
         _cleanup_free_ PlanPackage *ipkgs = new0(PlanPackage, n_installed ? n_installed : 1);
         _cleanup_free_ PlanElement *els = new0(PlanElement, n + n_installed + 1);
         _cleanup_free_ PkgIndex *index = new0(PkgIndex, n ? n : 1);
-        _cleanup_free_ char *plan_err = NULL, *dir = NULL, *sb_err = NULL;
+        _cleanup_free_ char *plan_err = NULL, *sb_err = NULL;
         _cleanup_free_ TreeNode **nodes = NULL, **by_pkg = NULL;
         _cleanup_free_ size_t *first = NULL, *owner_of = NULL, *fill = NULL;
-        _cleanup_(stage_freep) Stage *st = NULL;
+        StageRoot root = {};
         _cleanup_(sandbox_stopp) Sandbox *sb = NULL;
         Plan plan = {};
         size_t n_nodes = 0;
@@ -309,26 +309,12 @@ int scriptlets_run_transaction(const Project *p, const Image *im, Tree **t, cons
         for (size_t i = 0; i < plan.n_warnings; i++)
                 diag_warning(d, NULL, "%s: %s", IMAGE_WHAT(im), plan.warnings[i]);
 
-        /* The sandbox makes /proc and /dev in its root; the image keeps them
-         * only if a package has them. */
-        const char *skip[2];
-        size_t n_skip = 0;
-        if (!tree_get(*t, "/proc"))
-                skip[n_skip++] = "/proc";
-        if (!tree_get(*t, "/dev"))
-                skip[n_skip++] = "/dev";
-
-        /* Every file is staged: in memory where there is room (creating
-         * thousands of files on a disk costs more than the scriptlets). */
-        uint64_t bytes = 0;
         r = tree_list(*t, &nodes, &n_nodes);
+        if (r >= 0)
+                r = stage_for_sandbox(*t, "stage", sde, &root);
         if (r < 0)
                 goto finish;
-        for (size_t i = 0; i < n_nodes; i++)
-                bytes += (nodes[i]->blob ? nodes[i]->blob->size : 0) + 4096;
-        r = run_mkdtemp_memory("stage", bytes, &dir);
-        if (r >= 0)
-                r = stage_new(dir, (int64_t) time(NULL) - 1, sde, &st);
+        Stage *st = root.stage;
         if (r >= 0 && !before)
                 r = stage_put(st, *t, tree_get(*t, "/"));
         if (r < 0)
@@ -345,7 +331,7 @@ int scriptlets_run_transaction(const Project *p, const Image *im, Tree **t, cons
         }
 
         SandboxOptions so = {
-                .root = dir,
+                .root = root.dir,
                 .arch = p->arch,
                 .functions = &lua_scriptlet_function,
                 .n_functions = 1,
@@ -438,7 +424,7 @@ int scriptlets_run_transaction(const Project *p, const Image *im, Tree **t, cons
         *ret_n_run = x.n_run;
 
         Tree *folded = NULL;
-        r = stage_fold(st, sandbox_recorder(sb), skip, n_skip, &folded);
+        r = stage_fold(st, sandbox_recorder(sb), root.skip, root.n_skip, &folded);
         if (r < 0) {
                 if (r != -ENOMEM) {
                         diag_error(d, NULL, "%s: cannot read back what the scriptlets made: %s", IMAGE_WHAT(im),
@@ -452,9 +438,7 @@ int scriptlets_run_transaction(const Project *p, const Image *im, Tree **t, cons
         r = 0;
 finish:
         sb = sandbox_stop(sb);
-        st = stage_free(st);
-        if (dir)
-                (void) rm_rf(dir);
+        stage_root_release(&root);
         plan_release(&plan);
         return r;
 }

@@ -167,10 +167,10 @@ static int run_one(Runner *x, size_t i, const char *body, size_t body_size) {
 
 int customize_run_scripts(const Project *p, const Customization *c, ScriptStage stage, Tree **t, Diagnostics *d,
                           size_t *ret_n_run) {
-        _cleanup_free_ char **bodies = NULL, *dir = NULL, *sb_err = NULL;
+        _cleanup_free_ char **bodies = NULL, *sb_err = NULL;
         _cleanup_free_ size_t *sizes = NULL;
         _cleanup_free_ TreeNode **nodes = NULL;
-        _cleanup_(stage_freep) Stage *st = NULL;
+        StageRoot root = {};
         _cleanup_(sandbox_stopp) Sandbox *sb = NULL;
         int64_t sde = (int64_t) p->source_date_epoch;
         size_t n_nodes = 0, n_run = 0, n_stage = 0;
@@ -215,25 +215,11 @@ int customize_run_scripts(const Project *p, const Customization *c, ScriptStage 
         if (r < 0)
                 goto finish;
 
-        /* The sandbox makes /proc and /dev in its root; the image keeps them
-         * only if it had them. */
-        const char *skip[2];
-        size_t n_skip = 0;
-        if (!tree_get(*t, "/proc"))
-                skip[n_skip++] = "/proc";
-        if (!tree_get(*t, "/dev"))
-                skip[n_skip++] = "/dev";
-
-        /* The whole image is staged, in memory where there is room. */
-        uint64_t bytes = 0;
+        /* The whole image is staged. */
         r = tree_list(*t, &nodes, &n_nodes);
-        if (r < 0)
-                goto finish;
-        for (size_t i = 0; i < n_nodes; i++)
-                bytes += (nodes[i]->blob ? nodes[i]->blob->size : 0) + 4096;
-        r = run_mkdtemp_memory("customize", bytes, &dir);
         if (r >= 0)
-                r = stage_new(dir, (int64_t) time(NULL) - 1, sde, &st);
+                r = stage_for_sandbox(*t, "customize", sde, &root);
+        Stage *st = root.stage;
         for (size_t i = 0; r >= 0 && i < n_nodes; i++)
                 r = stage_put(st, *t, nodes[i]);
         if (r < 0) {
@@ -245,7 +231,7 @@ int customize_run_scripts(const Project *p, const Customization *c, ScriptStage 
                 goto finish;
         }
 
-        SandboxOptions so = { .root = dir, .arch = p->arch, .record = true };
+        SandboxOptions so = { .root = root.dir, .arch = p->arch, .record = true };
         r = sandbox_start(&so, &sb, &sb_err);
         if (r < 0) {
                 if (r != -ENOMEM) {
@@ -275,7 +261,7 @@ int customize_run_scripts(const Project *p, const Customization *c, ScriptStage 
         }
 
         Tree *folded = NULL;
-        r = stage_fold(st, sandbox_recorder(sb), skip, n_skip, &folded);
+        r = stage_fold(st, sandbox_recorder(sb), root.skip, root.n_skip, &folded);
         if (r < 0) {
                 if (r != -ENOMEM) {
                         diag_error(d, NULL, "customization '%s': cannot read back what its %s scripts made: %s",
@@ -290,9 +276,7 @@ int customize_run_scripts(const Project *p, const Customization *c, ScriptStage 
         r = 0;
 finish:
         sb = sandbox_stop(sb);
-        st = stage_free(st);
-        if (dir)
-                (void) rm_rf(dir);
+        stage_root_release(&root);
         for (size_t i = 0; bodies && i < c->scripts.n; i++)
                 free(bodies[i]);
         return r;

@@ -24,11 +24,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "basic/alloc.h"
 #include "basic/fileio.h"
 #include "basic/hash.h"
+#include "basic/run.h"
 #include "tree/stage.h"
 
 /* Files up to this size that changed are read into memory; larger ones stay
@@ -840,4 +842,40 @@ int stage_fold(Stage *s, const Recorder *rec, const char *const *skip, size_t n_
         }
         *ret = f.t;
         return 0;
+}
+
+int stage_for_sandbox(const Tree *t, const char *prefix, int64_t sde, StageRoot *ret) {
+        _cleanup_free_ TreeNode **nodes = NULL;
+        size_t n = 0;
+        *ret = (StageRoot) {};
+        /* The sandbox makes /proc and /dev in its root; the tree keeps them
+         * only if it had them. */
+        if (!tree_get(t, "/proc"))
+                ret->skip[ret->n_skip++] = "/proc";
+        if (!tree_get(t, "/dev"))
+                ret->skip[ret->n_skip++] = "/dev";
+        /* In memory where there is room: creating thousands of files on a
+         * disk costs more than what runs on them. */
+        uint64_t bytes = 0;
+        int r = tree_list(t, &nodes, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++)
+                bytes += (nodes[i]->blob ? nodes[i]->blob->size : 0) + 4096;
+        r = run_mkdtemp_memory(prefix, bytes, &ret->dir);
+        if (r >= 0)
+                r = stage_new(ret->dir, (int64_t) time(NULL) - 1, sde, &ret->stage);
+        if (r < 0)
+                stage_root_release(ret);
+        return r;
+}
+
+void stage_root_release(StageRoot *s) {
+        s->stage = stage_free(s->stage);
+        if (s->dir) {
+                (void) rm_rf(s->dir);
+                run_untrack(s->dir);
+                free(s->dir);
+                s->dir = NULL;
+        }
 }

@@ -65,3 +65,18 @@ int stage_read_file(Stage *s, const char *path, size_t max, char **ret, size_t *
  * is below them) are left out: the sandbox's mount points that the tree did
  * not have. rec may be NULL. */
 int stage_fold(Stage *s, const Recorder *rec, const char *const *skip, size_t n_skip, Tree **ret);
+
+/* A new empty stage for a sandbox's root: a directory of the run (in memory
+ * when t's contents fit, run_mkdtemp_memory()) and its Stage, with the mount
+ * points the sandbox adds that t does not have (/proc, /dev), which
+ * stage_fold() is then to skip. Nothing of t is staged yet. */
+typedef struct StageRoot {
+        char *dir;
+        Stage *stage;
+        const char *skip[2];
+        size_t n_skip;
+} StageRoot;
+
+int stage_for_sandbox(const Tree *t, const char *prefix, int64_t sde, StageRoot *ret);
+/* Frees the stage and removes its directory. */
+void stage_root_release(StageRoot *s);
