@@ -98,11 +98,56 @@ typedef struct Loader {
                 TreeBlob *blob;
         } *links;
         size_t n_links, allocated_links;
+        /* ino -> index into links + 1 (0: empty), open addressing. */
+        size_t *link_slots;
+        size_t n_link_slots; /* a power of two, over twice n_links */
         /* Extents of the file being mapped. */
         Ext *ext;
         size_t n_ext, allocated_ext;
         bool oom;
 } Loader;
+
+static size_t slot_of(uint32_t ino, size_t n) {
+        return (size_t) (ino * UINT32_C(2654435761)) & (n - 1);
+}
+
+/* The index into l->links of inode ino, or SIZE_MAX. */
+static size_t link_find(const Loader *l, uint32_t ino) {
+        if (l->n_link_slots == 0)
+                return SIZE_MAX;
+        for (size_t k = slot_of(ino, l->n_link_slots);; k = (k + 1) & (l->n_link_slots - 1)) {
+                size_t v = l->link_slots[k];
+                if (v == 0)
+                        return SIZE_MAX;
+                if (l->links[v - 1].ino == ino)
+                        return v - 1;
+        }
+}
+
+/* Puts the last entry of l->links into the table (grown when half full). */
+static int link_index(Loader *l) {
+        if (2 * l->n_links > l->n_link_slots) {
+                size_t n = l->n_link_slots ? l->n_link_slots * 2 : 64;
+                size_t *t = new0(size_t, n);
+                if (!t)
+                        return -ENOMEM;
+                free(l->link_slots);
+                l->link_slots = t;
+                l->n_link_slots = n;
+                for (size_t i = 0; i < l->n_links; i++) {
+                        size_t k = slot_of(l->links[i].ino, n);
+                        while (t[k])
+                                k = (k + 1) & (n - 1);
+                        t[k] = i + 1;
+                }
+                return 0;
+        }
+        size_t k = slot_of(l->links[l->n_links - 1].ino, l->n_link_slots);
+        while (l->link_slots[k])
+                k = (k + 1) & (l->n_link_slots - 1);
+        l->link_slots[k] = l->n_links;
+        return 0;
+}
 
 static int add_ext(Loader *l, uint64_t lblk, uint64_t pblk, uint64_t len) {
         if (len == 0)
@@ -311,13 +356,12 @@ static int add_node(Loader *l, const char *path, ext2_ino_t ino, bool *ret_dir) 
                 /* Hard links share the first name's blob and link id. */
                 bool linked = false;
                 if (in->i_links_count > 1) {
-                        for (size_t i = 0; i < l->n_links; i++)
-                                if (l->links[i].ino == ino) {
-                                        n->link_id = l->links[i].link_id;
-                                        n->blob = tree_blob_ref(l->links[i].blob);
-                                        linked = true;
-                                        break;
-                                }
+                        size_t i = link_find(l, ino);
+                        if (i != SIZE_MAX) {
+                                n->link_id = l->links[i].link_id;
+                                n->blob = tree_blob_ref(l->links[i].blob);
+                                linked = true;
+                        }
                 }
                 if (!linked) {
                         r = file_blob(l, ino, in, size, &n->blob);
@@ -332,6 +376,7 @@ static int add_node(Loader *l, const char *path, ext2_ino_t ino, bool *ret_dir) 
                                         l->links[l->n_links].link_id = n->link_id;
                                         l->links[l->n_links].blob = tree_blob_ref(n->blob);
                                         l->n_links++;
+                                        r = link_index(l);
                                 }
                         }
                 }
@@ -457,6 +502,7 @@ int ext4_load_tree(ImageDisk *disk, uint64_t offset, uint64_t size, Tree *t, con
         for (size_t i = 0; i < l.n_links; i++)
                 tree_blob_unref(l.links[i].blob);
         free(l.links);
+        free(l.link_slots);
         free(l.ext);
         u32_set_release(&l.seen_dirs);
         ext2fs_close_free(&fs);
