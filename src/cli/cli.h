@@ -32,6 +32,8 @@ typedef struct Context {
         const char *image_file;          /* --image-file */
         const char *config_file;         /* --config */
         const char *output_image_file;   /* --output-image-file */
+        const char *rpm_sources[16];     /* --rpm-source, in the order given */
+        unsigned n_rpm_sources;
 } Context;
 
 enum {
@@ -46,6 +48,7 @@ enum {
         VERB_OPT_IMAGE_FILE = 1u << 8,
         VERB_OPT_CONFIG = 1u << 9,
         VERB_OPT_OUTPUT_IMAGE_FILE = 1u << 10,
+        VERB_OPT_RPM_SOURCE = 1u << 11,
 };
 
 typedef struct Verb {

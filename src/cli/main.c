@@ -74,7 +74,8 @@ static const Verb verbs[] = {
                 .args = "[NAME]",
                 .summary = "change a prebuilt disk image offline, without root",
                 .help = "Options: --image-file IN, --config FILE (.toml, or Image Customizer's .yaml),\n"
-                        "--output-image-file OUT, --output-image-format raw|vhd|vhdx|qcow2|tar.\n\n"
+                        "--output-image-file OUT, --output-image-format raw|vhd|vhdx|qcow2|tar|oci,\n"
+                        "--rpm-source DIR (a signed repository the packages may come from; repeatable).\n\n"
                         "Reads the disk image IN (raw, VHD, VHDX, qcow2; GPT or MBR; ext4 and FAT) into\n"
                         "a tree without mounting it, applies the customization in FILE (host name, users,\n"
                         "files, services, kernel command line, kernel modules, SELinux mode and labels,\n"
@@ -85,7 +86,7 @@ static const Verb verbs[] = {
                         "(-C DIR), its `base` the input, its `formats` the outputs in\n"
                         "OUT/customizations/ (default: the base's format).\n",
                 .options = VERB_OPT_OUTPUT_IMAGE_FORMAT | VERB_OPT_IMAGE_FILE | VERB_OPT_CONFIG |
-                           VERB_OPT_OUTPUT_IMAGE_FILE,
+                           VERB_OPT_OUTPUT_IMAGE_FILE | VERB_OPT_RPM_SOURCE,
                 .min_args = 0,
                 .max_args = 1,
                 .run = verb_customize,
@@ -324,7 +325,7 @@ int main(int argc, char **argv) {
         }
         heap_setup();
         enum { ARG_JSON = 0x100, ARG_VERSION, ARG_OUT, ARG_KEY, ARG_UID, ARG_ALGO, ARG_ALLOW_UNSIGNED, ARG_COMPRESS,
-               ARG_PRUNE, ARG_OUTPUT_IMAGE_FORMAT, ARG_IMAGE_FILE, ARG_CONFIG, ARG_OUTPUT_IMAGE_FILE };
+               ARG_PRUNE, ARG_OUTPUT_IMAGE_FORMAT, ARG_IMAGE_FILE, ARG_CONFIG, ARG_OUTPUT_IMAGE_FILE, ARG_RPM_SOURCE };
         static const struct option options[] = {
                 { "directory", required_argument, NULL, 'C' },
                 { "jobs", required_argument, NULL, 'j' },
@@ -343,6 +344,7 @@ int main(int argc, char **argv) {
                 { "image-file", required_argument, NULL, ARG_IMAGE_FILE },
                 { "config", required_argument, NULL, ARG_CONFIG },
                 { "output-image-file", required_argument, NULL, ARG_OUTPUT_IMAGE_FILE },
+                { "rpm-source", required_argument, NULL, ARG_RPM_SOURCE },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
@@ -427,6 +429,15 @@ int main(int argc, char **argv) {
                 case ARG_OUTPUT_IMAGE_FILE:
                         ctx.output_image_file = optarg;
                         given |= VERB_OPT_OUTPUT_IMAGE_FILE;
+                        break;
+                case ARG_RPM_SOURCE:
+                        if (ctx.n_rpm_sources >= ELEMENTSOF(ctx.rpm_sources)) {
+                                if (!usage)
+                                        log_error("at most %zu --rpm-source options", ELEMENTSOF(ctx.rpm_sources));
+                                usage = true;
+                        } else
+                                ctx.rpm_sources[ctx.n_rpm_sources++] = optarg;
+                        given |= VERB_OPT_RPM_SOURCE;
                         break;
                 case 'h':
                         help = true;

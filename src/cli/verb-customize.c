@@ -97,6 +97,8 @@ static int standalone(const Context *ctx) {
         }
         const char *cfg = ctx->config_file;
         int r = project_load_customization(cfg, &diag, &p);
+        for (unsigned i = 0; r >= 0 && i < ctx->n_rpm_sources; i++)
+                r = project_add_rpm_source(p, ctx->rpm_sources[i], &diag);
         if (r < 0) {
                 log_diagnostics(&diag);
                 if (diag.n_errors == 0)
@@ -195,8 +197,10 @@ int verb_customize(const Context *ctx, int argc, char **argv) {
                 }
                 return standalone(ctx);
         }
-        if (ctx->image_file) {
-                log_error("--image-file needs --config FILE (or name a [customizations.NAME] of the project)");
+        if (ctx->image_file || ctx->n_rpm_sources) {
+                log_error("%s needs --config FILE (a project's customization takes its [repos] and base from the "
+                          "project)",
+                          ctx->image_file ? "--image-file" : "--rpm-source");
                 return EXIT_USAGE;
         }
         return project_mode(ctx, argc > 0 ? argv[0] : NULL);

@@ -5,6 +5,9 @@
  * its includes. */
 
 #include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
 #include <ftw.h>
 #include <glob.h>
 #include <inttypes.h>
@@ -1744,6 +1747,45 @@ int project_load_customization(const char *path, Diagnostics *d, Project **ret) 
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(p);
+        return 0;
+}
+
+int project_add_rpm_source(Project *p, const char *dir, Diagnostics *d) {
+        SourcePos pos = { .file = dir };
+        _cleanup_free_ char *repomd = path_join(dir, "repodata/repomd.xml");
+        if (!repomd)
+                return -ENOMEM;
+        if (!path_exists(repomd)) {
+                diag_error(d, &pos, "--rpm-source: not a repository (no repodata/repomd.xml): index it first, with "
+                                    "'slipway repo --key KEY %s'",
+                           dir);
+                return -EINVAL;
+        }
+        /* Its key: the one RPM-GPG-KEY-* file `slipway repo --key` puts beside the metadata. */
+        _cleanup_(closedirp) DIR *dp = opendir(dir);
+        _cleanup_free_ char *key = NULL;
+        size_t n_keys = 0;
+        for (struct dirent *e; dp && (e = readdir(dp));)
+                if (strncmp(e->d_name, "RPM-GPG-KEY-", 12) == 0 && n_keys++ == 0 && !(key = path_join(dir, e->d_name)))
+                        return -ENOMEM;
+        if (n_keys != 1) {
+                diag_error(d, &pos, "--rpm-source: %s, so its packages cannot be checked; sign the repository "
+                                    "('slipway repo --key KEY %s') or name it in [repos.NAME] with gpg-key",
+                           n_keys == 0 ? "the repository has no RPM-GPG-KEY-* file" : "the repository has several RPM-GPG-KEY-* files",
+                           dir);
+                return -EINVAL;
+        }
+        _cleanup_free_ char *abs = realpath(dir, NULL), *name = NULL, *url = NULL;
+        if (!abs)
+                return -errno;
+        if (asprintf(&name, "rpm-source-%zu", p->repos.n + 1) < 0 || asprintf(&url, "file://%s", abs) < 0)
+                return -ENOMEM;
+        Repo *items = realloc(p->repos.items, (p->repos.n + 1) * sizeof(Repo));
+        if (!items)
+                return -ENOMEM;
+        p->repos.items = items;
+        items[p->repos.n++] = (Repo) { .obj.pos = pos, .name = TAKE_PTR(name), .url = TAKE_PTR(url),
+                                       .gpg_key = TAKE_PTR(key), .gpgcheck = true };
         return 0;
 }
 

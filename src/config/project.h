@@ -424,6 +424,13 @@ const Customization *project_find_customization(const Project *p, const char *na
  * (config/ic-yaml.h), read into the same keys. */
 int project_load_customization(const char *path, Diagnostics *d, Project **ret);
 
+/* Adds a local repository directory as one of p's [repos] (`slipway customize
+ * --rpm-source DIR`, as Image Customizer takes its package sources): it must
+ * have repodata/repomd.xml and exactly one RPM-GPG-KEY-* file (what `slipway
+ * repo --key` writes), against which its metadata and packages are checked.
+ * Errors in d; -EINVAL. */
+int project_add_rpm_source(Project *p, const char *dir, Diagnostics *d);
+
 /* The architecture of the machine slipway runs on, in RPM's spelling. */
 const char *host_arch(void);
 
