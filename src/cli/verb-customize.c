@@ -23,7 +23,7 @@ static const struct {
         { "raw", IMAGE_FORMAT_RAW },   { "img", IMAGE_FORMAT_RAW },     { "vhd", IMAGE_FORMAT_VHD },
         { "vpc", IMAGE_FORMAT_VHD },   { "vhdx", IMAGE_FORMAT_VHDX },   { "qcow2", IMAGE_FORMAT_QCOW2 },
         { "tar", IMAGE_FORMAT_TAR },   { "tar.zst", IMAGE_FORMAT_TAR }, { "oci", IMAGE_FORMAT_OCI },
-        { "oci.tar", IMAGE_FORMAT_OCI },
+        { "oci.tar", IMAGE_FORMAT_OCI }, { "iso", IMAGE_FORMAT_ISO },
 };
 
 static ImageFormat format_lookup(const char *s) {
@@ -110,11 +110,11 @@ static int standalone(const Context *ctx) {
         if (f < 0) {
                 log_diagnostics(&diag);
                 if (ctx->output_image_format)
-                        log_error("unknown output image format '%s': expected raw, vhd (or vpc), vhdx, qcow2, tar or oci",
+                        log_error("unknown output image format '%s': expected raw, vhd (or vpc), vhdx, qcow2, iso, tar or oci",
                                   ctx->output_image_format);
                 else
                         log_error("'%s': cannot tell the output format from its name: use .raw, .img, .vhd, .vhdx, "
-                                  ".qcow2, .tar.zst or .oci.tar, or --output-image-format",
+                                  ".qcow2, .iso, .tar.zst or .oci.tar, or --output-image-format",
                                   ctx->output_image_file);
                 return EXIT_USAGE;
         }

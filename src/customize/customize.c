@@ -342,6 +342,67 @@ static int repartition_references(const LoadedImage *l, Tree *t, const Project *
         return 0;
 }
 
+/* ---- a live ISO ---- */
+
+/* The kernel command line of a live ISO made from the image: the arguments
+ * of its boot entry (the first BLS entry's options, else the first linux
+ * line of a grub.cfg) without root= (the root is the initrd) and with init=
+ * as rdinit= (the kernel runs it from the initrd). */
+static int live_cmdline(const Tree *t, char **ret, Diagnostics *d, const Customization *c) {
+        _cleanup_free_ TreeNode **nodes = NULL;
+        size_t n;
+        int r = tree_list(t, &nodes, &n);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *args = NULL;
+        for (int pass = 0; pass < 2 && !args; pass++)
+                for (size_t i = 0; i < n && !args; i++) {
+                        const char *path = nodes[i]->path;
+                        if (nodes[i]->type != TREE_REG || !cmdline_file(path) || strcmp(path, "/etc/kernel/cmdline") == 0)
+                                continue;
+                        bool bls = strstr(path, "/loader/entries/") != NULL;
+                        if (bls != (pass == 0))
+                                continue;
+                        _cleanup_free_ char *text = NULL;
+                        if (tree_read_text(t, path, &text) < 0)
+                                continue;
+                        for (char *l = text, *e; *l && !args; l = *e ? e + 1 : e) {
+                                e = strchrnul(l, '\n');
+                                char save = *e;
+                                *e = 0;
+                                l += strspn(l, " \t");
+                                size_t kl = strcspn(l, " \t");
+                                const char *found = NULL;
+                                if (bls && kl == 7 && strncmp(l, "options", 7) == 0)
+                                        found = l + kl;
+                                else if (!bls && ((kl == 5 && strncmp(l, "linux", 5) == 0) ||
+                                                  (kl == 8 && strncmp(l, "linuxefi", 8) == 0))) {
+                                        found = l + kl + strspn(l + kl, " \t");
+                                        found += strcspn(found, " \t"); /* the kernel's path */
+                                }
+                                if (found && !(args = strdup(found)))
+                                        return -ENOMEM;
+                                *e = save;
+                        }
+                }
+        if (!args) {
+                diag_error(d, NULL, "customization '%s': the image has no boot entry to take the kernel command line of "
+                                    "its live ISO from (no loader/entries/*.conf with options, no grub.cfg linux line)",
+                           c->im.name);
+                return -EINVAL;
+        }
+        _cleanup_(strbuf_releasep) StrBuf sb = STRBUF_INIT;
+        for (char *save = NULL, *w = strtok_r(args, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                if (strncmp(w, "root=", 5) == 0 || strncmp(w, "BOOT_IMAGE=", 11) == 0)
+                        continue;
+                strbuf_printf(&sb, "%s%s%s", sb.len ? " " : "", strncmp(w, "init=", 5) == 0 ? "rd" : "", w);
+        }
+        if (sb.oom)
+                return -ENOMEM;
+        *ret = strbuf_detach(&sb, NULL);
+        return *ret ? 0 : -ENOMEM;
+}
+
 /* ---- the whole ---- */
 
 static int write_outputs(const LoadedImage *l, const Tree *t, const Project *p, const Customization *c,
@@ -405,6 +466,25 @@ static int write_outputs(const LoadedImage *l, const Tree *t, const Project *p, 
                         WriterContext wc = { .tree = t, .p = p, .im = &c->im, .o = &io, .d = d };
                         WriterSlot slot = { .format = IMAGE_FORMAT_TAR, .tmp = tmp };
                         r = writer_tar(&wc, &slot, 1);
+                } else if (out->format == IMAGE_FORMAT_ISO) {
+                        /* A live ISO as `slipway image` makes them: the whole image
+                         * is the initrd, the kernel runs its init from it. */
+                        _cleanup_free_ char *cmdline = NULL, *dir = path_dirname(out->path);
+                        if (!dir) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        r = live_cmdline(t, &cmdline, d, c);
+                        if (r < 0)
+                                break;
+                        Image iso = c->im;
+                        iso.kernel_cmdline = cmdline;
+                        iso.initrd = NULL;
+                        iso.boot = tree_get(t, "/usr/share/syslinux/isolinux.bin") ? BOOT_HYBRID : BOOT_UEFI;
+                        ImageOutputOptions io = { .jobs = o->jobs };
+                        WriterContext wc = { .tree = t, .p = p, .im = &iso, .images_dir = dir, .o = &io, .d = d };
+                        WriterSlot slot = { .format = IMAGE_FORMAT_ISO, .tmp = tmp };
+                        r = writer_iso(&wc, &slot, 1);
                 } else if (out->format == IMAGE_FORMAT_OCI) {
                         /* The oci-archive; the layout beside it is scratch. */
                         _cleanup_free_ char *tmpdir = NULL, *layout = NULL;
@@ -422,8 +502,8 @@ static int write_outputs(const LoadedImage *l, const Tree *t, const Project *p, 
                         (void) rm_rf(tmpdir);
                         run_untrack(tmpdir);
                 } else {
-                        diag_error(d, NULL, "'%s': slipway customize writes raw, vhd, vhdx, qcow2, tar and oci; not %s "
-                                            "(yet)",
+                        diag_error(d, NULL, "'%s': slipway customize writes raw, vhd, vhdx, qcow2, iso, tar and oci; not "
+                                            "%s",
                                    out->path, image_format_to_string(out->format));
                         return -EINVAL;
                 }

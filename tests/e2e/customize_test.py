@@ -47,7 +47,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from harness import RecordingServer, check, finish, run_test, write
 
 SLIPWAY, ROOT = os.path.abspath(sys.argv[1]), sys.argv[2]
-for needed in ["rpmbuild", "qemu-system-x86_64", "qemu-img", "sfdisk", "e2fsck", "debugfs", "fsck.vfat", "mtype"]:
+for needed in ["rpmbuild", "qemu-system-x86_64", "qemu-img", "sfdisk", "e2fsck", "debugfs", "fsck.vfat", "mtype", "xorriso"]:
     if not shutil.which(needed):
         print(f"SKIP: {needed} missing")
         sys.exit(77)
@@ -144,14 +144,17 @@ def listing(img):
     return out
 
 
-def boot(disk, fmt, log, firmware="ovmf"):
+def boot(disk, fmt, log, firmware="ovmf", how="disk"):
     args = ["qemu-system-x86_64", "-m", "512", "-nographic", "-no-reboot", "-nic", "none"]
     if firmware == "ovmf":
         vars_fd = log + ".vars.fd"
         shutil.copy(OVMF_VARS, vars_fd)
         args += ["-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
                  "-drive", f"if=pflash,format=raw,file={vars_fd}"]
-    args += ["-drive", f"file={disk},format={fmt},if={'virtio' if firmware == 'ovmf' else 'ide'},snapshot=on"]
+    if how == "cdrom":
+        args += ["-cdrom", disk, "-boot", "d"]
+    else:
+        args += ["-drive", f"file={disk},format={fmt},if={'virtio' if firmware == 'ovmf' else 'ide'},snapshot=on"]
     try:
         p = run(*args, timeout=300)
         out = p.stdout
@@ -306,6 +309,15 @@ def test_customize():
     check("customize: again from another directory: the same bytes", p.returncode == 0 and
           run("cmp", out, outs["qcow2"]).returncode == 0, text(p))
 
+    # The same customization as a live ISO (booted in test_boot): xorriso reads it.
+    iso = os.path.join(BASE, "custom.iso")
+    p = customize(cfg, STATE["vhdx"], iso)
+    check("customize: to a live ISO exits 0", p.returncode == 0, text(p))
+    p = run("xorriso", "-indev", iso, "-find", "/")
+    check("customize: xorriso lists the ISO's kernel and initrd", p.returncode == 0 and b"/boot/vmlinuz" in p.stdout
+          and b"/boot/initrd" in p.stdout, text(p))
+    outs["iso"] = iso
+
     # The same customization as an oci-archive: skopeo reads it, umoci unpacks it.
     if shutil.which("skopeo") and shutil.which("umoci"):
         oci = os.path.join(BASE, "custom.oci.tar")
@@ -394,8 +406,11 @@ def test_image_customizer_yaml():
 def test_boot():
     o = STATE["outs"]
     jobs = [(o["vhd"], "vpc", "ovmf"), (o["qcow2"], "qcow2", "ovmf"), (o["qcow2"], "qcow2", "seabios")]
-    with concurrent.futures.ThreadPoolExecutor(max_workers=3) as ex:
-        futs = {ex.submit(boot, d, f, os.path.join(BASE, f"boot-{f}-{fw}.log"), fw): (d, f, fw) for d, f, fw in jobs}
+    if "iso" in o:
+        jobs.append((o["iso"], "raw", "ovmf"))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as ex:
+        futs = {ex.submit(boot, d, f, os.path.join(BASE, f"boot-{f}-{fw}.log"), fw,
+                          "cdrom" if d.endswith(".iso") else "disk"): (d, f, fw) for d, f, fw in jobs}
         for fut in concurrent.futures.as_completed(futs):
             d, f, fw = futs[fut]
             out = fut.result()
