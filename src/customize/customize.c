@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "basic/alloc.h"
 #include "basic/fileio.h"
@@ -32,6 +33,7 @@
 #endif
 
 #define HISTORY_PATH "/usr/share/slipway/history.json"
+#define RELEASE_PATH "/etc/slipway-release"
 #define TEXT_MAX ((size_t) 16 << 20)
 
 void customize_result_release(CustomizeResult *r) {
@@ -179,7 +181,7 @@ static int apply_modules(Tree *t, const Customization *c, int64_t mtime) {
  * customized, when (SOURCE_DATE_EPOCH), by which slipway. Not the
  * configuration's text: the same changes written in TOML or in Image
  * Customizer's YAML give the same image. */
-static int apply_history(Tree *t, const Customization *c, int64_t mtime) {
+static int apply_history(Tree *t, const Customization *c, int64_t mtime, const uint8_t seed[32]) {
         if (!c->history)
                 return 0;
         _cleanup_free_ char *old = NULL;
@@ -189,21 +191,51 @@ static int apply_history(Tree *t, const Customization *c, int64_t mtime) {
         if (!json_is_array(a)) {
                 json_decref(a);
                 a = json_array();
+                if (!a)
+                        return -ENOMEM;
         }
-        json_t *e = json_pack("{s:s, s:I, s:s}", "customization", c->im.name, "time", (json_int_t) mtime, "tool",
-                              "slipway " SLIPWAY_VERSION);
-        if (!a || !e || json_array_append_new(a, e) < 0) {
+        /* This customization's identity: from the seed of its identifiers and
+         * the customizations before it. */
+        uint8_t id[16];
+        char uuid[GUID_STRING_MAX], date[32];
+        char label[64];
+        snprintf(label, sizeof label, "customize:image-uuid:%zu", json_array_size(a));
+        int r = gpt_guid_derive(seed, label, id);
+        if (r < 0) {
+                json_decref(a);
+                return r;
+        }
+        guid_to_string(id, uuid);
+        time_t tt = (time_t) mtime;
+        struct tm tm;
+        if (!gmtime_r(&tt, &tm) || strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                snprintf(date, sizeof date, "%lld", (long long) mtime);
+        json_t *e = json_pack("{s:s, s:I, s:s, s:s}", "customization", c->im.name, "time", (json_int_t) mtime,
+                              "tool", "slipway " SLIPWAY_VERSION, "image-uuid", uuid);
+        if (!e || json_array_append_new(a, e) < 0) {
                 json_decref(a);
                 return -ENOMEM;
         }
         _cleanup_free_ char *text = json_dumps(a, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        size_t count = json_array_size(a);
         json_decref(a);
         if (!text)
                 return -ENOMEM;
-        _cleanup_free_ char *nl = NULL;
+        _cleanup_free_ char *nl = NULL, *rel = NULL;
         if (asprintf(&nl, "%s\n", text) < 0)
                 return -ENOMEM;
-        return tree_write_text(t, HISTORY_PATH, nl, 0644, mtime);
+        if ((r = tree_write_text(t, HISTORY_PATH, nl, 0644, mtime)) < 0)
+                return r;
+        /* The last customization in os-release(5) form, beside the
+         * distribution's own os-release (which belongs to its package and
+         * stays as it is), for `. /etc/slipway-release` and inventory tools. */
+        if (asprintf(&rel,
+                     "# Written by slipway customize; the whole history is in " HISTORY_PATH ".\n"
+                     "IMAGE_CUSTOMIZATION=%s\nIMAGE_UUID=%s\nBUILD_DATE=%s\nTOOL_VERSION=\"slipway %s\"\n"
+                     "CUSTOMIZATIONS=%zu\n",
+                     c->im.name, uuid, date, SLIPWAY_VERSION, count) < 0)
+                return -ENOMEM;
+        return tree_write_text(t, RELEASE_PATH, rel, 0644, mtime);
 }
 
 /* ---- new UUIDs ---- */
@@ -589,7 +621,7 @@ int customize_image(Project *p, const Customization *c, const CustomizeOptions *
                 return r;
         if ((r = apply_cmdline(t, c, mtime, &ret->n_cmdline_files, d)) < 0)
                 return r;
-        if ((r = apply_modules(t, c, mtime)) < 0 || (r = apply_history(t, c, mtime)) < 0)
+        if ((r = apply_modules(t, c, mtime)) < 0 || (r = apply_history(t, c, mtime, seed)) < 0)
                 return r;
         if ((r = customize_run_scripts(p, c, SCRIPT_STAGE_POST, &l->tree, d, &ret->n_scripts[SCRIPT_STAGE_POST])) < 0)
                 return r;

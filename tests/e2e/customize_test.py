@@ -281,12 +281,15 @@ def test_customize():
     check("customize: hello.service enabled (the symlink systemctl makes)", "Type: symlink" in link, link[:300])
     hist = debugfs(root, "cat /usr/share/slipway/history.json")
     check("customize: the history records the customization", '"customization": "custom"' in hist, hist)
+    rel = debugfs(root, "cat /etc/slipway-release")
+    check("customize: /etc/slipway-release names it (os-release form)", "IMAGE_CUSTOMIZATION=custom\n" in rel and
+          "IMAGE_UUID=" in rel and "CUSTOMIZATIONS=1\n" in rel, rel)
 
     # Everything nothing touched: the same bytes, mode and type (debugfs rdump of both).
     a, b = listing(STATE["orig_root"]), listing(root)
     changed = {"/etc/hostname", "/etc/motd", "/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow", "/home",
                "/home/alice", "/home/alice/.ssh", "/home/alice/.ssh/authorized_keys", "/usr/share/slipway",
-               "/usr/share/slipway/history.json", "/usr/share", "/usr/bin/busybox", "/usr/bin/sh",
+               "/usr/share/slipway/history.json", "/usr/share", "/etc/slipway-release", "/usr/bin/busybox", "/usr/bin/sh",
                "/usr/lib/sysimage/rpm/rpmdb.sqlite", "/etc/systemd", "/etc/systemd/system",
                "/etc/systemd/system/multi-user.target.wants",
                "/etc/systemd/system/multi-user.target.wants/hello.service"}
