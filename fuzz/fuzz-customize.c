@@ -4,10 +4,12 @@
  * image: the container, the partition table, the root's fstab and the ext4
  * and FAT file systems read into a tree (inspect/load.h); then every
  * regular file's contents read back through its blob (ext4 extents over
- * the disk), at most 16 MiB in all. */
+ * the disk), at most 16 MiB in all; and the same bytes as a tar or an
+ * oci-archive read into a tree. */
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -44,6 +46,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 free(nodes);
                 loaded_image_free(l);
         }
+        /* The same bytes as a tar or an oci-archive (load-archive.c). */
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        l = NULL;
+        if (archive_load(path, 0, &l, &d) >= 0)
+                loaded_image_free(l);
         diagnostics_release(&d);
         close(fd);
         return 0;

@@ -40,6 +40,8 @@ dd if="$w/ext4.img" of="$w/disk.raw" bs=512 seek=440 conv=notrunc status=none
 cp "$w/disk.raw" "$out/disk.raw"
 cp "$w/vfat.img" "$out/vfat.img"
 cp "$w/ext4.img" "$out/ext4.img"
+# The same tree as a tar, for fuzz-customize's tar input.
+tar -cf "$out/tree.tar" -C "$w/tree" .
 if command -v qemu-img >/dev/null; then
         qemu-img convert -f raw -O qcow2 -c -o cluster_size=4096 "$w/disk.raw" "$out/disk.qcow2"
         qemu-img convert -f raw -O vpc -o subformat=fixed,force_size=on "$w/disk.raw" "$out/disk.vhd"

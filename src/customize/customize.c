@@ -560,8 +560,24 @@ int customize_image(Project *p, const Customization *c, const CustomizeOptions *
         *ret = (CustomizeResult) {};
         int r;
 
+        /* A container image or a rootfs tarball is written as tar or OCI
+         * again: it has no disk to keep the layout and boot of. */
+        bool archive = archive_input(o->input);
+        for (size_t i = 0; archive && i < o->n_outputs; i++)
+                if (o->outputs[i].format != IMAGE_FORMAT_TAR && o->outputs[i].format != IMAGE_FORMAT_OCI) {
+                        diag_error(d, NULL, "'%s': a tar or OCI input is written as tar or oci, not %s (it has no disk "
+                                            "layout or boot loader to keep)",
+                                   o->outputs[i].path, image_format_to_string(o->outputs[i].format));
+                        return -EINVAL;
+                }
+        if (archive && (c->im.partitions.n > 0 || c->im.size > 0)) {
+                SourcePos pos = cfg_pos(&c->im.obj, c->im.partitions.n > 0 ? "partitions" : "size");
+                diag_error(d, &pos, "customization '%s': a tar or OCI input has no disk to lay out or grow", c->im.name);
+                return -EINVAL;
+        }
         _cleanup_(loaded_image_freep) LoadedImage *l = NULL;
-        r = image_load(o->input, (int64_t) p->source_date_epoch, &l, d);
+        r = archive ? archive_load(o->input, (int64_t) p->source_date_epoch, &l, d)
+                    : image_load(o->input, (int64_t) p->source_date_epoch, &l, d);
         if (r < 0)
                 return r;
         if (p->sde_origin == SDE_FROM_INPUTS) {

@@ -67,7 +67,7 @@ typedef struct LoadedPartition {
 
 typedef struct LoadedImage {
         ImageDisk *disk;
-        const char *format; /* the container: "raw", "vhd", "vhdx", "qcow2" */
+        const char *format; /* the container: "raw", "vhd", "vhdx", "qcow2"; "tar", "oci" (no disk) */
         uint64_t size;      /* the virtual disk's size */
         bool gpt;           /* else MBR */
         uint8_t disk_guid[16];
@@ -86,8 +86,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(LoadedImage *, loaded_image_free);
 
 /* Reads the disk image at path (raw, vhd, vhdx or qcow2) into a tree: its
  * root file system (the partition of a root type, else the first ext4 one
- * with /etc/os-release) and every partition its /etc/fstab mounts, plus an
- * ESP that fstab does not name, at /boot/efi. Partitions it cannot read
+ * with /etc/os-release) and every partition its /etc/fstab mounts. Partitions it cannot read
  * (xfs, btrfs, LVM, LUKS) are an error naming what was found when fstab
  * mounts them or they are the root; others are kept as bytes. Directories
  * that are only mount points get mtime. Every problem is one error in d
@@ -95,3 +94,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(LoadedImage *, loaded_image_free);
 int image_load(const char *path, int64_t mtime, LoadedImage **ret, Diagnostics *d);
 /* The same from an open file (dup'ed; the caller keeps fd), named path in messages. */
 int image_load_fd(int fd, const char *path, int64_t mtime, LoadedImage **ret, Diagnostics *d);
+
+/* Reads a tar file (plain or compressed), an oci-archive or an OCI image
+ * layout directory into a tree (load-archive.c): a LoadedImage without disk
+ * or partitions, format "tar" or "oci". Errors as image_load(). */
+int archive_load(const char *path, int64_t mtime, LoadedImage **ret, Diagnostics *d);
+/* Whether path is such an input (a directory, or a file that starts like a
+ * tar or a compressed stream) rather than a disk image. */
+bool archive_input(const char *path);

@@ -44,7 +44,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import RecordingServer, check, finish, run_test, write
+from harness import RecordingServer, check, finish, read, run_test, write
 
 SLIPWAY, ROOT = os.path.abspath(sys.argv[1]), sys.argv[2]
 for needed in ["rpmbuild", "qemu-system-x86_64", "qemu-img", "sfdisk", "e2fsck", "debugfs", "fsck.vfat", "mtype", "xorriso"]:
@@ -561,6 +561,72 @@ def test_metadata():
           < 1024, blocks)
 
 
+def oci_tag(layout):
+    import json
+    with open(os.path.join(layout, "index.json")) as f:
+        return json.load(f)["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"]
+
+
+def test_archives():
+    """OCI (archive and layout, and an image of two layers with a whiteout) and tar inputs, written as
+    oci and tar: umoci, tar and rpm read them back."""
+    if not shutil.which("umoci"):
+        print("     (no umoci: skipped)")
+        return
+    images = os.path.join(STATE["proj"], "out", "images")
+    cfg = os.path.join(STATE["cfgdir"], "ctr.toml")
+    write(cfg, 'hostname = "ctr"\nremove = ["motd"]\n[[files]]\nsource = "motd"\npath = "/etc/issue"\n')
+    outs = {}
+    for name in ("container.oci.tar", "container.oci"):
+        out = os.path.join(BASE, f"ctr-{name}.oci.tar")
+        p = customize(cfg, os.path.join(images, name), out)
+        check(f"archives: {name} customized to an oci-archive", p.returncode == 0, text(p))
+        outs[name] = out
+    check("archives: the oci-archive and the layout give the same bytes",
+          run("cmp", outs["container.oci.tar"], outs["container.oci"]).returncode == 0)
+    lay = os.path.join(BASE, "ctr-layout")
+    os.makedirs(lay)
+    run("tar", "-xf", outs["container.oci.tar"], "-C", lay)
+    bundle = os.path.join(BASE, "ctr-bundle")
+    p = run("umoci", "unpack", "--rootless", "--image", f"{lay}:{oci_tag(lay)}", bundle)
+    rootfs = os.path.join(bundle, "rootfs")
+    check("archives: umoci unpacks the result", p.returncode == 0, text(p))
+    check("archives: host name and file changed, motd's file gone",
+          read(os.path.join(rootfs, "etc", "hostname")) == b"ctr\n" and
+          read(os.path.join(rootfs, "etc", "issue")) == b"customized by slipway\n" and
+          not os.path.exists(os.path.join(rootfs, "etc", "motd")))
+    p = run("rpm", "-qa", "--dbpath", os.path.join(rootfs, "usr", "lib", "sysimage", "rpm"), "--qf", "%{NAME}\\n")
+    check("archives: rpm lists no motd", p.returncode == 0 and b"hello" in p.stdout and b"motd" not in p.stdout,
+          text(p))
+
+    # A second layer that deletes a file (umoci writes its whiteout).
+    two = os.path.join(BASE, "two-layers")
+    os.makedirs(two)
+    run("tar", "-xf", os.path.join(images, "container.oci.tar"), "-C", two)
+    tag = oci_tag(two)
+    b2 = os.path.join(BASE, "two-bundle")
+    run("umoci", "unpack", "--rootless", "--image", f"{two}:{tag}", b2)
+    os.remove(os.path.join(b2, "rootfs", "usr", "bin", "hello"))
+    p = run("umoci", "repack", "--image", f"{two}:{tag}", b2)
+    check("archives: umoci makes an image of two layers", p.returncode == 0, text(p))
+    tarout = os.path.join(BASE, "two.tar.zst")
+    p = customize(cfg, two, tarout)
+    check("archives: the two-layer layout customized to a tar", p.returncode == 0, text(p))
+    listing_ = run("tar", "-tf", tarout).stdout.decode()
+    check("archives: the whiteout removed the file of the lower layer", "usr/bin/hello" not in listing_ and
+          "etc/hostname" in listing_, listing_[:500])
+
+    # A tarball (the WSL image) in, a tar out; a disk output is refused.
+    wsl_out = os.path.join(BASE, "wsl.tar.zst")
+    p = customize(cfg, os.path.join(images, "wsl.wsl"), wsl_out)
+    check("archives: a tar input customized to a tar", p.returncode == 0 and
+          run("tar", "-xOf", wsl_out, "./etc/hostname").stdout == b"ctr\n", text(p))
+    bad_out = os.path.join(BASE, "wsl.qcow2")
+    p = customize(cfg, os.path.join(images, "wsl.wsl"), bad_out)
+    check("archives: a tar input written as a disk: exit 1, one error, no output",
+          p.returncode == 1 and b"tar or oci" in p.stderr and not os.path.exists(bad_out), text(p))
+
+
 def test_mbr():
     """A disk with an MBR partition table (sfdisk's dos label): the example's root file system in
     partition 1 of 2; customized, the table and the other partition are as they were."""
@@ -868,7 +934,8 @@ def test_unprivileged():
 if __name__ == "__main__":
     try:
         for t in (test_build, test_customize, test_image_customizer_yaml, test_boot, test_reset_and_grow,
-                  test_repartition, test_packages_scriptlets, test_metadata, test_mbr, test_bad_inputs, test_scripts,
+                  test_repartition, test_packages_scriptlets, test_metadata, test_archives, test_mbr, test_bad_inputs,
+                  test_scripts,
                   test_unprivileged):
             run_test(t)
     finally:
