@@ -45,7 +45,7 @@ void customize_result_release(CustomizeResult *r) {
 
 /* Rewrites the text file at path with fn applied to each line (without its
  * newline); fn appends the new line to out and returns 1 if it changed it. */
-typedef int (*LineFn)(const char *line, size_t n, StrBuf *out, void *userdata);
+typedef int (*LineFn)(const char *path, const char *line, size_t n, StrBuf *out, void *userdata);
 
 static int edit_lines(Tree *t, const char *path, LineFn fn, void *userdata, int64_t mtime, bool *ret_changed) {
         _cleanup_free_ char *text = NULL;
@@ -57,7 +57,7 @@ static int edit_lines(Tree *t, const char *path, LineFn fn, void *userdata, int6
         bool changed = false;
         for (const char *l = text, *e; *l; l = e) {
                 e = strchrnul(l, '\n');
-                r = fn(l, (size_t) (e - l), &sb, userdata);
+                r = fn(path, l, (size_t) (e - l), &sb, userdata);
                 if (r < 0)
                         return r;
                 changed |= r > 0;
@@ -90,30 +90,51 @@ static bool cmdline_file(const char *path) {
         return strcmp(path, "/etc/kernel/cmdline") == 0;
 }
 
-typedef struct CmdlineEdit {
-        const char *path;
-        const char *extra;
-} CmdlineEdit;
+/* fn over every line of every boot loader file (cmdline_file()), and of
+ * /etc/fstab with fstab; *ret_changed (optional): how many files changed. */
+static int edit_boot_files(Tree *t, bool fstab, LineFn fn, void *userdata, int64_t mtime, size_t *ret_changed) {
+        _cleanup_free_ TreeNode **nodes = NULL;
+        size_t n, changed = 0;
+        int r = tree_list(t, &nodes, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                if (nodes[i]->type != TREE_REG ||
+                    !(cmdline_file(nodes[i]->path) || (fstab && strcmp(nodes[i]->path, "/etc/fstab") == 0)))
+                        continue;
+                /* The node goes when the file is written: its path first. */
+                _cleanup_free_ char *path = strdup(nodes[i]->path);
+                bool c;
+                if (!path)
+                        return -ENOMEM;
+                if ((r = edit_lines(t, path, fn, userdata, mtime, &c)) < 0)
+                        return r;
+                changed += c;
+        }
+        if (ret_changed)
+                *ret_changed = changed;
+        return 0;
+}
 
 /* BLS: the "options" line; GRUB: "linux"/"linuxefi"/"linux16" lines;
- * /etc/kernel/cmdline: its one line. */
-static int cmdline_line(const char *line, size_t n, StrBuf *out, void *userdata) {
-        const CmdlineEdit *e = userdata;
+ * /etc/kernel/cmdline: its one line. userdata: the arguments appended. */
+static int cmdline_line(const char *path, const char *line, size_t n, StrBuf *out, void *userdata) {
+        const char *extra = userdata;
         strbuf_put(out, line, n);
         size_t ws = strspn(line, " \t");
         const char *k = line + ws;
         size_t kl = strcspn(k, " \t\n");
         bool hit;
-        if (strcmp(e->path, "/etc/kernel/cmdline") == 0)
+        if (strcmp(path, "/etc/kernel/cmdline") == 0)
                 hit = n > 0;
-        else if (strstr(e->path, "/loader/entries/"))
+        else if (strstr(path, "/loader/entries/"))
                 hit = kl == 7 && strncmp(k, "options", 7) == 0;
         else
                 hit = (kl == 5 && strncmp(k, "linux", 5) == 0) || (kl == 8 && strncmp(k, "linuxefi", 8) == 0) ||
                       (kl == 7 && strncmp(k, "linux16", 7) == 0);
         if (!hit)
                 return 0;
-        strbuf_printf(out, " %s", e->extra);
+        strbuf_printf(out, " %s", extra);
         return 1;
 }
 
@@ -121,24 +142,9 @@ static int apply_cmdline(Tree *t, const Customization *c, int64_t mtime, size_t 
         *ret_n = 0;
         if (!c->im.kernel_cmdline)
                 return 0;
-        _cleanup_free_ TreeNode **nodes = NULL;
-        size_t n;
-        int r = tree_list(t, &nodes, &n);
+        int r = edit_boot_files(t, false, cmdline_line, c->im.kernel_cmdline, mtime, ret_n);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < n; i++) {
-                if (nodes[i]->type != TREE_REG || !cmdline_file(nodes[i]->path))
-                        continue;
-                _cleanup_free_ char *path = strdup(nodes[i]->path);
-                if (!path)
-                        return -ENOMEM;
-                CmdlineEdit e = { .path = path, .extra = c->im.kernel_cmdline };
-                bool changed;
-                r = edit_lines(t, path, cmdline_line, &e, mtime, &changed);
-                if (r < 0)
-                        return r;
-                *ret_n += changed;
-        }
         if (*ret_n == 0) {
                 SourcePos pos = cfg_pos(&c->im.obj, "kernel-cmdline");
                 diag_error(d, &pos, "customization '%s': the image has no boot loader entry to add the kernel command "
@@ -250,7 +256,7 @@ typedef struct RenameSet {
 } RenameSet;
 
 /* Every old identifier in the line (in any case) replaced by its new one. */
-static int rename_line(const char *line, size_t n, StrBuf *out, void *userdata) {
+static int rename_line(const char *path, const char *line, size_t n, StrBuf *out, void *userdata) {
         const RenameSet *s = userdata;
         int changed = 0;
         for (size_t i = 0; i < n;) {
@@ -308,22 +314,7 @@ int customize_uuids(LoadedImage *l, Tree *t, const uint8_t seed[32], int64_t mti
                 }
         }
         RenameSet set = { .r = ren, .n = n };
-        _cleanup_free_ TreeNode **nodes = NULL;
-        size_t nn;
-        if ((r = tree_list(t, &nodes, &nn)) < 0)
-                return r;
-        for (size_t i = 0; i < nn; i++) {
-                if (nodes[i]->type != TREE_REG ||
-                    (strcmp(nodes[i]->path, "/etc/fstab") != 0 && !cmdline_file(nodes[i]->path)))
-                        continue;
-                _cleanup_free_ char *path = strdup(nodes[i]->path);
-                if (!path)
-                        return -ENOMEM;
-                bool changed;
-                if ((r = edit_lines(t, path, rename_line, &set, mtime, &changed)) < 0)
-                        return r;
-        }
-        return 0;
+        return edit_boot_files(t, true, rename_line, &set, mtime, NULL);
 }
 
 /* ---- a new partition layout ---- */
@@ -357,21 +348,7 @@ static int repartition_references(const LoadedImage *l, Tree *t, const Project *
                 }
         }
         RenameSet set = { .r = ren, .n = n };
-        _cleanup_free_ TreeNode **nodes = NULL;
-        size_t nn;
-        if ((r = tree_list(t, &nodes, &nn)) < 0)
-                return r;
-        for (size_t i = 0; i < nn; i++) {
-                if (nodes[i]->type != TREE_REG || !cmdline_file(nodes[i]->path))
-                        continue;
-                _cleanup_free_ char *path = strdup(nodes[i]->path);
-                bool changed;
-                if (!path)
-                        return -ENOMEM;
-                if ((r = edit_lines(t, path, rename_line, &set, mtime, &changed)) < 0)
-                        return r;
-        }
-        return 0;
+        return edit_boot_files(t, false, rename_line, &set, mtime, NULL);
 }
 
 /* ---- a live ISO ---- */
