@@ -61,13 +61,45 @@ static char *solved_nevra(const SolvedPackage *sp) {
         return asprintf(&s, "%s-%s.%s", sp->name, sp->evr, sp->arch) < 0 ? NULL : s;
 }
 
-/* The rpmdb is made on the host (sqlite writes files) and read into the tree. */
-static int add_rpmdb(Tree *t, const InstallResult *inst, size_t n, int64_t when, RpmdbFailure *ret_failure) {
-        _cleanup_free_ RpmdbPackage *db = new0(RpmdbPackage, n ? n : 1);
-        _cleanup_free_ char *dir = NULL, *file = NULL, *data = NULL;
+int tree_put_rpmdb(Tree *t, const char *path, const RpmdbPackage *pkgs, size_t n, int64_t when,
+                   RpmdbFailure *ret_failure) {
+        _cleanup_free_ char *dir = NULL, *file = NULL, *data = NULL, *dbdir = path_dirname(path);
         size_t len;
         int r;
 
+        if (!dbdir)
+                return -ENOMEM;
+        r = run_mkdtemp("rpmdb", &dir);
+        if (r < 0)
+                return r;
+        file = path_join(dir, "rpmdb.sqlite");
+        r = file ? rpmdb_write(file, pkgs, n, ret_failure) : -ENOMEM;
+        if (r >= 0)
+                r = read_full_file(file, &data, &len);
+        (void) rm_rf(dir);
+        run_untrack(dir);
+        if (r < 0)
+                return r;
+        /* rpm makes its dbpath 0755 and the database 0644; a database that is
+         * there keeps its mode and owner. */
+        TreeNode *node;
+        const TreeNode *old = tree_get(t, path);
+        uint32_t mode = old ? old->mode : 0644, uid = old ? old->uid : 0, gid = old ? old->gid : 0;
+        if (!tree_get(t, dbdir)) {
+                r = tree_add_dir(t, dbdir, 0755, 0, 0, &node);
+                if (r < 0)
+                        return r;
+        }
+        r = tree_add_file(t, path, data, len, mode, uid, gid, &node);
+        if (r < 0)
+                return r;
+        node->mtime = when;
+        return 0;
+}
+
+/* The image's rpm database, of its packages installed in this order. */
+static int add_rpmdb(Tree *t, const InstallResult *inst, size_t n, int64_t when, RpmdbFailure *ret_failure) {
+        _cleanup_free_ RpmdbPackage *db = new0(RpmdbPackage, n ? n : 1);
         if (!db)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++)
@@ -77,28 +109,7 @@ static int add_rpmdb(Tree *t, const InstallResult *inst, size_t n, int64_t when,
                         .install_time = (uint32_t) when,
                         .install_tid = (uint32_t) when,
                 };
-        r = run_mkdtemp("rpmdb", &dir);
-        if (r < 0)
-                return r;
-        file = path_join(dir, "rpmdb.sqlite");
-        r = file ? rpmdb_write(file, db, n, ret_failure) : -ENOMEM;
-        if (r >= 0)
-                r = read_full_file(file, &data, &len);
-        (void) rm_rf(dir);
-        if (r < 0)
-                return r;
-        /* rpm makes its dbpath 0755 and the database 0644. */
-        TreeNode *node;
-        if (!tree_get(t, RPMDB_DIR)) {
-                r = tree_add_dir(t, RPMDB_DIR, 0755, 0, 0, &node);
-                if (r < 0)
-                        return r;
-        }
-        r = tree_add_file(t, RPMDB_DIR "/rpmdb.sqlite", data, len, 0644, 0, 0, &node);
-        if (r < 0)
-                return r;
-        node->mtime = when;
-        return 0;
+        return tree_put_rpmdb(t, RPMDB_DIR "/rpmdb.sqlite", db, n, when, ret_failure);
 }
 
 int compose_fetch(const Image *im, const Source *sources, const SolvedPackage *pkgs, size_t n, unsigned jobs,

@@ -14,6 +14,7 @@
 #include "solve/solve.h"
 #include "config/project.h"
 #include "tree/install.h"
+#include "tree/rpmdb.h"
 #include "tree/tree.h"
 
 typedef struct ComposeResult {
@@ -41,6 +42,12 @@ int compose_image(const Project *p, const Image *im, const Source *sources, size
  * settings, no labels. For buildroots. */
 int compose_packages(const Project *p, const Image *im, const Source *sources, const SolvedPackage *pkgs, size_t n,
                      unsigned jobs, Diagnostics *d, ComposeResult *ret);
+
+/* Writes the rpm database of pkgs (tree/rpmdb.h rpmdb_write(), made on the
+ * host and read in) to path in t: a file there keeps its mode and owner,
+ * else it is 0644 in a 0755 directory, root's; mtime when. */
+int tree_put_rpmdb(Tree *t, const char *path, const RpmdbPackage *pkgs, size_t n, int64_t when,
+                   RpmdbFailure *ret_failure);
 
 /* Fetches pkgs (solved against sources) in parallel, checks each (checksum,
  * signature as the source says) and unpacks it (rpm_unpack()): *ret holds

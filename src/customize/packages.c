@@ -165,7 +165,59 @@ static int str_cmp(const void *a, const void *b) {
 /* Removes from t the paths of the leaving packages that no package that
  * stays has (directories only when nothing is left in them), deepest
  * first, and records them per package for the scriptlets' plan. */
+/* The tree's paths as they were, sorted bytewise: everything below a
+ * directory is one run of them ("D/..."), looked up without listing the
+ * tree again for each directory. */
+typedef struct Snapshot {
+        char **paths;
+        size_t n;
+} Snapshot;
+
+static void snapshot_release(Snapshot *s) {
+        for (size_t i = 0; i < s->n; i++)
+                free(s->paths[i]);
+        free(s->paths);
+        *s = (Snapshot) {};
+}
+
+static int snapshot_take(Snapshot *s, const Tree *t) {
+        _cleanup_free_ TreeNode **nodes = NULL;
+        size_t n;
+        int r = tree_list(t, &nodes, &n);
+        if (r < 0)
+                return r;
+        if (!(s->paths = new0(char *, n + 1)))
+                return -ENOMEM;
+        for (; s->n < n; s->n++)
+                if (!(s->paths[s->n] = strdup(nodes[s->n]->path)))
+                        return -ENOMEM;
+        return 0;
+}
+
+/* Whether nothing that was below dir is still in t. */
+static int snapshot_empty_dir(const Snapshot *s, const Tree *t, const char *dir, bool *ret) {
+        _cleanup_free_ char *prefix = NULL;
+        if (asprintf(&prefix, "%s/", dir) < 0)
+                return -ENOMEM;
+        size_t l = strlen(prefix), lo = 0, hi = s->n;
+        while (lo < hi) { /* the first path >= prefix */
+                size_t mid = (lo + hi) / 2;
+                if (strcmp(s->paths[mid], prefix) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        *ret = true;
+        for (size_t i = lo; i < s->n && strncmp(s->paths[i], prefix, l) == 0; i++)
+                if (tree_get(t, s->paths[i])) {
+                        *ret = false;
+                        break;
+                }
+        return 0;
+}
+
 static int remove_leaving(Tree *t, InstalledSet *set) {
+        _cleanup_(snapshot_release) Snapshot snapshot = {};
         _cleanup_free_ const char **kept = NULL;
         size_t n_kept = 0, allocated = 0;
         int r = 0;
@@ -201,14 +253,11 @@ static int remove_leaving(Tree *t, InstalledSet *set) {
                                 continue;
                         if (n->type == TREE_DIR) {
                                 /* Only an empty directory goes (rpm leaves one with files in it). */
-                                size_t l = strlen(norm);
-                                bool empty = true;
-                                _cleanup_free_ TreeNode **all = NULL;
-                                size_t n_all = 0;
-                                if ((r = tree_list(t, &all, &n_all)) < 0)
+                                bool empty;
+                                if (!snapshot.paths && (r = snapshot_take(&snapshot, t)) < 0)
                                         break;
-                                for (size_t m = 0; m < n_all && empty; m++)
-                                        empty = !(strncmp(all[m]->path, norm, l) == 0 && all[m]->path[l] == '/');
+                                if ((r = snapshot_empty_dir(&snapshot, t, norm, &empty)) < 0)
+                                        break;
                                 if (!empty)
                                         continue;
                         }
@@ -228,11 +277,11 @@ static int remove_leaving(Tree *t, InstalledSet *set) {
         return r;
 }
 
+/* The staying packages' headers as they were, then the new ones. */
 static int write_rpmdb(Tree *t, const char *path, const InstalledSet *set, const InstallResult *inst, size_t n,
                        int64_t when, Diagnostics *d) {
         _cleanup_free_ RpmdbPackage *db = new0(RpmdbPackage, set->n + n + 1);
-        _cleanup_free_ char *dir = NULL, *file = NULL, *data = NULL;
-        size_t m = 0, len = 0;
+        size_t m = 0;
         if (!db)
                 return -ENOMEM;
         for (size_t i = 0; i < set->n; i++)
@@ -241,27 +290,12 @@ static int write_rpmdb(Tree *t, const char *path, const InstalledSet *set, const
         for (size_t i = 0; i < n; i++)
                 db[m++] = (RpmdbPackage) { .header = inst[i].pkg->header, .signature = inst[i].pkg->signature,
                                            .install_time = (uint32_t) when, .install_tid = (uint32_t) when };
-        int r = run_mkdtemp("rpmdb", &dir);
-        if (r < 0)
-                return r;
-        file = path_join(dir, "rpmdb.sqlite");
         RpmdbFailure bad = {};
-        r = file ? rpmdb_write(file, db, m, &bad) : -ENOMEM;
-        if (r >= 0)
-                r = read_full_file(file, &data, &len);
-        (void) rm_rf(dir);
-        run_untrack(dir);
-        if (r < 0) {
-                if (r == -ENOMEM)
-                        return r;
+        int r = tree_put_rpmdb(t, path, db, m, when, &bad);
+        if (r < 0 && r != -ENOMEM) {
                 diag_error(d, NULL, "cannot write the image's rpm database: %s", bad.why ? bad.why : strerror(-r));
                 return -EINVAL;
         }
-        const TreeNode *old = tree_get(t, path);
-        TreeNode *node;
-        r = tree_add_file(t, path, data, len, old ? old->mode : 0644, old ? old->uid : 0, old ? old->gid : 0, &node);
-        if (r >= 0)
-                node->mtime = when;
         return r;
 }
 
