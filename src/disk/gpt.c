@@ -22,27 +22,6 @@ typedef uint64_t le64_t;
 #define ENTRY_ARRAY_SECTORS (GPT_ENTRIES * sizeof(struct gpt_entry) / GPT_SECTOR_SIZE)
 #define FIRST_USABLE_LBA (2 + ENTRY_ARRAY_SECTORS)
 
-/* UEFI 5.2.3 "Protective MBR", table 5.4: one partition record. */
-struct mbr_partition_record {
-        uint8_t boot_indicator;
-        uint8_t starting_chs[3];
-        uint8_t os_type;
-        uint8_t ending_chs[3];
-        le32_t starting_lba;
-        le32_t size_in_lba;
-} _packed_;
-static_assert(sizeof(struct mbr_partition_record) == 16, "MBR partition record");
-
-/* UEFI 5.2.3, table 5.3: the protective MBR in LBA 0. */
-struct protective_mbr {
-        uint8_t boot_code[440];
-        le32_t unique_mbr_disk_signature;
-        le16_t unknown;
-        struct mbr_partition_record partition_record[4];
-        le16_t signature;
-} _packed_;
-static_assert(sizeof(struct protective_mbr) == 512, "protective MBR");
-
 static uint64_t round_up(uint64_t v, uint64_t m) {
         return (v + m - 1) / m * m;
 }
@@ -230,7 +209,7 @@ int gpt_build_reserved(uint64_t disk_size, const uint8_t disk_guid[16], const Gp
          * its size clamped to 32 bits. The CHS fields are meaningless for an
          * image without a geometry: the start is the conventional 0x000200,
          * the end 0xFFFFFF ("not representable"). */
-        struct protective_mbr *mbr = (struct protective_mbr *) head;
+        struct mbr *mbr = (struct mbr *) head;
         mbr->partition_record[0] = (struct mbr_partition_record) {
                 .starting_chs = { 0x00, 0x02, 0x00 },
                 .os_type = 0xee,

@@ -15,33 +15,12 @@
 #include <string.h>
 
 #include "basic/alloc.h"
+#include "disk/gpt-format.h"
 #include "inspect/disk.h"
 
-typedef uint32_t le32_t;
 
 #define SECTOR 512u
 #define MAX_LOGICAL 128
-
-/* UEFI 2.10 table 5.2, "Legacy MBR Partition Record". */
-struct mbr_record {
-        uint8_t boot_indicator; /* 0x80: bootable; 0x00 otherwise */
-        uint8_t starting_chs[3];
-        uint8_t os_type;
-        uint8_t ending_chs[3];
-        le32_t starting_lba;
-        le32_t size_in_lba;
-} _packed_;
-static_assert(sizeof(struct mbr_record) == 16, "MBR partition record");
-
-/* UEFI 2.10 table 5.1, "Legacy MBR". */
-struct mbr {
-        uint8_t boot_code[440];
-        le32_t unique_mbr_disk_signature;
-        uint8_t unknown[2];
-        struct mbr_record partition_record[4];
-        uint8_t signature[2]; /* 0x55, 0xAA */
-} _packed_;
-static_assert(sizeof(struct mbr) == 512, "MBR");
 
 MbrTable *mbr_table_free(MbrTable *t) {
         if (!t)
@@ -55,7 +34,7 @@ bool mbr_type_is_extended(uint8_t type) {
         return type == 0x05 || type == 0x0F || type == 0x85;
 }
 
-static bool record_used(const struct mbr_record *r) {
+static bool record_used(const struct mbr_partition_record *r) {
         return r->os_type != 0 && le32toh(r->size_in_lba) != 0;
 }
 
@@ -112,13 +91,13 @@ static int read_chain(BlockSource *disk, MbrTable *t, const MbrEntry *ext, Diagn
                 visited[n_visited++] = ebr;
 
                 struct mbr m;
-                if (read_sector(disk, ebr, &m) < 0 || m.signature[0] != 0x55 || m.signature[1] != 0xAA) {
+                if (read_sector(disk, ebr, &m) < 0 || le16toh(m.signature) != 0xAA55) {
                         diag_error(d, NULL, "MBR: the EBR at sector %llu (extended partition %u) has no 0x55AA "
                                             "signature",
                                    (unsigned long long) ebr, ext->number);
                         return -EBADMSG;
                 }
-                const struct mbr_record *part = &m.partition_record[0], *next = &m.partition_record[1];
+                const struct mbr_partition_record *part = &m.partition_record[0], *next = &m.partition_record[1];
                 if (record_used(part)) {
                         if (n_logical == MAX_LOGICAL) {
                                 diag_error(d, NULL, "MBR: extended partition %u has more than %d logical partitions",
@@ -160,10 +139,10 @@ static int read_chain(BlockSource *disk, MbrTable *t, const MbrEntry *ext, Diagn
 
 int mbr_read(BlockSource *disk, MbrTable **ret, Diagnostics *d) {
         struct mbr m;
-        if (read_sector(disk, 0, &m) < 0 || m.signature[0] != 0x55 || m.signature[1] != 0xAA)
+        if (read_sector(disk, 0, &m) < 0 || le16toh(m.signature) != 0xAA55)
                 return -EMEDIUMTYPE;
         for (size_t i = 0; i < 4; i++) {
-                const struct mbr_record *r = &m.partition_record[i];
+                const struct mbr_partition_record *r = &m.partition_record[i];
                 /* 5.2.1: the boot indicator is 0x00 or 0x80; anything else is
                  * a file system's boot sector (FAT, NTFS) over the disk. */
                 if (r->boot_indicator != 0x00 && r->boot_indicator != 0x80)
@@ -180,7 +159,7 @@ int mbr_read(BlockSource *disk, MbrTable **ret, Diagnostics *d) {
         size_t ext = SIZE_MAX;
         int r;
         for (unsigned i = 0; i < 4; i++) {
-                const struct mbr_record *p = &m.partition_record[i];
+                const struct mbr_partition_record *p = &m.partition_record[i];
                 if (!record_used(p))
                         continue;
                 MbrEntry e = {
