@@ -9,6 +9,7 @@
  * sectors before the first partition (GRUB's boot.img and core.img) are the
  * input's. */
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -19,6 +20,7 @@
 
 #include "basic/alloc.h"
 #include "customize/customize.h"
+#include "disk/gpt-format.h"
 #include "disk/gpt.h"
 #include "disk/layout.h"
 #include "fs/ext4.h"
@@ -81,15 +83,14 @@ static int build_fs(const LoadedImage *l, const LoadedPartition *parts, size_t i
         return b->fd < 0 ? -errno : 0;
 }
 
-/* The MBR of an MBR disk: the input's, with the last partition's size
- * grown to last_lba (UEFI 2.10 5.2.1: entries at 446, 16 bytes, the
- * sector count at +12). */
-static void mbr_grow(uint8_t mbr[512], const LoadedPartition *p) {
-        uint8_t *e = mbr + 446 + 16 * (p->number - 1);
+/* The MBR of an MBR disk: the input's, with the (primary) partition's size
+ * grown to its last_lba (UEFI 2.10 5.2.1, table 5.2: SizeInLBA). */
+static void mbr_grow(uint8_t sector[512], const LoadedPartition *p) {
+        struct mbr m;
+        memcpy(&m, sector, sizeof m);
         uint64_t n = p->last_lba - p->first_lba + 1;
-        uint32_t v = n > UINT32_MAX ? UINT32_MAX : (uint32_t) n;
-        for (int k = 0; k < 4; k++)
-                e[12 + k] = (uint8_t) (v >> (8 * k));
+        m.partition_record[p->number - 1].size_in_lba = htole32(n > UINT32_MAX ? UINT32_MAX : (uint32_t) n);
+        memcpy(sector, &m, sizeof m);
 }
 
 int customize_write_disk(const LoadedImage *l, const Tree *t, const CustomizeDiskOptions *o, DiskFormat f,
@@ -121,6 +122,14 @@ int customize_write_disk(const LoadedImage *l, const Tree *t, const CustomizeDis
                 if (!p->fs.type || strcmp(p->fs.type, "ext4") != 0) {
                         diag_error(d, NULL, "the disk can grow only when its last partition holds an ext4 file system "
                                             "slipway read (partition %u does not)",
+                                   p->number);
+                        return -EINVAL;
+                }
+                if (!l->gpt && p->number > 4) {
+                        /* A logical partition's size is in its EBR, inside the
+                         * extended partition, which does not grow. */
+                        diag_error(d, NULL, "the disk can grow only when its last partition is a primary one "
+                                            "(partition %u is a logical partition)",
                                    p->number);
                         return -EINVAL;
                 }
