@@ -202,6 +202,38 @@ static int deps_get(const RpmHeader *h, uint32_t name_tag, uint32_t flags_tag, u
         return 0;
 }
 
+/* The dependency lists of a header: DEPS_BASIC first (what a solver needs),
+ * then the weak ones. */
+enum { DEP_PROVIDES, DEP_REQUIRES, DEP_CONFLICTS, DEP_OBSOLETES, DEPS_BASIC,
+       DEP_RECOMMENDS = DEPS_BASIC, DEP_SUGGESTS, DEP_SUPPLEMENTS, DEP_ENHANCES, DEPS_ALL };
+
+static const uint32_t dep_tags[DEPS_ALL][3] = {
+        [DEP_PROVIDES] = { RPMTAG_PROVIDENAME, RPMTAG_PROVIDEFLAGS, RPMTAG_PROVIDEVERSION },
+        [DEP_REQUIRES] = { RPMTAG_REQUIRENAME, RPMTAG_REQUIREFLAGS, RPMTAG_REQUIREVERSION },
+        [DEP_CONFLICTS] = { RPMTAG_CONFLICTNAME, RPMTAG_CONFLICTFLAGS, RPMTAG_CONFLICTVERSION },
+        [DEP_OBSOLETES] = { RPMTAG_OBSOLETENAME, RPMTAG_OBSOLETEFLAGS, RPMTAG_OBSOLETEVERSION },
+        [DEP_RECOMMENDS] = { RPMTAG_RECOMMENDNAME, RPMTAG_RECOMMENDFLAGS, RPMTAG_RECOMMENDVERSION },
+        [DEP_SUGGESTS] = { RPMTAG_SUGGESTNAME, RPMTAG_SUGGESTFLAGS, RPMTAG_SUGGESTVERSION },
+        [DEP_SUPPLEMENTS] = { RPMTAG_SUPPLEMENTNAME, RPMTAG_SUPPLEMENTFLAGS, RPMTAG_SUPPLEMENTVERSION },
+        [DEP_ENHANCES] = { RPMTAG_ENHANCENAME, RPMTAG_ENHANCEFLAGS, RPMTAG_ENHANCEVERSION },
+};
+
+/* The first n lists of dep_tags into ret (all of them empty on failure). */
+static int deps_get_lists(const RpmHeader *h, size_t n, Deps *ret) {
+        int r = 0;
+        for (size_t i = 0; i < n && r >= 0; i++)
+                r = deps_get(h, dep_tags[i][0], dep_tags[i][1], dep_tags[i][2], &ret[i]);
+        if (r < 0)
+                for (size_t i = 0; i < n; i++)
+                        deps_release(&ret[i]);
+        return r;
+}
+
+static void deps_release_lists(Deps *d, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                deps_release(&d[i]);
+}
+
 static bool is_primary_file(const char *f) {
         return strncmp(f, "/etc/", 5) == 0 || strcmp(f, "/usr/lib/sendmail") == 0 || strstr(f, "bin/") != NULL;
 }
@@ -347,7 +379,7 @@ int repo_package_read(const char *dir, const char *href, uint64_t max_time, Repo
         _cleanup_(rpm_package_freep) RpmPackage *p = NULL;
         _cleanup_strbuf_ StrBuf pri = STRBUF_INIT, fl = STRBUF_INIT, oth = STRBUF_INIT, vers = STRBUF_INIT;
         _cleanup_(rpm_file_list_releasep) RpmFileList fi = {};
-        Deps prov = {}, req = {}, conf = {}, obs = {}, rec = {}, sug = {}, sup = {}, enh = {};
+        Deps deps[DEPS_ALL] = {};
         struct stat st;
         uint8_t md[32];
         int r;
@@ -402,21 +434,7 @@ int repo_package_read(const char *dir, const char *href, uint64_t max_time, Repo
         r = rpm_header_files(h, &fi, ret_reason); /* -EBADMSG: *ret_reason names the rule */
         if (r < 0)
                 goto out;
-        r = deps_get(h, RPMTAG_PROVIDENAME, RPMTAG_PROVIDEFLAGS, RPMTAG_PROVIDEVERSION, &prov);
-        if (r >= 0)
-                r = deps_get(h, RPMTAG_REQUIRENAME, RPMTAG_REQUIREFLAGS, RPMTAG_REQUIREVERSION, &req);
-        if (r >= 0)
-                r = deps_get(h, RPMTAG_CONFLICTNAME, RPMTAG_CONFLICTFLAGS, RPMTAG_CONFLICTVERSION, &conf);
-        if (r >= 0)
-                r = deps_get(h, RPMTAG_OBSOLETENAME, RPMTAG_OBSOLETEFLAGS, RPMTAG_OBSOLETEVERSION, &obs);
-        if (r >= 0)
-                r = deps_get(h, RPMTAG_RECOMMENDNAME, RPMTAG_RECOMMENDFLAGS, RPMTAG_RECOMMENDVERSION, &rec);
-        if (r >= 0)
-                r = deps_get(h, RPMTAG_SUGGESTNAME, RPMTAG_SUGGESTFLAGS, RPMTAG_SUGGESTVERSION, &sug);
-        if (r >= 0)
-                r = deps_get(h, RPMTAG_SUPPLEMENTNAME, RPMTAG_SUPPLEMENTFLAGS, RPMTAG_SUPPLEMENTVERSION, &sup);
-        if (r >= 0)
-                r = deps_get(h, RPMTAG_ENHANCENAME, RPMTAG_ENHANCEFLAGS, RPMTAG_ENHANCEVERSION, &enh);
+        r = deps_get_lists(h, DEPS_ALL, deps);
         if (r < 0) {
                 *ret_reason = r == -EBADMSG ? "inconsistent dependency lists in the header" : NULL;
                 goto out;
@@ -463,14 +481,14 @@ int repo_package_read(const char *dir, const char *href, uint64_t max_time, Repo
         elem(&pri, "    ", "rpm:sourcerpm", hstr(h, RPMTAG_SOURCERPM));
         strbuf_printf(&pri, "    <rpm:header-range start=\"%" PRIu64 "\" end=\"%" PRIu64 "\"/>\n", p->header_offset,
                       p->payload_offset);
-        pco(&pri, "provides", &prov);
-        requires_elem(&pri, &req, &prov, &fi);
-        pco(&pri, "conflicts", &conf);
-        pco(&pri, "obsoletes", &obs);
-        pco(&pri, "suggests", &sug);
-        pco(&pri, "enhances", &enh);
-        pco(&pri, "recommends", &rec);
-        pco(&pri, "supplements", &sup);
+        pco(&pri, "provides", &deps[DEP_PROVIDES]);
+        requires_elem(&pri, &deps[DEP_REQUIRES], &deps[DEP_PROVIDES], &fi);
+        pco(&pri, "conflicts", &deps[DEP_CONFLICTS]);
+        pco(&pri, "obsoletes", &deps[DEP_OBSOLETES]);
+        pco(&pri, "suggests", &deps[DEP_SUGGESTS]);
+        pco(&pri, "enhances", &deps[DEP_ENHANCES]);
+        pco(&pri, "recommends", &deps[DEP_RECOMMENDS]);
+        pco(&pri, "supplements", &deps[DEP_SUPPLEMENTS]);
         for (size_t i = 0; i < fi.n; i++)
                 if (is_primary_file(fi.files[i].path))
                         file_elem(&pri, "    ", &fi, i);
@@ -550,14 +568,7 @@ int repo_package_read(const char *dir, const char *href, uint64_t max_time, Repo
                 r = -ENOMEM;
         }
 out:
-        deps_release(&prov);
-        deps_release(&req);
-        deps_release(&conf);
-        deps_release(&obs);
-        deps_release(&rec);
-        deps_release(&sug);
-        deps_release(&sup);
-        deps_release(&enh);
+        deps_release_lists(deps, DEPS_ALL);
         if (r == -EBADMSG && !*ret_reason)
                 *ret_reason = "malformed header";
         return r;
@@ -566,7 +577,7 @@ out:
 int repo_installed_primary(const RpmHeader *h, size_t index, char **ret) {
         _cleanup_strbuf_ StrBuf pri = STRBUF_INIT;
         _cleanup_(rpm_file_list_releasep) RpmFileList fi = {};
-        Deps prov = {}, req = {}, conf = {}, obs = {};
+        Deps deps[DEPS_BASIC] = {};
         const char *why = NULL;
         int r;
 
@@ -577,13 +588,7 @@ int repo_installed_primary(const RpmHeader *h, size_t index, char **ret) {
         if (r == -ENOENT)
                 r = 0;
         if (r >= 0)
-                r = deps_get(h, RPMTAG_PROVIDENAME, RPMTAG_PROVIDEFLAGS, RPMTAG_PROVIDEVERSION, &prov);
-        if (r >= 0)
-                r = deps_get(h, RPMTAG_REQUIRENAME, RPMTAG_REQUIREFLAGS, RPMTAG_REQUIREVERSION, &req);
-        if (r >= 0)
-                r = deps_get(h, RPMTAG_CONFLICTNAME, RPMTAG_CONFLICTFLAGS, RPMTAG_CONFLICTVERSION, &conf);
-        if (r >= 0)
-                r = deps_get(h, RPMTAG_OBSOLETENAME, RPMTAG_OBSOLETEFLAGS, RPMTAG_OBSOLETEVERSION, &obs);
+                r = deps_get_lists(h, DEPS_BASIC, deps);
         if (r >= 0) {
                 uint64_t epoch = 0;
                 (void) rpm_header_get_number(h, RPMTAG_EPOCH, &epoch);
@@ -598,10 +603,10 @@ int repo_installed_primary(const RpmHeader *h, size_t index, char **ret) {
                 strbuf_puts(&pri, "\"/>\n");
                 strbuf_printf(&pri, "  <checksum type=\"sha256\" pkgid=\"YES\">%064zx</checksum>\n", index);
                 strbuf_printf(&pri, "  <location href=\"installed/%zu\"/>\n  <format>\n", index);
-                pco(&pri, "provides", &prov);
-                requires_elem(&pri, &req, &prov, &fi);
-                pco(&pri, "conflicts", &conf);
-                pco(&pri, "obsoletes", &obs);
+                pco(&pri, "provides", &deps[DEP_PROVIDES]);
+                requires_elem(&pri, &deps[DEP_REQUIRES], &deps[DEP_PROVIDES], &fi);
+                pco(&pri, "conflicts", &deps[DEP_CONFLICTS]);
+                pco(&pri, "obsoletes", &deps[DEP_OBSOLETES]);
                 /* Every file: what is installed provides its paths for file
                  * dependencies whatever directory they are in. */
                 for (size_t i = 0; i < fi.n; i++)
@@ -610,10 +615,7 @@ int repo_installed_primary(const RpmHeader *h, size_t index, char **ret) {
                 if (pri.oom)
                         r = -ENOMEM;
         }
-        deps_release(&prov);
-        deps_release(&req);
-        deps_release(&conf);
-        deps_release(&obs);
+        deps_release_lists(deps, DEPS_BASIC);
         if (r < 0)
                 return r == -ENOMEM ? r : -EBADMSG;
         *ret = strbuf_detach(&pri, NULL);
