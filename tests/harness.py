@@ -55,6 +55,27 @@ def finish(suite, suffix=""):
     sys.exit(1 if failures else 0)
 
 
+def partition_table(disk):
+    """sfdisk's JSON view of a raw disk's partition table, or None."""
+    import json
+    import subprocess
+    p = subprocess.run(["sfdisk", "--json", disk], capture_output=True, env=dict(os.environ, LC_ALL="C"))
+    return json.loads(p.stdout)["partitiontable"] if p.returncode == 0 else None
+
+
+def extract_partition(disk, part, dest):
+    """Copies one partition (an entry of partition_table()) of a raw disk into its own file."""
+    with open(disk, "rb") as f, open(dest, "wb") as o:
+        f.seek(part["start"] * 512)
+        left = part["size"] * 512
+        while left:
+            b = f.read(min(left, 1 << 20))
+            if not b:
+                break
+            o.write(b)
+            left -= len(b)
+
+
 class RecordingServer:
     """An HTTP server on 127.0.0.1 (a free port) that records the paths it
     is asked for: what a sandboxed build or scriptlet must not reach."""

@@ -26,7 +26,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import check, finish, read, run_test, show
+from harness import check, extract_partition, finish, partition_table, read, run_test, show
 
 SLIPWAY, ROOT = os.path.abspath(sys.argv[1]), sys.argv[2]
 for needed in ["rpmbuild", "rpmkeys", "qemu-system-x86_64", "xorriso", "osirrox", "cpio", "qemu-img", "sfdisk", "sgdisk",
@@ -58,26 +58,6 @@ def build(name):
     t = time.monotonic()
     p = run(SLIPWAY, "-C", proj, "build", timeout=600)
     return proj, p, time.monotonic() - t
-
-
-def partitions(disk):
-    """sfdisk's JSON view of a raw disk."""
-    import json
-    p = run("sfdisk", "--json", disk)
-    return json.loads(p.stdout)["partitiontable"] if p.returncode == 0 else None
-
-
-def extract(disk, part, dest):
-    """Copies one partition of a raw disk into its own file."""
-    with open(disk, "rb") as f, open(dest, "wb") as o:
-        f.seek(part["start"] * 512)
-        left = part["size"] * 512
-        while left:
-            b = f.read(min(left, 1 << 20))
-            if not b:
-                break
-            o.write(b)
-            left -= len(b)
 
 
 def mtype(esp, path):
@@ -153,7 +133,7 @@ def test_disk_layout():
         return
     out = os.path.join(STATE["proj"], "out", "images")
     raw = os.path.join(out, "vm.raw")
-    pt = partitions(raw)
+    pt = partition_table(raw)
     if not check("vm.raw: sfdisk reads a GPT", pt is not None and pt["label"] == "gpt", pt):
         return
     parts = pt["partitions"]
@@ -163,8 +143,8 @@ def test_disk_layout():
     v = run("sgdisk", "-v", raw)
     check("vm.raw: sgdisk -v finds no problems", v.returncode == 0 and b"No problems found" in v.stdout, text(v))
     esp, root = os.path.join(BASE, "esp.img"), os.path.join(BASE, "root.img")
-    extract(raw, parts[0], esp)
-    extract(raw, parts[1], root)
+    extract_partition(raw, parts[0], esp)
+    extract_partition(raw, parts[1], root)
     f = run("fsck.vfat", "-n", esp)
     check("ESP: fsck.vfat -n clean", f.returncode == 0, text(f))
     e = run("e2fsck", "-fn", root)
@@ -265,7 +245,7 @@ def test_iso():
     check("live.iso: xorriso lists a UEFI boot image",
           any("UEFI" in l for l in rep.splitlines() if l.startswith("El Torito boot img")), rep)
     check("live.iso: MBR isohybrid and GPT", "MBR isohybrid" in rep and "GPT" in rep, rep)
-    pt = partitions(iso)
+    pt = partition_table(iso)
     check("live.iso: sfdisk reads a GPT with an EFI System partition",
           pt is not None and pt["label"] == "gpt" and any(q["type"] == ESP_TYPE for q in pt["partitions"]), pt)
     ex = os.path.join(BASE, "iso-x")

@@ -44,7 +44,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import RecordingServer, check, finish, read, run_test, write
+from harness import RecordingServer, check, extract_partition, finish, partition_table, read, run_test, write
 
 SLIPWAY, ROOT = os.path.abspath(sys.argv[1]), sys.argv[2]
 for needed in ["rpmbuild", "qemu-system-x86_64", "qemu-img", "sfdisk", "e2fsck", "debugfs", "fsck.vfat", "mtype", "xorriso"]:
@@ -86,30 +86,12 @@ def to_raw(img, fmt, dest):
     return p.returncode == 0
 
 
-def sfdisk(raw):
-    import json
-    p = run("sfdisk", "--json", raw)
-    return json.loads(p.stdout)["partitiontable"] if p.returncode == 0 else None
-
-
-def extract(raw, part, dest):
-    with open(raw, "rb") as f, open(dest, "wb") as o:
-        f.seek(part["start"] * 512)
-        left = part["size"] * 512
-        while left:
-            b = f.read(min(left, 1 << 20))
-            if not b:
-                break
-            o.write(b)
-            left -= len(b)
-
-
 def parts_of(raw, tag):
     """The ESP and root of a raw disk, each extracted to a file."""
-    t = sfdisk(raw)
+    t = partition_table(raw)
     esp, root = os.path.join(BASE, tag + ".esp"), os.path.join(BASE, tag + ".root")
-    extract(raw, t["partitions"][0], esp)
-    extract(raw, t["partitions"][1], root)
+    extract_partition(raw, t["partitions"][0], esp)
+    extract_partition(raw, t["partitions"][1], root)
     return t, esp, root
 
 
@@ -460,14 +442,14 @@ def test_repartition():
     check("repartition: customize exits 0", p.returncode == 0, text(p))
     raw = os.path.join(BASE, "repart.raw")
     to_raw(out, "qcow2", raw)
-    t = sfdisk(raw)
+    t = partition_table(raw)
     types = [x["type"] for x in t["partitions"]] if t else []
     check("repartition: ESP, root and home (sfdisk)", types == ["C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
                                                              "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709",
                                                              "933AC7E1-2EB4-4F13-B844-0E14E2AEF915"], t)
     root, home = os.path.join(BASE, "repart.root"), os.path.join(BASE, "repart.home")
-    extract(raw, t["partitions"][1], root)
-    extract(raw, t["partitions"][2], home)
+    extract_partition(raw, t["partitions"][1], root)
+    extract_partition(raw, t["partitions"][2], home)
     check("repartition: e2fsck finds root and home clean",
           run("e2fsck", "-fn", root).returncode == 0 and run("e2fsck", "-fn", home).returncode == 0)
     check("repartition: /home's files moved to the home partition", "azureuser" in debugfs(home, "ls /") and
@@ -526,9 +508,9 @@ def test_metadata():
     out = os.path.join(d, "out.raw")
     p = customize(cfg, disk, out)
     check("metadata: customize exits 0", p.returncode == 0, text(p))
-    t = sfdisk(out)
+    t = partition_table(out)
     got = os.path.join(d, "out.ext4")
-    extract(out, t["partitions"][0], got)
+    extract_partition(out, t["partitions"][0], got)
     check("metadata: e2fsck finds it clean", run("e2fsck", "-fn", got).returncode == 0)
 
     def facts(img, path):
@@ -648,12 +630,12 @@ def test_mbr():
     out = os.path.join(BASE, "mbr-out.raw")
     p = customize(cfg, mbr, out)
     check("mbr: customize exits 0", p.returncode == 0, text(p))
-    a, b = sfdisk(mbr), sfdisk(out)
+    a, b = partition_table(mbr), partition_table(out)
     check("mbr: the same dos table (sfdisk)", a and b and b["label"] == "dos" and b["id"] == a["id"] and
           [(x["start"], x["size"], x["type"], x.get("bootable")) for x in a["partitions"]] ==
           [(x["start"], x["size"], x["type"], x.get("bootable")) for x in b["partitions"]], (a, b))
     root = os.path.join(BASE, "mbr-out.root")
-    extract(out, b["partitions"][0], root)
+    extract_partition(out, b["partitions"][0], root)
     check("mbr: the host name changed", debugfs(root, "cat /etc/hostname") == "mbr-host\n")
     check("mbr: e2fsck finds the root clean", run("e2fsck", "-fn", root).returncode == 0)
     with open(out, "rb") as f:
