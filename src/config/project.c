@@ -17,6 +17,9 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include "basic/alloc.h"
 #include "basic/fileio.h"
 #include "basic/sde.h"
@@ -31,7 +34,17 @@
 
 /* ---- enum tables ----------------------------------------------------------- */
 
-static const char *const component_kind_table[] = { "spec", "native", NULL };
+static const char *const component_kind_table[] = { "spec", "native", "upstream", NULL };
+static const char *const release_mode_table[] = { "bump", "suffix", "none", NULL };
+static const char *const overlay_type_table[] = {
+        "spec-add-tag",        "spec-insert-tag",     "spec-set-tag",           "spec-update-tag",
+        "spec-remove-tag",     "spec-prepend-lines",  "spec-append-lines",      "spec-search-replace",
+        "spec-remove-section", "spec-remove-subpackage", "patch-add",           "patch-remove",
+        "file-prepend-lines",  "file-search-replace", "file-add",               "file-remove",
+        "file-rename",         NULL,
+};
+static const char *const upstream_status_table[] = { "upstreamed", "upstreamable", "needs-upstream-hook", "inapplicable",
+                                                      "unknown", NULL };
 static const char *const image_format_table[] = { "raw", "vhd", "vhdx", "qcow2", "iso", "oci", "tar", "wsl", "cpio", NULL };
 static const char *const selinux_mode_table[] = { "enforcing", "permissive", "disabled", NULL };
 static const char *const boot_mode_table[] = { "uefi", "bios", "hybrid", "none", NULL };
@@ -44,6 +57,8 @@ static const char *const module_load_table[] = { "always", "disable", "auto", "i
 static const char *const script_stage_table[] = { "post-customization", "finalize", NULL };
 
 static_assert(ELEMENTSOF(component_kind_table) == _COMPONENT_KIND_MAX + 1, "component kinds");
+static_assert(ELEMENTSOF(release_mode_table) == _RELEASE_MODE_MAX + 1, "release modes");
+static_assert(ELEMENTSOF(overlay_type_table) == _OVERLAY_TYPE_MAX + 1, "overlay types");
 static_assert(ELEMENTSOF(image_format_table) == _IMAGE_FORMAT_MAX + 1, "image formats");
 static_assert(ELEMENTSOF(selinux_mode_table) == _SELINUX_MODE_MAX + 1, "selinux modes");
 static_assert(ELEMENTSOF(boot_mode_table) == _BOOT_MODE_MAX + 1, "boot modes");
@@ -59,6 +74,12 @@ static_assert(ELEMENTSOF(script_stage_table) == _SCRIPT_STAGE_MAX + 1, "script s
 
 const char *component_kind_to_string(ComponentKind k) {
         return TABLE_LOOKUP(component_kind_table, _COMPONENT_KIND_MAX, k);
+}
+const char *release_mode_to_string(ReleaseMode m) {
+        return TABLE_LOOKUP(release_mode_table, _RELEASE_MODE_MAX, m);
+}
+const char *overlay_type_to_string(OverlayType t) {
+        return TABLE_LOOKUP(overlay_type_table, _OVERLAY_TYPE_MAX, t);
 }
 const char *image_format_to_string(ImageFormat f) {
         return TABLE_LOOKUP(image_format_table, _IMAGE_FORMAT_MAX, f);
@@ -194,6 +215,40 @@ static bool has_dotdot(const char *s) {
                 if ((p == s || p[-1] == '/') && (p[2] == 0 || p[2] == '/'))
                         return true;
         return false;
+}
+
+/* A dist-git or lookaside URL template: a URL once $pkg (and the lookaside's
+ * $filename, $hashtype, $hash) are replaced. */
+static const char *check_url_template(const char *s) {
+        if (check_url(s) || strchr(s, '\n') || strchr(s, ' '))
+                return "a file:///, http:// or https:// URL (with $pkg, $filename, $hashtype, $hash where wanted)";
+        return NULL;
+}
+
+static const char *check_commit(const char *s) {
+        size_t n = strlen(s);
+        if (n < 7 || n > 40 || strspn(s, "0123456789abcdef") != n)
+                return "a commit: 7 to 40 lower-case hexadecimal digits";
+        return NULL;
+}
+
+static const char *check_branch(const char *s) {
+        if (!s[0] || s[0] == '-' || s[0] == '/' || strstr(s, "..") || strpbrk(s, " ~^:?*[\\\n") ||
+            s[strlen(s) - 1] == '/' || strlen(s) > 200)
+                return "a git branch name";
+        return NULL;
+}
+
+static const char *check_bcond(const char *s) {
+        if (!(isalpha((unsigned char) s[0]) || s[0] == '_') || !all_chars(s, "_", true, false) || strlen(s) > 64)
+                return "letters, digits and '_', not starting with a digit";
+        return NULL;
+}
+
+static const char *check_category(const char *s) {
+        if (!s[0] || !all_chars(s, "-", true, true) || strlen(s) > 64)
+                return "lower-case letters, digits and '-'";
+        return NULL;
 }
 
 static const char *check_abs_path(const char *s) {
@@ -424,6 +479,88 @@ static const Schema component_scripts_schema = {
         .fields = component_scripts_fields,
 };
 
+static const SchemaField overlay_ref_fields[] = {
+        FIELD("url", SCHEMA_STRING, OverlayRef, url, .required = true, .check = check_url),
+        {},
+};
+static const Schema overlay_ref_schema = {
+        .what = "reference",
+        .size = sizeof(OverlayRef),
+        .fields = overlay_ref_fields,
+};
+
+static const SchemaField overlay_metadata_fields[] = {
+        FIELD("category", SCHEMA_STRING, OverlayMetadata, category, .required = true, .check = check_category),
+        FIELD("upstream-status", SCHEMA_ENUM, OverlayMetadata, upstream_status, .required = true,
+              .values = upstream_status_table),
+        FIELD("commits", SCHEMA_TABLE_ARRAY, OverlayMetadata, commits, .sub = &overlay_ref_schema),
+        FIELD("bugs", SCHEMA_TABLE_ARRAY, OverlayMetadata, bugs, .sub = &overlay_ref_schema),
+        {},
+};
+static const Schema overlay_metadata_schema = {
+        .what = "metadata",
+        .size = sizeof(OverlayMetadata),
+        .fields = overlay_metadata_fields,
+};
+
+static void overlay_finish(void *obj, Diagnostics *d);
+static const SchemaField overlay_fields[] = {
+        FIELD("type", SCHEMA_ENUM, Overlay, type, .required = true, .values = overlay_type_table),
+        FIELD("description", SCHEMA_STRING, Overlay, description, .check = check_one_line),
+        FIELD("tag", SCHEMA_STRING, Overlay, tag, .non_empty = true),
+        FIELD("value", SCHEMA_STRING, Overlay, value),
+        FIELD("section", SCHEMA_STRING, Overlay, section, .non_empty = true),
+        FIELD("package", SCHEMA_STRING, Overlay, package, .non_empty = true),
+        FIELD("regex", SCHEMA_STRING, Overlay, regex, .non_empty = true),
+        FIELD("replacement", SCHEMA_STRING, Overlay, replacement),
+        FIELD("lines", SCHEMA_STRING_ARRAY, Overlay, lines),
+        FIELD("file", SCHEMA_STRING, Overlay, file, .non_empty = true),
+        FIELD("archive", SCHEMA_STRING, Overlay, archive, .non_empty = true),
+        FIELD("source", SCHEMA_STRING, Overlay, source, .non_empty = true),
+        FIELD("metadata", SCHEMA_TABLE, Overlay, metadata, .sub = &overlay_metadata_schema),
+        {},
+};
+static const Schema overlay_schema = {
+        .what = "overlay",
+        .size = sizeof(Overlay),
+        .fields = overlay_fields,
+        .finish = overlay_finish,
+};
+
+static const SchemaField distro_fields[] = {
+        FIELD("dist-git", SCHEMA_STRING, UpstreamDefaults, dist_git, .check = check_url_template),
+        FIELD("lookaside", SCHEMA_STRING, UpstreamDefaults, lookaside, .check = check_url_template),
+        FIELD("branch", SCHEMA_STRING, UpstreamDefaults, branch, .check = check_branch),
+        FIELD("release-mode", SCHEMA_ENUM, UpstreamDefaults, release_mode, .values = release_mode_table),
+        FIELD("release-suffix", SCHEMA_STRING, UpstreamDefaults, release_suffix, .check = check_version),
+        {},
+};
+static void upstream_defaults_finish(void *obj, Diagnostics *d);
+static const Schema distro_schema = {
+        .what = "distro",
+        .size = sizeof(UpstreamDefaults),
+        .fields = distro_fields,
+        .finish = upstream_defaults_finish,
+};
+
+static const SchemaField group_fields[] = {
+        FIELD("components", SCHEMA_STRING_ARRAY, UpstreamDefaults, components, .check = check_rpm_name),
+        FIELD("dist-git", SCHEMA_STRING, UpstreamDefaults, dist_git, .check = check_url_template),
+        FIELD("lookaside", SCHEMA_STRING, UpstreamDefaults, lookaside, .check = check_url_template),
+        FIELD("branch", SCHEMA_STRING, UpstreamDefaults, branch, .check = check_branch),
+        FIELD("release-mode", SCHEMA_ENUM, UpstreamDefaults, release_mode, .values = release_mode_table),
+        FIELD("release-suffix", SCHEMA_STRING, UpstreamDefaults, release_suffix, .check = check_version),
+        {},
+};
+static const Schema group_schema = {
+        .what = "group",
+        .size = sizeof(UpstreamDefaults),
+        .name_offset = offsetof(UpstreamDefaults, name),
+        .name_check = check_rpm_name,
+        .fields = group_fields,
+        .finish = upstream_defaults_finish,
+};
+
 static const SchemaField component_fields[] = {
         FIELD("spec", SCHEMA_STRING, Component, spec, .non_empty = true),
         FIELD("defines", SCHEMA_STRING_MAP, Component, defines),
@@ -444,6 +581,19 @@ static const SchemaField component_fields[] = {
         FIELD("scripts", SCHEMA_TABLE, Component, scripts, .sub = &component_scripts_schema),
         FIELD("payload", SCHEMA_STRING, Component, payload, .check = rpm_payload_check),
         FIELD("mode", SCHEMA_ENUM, Component, mode, .values = build_mode_table),
+        FIELD("with", SCHEMA_STRING_ARRAY, Component, with, .check = check_bcond),
+        FIELD("without", SCHEMA_STRING_ARRAY, Component, without, .check = check_bcond),
+        FIELD("check-skip", SCHEMA_BOOL, Component, check_skip),
+        FIELD("check-skip-reason", SCHEMA_STRING, Component, check_skip_reason, .non_empty = true,
+              .check = check_one_line),
+        FIELD("upstream-name", SCHEMA_STRING, Component, upstream_name, .check = check_rpm_name),
+        FIELD("dist-git", SCHEMA_STRING, Component, dist_git, .check = check_url_template),
+        FIELD("lookaside", SCHEMA_STRING, Component, lookaside, .check = check_url_template),
+        FIELD("branch", SCHEMA_STRING, Component, branch, .check = check_branch),
+        FIELD("commit", SCHEMA_STRING, Component, commit, .check = check_commit),
+        FIELD("release-mode", SCHEMA_ENUM, Component, release_mode, .values = release_mode_table),
+        FIELD("release-suffix", SCHEMA_STRING, Component, release_suffix, .check = check_version),
+        FIELD("overlays", SCHEMA_TABLE_ARRAY, Component, overlays, .sub = &overlay_schema),
         {},
 };
 static const Schema component_schema = {
@@ -638,6 +788,8 @@ static const SchemaField project_fields[] = {
         FIELD("build", SCHEMA_TABLE, Project, build, .sub = &build_schema),
         FIELD("repos", SCHEMA_NAMED_TABLES, Project, repos, .sub = &repo_schema),
         FIELD("components", SCHEMA_NAMED_TABLES, Project, components, .sub = &component_schema),
+        FIELD("distro", SCHEMA_TABLE, Project, distro, .sub = &distro_schema),
+        FIELD("groups", SCHEMA_NAMED_TABLES, Project, groups, .sub = &group_schema),
         FIELD("images", SCHEMA_NAMED_TABLES, Project, images, .sub = &image_schema),
         FIELD("customizations", SCHEMA_NAMED_TABLES, Project, customizations, .sub = &customization_schema),
         {},
@@ -733,25 +885,84 @@ static void build_finish(void *obj, Diagnostics *d) {
         }
 }
 
+static const char *const native_only_keys[] = { "epoch", "version", "release", "summary", "description", "license",
+                                                "url", "arch", "requires", "provides", "conflicts", "obsoletes",
+                                                "files", "scripts", NULL };
+static const char *const upstream_only_keys[] = { "upstream-name", "dist-git", "lookaside", "branch", "commit",
+                                                  "release-mode", "release-suffix", "overlays", NULL };
+
+static bool has_any(const CfgObject *o, const char *const *keys) {
+        for (const char *const *k = keys; *k; k++)
+                if (cfg_has(o, *k))
+                        return true;
+        return false;
+}
+
+static void refuse_keys(const Component *c, const char *const *keys, const char *why, Diagnostics *d) {
+        for (const char *const *k = keys; *k; k++)
+                if (cfg_has(&c->obj, *k)) {
+                        SourcePos pos = cfg_pos(&c->obj, *k);
+                        diag_error(d, &pos, "key '%s.%s': component '%s' %s", c->obj.path, *k, c->name, why);
+                }
+}
+
+/* What spec and upstream components share: rpmbuild's settings. */
+static void component_finish_rpmbuild(Component *c, Diagnostics *d) {
+        const char *path = c->obj.path;
+        check_defines(&c->obj, &c->defines, path, d);
+        /* Two ways to say one thing: refuse rather than pick one. */
+        if (c->payload && defines_binary_payload(c)) {
+                SourcePos pos = cfg_pos(&c->obj, "payload"), dpos = cfg_pos(&c->obj, "defines");
+                diag_error(d, &pos,
+                           "key '%s.payload': component '%s' also defines '_binary_payload' at %s:%u:%u; "
+                           "set one of them",
+                           path, c->name, dpos.file, dpos.line, dpos.column);
+        }
+        for (size_t i = 0; i < c->with.n; i++)
+                for (size_t k = 0; k < c->without.n; k++)
+                        if (strcmp(c->with.items[i], c->without.items[k]) == 0)
+                                diag_error(d, &c->without.pos[k],
+                                           "key '%s.without': '%s' is also in 'with' at %s:%u:%u; a condition is "
+                                           "either on or off",
+                                           path, c->without.items[k], c->with.pos[i].file, c->with.pos[i].line,
+                                           c->with.pos[i].column);
+        if (c->check_skip && !c->check_skip_reason) {
+                SourcePos pos = cfg_pos(&c->obj, "check-skip");
+                diag_error(d, &pos, "key '%s.check-skip': component '%s' skips its tests; say why in 'check-skip-reason'",
+                           path, c->name);
+        }
+        if (!c->check_skip && c->check_skip_reason) {
+                SourcePos pos = cfg_pos(&c->obj, "check-skip-reason");
+                diag_error(d, &pos, "key '%s.check-skip-reason': component '%s' does not set 'check-skip = true'",
+                           path, c->name);
+        }
+}
+
 static void component_finish(void *obj, Diagnostics *d) {
-        static const char *const native_only[] = { "epoch", "version", "release", "summary", "description", "license",
-                                                    "url", "arch", "requires", "provides", "conflicts", "obsoletes",
-                                                    "files", "scripts", NULL };
         Component *c = obj;
         const char *path = c->obj.path;
 
+        /* Neither a spec nor a native key: an upstream component, whose
+         * dist-git may come from its group or [distro]
+         * (project_check_upstream() checks that one does). */
+        if (!c->spec && !has_any(&c->obj, native_only_keys)) {
+                c->kind = COMPONENT_UPSTREAM;
+                component_finish_rpmbuild(c, d);
+                if (cfg_has(&c->obj, "release-suffix") &&
+                    !(cfg_has(&c->obj, "release-mode") && c->release_mode == RELEASE_SUFFIX)) {
+                        SourcePos pos = cfg_pos(&c->obj, "release-suffix");
+                        diag_error(d, &pos, "key '%s.release-suffix': component '%s' does not set release-mode = \"suffix\"",
+                                   path, c->name);
+                }
+                return;
+        }
+
         if (c->spec) {
                 c->kind = COMPONENT_SPEC;
-                check_defines(&c->obj, &c->defines, path, d);
-                /* Two ways to say one thing: refuse rather than pick one. */
-                if (c->payload && defines_binary_payload(c)) {
-                        SourcePos pos = cfg_pos(&c->obj, "payload"), dpos = cfg_pos(&c->obj, "defines");
-                        diag_error(d, &pos,
-                                   "key '%s.payload': component '%s' also defines '_binary_payload' at %s:%u:%u; "
-                                   "set one of them",
-                                   path, c->name, dpos.file, dpos.line, dpos.column);
-                }
-                for (const char *const *k = native_only; *k; k++)
+                component_finish_rpmbuild(c, d);
+                refuse_keys(c, upstream_only_keys,
+                            "is built from a local spec; this applies only to upstream (dist-git) components", d);
+                for (const char *const *k = native_only_keys; *k; k++)
                         if (cfg_has(&c->obj, *k)) {
                                 SourcePos pos = cfg_pos(&c->obj, *k);
                                 diag_error(d, &pos,
@@ -763,6 +974,12 @@ static void component_finish(void *obj, Diagnostics *d) {
         }
 
         c->kind = COMPONENT_NATIVE;
+        refuse_keys(c, upstream_only_keys,
+                    "is native (it has native keys such as 'version'); this applies only to upstream (dist-git) "
+                    "components",
+                    d);
+        static const char *const spec_only[] = { "with", "without", "check-skip", "check-skip-reason", NULL };
+        refuse_keys(c, spec_only, "has no spec; slipway writes its package itself, with no rpmbuild", d);
         if (cfg_has(&c->obj, "host-inputs")) {
                 SourcePos pos = cfg_pos(&c->obj, "host-inputs");
                 diag_error(d, &pos,
@@ -807,6 +1024,147 @@ static void component_finish(void *obj, Diagnostics *d) {
                                 break;
                         }
                 }
+}
+
+/* Which keys each overlay type needs ("+") and allows ("?"), azldev's
+ * table (docs/upstream.md, "Overlays"); description and metadata go
+ * everywhere. */
+static const struct {
+        const char *key;
+        const char *rule; /* one character per OverlayType, in table order */
+} overlay_rules[] = {
+        /*                         spec add/ins/set/upd/rm, pre/app/sr, rm-sec/sub, patch+/-, file pre/sr/add/rm/ren */
+        { "tag",         "+++++" "..." "..." ".." "....." },
+        { "value",       "++++?" "..." "..." ".." "....." },
+        { "section",     "....." "???" "+." ".." "....." },
+        { "package",     "?????" "???" "?+" ".." "....." },
+        { "regex",       "....." "..+" ".." ".." ".+..." },
+        { "replacement", "....." "..?" ".." ".." ".?..+" },
+        { "lines",       "....." "++." ".." ".." "+...." },
+        { "file",        "....." "..." ".." "?+" "+++++" },
+        { "archive",     "....." "..." ".." ".." ".?.?." },
+        { "source",      "....." "..." ".." "+." "..+.." },
+};
+
+static void overlay_finish(void *obj, Diagnostics *d) {
+        Overlay *o = obj;
+        const char *path = o->obj.path;
+        if (o->type < 0 || o->type >= _OVERLAY_TYPE_MAX)
+                return;
+        const char *type = overlay_type_to_string(o->type);
+        for (size_t i = 0; i < ELEMENTSOF(overlay_rules); i++) {
+                char rule = overlay_rules[i].rule[o->type];
+                const char *key = overlay_rules[i].key;
+                if (rule == '+' && !cfg_has(&o->obj, key))
+                        diag_error(d, &o->obj.pos, "%s: a '%s' overlay needs '%s'", path, type, key);
+                else if (rule == '.' && cfg_has(&o->obj, key)) {
+                        SourcePos pos = cfg_pos(&o->obj, key);
+                        diag_error(d, &pos, "key '%s.%s': a '%s' overlay takes no '%s'", path, key, type, key);
+                }
+        }
+        /* A sub-package qualifies a section: without one the whole spec is meant. */
+        if (o->package && !o->section &&
+            (o->type == OVERLAY_SPEC_PREPEND_LINES || o->type == OVERLAY_SPEC_APPEND_LINES ||
+             o->type == OVERLAY_SPEC_SEARCH_REPLACE)) {
+                SourcePos pos = cfg_pos(&o->obj, "package");
+                diag_error(d, &pos, "key '%s.package': a '%s' overlay names a sub-package only together with 'section'",
+                           path, type);
+        }
+        if (o->section && o->section[0] != '%') {
+                SourcePos pos = cfg_pos(&o->obj, "section");
+                diag_error(d, &pos, "key '%s.section': '%s' is not a spec section: expected a name such as \"%%build\"",
+                           path, o->section);
+        }
+        if (o->type == OVERLAY_FILE_RENAME && o->replacement && (strchr(o->replacement, '/') || !o->replacement[0])) {
+                SourcePos pos = cfg_pos(&o->obj, "replacement");
+                diag_error(d, &pos, "key '%s.replacement': a '%s' overlay's replacement is a file name, not a path",
+                           path, type);
+        }
+        if (o->file && (o->file[0] == '/' || has_dotdot(o->file))) {
+                SourcePos pos = cfg_pos(&o->obj, "file");
+                diag_error(d, &pos, "key '%s.file': '%s' must be relative to the sources, without '..'", path, o->file);
+        }
+        if (o->type == OVERLAY_PATCH_ADD || o->type == OVERLAY_FILE_ADD) {
+                /* One name in the sources, not a pattern. */
+                if (o->file && (strpbrk(o->file, "*?[") || strchr(o->file, '/'))) {
+                        SourcePos pos = cfg_pos(&o->obj, "file");
+                        diag_error(d, &pos, "key '%s.file': a '%s' overlay's file is one file name, not a pattern or path",
+                                   path, type);
+                }
+        }
+        if (o->regex) {
+                int err;
+                PCRE2_SIZE off;
+                pcre2_code *re = pcre2_compile((PCRE2_SPTR) o->regex, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_MULTILINE,
+                                               &err, &off, NULL);
+                if (!re) {
+                        PCRE2_UCHAR msg[256];
+                        pcre2_get_error_message(err, msg, sizeof msg);
+                        SourcePos pos = cfg_pos(&o->obj, "regex");
+                        diag_error(d, &pos, "key '%s.regex': the regular expression does not compile: %s at offset %zu",
+                                   path, (const char *) msg, (size_t) off);
+                } else
+                        pcre2_code_free(re);
+        }
+}
+
+static void upstream_defaults_finish(void *obj, Diagnostics *d) {
+        UpstreamDefaults *u = obj;
+        if (cfg_has(&u->obj, "release-suffix") && !(cfg_has(&u->obj, "release-mode") && u->release_mode == RELEASE_SUFFIX)) {
+                SourcePos pos = cfg_pos(&u->obj, "release-suffix");
+                diag_error(d, &pos, "key '%s.release-suffix': release-mode is not \"suffix\"", u->obj.path);
+        }
+        if (cfg_has(&u->obj, "release-mode") && u->release_mode == RELEASE_SUFFIX && !u->release_suffix) {
+                SourcePos pos = cfg_pos(&u->obj, "release-mode");
+                diag_error(d, &pos, "key '%s.release-mode': \"suffix\" needs 'release-suffix'", u->obj.path);
+        }
+}
+
+/* Groups name their members; an upstream component needs a dist-git from
+ * itself, its group or [distro]. */
+static void project_check_upstream(Project *p, Diagnostics *d) {
+        for (size_t g = 0; g < p->groups.n; g++) {
+                const UpstreamDefaults *grp = &p->groups.items[g];
+                for (size_t k = 0; k < grp->components.n; k++) {
+                        const char *name = grp->components.items[k];
+                        Component *c = NULL;
+                        for (size_t i = 0; i < p->components.n && !c; i++)
+                                if (strcmp(p->components.items[i].name, name) == 0)
+                                        c = &p->components.items[i];
+                        if (!c) {
+                                diag_error(d, &grp->components.pos[k], "group '%s': component '%s' is not defined",
+                                           grp->name, name);
+                                continue;
+                        }
+                        if (c->group && c->group != grp) {
+                                SourcePos first = cfg_pos(&c->group->obj, "components");
+                                diag_error(d, &grp->components.pos[k],
+                                           "group '%s': component '%s' is already in group '%s' (%s:%u:%u); a component "
+                                           "belongs to one group",
+                                           grp->name, name, c->group->name, first.file, first.line, first.column);
+                                continue;
+                        }
+                        c->group = grp;
+                }
+        }
+        for (size_t i = 0; i < p->components.n; i++) {
+                Component *c = &p->components.items[i];
+                if (c->kind != COMPONENT_UPSTREAM)
+                        continue;
+                if (!c->dist_git && !(c->group && c->group->dist_git) && !p->distro.dist_git)
+                        diag_error(d, &c->obj.pos,
+                                   "component '%s' has no 'spec', no native keys ('version', 'summary', 'license') and "
+                                   "no 'dist-git' (of its own, its group's or [distro]'s): say where it comes from",
+                                   c->name);
+                ReleaseMode m = cfg_has(&c->obj, "release-mode")                                ? c->release_mode
+                                : c->group && cfg_has(&c->group->obj, "release-mode")           ? c->group->release_mode
+                                : cfg_has(&p->distro.obj, "release-mode")                       ? p->distro.release_mode
+                                                                                                : RELEASE_BUMP;
+                if (m == RELEASE_SUFFIX && !c->release_suffix && !(c->group && c->group->release_suffix) &&
+                    !p->distro.release_suffix)
+                        diag_error(d, &c->obj.pos, "component '%s': release-mode \"suffix\" needs 'release-suffix'",
+                                   c->name);
+        }
 }
 
 static void repo_finish(void *obj, Diagnostics *d) {
@@ -1342,6 +1700,10 @@ static void project_check_files(Project *p, Diagnostics *d, time_t *newest) {
                         if (c->files.items[f].source)
                                 check_file(p, &c->files.items[f].obj, "source", c->files.items[f].source, "source",
                                            true, d, newest);
+                for (size_t k = 0; k < c->overlays.n; k++)
+                        if (c->overlays.items[k].source)
+                                check_file(p, &c->overlays.items[k].obj, "source", c->overlays.items[k].source,
+                                           "overlay source", false, d, newest);
         }
 
         for (size_t i = 0; i < p->images.n; i++) {
@@ -1610,6 +1972,7 @@ static int project_finish(Project *p, Diagnostics *d) {
         }
 
         project_check_references(p, d);
+        project_check_upstream(p, d);
         project_check_images(p, d);
         return 0;
 }

@@ -18,6 +18,7 @@
 typedef enum ComponentKind {
         COMPONENT_SPEC,   /* built by rpmbuild from a spec file */
         COMPONENT_NATIVE, /* slipway writes the RPM itself */
+        COMPONENT_UPSTREAM, /* a dist-git repository at a locked commit, overlaid, then built as a spec */
         _COMPONENT_KIND_MAX,
         _COMPONENT_KIND_INVALID = -EINVAL,
 } ComponentKind;
@@ -183,6 +184,97 @@ typedef struct ComponentScripts {
         char *pretrans, *pre, *post, *preun, *postun, *posttrans;
 } ComponentScripts;
 
+/* How an overlaid upstream component's Release is changed so that it sorts
+ * above the same spec built unchanged (docs/upstream.md, "Release"). */
+typedef enum ReleaseMode {
+        RELEASE_BUMP,   /* the leading number of Release plus one */
+        RELEASE_SUFFIX, /* release-suffix after the leading number */
+        RELEASE_NONE,   /* unchanged */
+        _RELEASE_MODE_MAX,
+        _RELEASE_MODE_INVALID = -EINVAL,
+} ReleaseMode;
+
+const char *release_mode_to_string(ReleaseMode m) _pure_;
+
+/* The overlay kinds, with azldev's names and meaning (docs/upstream.md). */
+typedef enum OverlayType {
+        OVERLAY_SPEC_ADD_TAG,
+        OVERLAY_SPEC_INSERT_TAG,
+        OVERLAY_SPEC_SET_TAG,
+        OVERLAY_SPEC_UPDATE_TAG,
+        OVERLAY_SPEC_REMOVE_TAG,
+        OVERLAY_SPEC_PREPEND_LINES,
+        OVERLAY_SPEC_APPEND_LINES,
+        OVERLAY_SPEC_SEARCH_REPLACE,
+        OVERLAY_SPEC_REMOVE_SECTION,
+        OVERLAY_SPEC_REMOVE_SUBPACKAGE,
+        OVERLAY_PATCH_ADD,
+        OVERLAY_PATCH_REMOVE,
+        OVERLAY_FILE_PREPEND_LINES,
+        OVERLAY_FILE_SEARCH_REPLACE,
+        OVERLAY_FILE_ADD,
+        OVERLAY_FILE_REMOVE,
+        OVERLAY_FILE_RENAME,
+        _OVERLAY_TYPE_MAX,
+        _OVERLAY_TYPE_INVALID = -EINVAL,
+} OverlayType;
+
+const char *overlay_type_to_string(OverlayType t) _pure_;
+
+typedef struct OverlayRef {
+        CfgObject obj;
+        char *url;
+} OverlayRef;
+
+/* Why an overlay exists; not part of any cache key. */
+typedef struct OverlayMetadata {
+        CfgObject obj;
+        char *category;
+        char *upstream_status;
+        struct {
+                OverlayRef *items;
+                size_t n;
+        } commits, bugs;
+} OverlayMetadata;
+
+/* [[components.NAME.overlays]]: one change to the upstream spec or sources.
+ * Which keys a type needs and allows is checked at load (overlay_finish()). */
+typedef struct Overlay {
+        CfgObject obj;
+        OverlayType type;
+        char *description;
+        char *tag;
+        char *value;
+        char *section;     /* "%build", "%files"; NULL: the whole spec (where allowed) */
+        char *package;     /* a sub-package: "devel" (%package devel) or "other" (%package -n other) */
+        char *regex;       /* PCRE2 syntax */
+        char *replacement; /* literal; NULL: "" */
+        char *file;        /* a name or glob in the sources (or, with archive, inside it) */
+        char *archive;     /* a source archive to change inside */
+        char *source;      /* file-add, patch-add: a file of the project (relative to its directory) */
+        StrList lines;
+        OverlayMetadata metadata;
+} Overlay;
+
+typedef struct OverlayArray {
+        Overlay *items;
+        size_t n;
+} OverlayArray;
+
+/* Where upstream components come from. [distro] holds the defaults, a
+ * [groups.NAME] overrides them for its components, and a component's own keys
+ * override both (upstream_settings() in upstream/upstream.h). */
+typedef struct UpstreamDefaults {
+        CfgObject obj;
+        char *name;          /* groups only */
+        StrList components;  /* groups only: the members */
+        char *dist_git;      /* URL template: $pkg is the upstream name */
+        char *lookaside;     /* URL template: $pkg $filename $hashtype $hash */
+        char *branch;
+        ReleaseMode release_mode; /* only if cfg_has(&obj, "release-mode") */
+        char *release_suffix;
+} UpstreamDefaults;
+
 typedef struct Component {
         CfgObject obj;
         char *name;
@@ -209,6 +301,22 @@ typedef struct Component {
         char *payload; /* rpm's %_binary_payload; NULL: the project's */
         BuildMode mode; /* spec components; only if cfg_has(&obj, "mode"), else [build] mode */
         ComponentScripts scripts; /* native: scriptlet bodies (/bin/sh), NULL for none */
+        /* spec and upstream components */
+        StrList with;        /* rpmbuild --with */
+        StrList without;     /* rpmbuild --without */
+        bool check_skip;     /* %check starts with 'exit 0' */
+        char *check_skip_reason;
+        /* upstream components (each also from the component's group or [distro]) */
+        char *upstream_name; /* $pkg; default: the component's name */
+        char *dist_git;
+        char *lookaside;
+        char *branch;
+        char *commit;        /* a pinned commit (7 to 40 hex digits) */
+        ReleaseMode release_mode; /* only if cfg_has(&obj, "release-mode") */
+        char *release_suffix;
+        OverlayArray overlays;
+        /* Not from the schema: the [groups.NAME] it belongs to, or NULL. */
+        const UpstreamDefaults *group;
 } Component;
 
 typedef struct Partition {
@@ -368,6 +476,11 @@ typedef struct Project {
                 Component *items;
                 size_t n;
         } components;
+        UpstreamDefaults distro;
+        struct {
+                UpstreamDefaults *items;
+                size_t n;
+        } groups;
         struct {
                 Image *items;
                 size_t n;

@@ -31,6 +31,7 @@
 #include "basic/strbuf.h"
 #include "package/build.h"
 #include "package/buildroot.h"
+#include "upstream/upstream.h"
 #include "rpm/dep.h"
 #include "rpm/header.h"
 #include "rpm/package.h"
@@ -124,6 +125,19 @@ static void add_macros(Argv *a, const BuildEnv *env, const Component *c, const c
                 argv_define(a, p->build.defines.keys[i], p->build.defines.values[i]);
         for (size_t i = 0; i < c->defines.n; i++)
                 argv_define(a, c->defines.keys[i], c->defines.values[i]);
+        /* rpmbuild --with X / --without X are these defines (rpm's popt aliases). */
+        for (size_t i = 0; i < c->with.n; i++) {
+                _cleanup_free_ char *k = strprintf("_with_%s", c->with.items[i]);
+                _cleanup_free_ char *v = strprintf("--with-%s", c->with.items[i]);
+                if (k && v)
+                        argv_define(a, k, v);
+        }
+        for (size_t i = 0; i < c->without.n; i++) {
+                _cleanup_free_ char *k = strprintf("_without_%s", c->without.items[i]);
+                _cleanup_free_ char *v = strprintf("--without-%s", c->without.items[i]);
+                if (k && v)
+                        argv_define(a, k, v);
+        }
 }
 
 /* The environment with HOME and TMPDIR replaced; the array is malloc'd, the
@@ -146,7 +160,9 @@ static char **build_envp(const BuildEnv *env, char *const home_tmp[2]) {
 }
 
 static int spec_paths(const BuildEnv *env, const Component *c, char **ret_spec, char **ret_dir) {
-        _cleanup_free_ char *rel = project_path(env->project, c->spec);
+        /* An upstream component builds from its rendered tree (upstream.h). */
+        _cleanup_free_ char *rel = c->kind == COMPONENT_UPSTREAM ? upstream_rendered_spec(env->out_dir, c)
+                                                                 : project_path(env->project, c->spec);
         _cleanup_free_ char *abs = rel ? realpath(rel, NULL) : NULL;
         if (!abs)
                 return rel ? negative_errno() : -ENOMEM;
