@@ -34,6 +34,7 @@ typedef struct Context {
         const char *output_image_file;   /* --output-image-file */
         const char *rpm_sources[16];     /* --rpm-source, in the order given */
         unsigned n_rpm_sources;
+        bool locked;                     /* --locked: slipway.lock must not change */
 } Context;
 
 enum {
@@ -49,6 +50,7 @@ enum {
         VERB_OPT_CONFIG = 1u << 9,
         VERB_OPT_OUTPUT_IMAGE_FILE = 1u << 10,
         VERB_OPT_RPM_SOURCE = 1u << 11,
+        VERB_OPT_LOCKED = 1u << 12,
 };
 
 typedef struct Verb {
@@ -67,6 +69,19 @@ int verb_customize(const Context *ctx, int argc, char **argv);
 int verb_init(const Context *ctx, int argc, char **argv);
 int verb_toml_json(const Context *ctx, int argc, char **argv);
 int verb_package(const Context *ctx, int argc, char **argv);
+int verb_update(const Context *ctx, int argc, char **argv);
+int verb_render(const Context *ctx, int argc, char **argv);
+int verb_diff(const Context *ctx, int argc, char **argv);
+
+struct Lock;
+struct Project;
+/* slipway.lock for p, brought up to date (upstream_lock_sync(): with
+ * update, the named upstream components, or all, are resolved again) and
+ * saved if it changed; each change is printed (on stderr with --json) and,
+ * if ret_changes, returned as a JSON array. Returns an exit status; *ret
+ * is set on EXIT_OK. */
+int cli_lock_sync(const Context *ctx, const struct Project *p, char *const *names, size_t n_names, bool update,
+                  struct Lock **ret, json_t **ret_changes);
 int verb_keygen(const Context *ctx, int argc, char **argv);
 int verb_sign(const Context *ctx, int argc, char **argv);
 int verb_repo(const Context *ctx, int argc, char **argv);

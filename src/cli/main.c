@@ -33,7 +33,7 @@ static const Verb verbs[] = {
                         "OUT/repo; unchanged components are not rebuilt), then `slipway image` for the\n"
                         "named images (default: all). Stops before the images if a package failed.\n"
                         "With --json, one document: {\"package\": ..., \"image\": ...}.\n",
-                .options = VERB_OPT_COMPRESS | VERB_OPT_PRUNE,
+                .options = VERB_OPT_COMPRESS | VERB_OPT_PRUNE | VERB_OPT_LOCKED,
                 .min_args = 0,
                 .max_args = UINT_MAX,
                 .run = verb_build,
@@ -90,6 +90,20 @@ static const Verb verbs[] = {
                 .min_args = 0,
                 .max_args = 1,
                 .run = verb_customize,
+        },
+        {
+                .name = "diff",
+                .args = "COMPONENT",
+                .summary = "show an upstream component's changes against upstream",
+                .help = "Options: --locked.\n\n"
+                        "Renders the component twice, as upstream has it at the locked commit and as\n"
+                        "it is built (`slipway render`), and prints the differences as a unified diff\n"
+                        "(a/ upstream, b/ rendered). --json: one entry per changed file with its path,\n"
+                        "change (added, removed, modified), whether it is binary, and its diff.\n",
+                .options = VERB_OPT_LOCKED,
+                .min_args = 1,
+                .max_args = 1,
+                .run = verb_diff,
         },
         {
                 .name = "init",
@@ -163,11 +177,29 @@ static const Verb verbs[] = {
                         "network; native components are written by slipway. Components build after those\n"
                         "providing their BuildRequires, up to -j at a time. Unchanged components are not\n"
                         "rebuilt. Logs: OUT/logs/NAME.log. Exit status 1 if any component failed.\n"
-                        "Then indexes OUT/repo as `slipway repo` does (--prune as there).\n",
-                .options = VERB_OPT_PRUNE,
+                        "Then indexes OUT/repo as `slipway repo` does (--prune as there).\n"
+                        "Upstream components build from slipway.lock; components it lacks (or whose\n"
+                        "settings no longer match their entry) are locked first, unless --locked is\n"
+                        "given, which makes that an error.\n",
+                .options = VERB_OPT_PRUNE | VERB_OPT_LOCKED,
                 .min_args = 0,
                 .max_args = UINT_MAX,
                 .run = verb_package,
+        },
+        {
+                .name = "render",
+                .args = "COMPONENT",
+                .summary = "write an upstream component's spec and sources as they are built",
+                .help = "Options: -o DIR (default: OUT/render/COMPONENT), --locked.\n\n"
+                        "Writes the tree rpmbuild will see for an upstream component: the files of\n"
+                        "its dist-git repository at the commit slipway.lock records, the lookaside\n"
+                        "sources (checked against their hashes), then its overlays, check-skip and the\n"
+                        "Release change. DIR is replaced as a whole. --json: the directory, the spec\n"
+                        "and each file with its SHA-256.\n",
+                .options = VERB_OPT_OUTPUT | VERB_OPT_LOCKED,
+                .min_args = 1,
+                .max_args = 1,
+                .run = verb_render,
         },
         {
                 .name = "repo",
@@ -201,6 +233,19 @@ static const Verb verbs[] = {
                 .min_args = 1,
                 .max_args = UINT_MAX,
                 .run = verb_sign,
+        },
+        {
+                .name = "update",
+                .args = "[COMPONENT...]",
+                .summary = "move slipway.lock to the upstream branches' newest commits",
+                .help = "Fetches the dist-git repository of each named upstream component (default:\n"
+                        "all), resolves its branch (or its pinned commit) and reads the sources file\n"
+                        "there, and records both in slipway.lock; prints what moved. Builds use only\n"
+                        "the lock, so a branch that moves changes nothing until this runs.\n"
+                        "--json: the changes as one document.\n",
+                .min_args = 0,
+                .max_args = UINT_MAX,
+                .run = verb_update,
         },
         {
                 .name = "verify",
@@ -325,7 +370,8 @@ int main(int argc, char **argv) {
         }
         heap_setup();
         enum { ARG_JSON = 0x100, ARG_VERSION, ARG_OUT, ARG_KEY, ARG_UID, ARG_ALGO, ARG_ALLOW_UNSIGNED, ARG_COMPRESS,
-               ARG_PRUNE, ARG_OUTPUT_IMAGE_FORMAT, ARG_IMAGE_FILE, ARG_CONFIG, ARG_OUTPUT_IMAGE_FILE, ARG_RPM_SOURCE };
+               ARG_PRUNE, ARG_OUTPUT_IMAGE_FORMAT, ARG_IMAGE_FILE, ARG_CONFIG, ARG_OUTPUT_IMAGE_FILE, ARG_RPM_SOURCE,
+               ARG_LOCKED };
         static const struct option options[] = {
                 { "directory", required_argument, NULL, 'C' },
                 { "jobs", required_argument, NULL, 'j' },
@@ -345,6 +391,7 @@ int main(int argc, char **argv) {
                 { "config", required_argument, NULL, ARG_CONFIG },
                 { "output-image-file", required_argument, NULL, ARG_OUTPUT_IMAGE_FILE },
                 { "rpm-source", required_argument, NULL, ARG_RPM_SOURCE },
+                { "locked", no_argument, NULL, ARG_LOCKED },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
@@ -413,6 +460,10 @@ int main(int argc, char **argv) {
                 case ARG_PRUNE:
                         ctx.prune = true;
                         given |= VERB_OPT_PRUNE;
+                        break;
+                case ARG_LOCKED:
+                        ctx.locked = true;
+                        given |= VERB_OPT_LOCKED;
                         break;
                 case ARG_OUTPUT_IMAGE_FORMAT:
                         ctx.output_image_format = optarg;
@@ -499,8 +550,11 @@ int main(int argc, char **argv) {
                 return EXIT_OK;
         }
         if (given & ~v->options) {
-                static const char *const names[] = { "--key", "--uid", "--algo", "-o/--output", "--allow-unsigned",
-                                                     "--compress", "--prune", "--output-image-format" };
+                static const char *const names[] = { "--key",           "--uid",        "--algo",
+                                                     "-o/--output",     "--allow-unsigned", "--compress",
+                                                     "--prune",         "--output-image-format", "--image-file",
+                                                     "--config",        "--output-image-file", "--rpm-source",
+                                                     "--locked" };
                 for (unsigned b = 0; b < ELEMENTSOF(names); b++)
                         if (given & ~v->options & (1u << b)) {
                                 log_error("'%s' does not take %s", v->name, names[b]);

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "config/project.h"
+#include "upstream/upstream.h"
 
 static json_t *strlist_json(const StrList *l) {
         json_t *a = json_array();
@@ -35,7 +36,7 @@ static json_t *diag_json(const Diagnostics *d, DiagLevel level) {
         return a;
 }
 
-static json_t *summary_json(const Project *p, const Diagnostics *d) {
+static json_t *summary_json(const Project *p, const Lock *lock, const Diagnostics *d) {
         json_t *files = json_array(), *repos = json_array(), *components = json_array(), *images = json_array();
 
         for (size_t i = 0; i < p->n_docs; i++)
@@ -51,7 +52,21 @@ static json_t *summary_json(const Project *p, const Diagnostics *d) {
                 const Component *c = &p->components.items[i];
                 json_t *o = json_pack("{s:s, s:s, s:s}", "name", c->name, "kind", component_kind_to_string(c->kind),
                                       "defined_at", c->obj.pos.file);
-                if (c->kind == COMPONENT_SPEC) {
+                if (c->kind == COMPONENT_UPSTREAM) {
+                        UpstreamSettings us = {};
+                        if (upstream_settings(p, c, &us) >= 0) {
+                                const LockEntry *e = lock_find(lock, c->name);
+                                json_object_set_new(o, "upstream_name", json_string(us.pkg));
+                                json_object_set_new(o, "dist_git", json_string(us.url));
+                                json_object_set_new(o, "branch", str_or_null(us.branch));
+                                json_object_set_new(o, "commit", str_or_null(us.commit));
+                                json_object_set_new(o, "group", c->group ? json_string(c->group->name) : json_null());
+                                json_object_set_new(o, "locked", e ? json_string(e->commit) : json_null());
+                                upstream_settings_release(&us);
+                        }
+                        json_object_set_new(o, "overlays", json_integer((json_int_t) c->overlays.n));
+                        json_object_set_new(o, "mode", json_string(build_mode_to_string(component_build_mode(p, c))));
+                } else if (c->kind == COMPONENT_SPEC) {
                         json_object_set_new(o, "spec", json_string(c->spec));
                         json_object_set_new(o, "mode", json_string(build_mode_to_string(component_build_mode(p, c))));
                         json_t *defs = json_object();
@@ -176,6 +191,16 @@ static void render_text(const json_t *s) {
         json_array_foreach(a, i, v) {
                 if (strcmp(js(v, "kind"), "spec") == 0)
                         printf("  %-20s spec    %-48s %s\n", js(v, "name"), js(v, "spec"), js(v, "mode"));
+                else if (strcmp(js(v, "kind"), "upstream") == 0) {
+                        json_int_t no = json_integer_value(json_object_get(v, "overlays"));
+                        char at[64];
+                        if (json_is_string(json_object_get(v, "locked")))
+                                snprintf(at, sizeof at, "at %.12s", js(v, "locked"));
+                        else
+                                snprintf(at, sizeof at, "not locked");
+                        printf("  %-20s upstream %-47s %s, %lld overlay%s\n", js(v, "name"), js(v, "dist_git"), at,
+                               (long long) no, no == 1 ? "" : "s");
+                }
                 else {
                         char evr[128];
                         size_t nf = json_array_size(json_object_get(v, "files"));
@@ -216,7 +241,19 @@ int verb_check(const Context *ctx, int argc, char **argv) {
                 return EXIT_FAILURE_USER;
         }
 
-        json_t *s = summary_json(p, &diag);
+        /* The lock is read too: a broken one is an error of the project. */
+        _cleanup_(lock_freep) Lock *lock = NULL;
+        _cleanup_(diagnostics_releasep) Diagnostics ldiag = {};
+        _cleanup_free_ char *lock_path = project_path(p, "slipway.lock");
+        r = lock_path ? lock_load(lock_path, &lock, &ldiag) : -ENOMEM;
+        log_diagnostics(&ldiag);
+        if (r < 0) {
+                if (r != -EINVAL)
+                        log_error_errno(r, "cannot read '%s'", lock_path ? lock_path : "slipway.lock");
+                cli_result_set(json_pack("{s:[]}", "errors"));
+                return EXIT_FAILURE_USER;
+        }
+        json_t *s = summary_json(p, lock, &diag);
         if (!s) {
                 log_error_errno(-ENOMEM, "cannot build the summary");
                 return EXIT_FAILURE_USER;

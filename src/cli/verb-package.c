@@ -12,6 +12,7 @@
 #include "package/build.h"
 #include "cli.h"
 #include "sign/keyfile.h"
+#include "upstream/upstream.h"
 
 /* The last n lines of a log, for a failed build. */
 static void print_log_tail(const char *path, size_t n) {
@@ -143,7 +144,16 @@ int verb_package(const Context *ctx, int argc, char **argv) {
                         log_debug("removed %d temporary file%s that interrupted runs left in '%s'", r, r == 1 ? "" : "s", out);
         }
 
+        /* Upstream components build from the lock; what it lacks is locked
+         * first (or, with --locked, refused). */
+        _cleanup_(lock_freep) Lock *lock = NULL;
+        json_t *lock_changes = NULL;
+        r = cli_lock_sync(ctx, p, NULL, 0, false, &lock, &lock_changes);
+        if (r != EXIT_OK)
+                return r;
+
         BuildOptions o = {
+                .lock = lock,
                 .sign_key = key,
                 .sign_time = (uint32_t) MIN(p->source_date_epoch, (uint64_t) UINT32_MAX),
                 .out_dir = ctx->out_dir,
@@ -156,6 +166,7 @@ int verb_package(const Context *ctx, int argc, char **argv) {
         r = build_packages(p, &o, &diag, &rep);
         log_diagnostics(&diag);
         if (r < 0) {
+                json_decref(lock_changes);
                 if (r != -EINVAL)
                         log_error_errno(r, "cannot build the packages");
                 else
@@ -164,8 +175,11 @@ int verb_package(const Context *ctx, int argc, char **argv) {
         }
 
         _cleanup_(json_decrefp) json_t *j = report_json(rep);
-        if (!j)
+        if (!j) {
+                json_decref(lock_changes);
                 return exit_status_from(log_error_errno(-ENOMEM, "cannot describe the build"));
+        }
+        json_object_set_new(j, "lock", lock_changes);
         if (!ctx->json && log_get_level() >= LOG_NORMAL) {
                 if (rep->n_built == 0 && rep->n_failed == 0 && rep->n_skipped == 0)
                         printf("nothing to do: %zu component%s unchanged, rpmbuild not run\n", rep->n_cached,

@@ -319,6 +319,11 @@ typedef struct Component {
         const UpstreamDefaults *group;
 } Component;
 
+/* Built by rpmbuild from a spec: a local one, or an upstream one rendered. */
+static inline bool component_uses_spec(const Component *c) {
+        return c->kind == COMPONENT_SPEC || c->kind == COMPONENT_UPSTREAM;
+}
+
 typedef struct Partition {
         CfgObject obj;
         char *label;

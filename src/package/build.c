@@ -38,6 +38,7 @@
 #include "rpm/version.h"
 #include "sign/pgp.h"
 #include "sign/rpmsign.h"
+#include "upstream/upstream.h"
 
 #define CACHE_FORMAT "slipway-package-cache-2" /* 2: rpmbuild in the fixed sandbox layout */
 
@@ -99,6 +100,9 @@ typedef struct Node {
         Buildroot br;
         bool br_resolved;    /* br (and br_specs, project_rpms) is set */
         char *precheck;      /* why it fails before any build; NULL: fine */
+        /* upstream components */
+        const LockEntry *lock_entry;
+        char *upstream_inputs; /* SHA-256 of upstream_key_inputs() */
 } Node;
 
 typedef struct Graph {
@@ -127,6 +131,8 @@ typedef struct Graph {
         size_t n_provided;
         char *query_root; /* buildroot mode: the base set's buildroot, where specs are queried; NULL: the host */
         Buildroot query_br;
+        UpstreamCaches caches;
+        char *caches_git, *caches_lookaside;
 } Graph;
 
 static bool add_index(size_t **v, size_t *n, size_t x) {
@@ -238,6 +244,11 @@ static void key_defines(StrBuf *sb, const Component *c) {
                 key_str(sb, "define", c->defines.keys[k]);
                 key_str(sb, "value", c->defines.values[k]);
         }
+        for (size_t k = 0; k < c->with.n; k++)
+                key_str(sb, "with", c->with.items[k]);
+        for (size_t k = 0; k < c->without.n; k++)
+                key_str(sb, "without", c->without.items[k]);
+        strbuf_printf(sb, "check-skip %d\n", c->check_skip);
 }
 
 static void key_build_defines(StrBuf *sb, const Project *p) {
@@ -318,16 +329,20 @@ static int cache_key(Graph *g, size_t i, char **ret) {
                 strbuf_printf(&sb, "signed-by %s at %u\n", fpr, g->o->sign_time);
         }
 
-        if (c->kind == COMPONENT_SPEC) {
-                _cleanup_free_ char *spec = project_path(p, c->spec);
-                _cleanup_free_ char *dir = spec ? path_dirname(spec) : NULL;
-                if (!dir)
-                        return -ENOMEM;
-                key_str(&sb, "spec", strrchr(c->spec, '/') ? strrchr(c->spec, '/') + 1 : c->spec);
+        if (component_uses_spec(c)) {
+                if (c->kind == COMPONENT_UPSTREAM)
+                        key_str(&sb, "upstream", nd->upstream_inputs);
+                else {
+                        _cleanup_free_ char *spec = project_path(p, c->spec);
+                        _cleanup_free_ char *dir = spec ? path_dirname(spec) : NULL;
+                        if (!dir)
+                                return -ENOMEM;
+                        key_str(&sb, "spec", strrchr(c->spec, '/') ? strrchr(c->spec, '/') + 1 : c->spec);
+                        r = key_tree(&sb, dir, "", p->source_date_epoch);
+                        if (r < 0)
+                                return r;
+                }
                 key_defines(&sb, c);
-                r = key_tree(&sb, dir, "", p->source_date_epoch);
-                if (r < 0)
-                        return r;
                 r = key_host_inputs(&sb, &c->host_inputs);
                 if (r < 0)
                         return r;
@@ -553,29 +568,31 @@ static int cache_store(Graph *g, size_t i) {
         return r;
 }
 
+static SourcePos component_pos(const Component *c);
+
 /* ---- spec queries, cached ------------------------------------------------------ */
 
-static int specinfo_key(const Graph *g, const Component *c, char **ret) {
+static int specinfo_key(const Graph *g, const Node *nd, char **ret) {
+        const Component *c = nd->c;
         _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
-        _cleanup_free_ char *spec = project_path(g->p, c->spec);
+        _cleanup_free_ char *spec = c->spec ? project_path(g->p, c->spec) : NULL;
         _cleanup_free_ char *dir = spec ? path_dirname(spec) : NULL;
-        if (!dir)
+        if (c->spec && !dir)
                 return -ENOMEM;
-        strbuf_printf(&sb, "specinfo-3\n"); /* 2: file names too; 3: sources */
-        key_str(&sb, "spec", c->spec);
+        strbuf_printf(&sb, "specinfo-4\n"); /* 2: file names too; 3: sources; 4: upstream components */
+        if (c->kind == COMPONENT_UPSTREAM)
+                key_str(&sb, "upstream", nd->upstream_inputs);
+        else
+                key_str(&sb, "spec", c->spec);
         key_str(&sb, "project", g->p->project.name);
         key_str(&sb, "dist", g->p->project.dist);
         key_str(&sb, "vendor", g->p->project.vendor);
         key_defines(&sb, c);
         key_build_defines(&sb, g->p);
         /* Where it is queried: a buildroot's macros are part of the answer. */
-        const Node *self = NULL;
-        for (size_t i = 0; i < g->n && !self; i++)
-                if (g->nodes[i].c == c)
-                        self = &g->nodes[i];
-        if (self && self->in_buildroot && g->query_root)
+        if (nd->in_buildroot && g->query_root)
                 strbuf_printf(&sb, "query buildroot %s\n", g->query_br.key);
-        int r = key_tree(&sb, dir, "", g->p->source_date_epoch);
+        int r = dir ? key_tree(&sb, dir, "", g->p->source_date_epoch) : 0;
         if (r >= 0)
                 r = key_host_inputs(&sb, &c->host_inputs);
         if (r < 0)
@@ -614,13 +631,48 @@ static int deps_from_json(json_t *a, RpmDep **ret, size_t *ret_n) {
         return 0;
 }
 
-static int query_spec_cached(Graph *g, Node *nd, char **ret_error) {
+/* One message of all of d's, for a component's failure reason. */
+static char *diagnostics_join(const Diagnostics *d) {
+        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+        for (size_t i = 0; i < d->n; i++) {
+                const Diagnostic *x = &d->items[i];
+                if (x->level != DIAG_ERROR)
+                        continue;
+                if (sb.len)
+                        strbuf_puts(&sb, "; ");
+                if (x->file)
+                        strbuf_printf(&sb, "%s:%u:%u: ", x->file, x->line, x->column);
+                strbuf_puts(&sb, x->message);
+        }
+        return strbuf_detach(&sb, NULL);
+}
+
+/* An upstream component's rendered tree, made unless it is there for the
+ * same inputs (a stamp beside it holds their digest). */
+static int ensure_rendered(Graph *g, Node *nd, Diagnostics *d) {
+        _cleanup_free_ char *dest = NULL, *stamp = NULL, *have = NULL;
+        size_t size;
+        int r;
+
+        if (asprintf(&dest, "%s/cache/upstream/render/%s", g->env.out_dir, nd->c->name) < 0 ||
+            asprintf(&stamp, "%s/cache/upstream/render/%s.key", g->env.out_dir, nd->c->name) < 0)
+                return -ENOMEM;
+        if (read_full_file(stamp, &have, &size) >= 0 && strcmp(have, nd->upstream_inputs) == 0 && path_exists(dest))
+                return 0;
+        (void) unlink(stamp);
+        r = upstream_render(g->p, nd->c, nd->lock_entry, &g->caches, dest, d);
+        if (r < 0)
+                return r;
+        return write_file_atomic(stamp, nd->upstream_inputs, strlen(nd->upstream_inputs), 0644);
+}
+
+static int query_spec_cached(Graph *g, Node *nd, Diagnostics *d, char **ret_error) {
         _cleanup_free_ char *key = NULL, *path = cache_path(g, "specinfo", nd->c->name);
         int r;
 
         if (!path)
                 return -ENOMEM;
-        r = specinfo_key(g, nd->c, &key);
+        r = specinfo_key(g, nd, &key);
         if (r < 0)
                 return r;
 
@@ -663,6 +715,11 @@ static int query_spec_cached(Graph *g, Node *nd, char **ret_error) {
                 json_decref(j);
         }
 
+        if (nd->c->kind == COMPONENT_UPSTREAM) {
+                r = ensure_rendered(g, nd, d);
+                if (r < 0)
+                        return r;
+        }
         r = spec_query(&g->env, nd->c, nd->in_buildroot ? g->query_root : NULL, &nd->spec, ret_error);
         if (r < 0)
                 return r;
@@ -690,14 +747,15 @@ typedef struct QueryCtx {
         Graph *g;
         int *rs;
         char **errors;
+        Diagnostics *diags; /* one per node: render errors, at their TOML keys */
 } QueryCtx;
 
 static void query_one(void *ctx, size_t i) {
         QueryCtx *q = ctx;
         Node *nd = &q->g->nodes[i];
-        if (!nd->selected || nd->c->kind != COMPONENT_SPEC)
+        if (!nd->selected || !component_uses_spec(nd->c))
                 return;
-        q->rs[i] = query_spec_cached(q->g, nd, &q->errors[i]);
+        q->rs[i] = query_spec_cached(q->g, nd, &q->diags[i], &q->errors[i]);
 }
 
 /* ---- the scheduler ------------------------------------------------------------ */
@@ -822,9 +880,19 @@ static void run_node(Graph *g, size_t i) {
                 return;
         }
 
+        if (nd->c->kind == COMPONENT_UPSTREAM) {
+                _cleanup_(diagnostics_release) Diagnostics rd = {};
+                r = ensure_rendered(g, nd, &rd);
+                if (r < 0) {
+                        res->status = BUILD_FAILED;
+                        res->reason = rd.n_errors ? diagnostics_join(&rd)
+                                                  : strprintf("cannot render its sources: %s", strerror(-r));
+                        return;
+                }
+        }
         json_t *prev = NULL;
         cache_previous_outputs(g, i, &prev);
-        if (nd->c->kind == COMPONENT_SPEC) {
+        if (component_uses_spec(nd->c)) {
                 pthread_mutex_lock(&g->lock);
                 g->rpmbuild_runs++;
                 pthread_mutex_unlock(&g->lock);
@@ -1119,7 +1187,7 @@ static int check_host_claims(const Project *p, Diagnostics *d) {
 static bool project_provides(const Graph *g, size_t self, const RpmDep *br, const Node **ret_owner,
                              const RpmDep **ret_have) {
         for (size_t j = 0; j < g->n; j++) {
-                if (j == self && g->nodes[j].c->kind == COMPONENT_SPEC)
+                if (j == self && component_uses_spec(g->nodes[j].c))
                         continue;
                 for (size_t m = 0; m < g->nodes[j].n_provides; m++) {
                         if (rpm_dep_matches(&g->nodes[j].provides[m], br))
@@ -1197,15 +1265,17 @@ static bool repos_provide(const Graph *g, const char *spec) {
 static int node_precheck(Graph *g, size_t i) {
         Node *nd = &g->nodes[i];
         _cleanup_strbuf_ StrBuf why = STRBUF_INIT;
-        if (!nd->selected || nd->c->kind != COMPONENT_SPEC)
+        if (!nd->selected || !component_uses_spec(nd->c))
                 return 0;
 
-        _cleanup_free_ char *spec = project_path(g->p, nd->c->spec);
+        /* An upstream component's sources are checked when it is rendered. */
+        bool local = nd->c->kind == COMPONENT_SPEC;
+        _cleanup_free_ char *spec = local ? project_path(g->p, nd->c->spec) : NULL;
         _cleanup_free_ char *dir = spec ? path_dirname(spec) : NULL;
-        if (!dir)
+        if (local && !dir)
                 return -ENOMEM;
         size_t n_absent = 0;
-        for (size_t k = 0; k < nd->spec.n_sources; k++) {
+        for (size_t k = 0; local && k < nd->spec.n_sources; k++) {
                 const char *f = nd->spec.sources[k];
                 _cleanup_free_ char *path = path_join(dir, f);
                 struct stat st;
@@ -1277,7 +1347,7 @@ static int graph_resolve(Graph *g, Diagnostics *d) {
         /* Provides of every component. */
         for (size_t i = 0; i < g->n; i++) {
                 Node *nd = &g->nodes[i];
-                if (nd->c->kind == COMPONENT_SPEC) {
+                if (component_uses_spec(nd->c)) {
                         nd->provides = nd->spec.provides;
                         nd->n_provides = nd->spec.n_provides;
                 } else {
@@ -1295,7 +1365,7 @@ static int graph_resolve(Graph *g, Diagnostics *d) {
                 changed = false;
                 for (size_t i = 0; i < g->n; i++) {
                         Node *nd = &g->nodes[i];
-                        if (!nd->selected || nd->c->kind != COMPONENT_SPEC || nd->edges_done)
+                        if (!nd->selected || !component_uses_spec(nd->c) || nd->edges_done)
                                 continue;
                         nd->edges_done = true;
                         size_t n_base = nd->in_buildroot ? g->n_base : 0;
@@ -1303,7 +1373,7 @@ static int graph_resolve(Graph *g, Diagnostics *d) {
                                 const RpmDep *br = b < nd->spec.n_buildrequires ? &nd->spec.buildrequires[b]
                                                                                 : &g->base[b - nd->spec.n_buildrequires];
                                 for (size_t j = 0; j < g->n; j++) {
-                                        if (j == i && g->nodes[j].c->kind == COMPONENT_SPEC)
+                                        if (j == i && component_uses_spec(g->nodes[j].c))
                                                 continue;
                                         for (size_t k = 0; k < g->nodes[j].n_provides; k++)
                                                 if (rpm_dep_matches(&g->nodes[j].provides[k], br)) {
@@ -1352,7 +1422,7 @@ static int graph_resolve(Graph *g, Diagnostics *d) {
 static void node_outputs(const Node *nd, const char *const **ret_files, size_t *ret_n, const char **ret_srpm,
                          char **ret_native) {
         *ret_native = NULL;
-        if (nd->c->kind == COMPONENT_SPEC) {
+        if (component_uses_spec(nd->c)) {
                 *ret_files = (const char *const *) nd->spec.files;
                 *ret_n = nd->spec.files ? nd->spec.n_packages : 0;
                 *ret_srpm = nd->spec.srpm;
@@ -1365,7 +1435,7 @@ static void node_outputs(const Node *nd, const char *const **ret_files, size_t *
 }
 
 static SourcePos component_pos(const Component *c) {
-        return cfg_pos(&c->obj, c->kind == COMPONENT_SPEC ? "spec" : "version");
+        return cfg_pos(&c->obj, c->kind == COMPONENT_SPEC ? "spec" : c->kind == COMPONENT_NATIVE ? "version" : "dist-git");
 }
 
 /* Two components that make the same file would overwrite each other's
@@ -1458,6 +1528,8 @@ int build_claim_output(const BuildEnv *env, const Component *c, const char *file
 }
 
 static void graph_release(Graph *g) {
+        free(g->caches_git);
+        free(g->caches_lookaside);
         for (size_t i = 0; i < g->n; i++) {
                 Node *nd = &g->nodes[i];
                 if (nd->owns_provides) {
@@ -1469,6 +1541,7 @@ static void graph_release(Graph *g) {
                 free(nd->deps);
                 free(nd->rdeps);
                 free(nd->key);
+                free(nd->upstream_inputs);
                 for (size_t k = 0; k < nd->n_br_specs; k++)
                         free(nd->br_specs[k]);
                 free(nd->br_specs);
@@ -1653,17 +1726,47 @@ int build_packages(const Project *p, const BuildOptions *o, Diagnostics *d, Buil
                 goto finish;
         }
 
+        /* Upstream components: their lock entries, and the digest of what
+         * their rendered trees are made of. */
+        if (asprintf(&g.caches_git, "%s/cache/upstream/git", out_abs) < 0 ||
+            asprintf(&g.caches_lookaside, "%s/cache/upstream/lookaside", out_abs) < 0) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        g.caches = (UpstreamCaches) { .git = g.caches_git, .lookaside = g.caches_lookaside };
+        for (size_t i = 0; i < g.n; i++) {
+                Node *nd = &g.nodes[i];
+                if (nd->c->kind != COMPONENT_UPSTREAM)
+                        continue;
+                nd->lock_entry = o->lock ? lock_find(o->lock, nd->c->name) : NULL;
+                if (!nd->lock_entry) {
+                        diag_error(d, &nd->c->obj.pos, "component '%s' is not in slipway.lock: run 'slipway update %s'",
+                                   nd->c->name, nd->c->name);
+                        continue;
+                }
+                _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+                r = upstream_key_inputs(p, nd->c, nd->lock_entry, &sb);
+                if (r >= 0)
+                        r = digest_of(&sb, &nd->upstream_inputs);
+                if (r < 0)
+                        goto finish;
+        }
+        if (diagnostics_status(d) < 0) {
+                r = -EINVAL;
+                goto finish;
+        }
+
         /* Buildroot mode: the base set, and the [repos] opened once. */
         bool any_buildroot = false;
         for (size_t i = 0; i < g.n; i++) {
                 Node *nd = &g.nodes[i];
-                nd->in_buildroot = nd->c->kind == COMPONENT_SPEC && component_build_mode(p, nd->c) == BUILD_MODE_BUILDROOT;
-                nd->result.mode = nd->c->kind == COMPONENT_SPEC ? component_build_mode(p, nd->c) : _BUILD_MODE_INVALID;
+                nd->in_buildroot = component_uses_spec(nd->c) && component_build_mode(p, nd->c) == BUILD_MODE_BUILDROOT;
+                nd->result.mode = component_uses_spec(nd->c) ? component_build_mode(p, nd->c) : _BUILD_MODE_INVALID;
                 any_buildroot |= nd->in_buildroot;
         }
         bool any_host = false;
         for (size_t i = 0; i < g.n; i++)
-                any_host |= g.nodes[i].selected && g.nodes[i].c->kind == COMPONENT_SPEC && !g.nodes[i].in_buildroot;
+                any_host |= g.nodes[i].selected && component_uses_spec(g.nodes[i].c) && !g.nodes[i].in_buildroot;
         if (any_host) {
                 r = check_host_claims(p, d);
                 if (r < 0)
@@ -1710,7 +1813,8 @@ int build_packages(const Project *p, const BuildOptions *o, Diagnostics *d, Buil
                         goto finish;
                 }
                 _cleanup_free_ bool *all = new0(bool, g.n ? g.n : 1);
-                if (!all) {
+                _cleanup_free_ Diagnostics *diags = new0(Diagnostics, g.n ? g.n : 1);
+                if (!all || !diags) {
                         r = -ENOMEM;
                         goto finish;
                 }
@@ -1718,12 +1822,24 @@ int build_packages(const Project *p, const BuildOptions *o, Diagnostics *d, Buil
                         all[i] = g.nodes[i].selected;
                         g.nodes[i].selected = true;
                 }
-                QueryCtx q = { .g = &g, .rs = rs, .errors = errors };
+                QueryCtx q = { .g = &g, .rs = rs, .errors = errors, .diags = diags };
                 parallel_for(g.n, o->jobs, query_one, &q);
                 for (size_t i = 0; i < g.n; i++) {
                         g.nodes[i].selected = all[i];
+                        /* A render's errors, each at its key. */
+                        for (size_t k = 0; k < diags[i].n; k++) {
+                                const Diagnostic *x = &diags[i].items[k];
+                                SourcePos pos = { .file = x->file, .line = x->line, .column = x->column };
+                                diag_add(d, x->level, x->file ? &pos : NULL, "%s", x->message);
+                        }
+                        bool rendered_badly = diags[i].n_errors > 0;
+                        diagnostics_release(&diags[i]);
+                        if (rendered_badly) {
+                                free(errors[i]);
+                                continue;
+                        }
                         if (rs[i] < 0) {
-                                SourcePos pos = cfg_pos(&g.nodes[i].c->obj, "spec");
+                                SourcePos pos = component_pos(g.nodes[i].c);
                                 if (rs[i] == -ENOENT && !errors[i])
                                         diag_error(d, &pos, "component '%s': cannot run rpmspec: it is not installed",
                                                    g.nodes[i].c->name);

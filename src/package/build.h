@@ -68,6 +68,9 @@ typedef struct BuildOptions {
          * fingerprint is part of every cache key, so a new key re-signs. */
         const struct PgpKey *sign_key;
         uint32_t sign_time;
+        /* slipway.lock: every upstream component's entry (the caller brings
+         * it up to date first, upstream_lock_sync()). */
+        const struct Lock *lock;
 } BuildOptions;
 
 /* Builds the components. Problems found before any build starts (an unknown

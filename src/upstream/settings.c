@@ -66,12 +66,3 @@ void upstream_settings_release(UpstreamSettings *s) {
         free(s->url);
         s->url = NULL;
 }
-
-char *upstream_spec_name(const Component *c) {
-        return strprintf("%s.spec", c->upstream_name ? c->upstream_name : c->name);
-}
-
-char *upstream_rendered_spec(const char *out_dir, const Component *c) {
-        return strprintf("%s/cache/upstream/render/%s/%s.spec", out_dir, c->name,
-                         c->upstream_name ? c->upstream_name : c->name);
-}

@@ -42,6 +42,12 @@ typedef struct UpstreamSettings {
 int upstream_settings(const Project *p, const Component *c, UpstreamSettings *ret);
 void upstream_settings_release(UpstreamSettings *s);
 
+/* Where fetched things are kept (OUT/cache/upstream/git and .../lookaside). */
+typedef struct UpstreamCaches {
+        const char *git;       /* dist-git mirrors */
+        const char *lookaside; /* the content-addressed source store */
+} UpstreamCaches;
+
 /* ---- slipway.lock (lock.c) ----------------------------------------------------- */
 
 typedef struct LockSource {
@@ -59,6 +65,9 @@ typedef struct LockEntry {
         size_t n_sources;
         SourcePos pos;  /* where the entry stands in slipway.lock (for messages) */
 } LockEntry;
+
+/* The branch recorded for a component that follows its repository's default branch. */
+#define LOCK_DEFAULT_BRANCH "HEAD"
 
 typedef struct Lock {
         LockEntry *items; /* sorted by name */
@@ -82,6 +91,37 @@ void lock_entry_release(LockEntry *e);
 int lock_entry_copy(const LockEntry *e, LockEntry *ret);
 Lock *lock_free(Lock *l);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Lock *, lock_free);
+
+/* ---- resolving settings into the lock (resolve.c) ---------------------------- */
+
+/* c's lock entry as its settings resolve now: the commit its branch points
+ * at (fetched first with fetch, or when there is no mirror yet) or its
+ * pinned commit, and the sources file there. Errors go to d at the key
+ * they are about (-EINVAL). */
+int upstream_resolve(const Project *p, const Component *c, const UpstreamCaches *caches, bool fetch, LockEntry *ret,
+                     Diagnostics *d);
+
+typedef struct LockChange {
+        char *name;
+        char *old_commit;     /* NULL: newly locked */
+        char *new_commit;     /* NULL: removed */
+        char *branch;
+        bool sources_changed;
+        bool removed;         /* the component is gone (or no longer upstream) */
+} LockChange;
+
+/* Brings l up to date with the project. With update, the upstream
+ * components named (all if n_names is 0) are resolved again, their branches
+ * fetched: the lock moves. Without, only components the lock lacks or whose
+ * entry no longer matches their settings (another dist-git, branch or
+ * pinned commit) are resolved, from the mirrors as they are; with locked
+ * that is an error instead. Entries of components no longer in the project
+ * are dropped (unless locked, or update names components). What changed
+ * is returned (*ret, *ret_n). l is changed in memory only; the caller saves
+ * it, and does not when this fails. */
+int upstream_lock_sync(const Project *p, Lock *l, const UpstreamCaches *caches, char *const *names, size_t n_names,
+                       bool update, bool locked, unsigned jobs, LockChange **ret, size_t *ret_n, Diagnostics *d);
+void lock_changes_free(LockChange *c, size_t n);
 
 /* ---- the dist-git `sources` file (sources.c) ---------------------------------- */
 
@@ -158,22 +198,25 @@ int spec_release_apply(StrBuf *spec, ReleaseMode mode, const char *suffix, char 
 
 /* ---- rendering (render.c) ------------------------------------------------------ */
 
-typedef struct UpstreamCaches {
-        const char *git;       /* dist-git mirrors */
-        const char *lookaside; /* the content-addressed source store */
-} UpstreamCaches;
-
 /* The spec file's name in a rendered tree: UPSTREAM-NAME.spec. */
 char *upstream_spec_name(const Component *c);
 /* Where the build finds c's rendered spec: OUT/cache/upstream/render/NAME/UPSTREAM-NAME.spec. */
 char *upstream_rendered_spec(const char *out_dir, const Component *c);
 
-/* Writes c's tree as it is built into dest (which must not exist; made
- * beside it and renamed into place, so it is whole or absent): the
- * commit's files, the lookaside sources (checked against the lock), the
- * overlays, check-skip and the Release change. e is c's lock entry. */
+/* Writes c's tree as it is built into dest (made beside it and renamed into
+ * place, replacing what was there: whole or absent): the commit's files, the
+ * lookaside sources (checked against the lock), the overlays, check-skip and
+ * the Release change; every file's times are SOURCE_DATE_EPOCH. e is c's
+ * lock entry. Errors go to d (-EINVAL). */
 int upstream_render(const Project *p, const Component *c, const LockEntry *e, const UpstreamCaches *caches,
                     const char *dest, Diagnostics *d);
+/* The same without overlays, check-skip and Release: upstream's tree. */
+int upstream_render_pristine(const Project *p, const Component *c, const LockEntry *e, const UpstreamCaches *caches,
+                             const char *dest, Diagnostics *d);
+/* Appends to sb everything upstream_render() reads, for cache keys: the
+ * lock entry, the settings, what each overlay does (not its description or
+ * metadata) and the SHA-256 of each overlay's source file. */
+int upstream_key_inputs(const Project *p, const Component *c, const LockEntry *e, StrBuf *sb);
 
 /* ---- diffs (diff.c) --------------------------------------------------------------- */
 
