@@ -43,7 +43,7 @@
         X(repository_init)             \
         X(repository_open_bare)        \
         X(repository_free)             \
-        X(remote_create_anonymous)     \
+        X(remote_create_with_opts)     \
         X(remote_connect)              \
         X(remote_default_branch)       \
         X(remote_download)             \
@@ -192,7 +192,15 @@ static int fetch_into(git_repository *repo, const char *url, char **ret_error) {
         bool have_head = false;
         int e, r = 0;
 
-        e = git.remote_create_anonymous(&remote, repo, url);
+        /* The URL fetched is the URL written: url.NAME.insteadOf in the
+         * user's git configuration does not apply. (libgit2 1.5 also leaks
+         * memory for every configuration entry it tries that rewrite on.) */
+        git_remote_create_options co = {
+                .version = GIT_REMOTE_CREATE_OPTIONS_VERSION,
+                .repository = repo,
+                .flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC,
+        };
+        e = git.remote_create_with_opts(&remote, url, &co);
         if (e == 0)
                 e = git.remote_connect(remote, GIT_DIRECTION_FETCH, &fo.callbacks, &fo.proxy_opts, NULL);
         if (e == 0) {
