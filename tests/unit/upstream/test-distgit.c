@@ -466,8 +466,11 @@ static void test_lookaside_file(void) {
         free(err);
 }
 
-/* A python3 HTTP server on 127.0.0.1 serving dir: its port, or 0. */
+/* A python3 HTTP server on 127.0.0.1 serving dir: its port, or 0. The
+ * pipe it printed the port to stays open while it runs (a closed one would
+ * end it with SIGPIPE at its next write). */
 static pid_t server_pid;
+static int server_out = -1;
 static int start_server(void) {
         int p[2];
         if (system("python3 -c 'import http.server' 2>/dev/null") != 0 || pipe(p) < 0)
@@ -493,13 +496,17 @@ static int start_server(void) {
         close(p[1]);
         char buf[16] = "";
         ssize_t k = read(p[0], buf, sizeof buf - 1);
-        close(p[0]);
+        server_out = p[0];
         return k > 0 ? atoi(buf) : 0;
 }
 
 static void test_lookaside_http(void) {
         int port = start_server();
         if (port <= 0) {
+                if (server_pid > 0) {
+                        kill(server_pid, SIGTERM);
+                        waitpid(server_pid, NULL, 0);
+                }
                 printf("test_lookaside_http: python3 missing, skipped\n");
                 return;
         }
@@ -511,6 +518,8 @@ static void test_lookaside_http(void) {
         CHECK(lookaside_get(store, tmpl, "hello", s, &path, &err) == 0);
         if (err)
                 fprintf(stderr, "%s\n", err);
+        free(err);
+        err = NULL;
         char *data = NULL;
         size_t size;
         CHECK(path && read_full_file(path, &data, &size) == 0 && strcmp(data, "from the web") == 0);
@@ -537,6 +546,7 @@ static void test_lookaside_http(void) {
         /* The server gone: the URL and curl's reason. */
         kill(server_pid, SIGTERM);
         waitpid(server_pid, NULL, 0);
+        close(server_out);
         CHECK(lookaside_get(store, tmpl, "hello", s, &path, &err) == -EIO);
         CHECK(err && strstr(err, "cannot download 'http://127.0.0.1:"));
         if (err)
