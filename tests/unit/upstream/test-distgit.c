@@ -62,6 +62,55 @@ static char *rev(const char *what) {
         return sh_out("git -C work rev-parse '%s'", what);
 }
 
+/* A python3 HTTP server on 127.0.0.1 serving dir with the handler class
+ * handler: its port, or 0. The pipe it printed the port to stays open while
+ * it runs (a closed one would end it with SIGPIPE at its next write). */
+typedef struct Server {
+        pid_t pid;
+        int out;
+} Server;
+
+static int server_start(Server *srv, const char *handler) {
+        _cleanup_free_ char *script = strprintf(
+                "import http.server\n"
+                "%s\n"
+                "s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)\n"
+                "print(s.server_address[1], flush=True)\n"
+                "s.serve_forever()\n",
+                handler);
+        int p[2];
+        *srv = (Server) { .pid = -1, .out = -1 };
+        if (system("python3 -c 'import http.server' 2>/dev/null") != 0 || pipe(p) < 0)
+                return 0;
+        srv->pid = fork();
+        if (srv->pid == 0) {
+                dup2(p[1], 1);
+                close(p[0]);
+                int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+                if (null >= 0)
+                        dup2(null, 2);
+                if (chdir(dir) < 0)
+                        _exit(1);
+                execlp("python3", "python3", "-u", "-c", script, (char *) NULL);
+                _exit(127);
+        }
+        close(p[1]);
+        char buf[16] = "";
+        ssize_t k = read(p[0], buf, sizeof buf - 1);
+        srv->out = p[0];
+        return k > 0 ? atoi(buf) : 0;
+}
+
+static void server_stop(Server *srv) {
+        if (srv->pid > 0) {
+                kill(srv->pid, SIGTERM);
+                waitpid(srv->pid, NULL, 0);
+        }
+        if (srv->out >= 0)
+                close(srv->out);
+        *srv = (Server) { .pid = -1, .out = -1 };
+}
+
 static bool have_git(void) {
         return system("git --version >/dev/null 2>&1") == 0;
 }
@@ -317,6 +366,65 @@ static void test_open_errors(void) {
         free(err);
 }
 
+/* A dist-git repository over smart HTTP: git http-backend as a CGI
+ * script of a python3 server. */
+static void test_http_remote(void) {
+        Server srv;
+        CHECK(sh("mkdir -p cgi-bin && printf '#!/bin/sh\\nexport GIT_PROJECT_ROOT=%s GIT_HTTP_EXPORT_ALL=1\\n"
+                 "exec git http-backend\\n' > cgi-bin/git && chmod 755 cgi-bin/git",
+                 dir) == 0);
+        /* have_fork: a forking server run by root runs its scripts as nobody. */
+        int port = server_start(&srv, "class Handler(http.server.CGIHTTPRequestHandler):\n"
+                                      "    have_fork = False");
+        if (port <= 0) {
+                server_stop(&srv);
+                printf("test_http_remote: python3 with CGIHTTPRequestHandler missing, skipped\n");
+                return;
+        }
+        _cleanup_free_ char *http = strprintf("http://127.0.0.1:%d/cgi-bin/git/origin.git", port),
+                            *f43 = rev("f43"), *head = sh_out("git -C origin.git rev-parse HEAD"),
+                            *spec = sh_out("git -C work show f43:hello.spec | wc -c");
+        DistGit *g = NULL;
+        char *err = NULL, id[41];
+
+        CHECK(distgit_open(cache, http, false, &g, &err) == 0);
+        if (err)
+                fprintf(stderr, "%s\n", err);
+        free(err);
+        err = NULL;
+        if (g) {
+                CHECK(distgit_resolve_branch(g, "f43", id, &err) == 0);
+                CHECK_STREQ(id, f43);
+                CHECK(distgit_resolve_branch(g, NULL, id, &err) == 0);
+                CHECK_STREQ(id, head);
+                _cleanup_free_ char *short9 = f43 ? strndup(f43, 9) : NULL;
+                CHECK(short9 && distgit_resolve_commit(g, short9, id, &err) == 0);
+                CHECK_STREQ(id, f43);
+                char *data = NULL;
+                size_t size = 0;
+                CHECK(distgit_read(g, f43, "hello.spec", &data, &size, &err) == 0);
+                CHECK(spec && size == (size_t) atoi(spec));
+                free(data);
+                distgit_free(g);
+                g = NULL;
+        }
+        server_stop(&srv);
+
+        /* The server gone: a fetch fails naming the URL; the mirror is
+         * still there to use as it is. */
+        CHECK(distgit_open(cache, http, true, &g, &err) == -EIO);
+        _cleanup_free_ char *want = strprintf("cannot fetch '%s': ", http);
+        CHECK(err && strncmp(err, want, strlen(want)) == 0);
+        free(err);
+        err = NULL;
+        CHECK(distgit_open(cache, http, false, &g, &err) == 0);
+        if (g) {
+                CHECK(distgit_resolve_branch(g, "f43", id, &err) == 0);
+                CHECK_STREQ(id, f43);
+        }
+        distgit_free(g);
+}
+
 typedef struct Racer {
         const char *cache;
         int r;
@@ -466,47 +574,12 @@ static void test_lookaside_file(void) {
         free(err);
 }
 
-/* A python3 HTTP server on 127.0.0.1 serving dir: its port, or 0. The
- * pipe it printed the port to stays open while it runs (a closed one would
- * end it with SIGPIPE at its next write). */
-static pid_t server_pid;
-static int server_out = -1;
-static int start_server(void) {
-        int p[2];
-        if (system("python3 -c 'import http.server' 2>/dev/null") != 0 || pipe(p) < 0)
-                return 0;
-        server_pid = fork();
-        if (server_pid == 0) {
-                dup2(p[1], 1);
-                close(p[0]);
-                int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-                if (null >= 0)
-                        dup2(null, 2);
-                if (chdir(dir) < 0)
-                        _exit(1);
-                execlp("python3", "python3", "-u", "-c",
-                       "import http.server, functools\n"
-                       "h = functools.partial(http.server.SimpleHTTPRequestHandler, directory='.')\n"
-                       "s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), h)\n"
-                       "print(s.server_address[1], flush=True)\n"
-                       "s.serve_forever()\n",
-                       (char *) NULL);
-                _exit(127);
-        }
-        close(p[1]);
-        char buf[16] = "";
-        ssize_t k = read(p[0], buf, sizeof buf - 1);
-        server_out = p[0];
-        return k > 0 ? atoi(buf) : 0;
-}
-
 static void test_lookaside_http(void) {
-        int port = start_server();
+        Server srv;
+        int port = server_start(&srv, "import functools\n"
+                                      "Handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory='.')");
         if (port <= 0) {
-                if (server_pid > 0) {
-                        kill(server_pid, SIGTERM);
-                        waitpid(server_pid, NULL, 0);
-                }
+                server_stop(&srv);
                 printf("test_lookaside_http: python3 missing, skipped\n");
                 return;
         }
@@ -544,9 +617,7 @@ static void test_lookaside_http(void) {
         CHECK(count_files(store) == 1);
 
         /* The server gone: the URL and curl's reason. */
-        kill(server_pid, SIGTERM);
-        waitpid(server_pid, NULL, 0);
-        close(server_out);
+        server_stop(&srv);
         CHECK(lookaside_get(store, tmpl, "hello", s, &path, &err) == -EIO);
         CHECK(err && strstr(err, "cannot download 'http://127.0.0.1:"));
         if (err)
@@ -585,6 +656,7 @@ int main(void) {
                 test_export_refused();
                 test_fetch();
                 test_open_errors();
+                test_http_remote();
                 test_concurrent();
         }
 
