@@ -156,8 +156,9 @@ int distgit_resolve_commit(DistGit *g, const char *prefix, char ret[static 41], 
 /* The contents of path in commit's tree; -ENOENT if it has none. */
 int distgit_read(DistGit *g, const char *commit, const char *path, char **ret, size_t *ret_size, char **ret_error);
 /* Writes commit's tree into dir (an existing, empty directory): files 0644
- * or 0755 as git records them, symbolic links, subdirectories. Nothing
- * outside dir is written (a path with '..' is refused). */
+ * or 0755 as git records them, symbolic links, subdirectories; files and
+ * links get the commit's time. Nothing outside dir is written (a path with
+ * '..' is refused, and so is a symbolic link pointing out of the tree). */
 int distgit_export(DistGit *g, const char *commit, const char *dir, char **ret_error);
 
 /* ---- the lookaside cache (lookaside.c) ----------------------------------------- */
