@@ -509,6 +509,13 @@ static bool tag_repeats(const char *tag) {
         return false;
 }
 
+/* What spec.c reads as a tag's name. */
+static bool tag_name_ok(const char *tag) {
+        if (!((tag[0] >= 'a' && tag[0] <= 'z') || (tag[0] >= 'A' && tag[0] <= 'Z')))
+                return false;
+        return !tag[strcspn(tag, ": \t\r\n\v\f")];
+}
+
 static SpecTag *tag_at_line(Spec *s, size_t line) {
         for (size_t i = 0; i < s->n_tags; i++)
                 if (s->tags[i].line == line)
@@ -608,6 +615,11 @@ static int op_tag(Ctx *x, size_t i) {
 
         if (!targets || !lines)
                 return -ENOMEM;
+        if (!tag_name_ok(o->tag))
+                return overlay_error(x, i, "tag", "'%s' is not a tag name: a letter, then no blank or ':'", o->tag);
+        /* An empty value to match is none (azldev's). */
+        if (o->type == OVERLAY_SPEC_REMOVE_TAG && value && vlen == 0)
+                value = NULL;
         size_t nt = tag_targets(s, o->package, targets);
         if (nt == 0)
                 return overlay_error(x, i, "package", "sub-package '%s' has no %%package section", o->package);

@@ -316,6 +316,15 @@ static void test_tags(void) {
                    "component 'hello': overlay 1 (spec-remove-tag): no tag BuildRequires of the main package has the "
                    "value 'rust'",
                    10, 9);
+        /* An empty value matches any. */
+        e = edit(base_spec, "BuildRequires:  gcc\nBuildRequires:  make\n%if %{with docs}\nBuildRequires:  pandoc\n",
+                 "%if %{with docs}\n");
+        SPEC_CASE(base_spec, "[[overlays]]\ntype = \"spec-remove-tag\"\ntag = \"BuildRequires\"\nvalue = \"\"\n", e);
+        free(e);
+        ERROR_CASE(base_spec, "[[overlays]]\ntype = \"spec-set-tag\"\ntag = \"Build Requires\"\nvalue = \"x\"\n",
+                   "component 'hello': overlay 1 (spec-set-tag): 'Build Requires' is not a tag name: a letter, then no "
+                   "blank or ':'",
+                   9, 7);
         ERROR_CASE(base_spec, "[[overlays]]\ntype = \"spec-remove-tag\"\ntag = \"Epoch\"\n",
                    "component 'hello': overlay 1 (spec-remove-tag): tag Epoch is not in the main package", 9, 7);
 }
@@ -653,13 +662,17 @@ typedef struct TarEntry {
         const char *data; /* contents, or the symlink/hardlink target */
 } TarEntry;
 
-static void make_tar(const char *path, int filter, const TarEntry *entries, size_t n) {
+static void make_tar_format(const char *path, int filter, bool gnu, const TarEntry *entries, size_t n) {
         struct archive *w = archive_write_new();
-        CHECK(archive_write_set_format_pax_restricted(w) == ARCHIVE_OK);
+        CHECK((gnu ? archive_write_set_format_gnutar(w) : archive_write_set_format_pax_restricted(w)) == ARCHIVE_OK);
         if (filter == ARCHIVE_FILTER_GZIP)
                 CHECK(archive_write_add_filter_gzip(w) == ARCHIVE_OK);
         else if (filter == ARCHIVE_FILTER_XZ)
                 CHECK(archive_write_add_filter_xz(w) == ARCHIVE_OK);
+        else if (filter == ARCHIVE_FILTER_BZIP2)
+                CHECK(archive_write_add_filter_bzip2(w) == ARCHIVE_OK);
+        else if (filter == ARCHIVE_FILTER_ZSTD)
+                CHECK(archive_write_add_filter_zstd(w) == ARCHIVE_OK);
         CHECK(archive_write_open_filename(w, path) == ARCHIVE_OK);
         for (size_t i = 0; i < n; i++) {
                 struct archive_entry *e = archive_entry_new();
@@ -693,6 +706,10 @@ static void make_tar(const char *path, int filter, const TarEntry *entries, size
         archive_write_free(w);
 }
 
+static void make_tar(const char *path, int filter, const TarEntry *entries, size_t n) {
+        make_tar_format(path, filter, false, entries, n);
+}
+
 /* "path[=data]|path|..." of every entry, with mtimes checked against the
  * ones make_tar() gave (index i: 1700000000 + i, of the original). */
 static char *list_tar(const char *path, int *ret_filter) {
@@ -701,6 +718,8 @@ static char *list_tar(const char *path, int *ret_filter) {
         StrBuf b = STRBUF_INIT;
         CHECK(archive_read_support_filter_gzip(a) == ARCHIVE_OK);
         CHECK(archive_read_support_filter_xz(a) == ARCHIVE_OK);
+        CHECK(archive_read_support_filter_bzip2(a) == ARCHIVE_OK);
+        CHECK(archive_read_support_filter_zstd(a) == ARCHIVE_OK);
         CHECK(archive_read_support_format_tar(a) == ARCHIVE_OK);
         CHECK(archive_read_open_filename(a, path, 65536) == ARCHIVE_OK);
         while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
@@ -796,6 +815,44 @@ static void test_archives(void) {
         CHECK_STREQ(out, "a/x.c@0=int new;\n|a/y.h@1=new\n|b.txt@2=old\n|");
         CHECK(filter == ARCHIVE_FILTER_XZ);
         free(out);
+
+        /* bzip2 and zstd; GNU tar's format (a long name) written back so. */
+        static const char long_name[] = "p/a-directory-name-that-is-long/and-another-one-that-is-long-too/"
+                                        "and-a-file-name-past-one-hundred-characters.c";
+        static const TarEntry gnu[] = {
+                { "p/", AE_IFDIR, NULL },
+                { long_name, AE_IFREG, "old\n" },
+                { "p/keep", AE_IFREG, "old\n" },
+        };
+        static const int filters[] = { ARCHIVE_FILTER_BZIP2, ARCHIVE_FILTER_ZSTD, ARCHIVE_FILTER_NONE };
+        for (size_t k = 0; k < ELEMENTSOF(filters); k++) {
+                char *name = strprintf("gnu.tar%s", k == 0 ? ".bz2" : k == 1 ? ".zst" : ""), *t = path_join(dir, name);
+                char *keys2 = strprintf("[[overlays]]\ntype = \"file-search-replace\"\narchive = \"%s\"\n"
+                                        "file = \"**/*.c\"\nregex = 'old'\nreplacement = \"new\"\n",
+                                        name);
+                make_tar_format(t, filters[k], true, gnu, ELEMENTSOF(gnu));
+                CHECK(apply(dir, keys2, &d) == 0);
+                CHECK(d.n == 0);
+                diagnostics_release(&d);
+                out = list_tar(t, &filter);
+                char *want = strprintf("p/@0|%s@1=new\n|p/keep@2=old\n|", long_name);
+                CHECK_STREQ(out, want);
+                CHECK(filter == filters[k]);
+                free(want);
+                free(out);
+                struct archive *r = archive_read_new();
+                struct archive_entry *ae;
+                archive_read_support_filter_bzip2(r);
+                archive_read_support_filter_zstd(r);
+                archive_read_support_format_tar(r);
+                CHECK(archive_read_open_filename(r, t, 65536) == ARCHIVE_OK);
+                CHECK(archive_read_next_header(r, &ae) == ARCHIVE_OK);
+                CHECK(archive_format(r) == ARCHIVE_FORMAT_TAR_GNUTAR);
+                archive_read_free(r);
+                free(keys2);
+                free(t);
+                free(name);
+        }
 
         /* Failures: nothing matches (the archive stays as it was). */
         char *before = list_tar(xz, NULL);
