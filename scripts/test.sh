@@ -108,6 +108,7 @@ if [ "$quick" = 0 ]; then
                         fuzz-disk|fuzz-customize) seeds=$(find build-fuzz/seeds/disk -type f) ;;
                         fuzz-openpgp) seeds=$(find build-fuzz/seeds/pgp -type f) ;;
                         fuzz-yaml) seeds=$(find fuzz/yaml -name '*.yaml') ;;
+                        fuzz-spec) seeds=$(find examples tests -name '*.spec' -size -64k) ;;
                         *) seeds= ;;
                         esac
                         for f in $seeds; do cp "$f" "$corpus/$(echo "$f" | md5sum | cut -c1-16)"; done
