@@ -1072,7 +1072,7 @@ static int op_patch_remove(Ctx *x, size_t i) {
                 if (!path)
                         return -ENOMEM;
                 if (unlink(path) < 0)
-                        return overlay_error(x, i, "file", "cannot remove '%s': %m", path);
+                        return overlay_error(x, i, "file", "cannot remove '%s': %s", path, strerror(errno));
         }
         return 0;
 }
@@ -1179,7 +1179,7 @@ static int op_file_add(Ctx *x, size_t i) {
         if (is_spec_file(o->file))
                 return overlay_error(x, i, "file", "'%s' would be a second spec", o->file);
         if (stat(src, &st) < 0)
-                return overlay_error(x, i, "source", "cannot read '%s': %m", src);
+                return overlay_error(x, i, "source", "cannot read '%s': %s", src, strerror(errno));
         r = read_full_file(src, &data, &size);
         if (r == -ENOMEM)
                 return r;
@@ -1208,7 +1208,7 @@ static int op_file_remove(Ctx *x, size_t i) {
                 if (!path)
                         return -ENOMEM;
                 if (unlink(path) < 0)
-                        return overlay_error(x, i, "file", "cannot remove '%s': %m", path);
+                        return overlay_error(x, i, "file", "cannot remove '%s': %s", path, strerror(errno));
         }
         return 0;
 }
@@ -1241,7 +1241,8 @@ static int op_file_rename(Ctx *x, size_t i) {
         if (is_spec_file(to_rel))
                 return overlay_error(x, i, "replacement", "'%s' would be a second spec", to_rel);
         if (rename(from, to) < 0)
-                return overlay_error(x, i, "file", "cannot rename '%s' to '%s': %m", from_rel, to_rel);
+                return overlay_error(x, i, "file", "cannot rename '%s' to '%s': %s", from_rel, to_rel,
+                                     strerror(errno));
         return 0;
 }
 
