@@ -443,12 +443,44 @@ static size_t cond_match(const Spec *s, size_t i) {
         return s->n_lines;
 }
 
+/* The %if whose block line i is in (or closes, for an %endif), or
+ * SIZE_MAX. */
+static size_t cond_opener(const Spec *s, size_t i) {
+        size_t inner = 0; /* blocks closed between line i and here */
+        for (size_t k = i; k > 0; k--) {
+                int c = spec_cond_change(&s->lines[k - 1]);
+                if (c < 0)
+                        inner++;
+                else if (c > 0) {
+                        if (inner == 0)
+                                return k - 1;
+                        inner--;
+                }
+        }
+        return SIZE_MAX;
+}
+
+static bool line_is_cond_branch(const SpecLine *l);
+
+/* Whether line i of section sec is a %if, %else or %endif of a block that
+ * reaches past the section: it belongs to the structure around it. */
+static bool cond_straddles(const Spec *s, const SpecSection *sec, size_t i) {
+        int c = spec_cond_change(&s->lines[i]);
+        if (c > 0)
+                return cond_match(s, i) >= sec->end;
+        if (c < 0 || line_is_cond_branch(&s->lines[i])) {
+                size_t open = cond_opener(s, i);
+                return open == SIZE_MAX || open < sec->begin || (c == 0 && cond_match(s, open) >= sec->end);
+        }
+        return false;
+}
+
 size_t spec_section_append_point(const Spec *s, size_t k) {
         const SpecSection *sec = &s->sections[k];
         size_t j = sec->end;
         while (j > sec->begin) {
                 const SpecLine *l = &s->lines[j - 1];
-                if (line_is_blank(l) || (spec_cond_change(l) > 0 && cond_match(s, j - 1) >= sec->end))
+                if (line_is_blank(l) || cond_straddles(s, sec, j - 1))
                         j--;
                 else
                         break;

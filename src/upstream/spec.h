@@ -105,9 +105,10 @@ bool spec_section_is(const Spec *s, size_t k, const char *name, const char *pack
 bool spec_tag_is(const Spec *s, const SpecTag *t, const char *name);
 
 /* Where lines appended to section k go: after its last line that is not
- * blank, nor a %if that opens a block closed after the section (a block
- * around the next section), nor only such lines; right after the header if
- * the body has nothing else. */
+ * blank nor a %if, %else or %endif of a block that reaches past the section
+ * (a %if around the next section, the %else between two branches, the
+ * %endif of a block around this one); right after the header if the body
+ * has nothing else. */
 size_t spec_section_append_point(const Spec *s, size_t k);
 
 /* The %if nesting (%if %ifarch %ifnarch %ifos %ifnos ... %endif) just after

@@ -382,6 +382,15 @@ static void test_lines(void) {
                   "[[overlays]]\ntype = \"spec-append-lines\"\nsection = \"%files\"\nlines = [\"/b\"]\n",
                   "Name: a\n%files\n/a\n/b\n\n%if %{with x}\n%package x\nSummary: x\n%endif\n");
 
+        /* ... and so do the %else between two branches and the %endif of a
+         * block around the section: the lines go into each branch. */
+        SPEC_CASE("Name: a\n%if %{with x}\n%files\n/a\n%else\n%files\n/b\n%endif\n\n%changelog\n",
+                  "[[overlays]]\ntype = \"spec-append-lines\"\nsection = \"%files\"\nlines = [\"/c\"]\n",
+                  "Name: a\n%if %{with x}\n%files\n/a\n/c\n%else\n%files\n/b\n/c\n%endif\n\n%changelog\n");
+        /* A block inside the section is the section's. */
+        SPEC_CASE("Name: a\n%files\n/a\n%ifarch x86_64\n/b\n%endif\n%changelog\n",
+                  "[[overlays]]\ntype = \"spec-append-lines\"\nsection = \"%files\"\nlines = [\"/c\"]\n",
+                  "Name: a\n%files\n/a\n%ifarch x86_64\n/b\n%endif\n/c\n%changelog\n");
         ERROR_CASE(base_spec, "[[overlays]]\ntype = \"spec-append-lines\"\nsection = \"%conf\"\nlines = [\"x\"]\n",
                    "component 'hello': overlay 1 (spec-append-lines): section %conf is not in the spec", 9, 11);
         ERROR_CASE(base_spec,
