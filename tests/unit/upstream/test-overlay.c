@@ -489,6 +489,12 @@ static void test_sections(void) {
                    "sub-package 'docs'",
                    10, 11);
 
+        /* Scriptlets and triggers with options, %files -f LIST NAME: all the
+         * sub-package's; the main package's trigger on it stays. */
+        SPEC_CASE("Name: a\n%package devel\nSummary: d\n%post devel -p /sbin/ldconfig\n%triggerin devel -- bash\n"
+                  "echo\n%triggerin -- devel\necho main\n%files -f list devel\n/d\n%files\n/a\n",
+                  "[[overlays]]\ntype = \"spec-remove-subpackage\"\npackage = \"devel\"\n",
+                  "Name: a\n%triggerin -- devel\necho main\n%files\n/a\n");
         /* A sub-package inside %if: the %if and %endif stay, empty. */
         static const char cond[] = "Name: a\n\n%if %{with x}\n%package x\nSummary: x\n%description x\nX.\n%endif\n\n"
                                    "%files\n/a\n\n%if %{with x}\n%files x\n/x\n%endif\n\n%changelog\n";
