@@ -109,6 +109,7 @@ if [ "$quick" = 0 ]; then
                         fuzz-openpgp) seeds=$(find build-fuzz/seeds/pgp -type f) ;;
                         fuzz-yaml) seeds=$(find fuzz/yaml -name '*.yaml') ;;
                         fuzz-sources) seeds=$(find fuzz/sources -type f) ;;
+                        fuzz-spec) seeds=$(find examples tests -name '*.spec' -size -64k) ;;
                         *) seeds= ;;
                         esac
                         for f in $seeds; do cp "$f" "$corpus/$(echo "$f" | md5sum | cut -c1-16)"; done
