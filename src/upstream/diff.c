@@ -573,8 +573,14 @@ int text_diff_unified(const char *a_name, const char *a, size_t a_size, const ch
                 r = compact(&ta, &tb, context);
         if (r >= 0)
                 r = compact(&tb, &ta, context);
+        size_t had = out->len;
         if (r >= 0)
                 r = put_hunks(&ta, &tb, context, a_name, b_name, out);
+        if (r < 0 && out->len > had) {
+                /* Nothing of a diff that failed halfway. */
+                out->len = had;
+                out->buf[had] = 0;
+        }
         text_release(&ta);
         text_release(&tb);
         return r;
