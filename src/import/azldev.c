@@ -464,6 +464,12 @@ _printf_(2, 3) static char *kprintf(Importer *x, const char *fmt, ...) {
         return keep(x, s);
 }
 
+/* qsort(3), which must not be given NULL, also for nothing to sort. */
+static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *)) {
+        if (n > 1)
+                qsort(base, n, size, cmp);
+}
+
 static bool streq_ptr(const char *a, const char *b) {
         return a == b || (a && b && strcmp(a, b) == 0);
 }
@@ -1068,7 +1074,7 @@ static bool excluded(Importer *x, const Group *g, const char *spec) {
  * patterns find, which become components of their own. */
 static int membership(Importer *x) {
         int r;
-        qsort(x->groups, x->n_groups, sizeof(Group), cmp_group);
+        sort(x->groups, x->n_groups, sizeof(Group), cmp_group);
         for (size_t g = 0; g < x->n_groups; g++) {
                 const Group *grp = &x->groups[g];
                 const char *gpath = keypath(x, "component-groups", grp->name);
@@ -1154,7 +1160,7 @@ static int membership(Importer *x) {
                                 c->groups[b - 1] = t;
                         }
         }
-        qsort(x->comps, x->n_comps, sizeof(Comp), cmp_comp);
+        sort(x->comps, x->n_comps, sizeof(Comp), cmp_comp);
         return 0;
 }
 
@@ -1526,7 +1532,7 @@ static int overlay_files(Importer *x, const Comp *c, const Effective *e, Overlay
                 if (glob_has_magic(full)) {
                         if ((r = glob_expand(full, &m, &nm)) < 0)
                                 break;
-                        qsort(m, nm, sizeof(char *), cmp_by_basename);
+                        sort(m, nm, sizeof(char *), cmp_by_basename);
                 } else if (!is_regular(full)) {
                         diag_error(x->d, &item->pos, "key '%s[%zu]': overlay file '%s' does not exist",
                                    e->overlay_files.path, i, full);
@@ -1675,7 +1681,7 @@ static const char *copy_local_spec(Importer *x, const Comp *c, const char *spec)
                         break;
                 n++;
         }
-        qsort(names, n, sizeof(char *), cmp_by_basename);
+        sort(names, n, sizeof(char *), cmp_by_basename);
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *p = path_join(dir, names[i]);
                 if (!p || !copy_add(x, p, kprintf(x, "components/%s/%s", c->name, names[i])))
@@ -2061,7 +2067,7 @@ static int repos_toml(Importer *x, StrBuf *b, size_t *ret_n) {
         int r = repo_plans(x, &plans, &n);
         if (r < 0)
                 return r;
-        qsort(plans, n, sizeof(RepoPlan), cmp_plan);
+        sort(plans, n, sizeof(RepoPlan), cmp_plan);
         const TomlValue *rv = x->target ? version_get(x->target, x->target_version, "release-ver") : NULL;
         for (size_t i = 0; i < n; i++) {
                 const RepoPlan *p = &plans[i];
@@ -2499,7 +2505,7 @@ static int write_all(Importer *x, const char *out_dir, AzldevImport *res) {
                 if (!(res->files[res->n_files++] = strdup(c->dest)))
                         return -ENOMEM;
         }
-        qsort(res->files, res->n_files, sizeof(char *), cmp_str);
+        sort(res->files, res->n_files, sizeof(char *), cmp_str);
         return 0;
 }
 
@@ -2639,7 +2645,7 @@ int azldev_import(const char *dir, const char *out_dir, AzldevImport *ret, Diagn
         if (r < 0)
                 return r;
 
-        qsort(x.dropped, x.n_dropped, sizeof(AzldevDropped), cmp_dropped);
+        sort(x.dropped, x.n_dropped, sizeof(AzldevDropped), cmp_dropped);
         /* One report for a key, also when several components inherit it. */
         size_t k = 0;
         for (size_t i = 0; i < x.n_dropped; i++) {
