@@ -405,6 +405,7 @@ typedef struct OutFile {
 
 typedef struct Importer {
         const char *dir;
+        const char *root_dir; /* dir, normalised: the prefix of the paths of its files */
         Diagnostics *d;
         bool oom;
 
@@ -552,19 +553,22 @@ static void put_list(StrBuf *b, const char *k, const char *const *items, size_t 
         strbuf_puts(b, wrap && n > 0 ? "\n]\n" : "]\n");
 }
 
-/* Text as comment lines. */
+/* Text as comment lines; a control character other than a tab, which a
+ * TOML comment must not hold, is written as \uXXXX. */
 static void put_comment(StrBuf *b, const char *text) {
-        const char *s = text;
-        while (*s) {
-                const char *e = strchr(s, '\n');
-                size_t n = e ? (size_t) (e - s) : strlen(s);
-                strbuf_puts(b, n > 0 ? "# " : "#");
-                strbuf_put(b, s, n);
-                strbuf_putc(b, '\n');
-                s += n;
-                if (*s == '\n')
-                        s++;
+        bool start = true;
+        for (const char *s = text; *s; s++) {
+                unsigned char c = (unsigned char) *s;
+                if (start)
+                        strbuf_puts(b, *s == '\n' ? "#" : "# ");
+                start = c == '\n';
+                if (c == '\n' || c == '\t' || (c >= 0x20 && c != 0x7f))
+                        strbuf_putc(b, (char) c);
+                else
+                        strbuf_printf(b, "\\u%04X", c);
         }
+        if (!start)
+                strbuf_putc(b, '\n');
 }
 
 /* "[a.NAME]" or "[[a.NAME.sub]]". */
@@ -1446,8 +1450,20 @@ static void put_refs(StrBuf *b, const char *key, const TomlValue *a) {
         strbuf_puts(b, "]\n");
 }
 
+/* path as shown relative to the azldev project (for comments, which must
+ * not depend on where the project lies). */
+static const char *project_relative(const Importer *x, const char *path) {
+        size_t n = strlen(x->root_dir);
+        if (strcmp(x->root_dir, ".") != 0 && strncmp(path, x->root_dir, n) == 0 && path[n] == '/')
+                return path + n + 1;
+        return path;
+}
+
 static int put_overlay(Importer *x, StrBuf *b, const Comp *c, const OverlayUse *o) {
         put_header(b, true, "components", c->name, "overlays");
+        /* Where an overlay that is not the component's own inline one came from. */
+        if (strcmp(o->file, c->file) != 0)
+                put_comment(b, kprintf(x, "from %s", project_relative(x, o->file)));
         for (const char *const *k = overlay_string_keys; *k; k++) {
                 const char *s = get_str(o->t, *k);
                 if (s)
@@ -2608,7 +2624,7 @@ int azldev_import(const char *dir, const char *out_dir, AzldevImport *ret, Diagn
 
         _cleanup_free_ char *joined = path_join(dir, "azldev.toml");
         root = joined ? path_normalize(joined) : NULL;
-        if (!root)
+        if (!root || !(x.root_dir = keep(&x, path_dirname(root))))
                 return -ENOMEM;
         if (!is_regular(root)) {
                 diag_error(d, NULL, "'%s' is not an azldev project: it has no azldev.toml", dir);

@@ -136,6 +136,8 @@ GREETER = make_distgit("greeter", [
     {"greeter.txt": "greeter two\n"},
 ])
 make_distgit("curl", [{"curl.spec": spec("curl"), "curl.txt": "curl\n"}])
+make_distgit("python3.12", [{"python3.12.spec": spec("python3.12"), "python3.12.txt": "python\n"}])
+make_distgit("gtk+", [{"gtk+.spec": spec("gtk+"), "gtk+.txt": "gtk\n"}])
 make_distgit("grouped", [{"grouped.spec": spec("grouped"), "grouped.txt": "grouped\n"}])
 make_distgit("newer", [{"newer.spec": spec("newer"), "newer.txt": "newer\n"}], branch="rawhide")
 
@@ -239,9 +241,12 @@ AZ["base/comps/components.toml"] = """includes = ["**/*.comp.toml"]
 
 [components.curl]
 [components.grouped]
+[components."python3.12"]
+[components."gtk+".build]
+without = ["x11"]
 
 [component-groups.extras]
-description = "Extra \\"quoted\\" packages\\twith a tab, and ünïcode"
+description = "Extra \\"quoted\\" packages\\twith a tab, ünïcode and \\u0001\\r\\nsecond line"
 components = ["grouped", "pinned"]
 
 [component-groups.extras.metadata]
@@ -442,11 +447,12 @@ def test_import_runs():
     p = imported()
     check("import: exit 0", p.returncode == 0, show(p))
     check("import: summary line",
-          "imported 7 components (1 with overlays, 9 overlays), 3 groups, 3 repositories;" in p.stdout, p.stdout)
+          "imported 9 components (1 with overlays, 9 overlays), 3 groups, 3 repositories;" in p.stdout, p.stdout)
     check("import: nothing left beside the output", beside(OUT) == [], beside(OUT))
     files = sorted(tree(OUT))
     check("import: the files written", files == sorted([
-        "slipway.toml", "components/upstream.toml", "components/grouped.toml", "components/hello.toml", "components/pinned.toml",
+        "slipway.toml", "components/upstream.toml", "components/grouped.toml", "components/gtk+.toml",
+        "components/hello.toml", "components/pinned.toml",
         "components/newer.toml", "components/local-tool.toml", "components/tool2.toml",
         "components/hello/files/extra.conf", "components/hello/fix.patch",
         "components/local-tool/local-tool.spec", "components/local-tool/local-tool.txt",
@@ -478,7 +484,7 @@ def test_slipway_toml():
     }, doc.get("groups"))
     text = open(os.path.join(OUT, "slipway.toml"), encoding="utf-8").read()
     check("slipway.toml: descriptions as comments, escaped nowhere",
-          "# Extra \"quoted\" packages\twith a tab, and ünïcode\n" in text and
+          "# Extra \"quoted\" packages\twith a tab, ünïcode and \\u0001\\u000D\n# second line\n" in text and
           "# Azure Linux \"base\" packages\n" in text and "# azurelinux-base\n" in text, text)
 
 
@@ -522,7 +528,11 @@ def test_components():
     tool2 = toml_json(os.path.join(OUT, "components/tool2.toml"))["components"]["tool2"]
     check("tool2: found by a group's specs (old/ excluded)", tool2 == {"spec": "components/tool2/tool2.spec"}, tool2)
     up = toml_json(os.path.join(OUT, "components/upstream.toml"))["components"]
-    check("upstream.toml: the components with nothing of their own", up == {"curl": {}}, up)
+    check("upstream.toml: the components with nothing of their own", up == {"curl": {}, "python3.12": {}}, up)
+    text = open(os.path.join(OUT, "components/upstream.toml")).read()
+    check("upstream.toml: a name with '.' quoted", '\n[components."python3.12"]\n' in text, text)
+    text = open(os.path.join(OUT, "components/gtk+.toml")).read()
+    check("gtk+: a name with '+' quoted", text == '[components."gtk+"]\nwithout = ["x11"]\n', text)
     grouped = toml_json(os.path.join(OUT, "components/grouped.toml"))["components"]["grouped"]
     check("grouped: what its group sets that slipway groups cannot hold is written on it",
           grouped == {"defines": {"group_flag": "1"}}, grouped)
@@ -602,7 +612,7 @@ def test_json():
     if not doc:
         return
     check("json: counts", (doc["components"], doc["components_with_overlays"], doc["overlays"], doc["groups"],
-                           doc["repositories"], doc["name"], doc["version"]) == (7, 1, 9, 3, 3, "azurelinux", "4.0"),
+                           doc["repositories"], doc["name"], doc["version"]) == (9, 1, 9, 3, 3, "azurelinux", "4.0"),
           doc)
     text = [l for l in imported().stderr.splitlines() if ": warning: key '" in l]
     as_text = [f"{d['file']}:{d['line']}:{d['column']}: warning: key '{d['key']}' is not carried over: {d['reason']}"
