@@ -140,6 +140,7 @@ make_distgit("python3.12", [{"python3.12.spec": spec("python3.12"), "python3.12.
 make_distgit("gtk+", [{"gtk+.spec": spec("gtk+"), "gtk+.txt": "gtk\n"}])
 make_distgit("grouped", [{"grouped.spec": spec("grouped"), "grouped.txt": "grouped\n"}])
 make_distgit("newer", [{"newer.spec": spec("newer"), "newer.txt": "newer\n"}], branch="rawhide")
+make_distgit("legacy", [{"legacy.spec": spec("legacy"), "legacy.txt": "legacy\n"}], branch="f42")
 
 # ---------------------------------------------------------------------------
 # The azldev project, laid out as azldev's documentation lays one out.
@@ -355,8 +356,16 @@ AZ["base/comps/pinned/pinned.comp.toml"] = f"""[components.pinned]
 spec = {{ type = "upstream", upstream-name = "greeter", upstream-commit = "{GREETER[0][:12].upper()}" }}
 """
 AZ["base/comps/newer/newer.comp.toml"] = """[components.newer]
-spec = { type = "upstream", upstream-distro = { name = "fedora", version = "rawhide" } }
 release = { calculation = "autorelease" }
+
+[component-groups.rawhide-builds]
+components = ["newer"]
+
+[component-groups.rawhide-builds.default-component-config]
+spec = { type = "upstream", upstream-distro = { name = "fedora", version = "rawhide" } }
+
+[components.legacy]
+spec = { type = "upstream", upstream-distro = { name = "fedora", version = "42" } }
 """
 AZ["base/comps/local-tool/local-tool.comp.toml"] = """[components.local-tool]
 spec = { type = "local", path = "local-tool.spec" }
@@ -447,12 +456,12 @@ def test_import_runs():
     p = imported()
     check("import: exit 0", p.returncode == 0, show(p))
     check("import: summary line",
-          "imported 9 components (1 with overlays, 9 overlays), 3 groups, 3 repositories;" in p.stdout, p.stdout)
+          "imported 10 components (1 with overlays, 9 overlays), 4 groups, 3 repositories;" in p.stdout, p.stdout)
     check("import: nothing left beside the output", beside(OUT) == [], beside(OUT))
     files = sorted(tree(OUT))
     check("import: the files written", files == sorted([
         "slipway.toml", "components/upstream.toml", "components/grouped.toml", "components/gtk+.toml",
-        "components/hello.toml", "components/pinned.toml",
+        "components/hello.toml", "components/legacy.toml", "components/pinned.toml",
         "components/newer.toml", "components/local-tool.toml", "components/tool2.toml",
         "components/hello/files/extra.conf", "components/hello/fix.patch",
         "components/local-tool/local-tool.spec", "components/local-tool/local-tool.txt",
@@ -481,6 +490,7 @@ def test_slipway_toml():
         "discovered": {"components": ["tool2"]},
         "extras": {"components": ["grouped", "pinned"], "release-mode": "none"},
         "more": {"components": []},
+        "rawhide-builds": {"components": ["newer"], "branch": "rawhide"},
     }, doc.get("groups"))
     text = open(os.path.join(OUT, "slipway.toml"), encoding="utf-8").read()
     check("slipway.toml: descriptions as comments, escaped nowhere",
@@ -520,8 +530,9 @@ def test_components():
     check("pinned: upstream-name, commit in lower case, the group's define (its release is the group's)", pinned == {
         "upstream-name": "greeter", "commit": GREETER[0][:12], "defines": {"group_flag": "1"}}, pinned)
     newer = toml_json(os.path.join(OUT, "components/newer.toml"))["components"]["newer"]
-    check("newer: another upstream version: its branch; autorelease: none",
-          newer == {"branch": "rawhide", "release-mode": "none"}, newer)
+    check("newer: its group's branch (in [groups]); autorelease: none", newer == {"release-mode": "none"}, newer)
+    legacy = toml_json(os.path.join(OUT, "components/legacy.toml"))["components"]["legacy"]
+    check("legacy: its own upstream version: its branch", legacy == {"branch": "f42"}, legacy)
     local = toml_json(os.path.join(OUT, "components/local-tool.toml"))["components"]["local-tool"]
     check("local-tool: a spec component, the spec copied with its sources",
           local == {"spec": "components/local-tool/local-tool.spec", "with": ["extras"]}, local)
@@ -600,6 +611,19 @@ def test_reproducible():
     check("again: the same report", p.stderr.splitlines()[:-1] == imported().stderr.splitlines()[:-1], p.stderr)
 
 
+def test_relative_dir():
+    """DIR as "." from inside it: positions as the user sees them, the same bytes."""
+    imported()
+    out = os.path.join(BASE, "imported-relative")
+    e = dict(os.environ, LC_ALL="C", TMPDIR=TMPDIR)
+    p = subprocess.run([SLIPWAY, "import", "azldev", ".", "--out", out], cwd=AZDIR, capture_output=True, text=True,
+                       env=e, timeout=300)
+    line, col = pos_of(AZDIR, "base/project.toml", "log-dir")
+    check("relative: positions relative to DIR", p.returncode == 0 and
+          f"\nbase/project.toml:{line}:{col}: warning: key 'project.log-dir'" in "\n" + p.stderr, show(p))
+    check("relative: the same bytes", tree(out) == tree(OUT), sorted(set(tree(out)) ^ set(tree(OUT))))
+
+
 def test_json():
     imported()
     out = os.path.join(BASE, "imported-json")
@@ -612,7 +636,7 @@ def test_json():
     if not doc:
         return
     check("json: counts", (doc["components"], doc["components_with_overlays"], doc["overlays"], doc["groups"],
-                           doc["repositories"], doc["name"], doc["version"]) == (9, 1, 9, 3, 3, "azurelinux", "4.0"),
+                           doc["repositories"], doc["name"], doc["version"]) == (10, 1, 9, 4, 3, "azurelinux", "4.0"),
           doc)
     text = [l for l in imported().stderr.splitlines() if ": warning: key '" in l]
     as_text = [f"{d['file']}:{d['line']}:{d['column']}: warning: key '{d['key']}' is not carried over: {d['reason']}"
@@ -749,7 +773,7 @@ def test_build():
 start = time.monotonic()
 try:
     for t in [test_import_runs, test_slipway_toml, test_components, test_dropped_reported,
-              test_check_accepts, test_reproducible, test_json, test_usage, test_malformed, test_includes_once,
+              test_check_accepts, test_reproducible, test_relative_dir, test_json, test_usage, test_malformed, test_includes_once,
               test_build]:
         if len(sys.argv) <= 3 or t.__name__ in sys.argv[3:]:
             run_test(t)
