@@ -1138,9 +1138,15 @@ static int membership(Importer *x) {
                 if (specs) {
                         SourcePos pos = key_pos(grp->t, "specs");
                         drop(x, &pos, keypath(x, gpath, "specs"),
-                             "slipway does not look for specs: the %zu spec%s it finds now became components of their own",
-                             found, found == 1 ? "" : "s");
+                             "slipway does not look for specs: the %zu it finds now are written as components of "
+                             "their own, and specs added later are not found",
+                             found);
                 }
+        }
+        /* Then the members named, which may be components specs found. */
+        for (size_t g = 0; g < x->n_groups; g++) {
+                const Group *grp = &x->groups[g];
+                const char *gpath = keypath(x, "component-groups", grp->name);
                 const TomlValue *list = get_array(grp->t, "components");
                 for (size_t i = 0; list && i < list->array.n; i++) {
                         const TomlValue *item = list->array.items[i];
@@ -1154,7 +1160,7 @@ static int membership(Importer *x) {
                                 return r;
                 }
         }
-        /* Groups were numbered in name order; components are written in it. */
+        /* Each component's groups in name order, the order azldev applies them in. */
         for (size_t i = 0; i < x->n_comps; i++) {
                 Comp *c = &x->comps[i];
                 for (size_t a = 1; a < c->n_groups; a++)
