@@ -585,6 +585,9 @@ def test_dropped_reported():
         line, col = pos_of(AZDIR, rel, needle, *entry[3:])
         want = f"{os.path.join(AZDIR, rel)}:{line}:{col}: warning: key '{key}' is not carried over: "
         check(f"reported: {key}", any(l.startswith(want) for l in lines), f"{want}\n" + "\n".join(lines))
+    keys = sorted(re.search(r"warning: key '(.*?)' is not carried over: ", l).group(1) for l in lines)
+    want = sorted(e[1] for e in expected_dropped())
+    check("reported: nothing else", keys == want, f"{set(keys) ^ set(want)}")
     check("reported: the count in the summary",
           f"; {len(lines)} keys not carried over" in p.stdout, p.stdout)
     quiet = ["distros.fedora.versions.42", "resources.rpm-repos.unused", "skip-file-filter", "'includes'",
@@ -711,6 +714,23 @@ def test_malformed():
     refused("duplicate", bad, "base/comps/hello/hello.comp.toml", "hello]", "defined twice")
 
 
+def test_refused_by_check():
+    """What azldev takes but slipway's check refuses (a condition name rpm
+    cannot define) fails the import with check's error, nothing written."""
+    files = dict(AZ)
+    files["base/comps/hello/hello.comp.toml"] = AZ["base/comps/hello/hello.comp.toml"].replace(
+        'with = ["feature_x"]', 'with = ["feature-x"]')
+    d = make_azldev(files)
+    out = os.path.join(BASE, "bad-check")
+    p = slipway("import", "azldev", d, "--out", out)
+    check("check refuses: exit 1, nothing written", p.returncode == 1 and not os.path.exists(out) and
+          beside(out) == [], show(p))
+    check("check refuses: said, with check's error in the new project's file",
+          "does not pass `slipway check` (nothing was written)" in p.stderr and
+          re.search(r"^components/hello\.toml:2:\d+: error: key 'components\.hello\.with\[0\]'", p.stderr, re.M),
+          p.stderr)
+
+
 def test_includes_once():
     """A file included twice (and a cycle) is read once."""
     files = dict(AZ)
@@ -773,7 +793,7 @@ def test_build():
 start = time.monotonic()
 try:
     for t in [test_import_runs, test_slipway_toml, test_components, test_dropped_reported,
-              test_check_accepts, test_reproducible, test_relative_dir, test_json, test_usage, test_malformed, test_includes_once,
+              test_check_accepts, test_reproducible, test_relative_dir, test_json, test_usage, test_malformed, test_refused_by_check, test_includes_once,
               test_build]:
         if len(sys.argv) <= 3 or t.__name__ in sys.argv[3:]:
             run_test(t)
