@@ -807,6 +807,34 @@ static bool type_ok(AzType t, const TomlValue *v) {
         }
 }
 
+static const char *article(const char *noun) {
+        return strchr("aeiou", noun[0]) ? "an" : "a";
+}
+
+/* The value, or the item of an array or table, that is not of type t. */
+static void type_error(Importer *x, AzType t, const TomlValue *v, const char *path) {
+        AzType item = t == AZ_STRINGS || t == AZ_STRMAP ? AZ_STRING : t == AZ_TABLES || t == AZ_NAMED ? AZ_TABLE : t;
+        if (item != t && v->type == (t == AZ_STRINGS || t == AZ_TABLES ? TOML_ARRAY : TOML_TABLE)) {
+                size_t n = v->type == TOML_ARRAY ? v->array.n : v->table.n;
+                for (size_t i = 0; i < n; i++) {
+                        const TomlValue *e = v->type == TOML_ARRAY ? v->array.items[i] : v->table.entries[i].value;
+                        if (type_ok(item, e))
+                                continue;
+                        const char *t_name = toml_type_to_string(e->type);
+                        if (v->type == TOML_ARRAY)
+                                diag_error(x->d, &e->pos, "key '%s[%zu]' must be %s, not %s %s", path, i,
+                                           type_names[item], article(t_name), t_name);
+                        else
+                                diag_error(x->d, &e->pos, "key '%s' must be %s, not %s %s",
+                                           keypath(x, path, v->table.entries[i].key), type_names[item],
+                                           article(t_name), t_name);
+                        return;
+                }
+        }
+        const char *t_name = toml_type_to_string(v->type);
+        diag_error(x->d, &v->pos, "key '%s' must be %s, not %s %s", path, type_names[t], article(t_name), t_name);
+}
+
 static Distro *find_distro(Importer *x, const char *name) {
         for (size_t i = 0; i < x->n_distros; i++)
                 if (strcmp(x->distros[i].name, name) == 0)
@@ -834,8 +862,7 @@ static void walk(Importer *x, const TomlValue *t, const AzKey *schema, const cha
                 }
                 if (!type_ok(k->type, v)) {
                         if (check)
-                                diag_error(x->d, &v->pos, "key '%s' must be %s, not a %s", p, type_names[k->type],
-                                           toml_type_to_string(v->type));
+                                type_error(x, k->type, v, p);
                         continue;
                 }
                 if (k->values && check) {
