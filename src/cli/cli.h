@@ -90,6 +90,7 @@ int verb_image(const Context *ctx, int argc, char **argv);
 int verb_build(const Context *ctx, int argc, char **argv);
 int verb_inspect(const Context *ctx, int argc, char **argv);
 int verb_convert(const Context *ctx, int argc, char **argv);
+int verb_import(const Context *ctx, int argc, char **argv);
 
 /* Indexes (and with key_path signs) the repository in dir; verb-repo.c.
  * With a project, dir is its repository: it may hold only what the project's

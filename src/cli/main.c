@@ -138,6 +138,24 @@ static const Verb verbs[] = {
                 .run = verb_image,
         },
         {
+                .name = "import",
+                .args = "azldev DIR",
+                .summary = "turn an azldev project into a slipway project",
+                .help = "Options: --out NEWDIR (required): where the slipway project is written; it must\n"
+                        "not exist or be an empty directory.\n\n"
+                        "Reads the azldev project in DIR (azldev.toml and its includes: distros, components\n"
+                        "with their *.comp.toml files, component groups, overlays and overlay-files, build\n"
+                        "settings, local specs, repositories) and writes NEWDIR/slipway.toml, one\n"
+                        "components/NAME.toml per component with settings of its own, the others in\n"
+                        "components/upstream.toml, and copies of the files they name. Every azldev key\n"
+                        "slipway has no place for is listed as a warning with its file:line:column and\n"
+                        "why. NEWDIR is written all or none, and only if `slipway check` would accept it.\n"
+                        "The same input gives the same bytes. docs/azldev.md has the mapping.\n",
+                .min_args = 2,
+                .max_args = 2,
+                .run = verb_import,
+        },
+        {
                 .name = "inspect",
                 .args = "FILE",
                 .summary = "list what an RPM, a repository or an image holds",
