@@ -39,6 +39,7 @@
 
 #define GIT_FUNCTIONS(X)               \
         X(libgit2_init)                \
+        X(libgit2_opts)                \
         X(error_last)                  \
         X(repository_init)             \
         X(repository_open_bare)        \
@@ -99,8 +100,17 @@ static void git_init_once(void) {
         }
         GIT_FUNCTIONS(X)
 #undef X
-        if (git.libgit2_init() < 0)
+        if (git.libgit2_init() < 0) {
                 git_init_error = "libgit2 cannot be initialised";
+                return;
+        }
+        /* git's safe.directory check guards against a repository's config
+         * making git run programs (core.fsmonitor, hooks); libgit2 runs
+         * none. Without this, a dist-git repository reached through
+         * file:// that another user owns (a shared mirror, root's checkout
+         * read by a build user) could not be fetched at all. */
+        if (git.libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0) < 0)
+                git_init_error = "libgit2 refuses to turn off its owner check";
 }
 
 static int git_ready(char **ret_error) {
