@@ -25,8 +25,7 @@ static void print_change(FILE *f, const LockChange *c) {
         if (c->removed)
                 fprintf(f, "unlocked %-24s (no longer an upstream component of the project)\n", c->name);
         else if (!c->old_commit)
-                fprintf(f, "locked   %-24s %s %.12s%s\n", c->name, c->branch ? c->branch : "(pinned)", c->new_commit,
-                        c->sources_changed && !c->old_commit ? "" : "");
+                fprintf(f, "locked   %-24s %s %.12s\n", c->name, c->branch ? c->branch : "(pinned)", c->new_commit);
         else if (strcmp(c->old_commit, c->new_commit) != 0)
                 fprintf(f, "moved    %-24s %s %.12s -> %.12s%s\n", c->name, c->branch ? c->branch : "(pinned)",
                         c->old_commit, c->new_commit, c->sources_changed ? " (sources changed)" : "");
