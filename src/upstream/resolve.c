@@ -108,7 +108,7 @@ int upstream_resolve(const Project *p, const Component *c, const UpstreamCaches 
 typedef struct SyncCtx {
         const Project *p;
         const UpstreamCaches *caches;
-        const Component **todo;
+        const Component **wanted;
         bool fetch;
         LockEntry *entries;
         Diagnostics *diags; /* one per item: parallel workers do not share one */
@@ -117,7 +117,7 @@ typedef struct SyncCtx {
 
 static void sync_one(void *userdata, size_t i) {
         SyncCtx *x = userdata;
-        x->rs[i] = upstream_resolve(x->p, x->todo[i], x->caches, x->fetch, &x->entries[i], &x->diags[i]);
+        x->rs[i] = upstream_resolve(x->p, x->wanted[i], x->caches, x->fetch, &x->entries[i], &x->diags[i]);
 }
 
 static bool name_listed(const char *name, char *const *names, size_t n) {
@@ -140,12 +140,12 @@ static bool sources_equal(const LockEntry *a, const LockEntry *b) {
 
 int upstream_lock_sync(const Project *p, Lock *l, const UpstreamCaches *caches, char *const *names, size_t n_names,
                        bool update, bool locked, unsigned jobs, LockChange **ret, size_t *ret_n, Diagnostics *d) {
-        _cleanup_free_ const Component **todo = new0(const Component *, p->components.n + 1);
+        _cleanup_free_ const Component **wanted = new0(const Component *, p->components.n + 1);
         LockChange *changes = NULL;
-        size_t n_todo = 0, n_changes = 0, allocated = 0;
+        size_t n_wanted = 0, n_changes = 0, allocated = 0;
         int r = 0;
 
-        if (!todo)
+        if (!wanted)
                 return -ENOMEM;
         for (size_t i = 0; i < n_names; i++) {
                 const Component *c = project_find_component(p, names[i]);
@@ -184,7 +184,7 @@ int upstream_lock_sync(const Project *p, Lock *l, const UpstreamCaches *caches, 
                                    c->name, e ? "no longer matches its settings in" : "is not in", c->name);
                         continue;
                 }
-                todo[n_todo++] = c;
+                wanted[n_wanted++] = c;
         }
         if (diagnostics_status(d) < 0)
                 return -EINVAL;
@@ -205,17 +205,17 @@ int upstream_lock_sync(const Project *p, Lock *l, const UpstreamCaches *caches, 
                         lock_remove(l, l->items[i].name);
                 }
 
-        _cleanup_free_ LockEntry *entries = new0(LockEntry, n_todo + 1);
-        _cleanup_free_ Diagnostics *diags = new0(Diagnostics, n_todo + 1);
-        _cleanup_free_ int *rs = new0(int, n_todo + 1);
+        _cleanup_free_ LockEntry *entries = new0(LockEntry, n_wanted + 1);
+        _cleanup_free_ Diagnostics *diags = new0(Diagnostics, n_wanted + 1);
+        _cleanup_free_ int *rs = new0(int, n_wanted + 1);
         if (!entries || !diags || !rs) {
                 lock_changes_free(changes, n_changes);
                 return -ENOMEM;
         }
-        SyncCtx x = { .p = p, .caches = caches, .todo = todo, .fetch = update, .entries = entries, .diags = diags, .rs = rs };
-        parallel_for(n_todo, jobs, sync_one, &x);
+        SyncCtx x = { .p = p, .caches = caches, .wanted = wanted, .fetch = update, .entries = entries, .diags = diags, .rs = rs };
+        parallel_for(n_wanted, jobs, sync_one, &x);
 
-        for (size_t i = 0; i < n_todo; i++) {
+        for (size_t i = 0; i < n_wanted; i++) {
                 for (size_t k = 0; k < diags[i].n; k++) {
                         const Diagnostic *g = &diags[i].items[k];
                         SourcePos pos = { .file = g->file, .line = g->line, .column = g->column };
@@ -227,7 +227,7 @@ int upstream_lock_sync(const Project *p, Lock *l, const UpstreamCaches *caches, 
                                 r = rs[i];
                         continue;
                 }
-                LockEntry *old = lock_find(l, todo[i]->name);
+                LockEntry *old = lock_find(l, wanted[i]->name);
                 bool same = old && strcmp(old->url, entries[i].url) == 0 && strcmp(old->commit, entries[i].commit) == 0 &&
                             !!old->branch == !!entries[i].branch &&
                             (!old->branch || strcmp(old->branch, entries[i].branch) == 0) && sources_equal(old, &entries[i]);
@@ -237,7 +237,7 @@ int upstream_lock_sync(const Project *p, Lock *l, const UpstreamCaches *caches, 
                                 lock_entry_release(&entries[i]);
                                 continue;
                         }
-                        LockChange ch = { .name = strdup(todo[i]->name),
+                        LockChange ch = { .name = strdup(wanted[i]->name),
                                           .old_commit = old ? strdup(old->commit) : NULL,
                                           .new_commit = strdup(entries[i].commit),
                                           .branch = entries[i].branch ? strdup(entries[i].branch) : NULL,
