@@ -67,6 +67,8 @@ static size_t n_outputs, allocated_outputs;
 static pthread_rwlock_t critical = PTHREAD_RWLOCK_INITIALIZER;
 static pthread_rwlock_t creating = PTHREAD_RWLOCK_INITIALIZER;
 static void (*notify_cb)(int sig);
+static void (*before_cb)(void *userdata);
+static void *before_userdata;
 
 static bool all_alnum(const char *s, size_t n) {
         for (size_t i = 0; i < n; i++)
@@ -400,6 +402,14 @@ static void *signal_thread(void *arg) {
         while (sigwait(&set, &sig) != 0)
                 ;
 
+        /* What the run asked to be done first (cancel its cluster jobs). */
+        pthread_mutex_lock(&lock);
+        void (*before)(void *) = before_cb;
+        void *before_data = before_userdata;
+        pthread_mutex_unlock(&lock);
+        if (before)
+                before(before_data);
+
         /* No new child or temporary from here on; stop the children. A
          * namespaced build's first process ends its PID namespace and waits
          * for that (process.c); the others' process groups are killed. */
@@ -449,6 +459,13 @@ static void *signal_thread(void *arg) {
                 notify_cb(sig);
         _exit(128 + sig);
         return NULL;
+}
+
+void run_on_signal(void (*fn)(void *userdata), void *userdata) {
+        pthread_mutex_lock(&lock);
+        before_cb = fn;
+        before_userdata = userdata;
+        pthread_mutex_unlock(&lock);
 }
 
 int run_signals_setup(void (*notify)(int sig)) {

@@ -37,6 +37,11 @@
  * called there, after the cleanup, before the exit, to say what happened. */
 int run_signals_setup(void (*notify)(int sig));
 
+/* On a signal, fn(userdata) runs first in the signal thread, before the
+ * children are stopped (it may run processes: the Slurm engine cancels its
+ * jobs there). NULL: nothing. One at a time: the last call wins. */
+void run_on_signal(void (*fn)(void *userdata), void *userdata);
+
 /* The run's private scratch directory, made on first use (and then what dead
  * runs left in $TMPDIR is removed). The string lives as long as the run. */
 int run_scratch_dir(const char **ret);

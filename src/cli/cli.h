@@ -35,6 +35,9 @@ typedef struct Context {
         const char *rpm_sources[16];     /* --rpm-source, in the order given */
         unsigned n_rpm_sources;
         bool locked;                     /* --locked: slipway.lock must not change */
+        const char *engine;              /* --engine: local or slurm (NULL: [build] engine) */
+        bool one;                        /* --one: the one-component mode (a Slurm job) */
+        const char *run;                 /* --run: the Slurm run a --one job belongs to */
 } Context;
 
 enum {
@@ -51,6 +54,9 @@ enum {
         VERB_OPT_OUTPUT_IMAGE_FILE = 1u << 10,
         VERB_OPT_RPM_SOURCE = 1u << 11,
         VERB_OPT_LOCKED = 1u << 12,
+        VERB_OPT_ENGINE = 1u << 13,
+        VERB_OPT_ONE = 1u << 14,
+        VERB_OPT_RUN = 1u << 15,
 };
 
 typedef struct Verb {

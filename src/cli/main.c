@@ -198,8 +198,14 @@ static const Verb verbs[] = {
                         "Then indexes OUT/repo as `slipway repo` does (--prune as there).\n"
                         "Upstream components build from slipway.lock; components it lacks (or whose\n"
                         "settings no longer match their entry) are locked first, unless --locked is\n"
-                        "given, which makes that an error.\n",
-                .options = VERB_OPT_PRUNE | VERB_OPT_LOCKED,
+                        "given, which makes that an error.\n"
+                        "With [cache] url, the shared cache is searched after the local one and given\n"
+                        "what is built. --engine slurm (or [build] engine) builds what the caches lack\n"
+                        "as one Slurm job per component, then assembles, signs and indexes here.\n"
+                        "--one NAME is what such a job runs on a node: build NAME alone (what it needs\n"
+                        "must be in the caches) and put it in the shared cache; --run RUN also puts\n"
+                        "the job's report there (docs/cluster.md).\n",
+                .options = VERB_OPT_PRUNE | VERB_OPT_LOCKED | VERB_OPT_ENGINE | VERB_OPT_ONE | VERB_OPT_RUN,
                 .min_args = 0,
                 .max_args = UINT_MAX,
                 .run = verb_package,
@@ -389,7 +395,7 @@ int main(int argc, char **argv) {
         heap_setup();
         enum { ARG_JSON = 0x100, ARG_VERSION, ARG_OUT, ARG_KEY, ARG_UID, ARG_ALGO, ARG_ALLOW_UNSIGNED, ARG_COMPRESS,
                ARG_PRUNE, ARG_OUTPUT_IMAGE_FORMAT, ARG_IMAGE_FILE, ARG_CONFIG, ARG_OUTPUT_IMAGE_FILE, ARG_RPM_SOURCE,
-               ARG_LOCKED };
+               ARG_LOCKED, ARG_ENGINE, ARG_ONE, ARG_RUN };
         static const struct option options[] = {
                 { "directory", required_argument, NULL, 'C' },
                 { "jobs", required_argument, NULL, 'j' },
@@ -410,6 +416,9 @@ int main(int argc, char **argv) {
                 { "output-image-file", required_argument, NULL, ARG_OUTPUT_IMAGE_FILE },
                 { "rpm-source", required_argument, NULL, ARG_RPM_SOURCE },
                 { "locked", no_argument, NULL, ARG_LOCKED },
+                { "engine", required_argument, NULL, ARG_ENGINE },
+                { "one", no_argument, NULL, ARG_ONE },
+                { "run", required_argument, NULL, ARG_RUN },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
@@ -482,6 +491,18 @@ int main(int argc, char **argv) {
                 case ARG_LOCKED:
                         ctx.locked = true;
                         given |= VERB_OPT_LOCKED;
+                        break;
+                case ARG_ENGINE:
+                        ctx.engine = optarg;
+                        given |= VERB_OPT_ENGINE;
+                        break;
+                case ARG_ONE:
+                        ctx.one = true;
+                        given |= VERB_OPT_ONE;
+                        break;
+                case ARG_RUN:
+                        ctx.run = optarg;
+                        given |= VERB_OPT_RUN;
                         break;
                 case ARG_OUTPUT_IMAGE_FORMAT:
                         ctx.output_image_format = optarg;
@@ -572,7 +593,8 @@ int main(int argc, char **argv) {
                                                      "-o/--output",     "--allow-unsigned", "--compress",
                                                      "--prune",         "--output-image-format", "--image-file",
                                                      "--config",        "--output-image-file", "--rpm-source",
-                                                     "--locked" };
+                                                     "--locked",        "--engine",     "--one",
+                                                     "--run" };
                 for (unsigned b = 0; b < ELEMENTSOF(names); b++)
                         if (given & ~v->options & (1u << b)) {
                                 log_error("'%s' does not take %s", v->name, names[b]);

@@ -10,6 +10,8 @@
 #include "basic/fileio.h"
 #include "basic/run.h"
 #include "package/build.h"
+#include "package/remote.h"
+#include "package/slurm.h"
 #include "cli.h"
 #include "sign/keyfile.h"
 #include "upstream/upstream.h"
@@ -45,6 +47,8 @@ static void print_log_tail(const char *path, size_t n) {
 static void progress(const BuildResult *r, void *userdata) {
         const Context *ctx = userdata;
         FILE *f = ctx->json ? stderr : stdout;
+        if (r->warning)
+                log_warning("component '%s': %s", r->component->name, r->warning);
         switch (r->status) {
         case BUILD_BUILT:
                 if (log_get_level() >= LOG_NORMAL) {
@@ -56,7 +60,12 @@ static void progress(const BuildResult *r, void *userdata) {
                 break;
         case BUILD_CACHED:
                 if (log_get_level() >= LOG_NORMAL)
-                        fprintf(f, "cached   %-24s (inputs unchanged)\n", r->component->name);
+                        fprintf(f, "cached   %-24s (%s)\n", r->component->name,
+                                r->fetched ? "from the shared cache" : "inputs unchanged");
+                break;
+        case BUILD_MISSING:
+                fprintf(stderr, "missing  %-24s %s\n", r->component->name, r->reason ? r->reason : "");
+                log_record_error("component '%s' is missing: %s", r->component->name, r->reason ? r->reason : "");
                 break;
         case BUILD_FAILED:
                 fprintf(stderr, "FAILED   %-24s %s\n", r->component->name, r->reason ? r->reason : "");
@@ -93,12 +102,91 @@ static json_t *report_json(const BuildReport *rep) {
                                                    cli_json_string(r->reason), "seconds",
                                                    r->seconds));
         }
-        return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "components", a, "built",
-                         (json_int_t) rep->n_built, "cached", (json_int_t) rep->n_cached, "failed",
+        return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "components", a, "built",
+                         (json_int_t) rep->n_built, "cached", (json_int_t) rep->n_cached, "fetched",
+                         (json_int_t) rep->n_fetched, "missing", (json_int_t) rep->n_missing, "failed",
                          (json_int_t) rep->n_failed, "skipped", (json_int_t) rep->n_skipped, "rpmbuild_runs",
                          (json_int_t) rep->n_rpmbuild, "buildroots_made", (json_int_t) rep->n_buildroots_made,
                          "buildroots_reused", (json_int_t) rep->n_buildroots_reused, "buildroots_pruned",
                          (json_int_t) rep->n_buildroots_pruned);
+}
+
+/* The plan's progress: what the caches have is told; what they lack is
+ * the Slurm run's to tell. */
+static void plan_progress(const BuildResult *r, void *userdata) {
+        if (r->status == BUILD_CACHED || r->status == BUILD_FAILED)
+                progress(r, userdata);
+}
+
+static void slurm_progress(const SlurmCounts *c, const SlurmJob *ended, void *userdata) {
+        const Context *ctx = userdata;
+        FILE *f = ctx->json ? stderr : stdout;
+        if (ended) {
+                if (ended->status == BUILD_BUILT) {
+                        if (log_get_level() >= LOG_NORMAL)
+                                fprintf(f, "built    %-24s %6.2fs  (Slurm job %s)\n", ended->component->name,
+                                        ended->seconds, ended->id ? ended->id : "");
+                } else {
+                        fprintf(stderr, "%s %-24s %s\n", ended->status == BUILD_FAILED ? "FAILED  " : "skipped ",
+                                ended->component->name, ended->reason ? ended->reason : "");
+                        if (ended->log) {
+                                for (const char *p = ended->log; *p;) {
+                                        size_t l = strcspn(p, "\n");
+                                        fprintf(stderr, "    | %.*s\n", (int) l, p);
+                                        p += l + (p[l] ? 1 : 0);
+                                }
+                        }
+                }
+        } else if (log_get_level() >= LOG_NORMAL)
+                fprintf(f, "slurm: %zu built, %zu running, %zu queued, %zu failed, %zu skipped (of %zu)\n", c->built,
+                        c->running, c->queued, c->failed, c->skipped, c->total);
+        fflush(f);
+}
+
+static void slurm_submitted(size_t n, double seconds, void *userdata) {
+        const Context *ctx = userdata;
+        if (log_get_level() >= LOG_NORMAL) {
+                FILE *f = ctx->json ? stderr : stdout;
+                fprintf(f, "slurm: %zu job%s submitted in %.2fs (%.1f ms a job)\n", n, n == 1 ? "" : "s", seconds,
+                        n ? seconds * 1000 / (double) n : 0.0);
+                fflush(f);
+        }
+}
+
+/* A job's report for the submitter, in the shared cache. */
+static void put_job_report(const Context *ctx, RemoteCache *remote, const BuildReport *rep, const char *name) {
+        const BuildResult *r = NULL;
+        for (size_t i = 0; rep && i < rep->n; i++)
+                if (strcmp(rep->results[i].component->name, name) == 0)
+                        r = &rep->results[i];
+        _cleanup_strbuf_ StrBuf tail = STRBUF_INIT;
+        if (r && r->status == BUILD_FAILED && r->log_path) {
+                _cleanup_free_ char *data = NULL;
+                size_t size = 0;
+                if (read_full_file(r->log_path, &data, &size) >= 0) {
+                        size_t lines = 0, at = size;
+                        while (at > 0 && lines < 25)
+                                if (data[--at] == '\n' && at + 1 < size)
+                                        lines++;
+                        strbuf_put(&tail, data + at + (data[at] == '\n'), size - at - (data[at] == '\n'));
+                }
+        }
+        const char *status = r ? build_status_to_string(r->status) : "failed";
+        json_t *j = json_pack("{s:s, s:s, s:o, s:o, s:f, s:o}", "component", name, "status", status, "reason",
+                              cli_json_string(r ? r->reason : "the build did not start (see the job's output)"),
+                              "key", cli_json_string(r ? r->key : NULL), "seconds", r ? r->seconds : 0.0, "log",
+                              tail.len ? json_string(tail.buf) : json_null());
+        char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+        json_decref(j);
+        _cleanup_free_ char *error = NULL;
+        if (!text || remote_put_status(remote, ctx->run, name, text, &error) < 0)
+                log_warning("cannot put the job's report in the shared cache: %s", error ? error : "out of memory");
+        free(text);
+}
+
+static bool run_id_ok(const char *s) {
+        return s && *s && strlen(s) < 100 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-_.") == strlen(s) &&
+               s[0] != '.';
 }
 
 int verb_package(const Context *ctx, int argc, char **argv) {
@@ -115,10 +203,49 @@ int verb_package(const Context *ctx, int argc, char **argv) {
                 return EXIT_FAILURE_USER;
         }
 
-        /* The project's signing key signs everything built. */
+        BuildEngine engine = p->build.engine;
+        if (ctx->engine) {
+                engine = strcmp(ctx->engine, "local") == 0   ? BUILD_ENGINE_LOCAL
+                         : strcmp(ctx->engine, "slurm") == 0 ? BUILD_ENGINE_SLURM
+                                                             : _BUILD_ENGINE_INVALID;
+                if (engine < 0) {
+                        log_error("--engine '%s': expected 'local' or 'slurm'", ctx->engine);
+                        return EXIT_USAGE;
+                }
+        }
+        if (ctx->one) {
+                if (argc != 1) {
+                        log_error("--one takes exactly one component");
+                        return EXIT_USAGE;
+                }
+                engine = BUILD_ENGINE_LOCAL; /* a job builds here */
+        } else if (ctx->run) {
+                log_error("--run is for --one");
+                return EXIT_USAGE;
+        }
+        if (ctx->run && !run_id_ok(ctx->run)) {
+                log_error("--run '%s': expected lower-case letters, digits, '-', '_' and '.'", ctx->run);
+                return EXIT_USAGE;
+        }
+
+        _cleanup_(remote_cache_freep) RemoteCache *remote = NULL;
+        r = remote_cache_new(p, &diag, &remote);
+        if (r < 0) {
+                log_diagnostics(&diag);
+                return r == -ENOMEM ? exit_status_from(log_error_errno(r, "cannot open the shared cache"))
+                                    : EXIT_FAILURE_USER;
+        }
+        if (!remote && (ctx->one || engine == BUILD_ENGINE_SLURM)) {
+                log_error("%s needs a shared cache: set [cache] url (docs/cluster.md)",
+                          ctx->one ? "--one" : "the Slurm engine");
+                return EXIT_FAILURE_USER;
+        }
+
+        /* The project's signing key signs everything built; a job signs
+         * nothing (the submitting machine does). */
         _cleanup_(pgp_key_freep) PgpKey *key = NULL;
         _cleanup_free_ char *key_path = NULL;
-        if (p->signing.key) {
+        if (p->signing.key && !ctx->one) {
                 const char *why = NULL;
                 key_path = project_path(p, p->signing.key);
                 if (!key_path)
@@ -134,15 +261,12 @@ int verb_package(const Context *ctx, int argc, char **argv) {
 
         /* The output directory is this run's (basic/run.h): what killed
          * runs left there is removed if no other run is using it. */
-        {
-                _cleanup_free_ char *out = ctx->out_dir ? strdup(ctx->out_dir) : project_path(p, "out");
-                r = out ? run_lock_output(out) : -ENOMEM;
-                if (r < 0)
-                        return exit_status_from(log_error_errno(r, "cannot lock the output directory '%s'",
-                                                                out ? out : ""));
-                if (r > 0)
-                        log_debug("removed %d temporary file%s that interrupted runs left in '%s'", r, r == 1 ? "" : "s", out);
-        }
+        _cleanup_free_ char *out = ctx->out_dir ? strdup(ctx->out_dir) : project_path(p, "out");
+        r = out ? run_lock_output(out) : -ENOMEM;
+        if (r < 0)
+                return exit_status_from(log_error_errno(r, "cannot lock the output directory '%s'", out ? out : ""));
+        if (r > 0)
+                log_debug("removed %d temporary file%s that interrupted runs left in '%s'", r, r == 1 ? "" : "s", out);
 
         /* Upstream components build from the lock; what it lacks is locked
          * first (or, with --locked, refused). */
@@ -151,6 +275,7 @@ int verb_package(const Context *ctx, int argc, char **argv) {
         r = cli_lock_sync(ctx, p, NULL, 0, false, &lock, &lock_changes);
         if (r != EXIT_OK)
                 return r;
+        _cleanup_(json_decrefp) json_t *changes = lock_changes;
 
         BuildOptions o = {
                 .lock = lock,
@@ -162,11 +287,18 @@ int verb_package(const Context *ctx, int argc, char **argv) {
                 .n_only = (size_t) argc,
                 .progress = progress,
                 .userdata = (void *) ctx,
+                .remote = remote,
+                .one = ctx->one ? argv[0] : NULL,
+                .cache_only = engine == BUILD_ENGINE_SLURM,
         };
+        if (engine == BUILD_ENGINE_SLURM)
+                o.progress = plan_progress;
         r = build_packages(p, &o, &diag, &rep);
         log_diagnostics(&diag);
+        diagnostics_release(&diag);
         if (r < 0) {
-                json_decref(lock_changes);
+                if (ctx->one && ctx->run)
+                        put_job_report(ctx, remote, NULL, argv[0]);
                 if (r != -EINVAL)
                         log_error_errno(r, "cannot build the packages");
                 else
@@ -174,31 +306,151 @@ int verb_package(const Context *ctx, int argc, char **argv) {
                 return EXIT_FAILURE_USER;
         }
 
-        _cleanup_(json_decrefp) json_t *j = report_json(rep);
-        if (!j) {
-                json_decref(lock_changes);
-                return exit_status_from(log_error_errno(-ENOMEM, "cannot describe the build"));
+        /* A job: its report, and no repository (the submitter makes it). */
+        if (ctx->one) {
+                if (ctx->run)
+                        put_job_report(ctx, remote, rep, argv[0]);
+                _cleanup_(json_decrefp) json_t *j = report_json(rep);
+                if (!j)
+                        return exit_status_from(log_error_errno(-ENOMEM, "cannot describe the build"));
+                cli_result_set(TAKE_PTR(j));
+                return rep->n_failed + rep->n_skipped + rep->n_missing > 0 ? EXIT_FAILURE_USER : EXIT_OK;
         }
-        json_object_set_new(j, "lock", lock_changes);
+
+        /* The Slurm engine: what the caches lack is built as jobs, then the
+         * whole is taken from the caches (fetched, checked, signed). */
+        _cleanup_free_ SlurmJob *jobs_unused = NULL;
+        SlurmJob *jobs = NULL;
+        size_t n_jobs = 0;
+        double submit_seconds = 0;
+        size_t n_submitted = 0;
+        if (engine == BUILD_ENGINE_SLURM && rep->n_missing > 0) {
+                _cleanup_free_ char *proj = realpath(ctx->dir, NULL);
+                _cleanup_free_ char *out_abs = realpath(out, NULL);
+                _cleanup_free_ char *work = NULL, *self = NULL;
+                char run[64];
+                if (!proj || !out_abs)
+                        return exit_status_from(log_error_errno(-errno, "cannot resolve the project's directories"));
+                if (p->slurm.work_dir)
+                        work = p->slurm.work_dir[0] == '/' ? strdup(p->slurm.work_dir) : path_join(proj, p->slurm.work_dir);
+                else
+                        work = path_join(out_abs, "slurm/work");
+                self = p->slurm.slipway ? strdup(p->slurm.slipway) : realpath("/proc/self/exe", NULL);
+                if (!work || !self)
+                        return exit_status_from(log_error_errno(-ENOMEM, "cannot prepare the Slurm run"));
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                snprintf(run, sizeof run, "%lld-%ld-%d", (long long) ts.tv_sec, ts.tv_nsec / 1000, (int) getpid());
+                SlurmRequest req = {
+                        .p = p,
+                        .project_dir = proj,
+                        .work_dir = work,
+                        .slipway = self,
+                        .run = run,
+                        .remote = remote,
+                        .progress = slurm_progress,
+                        .submitted_fn = slurm_submitted,
+                        .userdata = (void *) ctx,
+                };
+                r = slurm_run(&req, rep, &diag, &jobs);
+                log_diagnostics(&diag);
+                diagnostics_release(&diag);
+                if (r < 0) {
+                        if (r != -EINVAL)
+                                log_error_errno(r, "cannot run the Slurm jobs");
+                        fprintf(stderr, "slipway: nothing was built\n");
+                        return EXIT_FAILURE_USER;
+                }
+                n_jobs = rep->n;
+                jobs_unused = jobs;
+                submit_seconds = req.submit_seconds;
+                n_submitted = req.submitted;
+
+                /* Assembly: everything from the caches now. */
+                rep = build_report_free(rep);
+                o.progress = NULL;
+                r = build_packages(p, &o, &diag, &rep);
+                log_diagnostics(&diag);
+                if (r < 0) {
+                        slurm_jobs_free(jobs, n_jobs);
+                        jobs_unused = NULL;
+                        log_error_errno(r, "cannot assemble the packages");
+                        return EXIT_FAILURE_USER;
+                }
+                /* What the jobs said stands for what they built. */
+                for (size_t i = 0; i < rep->n && i < n_jobs; i++) {
+                        BuildResult *res = &rep->results[i];
+                        const SlurmJob *j = &jobs[i];
+                        if (!j->id && j->status != BUILD_SKIPPED)
+                                continue;
+                        if (j->status == BUILD_BUILT && res->status == BUILD_CACHED) {
+                                res->status = BUILD_BUILT;
+                                res->seconds = j->seconds;
+                                rep->n_cached--;
+                                rep->n_fetched--;
+                                rep->n_built++;
+                                continue;
+                        }
+                        if (res->status == BUILD_CACHED)
+                                continue; /* a job that failed after putting it (its report) */
+                        if (res->status == BUILD_MISSING)
+                                rep->n_missing--;
+                        else if (res->status == BUILD_SKIPPED)
+                                rep->n_skipped--;
+                        else if (res->status == BUILD_FAILED)
+                                rep->n_failed--;
+                        if (j->status == BUILD_SKIPPED) {
+                                res->status = BUILD_SKIPPED;
+                                rep->n_skipped++;
+                        } else {
+                                res->status = BUILD_FAILED;
+                                rep->n_failed++;
+                        }
+                        free(res->reason);
+                        res->reason = j->reason ? strdup(j->reason)
+                                                : strdup(j->status == BUILD_BUILT
+                                                                 ? "its job ended, but its packages are not in the shared cache"
+                                                                 : "its job did not build it");
+                }
+                for (size_t i = 0; i < rep->n; i++)
+                        if (rep->results[i].status == BUILD_MISSING) {
+                                progress(&rep->results[i], (void *) ctx);
+                        }
+                slurm_jobs_free(jobs, n_jobs);
+                jobs_unused = NULL;
+        }
+
+        _cleanup_(json_decrefp) json_t *j = report_json(rep);
+        if (!j)
+                return exit_status_from(log_error_errno(-ENOMEM, "cannot describe the build"));
+        json_object_set(j, "lock", changes ? changes : json_null());
+        json_object_set_new(j, "engine", json_string(build_engine_to_string(engine)));
+        if (engine == BUILD_ENGINE_SLURM)
+                json_object_set_new(j, "slurm", json_pack("{s:I, s:f}", "submitted", (json_int_t) n_submitted,
+                                                          "submit_seconds", submit_seconds));
         if (!ctx->json && log_get_level() >= LOG_NORMAL) {
-                if (rep->n_built == 0 && rep->n_failed == 0 && rep->n_skipped == 0)
+                if (rep->n_built == 0 && rep->n_failed == 0 && rep->n_skipped == 0 && rep->n_missing == 0 &&
+                    rep->n_fetched == 0)
                         printf("nothing to do: %zu component%s unchanged, rpmbuild not run\n", rep->n_cached,
                                rep->n_cached == 1 ? "" : "s");
-                else if (rep->n_buildroots_made + rep->n_buildroots_reused > 0)
-                        printf("%zu built, %zu cached, %zu failed, %zu skipped (rpmbuild ran %zu time%s; buildroots: "
-                               "%zu made, %zu reused)\n",
-                               rep->n_built, rep->n_cached, rep->n_failed, rep->n_skipped, rep->n_rpmbuild,
-                               rep->n_rpmbuild == 1 ? "" : "s", rep->n_buildroots_made, rep->n_buildroots_reused);
-                else
-                        printf("%zu built, %zu cached, %zu failed, %zu skipped (rpmbuild ran %zu time%s)\n", rep->n_built,
-                               rep->n_cached, rep->n_failed, rep->n_skipped, rep->n_rpmbuild,
-                               rep->n_rpmbuild == 1 ? "" : "s");
+                else {
+                        printf("%zu built, %zu cached", rep->n_built, rep->n_cached);
+                        if (rep->n_fetched > 0)
+                                printf(" (%zu from the shared cache)", rep->n_fetched);
+                        printf(", %zu failed, %zu skipped", rep->n_failed, rep->n_skipped);
+                        if (rep->n_missing > 0)
+                                printf(", %zu missing", rep->n_missing);
+                        printf(" (rpmbuild ran %zu time%s", rep->n_rpmbuild, rep->n_rpmbuild == 1 ? "" : "s");
+                        if (rep->n_buildroots_made + rep->n_buildroots_reused > 0)
+                                printf("; buildroots: %zu made, %zu reused", rep->n_buildroots_made,
+                                       rep->n_buildroots_reused);
+                        printf(")\n");
+                }
         }
         /* Then the repository, with what was built: its summary is the
          * report's "repository" (null if it failed). */
         {
-                _cleanup_free_ char *out = ctx->out_dir ? strdup(ctx->out_dir) : project_path(p, "out");
-                _cleanup_free_ char *repo = out ? path_join(out, "repo") : NULL;
+                _cleanup_free_ char *repo = path_join(out, "repo");
                 if (!repo)
                         return exit_status_from(log_error_errno(-ENOMEM, "cannot index the repository"));
                 json_t *stats = NULL;
@@ -211,10 +463,10 @@ int verb_package(const Context *ctx, int argc, char **argv) {
         }
         cli_result_set(TAKE_PTR(j));
 
-        if (rep->n_failed > 0 || rep->n_skipped > 0) {
+        if (rep->n_failed > 0 || rep->n_skipped > 0 || rep->n_missing > 0) {
                 fprintf(stderr, "slipway: failed:");
                 for (size_t i = 0; i < rep->n; i++)
-                        if (rep->results[i].status == BUILD_FAILED)
+                        if (rep->results[i].status == BUILD_FAILED || rep->results[i].status == BUILD_MISSING)
                                 fprintf(stderr, " %s", rep->results[i].component->name);
                 if (rep->n_skipped > 0) {
                         fprintf(stderr, "; skipped:");

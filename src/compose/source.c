@@ -4,8 +4,6 @@
  * fetched over http(s) with libcurl, checked against repomd.xml's signature,
  * the checksums it lists and the packages' signatures. */
 
-#include <curl/curl.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -22,6 +20,7 @@
 #include "basic/compress.h"
 #include "basic/fileio.h"
 #include "basic/hash.h"
+#include "basic/http.h"
 #include "basic/strbuf.h"
 #include "compose/source.h"
 #include "repo/verify.h"
@@ -38,145 +37,6 @@ void source_release(Source *s) {
         free(s->cache);
         free(s->primary);
         *s = (Source) {};
-}
-
-/* ---- downloads ---- */
-
-/* libcurl, opened on first use (see meson.build for why). */
-static struct {
-        CURLcode (*global_init)(long flags);
-        CURL *(*easy_init)(void);
-        CURLcode (*easy_setopt)(CURL *c, CURLoption o, ...);
-        CURLcode (*easy_perform)(CURL *c);
-        CURLcode (*easy_getinfo)(CURL *c, CURLINFO i, ...);
-        void (*easy_cleanup)(CURL *c);
-        const char *(*easy_strerror)(CURLcode e);
-} curl;
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static const char *curl_init_error;
-
-static void curl_init_once(void) {
-        void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-        if (!h) {
-                curl_init_error = "libcurl.so.4 cannot be loaded (install libcurl4)";
-                return;
-        }
-        *(void **) &curl.global_init = dlsym(h, "curl_global_init");
-        *(void **) &curl.easy_init = dlsym(h, "curl_easy_init");
-        *(void **) &curl.easy_setopt = dlsym(h, "curl_easy_setopt");
-        *(void **) &curl.easy_perform = dlsym(h, "curl_easy_perform");
-        *(void **) &curl.easy_getinfo = dlsym(h, "curl_easy_getinfo");
-        *(void **) &curl.easy_cleanup = dlsym(h, "curl_easy_cleanup");
-        *(void **) &curl.easy_strerror = dlsym(h, "curl_easy_strerror");
-        if (!curl.global_init || !curl.easy_init || !curl.easy_setopt || !curl.easy_perform || !curl.easy_getinfo ||
-            !curl.easy_cleanup || !curl.easy_strerror) {
-                curl_init_error = "libcurl.so.4 lacks a function slipway needs";
-                return;
-        }
-        if (curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-                curl_init_error = "libcurl cannot be initialised";
-}
-
-typedef struct Download {
-        int fd;
-        uint64_t written, max;
-        bool too_large;
-} Download;
-
-static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata) {
-        Download *dl = userdata;
-        size_t n = size * nmemb;
-        /* Cut off at the cap: the server decides how much it sends. */
-        if (n > dl->max - dl->written) {
-                dl->too_large = true;
-                return 0;
-        }
-        if (loop_write(dl->fd, ptr, n) < 0)
-                return 0;
-        dl->written += n;
-        return n;
-}
-
-/* "4 MiB" or "1234 bytes", for messages. */
-static char *size_text(uint64_t v) {
-        char *s;
-        if (v >= (1u << 20) && v % (1u << 20) == 0)
-                return asprintf(&s, "%" PRIu64 " MiB", v >> 20) < 0 ? NULL : s;
-        return asprintf(&s, "%" PRIu64 " bytes", v) < 0 ? NULL : s;
-}
-
-int source_download(const char *url, const char *path, uint64_t max, char **ret_error) {
-        _cleanup_free_ char *tmp = NULL, *dir = path_dirname(path);
-        char errbuf[CURL_ERROR_SIZE] = "";
-        long status = 0;
-        int r;
-
-        *ret_error = NULL;
-        pthread_once(&curl_once, curl_init_once);
-        if (curl_init_error) {
-                *ret_error = strprintf("cannot download '%s': %s", url, curl_init_error);
-                return -EIO;
-        }
-        if (!dir)
-                return -ENOMEM;
-        r = mkdir_parents(dir, 0755);
-        if (r < 0)
-                return r;
-        int fd = tmpfile_open(path, &tmp);
-        if (fd < 0)
-                return fd;
-        Download dl = { .fd = fd, .max = max };
-
-        CURL *c = curl.easy_init();
-        if (!c) {
-                r = -ENOMEM;
-                goto finish;
-        }
-        curl.easy_setopt(c, CURLOPT_URL, url);
-        curl.easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
-        curl.easy_setopt(c, CURLOPT_WRITEDATA, &dl);
-        /* A stated Content-Length over the cap fails before any byte. */
-        curl.easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) MIN(max, (uint64_t) INT64_MAX));
-        curl.easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-        curl.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-        curl.easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
-        curl.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-        /* A stalled transfer (under 1 byte/s for 60 s) fails rather than hangs. */
-        curl.easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        curl.easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-        curl.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,file");
-        curl.easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-        curl.easy_setopt(c, CURLOPT_USERAGENT, "slipway/" SLIPWAY_VERSION);
-        CURLcode cr = curl.easy_perform(c);
-        if (dl.too_large || cr == CURLE_FILESIZE_EXCEEDED) {
-                _cleanup_free_ char *t = size_text(max);
-                *ret_error = strprintf("cannot download '%s': it is larger than the %s allowed for it", url,
-                                       t ? t : "size");
-                r = -EFBIG;
-                goto finish;
-        }
-        if (cr != CURLE_OK) {
-                *ret_error = strprintf("cannot download '%s': %s", url, errbuf[0] ? errbuf : curl.easy_strerror(cr));
-                r = -EIO;
-                goto finish;
-        }
-        curl.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-        if (strncmp(url, "http", 4) == 0 && (status < 200 || status >= 300)) {
-                *ret_error = strprintf("cannot download '%s': the server answered HTTP %ld", url, status);
-                r = -EIO;
-                goto finish;
-        }
-        r = 0;
-finish:
-        if (c)
-                curl.easy_cleanup(c);
-        /* No fsync: the cache is checked against checksums when used. */
-        int k = tmpfile_commit(r, fd, tmp, path, 0644);
-        close(fd);
-        if (k < 0 && k != -EIO && k != -EFBIG && !*ret_error)
-                *ret_error = strprintf("cannot write '%s': %s", path, strerror(-k));
-        return k == -EFBIG ? -EFBIG : k < 0 ? -EIO : 0;
 }
 
 /* ---- checksums (the one policy of repo/verify.h) ---- */
@@ -210,9 +70,9 @@ static int source_file(const Source *s, const char *href, const char *type, cons
         _cleanup_free_ char *url = NULL;
         if (asprintf(&url, "%s%s", s->base, href) < 0)
                 return -ENOMEM;
-        int r = source_download(url, path, max, ret_error);
+        int r = http_download(url, path, max, ret_error);
         if (r < 0)
-                return r == -EIO || r == -EFBIG ? -EINVAL : r;
+                return r == -EIO || r == -EFBIG || r == -ENOENT ? -EINVAL : r;
         *ret = TAKE_PTR(path);
         return 0;
 }
@@ -238,7 +98,7 @@ int source_open(Source *s, Diagnostics *d) {
                         return -ENOMEM;
                 /* repomd.xml is always fetched anew: it is what says whether
                  * anything else changed. */
-                r = source_download(u, repomd, SOURCE_UNVERIFIED_MAX, &err);
+                r = http_download(u, repomd, SOURCE_UNVERIFIED_MAX, &err);
                 if (r < 0) {
                         diag_error(d, NULL, "repository '%s': %s", s->name, err ? err : strerror(-r));
                         return -EINVAL;
@@ -246,7 +106,7 @@ int source_open(Source *s, Diagnostics *d) {
                 if (s->signed_md) {
                         free(err);
                         err = NULL;
-                        r = source_download(ua, asc, SOURCE_UNVERIFIED_MAX, &err);
+                        r = http_download(ua, asc, SOURCE_UNVERIFIED_MAX, &err);
                         if (r == -EFBIG) {
                                 /* The cache keeps only what was checked. */
                                 (void) unlink(repomd);
@@ -400,7 +260,7 @@ static int load_repo_key(const Project *p, const Repo *repo, const char *cache, 
                 path = path_join(cache, "gpg-key.asc");
                 if (!path)
                         return -ENOMEM;
-                if (source_download(repo->gpg_key, path, SOURCE_UNVERIFIED_MAX, &err) < 0) {
+                if (http_download(repo->gpg_key, path, SOURCE_UNVERIFIED_MAX, &err) < 0) {
                         diag_error(d, &pos, "repository '%s': cannot fetch its key: %s", repo->name,
                                    err ? err : "download failed");
                         return -EINVAL;

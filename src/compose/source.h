@@ -56,12 +56,6 @@ int source_open(Source *s, Diagnostics *d);
 int source_fetch(const Source *s, const char *href, const char *checksum_type, const char *checksum, uint64_t size,
                  char **ret, char **ret_error);
 
-/* Downloads url (http, https or file) to path, written atomically; at most
- * max bytes: a server that announces or sends more is cut off there, nothing
- * is written and -EFBIG returned. -EIO: it failed otherwise. Both with
- * *ret_error (malloc'd) saying why. */
-int source_download(const char *url, const char *path, uint64_t max, char **ret_error);
-
 /* A project's sources, opened, with the keys they check against. */
 typedef struct SourceSet {
         Source *items;

@@ -50,6 +50,7 @@ static const char *const selinux_mode_table[] = { "enforcing", "permissive", "di
 static const char *const boot_mode_table[] = { "uefi", "bios", "hybrid", "none", NULL };
 static const char *const scriptlet_policy_table[] = { "run", "strict", "skip", "warn", "fail", NULL };
 static const char *const build_mode_table[] = { "host", "buildroot", NULL };
+static const char *const build_engine_table[] = { "local", "slurm", NULL };
 static const char *const partition_type_table[] = { "esp", "xbootldr", "root", "swap", "home", "srv", "var", "tmp", "usr", "linux", NULL };
 static const char *const fs_type_table[] = { "vfat", "ext4", "none", NULL };
 static const char *const sde_origin_table[] = { "config", "environment", "inputs", NULL };
@@ -96,6 +97,10 @@ const char *selinux_mode_to_string(SelinuxMode m) {
 const char *boot_mode_to_string(BootMode m) {
         return TABLE_LOOKUP(boot_mode_table, _BOOT_MODE_MAX, m);
 }
+const char *build_engine_to_string(BuildEngine e) {
+        return e >= 0 && e < _BUILD_ENGINE_MAX ? build_engine_table[e] : NULL;
+}
+
 const char *build_mode_to_string(BuildMode m) {
         return TABLE_LOOKUP(build_mode_table, _BUILD_MODE_MAX, m);
 }
@@ -404,6 +409,7 @@ static const Schema signing_schema = {
 static const SchemaField build_fields[] = {
         FIELD("host-provides", SCHEMA_STRING_ARRAY, BuildSettings, host_provides, .check = check_dependency),
         FIELD("mode", SCHEMA_ENUM, BuildSettings, mode, .values = build_mode_table),
+        FIELD("engine", SCHEMA_ENUM, BuildSettings, engine, .values = build_engine_table),
         FIELD("buildroot", SCHEMA_STRING_ARRAY, BuildSettings, buildroot, .check = check_dependency),
         FIELD("defines", SCHEMA_STRING_MAP, BuildSettings, defines),
         FIELD("host-evidence", SCHEMA_STRING_MAP, BuildSettings, host_evidence),
@@ -415,6 +421,46 @@ static const Schema build_schema = {
         .size = sizeof(BuildSettings),
         .fields = build_fields,
         .finish = build_finish,
+};
+
+static const char *check_http_url(const char *s) {
+        if ((strncmp(s, "http://", 7) == 0 && s[7]) || (strncmp(s, "https://", 8) == 0 && s[8]))
+                return strpbrk(s, " \n?#") ? "an http:// or https:// URL without spaces, '?' or '#'" : NULL;
+        return "an http:// or https:// URL";
+}
+
+static const SchemaField cache_fields[] = {
+        FIELD("url", SCHEMA_STRING, CacheSettings, url, .required = true, .check = check_http_url),
+        FIELD("push", SCHEMA_BOOL, CacheSettings, push),
+        FIELD("key", SCHEMA_STRING, CacheSettings, key, .non_empty = true),
+        FIELD("trusted-keys", SCHEMA_STRING_ARRAY, CacheSettings, trusted_keys, .non_empty = true),
+        {},
+};
+static void cache_finish(void *obj, Diagnostics *d) {
+        CacheSettings *c = obj;
+        (void) d;
+        if (!cfg_has(&c->obj, "push"))
+                c->push = true;
+}
+static const Schema cache_schema = {
+        .what = "cache",
+        .size = sizeof(CacheSettings),
+        .fields = cache_fields,
+        .finish = cache_finish,
+};
+
+static const SchemaField slurm_fields[] = {
+        FIELD("options", SCHEMA_STRING_ARRAY, SlurmSettings, options, .non_empty = true),
+        FIELD("work-dir", SCHEMA_STRING, SlurmSettings, work_dir, .non_empty = true),
+        FIELD("slipway", SCHEMA_STRING, SlurmSettings, slipway, .check = check_abs_path),
+        FIELD("poll", SCHEMA_INTEGER, SlurmSettings, poll, .min = 1, .max = 3600),
+        FIELD("cpus", SCHEMA_INTEGER, SlurmSettings, cpus, .min = 1, .max = 1024),
+        {},
+};
+static const Schema slurm_schema = {
+        .what = "slurm",
+        .size = sizeof(SlurmSettings),
+        .fields = slurm_fields,
 };
 
 static const SchemaField repo_fields[] = {
@@ -786,6 +832,8 @@ static const SchemaField project_fields[] = {
         FIELD("project", SCHEMA_TABLE, Project, project, .required = true, .sub = &project_settings_schema),
         FIELD("signing", SCHEMA_TABLE, Project, signing, .sub = &signing_schema),
         FIELD("build", SCHEMA_TABLE, Project, build, .sub = &build_schema),
+        FIELD("cache", SCHEMA_TABLE, Project, cache, .sub = &cache_schema),
+        FIELD("slurm", SCHEMA_TABLE, Project, slurm, .sub = &slurm_schema),
         FIELD("repos", SCHEMA_NAMED_TABLES, Project, repos, .sub = &repo_schema),
         FIELD("components", SCHEMA_NAMED_TABLES, Project, components, .sub = &component_schema),
         FIELD("distro", SCHEMA_TABLE, Project, distro, .sub = &distro_schema),

@@ -140,10 +140,21 @@ typedef enum BuildMode {
 
 const char *build_mode_to_string(BuildMode m) _pure_;
 
+/* Where the builds run (docs/cluster.md). */
+typedef enum BuildEngine {
+        BUILD_ENGINE_LOCAL, /* this machine, in parallel */
+        BUILD_ENGINE_SLURM, /* one Slurm job per component, through a shared cache */
+        _BUILD_ENGINE_MAX,
+        _BUILD_ENGINE_INVALID = -EINVAL,
+} BuildEngine;
+
+const char *build_engine_to_string(BuildEngine e) _pure_;
+
 typedef struct BuildSettings {
         CfgObject obj;
         StrList host_provides;
         BuildMode mode;      /* default: host */
+        BuildEngine engine;  /* default: local */
         StrList buildroot;   /* what every buildroot holds; unset: BUILDROOT_DEFAULT_PACKAGES */
         StrMap defines;      /* rpmbuild --define for every spec, before the component's own */
         StrMap host_evidence; /* host-provides name -> the host file that shows the host has it */
@@ -153,6 +164,25 @@ typedef struct BuildSettings {
 #define BUILDROOT_DEFAULT_PACKAGES                                                                               \
         "bash", "bzip2", "coreutils", "cpio", "diffutils", "findutils", "gawk", "gcc", "grep", "gzip", "make",  \
                 "patch", "redhat-rpm-config", "rpm-build", "sed", "tar", "unzip", "util-linux", "which", "xz"
+
+/* [cache]: the shared, content-addressed build cache (docs/cluster.md). */
+typedef struct CacheSettings {
+        CfgObject obj;
+        char *url;             /* http(s) base URL; NULL: the local cache alone */
+        bool push;             /* builds put their results there (default: true) */
+        char *key;             /* a secret key: signs what this machine puts */
+        StrList trusted_keys;  /* public keys: set, only what one of them signed is used */
+} CacheSettings;
+
+/* [slurm]: the Slurm engine's settings (docs/cluster.md). */
+typedef struct SlurmSettings {
+        CfgObject obj;
+        StrList options;       /* more sbatch arguments (--partition=..., --account=...) */
+        char *work_dir;        /* the jobs' output directory on the nodes; default OUT/slurm/work */
+        char *slipway;         /* the slipway program on the nodes; default: this one's path */
+        int64_t poll;          /* seconds between looks at the queue; 0: 2 */
+        int64_t cpus;          /* --cpus-per-task, and the build's -j; 0: 1 */
+} SlurmSettings;
 
 typedef struct Repo {
         CfgObject obj;
@@ -473,6 +503,8 @@ typedef struct Project {
         ProjectSettings project;
         Signing signing;
         BuildSettings build;
+        CacheSettings cache;
+        SlurmSettings slurm;
         struct {
                 Repo *items;
                 size_t n;

@@ -8,11 +8,15 @@
  * Cache: each component's inputs hash to a key (cache_key()): its own files
  * and settings (with the build host's files its `host-inputs` name), the
  * project settings that reach its packages, and the exact
- * RPMs (by SHA-256) of the project components that provide its
- * BuildRequires. The key and the RPMs it produced are kept in
- * cache/packages/NAME.json; an unchanged key whose RPMs are still in place is
- * a cache hit. Spec queries (rpmspec) are cached the same way, keyed by the
- * spec's directory and the macros. */
+ * RPMs (by the SHA-256 of each as built, before signing) of the project
+ * components that provide its BuildRequires. Signing is not an input: the
+ * same key names the same unsigned packages whoever signs them. The key, the
+ * RPMs it produced (their digests as built and as signed) and the key that
+ * signed them are kept in cache/packages/NAME.json; an unchanged key whose
+ * RPMs are still in place, signed by the same key, is a cache hit. Then the
+ * shared cache (remote.h), if the project has one: its packages are
+ * fetched, checked and signed here. Spec queries (rpmspec) are cached
+ * locally the same way, keyed by the spec's directory and the macros. */
 
 #include <dirent.h>
 #include <glob.h>
@@ -30,9 +34,11 @@
 #include "basic/hash.h"
 #include "basic/parallel.h"
 #include "basic/process.h"
+#include "basic/run.h"
 #include "basic/strbuf.h"
 #include "package/build.h"
 #include "package/buildroot.h"
+#include "package/remote.h"
 #include "rpm/dep.h"
 #include "rpm/package.h"
 #include "rpm/version.h"
@@ -40,13 +46,14 @@
 #include "sign/rpmsign.h"
 #include "upstream/upstream.h"
 
-#define CACHE_FORMAT "slipway-package-cache-2" /* 2: rpmbuild in the fixed sandbox layout */
+#define CACHE_FORMAT "slipway-package-cache-3" /* 2: rpmbuild in the fixed sandbox layout; 3: unsigned digests */
 
 static const char *const build_status_table[_BUILD_STATUS_MAX] = {
         [BUILD_BUILT] = "built",
         [BUILD_CACHED] = "cached",
         [BUILD_FAILED] = "failed",
         [BUILD_SKIPPED] = "skipped",
+        [BUILD_MISSING] = "missing",
 };
 
 const char *build_status_to_string(BuildStatus s) {
@@ -60,6 +67,9 @@ static void result_release(BuildResult *r) {
         free(r->srpm);
         free(r->log_path);
         free(r->reason);
+        free(r->warning);
+        free(r->key);
+        free(r->needs);
 }
 
 BuildReport *build_report_free(BuildReport *r) {
@@ -89,7 +99,8 @@ typedef struct Node {
         size_t pending;      /* deps not finished yet */
         bool done;
         char *key;           /* cache key, once computed */
-        char **rpm_sha256;   /* of result.rpms, once done */
+        char **rpm_sha256;   /* of result.rpms as built (unsigned), once done */
+        bool damaged;        /* the shared cache's copy was damaged: overwrite it */
         BuildResult result;
         /* buildroot mode */
         bool in_buildroot;
@@ -133,6 +144,7 @@ typedef struct Graph {
         Buildroot query_br;
         UpstreamCaches caches;
         char *caches_git, *caches_lookaside;
+        char *signed_by;  /* "FINGERPRINT@TIME" of the signing key; NULL: unsigned */
 } Graph;
 
 static bool add_index(size_t **v, size_t *n, size_t x) {
@@ -323,11 +335,6 @@ static int cache_key(Graph *g, size_t i, char **ret) {
         key_str(&sb, "arch", p->arch);
         key_str(&sb, "payload", component_payload(p, c));
         strbuf_printf(&sb, "sde %llu\n", (unsigned long long) p->source_date_epoch);
-        if (g->o->sign_key) {
-                char fpr[41];
-                hex_encode(pgp_key_fingerprint(g->o->sign_key), 20, fpr);
-                strbuf_printf(&sb, "signed-by %s at %u\n", fpr, g->o->sign_time);
-        }
 
         if (component_uses_spec(c)) {
                 if (c->kind == COMPONENT_UPSTREAM)
@@ -406,7 +413,12 @@ static int sha256_file_hex(const char *path, char hex[65]) {
         return 0;
 }
 
-/* Loads a cache entry for node i if its key matches and its RPMs are intact. */
+static bool streq_ptr(const char *a, const char *b) {
+        return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Loads the local cache entry of node i if its key matches, its RPMs are
+ * intact and signed as this run signs. */
 static bool cache_lookup(Graph *g, size_t i) {
         Node *nd = &g->nodes[i];
         _cleanup_free_ char *path = cache_path(g, "packages", nd->c->name);
@@ -417,11 +429,15 @@ static bool cache_lookup(Graph *g, size_t i) {
                 return false;
 
         bool ok = false;
+        const char *format = json_string_value(json_object_get(j, "format"));
         const char *key = json_string_value(json_object_get(j, "key"));
+        const char *signed_by = json_string_value(json_object_get(j, "signed_by"));
         json_t *rpms = json_object_get(j, "rpms");
         const char *srpm = json_string_value(json_object_get(j, "srpm"));
         size_t n = json_array_size(rpms);
-        if (!key || strcmp(key, nd->key) != 0 || n == 0)
+        if (!format || strcmp(format, CACHE_FORMAT) != 0 || !key || strcmp(key, nd->key) != 0 || n == 0)
+                goto out;
+        if (!streq_ptr(signed_by, g->signed_by))
                 goto out;
 
         char **names = new0(char *, n), **sums = new0(char *, n);
@@ -435,11 +451,13 @@ static bool cache_lookup(Graph *g, size_t i) {
                 json_t *e = json_array_get(rpms, k);
                 const char *name = json_string_value(json_object_get(e, "file"));
                 const char *sum = json_string_value(json_object_get(e, "sha256"));
+                const char *built = json_string_value(json_object_get(e, "built"));
                 json_int_t size = json_integer_value(json_object_get(e, "size"));
                 json_int_t mtime = json_integer_value(json_object_get(e, "mtime_ns"));
                 _cleanup_free_ char *f = NULL;
                 struct stat st;
-                if (!name || !sum || strchr(name, '/') || asprintf(&f, "%s/repo/Packages/%s", g->env.out_dir, name) < 0) {
+                if (!name || !sum || !built || strchr(name, '/') ||
+                    asprintf(&f, "%s/repo/Packages/%s", g->env.out_dir, name) < 0) {
                         f = NULL;
                         ok = false;
                         break;
@@ -457,7 +475,7 @@ static bool cache_lookup(Graph *g, size_t i) {
                         }
                 }
                 names[k] = strdup(name);
-                sums[k] = strdup(sum);
+                sums[k] = strdup(built);
                 if (!names[k] || !sums[k])
                         ok = false;
         }
@@ -547,15 +565,19 @@ static int cache_store(Graph *g, size_t i) {
         for (size_t k = 0; k < nd->result.n_rpms; k++) {
                 _cleanup_free_ char *f = NULL;
                 struct stat st;
-                if (asprintf(&f, "%s/repo/Packages/%s", g->env.out_dir, nd->result.rpms[k]) < 0 || stat(f, &st) < 0) {
+                char hex[65];
+                if (asprintf(&f, "%s/repo/Packages/%s", g->env.out_dir, nd->result.rpms[k]) < 0 || stat(f, &st) < 0 ||
+                    sha256_file_hex(f, hex) < 0) {
                         json_decref(rpms);
                         return -EIO;
                 }
-                json_array_append_new(rpms, json_pack("{s:s, s:s, s:I, s:I}", "file", nd->result.rpms[k], "sha256",
-                                                      nd->rpm_sha256[k], "size", (json_int_t) st.st_size, "mtime_ns",
+                json_array_append_new(rpms, json_pack("{s:s, s:s, s:s, s:I, s:I}", "file", nd->result.rpms[k],
+                                                      "sha256", hex, "built", nd->rpm_sha256[k], "size",
+                                                      (json_int_t) st.st_size, "mtime_ns",
                                                       (json_int_t) st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec));
         }
-        json_t *j = json_pack("{s:s, s:s, s:o, s:o}", "format", CACHE_FORMAT, "key", nd->key, "rpms", rpms, "srpm",
+        json_t *j = json_pack("{s:s, s:s, s:o, s:o, s:o}", "format", CACHE_FORMAT, "key", nd->key, "signed_by",
+                              g->signed_by ? json_string(g->signed_by) : json_null(), "rpms", rpms, "srpm",
                               nd->result.srpm ? json_string(nd->result.srpm) : json_null());
         if (!j)
                 return -ENOMEM;
@@ -851,12 +873,153 @@ static int resolve_buildroot(Graph *g, size_t i, char **ret_reason) {
         return r;
 }
 
+/* Where a file of node i's is: repo/Packages, or srpms for its SRPM. */
+static char *output_path(const Graph *g, const char *file, bool srpm) {
+        return strprintf("%s/%s/%s", g->env.out_dir, srpm ? "srpms" : "repo/Packages", file);
+}
+
+/* Signs a file in place with the run's key, if it has one. */
+static int sign_output(Graph *g, const char *path) {
+        return g->o->sign_key ? rpm_sign_file(g->o->sign_key, path, g->o->sign_time) : 0;
+}
+
+/* The shared cache's copy of node i: each file fetched into the output's
+ * cache, checked, signed and put in place. 1: taken; 0: a miss (*ret_why
+ * set when something was refused); < 0: failed, with *ret_why. */
+static int remote_take(Graph *g, size_t i, char **ret_why) {
+        Node *nd = &g->nodes[i];
+        _cleanup_(manifest_release) Manifest m = {};
+        *ret_why = NULL;
+        int r = remote_lookup(g->o->remote, nd->key, nd->c->name, &m, ret_why);
+        if (r == -EIO) {
+                /* An unreachable cache is a miss: the build goes on without it. */
+                char *why = strprintf("the shared cache cannot be reached: %s", *ret_why ? *ret_why : "");
+                free(*ret_why);
+                *ret_why = why;
+                return 0;
+        }
+        if (r <= 0)
+                return r;
+        size_t n = m.n_rpms + (m.srpm.file ? 1 : 0);
+        _cleanup_free_ char **tmp = new0(char *, n);
+        if (!tmp)
+                return -ENOMEM;
+        for (size_t k = 0; k < n && r >= 0; k++) {
+                const CachedFile *f = k < m.n_rpms ? &m.rpms[k] : &m.srpm;
+                bool srpm = k >= m.n_rpms;
+                char *why = NULL;
+                r = build_claim_output(&g->env, nd->c, f->file, srpm, &why);
+                if (r < 0) {
+                        *ret_why = why;
+                        break;
+                }
+                tmp[k] = strprintf("%s/cache/fetch/%s.%s", g->env.out_dir, f->sha256, srpm ? "src.rpm" : "rpm");
+                if (!tmp[k]) {
+                        r = -ENOMEM;
+                        break;
+                }
+                r = remote_fetch(g->o->remote, f, tmp[k], &why);
+                if (r < 0) {
+                        *ret_why = strprintf("the shared cache's copy cannot be used: %s", why ? why : strerror(-r));
+                        free(why);
+                        if (r == -EBADMSG)
+                                nd->damaged = true;
+                        break;
+                }
+                r = sign_output(g, tmp[k]);
+                if (r < 0)
+                        *ret_why = strprintf("cannot sign '%s': %s", f->file, strerror(-r));
+        }
+        if (r < 0) {
+                for (size_t k = 0; k < n; k++)
+                        if (tmp[k])
+                                (void) unlink(tmp[k]);
+                for (size_t k = 0; k < n; k++)
+                        free(tmp[k]);
+                /* A damaged or unreachable copy is a miss; a file another
+                 * component claims, or no room to sign, is a failure. */
+                return r == -EBADMSG || r == -EIO || r == -ENOENT ? 0 : r;
+        }
+
+        json_t *prev = NULL;
+        cache_previous_outputs(g, i, &prev);
+        BuildResult *res = &nd->result;
+        res->rpms = new0(char *, m.n_rpms);
+        nd->rpm_sha256 = new0(char *, m.n_rpms);
+        if (!res->rpms || !nd->rpm_sha256)
+                r = -ENOMEM;
+        run_critical_enter();
+        for (size_t k = 0; k < n && r >= 0; k++) {
+                const CachedFile *f = k < m.n_rpms ? &m.rpms[k] : &m.srpm;
+                _cleanup_free_ char *dst = output_path(g, f->file, k >= m.n_rpms);
+                if (!dst || rename(tmp[k], dst) < 0)
+                        r = dst ? -errno : -ENOMEM;
+        }
+        run_critical_leave();
+        for (size_t k = 0; k < n; k++) {
+                if (r < 0)
+                        (void) unlink(tmp[k]);
+                free(tmp[k]);
+        }
+        for (size_t k = 0; k < m.n_rpms && r >= 0; k++) {
+                if (!(res->rpms[k] = strdup(m.rpms[k].file)) || !(nd->rpm_sha256[k] = strdup(m.rpms[k].sha256)))
+                        r = -ENOMEM;
+                res->n_rpms = k + 1;
+        }
+        if (r >= 0 && m.srpm.file && !(res->srpm = strdup(m.srpm.file)))
+                r = -ENOMEM;
+        if (r < 0) {
+                *ret_why = strprintf("cannot put the shared cache's packages in place: %s", strerror(-r));
+                json_decref(prev);
+                return r;
+        }
+        if (prev) {
+                remove_stale_outputs(g, i, prev);
+                json_decref(prev);
+        }
+        (void) cache_store(g, i);
+        return 1;
+}
+
+/* Gives node i's packages, as built (unsigned), to the shared cache. */
+static int remote_give(Graph *g, size_t i, char **ret_why) {
+        Node *nd = &g->nodes[i];
+        BuildResult *res = &nd->result;
+        Manifest m = { .rpms = new0(CachedFile, res->n_rpms), .n_rpms = res->n_rpms };
+        size_t n = res->n_rpms + (res->srpm ? 1 : 0);
+        _cleanup_free_ char **paths = new0(char *, n);
+        int r = m.rpms && paths ? 0 : -ENOMEM;
+        for (size_t k = 0; k < n && r >= 0; k++) {
+                bool srpm = k >= res->n_rpms;
+                CachedFile *f = srpm ? &m.srpm : &m.rpms[k];
+                uint8_t md[32];
+                f->file = srpm ? res->srpm : res->rpms[k];
+                paths[k] = output_path(g, f->file, srpm);
+                if (!paths[k]) {
+                        r = -ENOMEM;
+                        break;
+                }
+                r = hash_file(HASH_SHA256, paths[k], md, &f->size);
+                hex_encode(md, 32, f->sha256);
+        }
+        if (r >= 0)
+                r = remote_store(g->o->remote, nd->key, nd->c->name, &m, (const char *const *) paths, nd->damaged,
+                                 ret_why);
+        else
+                *ret_why = strprintf("cannot read the packages: %s", strerror(-r));
+        for (size_t k = 0; k < n && paths; k++)
+                free(paths[k]);
+        free(m.rpms); /* the names are the result's */
+        return r;
+}
+
 /* Builds node i (outside the lock). */
 static void run_node(Graph *g, size_t i) {
         Node *nd = &g->nodes[i];
         BuildResult *res = &nd->result;
         double start = build_clock();
         char *reason = NULL;
+        bool is_one = g->o->one && strcmp(g->o->one, nd->c->name) == 0;
         int r;
 
         if (nd->in_buildroot && !nd->br_resolved) {
@@ -874,9 +1037,47 @@ static void run_node(Graph *g, size_t i) {
                         res->reason = NULL;
                 return;
         }
+        res->key = strdup(nd->key);
         if (cache_lookup(g, i)) {
                 res->status = BUILD_CACHED;
                 res->seconds = build_clock() - start;
+                /* A job's component reaches the shared cache even when this
+                 * node had it already. */
+                if (is_one && g->o->remote) {
+                        _cleanup_(manifest_release) Manifest m = {};
+                        _cleanup_free_ char *why = NULL;
+                        if (remote_lookup(g->o->remote, nd->key, nd->c->name, &m, &why) <= 0 &&
+                            remote_give(g, i, &reason) < 0) {
+                                res->status = BUILD_FAILED;
+                                res->reason = strprintf("cannot put its packages in the shared cache: %s",
+                                                        reason ? reason : "");
+                                free(reason);
+                        }
+                }
+                return;
+        }
+        if (g->o->remote) {
+                _cleanup_free_ char *why = NULL;
+                r = remote_take(g, i, &why);
+                if (r > 0) {
+                        res->status = BUILD_CACHED;
+                        res->fetched = true;
+                        res->seconds = build_clock() - start;
+                        return;
+                }
+                if (r < 0) {
+                        res->status = BUILD_FAILED;
+                        res->reason = why ? TAKE_PTR(why) : strprintf("cannot fetch from the shared cache: %s",
+                                                                      strerror(-r));
+                        return;
+                }
+                if (why)
+                        res->warning = TAKE_PTR(why);
+        }
+        if (g->o->cache_only || (g->o->one && !is_one)) {
+                res->status = BUILD_MISSING;
+                res->reason = strprintf("its packages (key %.12s) are not in the %s", nd->key,
+                                        g->o->remote ? "shared cache" : "cache");
                 return;
         }
 
@@ -928,40 +1129,48 @@ static void run_node(Graph *g, size_t i) {
                 return;
         }
         free(reason);
+        reason = NULL;
 
-        /* Sign before the digests are taken: dependents and the cache see the
-         * signed files. */
-        if (g->o->sign_key) {
-                for (size_t k = 0; k < res->n_rpms && r >= 0; k++) {
-                        _cleanup_free_ char *f = NULL;
-                        if (asprintf(&f, "%s/repo/Packages/%s", g->env.out_dir, res->rpms[k]) < 0)
-                                r = -ENOMEM;
-                        else
-                                r = rpm_sign_file(g->o->sign_key, f, g->o->sign_time);
-                }
-                if (r >= 0 && res->srpm) {
-                        _cleanup_free_ char *f = NULL;
-                        if (asprintf(&f, "%s/srpms/%s", g->env.out_dir, res->srpm) < 0)
-                                r = -ENOMEM;
-                        else
-                                r = rpm_sign_file(g->o->sign_key, f, g->o->sign_time);
-                }
+        /* The digests as built: what dependents' keys and the shared cache
+         * name. */
+        nd->rpm_sha256 = new0(char *, res->n_rpms);
+        for (size_t k = 0; nd->rpm_sha256 && k < res->n_rpms; k++) {
+                _cleanup_free_ char *f = output_path(g, res->rpms[k], false);
+                char hex[65];
+                if (!f || sha256_file_hex(f, hex) < 0)
+                        hex[0] = 0;
+                nd->rpm_sha256[k] = strdup(hex);
+        }
+        if (g->o->remote && (remote_cache_push(g->o->remote) || is_one)) {
+                r = remote_give(g, i, &reason);
                 if (r < 0) {
-                        res->status = BUILD_FAILED;
-                        if (asprintf(&res->reason, "cannot sign the packages: %s", strerror(-r)) < 0)
-                                res->reason = NULL;
-                        json_decref(prev);
-                        return;
+                        char *why = strprintf("cannot put its packages in the shared cache: %s", reason ? reason : "");
+                        free(reason);
+                        reason = NULL;
+                        if (is_one) {
+                                res->status = BUILD_FAILED;
+                                res->reason = why;
+                                json_decref(prev);
+                                return;
+                        }
+                        free(res->warning);
+                        res->warning = why;
                 }
         }
 
-        nd->rpm_sha256 = new0(char *, res->n_rpms);
-        for (size_t k = 0; nd->rpm_sha256 && k < res->n_rpms; k++) {
-                _cleanup_free_ char *f = NULL;
-                char hex[65];
-                if (asprintf(&f, "%s/repo/Packages/%s", g->env.out_dir, res->rpms[k]) < 0 || sha256_file_hex(f, hex) < 0)
-                        hex[0] = 0;
-                nd->rpm_sha256[k] = strdup(hex);
+        /* Then signed: dependents' builds and the repository take the
+         * signed files. */
+        for (size_t k = 0; k < res->n_rpms + (res->srpm ? 1 : 0) && r >= 0; k++) {
+                bool srpm = k >= res->n_rpms;
+                _cleanup_free_ char *f = output_path(g, srpm ? res->srpm : res->rpms[k], srpm);
+                r = f ? sign_output(g, f) : -ENOMEM;
+        }
+        if (r < 0) {
+                res->status = BUILD_FAILED;
+                if (asprintf(&res->reason, "cannot sign the packages: %s", strerror(-r)) < 0)
+                        res->reason = NULL;
+                json_decref(prev);
+                return;
         }
         if (prev) {
                 remove_stale_outputs(g, i, prev);
@@ -981,9 +1190,10 @@ static void skip_dependents(Graph *g, size_t i) {
                 if (d->done || !d->selected)
                         continue;
                 d->result.status = BUILD_SKIPPED;
-                if (asprintf(&d->result.reason, "needs '%s', which %s", nd->c->name,
-                             nd->result.status == BUILD_FAILED ? "failed" : "was skipped") < 0)
-                        d->result.reason = NULL;
+                d->result.reason = strprintf("needs '%s', which %s", nd->c->name,
+                                             nd->result.status == BUILD_FAILED    ? "failed"
+                                             : nd->result.status == BUILD_MISSING ? "is not in the cache"
+                                                                                  : "was skipped");
                 finish_node(g, nd->rdeps[k]);
         }
 }
@@ -994,7 +1204,8 @@ static void finish_node(Graph *g, size_t i) {
         g->remaining--;
         if (g->o->progress)
                 g->o->progress(&nd->result, g->o->userdata);
-        if (nd->result.status == BUILD_FAILED || nd->result.status == BUILD_SKIPPED) {
+        if (nd->result.status == BUILD_FAILED || nd->result.status == BUILD_SKIPPED ||
+            nd->result.status == BUILD_MISSING) {
                 skip_dependents(g, i);
                 return;
         }
@@ -1530,6 +1741,7 @@ int build_claim_output(const BuildEnv *env, const Component *c, const char *file
 static void graph_release(Graph *g) {
         free(g->caches_git);
         free(g->caches_lookaside);
+        free(g->signed_by);
         for (size_t i = 0; i < g->n; i++) {
                 Node *nd = &g->nodes[i];
                 if (nd->owns_provides) {
@@ -1679,7 +1891,8 @@ int build_packages(const Project *p, const BuildOptions *o, Diagnostics *d, Buil
         out = o->out_dir ? strdup(o->out_dir) : project_path(p, "out");
         if (!out)
                 return -ENOMEM;
-        static const char *const subdirs[] = { "repo/Packages", "srpms", "logs", "cache/packages", "cache/specinfo" };
+        static const char *const subdirs[] = { "repo/Packages", "srpms", "logs", "cache/packages", "cache/specinfo",
+                                                "cache/fetch" };
         for (size_t i = 0; i < ELEMENTSOF(subdirs); i++) {
                 _cleanup_free_ char *s = path_join(out, subdirs[i]);
                 if (!s)
@@ -1698,6 +1911,14 @@ int build_packages(const Project *p, const BuildOptions *o, Diagnostics *d, Buil
         if (!envp)
                 return -ENOMEM;
         g.env = (BuildEnv) { .project = p, .out_dir = out_abs, .envp = envp, .jobs = MAX(o->jobs, 1u), .graph = &g };
+        if (o->sign_key) {
+                char fpr[41];
+                hex_encode(pgp_key_fingerprint(o->sign_key), 20, fpr);
+                if (!(g.signed_by = strprintf("%s@%u", fpr, o->sign_time))) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+        }
 
         g.n = p->components.n;
         g.nodes = new0(Node, g.n ? g.n : 1);
@@ -1935,11 +2156,19 @@ int build_packages(const Project *p, const BuildOptions *o, Diagnostics *d, Buil
                         free(nd->rpm_sha256);
                         nd->rpm_sha256 = NULL;
                 }
+                res->needs = new0(const Component *, nd->n_deps + 1);
+                if (!res->needs) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                for (size_t k = 0; k < nd->n_deps; k++)
+                        res->needs[res->n_needs++] = g.nodes[nd->deps[k]].c;
                 switch (res->status) {
                 case BUILD_BUILT: rep->n_built++; break;
-                case BUILD_CACHED: rep->n_cached++; break;
+                case BUILD_CACHED: rep->n_cached++; rep->n_fetched += res->fetched; break;
                 case BUILD_FAILED: rep->n_failed++; break;
                 case BUILD_SKIPPED: rep->n_skipped++; break;
+                case BUILD_MISSING: rep->n_missing++; break;
                 default: break;
                 }
         }

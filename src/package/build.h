@@ -24,6 +24,7 @@ typedef enum BuildStatus {
         BUILD_CACHED,  /* inputs unchanged: the earlier RPMs were kept */
         BUILD_FAILED,
         BUILD_SKIPPED, /* a component it needs failed */
+        BUILD_MISSING, /* not built, and not in the caches (BuildOptions.cache_only, .one) */
         _BUILD_STATUS_MAX,
         _BUILD_STATUS_INVALID = -EINVAL,
 } BuildStatus;
@@ -40,12 +41,18 @@ typedef struct BuildResult {
         char *reason;       /* failed or skipped: why, one line */
         double seconds;
         BuildMode mode;     /* spec components: where it builds; native: _BUILD_MODE_INVALID */
+        bool fetched;       /* BUILD_CACHED: taken from the shared cache */
+        char *warning;      /* something to tell that did not fail it (the shared cache's problems); NULL: none */
+        char *key;          /* its cache key (computed once what it needs was done) */
+        const Component **needs; /* the components that provide its BuildRequires */
+        size_t n_needs;
 } BuildResult;
 
 typedef struct BuildReport {
         BuildResult *results; /* in the project's component order */
         size_t n;
-        size_t n_built, n_cached, n_failed, n_skipped;
+        size_t n_built, n_cached, n_failed, n_skipped, n_missing;
+        size_t n_fetched;     /* of n_cached: from the shared cache */
         size_t n_rpmbuild;    /* rpmbuild runs started */
         size_t n_buildroots_made, n_buildroots_reused; /* buildroot mode */
         size_t n_buildroots_pruned; /* unused for BUILDROOT_KEEP_DAYS: removed from the cache */
@@ -71,6 +78,16 @@ typedef struct BuildOptions {
         /* slipway.lock: every upstream component's entry (the caller brings
          * it up to date first, upstream_lock_sync()). */
         const struct Lock *lock;
+        /* The shared cache (remote.h): searched after the local one, and
+         * (with [cache] push) given what is built. NULL: none. */
+        struct RemoteCache *remote;
+        /* Nothing is built: what the caches lack is BUILD_MISSING (and what
+         * needs it BUILD_SKIPPED). The Slurm engine's plan and assembly. */
+        bool cache_only;
+        /* The one-component mode (a Slurm job): only this component may be
+         * built; what it needs must be in the caches (else it is skipped),
+         * and what it makes must reach the shared cache (else it fails). */
+        const char *one;
 } BuildOptions;
 
 /* Builds the components. Problems found before any build starts (an unknown

@@ -14,6 +14,7 @@
 #include "basic/alloc.h"
 #include "basic/fileio.h"
 #include "basic/hash.h"
+#include "basic/http.h"
 #include "basic/run.h"
 #include "basic/strbuf.h"
 #include "compose/source.h"
@@ -126,7 +127,9 @@ int lookaside_get(const char *cache_dir, const char *tmpl, const char *pkg, cons
         }
         close(fd);
 
-        r = source_download(url, tmp, LOOKASIDE_MAX, &err);
+        r = http_download(url, tmp, LOOKASIDE_MAX, &err);
+        if (r == -ENOENT)
+                r = -EIO; /* not there: a download that failed, like any other */
         if (r < 0) {
                 *ret_error = strprintf("source '%s': %s", s->file, err ? err : strerror(-r));
                 goto fail;
