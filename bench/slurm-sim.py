@@ -91,6 +91,7 @@ The lower bound of a makespan is max(critical path, total work / N).
 """
 
 import argparse
+import json
 import bisect
 import heapq
 import math
@@ -819,10 +820,33 @@ def submit_main(a):
     return 0
 
 
+def project_main(a):
+    """Writes the graph as a slipway project: one tiny noarch spec per
+    component, BuildRequiring its dependencies, and a [cache] and [slurm]
+    for `slipway package --engine slurm` (bench/slurm.sh)."""
+    g = generate(a.n, a.seed)
+    os.makedirs(a.dir, exist_ok=True)
+    lines = ["[project]", 'name = "model"', 'version = "1"', 'vendor = "bench"', 'dist = ".m1"',
+             "source-date-epoch = 1700000000", "", "[cache]", f'url = "{a.cache_url}"', "", "[slurm]",
+             f"options = {json.dumps(a.sbatch_option)}", ""]
+    for i, name in enumerate(g.names):
+        d = os.path.join(a.dir, "specs", name)
+        os.makedirs(d, exist_ok=True)
+        brs = "".join(f"BuildRequires: {g.names[j]}\n" for j in g.deps[i])
+        with open(os.path.join(d, name + ".spec"), "w") as f:
+            f.write(f"Name: {name}\nVersion: 1\nRelease: 1\nSummary: {name}\nLicense: MIT\nBuildArch: noarch\n"
+                    f"{brs}\n%description\n{name}\n\n%install\nmkdir -p %{{buildroot}}/usr/share/{name}\n"
+                    f"touch %{{buildroot}}/usr/share/{name}/f\n\n%files\n/usr/share/{name}/f\n")
+        lines += [f"[components.{json.dumps(name)}]", f'spec = "specs/{name}/{name}.spec"', ""]
+    with open(os.path.join(a.dir, "slipway.toml"), "w") as f:
+        f.write("\n".join(lines))
+    print(f"{len(g)} components written to {a.dir}")
+
+
 def main():
     argv = sys.argv[1:]
     mode = "sim"
-    if argv and argv[0] in ("sim", "submit"):
+    if argv and argv[0] in ("sim", "submit", "project"):
         mode = argv.pop(0)
     p = argparse.ArgumentParser(prog="slurm-sim.py " + mode, description=__doc__.split("\n\n")[0])
     p.add_argument("-n", type=int, default=7500, help="components (default 7500)")
@@ -835,6 +859,11 @@ def main():
         p.add_argument("--overhead", type=float, default=0.0, help="seconds added to every job (default 0)")
         p.add_argument("--brief", action="store_true", help="the tables only, not the graph's figures")
         return sim_main(p.parse_args(argv))
+    if mode == "project":
+        p.add_argument("--dir", required=True, help="where to write the project")
+        p.add_argument("--cache-url", required=True, help="[cache] url")
+        p.add_argument("--sbatch-option", action="append", default=[], help="[slurm] options (repeatable)")
+        return project_main(p.parse_args(argv))
     p.add_argument("-P", "--submitters", type=int, default=1, help="concurrent sbatch callers (default 1)")
     p.add_argument("--jobs", type=int, default=0,
                    help="submit only the first M jobs (default: all, or 1500 if a probe projects "

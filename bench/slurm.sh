@@ -55,6 +55,33 @@ else
                 python3 "$sim" submit -n "$N" -P 4 --dir "$work/out" --result "$work/cost-4"
                 ms1=$(cut -d' ' -f1 "$work/cost-1")
                 ms4=$(cut -d' ' -f1 "$work/cost-4")
+                # slipway's own submission of the same graph: the project
+                # written as tiny specs (on /dev/shm: many files), the jobs
+                # held; once slipway says it submitted them all it is sent
+                # SIGTERM, which cancels them (its interrupt path).
+                slipway=${SLIPWAY:-$PWD/build/slipway}
+                if [ -x "$slipway" ]; then
+                        proj=$(mktemp -d /dev/shm/slipway-bench-model.XXXXXX)
+                        trap 'python3 "$CLUSTER_PY" stop "$work/cluster" >/dev/null 2>&1 || true; rm -rf "$work" "$proj"' EXIT
+                        cache_url=$(grep '^export SLIPWAY_TEST_CACHE_URL=' "$work/env" | cut -d= -f2-)
+                        python3 "$sim" project -n "$N" --dir "$proj" --cache-url "$cache_url" --sbatch-option=--hold >/dev/null
+                        echo "slipway:           its plan queries the $N specs with rpmspec first; the figure is slipway's own, of the submission alone"
+                        "$slipway" -C "$proj" package --engine slurm > "$work/slipway.out" 2> "$work/slipway.err" &
+                        pid=$!
+                        while kill -0 "$pid" 2>/dev/null && ! grep -q '^slurm: .* submitted' "$work/slipway.out"; do
+                                sleep 0.5
+                        done
+                        kill -TERM "$pid" 2>/dev/null || true
+                        wait "$pid" || true
+                        line=$(grep '^slurm: .* submitted' "$work/slipway.out" || true)
+                        if [ -n "$line" ]; then
+                                echo "slipway submits:   ${line#slurm: } (goal for 7,500: under 120 s)"
+                        else
+                                echo "slipway submits:   failed"; tail -n 5 "$work/slipway.err"
+                        fi
+                        left=$(squeue -h -o %i | wc -l)
+                        echo "after SIGTERM:     $left job(s) of the run left in the queue (slipway cancels them)"
+                fi
                 python3 "$CLUSTER_PY" stop "$work/cluster"
         fi
 fi

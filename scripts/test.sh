@@ -110,6 +110,7 @@ if [ "$quick" = 0 ]; then
                         fuzz-yaml) seeds=$(find fuzz/yaml -name '*.yaml') ;;
                         fuzz-sources) seeds=$(find fuzz/sources -type f) ;;
                         fuzz-spec) seeds=$(find examples tests -name '*.spec' -size -64k) ;;
+                        fuzz-manifest) seeds=$(find fuzz/manifest -type f) ;;
                         *) seeds= ;;
                         esac
                         for f in $seeds; do cp "$f" "$corpus/$(echo "$f" | md5sum | cut -c1-16)"; done

@@ -116,6 +116,8 @@ static json_t *report_json(const BuildReport *rep) {
 static void plan_progress(const BuildResult *r, void *userdata) {
         if (r->status == BUILD_CACHED || r->status == BUILD_FAILED)
                 progress(r, userdata);
+        else if (r->warning)
+                log_warning("component '%s': %s", r->component->name, r->warning);
 }
 
 static void slurm_progress(const SlurmCounts *c, const SlurmJob *ended, void *userdata) {

@@ -107,6 +107,7 @@ typedef struct Node {
         char **br_specs;     /* the base set, then the BuildRequires */
         size_t n_br_specs;
         char **project_rpms; /* the project's packages the build may use */
+        char **project_rpm_sha256; /* their digests as built */
         size_t n_project_rpms;
         Buildroot br;
         bool br_resolved;    /* br (and br_specs, project_rpms) is set */
@@ -318,6 +319,15 @@ static int key_host_inputs(StrBuf *sb, const StrList *patterns) {
         return 0;
 }
 
+/* The digest as built of one of the project's packages that node nd's
+ * buildroot may hold (file: its name in repo/Packages); NULL if none. */
+static const char *built_digest(const Node *nd, const char *file) {
+        for (size_t k = 0; k < nd->n_project_rpms; k++)
+                if (strcmp(nd->project_rpms[k], file) == 0)
+                        return nd->project_rpm_sha256[k];
+        return NULL;
+}
+
 /* The cache key of node i; called once its deps are done. */
 static int cache_key(Graph *g, size_t i, char **ret) {
         const Project *p = g->p;
@@ -354,10 +364,19 @@ static int cache_key(Graph *g, size_t i, char **ret) {
                 if (r < 0)
                         return r;
                 key_build_defines(&sb, p);
-                /* A buildroot: exactly its packages (which include the
-                 * project's that it holds). */
+                /* A buildroot: exactly its packages; the project's that it
+                 * holds by their digests as built, so that a buildroot of
+                 * signed packages and one of the same unsigned (a cluster
+                 * node's) give the same key. */
                 if (nd->in_buildroot)
-                        strbuf_printf(&sb, "buildroot %s\n", nd->br.key);
+                        for (size_t k = 0; k < nd->br.n; k++) {
+                                const SolvedPackage *sp = &nd->br.pkgs[k];
+                                const char *sum = sp->checksum;
+                                if (sp->repo == 0 && sp->location && strncmp(sp->location, "Packages/", 9) == 0)
+                                        sum = built_digest(nd, sp->location + 9) ?: sum;
+                                strbuf_printf(&sb, "buildroot %s %s %s %s\n", sp->name, sp->evr, sp->arch,
+                                              sum ? sum : "");
+                        }
                 /* The exact RPMs this build may use. */
                 for (size_t d = 0; d < nd->n_deps; d++) {
                         const Node *dep = &g->nodes[nd->deps[d]];
@@ -497,6 +516,7 @@ static bool cache_lookup(Graph *g, size_t i) {
         nd->result.n_rpms = n;
         nd->rpm_sha256 = sums;
         nd->result.srpm = srpm ? strdup(srpm) : NULL;
+        nd->result.last_seconds = json_number_value(json_object_get(j, "seconds"));
 out:
         json_decref(j);
         return ok;
@@ -576,9 +596,10 @@ static int cache_store(Graph *g, size_t i) {
                                                       (json_int_t) st.st_size, "mtime_ns",
                                                       (json_int_t) st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec));
         }
-        json_t *j = json_pack("{s:s, s:s, s:o, s:o, s:o}", "format", CACHE_FORMAT, "key", nd->key, "signed_by",
+        json_t *j = json_pack("{s:s, s:s, s:o, s:o, s:o, s:f}", "format", CACHE_FORMAT, "key", nd->key, "signed_by",
                               g->signed_by ? json_string(g->signed_by) : json_null(), "rpms", rpms, "srpm",
-                              nd->result.srpm ? json_string(nd->result.srpm) : json_null());
+                              nd->result.srpm ? json_string(nd->result.srpm) : json_null(), "seconds",
+                              nd->result.last_seconds);
         if (!j)
                 return -ENOMEM;
         char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -823,12 +844,17 @@ static int collect_project_rpms(Graph *g, size_t i, bool *seen) {
                 seen[j] = true;
                 Node *dep = &g->nodes[j];
                 for (size_t m = 0; m < dep->result.n_rpms; m++) {
-                        char **nv = reallocarray(g->nodes[i].project_rpms, g->nodes[i].n_project_rpms + 1,
-                                                 sizeof(char *));
+                        Node *me = &g->nodes[i];
+                        char **nv = reallocarray(me->project_rpms, me->n_project_rpms + 1, sizeof(char *));
                         if (!nv)
                                 return -ENOMEM;
-                        g->nodes[i].project_rpms = nv;
-                        nv[g->nodes[i].n_project_rpms++] = dep->result.rpms[m];
+                        me->project_rpms = nv;
+                        char **ns = reallocarray(me->project_rpm_sha256, me->n_project_rpms + 1, sizeof(char *));
+                        if (!ns)
+                                return -ENOMEM;
+                        me->project_rpm_sha256 = ns;
+                        nv[me->n_project_rpms] = dep->result.rpms[m];
+                        ns[me->n_project_rpms++] = dep->rpm_sha256[m];
                 }
                 int r = collect_project_rpms(g, j, seen);
                 if (r < 0)
@@ -968,6 +994,7 @@ static int remote_take(Graph *g, size_t i, char **ret_why) {
         }
         if (r >= 0 && m.srpm.file && !(res->srpm = strdup(m.srpm.file)))
                 r = -ENOMEM;
+        res->last_seconds = m.seconds;
         if (r < 0) {
                 *ret_why = strprintf("cannot put the shared cache's packages in place: %s", strerror(-r));
                 json_decref(prev);
@@ -985,7 +1012,7 @@ static int remote_take(Graph *g, size_t i, char **ret_why) {
 static int remote_give(Graph *g, size_t i, char **ret_why) {
         Node *nd = &g->nodes[i];
         BuildResult *res = &nd->result;
-        Manifest m = { .rpms = new0(CachedFile, res->n_rpms), .n_rpms = res->n_rpms };
+        Manifest m = { .rpms = new0(CachedFile, res->n_rpms), .n_rpms = res->n_rpms, .seconds = res->last_seconds };
         size_t n = res->n_rpms + (res->srpm ? 1 : 0);
         _cleanup_free_ char **paths = new0(char *, n);
         int r = m.rpms && paths ? 0 : -ENOMEM;
@@ -1075,6 +1102,10 @@ static void run_node(Graph *g, size_t i) {
                         res->warning = TAKE_PTR(why);
         }
         if (g->o->cache_only || (g->o->one && !is_one)) {
+                json_t *prev = NULL;
+                cache_previous_outputs(g, i, &prev);
+                res->last_seconds = json_number_value(json_object_get(prev, "seconds"));
+                json_decref(prev);
                 res->status = BUILD_MISSING;
                 res->reason = strprintf("its packages (key %.12s) are not in the %s", nd->key,
                                         g->o->remote ? "shared cache" : "cache");
@@ -1113,6 +1144,7 @@ static void run_node(Graph *g, size_t i) {
         } else
                 r = native_build(&g->env, nd->c, res->log_path, &res->rpms, &res->n_rpms, &reason);
         res->seconds = build_clock() - start;
+        res->last_seconds = res->seconds;
         if (r < 0) {
                 res->status = BUILD_FAILED;
                 if (reason)
@@ -1758,6 +1790,7 @@ static void graph_release(Graph *g) {
                         free(nd->br_specs[k]);
                 free(nd->br_specs);
                 free(nd->project_rpms); /* the strings are other nodes' */
+                free(nd->project_rpm_sha256);
                 buildroot_release(&nd->br);
                 free(nd->precheck);
                 if (nd->rpm_sha256)

@@ -44,6 +44,7 @@ typedef struct BuildResult {
         bool fetched;       /* BUILD_CACHED: taken from the shared cache */
         char *warning;      /* something to tell that did not fail it (the shared cache's problems); NULL: none */
         char *key;          /* its cache key (computed once what it needs was done) */
+        double last_seconds; /* how long its last build took, as recorded (0: unknown) */
         const Component **needs; /* the components that provide its BuildRequires */
         size_t n_needs;
 } BuildResult;

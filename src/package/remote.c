@@ -132,9 +132,7 @@ static int cached_file_from_json(json_t *e, CachedFile *ret) {
         return 0;
 }
 
-/* The manifest's text: what is signed and stored, the same bytes for the
- * same build. */
-static char *manifest_text(const char *key, const char *component, const Manifest *m) {
+char *remote_manifest_text(const char *key, const char *component, const Manifest *m) {
         json_t *rpms = json_array();
         for (size_t i = 0; rpms && i < m->n_rpms; i++)
                 json_array_append_new(rpms, json_pack("{s:s, s:s, s:I}", "file", m->rpms[i].file, "sha256",
@@ -142,8 +140,9 @@ static char *manifest_text(const char *key, const char *component, const Manifes
         json_t *srpm = m->srpm.file ? json_pack("{s:s, s:s, s:I}", "file", m->srpm.file, "sha256", m->srpm.sha256,
                                                 "size", (json_int_t) m->srpm.size)
                                     : json_null();
-        json_t *j = rpms && srpm ? json_pack("{s:s, s:s, s:s, s:o, s:o}", "format", MANIFEST_FORMAT, "key", key,
-                                             "component", component, "rpms", rpms, "srpm", srpm)
+        json_t *j = rpms && srpm ? json_pack("{s:s, s:s, s:s, s:o, s:o, s:f}", "format", MANIFEST_FORMAT, "key", key,
+                                             "component", component, "rpms", rpms, "srpm", srpm, "seconds",
+                                             m->seconds)
                                  : NULL;
         if (!j)
                 return NULL;
@@ -152,7 +151,7 @@ static char *manifest_text(const char *key, const char *component, const Manifes
         return s;
 }
 
-static int manifest_parse(const char *text, const char *key, const char *component, Manifest *ret, char **ret_why) {
+int remote_manifest_parse(const char *text, const char *key, const char *component, Manifest *ret, char **ret_why) {
         json_error_t e;
         json_t *j = json_loads(text, 0, &e);
         Manifest m = {};
@@ -189,6 +188,8 @@ static int manifest_parse(const char *text, const char *key, const char *compone
                         r = cached_file_from_json(srpm, &m.srpm);
                 if (r == -EBADMSG)
                         *ret_why = strprintf("its manifest names a file badly");
+                double sec = json_number_value(json_object_get(j, "seconds"));
+                m.seconds = sec > 0 && sec < 1e7 ? sec : 0;
         }
 out:
         json_decref(j);
@@ -245,7 +246,7 @@ int remote_lookup(RemoteCache *rc, const char *key, const char *component, Manif
                         return 0;
                 }
         }
-        r = manifest_parse(text, key, component, ret, ret_why);
+        r = remote_manifest_parse(text, key, component, ret, ret_why);
         if (r == -ENOMEM)
                 return r;
         return r < 0 ? 0 : 1;
@@ -311,7 +312,7 @@ int remote_store(RemoteCache *rc, const char *key, const char *component, const 
                 if (r < 0)
                         return r;
         }
-        _cleanup_free_ char *text = manifest_text(key, component, m);
+        _cleanup_free_ char *text = remote_manifest_text(key, component, m);
         _cleanup_free_ char *url = object_url(rc, "ac", key, "");
         if (!text || !url)
                 return -ENOMEM;

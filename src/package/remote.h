@@ -48,9 +48,18 @@ typedef struct Manifest {
         CachedFile *rpms;
         size_t n_rpms;
         CachedFile srpm;   /* .file NULL: none */
+        double seconds;    /* how long the build took (0: not said): the Slurm engine's order */
 } Manifest;
 
 void manifest_release(Manifest *m);
+
+/* The manifest's text: what is signed and stored, the same bytes for the
+ * same manifest. NULL: out of memory. */
+char *remote_manifest_text(const char *key, const char *component, const Manifest *m);
+
+/* Reads a manifest's text, which must be for key and component: -EBADMSG
+ * with *ret_why (malloc'd) when it is not sound, -ENOMEM. */
+int remote_manifest_parse(const char *text, const char *key, const char *component, Manifest *ret, char **ret_why);
 
 /* The manifest of key for component. 1: found and sound; 0: a miss, with
  * *ret_why (malloc'd) set when something was there but refused (damaged,

@@ -37,7 +37,7 @@ typedef struct Engine {
         size_t *n_deps;
         size_t **rdeps;
         size_t *n_rdeps;
-        size_t *level;     /* jobs on the longest path from it to the end */
+        double *level;     /* the longest path from it to the end, in (last known) build seconds */
         size_t *order;     /* submission order */
         size_t n_order;
         bool *ended;
@@ -110,11 +110,18 @@ static int by_level(const void *a, const void *b, void *userdata) {
         return x < y ? -1 : x > y;
 }
 
+static int cmp_double(const void *a, const void *b) {
+        double x = *(const double *) a, y = *(const double *) b;
+        return x < y ? -1 : x > y;
+}
+
 /* What gets a job, its edges, and the submission order: longest path to
- * the end first (a dependency's is always longer than its dependents', so
- * this is also an order in which every job's dependencies come first), then
- * the project's order. Slurm starts eligible jobs of equal priority in the
- * order of their ids: the critical chains start first. */
+ * the end first, weighted by each component's last build time (the median
+ * of the known ones where unknown; bench/slurm-sim.py compares the orders),
+ * then the project's order. A dependency's path is always longer than its
+ * dependents', so this is also an order in which every job's dependencies
+ * come first. Slurm starts eligible jobs of equal priority in the order of
+ * their ids: the critical chains start first. */
 static int engine_plan(Engine *e) {
         size_t n = e->n;
         e->submit = new0(bool, n);
@@ -122,7 +129,7 @@ static int engine_plan(Engine *e) {
         e->n_deps = new0(size_t, n);
         e->rdeps = new0(size_t *, n);
         e->n_rdeps = new0(size_t, n);
-        e->level = new0(size_t, n);
+        e->level = new0(double, n);
         e->order = new0(size_t, n);
         e->ended = new0(bool, n);
         if (!e->submit || !e->deps || !e->n_deps || !e->rdeps || !e->n_rdeps || !e->level || !e->order || !e->ended)
@@ -163,16 +170,29 @@ static int engine_plan(Engine *e) {
                                 return -ENOMEM;
                 }
         }
+        /* Weights: the last build's seconds; unknown ones the median. */
+        _cleanup_free_ double *known = new0(double, n + 1), *w = new0(double, n + 1);
+        size_t n_known = 0;
+        if (!known || !w)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (e->submit[i] && e->plan->results[i].last_seconds > 0)
+                        known[n_known++] = e->plan->results[i].last_seconds;
+        if (n_known > 0)
+                qsort(known, n_known, sizeof(double), cmp_double);
+        double median = n_known ? known[n_known / 2] : 1.0;
+        for (size_t i = 0; i < n; i++)
+                w[i] = e->plan->results[i].last_seconds > 0 ? e->plan->results[i].last_seconds : median;
         /* Levels: relaxed until stable (the graph has no cycles). */
         for (size_t i = 0; i < n; i++)
-                e->level[i] = e->submit[i] ? 1 : 0;
+                e->level[i] = e->submit[i] ? w[i] : 0;
         changed = true;
         while (changed) {
                 changed = false;
                 for (size_t i = 0; i < n; i++)
                         for (size_t k = 0; k < e->n_rdeps[i]; k++)
-                                if (e->level[i] < e->level[e->rdeps[i][k]] + 1) {
-                                        e->level[i] = e->level[e->rdeps[i][k]] + 1;
+                                if (e->level[i] < e->level[e->rdeps[i][k]] + w[i]) {
+                                        e->level[i] = e->level[e->rdeps[i][k]] + w[i];
                                         changed = true;
                                 }
         }
