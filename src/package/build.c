@@ -146,6 +146,7 @@ typedef struct Graph {
         UpstreamCaches caches;
         char *caches_git, *caches_lookaside;
         char *signed_by;  /* "FINGERPRINT@TIME" of the signing key; NULL: unsigned */
+        bool remote_down; /* the shared cache could not be reached: not asked again (under lock) */
 } Graph;
 
 static bool add_index(size_t **v, size_t *n, size_t x) {
@@ -916,10 +917,23 @@ static int remote_take(Graph *g, size_t i, char **ret_why) {
         Node *nd = &g->nodes[i];
         _cleanup_(manifest_release) Manifest m = {};
         *ret_why = NULL;
+        pthread_mutex_lock(&g->lock);
+        bool down = g->remote_down;
+        pthread_mutex_unlock(&g->lock);
+        if (down)
+                return 0;
         int r = remote_lookup(g->o->remote, nd->key, nd->c->name, &m, ret_why);
         if (r == -EIO) {
-                /* An unreachable cache is a miss: the build goes on without it. */
-                char *why = strprintf("the shared cache cannot be reached: %s", *ret_why ? *ret_why : "");
+                /* An unreachable cache is a miss: the build goes on without
+                 * it, and the run stops asking (one warning, not one per
+                 * component). */
+                pthread_mutex_lock(&g->lock);
+                bool first = !g->remote_down;
+                g->remote_down = true;
+                pthread_mutex_unlock(&g->lock);
+                char *why = first ? strprintf("the shared cache cannot be reached (not asked again in this run): %s",
+                                              *ret_why ? *ret_why : "")
+                                  : NULL;
                 free(*ret_why);
                 *ret_why = why;
                 return 0;
@@ -1173,8 +1187,16 @@ static void run_node(Graph *g, size_t i) {
                         hex[0] = 0;
                 nd->rpm_sha256[k] = strdup(hex);
         }
-        if (g->o->remote && (remote_cache_push(g->o->remote) || is_one)) {
+        pthread_mutex_lock(&g->lock);
+        bool down = g->remote_down;
+        pthread_mutex_unlock(&g->lock);
+        if (g->o->remote && (is_one || (remote_cache_push(g->o->remote) && !down))) {
                 r = remote_give(g, i, &reason);
+                if (r == -EIO && !is_one) {
+                        pthread_mutex_lock(&g->lock);
+                        g->remote_down = true;
+                        pthread_mutex_unlock(&g->lock);
+                }
                 if (r < 0) {
                         char *why = strprintf("cannot put its packages in the shared cache: %s", reason ? reason : "");
                         free(reason);

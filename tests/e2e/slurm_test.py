@@ -388,6 +388,41 @@ def small_project(dest, extra_cache=""):
     add_cache(dest, extra_cache)
 
 
+def test_local_layers():
+    """A local build with the shared cache: push, fetch, push = false, and a
+    cache that cannot be reached."""
+    proj = os.path.join(BASE, "small-local")
+    write_project(proj, "small", ".l1", {"s1": [], "s2": ["s1"], "s3": ["s2"]})
+    toml = os.path.join(proj, "slipway.toml")
+    with open(toml) as f:
+        base = f.read()
+    write(toml, base + f'\n[cache]\nurl = "{CLUSTER.cache_url}"\npush = false\n')
+    p = slipway(proj, "package")
+    keys = []
+    for n in ("s1", "s2", "s3"):
+        with open(os.path.join(proj, "out/cache/packages", f"{n}.json")) as f:
+            keys.append(json.load(f)["key"])
+    check("push = false: built, nothing put in the cache", p.returncode == 0 and
+          not any(os.path.exists(os.path.join(CLUSTER.cache_dir, "ac", k[:2], k)) for k in keys), show(p))
+    write(toml, base + f'\n[cache]\nurl = "{CLUSTER.cache_url}"\n')
+    shutil.rmtree(os.path.join(proj, "out"))
+    p = slipway(proj, "package")
+    check("push: built and put in the cache", p.returncode == 0 and "3 built" in p.stdout and
+          all(os.path.exists(os.path.join(CLUSTER.cache_dir, "ac", k[:2], k)) for k in keys), show(p))
+    before = outputs(proj)
+    shutil.rmtree(os.path.join(proj, "out"))
+    p = slipway(proj, "package")
+    check("fetch: all three from the shared cache, rpmbuild not run",
+          p.returncode == 0 and "3 cached (3 from the shared cache)" in p.stdout and "rpmbuild ran 0 times" in p.stdout,
+          show(p))
+    check("fetch: the same bytes as built", outputs(proj) == before, "")
+    write(toml, base + '\n[cache]\nurl = "http://127.0.0.1:9/nothing"\n')
+    shutil.rmtree(os.path.join(proj, "out"))
+    p = slipway(proj, "package")
+    check("unreachable: built anyway, one warning", p.returncode == 0 and "3 built" in p.stdout and
+          p.stderr.count("cannot be reached") == 1, show(p))
+
+
 def test_trusted_keys():
     proj = os.path.join(BASE, "small-signed")
     small_project(proj, 'key = "keys/cache.asc"\ntrusted-keys = ["keys/cache.pub.asc"]\n')
@@ -449,9 +484,13 @@ def main():
     CLUSTER.start()
     try:
         setup()
-        for t in [test_example, test_generated, test_failure, test_slurmd_killed, test_altered_object,
-                  test_trusted_keys, test_unprivileged]:
-            run_test(t)
+        tests = [test_example, test_generated, test_failure, test_slurmd_killed, test_altered_object,
+                 test_local_layers, test_trusted_keys, test_unprivileged]
+        # SLURM_TEST_ONLY=name,name: a subset, while working on one.
+        only = [n for n in os.environ.get("SLURM_TEST_ONLY", "").split(",") if n]
+        for t in tests:
+            if not only or t.__name__ in only:
+                run_test(t)
     finally:
         CLUSTER.stop()
     shutil.rmtree(BASE, ignore_errors=True)
