@@ -826,13 +826,20 @@ def project_main(a):
     for `slipway package --engine slurm` (bench/slurm.sh)."""
     g = generate(a.n, a.seed)
     os.makedirs(a.dir, exist_ok=True)
+    # The model may give two components one name: the later ones get a number.
+    names, seen = [], set()
+    for i, name in enumerate(g.names):
+        if name in seen:
+            name = f"{name}-{i}"
+        seen.add(name)
+        names.append(name)
     lines = ["[project]", 'name = "model"', 'version = "1"', 'vendor = "bench"', 'dist = ".m1"',
              "source-date-epoch = 1700000000", "", "[cache]", f'url = "{a.cache_url}"', "", "[slurm]",
              f"options = {json.dumps(a.sbatch_option)}", ""]
-    for i, name in enumerate(g.names):
+    for i, name in enumerate(names):
         d = os.path.join(a.dir, "specs", name)
         os.makedirs(d, exist_ok=True)
-        brs = "".join(f"BuildRequires: {g.names[j]}\n" for j in g.deps[i])
+        brs = "".join(f"BuildRequires: {names[j]}\n" for j in g.deps[i])
         with open(os.path.join(d, name + ".spec"), "w") as f:
             f.write(f"Name: {name}\nVersion: 1\nRelease: 1\nSummary: {name}\nLicense: MIT\nBuildArch: noarch\n"
                     f"{brs}\n%description\n{name}\n\n%install\nmkdir -p %{{buildroot}}/usr/share/{name}\n"
