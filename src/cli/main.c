@@ -28,12 +28,13 @@ static const Verb verbs[] = {
                 .args = "[NAME...]",
                 .summary = "package, sign, index and compose: the whole pipeline",
                 .help = "Options: --compress zstd|gzip (the cpio format's compression, as for image);\n"
-                        "--prune (remove RPMs from OUT/repo that the project did not build).\n\n"
+                        "--prune (remove RPMs from OUT/repo that the project did not build);\n"
+                        "--engine local|slurm (as for package).\n\n"
                         "Runs `slipway package` for every component (building, signing and indexing\n"
                         "OUT/repo; unchanged components are not rebuilt), then `slipway image` for the\n"
                         "named images (default: all). Stops before the images if a package failed.\n"
                         "With --json, one document: {\"package\": ..., \"image\": ...}.\n",
-                .options = VERB_OPT_COMPRESS | VERB_OPT_PRUNE | VERB_OPT_LOCKED,
+                .options = VERB_OPT_COMPRESS | VERB_OPT_PRUNE | VERB_OPT_LOCKED | VERB_OPT_ENGINE,
                 .min_args = 0,
                 .max_args = UINT_MAX,
                 .run = verb_build,
@@ -199,6 +200,7 @@ static const Verb verbs[] = {
                         "Upstream components build from slipway.lock; components it lacks (or whose\n"
                         "settings no longer match their entry) are locked first, unless --locked is\n"
                         "given, which makes that an error.\n"
+                        "Options: --prune, --locked, --engine local|slurm, --one, --run RUN.\n"
                         "With [cache] url, the shared cache is searched after the local one and given\n"
                         "what is built. --engine slurm (or [build] engine) builds what the caches lack\n"
                         "as one Slurm job per component, then assembles, signs and indexes here.\n"
