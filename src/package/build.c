@@ -836,8 +836,8 @@ static void remove_stale_outputs(Graph *g, size_t i, json_t *prev) {
 
 /* The RPMs of the components node i needs (its deps, and theirs), which
  * its buildroot may hold. */
-static int collect_project_rpms(Graph *g, size_t i, bool *seen) {
-        Node *nd = &g->nodes[i];
+static int collect_project_rpms(Graph *g, size_t into, size_t i, bool *seen) {
+        Node *nd = &g->nodes[i], *me = &g->nodes[into];
         for (size_t k = 0; k < nd->n_deps; k++) {
                 size_t j = nd->deps[k];
                 if (seen[j])
@@ -845,7 +845,6 @@ static int collect_project_rpms(Graph *g, size_t i, bool *seen) {
                 seen[j] = true;
                 Node *dep = &g->nodes[j];
                 for (size_t m = 0; m < dep->result.n_rpms; m++) {
-                        Node *me = &g->nodes[i];
                         char **nv = reallocarray(me->project_rpms, me->n_project_rpms + 1, sizeof(char *));
                         if (!nv)
                                 return -ENOMEM;
@@ -857,7 +856,8 @@ static int collect_project_rpms(Graph *g, size_t i, bool *seen) {
                         nv[me->n_project_rpms] = dep->result.rpms[m];
                         ns[me->n_project_rpms++] = dep->rpm_sha256[m];
                 }
-                int r = collect_project_rpms(g, j, seen);
+                /* What it needs, in turn, is the buildroot's to choose from too. */
+                int r = collect_project_rpms(g, into, j, seen);
                 if (r < 0)
                         return r;
         }
@@ -872,7 +872,7 @@ static int resolve_buildroot(Graph *g, size_t i, char **ret_reason) {
         if (!seen)
                 return -ENOMEM;
         seen[i] = true;
-        int r = collect_project_rpms(g, i, seen);
+        int r = collect_project_rpms(g, i, i, seen);
         if (r < 0)
                 return r;
         nd->br_specs = new0(char *, g->n_base + nd->spec.n_buildrequires + 1);
@@ -2157,11 +2157,23 @@ int build_packages(const Project *p, const BuildOptions *o, Diagnostics *d, Buil
                 nd->pending = 0;
                 if (nd->precheck)
                         continue;
-                for (size_t k = 0; k < nd->n_deps; k++)
-                        if (g.nodes[nd->deps[k]].selected && !g.nodes[nd->deps[k]].done)
+                bool blocked = false;
+                for (size_t k = 0; k < nd->n_deps; k++) {
+                        const Node *dep = &g.nodes[nd->deps[k]];
+                        if (dep->selected && !dep->done)
                                 nd->pending++;
-                if (nd->pending == 0)
+                        /* Made before the queries, and not there (a plan's
+                         * native of the base set): skipped below. */
+                        blocked |= dep->done && dep->result.status != BUILD_BUILT &&
+                                   dep->result.status != BUILD_CACHED;
+                }
+                if (nd->pending == 0 && !blocked)
                         g.ready[g.n_ready++] = i;
+        }
+        for (size_t i = 0; i < g.n; i++) {
+                Node *nd = &g.nodes[i];
+                if (nd->selected && nd->done && nd->result.status == BUILD_MISSING)
+                        skip_dependents(&g, i);
         }
         /* What failed its checks fails now, before anything builds (its
          * dependents are skipped); the rest builds. */

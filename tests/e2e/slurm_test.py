@@ -423,6 +423,66 @@ def test_local_layers():
           p.stderr.count("cannot be reached") == 1, show(p))
 
 
+def test_buildroot():
+    """Buildroot mode on the cluster: each job's buildroot holds what its
+    component needs, from the shared cache (unsigned there, signed in a local
+    build), and the keys agree with a local build's."""
+    if os.geteuid() != 0:
+        print("SKIP test_buildroot: the toolchain repository needs root (tests/toolchain/make-repo.py)")
+        return
+    p = subprocess.run([os.path.join(ROOT, "tests", "toolchain", "make-repo.py"), SLIPWAY,
+                        os.path.join(BASE, "toolchain")], capture_output=True, text=True, timeout=900)
+    if not check("buildroot: the toolchain repository", p.returncode == 0, show(p)):
+        return
+    repo = p.stdout.strip().splitlines()[-1]
+    repo_key = glob.glob(os.path.join(repo, "RPM-GPG-KEY-*"))[0]
+    deps = {"b1": [], "b2": ["b1"], "b3": ["b2"]}
+    local = os.path.join(BASE, "br-local")
+    slurm = os.path.join(BASE, "br-slurm")
+    for proj in (local, slurm):
+        write_project(proj, "brs", ".b1", deps)
+        # b2 and b3 check that what they need is in their buildroot.
+        for name, need in (("b2", "b1"), ("b3", "b2")):
+            set_spec(proj, deps, name, build_extra=f"test -f /usr/share/{need}/data")
+        write(os.path.join(proj, "macros.brs"), "%_dbpath /usr/lib/sysimage/rpm\n")
+        with open(os.path.join(proj, "slipway.toml"), "a") as f:
+            f.write(f"""
+[build]
+mode = "buildroot"
+buildroot = ["bash", "coreutils", "rpm-build", "sed", "grep", "findutils", "brs-rpm-config"]
+
+[repos.toolchain]
+url = "file://{repo}"
+gpg-key = "{repo_key}"
+
+[components.brs-rpm-config]
+version = "1"
+summary = "macros"
+license = "MIT"
+arch = "noarch"
+
+[[components.brs-rpm-config.files]]
+source = "macros.brs"
+path = "/usr/lib/rpm/macros.d/macros.brs"
+mode = "0644"
+""")
+    add_cache(slurm)
+    p = slipway(local, "package")
+    if not check("buildroot: local build", p.returncode == 0, show(p)):
+        return
+    p = slipway(slurm, "package", "--engine", "slurm")
+    if not check("buildroot: Slurm build", p.returncode == 0 and submitted(p) == 4, show(p)):
+        return
+    same_outputs("buildroot", slurm, local)
+    # A local build with the shared cache computes the same keys from its
+    # signed packages as the nodes did from unsigned ones: all fetched.
+    again = os.path.join(BASE, "br-again")
+    shutil.copytree(slurm, again, ignore=shutil.ignore_patterns("out"))
+    p = slipway(again, "package")
+    check("buildroot: a local build takes everything from the shared cache",
+          p.returncode == 0 and "4 cached (4 from the shared cache)" in p.stdout, show(p))
+
+
 def test_trusted_keys():
     proj = os.path.join(BASE, "small-signed")
     small_project(proj, 'key = "keys/cache.asc"\ntrusted-keys = ["keys/cache.pub.asc"]\n')
@@ -485,7 +545,7 @@ def main():
     try:
         setup()
         tests = [test_example, test_generated, test_failure, test_slurmd_killed, test_altered_object,
-                 test_local_layers, test_trusted_keys, test_unprivileged]
+                 test_local_layers, test_buildroot, test_trusted_keys, test_unprivileged]
         # SLURM_TEST_ONLY=name,name: a subset, while working on one.
         only = [n for n in os.environ.get("SLURM_TEST_ONLY", "").split(",") if n]
         for t in tests:
