@@ -2022,6 +2022,10 @@ static int project_finish(Project *p, Diagnostics *d) {
         project_check_references(p, d);
         project_check_upstream(p, d);
         project_check_images(p, d);
+        if (p->build.engine == BUILD_ENGINE_SLURM && !p->cache.url) {
+                SourcePos pos = cfg_pos(&p->build.obj, "engine");
+                diag_error(d, &pos, "key 'build.engine': the Slurm engine needs a shared cache: set [cache] url");
+        }
         return 0;
 }
 
