@@ -147,6 +147,10 @@ typedef struct Graph {
         char *caches_git, *caches_lookaside;
         char *signed_by;  /* "FINGERPRINT@TIME" of the signing key; NULL: unsigned */
         bool remote_down; /* the shared cache could not be reached: not asked again (under lock) */
+        /* The one-component mode without buildroots: what the component
+         * needs enters its key by digest only, so its files stay in the
+         * shared cache (the manifests are enough). */
+        bool digests_only;
 } Graph;
 
 static bool add_index(size_t **v, size_t *n, size_t x) {
@@ -940,6 +944,19 @@ static int remote_take(Graph *g, size_t i, char **ret_why) {
         }
         if (r <= 0)
                 return r;
+        if (g->digests_only && !(g->o->one && strcmp(g->o->one, nd->c->name) == 0)) {
+                BuildResult *res = &nd->result;
+                res->rpms = new0(char *, m.n_rpms);
+                nd->rpm_sha256 = new0(char *, m.n_rpms);
+                if (!res->rpms || !nd->rpm_sha256)
+                        return -ENOMEM;
+                for (size_t k = 0; k < m.n_rpms; k++) {
+                        if (!(res->rpms[k] = strdup(m.rpms[k].file)) || !(nd->rpm_sha256[k] = strdup(m.rpms[k].sha256)))
+                                return -ENOMEM;
+                        res->n_rpms = k + 1;
+                }
+                return 1;
+        }
         size_t n = m.n_rpms + (m.srpm.file ? 1 : 0);
         _cleanup_free_ char **tmp = new0(char *, n);
         if (!tmp)
@@ -2040,6 +2057,7 @@ int build_packages(const Project *p, const BuildOptions *o, Diagnostics *d, Buil
                 nd->result.mode = component_uses_spec(nd->c) ? component_build_mode(p, nd->c) : _BUILD_MODE_INVALID;
                 any_buildroot |= nd->in_buildroot;
         }
+        g.digests_only = o->one && !any_buildroot;
         bool any_host = false;
         for (size_t i = 0; i < g.n; i++)
                 any_host |= g.nodes[i].selected && component_uses_spec(g.nodes[i].c) && !g.nodes[i].in_buildroot;
