@@ -351,6 +351,32 @@ def test_slurmd_killed():
     same_outputs("slurmd killed", slurm, local)
 
 
+def test_interrupt():
+    """SIGTERM while jobs wait: every job of the run is cancelled."""
+    proj = os.path.join(BASE, "small-interrupt")
+    write_project(proj, "intr", ".i1", {"s1": [], "s2": ["s1"], "s3": ["s2"]})
+    deps = {"s1": [], "s2": ["s1"], "s3": ["s2"]}
+    set_spec(proj, deps, "s1", build_extra="sleep 30")
+    add_cache(proj)
+    e = dict(CLUSTER.env, LC_ALL="C", SOURCE_DATE_EPOCH=str(SDE), TMPDIR=os.path.join(BASE, "tmp"))
+    proc = subprocess.Popen([SLIPWAY, "-C", proj, "package", "--engine", "slurm"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=e)
+    end = time.monotonic() + 120
+    running = False
+    while time.monotonic() < end and not running:
+        q = CLUSTER.run("squeue", "--noheader", "--format=%j|%T")
+        running = "slipway:intr:s1|RUNNING" in q.stdout
+        time.sleep(0.2)
+    check("interrupt: the first job runs", running, "")
+    proc.send_signal(15)
+    out, err = proc.communicate(timeout=120)
+    check("interrupt: exit status 143", proc.returncode == 143, f"{proc.returncode}\n{out[-500:]}\n{err[-500:]}")
+    time.sleep(1)
+    q = CLUSTER.run("squeue", "--noheader", "--format=%j|%T")
+    left = [line for line in q.stdout.split() if line.startswith("slipway:intr:")]
+    check("interrupt: no job of the run is left queued or running", not left, left)
+
+
 def cas_path(sha):
     return os.path.join(CLUSTER.cache_dir, "cas", sha[:2], sha)
 
@@ -544,7 +570,7 @@ def main():
     CLUSTER.start()
     try:
         setup()
-        tests = [test_example, test_generated, test_failure, test_slurmd_killed, test_altered_object,
+        tests = [test_example, test_generated, test_failure, test_slurmd_killed, test_interrupt, test_altered_object,
                  test_local_layers, test_buildroot, test_trusted_keys, test_unprivileged]
         # SLURM_TEST_ONLY=name,name: a subset, while working on one.
         only = [n for n in os.environ.get("SLURM_TEST_ONLY", "").split(",") if n]
