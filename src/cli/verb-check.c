@@ -128,12 +128,16 @@ static json_t *summary_json(const Project *p, const Lock *lock, const Diagnostic
                 json_array_append_new(images, o);
         }
 
-        return json_pack("{s:{s:s, s:s, s:o, s:o, s:s, s:I, s:s, s:o}, s:o, s:o, s:o, s:o, s:o, s:o}",
+        return json_pack("{s:{s:s, s:s, s:o, s:o, s:s, s:I, s:s, s:o, s:s, s:o}, s:o, s:o, s:o, s:o, s:o, s:o}",
                          "project",
                          "name", p->project.name, "version", p->project.version, "vendor", str_or_null(p->project.vendor),
                          "dist", str_or_null(p->project.dist), "arch", p->arch, "source_date_epoch",
                          (json_int_t) p->source_date_epoch, "source_date_epoch_from", sde_origin_to_string(p->sde_origin),
-                         "signing_key", str_or_null(p->signing.key),
+                         "signing_key", str_or_null(p->signing.key), "engine", build_engine_to_string(p->build.engine),
+                         "cache", p->cache.url ? json_pack("{s:s, s:b, s:b, s:I}", "url", p->cache.url, "push",
+                                                           p->cache.push, "signs", p->cache.key != NULL,
+                                                           "trusted_keys", (json_int_t) p->cache.trusted_keys.n)
+                                               : json_null(),
                          "files", files, "repos", repos, "components", components, "images", images, "warnings",
                          diag_json(d, DIAG_WARNING), "errors", json_array());
 }
@@ -174,6 +178,15 @@ static void render_text(const json_t *s) {
                (long long) json_integer_value(json_object_get(pr, "source_date_epoch")), js(pr, "source_date_epoch_from"));
         printf("signing    %s\n", json_is_string(json_object_get(pr, "signing_key")) ? js(pr, "signing_key")
                                                                                   : "none (outputs are unsigned)");
+        const json_t *cache = json_object_get(pr, "cache");
+        if (json_is_object(cache))
+                printf("cache      %s (%s%s, %lld trusted key%s)\n", js(cache, "url"),
+                       json_is_true(json_object_get(cache, "push")) ? "builds put their packages there" : "read only",
+                       json_is_true(json_object_get(cache, "signs")) ? ", signed" : "",
+                       (long long) json_integer_value(json_object_get(cache, "trusted_keys")),
+                       json_integer_value(json_object_get(cache, "trusted_keys")) == 1 ? "" : "s");
+        if (strcmp(js(pr, "engine"), "local") != 0)
+                printf("engine     %s\n", js(pr, "engine"));
         a = json_object_get(s, "files");
         if (json_array_size(a) > 1)
                 printf("files      %s and %zu included file%s\n", json_string_value(json_array_get(a, 0)),
