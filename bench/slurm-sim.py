@@ -834,8 +834,10 @@ def project_main(a):
         seen.add(name)
         names.append(name)
     lines = ["[project]", 'name = "model"', 'version = "1"', 'vendor = "bench"', 'dist = ".m1"',
-             "source-date-epoch = 1700000000", "", "[cache]", f'url = "{a.cache_url}"', "", "[slurm]",
-             f"options = {json.dumps(a.sbatch_option)}", ""]
+             "source-date-epoch = 1700000000", "", "[cache]", f'url = "{a.cache_url}"', "", "[slurm]"]
+    if a.sbatch_option:
+        lines.append(f"options = {json.dumps(a.sbatch_option)}")
+    lines.append("")
     for i, name in enumerate(names):
         d = os.path.join(a.dir, "specs", name)
         os.makedirs(d, exist_ok=True)

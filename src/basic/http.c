@@ -28,7 +28,30 @@ static struct {
         CURLcode (*easy_getinfo)(CURL *c, CURLINFO i, ...);
         void (*easy_cleanup)(CURL *c);
         const char *(*easy_strerror)(CURLcode e);
+        CURLSH *(*share_init)(void);
+        CURLSHcode (*share_setopt)(CURLSH *sh, CURLSHoption o, ...);
 } curl;
+/* One connection cache (and DNS cache) for every request of the run, so
+ * that the many small requests of the shared build cache reuse their
+ * connections (and TLS sessions) instead of opening one each. Never freed:
+ * it lives as long as the process. */
+static CURLSH *share;
+static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+
+static void share_lock(CURL *c, curl_lock_data data, curl_lock_access access, void *userdata) {
+        (void) c;
+        (void) access;
+        (void) userdata;
+        if (data >= 0 && data < CURL_LOCK_DATA_LAST)
+                pthread_mutex_lock(&share_locks[data]);
+}
+
+static void share_unlock(CURL *c, curl_lock_data data, void *userdata) {
+        (void) c;
+        (void) userdata;
+        if (data >= 0 && data < CURL_LOCK_DATA_LAST)
+                pthread_mutex_unlock(&share_locks[data]);
+}
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static const char *curl_init_error;
 
@@ -45,13 +68,27 @@ static void curl_init_once(void) {
         *(void **) &curl.easy_getinfo = dlsym(h, "curl_easy_getinfo");
         *(void **) &curl.easy_cleanup = dlsym(h, "curl_easy_cleanup");
         *(void **) &curl.easy_strerror = dlsym(h, "curl_easy_strerror");
+        *(void **) &curl.share_init = dlsym(h, "curl_share_init");
+        *(void **) &curl.share_setopt = dlsym(h, "curl_share_setopt");
         if (!curl.global_init || !curl.easy_init || !curl.easy_setopt || !curl.easy_perform || !curl.easy_getinfo ||
-            !curl.easy_cleanup || !curl.easy_strerror) {
+            !curl.easy_cleanup || !curl.easy_strerror || !curl.share_init || !curl.share_setopt) {
                 curl_init_error = "libcurl.so.4 lacks a function slipway needs";
                 return;
         }
-        if (curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        if (curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
                 curl_init_error = "libcurl cannot be initialised";
+                return;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(share_locks); i++)
+                pthread_mutex_init(&share_locks[i], NULL);
+        share = curl.share_init();
+        if (share) {
+                curl.share_setopt(share, CURLSHOPT_LOCKFUNC, share_lock);
+                curl.share_setopt(share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+                curl.share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+                curl.share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+                curl.share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+        }
 }
 
 /* Where a response's body goes: a file (fd) or memory (buf), at most max. */
@@ -97,6 +134,8 @@ static CURL *handle_new(const char *url, char *errbuf, char **ret_error) {
                 return NULL;
         }
         curl.easy_setopt(c, CURLOPT_URL, url);
+        if (share)
+                curl.easy_setopt(c, CURLOPT_SHARE, share);
         curl.easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
         curl.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
         curl.easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
