@@ -321,7 +321,6 @@ int verb_package(const Context *ctx, int argc, char **argv) {
 
         /* The Slurm engine: what the caches lack is built as jobs, then the
          * whole is taken from the caches (fetched, checked, signed). */
-        _cleanup_free_ SlurmJob *jobs_unused = NULL;
         SlurmJob *jobs = NULL;
         size_t n_jobs = 0;
         double submit_seconds = 0;
@@ -364,7 +363,6 @@ int verb_package(const Context *ctx, int argc, char **argv) {
                         return EXIT_FAILURE_USER;
                 }
                 n_jobs = rep->n;
-                jobs_unused = jobs;
                 submit_seconds = req.submit_seconds;
                 n_submitted = req.submitted;
 
@@ -375,15 +373,17 @@ int verb_package(const Context *ctx, int argc, char **argv) {
                 log_diagnostics(&diag);
                 if (r < 0) {
                         slurm_jobs_free(jobs, n_jobs);
-                        jobs_unused = NULL;
                         log_error_errno(r, "cannot assemble the packages");
                         return EXIT_FAILURE_USER;
                 }
                 /* What the jobs said stands for what they built. */
-                for (size_t i = 0; i < rep->n && i < n_jobs; i++) {
+                for (size_t i = 0; i < rep->n; i++) {
                         BuildResult *res = &rep->results[i];
-                        const SlurmJob *j = &jobs[i];
-                        if (!j->id && j->status != BUILD_SKIPPED)
+                        const SlurmJob *j = NULL;
+                        for (size_t k = 0; k < n_jobs && !j; k++)
+                                if (jobs[k].component == res->component)
+                                        j = &jobs[k];
+                        if (!j || (!j->id && j->status != BUILD_SKIPPED))
                                 continue;
                         if (j->status == BUILD_BUILT && res->status == BUILD_CACHED) {
                                 res->status = BUILD_BUILT;
@@ -419,7 +419,6 @@ int verb_package(const Context *ctx, int argc, char **argv) {
                                 progress(&rep->results[i], (void *) ctx);
                         }
                 slurm_jobs_free(jobs, n_jobs);
-                jobs_unused = NULL;
         }
 
         _cleanup_(json_decrefp) json_t *j = report_json(rep);
