@@ -409,10 +409,19 @@ int verb_package(const Context *ctx, int argc, char **argv) {
                                 rep->n_failed++;
                         }
                         free(res->reason);
-                        res->reason = j->reason ? strdup(j->reason)
-                                                : strdup(j->status == BUILD_BUILT
-                                                                 ? "its job ended, but its packages are not in the shared cache"
-                                                                 : "its job did not build it");
+                        if (j->status == BUILD_BUILT && j->key && res->key && strcmp(j->key, res->key) != 0)
+                                res->reason = strprintf("its job built it from other inputs (key %.12s, here %.12s): "
+                                                        "is the project on the nodes the same as here?",
+                                                        j->key, res->key);
+                        else
+                                res->reason = j->reason ? strdup(j->reason)
+                                                        : strdup(j->status == BUILD_BUILT
+                                                                         ? "its job ended, but its packages are not "
+                                                                           "in the shared cache"
+                                                                         : "its job did not build it");
+                        /* The jobs' own failures were told as they ended. */
+                        if (j->status == BUILD_BUILT)
+                                progress(res, (void *) ctx);
                 }
                 for (size_t i = 0; i < rep->n; i++)
                         if (rep->results[i].status == BUILD_MISSING) {

@@ -71,6 +71,7 @@ void slurm_jobs_free(SlurmJob *jobs, size_t n) {
                 free(jobs[i].id);
                 free(jobs[i].reason);
                 free(jobs[i].log);
+                free(jobs[i].key);
         }
         free(jobs);
 }
@@ -459,6 +460,11 @@ static void read_report(Engine *e, size_t i) {
                 j->reason = reason ? strdup(reason) : strprintf("its job says '%s'", status);
         }
         j->seconds = json_real_value(json_object_get(doc, "seconds"));
+        const char *key = json_string_value(json_object_get(doc, "key"));
+        if (key) {
+                free(j->key);
+                j->key = strdup(key);
+        }
         if (log) {
                 free(j->log);
                 j->log = strdup(log);

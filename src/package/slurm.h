@@ -22,6 +22,7 @@ typedef struct SlurmJob {
         BuildStatus status; /* BUILD_BUILT, BUILD_FAILED, BUILD_SKIPPED; BUILD_MISSING: never ran */
         char *reason;      /* failed or skipped: why */
         char *log;         /* the end of its build log, as the job sent it (NULL: none) */
+        char *key;         /* the cache key the job computed (NULL: not said) */
         double seconds;    /* the build's, as the job measured it */
 } SlurmJob;
 

@@ -377,6 +377,23 @@ def test_interrupt():
     check("interrupt: no job of the run is left queued or running", not left, left)
 
 
+def test_other_inputs():
+    """Jobs that see other inputs than the submitting machine (here another
+    SOURCE_DATE_EPOCH in their environment) build something else: it is
+    never taken for this project's packages, and the message says why."""
+    proj = os.path.join(BASE, "small-other")
+    write_project(proj, "other", ".o1", {"s1": []})
+    toml = os.path.join(proj, "slipway.toml")
+    with open(toml) as f:
+        text = f.read().replace(f"source-date-epoch = {SDE}\n", "")
+    write(toml, text + '\n[cache]\nurl = "%s"\n[slurm]\npoll = 1\noptions = ["--export=ALL,SOURCE_DATE_EPOCH=1600000000"]\n'
+          % CLUSTER.cache_url)
+    p = slipway(proj, "package", "--engine", "slurm")
+    check("other inputs: not taken, and said why", p.returncode == 1 and submitted(p) == 1 and
+          re.search(r"s1 .*from other inputs.*same as here", p.stderr) and
+          not glob.glob(os.path.join(proj, "out/repo/Packages/*.rpm")), show(p))
+
+
 def cas_path(sha):
     return os.path.join(CLUSTER.cache_dir, "cas", sha[:2], sha)
 
@@ -570,7 +587,8 @@ def main():
     CLUSTER.start()
     try:
         setup()
-        tests = [test_example, test_generated, test_failure, test_slurmd_killed, test_interrupt, test_altered_object,
+        tests = [test_example, test_generated, test_failure, test_slurmd_killed, test_interrupt, test_other_inputs,
+                 test_altered_object,
                  test_local_layers, test_buildroot, test_trusted_keys, test_unprivileged]
         # SLURM_TEST_ONLY=name,name: a subset, while working on one.
         only = [n for n in os.environ.get("SLURM_TEST_ONLY", "").split(",") if n]
