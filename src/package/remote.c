@@ -72,9 +72,15 @@ int remote_cache_new(const Project *p, Diagnostics *d, RemoteCache **ret) {
                 const char *why = NULL;
                 if (!path)
                         return -ENOMEM;
-                if (key_load_signing(path, &rc->key, &why) < 0) {
-                        SourcePos pos = cfg_pos(&cs->obj, "key");
-                        diag_error(d, &pos, "cache key '%s': %s", cs->key, why);
+                int r = key_load_signing(path, &rc->key, &why);
+                SourcePos pos = cfg_pos(&cs->obj, "key");
+                if (r == -ENOENT)
+                        /* The project is shared by the machines that build
+                         * (and hold the key) and those that only read. */
+                        diag_warning(d, &pos, "cache key '%s' is not on this machine: what it builds is not put in "
+                                     "the shared cache", cs->key);
+                else if (r < 0) {
+                        diag_error(d, &pos, "cache key '%s': %s", cs->key, why ? why : strerror(-r));
                         return -EINVAL;
                 }
         }
@@ -93,6 +99,11 @@ int remote_cache_new(const Project *p, Diagnostics *d, RemoteCache **ret) {
                 }
                 rc->n_trusted++;
         }
+        /* A machine without the cache key only reads when manifests must be
+         * signed: an unsigned one is of no use to anyone (and would replace
+         * a signed one). */
+        if ((cs->key || rc->n_trusted > 0) && !rc->key)
+                rc->push = false;
         *ret = TAKE_PTR(rc);
         return 0;
 }
@@ -302,6 +313,11 @@ static int put_file(RemoteCache *rc, const CachedFile *f, const char *path, bool
 int remote_store(RemoteCache *rc, const char *key, const char *component, const Manifest *m,
                  const char *const *paths, bool overwrite, char **ret_error) {
         *ret_error = NULL;
+        if (!rc->key && rc->n_trusted > 0) {
+                *ret_error = strprintf("this machine has no cache key ([cache] key), and the cache's readers take "
+                                       "only signed manifests");
+                return -ENOKEY;
+        }
         for (size_t i = 0; i < m->n_rpms; i++) {
                 int r = put_file(rc, &m->rpms[i], paths[i], overwrite, ret_error);
                 if (r < 0)

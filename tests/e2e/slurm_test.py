@@ -556,6 +556,18 @@ def test_trusted_keys():
     q = subprocess.run(["rpm", "-qp", "--qf", "%{NAME}", os.path.join(proj, "out/repo/Packages/s3-1.0-1.s1.noarch.rpm")],
                        capture_output=True, text=True)
     check("trusted keys: s3's package is s3", q.stdout == "s3", q.stdout + q.stderr)
+    # A machine that only reads: the same project without the cache's
+    # secret key takes what was signed, and puts nothing.
+    reader = os.path.join(BASE, "small-reader")
+    shutil.copytree(proj, reader, ignore=shutil.ignore_patterns("out", "cache.asc"))
+    set_spec(reader, {"s1": [], "s2": ["s1"], "s3": ["s2"]}, "s3", version="7.0")
+    p = slipway(reader, "package")
+    with open(os.path.join(reader, "out/cache/packages/s3.json")) as f:
+        key = json.load(f)["key"]
+    check("reader: warned, s1 and s2 fetched, s3 built and not put in the cache",
+          p.returncode == 0 and "is not on this machine" in p.stderr and
+          "1 built, 2 cached (2 from the shared cache)" in p.stdout and
+          not os.path.exists(os.path.join(CLUSTER.cache_dir, "ac", key[:2], key)), show(p))
 
 
 def test_unprivileged():
