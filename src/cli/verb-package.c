@@ -125,7 +125,11 @@ static void slurm_progress(const SlurmCounts *c, const SlurmJob *ended, void *us
         FILE *f = ctx->json ? stderr : stdout;
         if (ended) {
                 if (ended->status == BUILD_BUILT) {
-                        if (log_get_level() >= LOG_NORMAL)
+                        if (log_get_level() >= LOG_NORMAL && ended->was_cached)
+                                fprintf(f, "built    %-24s (Slurm job %s found it built: a run of it before a "
+                                        "requeue, or another run's)\n", ended->component->name,
+                                        ended->id ? ended->id : "");
+                        else if (log_get_level() >= LOG_NORMAL)
                                 fprintf(f, "built    %-24s %6.2fs  (Slurm job %s)\n", ended->component->name,
                                         ended->seconds, ended->id ? ended->id : "");
                 } else {

@@ -452,8 +452,10 @@ static void read_report(Engine *e, size_t i) {
         const char *log = json_string_value(json_object_get(doc, "log"));
         if (status && strcmp(status, "built") == 0)
                 j->status = BUILD_BUILT;
-        else if (status && strcmp(status, "cached") == 0)
+        else if (status && strcmp(status, "cached") == 0) {
                 j->status = BUILD_BUILT;
+                j->was_cached = true;
+        }
         else if (status) {
                 j->status = BUILD_FAILED;
                 free(j->reason);

@@ -24,6 +24,7 @@ typedef struct SlurmJob {
         char *log;         /* the end of its build log, as the job sent it (NULL: none) */
         char *key;         /* the cache key the job computed (NULL: not said) */
         double seconds;    /* the build's, as the job measured it */
+        bool was_cached;   /* BUILD_BUILT: the job found it built already (a requeued job's second run) */
 } SlurmJob;
 
 typedef struct SlurmCounts {
