@@ -390,6 +390,28 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
                 if (cfgs[i].mount && cfgs[i].fs != FS_NONE && !tree_get(t, cfgs[i].mount) &&
                     (r = tree_add_dir(t, cfgs[i].mount, 0755, 0, 0, NULL)) < 0)
                         return r;
+        /* In a labelled tree, what the disk added gets its SELinux label too:
+         * fstab, the mount points, and each ext4 file system's lost+found
+         * (which the ext4 writer takes for the one mke2fs makes). */
+        const TreeNode *top = tree_get(t, "/");
+        bool labelled = false;
+        for (size_t i = 0; top && i < top->n_xattrs; i++)
+                labelled |= strcmp(top->xattrs[i].name, "security.selinux") == 0;
+        if (labelled) {
+                for (size_t i = 0; i < n; i++) {
+                        _cleanup_free_ char *lpf = NULL;
+                        if (cfgs[i].fs != FS_EXT4 || !cfgs[i].mount)
+                                continue;
+                        lpf = path_join(cfgs[i].mount, "lost+found");
+                        if (!lpf)
+                                return -ENOMEM;
+                        if (!tree_get(t, lpf) && (r = tree_add_dir(t, lpf, 0700, 0, 0, NULL)) < 0)
+                                return r;
+                }
+                r = settings_label_new(t, im, d);
+                if (r < 0)
+                        return r;
+        }
         r = tmpdir_beside(images_dir, "disk", &tmpdir);
         if (r < 0)
                 return r;

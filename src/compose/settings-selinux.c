@@ -118,7 +118,15 @@ static void sel_load(void) {
                 sel.open = NULL;
 }
 
-int settings_label(Tree *t, const Image *im, Diagnostics *d, char **ret_policy, size_t *ret_labelled) {
+static bool has_label(const TreeNode *n) {
+        for (size_t i = 0; i < n->n_xattrs; i++)
+                if (strcmp(n->xattrs[i].name, "security.selinux") == 0)
+                        return true;
+        return false;
+}
+
+static int label_tree(Tree *t, const Image *im, bool only_new, Diagnostics *d, char **ret_policy,
+                      size_t *ret_labelled) {
         _cleanup_free_ char *policy = NULL, *dir = NULL, *fc = NULL;
         _cleanup_free_ TreeNode **all = NULL;
         size_t n, labelled = 0;
@@ -191,6 +199,8 @@ int settings_label(Tree *t, const Image *im, Diagnostics *d, char **ret_policy, 
         for (size_t i = 0; r >= 0 && i < n; i++) {
                 char *con = NULL;
                 uint32_t mode = tree_type_to_mode(all[i]->type) | all[i]->mode;
+                if (only_new && has_label(all[i]))
+                        continue;
                 if (sel.lookup_raw(h, &con, all[i]->path, (int) mode) < 0) {
                         if (errno == ENOENT)
                                 continue; /* no context: left unlabelled, as setfiles does */
@@ -212,4 +222,14 @@ int settings_label(Tree *t, const Image *im, Diagnostics *d, char **ret_policy, 
 finish:
         (void) rm_rf(dir);
         return r;
+}
+
+int settings_label(Tree *t, const Image *im, Diagnostics *d, char **ret_policy, size_t *ret_labelled) {
+        return label_tree(t, im, false, d, ret_policy, ret_labelled);
+}
+
+int settings_label_new(Tree *t, const Image *im, Diagnostics *d) {
+        _cleanup_free_ char *policy = NULL;
+        size_t n;
+        return label_tree(t, im, true, d, &policy, &n);
 }

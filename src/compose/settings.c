@@ -87,12 +87,27 @@ static int apply_os_release(Tree *t, const Project *p, const Image *im, int64_t 
         return 0;
 }
 
+/* machine-id(5): an image with systemd and no /etc/machine-id gets one
+ * that says "uninitialized", so that its first boot makes the machine's
+ * own ID (and runs the first-boot units: presets, ConditionFirstBoot=)
+ * even with a read-only /etc; every copy of the image gets another ID, and
+ * the image stays the same bytes from build to build. An empty file is
+ * what a package would ship; it is kept. */
+static int apply_machine_id(Tree *t, int64_t mtime) {
+        _cleanup_free_ char *target = NULL;
+        if (tree_get(t, "/etc/machine-id") || tree_resolve(t, "/usr/lib/systemd/systemd", &target) < 0 ||
+            !tree_get(t, target))
+                return 0;
+        return tree_write_text(t, "/etc/machine-id", "uninitialized\n", 0444, mtime);
+}
+
 static int apply(Tree *t, const Project *p, const Image *im, bool change, Diagnostics *d) {
         int64_t mtime = (int64_t) p->source_date_epoch;
         size_t errors_before = d->n_errors + d->dropped;
         int r, ret = 0;
 
-        if ((r = apply_hostname(t, im, mtime)) < 0 || (!change && (r = apply_os_release(t, p, im, mtime)) < 0))
+        if ((r = apply_hostname(t, im, mtime)) < 0 || (!change && (r = apply_os_release(t, p, im, mtime)) < 0) ||
+            (!change && (r = apply_machine_id(t, mtime)) < 0))
                 return r;
         r = apply_users(t, p, im, mtime, d);
         if (r < 0)

@@ -27,6 +27,10 @@ int settings_apply_changes(Tree *t, const Project *p, const Image *im, Diagnosti
  * is left as it is: *ret_policy is NULL then, else the policy's name
  * (malloc'd). *ret_labelled counts the nodes labelled. */
 int settings_label(Tree *t, const Image *im, Diagnostics *d, char **ret_policy, size_t *ret_labelled);
+/* Labels only the nodes without a security.selinux label: what an output
+ * writer added to its copy of a labelled tree (fstab, mount points,
+ * lost+found). Nothing without a policy. */
+int settings_label_new(Tree *t, const Image *im, Diagnostics *d);
 
 /* The tree's text file at path (following no symlink), NUL-terminated, in
  * *ret (malloc'd); -ENOENT if there is none or it is not a regular file. */

@@ -578,7 +578,7 @@ static errcode_t add_entry(ext2_filsys fs, Plan *p, size_t i, ext2_ino_t lpf_ino
 
         if (n->type == TREE_DIR && e->parent == 0 && lpf_ino != 0 && strcmp(name, "lost+found") == 0) {
                 e->ino = lpf_ino;
-                return 0;
+                return write_xattrs(fs, lpf_ino, n);
         }
 
         r = ext2fs_new_inode(fs, parent, node_type_mode(n->type) | 0755, NULL, &ino);
@@ -901,6 +901,11 @@ static int build_image(Plan *p, const FsOptions *o, const char *path, uint64_t b
                         goto fail;
         }
 
+        /* The root's xattrs (its SELinux label), which mke2fs has no
+         * entry for. */
+        e = write_xattrs(fs, EXT2_ROOT_INO, p->entries[0].node);
+        if (e)
+                goto fail;
         for (size_t i = 1; i < p->n; i++) {
                 const TreeNode *n = p->entries[i].node;
                 e = add_entry(fs, p, i, lpf_ino, MIN(n->mtime, o->time));
