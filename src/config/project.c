@@ -1444,6 +1444,17 @@ static void image_finish_outputs(void *obj, Diagnostics *d) {
         if (im->partitions.n > 0 && !(im->format_mask & IMAGE_FORMATS_DISK))
                 diag_warning(d, &im->obj.pos, "image '%s': partitions have no effect without a disk format (raw, vhd, vhdx, qcow2)",
                              im->name);
+        /* Microsoft's "Build a Custom Linux Distribution for WSL": no password
+         * hashes in /etc/shadow (the wsl writer leaves them out). */
+        if (im->format_mask & (1u << IMAGE_FORMAT_WSL))
+                for (size_t i = 0; i < im->users.n; i++)
+                        if (im->users.items[i].password_hash) {
+                                SourcePos pos = cfg_pos(&im->users.items[i].obj, "password-hash");
+                                diag_warning(d, &pos,
+                                             "image '%s': user '%s': the wsl output leaves out its password-hash (a WSL "
+                                             "distribution ships no password hashes; the account is locked there)",
+                                             im->name, im->users.items[i].name);
+                        }
 }
 
 static void script_finish(void *obj, Diagnostics *d) {
