@@ -110,6 +110,7 @@ static json_t *summary_json(const Project *p, const Lock *lock, const Diagnostic
                                       selinux_mode_to_string(im->selinux), "size",
                                       im->size ? json_integer((json_int_t) im->size) : json_null(), "hostname",
                                       str_or_null(im->hostname), "initrd", str_or_null(im->initrd));
+                json_object_set_new(o, "platform", json_string(image_platform_to_string(im->platform)));
                 json_t *parts = json_array();
                 for (size_t k = 0; k < im->partitions.n; k++) {
                         const Partition *pt = &im->partitions.items[k];

@@ -15,6 +15,7 @@
 #include "basic/strbuf.h"
 #include "cli.h"
 #include "compose/compose.h"
+#include "compose/platform.h"
 #include "sign/keyfile.h"
 
 static const char *human_size(uint64_t n, char buf[static 32]) {
@@ -57,6 +58,17 @@ static void print_image(const json_t *ji) {
                        json_string_value(json_object_get(v, "path")), archive ? ", " : "", archive ? archive : "",
                        human_size((uint64_t) json_integer_value(json_object_get(v, "size")), buf));
         }
+}
+
+typedef struct TreeSet {
+        Tree **items;
+        size_t n;
+} TreeSet;
+
+static void tree_set_release(TreeSet *s) {
+        for (size_t i = 0; s->items && i < s->n; i++)
+                tree_free(s->items[i]);
+        free(s->items);
 }
 
 int verb_image(const Context *ctx, int argc, char **argv) {
@@ -147,6 +159,13 @@ int verb_image(const Context *ctx, int argc, char **argv) {
                 return EXIT_FAILURE_USER;
         }
 
+        /* The trees of initrd images that a platform check reads (an Azure
+         * image's initrd must hold the Hyper-V drivers), by image index, kept
+         * until the image that names them is composed (after them). */
+        _cleanup_(tree_set_release) TreeSet initrd_trees = { new0(Tree *, p->images.n + 1), p->images.n };
+        if (!initrd_trees.items)
+                return exit_status_from(log_error_errno(-ENOMEM, "cannot compose"));
+
         ImageOutputOptions oo = { .cpio_gzip = ctx->compress && strcmp(ctx->compress, "gzip") == 0, .jobs = ctx->jobs };
         json_t *jimages = json_array();
         size_t failed = 0;
@@ -160,6 +179,11 @@ int verb_image(const Context *ctx, int argc, char **argv) {
                 r = compose_image(p, im, src.items, src.n, ctx->jobs, &diag, &res);
                 if (r >= 0)
                         r = image_write_outputs(res.tree, p, im, images_dir, &oo, &diag, &outs, &n_outs);
+                if (r >= 0) {
+                        const Image *ini = im->initrd ? project_find_image(p, im->initrd) : NULL;
+                        r = platform_check_composed(im, res.tree, ini ? initrd_trees.items[ini - p->images.items] : NULL,
+                                                    &diag);
+                }
                 if (r == -ENOMEM) {
                         log_diagnostics(&diag);
                         json_decref(jimages);
@@ -172,6 +196,12 @@ int verb_image(const Context *ctx, int argc, char **argv) {
                         continue;
                 }
                 size_t n_nodes = tree_size(res.tree);
+                for (size_t k = 0; k < n_chosen; k++)
+                        if (chosen[k]->platform != IMAGE_PLATFORM_NONE && chosen[k]->initrd &&
+                            strcmp(chosen[k]->initrd, im->name) == 0 && !initrd_trees.items[im - p->images.items]) {
+                                initrd_trees.items[im - p->images.items] = TAKE_PTR(res.tree);
+                                break;
+                        }
                 json_t *jo = json_array();
                 for (size_t k = 0; k < n_outs; k++)
                         json_array_append_new(jo, json_pack("{s:s, s:o, s:o, s:I}", "format",

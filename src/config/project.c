@@ -48,6 +48,7 @@ static const char *const upstream_status_table[] = { "upstreamed", "upstreamable
 static const char *const image_format_table[] = { "raw", "vhd", "vhdx", "qcow2", "iso", "oci", "tar", "wsl", "cpio", NULL };
 static const char *const selinux_mode_table[] = { "enforcing", "permissive", "disabled", NULL };
 static const char *const boot_mode_table[] = { "uefi", "bios", "hybrid", "none", NULL };
+static const char *const image_platform_table[] = { "none", "azure", NULL };
 static const char *const scriptlet_policy_table[] = { "run", "strict", "skip", "warn", "fail", NULL };
 static const char *const build_mode_table[] = { "host", "buildroot", NULL };
 static const char *const build_engine_table[] = { "local", "slurm", NULL };
@@ -63,6 +64,7 @@ static_assert(ELEMENTSOF(overlay_type_table) == _OVERLAY_TYPE_MAX + 1, "overlay 
 static_assert(ELEMENTSOF(image_format_table) == _IMAGE_FORMAT_MAX + 1, "image formats");
 static_assert(ELEMENTSOF(selinux_mode_table) == _SELINUX_MODE_MAX + 1, "selinux modes");
 static_assert(ELEMENTSOF(boot_mode_table) == _BOOT_MODE_MAX + 1, "boot modes");
+static_assert(ELEMENTSOF(image_platform_table) == _IMAGE_PLATFORM_MAX + 1, "image platforms");
 static_assert(ELEMENTSOF(scriptlet_policy_table) == _SCRIPTLETS_MAX + 1, "scriptlet policies");
 static_assert(ELEMENTSOF(build_mode_table) == _BUILD_MODE_MAX + 1, "build modes");
 static_assert(ELEMENTSOF(partition_type_table) == _PARTITION_TYPE_MAX + 1, "partition types");
@@ -96,6 +98,9 @@ const char *selinux_mode_to_string(SelinuxMode m) {
 }
 const char *boot_mode_to_string(BootMode m) {
         return TABLE_LOOKUP(boot_mode_table, _BOOT_MODE_MAX, m);
+}
+const char *image_platform_to_string(ImagePlatform p) {
+        return TABLE_LOOKUP(image_platform_table, _IMAGE_PLATFORM_MAX, p);
 }
 const char *build_engine_to_string(BuildEngine e) {
         return e >= 0 && e < _BUILD_ENGINE_MAX ? build_engine_table[e] : NULL;
@@ -723,6 +728,7 @@ static const SchemaField image_fields[] = {
         FIELD("scriptlets", SCHEMA_ENUM, Image, scriptlets, .values = scriptlet_policy_table),
         FIELD("scriptlet-timeout", SCHEMA_INTEGER, Image, scriptlet_timeout, .min = 1, .max = 86400),
         FIELD("boot", SCHEMA_ENUM, Image, boot, .values = boot_mode_table),
+        FIELD("platform", SCHEMA_ENUM, Image, platform, .values = image_platform_table),
         FIELD("size", SCHEMA_SIZE, Image, size),
         FIELD("initrd", SCHEMA_STRING, Image, initrd, .check = check_image_name),
         FIELD("partitions", SCHEMA_TABLE_ARRAY, Image, partitions, .sub = &partition_schema),
@@ -1438,6 +1444,17 @@ static void image_finish_outputs(void *obj, Diagnostics *d) {
         if (im->partitions.n > 0 && !(im->format_mask & IMAGE_FORMATS_DISK))
                 diag_warning(d, &im->obj.pos, "image '%s': partitions have no effect without a disk format (raw, vhd, vhdx, qcow2)",
                              im->name);
+        /* Microsoft's "Build a Custom Linux Distribution for WSL": no password
+         * hashes in /etc/shadow (the wsl writer leaves them out). */
+        if (im->format_mask & (1u << IMAGE_FORMAT_WSL))
+                for (size_t i = 0; i < im->users.n; i++)
+                        if (im->users.items[i].password_hash) {
+                                SourcePos pos = cfg_pos(&im->users.items[i].obj, "password-hash");
+                                diag_warning(d, &pos,
+                                             "image '%s': user '%s': the wsl output leaves out its password-hash (a WSL "
+                                             "distribution ships no password hashes; the account is locked there)",
+                                             im->name, im->users.items[i].name);
+                        }
 }
 
 static void script_finish(void *obj, Diagnostics *d) {
@@ -1943,6 +1960,77 @@ static void image_check_layout(const Image *im, Diagnostics *d) {
         }
 }
 
+/* 1 if the command line has the word console=ttyS0 (with or without
+ * serial options such as ",115200n8"). */
+static bool cmdline_has_serial_console(const char *s) {
+        static const char want[] = "console=ttyS0";
+        for (const char *w = s; w && *w;) {
+                w += strspn(w, " ");
+                size_t len = strcspn(w, " ");
+                if (len >= strlen(want) && strncmp(w, want, strlen(want)) == 0 &&
+                    (len == strlen(want) || w[strlen(want)] == ','))
+                        return true;
+                w += len;
+        }
+        return false;
+}
+
+/* The largest VHD Azure takes as an OS disk: 1023 GiB ("Prepare Linux for
+ * imaging in Azure", General Linux installation notes). */
+#define AZURE_VHD_MAX (UINT64_C(1023) << 30)
+
+/* platform = "azure": what Microsoft's "Prepare Linux for imaging in Azure"
+ * (learn.microsoft.com/azure/virtual-machines/linux/create-upload-generic,
+ * formerly "Information for community-supported and non-endorsed
+ * distributions") requires of a custom image that slipway can see in the
+ * configuration. Warnings: the image is still written. What needs the
+ * packages (the initrd's Hyper-V drivers, a provisioning agent) is checked
+ * when the image is composed (compose/platform.c). */
+static void image_check_azure(const Image *im, Diagnostics *d) {
+        const char *name = im->name;
+        SourcePos pos;
+
+        if (!(im->format_mask & (1u << IMAGE_FORMAT_VHD))) {
+                pos = cfg_pos(&im->obj, "formats");
+                diag_warning(d, &pos, "image '%s' is for Azure, which takes fixed VHDs only, but formats has no \"vhd\"",
+                             name);
+        }
+        /* A given size is whole MiB (an error otherwise, image_finish()); a
+         * computed one is too: gpt_layout() sizes disks in whole MiB. */
+        if (im->size > AZURE_VHD_MAX) {
+                char a[32];
+                pos = cfg_pos(&im->obj, "size");
+                diag_warning(d, &pos, "image '%s' is for Azure, whose VHDs hold at most 1023 GiB, but size is %s", name,
+                             format_mib(im->size, a));
+        }
+        if (im->boot == BOOT_NONE) {
+                pos = cfg_pos(&im->obj, "boot");
+                diag_warning(d, &pos, "image '%s' is for Azure, where it must boot (as a Gen1 VM with \"bios\" or a Gen2 "
+                             "VM with \"uefi\"), but boot = \"none\"", name);
+        }
+        if (!im->kernel_cmdline || !cmdline_has_serial_console(im->kernel_cmdline)) {
+                pos = im->kernel_cmdline ? cfg_pos(&im->obj, "kernel-cmdline") : im->obj.pos;
+                diag_warning(d, &pos,
+                             "image '%s' is for Azure, whose serial console and boot diagnostics read the first serial "
+                             "port, but kernel-cmdline has no console=ttyS0 (Azure recommends \"console=ttyS0,115200n8 "
+                             "earlyprintk=ttyS0\")", name);
+        }
+        if (!im->initrd) {
+                pos = im->obj.pos;
+                diag_warning(d, &pos,
+                             "image '%s' is for Azure, which needs the Hyper-V drivers (hv_vmbus, hv_storvsc, hv_netvsc) "
+                             "in an initrd, but it has no initrd", name);
+        }
+        for (size_t i = 0; i < im->partitions.n; i++)
+                if (im->partitions.items[i].type == PARTITION_SWAP) {
+                        pos = cfg_pos(&im->partitions.items[i].obj, "type");
+                        diag_warning(d, &pos,
+                                     "image '%s' is for Azure, which wants no swap on the OS disk (cloud-init or the "
+                                     "Azure Linux Agent put swap on the resource disk), but partition %zu has type "
+                                     "\"swap\"", name, i + 1);
+                }
+}
+
 /* Rules across an image's keys that need the project too (its architecture,
  * its version) or the disk writer's arithmetic. */
 static void project_check_images(const Project *p, Diagnostics *d) {
@@ -1978,6 +2066,9 @@ static void project_check_images(const Project *p, Diagnostics *d) {
 
                 if (disk)
                         image_check_layout(im, d);
+
+                if (im->platform == IMAGE_PLATFORM_AZURE)
+                        image_check_azure(im, d);
 
                 /* The OCI tag, by default the project version. */
                 if ((im->format_mask & (1u << IMAGE_FORMAT_OCI)) && !im->container.tag && p->project.version &&

@@ -63,6 +63,16 @@ typedef enum BootMode {
         _BOOT_MODE_INVALID = -EINVAL,
 } BootMode;
 
+/* The cloud or hypervisor an image is made for: its published requirements
+ * are checked (warnings) when the project loads and when the image is
+ * composed (docs/images.md, "Platforms"). */
+typedef enum ImagePlatform {
+        IMAGE_PLATFORM_NONE,  /* no platform's rules (the default) */
+        IMAGE_PLATFORM_AZURE, /* Microsoft's "Prepare Linux for imaging in Azure" */
+        _IMAGE_PLATFORM_MAX,
+        _IMAGE_PLATFORM_INVALID = -EINVAL,
+} ImagePlatform;
+
 typedef enum ScriptletPolicy {
         SCRIPTLETS_RUN,    /* run as rpm does: a failing %pre or %pretrans stops, others warn */
         SCRIPTLETS_STRICT, /* run, and every failing scriptlet is an error */
@@ -108,6 +118,7 @@ typedef enum SdeOrigin {
 
 const char *selinux_mode_to_string(SelinuxMode m) _pure_;
 const char *boot_mode_to_string(BootMode m) _pure_;
+const char *image_platform_to_string(ImagePlatform p) _pure_;
 const char *scriptlet_policy_to_string(ScriptletPolicy p) _pure_;
 const char *partition_type_to_string(PartitionType t) _pure_;
 const char *fs_type_to_string(FsType t) _pure_;
@@ -411,6 +422,7 @@ typedef struct Image {
         ScriptletPolicy scriptlets;
         int64_t scriptlet_timeout; /* seconds a scriptlet may run; 0: IMAGE_DEFAULT_SCRIPTLET_TIMEOUT */
         BootMode boot;
+        ImagePlatform platform; /* customizations: always none */
         uint64_t size; /* 0: smallest that fits */
         char *initrd;
         struct {

@@ -31,6 +31,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from harness import check, finish, read, run_test, show, write
+from wsl_format import check_wsl
 
 SLIPWAY, ROOT = os.path.abspath(sys.argv[1]), sys.argv[2]
 
@@ -808,6 +809,16 @@ def test_full_wsl():
     check("full.tar: no WSL files", "/etc/wsl.conf" not in tar, "present")
     m = t.get("/home/alice", (None,))[0]
     check("full.wsl: alice's home 1001:1001", m is not None and (m.uid, m.gid) == (1001, 1001), m)
+    shadow = (t.get("/etc/shadow") or (None, b""))[1] or b""
+    check("full.tar: alice's password hash in /etc/shadow", ALICE_HASH.encode() in ((tar.get("/etc/shadow") or
+                                                                                   (None, b""))[1] or b""), "absent")
+    check("full.wsl: no password hash in /etc/shadow, alice locked",
+          ALICE_HASH.encode() not in shadow and re.search(rb"^alice:!:", shadow, re.M) is not None, shadow)
+    problems = check_wsl(path)
+    # The test packages have no bash: the only problem is alice's shell.
+    check("full.wsl: wsl_format finds nothing but alice's missing shell",
+          problems and all("user 'alice' (uid 1001) has the shell '/bin/bash', which is not a program" in x
+                           for x in problems), problems)
 
 
 def test_full_cpio():
@@ -2380,6 +2391,254 @@ gpgcheck = false
 
 
 # ---------------------------------------------------------------------------
+# WSL: the format of Microsoft's "Build a Custom Linux Distribution for WSL"
+# (tests/e2e/wsl_format.py), and what the wsl writer changes for it.
+
+def test_example_wsl():
+    """examples/minimal's wsl image follows the documented format in every point wsl_format checks."""
+    proj = example()
+    if not proj:
+        return
+    path = os.path.join(proj, "out", "images", "wsl.wsl")
+    if not check("example wsl: written", os.path.isfile(path), os.listdir(os.path.dirname(path))):
+        return
+    problems = check_wsl(path)
+    check("example wsl: no problem against Microsoft's format", problems == [], "\n".join(problems))
+
+
+def _gz_tar(members):
+    """A gzip'd tar of [(name, kind, data_or_target, mode, uid, gid, uname)]."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for name, kind, data, mode, uid, gid, uname in members:
+            ti = tarfile.TarInfo(name)
+            ti.mode, ti.uid, ti.gid, ti.uname, ti.gname = mode, uid, gid, uname, uname
+            if kind == "dir":
+                ti.type = tarfile.DIRTYPE
+                t.addfile(ti)
+            elif kind == "sym":
+                ti.type, ti.linkname = tarfile.SYMTYPE, data
+                t.addfile(ti)
+            else:
+                ti.size = len(data)
+                t.addfile(ti, io.BytesIO(data))
+    return gzip.compress(buf.getvalue())
+
+
+def test_wsl_format_checker():
+    """wsl_format.check_wsl finds each kind of problem it claims to (it is not a test that cannot fail)."""
+    d = os.path.join(BASE, "wslcheck")
+    os.makedirs(d, exist_ok=True)
+    good = [
+        (".", "dir", None, 0o755, 0, 0, ""),
+        ("./etc", "dir", None, 0o755, 0, 0, ""),
+        ("./usr", "dir", None, 0o755, 0, 0, ""),
+        ("./usr/bin", "dir", None, 0o755, 0, 0, ""),
+        ("./bin", "sym", "usr/bin", 0o777, 0, 0, ""),
+        ("./usr/bin/sh", "file", b"#!\n", 0o755, 0, 0, ""),
+        ("./home", "dir", None, 0o755, 0, 0, ""),
+        ("./home/u", "dir", None, 0o700, 1000, 1000, ""),
+        ("./etc/passwd", "file", b"root:x:0:0:root:/root:/bin/sh\nu:x:1000:1000::/home/u:/bin/sh\n", 0o644, 0, 0, ""),
+        ("./etc/shadow", "file", b"root:!:1::::::\nu:!!:1::::::\n", 0, 0, 0, ""),
+        ("./etc/wsl.conf", "file", b"[boot]\nsystemd=false\n[user]\ndefault = u\n", 0o644, 0, 0, ""),
+        ("./etc/wsl-distribution.conf", "file", b"[oobe]\ndefaultName = my.distro_1\ndefaultUid=1000\n", 0o644, 0, 0, ""),
+    ]
+    path = os.path.join(d, "good.wsl")
+    with open(path, "wb") as f:
+        f.write(_gz_tar(good))
+    problems = check_wsl(path)
+    check("wsl_format: a hand-made good tar has no problem", problems == [], problems)
+
+    bad = [m for m in good if m[0] not in ("./etc/wsl.conf", "./etc/wsl-distribution.conf", "./etc/shadow")] + [
+        ("./etc/shadow", "file", b"root:$6$x$y:1::::::\n", 0, 0, 0, ""),
+        ("./etc/resolv.conf", "file", b"nameserver 1.1.1.1\n", 0o644, 0, 0, ""),
+        ("./boot", "dir", None, 0o755, 0, 0, ""),
+        ("./boot/vmlinuz-6.1", "file", b"k", 0o644, 0, 0, ""),
+        ("./etc/wsl.conf", "file", b"[boot]\nsystemd=yes\nfoo=1\n[bogus]\n[user]\ndefault=nobody\n", 0o600, 0, 0, "root"),
+        ("./etc/wsl-distribution.conf", "file", b"[oobe]\ndefaultUid=4242\n[shortcut]\nicon=/x.png\n", 0o644, 0, 0, ""),
+    ]
+    path = os.path.join(d, "bad.wsl")
+    with open(path, "wb") as f:
+        f.write(_gz_tar(bad))
+    problems = check_wsl(path)
+    for what, needle in [("resolv.conf", "/etc/resolv.conf is in the tar"),
+                         ("password hash", "user 'root' has a password hash"),
+                         ("kernel", "'/boot/vmlinuz-6.1': a kernel"),
+                         ("conf mode", "/etc/wsl.conf: not a regular file 0644 root:root"),
+                         ("owner names", "owner names 'root:root'"),
+                         ("bad boolean", "boot.systemd = 'yes' is not a boolean"),
+                         ("unknown key", "unknown key 'foo' in [boot]"),
+                         ("unknown section", "unknown section [bogus]"),
+                         ("no defaultName", "no oobe.defaultName"),
+                         ("defaultUid not a user", "oobe.defaultUid 4242 is no user"),
+                         ("user.default not a user", "user.default 'nobody' is no user"),
+                         ("icon not .ico", "shortcut.icon '/x.png' is not an .ico file")]:
+        check(f"wsl_format: finds {what}", any(needle in x for x in problems), problems)
+
+    # systemd = true without systemd; a home and shell that are not there.
+    worse = [m for m in good if m[0] not in ("./etc/wsl.conf", "./home/u", "./usr/bin/sh")] + [
+        ("./etc/wsl.conf", "file", b"[boot]\nsystemd=true\n", 0o644, 0, 0, "")]
+    with open(path, "wb") as f:
+        f.write(_gz_tar(worse))
+    problems = check_wsl(path)
+    check("wsl_format: finds systemd=true without /usr/lib/systemd/systemd",
+          any("boot.systemd = true, but there is no /usr/lib/systemd/systemd" in x for x in problems), problems)
+    check("wsl_format: finds the default user's missing shell and home",
+          any("the shell '/bin/sh', which is not a program" in x for x in problems) and
+          any("the home '/home/u', which is not a directory" in x for x in problems), problems)
+    with open(path, "wb") as f:
+        f.write(zstd_c(b"not a tar"))
+    problems = check_wsl(path)
+    check("wsl_format: finds a tar that is not gzip'd", len(problems) == 1 and "not gzip" in problems[0], problems)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_wsl_writer():
+    """What the wsl writer changes in its copy of the tree for WSL: /etc/resolv.conf left out, password
+    hashes locked, boot.systemd = true with systemd, its troublesome units masked; a kernel in the
+    image is a warning. The tar output keeps all of it."""
+    unit = "[Unit]\nDescription=r\n[Service]\nExecStart=/usr/bin/sh\n[Install]\nWantedBy=multi-user.target\n"
+    d = make_project("wslw", {"slipway.toml": f"""[project]
+name = "wslw"
+version = "1"
+source-date-epoch = {SDE}
+
+[components.sysd]
+version = "1"
+summary = "a systemd of sorts"
+license = "MIT"
+arch = "noarch"
+
+[[components.sysd.files]]
+source = "files/sh"
+path = "/usr/bin/sh"
+mode = "0755"
+
+[[components.sysd.files]]
+source = "files/sh"
+path = "/usr/lib/systemd/systemd"
+mode = "0755"
+
+[[components.sysd.files]]
+source = "files/resolved.service"
+path = "/usr/lib/systemd/system/systemd-resolved.service"
+
+[[components.sysd.files]]
+source = "files/resolved.service"
+path = "/usr/lib/systemd/system/tmp.mount"
+
+[[components.sysd.files]]
+source = "files/resolv.conf"
+path = "/etc/resolv.conf"
+
+[[components.sysd.files]]
+source = "files/sh"
+path = "/boot/vmlinuz-6.1"
+
+[images.w]
+formats = ["wsl", "tar"]
+packages = ["sysd"]
+
+[[images.w.users]]
+name = "dev"
+shell = "/usr/bin/sh"
+password-hash = "{ALICE_HASH}"
+
+[images.w.services]
+enable = ["systemd-resolved.service"]
+""", "files/sh": "#!/bin/false\n", "files/resolved.service": unit, "files/resolv.conf": "nameserver 192.0.2.1\n"})
+    p = slipway("-C", d, "build")
+    if not check("wsl writer: build", p.returncode == 0, show(p)):
+        return
+    check("wsl writer: the kernel in the image is a warning naming it",
+          "image 'w': its wsl output holds a kernel or an initramfs ('/boot/vmlinuz-6.1')" in p.stderr, show(p))
+    check("wsl writer: the password-hash warning (slipway check's)",
+          "user 'dev': the wsl output leaves out its password-hash" in p.stderr, show(p))
+    path = os.path.join(images_dir(d), "w.wsl")
+    t = by_path(open_tar(gzip.decompress(read(path))))
+    tar = tar_paths(d, "w")
+    check("wsl writer: no /etc/resolv.conf (the tar has it)", "/etc/resolv.conf" not in t and "/etc/resolv.conf" in tar,
+          sorted(t)[:40])
+    conf = (t.get("/etc/wsl.conf") or (None, b""))[1] or b""
+    check("wsl writer: boot.systemd = true", re.search(rb"^\[boot\]\nsystemd=true$", conf, re.M) is not None, conf)
+    for u in ["systemd-resolved.service", "tmp.mount"]:
+        m = t.get("/etc/systemd/system/" + u, (None,))[0]
+        check(f"wsl writer: {u} masked", m is not None and m.issym() and m.linkname == "/dev/null", m)
+        check(f"wsl writer: {u} not masked in the tar", "/etc/systemd/system/" + u not in tar, "masked")
+    shadow = (t.get("/etc/shadow") or (None, b""))[1] or b""
+    check("wsl writer: dev's password hash locked", re.search(rb"^dev:!:", shadow, re.M) is not None and
+          ALICE_HASH.encode() not in shadow, shadow)
+    problems = check_wsl(path)
+    check("wsl writer: wsl_format finds the kernel, and nothing else", len(problems) == 1 and
+          "'/boot/vmlinuz-6.1': a kernel" in problems[0], problems)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------
+# platform = "azure": when composed, its initrd must carry the Hyper-V drivers
+# (Microsoft's "Prepare Linux for imaging in Azure") and it needs a
+# provisioning agent.
+
+def test_azure_drivers():
+    kver, other = "6.1.0-test", "6.2.0-other"
+    comps = {
+        # modules.builtin: hv_vmbus is built into the image's kernel.
+        "kernel": [(f"/usr/lib/modules/{kver}/vmlinuz", "k"),
+                   (f"/usr/lib/modules/{kver}/modules.builtin", "kernel/fs/ext4/ext4.ko\\nkernel/drivers/hv/hv_vmbus.ko\\n")],
+        "mods-storvsc": [(f"/usr/lib/modules/{kver}/kernel/drivers/scsi/hv_storvsc.ko.xz", "m")],
+        "mods-netvsc": [(f"/usr/lib/modules/{kver}/kernel/drivers/net/hyperv/hv_netvsc.ko.zst", "m")],
+        "mods-other": [(f"/lib/modules/{other}/kernel/drivers/scsi/hv_storvsc.ko", "m"),
+                       (f"/lib/modules/{other}/kernel/drivers/net/hyperv/hv_netvsc.ko", "m")],
+        "agent": [("/usr/bin/cloud-init", "#!/bin/false\\n")],
+    }
+    toml = f'[project]\nname = "az"\nversion = "1"\nsource-date-epoch = {SDE}\n'
+    files = {}
+    for c, fl in comps.items():
+        toml += f'\n[components.{c}]\nversion = "1"\nsummary = "{c}"\nlicense = "MIT"\narch = "noarch"\n'
+        for i, (path, text) in enumerate(fl):
+            toml += f'\n[[components.{c}.files]]\nsource = "files/{c}-{i}"\npath = "{path}"\n'
+            files[f"files/{c}-{i}"] = text.replace("\\n", "\n")
+    images = [("initrd-part", None, ["mods-storvsc"], None), ("initrd-full", None, ["mods-storvsc", "mods-netvsc"], None),
+              ("initrd-other", None, ["mods-other"], None),
+              ("vm-part", "initrd-part", ["kernel"], "azure"), ("vm-full", "initrd-full", ["kernel", "agent"], "azure"),
+              ("vm-other", "initrd-other", ["kernel", "agent"], "azure"), ("plain", "initrd-part", ["kernel"], None)]
+    for name, initrd, pk, platform in images:
+        toml += f'\n[images.{name}]\nformats = ["{"tar" if initrd else "cpio"}"]\npackages = [{", ".join(chr(34) + x + chr(34) for x in pk)}]\n'
+        if initrd:
+            toml += f'initrd = "{initrd}"\nkernel-cmdline = "console=ttyS0"\n'
+        if platform:
+            toml += f'platform = "{platform}"\n'
+    files["slipway.toml"] = toml
+    d = make_project("azure", files)
+    p = slipway("-C", d, "build")
+    if not check("azure: build exits 0 (warnings only)", p.returncode == 0, show(p)):
+        return
+    # Distinct lines: `build` loads the project twice (package, image), so its warnings show twice.
+    lines = sorted(set(x for x in p.stderr.splitlines() if "warning:" in x))
+
+    def warned(image, text):
+        return [x for x in lines if f"image '{image}' is for Azure" in x and text in x]
+    w = warned("vm-part", "initrd 'initrd-part' lacks")
+    check("azure: vm-part: its initrd lacks hv_netvsc only (hv_vmbus built in, hv_storvsc a .ko.xz)",
+          len(w) == 1 and f"lacks hv_netvsc for kernel {kver} (" in w[0], lines)
+    lines_of = toml.split("\n")
+    at = lines_of.index("[images.vm-part]")
+    initrd_line = next(i for i in range(at, len(lines_of)) if lines_of[i].startswith("initrd = ")) + 1
+    check("azure: the warning is at vm-part's initrd key (slipway.toml:LINE:COLUMN)",
+          len(w) == 1 and w[0].startswith(f"{d}/slipway.toml:{initrd_line}:10: warning: "), (initrd_line, w))
+    check("azure: vm-part: no provisioning agent", len(warned("vm-part", "neither is installed")) == 1, lines)
+    check("azure: vm-full: no driver or agent warning",
+          not warned("vm-full", "lacks") and not warned("vm-full", "neither is installed"), lines)
+    w = warned("vm-other", "lacks")
+    check("azure: vm-other: modules for another kernel do not count",
+          len(w) == 1 and f"lacks hv_storvsc, hv_netvsc for kernel {kver}" in w[0], lines)
+    check("azure: an image without platform gets no Azure warning", not [x for x in lines if "'plain'" in x], lines)
+    check("azure: slipway check says what needs no packages (formats without vhd)",
+          len(warned("vm-full", 'formats has no "vhd"')) == 1, lines)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------
 
 start = time.monotonic()
 try:
@@ -2407,7 +2666,7 @@ try:
                 run_test(t)
                 print(f"time {t.__name__}: {time.monotonic() - t0:.2f}s")
     for t in [test_formats_independent, test_all_or_none, test_large_file_memory, test_big_sparse_disk,
-              test_ext4_name_too_long]:
+              test_ext4_name_too_long, test_example_wsl, test_wsl_format_checker, test_wsl_writer, test_azure_drivers]:
         t0 = time.monotonic()
         run_test(t)
         print(f"time {t.__name__}: {time.monotonic() - t0:.2f}s")
