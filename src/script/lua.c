@@ -552,7 +552,9 @@ int lua_script_check(const char *body, char **ret_error) {
         if (!L)
                 return -ENOMEM;
         int r = 0;
-        int status = luaL_loadbuffer(L, body, strlen(body), "=<lua>");
+        /* Text only: a body runs after a line slipway adds (run_script()), so
+         * it is never a precompiled chunk. */
+        int status = luaL_loadbufferx(L, body, strlen(body), "=<lua>", "t");
         if (status == LUA_ERRMEM)
                 r = -ENOMEM;
         else if (status != LUA_OK) {
