@@ -918,14 +918,16 @@ static void file_trigger_finish(void *obj, Diagnostics *d) {
 
         if (!cfg_has(&t->obj, "priority"))
                 t->priority = FILE_TRIGGER_DEFAULT_PRIORITY;
-        if (!t->program && !(t->program = strdup("/bin/sh"))) {
+        if (!cfg_has(&t->obj, "program") && !(t->program = strdup("/bin/sh"))) {
                 d->oom = true;
                 return;
         }
-        bool lua = strcmp(t->program, "<lua>") == 0;
+        /* A program given but refused: its error is out, the body's rules
+         * depend on it. */
+        bool lua = t->program && strcmp(t->program, "<lua>") == 0;
         /* rpmbuild takes "-p PROGRAM" without a body (glibc's "-p
          * /sbin/ldconfig"), but a shell or Lua without a script does nothing. */
-        if (!t->body && (lua || strcmp(t->program, "/bin/sh") == 0) && !cfg_has(&t->obj, "body")) {
+        if (t->program && !t->body && (lua || strcmp(t->program, "/bin/sh") == 0) && !cfg_has(&t->obj, "body")) {
                 SourcePos pos = cfg_has(&t->obj, "program") ? cfg_pos(&t->obj, "program") : t->obj.pos;
                 diag_error(d, &pos, "'%s' is missing the required key 'body': %s runs a script", path, t->program);
         }
