@@ -31,6 +31,7 @@
 #include "rpm/dep.h"
 #include "project.h"
 #include "rpm/package.h"
+#include "script/lua.h"
 
 /* ---- enum tables ----------------------------------------------------------- */
 
@@ -57,6 +58,10 @@ static const char *const fs_type_table[] = { "vfat", "ext4", "none", NULL };
 static const char *const sde_origin_table[] = { "config", "environment", "inputs", NULL };
 static const char *const module_load_table[] = { "always", "disable", "auto", "inherit", NULL };
 static const char *const script_stage_table[] = { "post-customization", "finalize", NULL };
+/* rpm's section names, without the '%' (build/parseSpec.c partList). */
+static const char *const file_trigger_when_table[] = { "filetriggerin",      "filetriggerun",      "filetriggerpostun",
+                                                       "transfiletriggerin", "transfiletriggerun", "transfiletriggerpostun",
+                                                       NULL };
 
 static_assert(ELEMENTSOF(component_kind_table) == _COMPONENT_KIND_MAX + 1, "component kinds");
 static_assert(ELEMENTSOF(release_mode_table) == _RELEASE_MODE_MAX + 1, "release modes");
@@ -72,6 +77,7 @@ static_assert(ELEMENTSOF(fs_type_table) == _FS_TYPE_MAX + 1, "fs types");
 static_assert(ELEMENTSOF(sde_origin_table) == _SDE_ORIGIN_MAX + 1, "sde origins");
 static_assert(ELEMENTSOF(module_load_table) == _MODULE_LOAD_MAX + 1, "module loads");
 static_assert(ELEMENTSOF(script_stage_table) == _SCRIPT_STAGE_MAX + 1, "script stages");
+static_assert(ELEMENTSOF(file_trigger_when_table) == _FILE_TRIGGER_WHEN_MAX + 1, "file trigger types");
 
 #define TABLE_LOOKUP(table, max, i) ((i) >= 0 && (i) < (max) ? (table)[(i)] : NULL)
 
@@ -124,6 +130,9 @@ const char *module_load_to_string(ModuleLoad m) {
 }
 const char *script_stage_to_string(ScriptStage s) {
         return s >= 0 && s < _SCRIPT_STAGE_MAX ? script_stage_table[s] : NULL;
+}
+const char *file_trigger_when_to_string(FileTriggerWhen w) {
+        return TABLE_LOOKUP(file_trigger_when_table, _FILE_TRIGGER_WHEN_MAX, w);
 }
 const char *sde_origin_to_string(SdeOrigin o) {
         return TABLE_LOOKUP(sde_origin_table, _SDE_ORIGIN_MAX, o);
@@ -265,6 +274,27 @@ static const char *check_abs_path(const char *s) {
         if (s[0] != '/' || has_dotdot(s) || strstr(s, "//") || strchr(s, '\n'))
                 return "an absolute path without '..' or '//'";
         return NULL;
+}
+
+/* A file trigger's path prefix: rpmbuild splits the condition after "--" at
+ * white space and wants each word absolute (build/parseReqs.c
+ * parseRCPOT()). */
+static const char *check_trigger_path(const char *s) {
+        bool ok = s[0] == '/' && !has_dotdot(s) && !strstr(s, "//");
+        for (const char *c = s; ok && *c; c++)
+                ok = !isspace((unsigned char) *c) && !iscntrl((unsigned char) *c);
+        return ok ? NULL : "an absolute path without '..', '//', spaces or control characters";
+}
+
+/* A scriptlet's program: one word, as rpmbuild allows in a trigger ("-p
+ * <lua>" or "-p /sbin/ldconfig", no arguments: build/parseScript.c). */
+static const char *check_trigger_program(const char *s) {
+        if (strcmp(s, "<lua>") == 0)
+                return NULL;
+        bool ok = s[0] == '/' && !has_dotdot(s) && !strstr(s, "//");
+        for (const char *c = s; ok && *c; c++)
+                ok = !isspace((unsigned char) *c) && !iscntrl((unsigned char) *c);
+        return ok ? NULL : "an absolute path without '..', '//', spaces or control characters, or \"<lua>\"";
 }
 
 static const char *check_one_line(const char *s) {
@@ -530,6 +560,27 @@ static const Schema component_scripts_schema = {
         .fields = component_scripts_fields,
 };
 
+/* rpmbuild reads -P with popt as an int and stores it as a uint32
+ * (build/parseScript.c, build/rpmbuild_internal.h TriggerFileEntry); rpm
+ * compares priorities unsigned (lib/rpmtriggers.c), so a negative one would
+ * run first, not last: 0 to INT32_MAX is what means what it says. */
+static void file_trigger_finish(void *obj, Diagnostics *d);
+static const SchemaField file_trigger_fields[] = {
+        FIELD("when", SCHEMA_ENUM, FileTrigger, when, .required = true, .values = file_trigger_when_table),
+        FIELD("paths", SCHEMA_STRING_ARRAY, FileTrigger, paths, .required = true, .non_empty = true,
+              .check = check_trigger_path),
+        FIELD("priority", SCHEMA_INTEGER, FileTrigger, priority, .min = 0, .max = INT32_MAX),
+        FIELD("program", SCHEMA_STRING, FileTrigger, program, .check = check_trigger_program),
+        FIELD("body", SCHEMA_STRING, FileTrigger, body, .non_empty = true),
+        {},
+};
+static const Schema file_trigger_schema = {
+        .what = "file trigger",
+        .size = sizeof(FileTrigger),
+        .fields = file_trigger_fields,
+        .finish = file_trigger_finish,
+};
+
 static const SchemaField overlay_ref_fields[] = {
         FIELD("url", SCHEMA_STRING, OverlayRef, url, .required = true, .check = check_url),
         {},
@@ -630,6 +681,7 @@ static const SchemaField component_fields[] = {
         FIELD("obsoletes", SCHEMA_STRING_ARRAY, Component, obsoletes, .check = check_dependency),
         FIELD("files", SCHEMA_TABLE_ARRAY, Component, files, .sub = &component_file_schema),
         FIELD("scripts", SCHEMA_TABLE, Component, scripts, .sub = &component_scripts_schema),
+        FIELD("file-triggers", SCHEMA_TABLE_ARRAY, Component, file_triggers, .sub = &file_trigger_schema),
         FIELD("payload", SCHEMA_STRING, Component, payload, .check = rpm_payload_check),
         FIELD("mode", SCHEMA_ENUM, Component, mode, .values = build_mode_table),
         FIELD("with", SCHEMA_STRING_ARRAY, Component, with, .check = check_bcond),
@@ -866,6 +918,47 @@ static void file_spec_finish(void *obj, Diagnostics *d) {
                 d->oom = true;
 }
 
+static void file_trigger_finish(void *obj, Diagnostics *d) {
+        FileTrigger *t = obj;
+        const char *path = t->obj.path;
+
+        if (!cfg_has(&t->obj, "priority"))
+                t->priority = FILE_TRIGGER_DEFAULT_PRIORITY;
+        if (!cfg_has(&t->obj, "program") && !(t->program = strdup("/bin/sh"))) {
+                d->oom = true;
+                return;
+        }
+        /* A program given but refused: its error is out, the body's rules
+         * depend on it. */
+        bool lua = t->program && strcmp(t->program, "<lua>") == 0;
+        /* rpmbuild takes "-p PROGRAM" without a body (glibc's "-p
+         * /sbin/ldconfig"), but a shell or Lua without a script does nothing. */
+        if (t->program && !t->body && (lua || strcmp(t->program, "/bin/sh") == 0) && !cfg_has(&t->obj, "body")) {
+                SourcePos pos = cfg_has(&t->obj, "program") ? cfg_pos(&t->obj, "program") : t->obj.pos;
+                diag_error(d, &pos, "'%s' is missing the required key 'body': %s runs a script", path, t->program);
+        }
+        if (lua && t->body) {
+                /* As rpmbuild checks a Lua scriptlet (rpmluaCheckScript()). */
+                _cleanup_free_ char *why = NULL;
+                int r = lua_script_check(t->body, &why);
+                if (r == -ENOMEM)
+                        d->oom = true;
+                else if (r < 0) {
+                        SourcePos pos = cfg_pos(&t->obj, "body");
+                        diag_error(d, &pos, "key '%s.body': the Lua script does not compile: %s", path,
+                                   why ? why : "unknown error");
+                }
+        }
+        for (size_t i = 0; i < t->paths.n; i++)
+                for (size_t k = 0; k < i; k++)
+                        if (strcmp(t->paths.items[i], t->paths.items[k]) == 0) {
+                                diag_error(d, &t->paths.pos[i], "key '%s.paths': '%s' is listed twice, first at %s:%u:%u",
+                                           path, t->paths.items[i], t->paths.pos[k].file, t->paths.pos[k].line,
+                                           t->paths.pos[k].column);
+                                break;
+                        }
+}
+
 static bool defines_binary_payload(const Component *c) {
         for (size_t i = 0; i < c->defines.n; i++)
                 if (strcmp(c->defines.keys[i], "_binary_payload") == 0)
@@ -941,7 +1034,7 @@ static void build_finish(void *obj, Diagnostics *d) {
 
 static const char *const native_only_keys[] = { "epoch", "version", "release", "summary", "description", "license",
                                                 "url", "arch", "requires", "provides", "conflicts", "obsoletes",
-                                                "files", "scripts", NULL };
+                                                "files", "scripts", "file-triggers", NULL };
 static const char *const upstream_only_keys[] = { "upstream-name", "dist-git", "lookaside", "branch", "commit",
                                                   "release-mode", "release-suffix", "overlays", NULL };
 

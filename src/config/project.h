@@ -225,6 +225,37 @@ typedef struct ComponentScripts {
         char *pretrans, *pre, *post, *preun, *postun, *posttrans;
 } ComponentScripts;
 
+/* [[components.NAME.file-triggers]] of a native component: rpm's
+ * %filetriggerin and the five others (rpm's docs/manual/file_triggers.md). */
+typedef enum FileTriggerWhen {
+        FILE_TRIGGER_IN,
+        FILE_TRIGGER_UN,
+        FILE_TRIGGER_POSTUN,
+        TRANS_FILE_TRIGGER_IN,
+        TRANS_FILE_TRIGGER_UN,
+        TRANS_FILE_TRIGGER_POSTUN,
+        _FILE_TRIGGER_WHEN_MAX,
+        _FILE_TRIGGER_WHEN_INVALID = -EINVAL,
+} FileTriggerWhen;
+
+const char *file_trigger_when_to_string(FileTriggerWhen w) _pure_;
+
+#define FILE_TRIGGER_DEFAULT_PRIORITY 1000000 /* rpm's build/parseScript.c */
+
+typedef struct FileTrigger {
+        CfgObject obj;
+        FileTriggerWhen when;
+        StrList paths;     /* absolute path prefixes, none twice */
+        int64_t priority;  /* default FILE_TRIGGER_DEFAULT_PRIORITY */
+        char *program;     /* an absolute path or "<lua>"; default "/bin/sh" */
+        char *body;        /* NULL: none, only with a program other than /bin/sh and <lua> */
+} FileTrigger;
+
+typedef struct FileTriggerArray {
+        FileTrigger *items;
+        size_t n;
+} FileTriggerArray;
+
 /* How an overlaid upstream component's Release is changed so that it sorts
  * above the same spec built unchanged (docs/upstream.md, "Release"). */
 typedef enum ReleaseMode {
@@ -342,6 +373,7 @@ typedef struct Component {
         char *payload; /* rpm's %_binary_payload; NULL: the project's */
         BuildMode mode; /* spec components; only if cfg_has(&obj, "mode"), else [build] mode */
         ComponentScripts scripts; /* native: scriptlet bodies (/bin/sh), NULL for none */
+        FileTriggerArray file_triggers; /* native */
         /* spec and upstream components */
         StrList with;        /* rpmbuild --with */
         StrList without;     /* rpmbuild --without */

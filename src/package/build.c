@@ -402,6 +402,24 @@ static int cache_key(Graph *g, size_t i, char **ret) {
                 key_list(&sb, "provides", &c->provides);
                 key_list(&sb, "conflicts", &c->conflicts);
                 key_list(&sb, "obsoletes", &c->obsoletes);
+                /* Only what is set, so that the key of a component with
+                 * neither is what it was before they existed. */
+                const char *const scripts[] = { c->scripts.pretrans, c->scripts.pre, c->scripts.post,
+                                                c->scripts.preun, c->scripts.postun, c->scripts.posttrans };
+                for (size_t k = 0; k < ELEMENTSOF(scripts); k++)
+                        if (scripts[k]) {
+                                strbuf_printf(&sb, "script %zu\n", k);
+                                key_str(&sb, "body", scripts[k]);
+                        }
+                for (size_t k = 0; k < c->file_triggers.n; k++) {
+                        const FileTrigger *t = &c->file_triggers.items[k];
+                        key_str(&sb, "file-trigger", file_trigger_when_to_string(t->when));
+                        key_list(&sb, "paths", &t->paths);
+                        strbuf_printf(&sb, "priority %lld\n", (long long) t->priority);
+                        key_str(&sb, "program", t->program);
+                        if (t->body)
+                                key_str(&sb, "body", t->body);
+                }
                 for (size_t k = 0; k < c->files.n; k++) {
                         const FileSpec *f = &c->files.items[k];
                         _cleanup_free_ char *src = project_path(p, f->source);

@@ -221,6 +221,26 @@ int native_build(const BuildEnv *env, const Component *c, const char *log_path, 
         if (r >= 0)
                 r = parse_deps(&c->obsoletes, &obs, &n_obs);
 
+        /* The config's six kinds as rpm's two sets of tags and a sense. */
+        static const uint32_t senses[] = { RPMSENSE_TRIGGERIN, RPMSENSE_TRIGGERUN, RPMSENSE_TRIGGERPOSTUN };
+        static_assert(TRANS_FILE_TRIGGER_IN == ELEMENTSOF(senses) && _FILE_TRIGGER_WHEN_MAX == 2 * ELEMENTSOF(senses),
+                      "three plain kinds, then the same three per transaction");
+        _cleanup_free_ RpmFileTrigger *triggers = new0(RpmFileTrigger, c->file_triggers.n ? c->file_triggers.n : 1);
+        if (r >= 0 && !triggers)
+                r = -ENOMEM;
+        for (size_t i = 0; r >= 0 && i < c->file_triggers.n; i++) {
+                const FileTrigger *t = &c->file_triggers.items[i];
+                triggers[i] = (RpmFileTrigger) {
+                        .trans = t->when >= TRANS_FILE_TRIGGER_IN,
+                        .sense = senses[t->when % ELEMENTSOF(senses)],
+                        .paths = (const char *const *) t->paths.items,
+                        .n_paths = t->paths.n,
+                        .priority = (uint32_t) t->priority,
+                        .program = t->program,
+                        .body = t->body,
+                };
+        }
+
         _cleanup_free_ char *fname = rpm_package_filename(c->name, c->version, c->release, c->arch);
         _cleanup_free_ char *pkgdir = path_join(env->out_dir, "repo/Packages");
         _cleanup_free_ char *dest = fname && pkgdir ? path_join(pkgdir, fname) : NULL;
@@ -262,6 +282,8 @@ int native_build(const BuildEnv *env, const Component *c, const char *log_path, 
                                 [RPM_SCRIPT_POSTUN] = c->scripts.postun,
                                 [RPM_SCRIPT_POSTTRANS] = c->scripts.posttrans,
                         },
+                        .file_triggers = triggers,
+                        .n_file_triggers = c->file_triggers.n,
                         /* zstd's output does not depend on the thread count. */
                         .payload = payload,
                         .threads = env->jobs,

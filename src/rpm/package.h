@@ -80,6 +80,19 @@ typedef enum RpmScriptSlot {
         _RPM_SCRIPT_SLOT_INVALID = -EINVAL,
 } RpmScriptSlot;
 
+/* One file trigger, as rpmbuild writes "%filetriggerin -P PRIORITY -p
+ * PROGRAM -- PATH..." followed by BODY (build/parseScript.c parseScript(),
+ * build/pack.c processScriptFiles()). */
+typedef struct RpmFileTrigger {
+        bool trans;               /* %transfiletrigger*, else %filetrigger* */
+        uint32_t sense;           /* RPMSENSE_TRIGGERIN, RPMSENSE_TRIGGERUN or RPMSENSE_TRIGGERPOSTUN */
+        const char *const *paths; /* absolute path prefixes, at least one */
+        size_t n_paths;
+        uint32_t priority;        /* rpm's default: 1000000 */
+        const char *program;      /* an absolute path (one word) or "<lua>" */
+        const char *body;         /* NULL: none ("-p PROGRAM" alone) */
+} RpmFileTrigger;
+
 typedef struct RpmPackageSpec {
         const char *name;
         bool has_epoch;
@@ -108,6 +121,10 @@ typedef struct RpmPackageSpec {
          * rpmbuild writes "%post" with a body (the script and its *PROG tag,
          * and a Requires(post) of /bin/sh). */
         const char *scripts[_RPM_SCRIPT_SLOT_MAX];
+        /* File triggers in the order given: a trigger's index is its place
+         * among those of its kind (%filetrigger* or %transfiletrigger*). */
+        const RpmFileTrigger *file_triggers;
+        size_t n_file_triggers;
         RpmPayload payload; /* zeroed: RPM_PAYLOAD_DEFAULT */
         unsigned threads;   /* compression workers (zstd); 0 counts as 1 */
 } RpmPackageSpec;

@@ -466,6 +466,103 @@ static const struct {
         [RPM_SCRIPT_POSTTRANS] = { RPMTAG_POSTTRANS, RPMTAG_POSTTRANSPROG, RPMSENSE_POSTTRANS },
 };
 
+/* The tags of one kind of file trigger (rpmtag.h). */
+typedef struct FileTriggerTags {
+        uint32_t scripts, prog, name, index, version, flags, priorities;
+} FileTriggerTags;
+static const FileTriggerTags file_trigger_tags[2] = {
+        [false] = { RPMTAG_FILETRIGGERSCRIPTS, RPMTAG_FILETRIGGERSCRIPTPROG, RPMTAG_FILETRIGGERNAME,
+                    RPMTAG_FILETRIGGERINDEX, RPMTAG_FILETRIGGERVERSION, RPMTAG_FILETRIGGERFLAGS,
+                    RPMTAG_FILETRIGGERPRIORITIES },
+        [true] = { RPMTAG_TRANSFILETRIGGERSCRIPTS, RPMTAG_TRANSFILETRIGGERSCRIPTPROG, RPMTAG_TRANSFILETRIGGERNAME,
+                   RPMTAG_TRANSFILETRIGGERINDEX, RPMTAG_TRANSFILETRIGGERVERSION, RPMTAG_TRANSFILETRIGGERFLAGS,
+                   RPMTAG_TRANSFILETRIGGERPRIORITIES },
+};
+
+typedef struct TriggerCond {
+        const char *name;
+        uint32_t flags, index;
+} TriggerCond;
+
+/* rpmds's order (lib/rpmds.c doFind()): name, version (always "" here),
+ * flags, then index. */
+static int trigger_cond_cmp(const void *a, const void *b) {
+        const TriggerCond *x = a, *y = b;
+        int c = strcmp(x->name, y->name);
+        if (c)
+                return c;
+        if (x->flags != y->flags)
+                return x->flags < y->flags ? -1 : 1;
+        return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static bool file_trigger_valid(const RpmFileTrigger *t) {
+        return (t->sense == RPMSENSE_TRIGGERIN || t->sense == RPMSENSE_TRIGGERUN || t->sense == RPMSENSE_TRIGGERPOSTUN) &&
+               t->n_paths > 0 && t->paths && t->program && (t->program[0] == '/' || strcmp(t->program, "<lua>") == 0);
+}
+
+/* The file triggers of one kind as rpmbuild writes them. Per trigger, in
+ * the order given (build/pack.c processScriptFiles()): SCRIPTPROG, the
+ * PRIORITIES, and SCRIPTS ("" for "-p PROGRAM" alone); SCRIPTFLAGS only if
+ * a trigger has flags (-e, -q), which these never have. Per path, the
+ * trigger's conditions as a dependency set (build/parseReqs.c parseRCPOT()
+ * with build/reqprov.c addReqProv()): NAME, VERSION (""), FLAGS (the
+ * RPMSENSE_TRIGGER* bit alone) and INDEX (the trigger's place), sorted and
+ * without duplicates as rpmdsMerge() keeps them. */
+static int add_file_triggers(RpmHeaderBuilder *b, const RpmFileTrigger *t, size_t n, bool trans) {
+        size_t n_kind = 0, n_conds = 0;
+        for (size_t i = 0; i < n; i++)
+                if (t[i].trans == trans) {
+                        n_kind++;
+                        n_conds += t[i].n_paths;
+                }
+        if (n_kind == 0)
+                return 0;
+
+        _cleanup_free_ const char **progs = new0(const char *, n_kind), **scripts = new0(const char *, n_kind),
+                                  **names = new0(const char *, n_conds), **versions = new0(const char *, n_conds);
+        _cleanup_free_ uint32_t *priorities = new0(uint32_t, n_kind), *flags = new0(uint32_t, n_conds),
+                                *index = new0(uint32_t, n_conds);
+        _cleanup_free_ TriggerCond *conds = new0(TriggerCond, n_conds);
+        if (!progs || !scripts || !names || !versions || !priorities || !flags || !index || !conds)
+                return -ENOMEM;
+
+        size_t k = 0, c = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (t[i].trans != trans)
+                        continue;
+                progs[k] = t[i].program;
+                scripts[k] = t[i].body ? t[i].body : "";
+                priorities[k] = t[i].priority;
+                for (size_t p = 0; p < t[i].n_paths; p++)
+                        conds[c++] = (TriggerCond) { t[i].paths[p], t[i].sense, (uint32_t) k };
+                k++;
+        }
+        qsort(conds, n_conds, sizeof *conds, trigger_cond_cmp);
+        size_t m = 0;
+        for (size_t i = 0; i < n_conds; i++) {
+                if (m > 0 && trigger_cond_cmp(&conds[m - 1], &conds[i]) == 0)
+                        continue;
+                conds[m++] = conds[i];
+        }
+        for (size_t i = 0; i < m; i++) {
+                names[i] = conds[i].name;
+                versions[i] = "";
+                flags[i] = conds[i].flags;
+                index[i] = conds[i].index;
+        }
+
+        const FileTriggerTags *tags = &file_trigger_tags[trans];
+        rpm_header_add_strings(b, tags->scripts, scripts, n_kind);
+        rpm_header_add_strings(b, tags->prog, progs, n_kind);
+        rpm_header_add_int32(b, tags->priorities, priorities, n_kind);
+        rpm_header_add_strings(b, tags->name, names, m);
+        rpm_header_add_strings(b, tags->version, versions, m);
+        rpm_header_add_int32(b, tags->flags, flags, m);
+        rpm_header_add_int32(b, tags->index, index, m);
+        return 0;
+}
+
 int rpm_package_write(RpmPackageSpec *s, const char *path, const char **ret_bad_file) {
         _cleanup_(rpm_header_builder_freep) RpmHeaderBuilder *b = NULL, *sb = NULL;
         _cleanup_free_ uint64_t *sizes = NULL;
@@ -485,6 +582,9 @@ int rpm_package_write(RpmPackageSpec *s, const char *path, const char **ret_bad_
                 return -EINVAL;
         if (codec.codec == COMPRESS_ZSTD && codec.level == 0)
                 codec.level = 19;
+        for (size_t i = 0; i < s->n_file_triggers; i++)
+                if (!file_trigger_valid(&s->file_triggers[i]))
+                        return -EINVAL;
         if (s->n_files > 0)
                 qsort(s->files, s->n_files, sizeof(RpmFile), file_cmp);
         for (size_t i = 1; i < s->n_files; i++)
@@ -553,6 +653,17 @@ int rpm_package_write(RpmPackageSpec *s, const char *path, const char **ret_bad_
         for (size_t i = 0; r >= 0 && i < _RPM_SCRIPT_SLOT_MAX; i++)
                 if (s->scripts[i])
                         r = deplist_add(&requires, "/bin/sh", RPMSENSE_INTERP | script_slots[i].sense, "");
+        /* A trigger's program: a plain Requires(interp), for rpmbuild gives
+         * triggers no RPMSENSE_SCRIPT_* bit; Lua needs rpm's built-in
+         * interpreter instead (build/parseScript.c). */
+        const uint32_t lib = RPMSENSE_RPMLIB | RPMSENSE_LESS | RPMSENSE_EQUAL;
+        for (size_t i = 0; r >= 0 && i < s->n_file_triggers; i++) {
+                const char *prog = s->file_triggers[i].program;
+                if (strcmp(prog, "<lua>") == 0)
+                        r = deplist_add(&requires, "rpmlib(BuiltinLuaScripts)", lib, "4.2.2-1");
+                else
+                        r = deplist_add(&requires, prog, RPMSENSE_INTERP, "");
+        }
         if (r >= 0)
                 r = add_dep_array(&provides, s->provides, s->n_provides);
         if (r >= 0)
@@ -582,7 +693,6 @@ int rpm_package_write(RpmPackageSpec *s, const char *path, const char **ret_bad_
                 if (r >= 0)
                         r = deplist_add(&requires, cfg, RPMSENSE_EQUAL | RPMSENSE_CONFIG, evr);
         }
-        const uint32_t lib = RPMSENSE_RPMLIB | RPMSENSE_LESS | RPMSENSE_EQUAL;
         if (r >= 0 && s->n_files > 0) {
                 r = deplist_add(&requires, "rpmlib(CompressedFileNames)", lib, "3.0.4-1");
                 if (r >= 0)
@@ -729,6 +839,11 @@ int rpm_package_write(RpmPackageSpec *s, const char *path, const char **ret_bad_
                         rpm_header_add_string(b, script_slots[i].body_tag, s->scripts[i]);
                         rpm_header_add_strings(b, script_slots[i].prog_tag, prog, 1);
                 }
+        r = add_file_triggers(b, s->file_triggers, s->n_file_triggers, false);
+        if (r >= 0)
+                r = add_file_triggers(b, s->file_triggers, s->n_file_triggers, true);
+        if (r < 0)
+                return r;
 
         rpm_header_add_string(b, RPMTAG_PAYLOADFORMAT, "cpio");
         /* As rpmbuild writes them for %_binary_payload: the compressor's

@@ -547,6 +547,26 @@ static bool is_number(const char *s) {
         return true;
 }
 
+int lua_script_check(const char *body, char **ret_error) {
+        lua_State *L = luaL_newstate();
+        if (!L)
+                return -ENOMEM;
+        int r = 0;
+        /* Text only: a body runs after a line slipway adds (run_script()), so
+         * it is never a precompiled chunk. */
+        int status = luaL_loadbufferx(L, body, strlen(body), "=<lua>", "t");
+        if (status == LUA_ERRMEM)
+                r = -ENOMEM;
+        else if (status != LUA_OK) {
+                r = -EINVAL;
+                const char *msg = lua_tostring(L, -1);
+                if (ret_error && !(*ret_error = strdup(msg ? msg : "unknown error")))
+                        r = -ENOMEM;
+        }
+        lua_close(L);
+        return r;
+}
+
 static int run_script(Context *c, const char *body, char *const *args, int n_args) {
         lua_State *L = luaL_newstate();
         if (!L) {

@@ -30,3 +30,8 @@
  * standard input one by one: give PlanScript.input as SandboxCommand.input.
  * What exists and what does not: docs/scriptlets-lua.md. */
 extern const SandboxFunction lua_scriptlet_function;
+
+/* Compiles body as rpmbuild checks a Lua scriptlet (rpmio/rpmlua.c
+ * rpmluaCheckScript()), without running it. 0 if it compiles; -EINVAL if not,
+ * with *ret_error (if given; malloc'd) Lua's message ("<lua>:2: ..."); -ENOMEM. */
+int lua_script_check(const char *body, char **ret_error);

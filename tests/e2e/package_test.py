@@ -510,6 +510,178 @@ def test_native_equals_rpmbuild():
     check("compare: file flags identical", fa == fb, f"native:\n{fa}rpmbuild:\n{fb}")
 
 
+# File triggers: the native writer's tags against rpmbuild's, for every kind,
+# glibc's "-p /sbin/ldconfig" without a body, systemd's sysusers.d and
+# tmpfiles.d triggers, a Lua one, one path in two triggers of a kind (their
+# index order), priorities, and a %post beside them (Requires(post) and the
+# triggers' plain Requires(interp) of /bin/sh are two entries).
+
+TRIG_NATIVE = f"""[project]
+name = "pkgtrig"
+version = "1"
+source-date-epoch = {SDE}
+
+[components.trig]
+version = "1.0"
+summary = "File triggers"
+license = "MIT"
+arch = "noarch"
+
+[[components.trig.files]]
+source = "files/a"
+path = "/usr/share/trig/a"
+
+[components.trig.scripts]
+post = "echo post"
+
+[[components.trig.file-triggers]]
+when = "transfiletriggerin"
+priority = 2000000
+program = "/sbin/ldconfig"
+paths = ["/lib", "/usr/lib", "/lib64", "/usr/lib64"]
+
+[[components.trig.file-triggers]]
+when = "transfiletriggerin"
+priority = 900900
+paths = ["/usr/lib/sysusers.d/"]
+body = "systemd-sysusers || :"
+
+[[components.trig.file-triggers]]
+when = "transfiletriggerin"
+priority = 900895
+paths = ["/usr/lib/tmpfiles.d/"]
+body = "systemd-tmpfiles --create || :"
+
+[[components.trig.file-triggers]]
+when = "filetriggerin"
+paths = ["/usr/share/fonts", "/usr/lib"]
+body = "fc-cache -s\\nexit 0"
+
+[[components.trig.file-triggers]]
+when = "filetriggerin"
+priority = 5
+paths = ["/usr/lib"]
+body = "echo second"
+
+[[components.trig.file-triggers]]
+when = "filetriggerun"
+program = "<lua>"
+paths = ["/usr/share/fonts"]
+body = "print('un')"
+
+[[components.trig.file-triggers]]
+when = "filetriggerpostun"
+priority = 0
+program = "/usr/bin/true"
+paths = ["/opt/x"]
+
+[[components.trig.file-triggers]]
+when = "transfiletriggerun"
+paths = ["/usr/lib/sysusers.d/"]
+body = "echo un"
+
+[[components.trig.file-triggers]]
+when = "transfiletriggerpostun"
+priority = 2147483647
+paths = ["/usr/share/icons/", "/usr/lib"]
+body = "echo postun $1"
+"""
+
+TRIG_SPEC = r"""Name: trig
+Version: 1.0
+Release: 1
+Summary: File triggers
+License: MIT
+BuildArch: noarch
+
+%description
+File triggers
+
+%install
+install -D -m 0644 %{_sourcedir}/a %{buildroot}/usr/share/trig/a
+
+%post
+echo post
+
+%transfiletriggerin -P 2000000 -p /sbin/ldconfig -- /lib /usr/lib /lib64 /usr/lib64
+
+%transfiletriggerin -P 900900 -- /usr/lib/sysusers.d/
+systemd-sysusers || :
+
+%transfiletriggerin -P 900895 -- /usr/lib/tmpfiles.d/
+systemd-tmpfiles --create || :
+
+%filetriggerin -- /usr/share/fonts /usr/lib
+fc-cache -s
+exit 0
+
+%filetriggerin -P 5 -- /usr/lib
+echo second
+
+%filetriggerun -p <lua> -- /usr/share/fonts
+print('un')
+
+%filetriggerpostun -P 0 -p /usr/bin/true -- /opt/x
+
+%transfiletriggerun -- /usr/lib/sysusers.d/
+echo un
+
+%transfiletriggerpostun -P 2147483647 -- /usr/share/icons/ /usr/lib
+echo postun $1
+
+%files
+/usr/share/trig/a
+"""
+
+TRIG_QF = ("[fn %{FILETRIGGERNAME} %{FILETRIGGERVERSION} %{FILETRIGGERFLAGS} %{FILETRIGGERINDEX}\n]"
+           "[fs %{FILETRIGGERSCRIPTPROG} %{FILETRIGGERPRIORITIES} %{FILETRIGGERSCRIPTS}\n]"
+           "[ff %{FILETRIGGERSCRIPTFLAGS}\n]"
+           "[tn %{TRANSFILETRIGGERNAME} %{TRANSFILETRIGGERVERSION} %{TRANSFILETRIGGERFLAGS} %{TRANSFILETRIGGERINDEX}\n]"
+           "[ts %{TRANSFILETRIGGERSCRIPTPROG} %{TRANSFILETRIGGERPRIORITIES} %{TRANSFILETRIGGERSCRIPTS}\n]"
+           "[tf %{TRANSFILETRIGGERSCRIPTFLAGS}\n]"
+           "[req %{REQUIRENAME} %{REQUIREFLAGS} %{REQUIREFLAGS:deptype} %{REQUIREVERSION}\n]"
+           "post %{POSTINPROG} %{POSTIN}\n")
+
+
+def test_file_triggers_equal_rpmbuild():
+    nat = make_project({"slipway.toml": TRIG_NATIVE, "files/a": "a\n"})
+    spc = make_project({"slipway.toml": CMP_SPEC_TOML.replace("pkgcmp", "pkgtrig").replace("motd", "trig"),
+                        "trig/trig.spec": TRIG_SPEC, "trig/a": "a\n"})
+    p1 = slipway("-C", nat, "package")
+    p2 = slipway("-C", spc, "package")
+    if not (check("file triggers: native build", p1.returncode == 0, show(p1)) &
+            check("file triggers: spec build", p2.returncode == 0, show(p2))):
+        return
+    a = rpm_path(os.path.join(nat, "out"), "trig-1.0-1.noarch.rpm")
+    b = rpm_path(os.path.join(spc, "out"), "trig-1.0-1.noarch.rpm")
+    fa, fb = qp(a, "--filetriggers"), qp(b, "--filetriggers")
+    check("file triggers: rpm -qp --filetriggers identical", fa == fb and fa.count("scriptlet (using") == 9,
+          f"native:\n{fa}rpmbuild:\n{fb}")
+    ta, tb = qp(a, "--qf", TRIG_QF), qp(b, "--qf", TRIG_QF)
+    check("file triggers: the raw tags and requires identical, in order", ta == tb, f"native:\n{ta}rpmbuild:\n{tb}")
+    # What rpm makes of the tags, whatever either writer did: the four
+    # transfiletriggerin, and /usr/lib in both filetriggerin (indexes 0 and 1).
+    check("file triggers: glibc's ldconfig trigger as rpm reads it",
+          "transfiletriggerin scriptlet (using /sbin/ldconfig) -- /lib, /lib64, /usr/lib, /usr/lib64\n" in fa, fa)
+    check("file triggers: /usr/lib in two filetriggerin", "fn /usr/lib  65536 0\nfn /usr/lib  65536 1\n" in ta, ta)
+    check("file triggers: Requires(interp) of each program, rpmlib(BuiltinLuaScripts) for Lua",
+          all(x in ta for x in ["req /sbin/ldconfig 256 interp \n", "req /usr/bin/true 256 interp \n",
+                                "req /bin/sh 256 interp \n", "req /bin/sh 1280 post,interp \n",
+                                "req rpmlib(BuiltinLuaScripts) 16777226 rpmlib 4.2.2-1\n"]), ta)
+    check("file triggers: no SCRIPTFLAGS (no trigger has -e or -q)", "\nff " not in ta and "\ntf " not in ta, ta)
+
+    # The cache key holds the triggers and the scripts: a changed body is a
+    # new package, an unchanged project is not rebuilt.
+    p = slipway("-C", nat, "package")
+    check("file triggers: unchanged, cached", p.returncode == 0 and "1 component unchanged" in p.stdout, show(p))
+    for old, new in [('body = "echo second"', 'body = "echo changed"'), ('post = "echo post"', 'post = "echo again"')]:
+        write(os.path.join(nat, "slipway.toml"), TRIG_NATIVE.replace(old, new))
+        p = slipway("-C", nat, "package")
+        got = qp(a, "--qf", TRIG_QF) if p.returncode == 0 else ""
+        check(f"file triggers: {new} rebuilds the package", "1 built, 0 cached" in p.stdout and
+              new.split('"')[1] in got, show(p) + got)
+
+
 # ---------------------------------------------------------------------------
 # Build order, selection, the cache.
 
@@ -1369,6 +1541,7 @@ spec = "needy/needy.spec"
 start = time.monotonic()
 try:
     for t in [test_headers_and_payloads, test_reproducible, test_sandbox, test_dnf_install, test_native_equals_rpmbuild,
+              test_file_triggers_equal_rpmbuild,
               test_order, test_cache, test_native_touch_unclamped, test_native_dir_chmod, test_cycle, test_missing_buildrequires,
               test_failing_build, test_native_bad_inputs, test_native_dir_mode, test_host_inputs,
               test_payload_codecs, test_payload_memory, test_payload_cache_key, test_payload_spec, test_same_file,

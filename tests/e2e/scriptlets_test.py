@@ -7,7 +7,9 @@ suite: a filesystem package with a Lua %pretrans, the build host's glibc
 (%post -p /sbin/ldconfig), useradd and groupadd, busybox, a library, a
 daemon whose %pre makes its system user, file triggers, a trigger, a
 %posttrans, a scriptlet that tries to leave the sandbox, a failing %pre and
-a failing %post. The image is checked with the real tools: tar, ldconfig -p
+a failing %post; and two native components (written by slipway, not
+rpmbuild) with /bin/sh, ash and Lua file triggers. The image is checked
+with the real tools: tar, ldconfig -p
 run in the unpacked image, and, as root, rpm itself installing the same
 packages into a root of its own (its file trigger log must be ours).
 The same image is made as root and as nobody, byte for byte.
@@ -112,6 +114,83 @@ scriptlet-timeout = 1
 [images.none]
 formats = ["tar"]
 packages = ["docs-plain"]
+
+[images.native-triggers]
+formats = ["tar"]
+packages = ["filesystem", "busybox", "trig-data"]
+"""
+
+# Native components with file triggers (slipway writes their headers, not
+# rpmbuild): trig-native watches /usr/lib/trig.d/ with a %transfiletriggerin
+# (/bin/sh), a %filetriggerin run by another program (busybox's ash) and a
+# Lua %filetriggerin, and ships a file there itself; trig-data puts two
+# files there and one elsewhere. Each trigger appends what it saw to a log.
+NATIVE = ["trig-native", "trig-data"]
+NATIVE_LOG = "/var/lib/trig-native.log"
+NATIVE_TOML = f"""
+[components.trig-native]
+version = "1"
+summary = "Watches /usr/lib/trig.d"
+license = "MIT"
+arch = "noarch"
+requires = ["busybox"]
+
+[[components.trig-native.files]]
+source = "native/own.conf"
+path = "/usr/lib/trig.d/own.conf"
+
+[[components.trig-native.file-triggers]]
+when = "transfiletriggerin"
+paths = ["/usr/lib/trig.d/"]
+body = \"\"\"
+echo "transfiletriggerin args:$*" >> {NATIVE_LOG}
+cat >> {NATIVE_LOG}
+\"\"\"
+
+[[components.trig-native.file-triggers]]
+when = "filetriggerin"
+priority = 20000
+program = "/usr/bin/ash"
+paths = ["/usr/lib/trig.d/"]
+body = \"\"\"
+echo "filetriggerin ash args:$*" >> {NATIVE_LOG}
+cat >> {NATIVE_LOG}
+\"\"\"
+
+[[components.trig-native.file-triggers]]
+when = "filetriggerin"
+priority = 100
+program = "<lua>"
+paths = ["/usr/lib/trig.d/", "/usr/share/nothing-here"]
+body = \"\"\"
+local log = assert(io.open("{NATIVE_LOG}", "a"))
+log:write("filetriggerin lua arg:", tostring(arg[2]), "\\\\n")
+local f = rpm.next_file()
+while f do
+  log:write("lua ", f, "\\\\n")
+  f = rpm.next_file()
+end
+log:close()
+\"\"\"
+
+[components.trig-data]
+version = "1"
+summary = "Files under /usr/lib/trig.d"
+license = "MIT"
+arch = "noarch"
+requires = ["trig-native"]
+
+[[components.trig-data.files]]
+source = "native/a.conf"
+path = "/usr/lib/trig.d/a.conf"
+
+[[components.trig-data.files]]
+source = "native/b.conf"
+path = "/usr/lib/trig.d/b.conf"
+
+[[components.trig-data.files]]
+source = "native/readme"
+path = "/usr/share/trig-data/readme"
 """
 
 PROJ = None
@@ -152,8 +231,10 @@ echo plain > %{buildroot}/usr/share/plain/file
 %files
 /usr/share/plain
 """)
+    for f in ["own.conf", "a.conf", "b.conf", "readme"]:
+        write(os.path.join(d, "native", f), f + "\n")
     write(os.path.join(d, "slipway.toml"), project_toml(IMAGES) +
-          '\n[components.docs-plain]\nspec = "components/docs-plain/docs-plain.spec"\n')
+          '\n[components.docs-plain]\nspec = "components/docs-plain/docs-plain.spec"\n' + NATIVE_TOML)
     p = slipway("-C", d, "package", timeout=1200)
     if not check("setup: slipway package builds the test packages", p.returncode == 0, show(p)):
         return False
@@ -325,6 +406,46 @@ def test_same_as_rpm():
           (m["var/lib/demo/data"].uid, st.st_uid))
 
 
+def test_native_file_triggers():
+    """The file triggers slipway writes into native packages run in the
+    image: each sees exactly the files under its prefix, the Lua one too,
+    and the one with another program runs with it. As root, rpm itself
+    installing the same packages must write the same log."""
+    p = slipway("-C", PROJ, "--json", "image", "native-triggers")
+    if not check("native triggers: exit 0", p.returncode == 0, show(p)):
+        return
+    img = json.loads(p.stdout)["images"][0]
+    check("native triggers: nothing left unrun", img.get("scriptlets_not_run") == [], img)
+    ours = member_text(image_tar(PROJ, "native-triggers"), NATIVE_LOG.lstrip("/")) or ""
+    check("native %transfiletriggerin: ran once, with every file under the prefix and none elsewhere",
+          ours.count("transfiletriggerin args:") == 1 and
+          "/usr/lib/trig.d/a.conf\n/usr/lib/trig.d/b.conf\n" in ours and "/usr/lib/trig.d/own.conf\n" in ours and
+          "readme" not in ours, ours)
+    check("native %filetriggerin -p /usr/bin/ash: ran, with trig-data's files on its input",
+          "filetriggerin ash args:0\n/usr/lib/trig.d/a.conf\n/usr/lib/trig.d/b.conf\n" in ours, ours)
+    check("native %filetriggerin -p <lua>: ran, rpm.next_file() gave the files",
+          "filetriggerin lua arg:0\nlua /usr/lib/trig.d/a.conf\nlua /usr/lib/trig.d/b.conf\n" in ours, ours)
+    if not IS_ROOT:
+        print("skip native triggers as rpm: rpm --root needs root")
+        return
+    order = ["filesystem", "busybox", *NATIVE]
+    rpms = []
+    for n in order:
+        rpms += glob.glob(os.path.join(PROJ, "out", "repo", "Packages", f"{n}-1-1.*.rpm"))
+    r = os.path.join(BASE, "rpm-root-native")
+    os.makedirs(r)
+    q = subprocess.run(["rpm", "--root", r, "--dbpath", "/usr/lib/sysimage/rpm", "--nosignature", "--noplugins",
+                        "--nodeps", "-i", *rpms], capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, SOURCE_DATE_EPOCH=str(SDE)))
+    if not check("native triggers: rpm --root installs the packages", q.returncode == 0 and len(rpms) == 4,
+                  show(q) + repr(rpms)):
+        return
+    with open(os.path.join(r, NATIVE_LOG.lstrip("/"))) as f:
+        theirs = f.read()
+    check("native triggers: the log is rpm's, line for line", ours == theirs,
+          f"ours:\n{ours}\nrpm's:\n{theirs}")
+
+
 def test_root_and_nobody():
     """The same image as root and as nobody, byte for byte, from another
     directory; the host is untouched."""
@@ -433,8 +554,8 @@ packages = ["filesystem"]
 start = time.monotonic()
 try:
     if setup():
-        for t in [test_full, test_same_as_rpm, test_root_and_nobody, test_failures, test_no_scriptlets,
-                  test_foreign_arch]:
+        for t in [test_full, test_same_as_rpm, test_native_file_triggers, test_root_and_nobody, test_failures,
+                  test_no_scriptlets, test_foreign_arch]:
             t0 = time.monotonic()
             run_test(t)
             print(f"time {t.__name__}: {time.monotonic() - t0:.2f}s")
