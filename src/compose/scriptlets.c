@@ -134,21 +134,25 @@ static int run_script(Runner *x, const PlanScript *sc) {
                 argv[k++] = (char *) (sc->body ? sc->body : "");
         } else {
                 /* rpm (lib/rpmscript.c, runExtScript): the interpreter and
-                 * its arguments, the body as a file when there is one, then
-                 * $1 and $2 where the plan gives them (a program alone gets
-                 * none: "%post -p /sbin/ldconfig" runs ldconfig bare). */
+                 * its arguments, then the body as a file and $1 and $2
+                 * where the plan gives them, when there is a body. A
+                 * program alone gets none: "%post -p /sbin/ldconfig" and
+                 * glibc's "%transfiletriggerin -p /sbin/ldconfig" (an
+                 * empty body in the header) run ldconfig bare. */
                 for (size_t i = 0; i < n_argv; i++)
                         argv[k++] = sc->argv[i];
-                if (sc->body) {
+                if (sc->body && sc->body[0]) {
                         argv[k++] = (char *) "/dev/fd/3";
                         cmd.script = sc->body;
                         cmd.script_size = strlen(sc->body);
                 }
         }
-        if (sc->arg1 >= 0)
-                argv[k++] = a1;
-        if (sc->arg2 >= 0)
-                argv[k++] = a2;
+        if (sc->lua || (sc->body && sc->body[0])) {
+                if (sc->arg1 >= 0)
+                        argv[k++] = a1;
+                if (sc->arg2 >= 0)
+                        argv[k++] = a2;
+        }
 
         _cleanup_(sandbox_result_release) SandboxResult res = {};
         _cleanup_free_ char *err = NULL;
