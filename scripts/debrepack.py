@@ -398,6 +398,7 @@ def component_toml(name, c):
         out.append("files = [")
         for f in c["files"]:
             extra = ", config = true" if f.get("config") else ""
+            extra += f", mode = {toml_str(f['mode'])}" if f.get("mode") else ""
             out.append(f"  {{ source = {toml_str(f['source'])}, path = {toml_str(f['path'])}{extra} }},")
         out.append("]")
     return "\n".join(out) + "\n"
