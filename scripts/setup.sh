@@ -18,9 +18,18 @@ if [ "$install" = 1 ]; then
         fi
         echo "setup: installing Debian packages"
         apt-get update -qq
+        # Packages are installed, not started: openssh-server's postinst
+        # would start sshd on this machine (policy-rc.d(8), as in containers).
+        own_policy=0
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+                printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+                chmod 755 /usr/sbin/policy-rc.d
+                own_policy=1
+        fi
         # shellcheck disable=SC2046
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
                 $(grep -v '^#' scripts/debian-packages.txt | grep -v '^$') >/dev/null
+        [ "$own_policy" = 0 ] || rm -f /usr/sbin/policy-rc.d
 fi
 
 echo "setup: building slipway"
