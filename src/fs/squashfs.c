@@ -27,7 +27,6 @@
 #include <sqfs/block_processor.h>
 #include <sqfs/block_writer.h>
 #include <sqfs/compressor.h>
-#include <sqfs/dir.h>
 #include <sqfs/dir_writer.h>
 #include <sqfs/error.h>
 #include <sqfs/frag_table.h>
@@ -684,17 +683,16 @@ static int write_dir(Writer *w, Plan *p, size_t i) {
                 return r;
         /* The root's parent: one past the last inode, as mksquashfs. */
         uint32_t parent_ino = i == 0 ? p->n_inodes + 1 : p->entries[e->parent].ino;
-        /* A directory whose entries need more than one header gets the
-         * extended inode with the index of its headers (the kernel's
-         * lookup skips to the header before the name,
-         * get_dir_index_using_name() in fs/squashfs/namei.c, as for
-         * mksquashfs's large directories). libsquashfs 1.2 writes the index
-         * only into an extended inode and makes one only for xattrs or a
-         * large listing: asking with an xattr index forces it, then the
-         * real one is set. */
-        bool indexed = e->first_child != NONE &&
-                       sqfs_dir_writer_get_index_size(w->dirwr) > /* bytes, not entries */
-                               sizeof(sqfs_dir_index_t) + strlen(base_name(p->entries[e->first_child].path));
+        /* A directory whose entries cross a metadata block boundary gets
+         * the extended inode with an index of its headers, as mksquashfs
+         * does: the kernel's lookup starts at the last header whose first
+         * name is not after the one searched (get_dir_index_using_name() in
+         * fs/squashfs/namei.c) instead of decompressing the listing from
+         * its start. libsquashfs 1.2 writes the index only into an extended
+         * inode and makes one only for xattrs or a listing over 64 KiB:
+         * asking with an xattr index forces it, then the real one is set. */
+        sqfs_u64 ref = sqfs_dir_writer_get_dir_reference(w->dirwr);
+        bool indexed = (ref & 0xFFFF) + sqfs_dir_writer_get_size(w->dirwr) > SQFS_META_BLOCK_SIZE;
         _cleanup_free_ sqfs_inode_generic_t *in =
                 sqfs_dir_writer_create_inode(w->dirwr, 0, indexed && xattr == 0xFFFFFFFF ? 0 : xattr, parent_ino);
         if (!in)
