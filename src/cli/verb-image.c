@@ -119,14 +119,22 @@ int verb_image(const Context *ctx, int argc, char **argv) {
                 return EXIT_FAILURE_USER;
         }
         /* An image's initrd image is composed before it (and with it, when
-         * only the image was named): the boot writers read its output. */
-        _cleanup_free_ const Image **order = new0(const Image *, 2 * n_chosen + 1);
+         * only the image was named): the boot writers read its output. So
+         * is an installer ISO's image, with its initrd: the ISO carries its
+         * raw disk. */
+        _cleanup_free_ const Image **order = new0(const Image *, 4 * n_chosen + 1);
         size_t n_order = 0;
         if (!order)
                 return exit_status_from(log_error_errno(-ENOMEM, "cannot compose"));
         for (size_t i = 0; i < n_chosen; i++) {
-                const Image *want[2] = { chosen[i]->initrd ? project_find_image(p, chosen[i]->initrd) : NULL, chosen[i] };
-                for (size_t w = 0; w < 2; w++) {
+                const Image *target = chosen[i]->install ? project_find_image(p, chosen[i]->install) : NULL;
+                const Image *want[4] = {
+                        target && target->initrd ? project_find_image(p, target->initrd) : NULL,
+                        target,
+                        chosen[i]->initrd ? project_find_image(p, chosen[i]->initrd) : NULL,
+                        chosen[i],
+                };
+                for (size_t w = 0; w < 4; w++) {
                         bool dup = !want[w];
                         for (size_t k = 0; k < n_order && !dup; k++)
                                 dup = order[k] == want[w];

@@ -783,6 +783,7 @@ static const SchemaField image_fields[] = {
         FIELD("platform", SCHEMA_ENUM, Image, platform, .values = image_platform_table),
         FIELD("size", SCHEMA_SIZE, Image, size),
         FIELD("initrd", SCHEMA_STRING, Image, initrd, .check = check_image_name),
+        FIELD("install", SCHEMA_STRING, Image, install, .check = check_image_name),
         FIELD("partitions", SCHEMA_TABLE_ARRAY, Image, partitions, .sub = &partition_schema),
         FIELD("users", SCHEMA_TABLE_ARRAY, Image, users, .sub = &user_schema),
         FIELD("files", SCHEMA_TABLE_ARRAY, Image, files, .sub = &image_file_schema),
@@ -1895,9 +1896,45 @@ static void project_check_files(Project *p, Diagnostics *d, time_t *newest) {
 }
 
 /* Checks that need the whole project: image cross-references. */
+static void image_names_except(const Project *p, size_t i, StrBuf *names) {
+        for (size_t k = 0; k < p->images.n; k++)
+                if (k != i)
+                        strbuf_printf(names, "%s'%s'", names->len ? ", " : "", p->images.items[k].name);
+}
+
+/* An installer ISO (`install`): what it installs is a raw disk of the
+ * project, which is no installer itself. */
+static void check_install(const Project *p, size_t i, Diagnostics *d) {
+        const Image *im = &p->images.items[i];
+        SourcePos pos = cfg_pos(&im->obj, "install");
+        const Image *target = project_find_image(p, im->install);
+        if (!(im->format_mask & (1u << IMAGE_FORMAT_ISO)))
+                diag_error(d, &pos, "image '%s': 'install' makes an installer ISO, but its formats have no \"iso\"",
+                           im->name);
+        else if (!im->initrd)
+                diag_error(d, &pos,
+                           "image '%s': an installer ISO needs an 'initrd' image that mounts its live root "
+                           "(/live/root.squashfs on the medium)",
+                           im->name);
+        if (!target) {
+                _cleanup_strbuf_ StrBuf names = STRBUF_INIT;
+                image_names_except(p, i, &names);
+                diag_error(d, &pos, "image '%s': install '%s' is not an image of this project%s%s", im->name,
+                           im->install, names.len ? "; images: " : "", names.len ? names.buf : "");
+        } else if (target == im)
+                diag_error(d, &pos, "image '%s' cannot install itself", im->name);
+        else if (!(target->format_mask & (1u << IMAGE_FORMAT_RAW)))
+                diag_error(d, &pos, "image '%s': install '%s' must have the \"raw\" format (the disk it copies)",
+                           im->name, im->install);
+        else if (target->install)
+                diag_error(d, &pos, "image '%s': install '%s' is an installer itself", im->name, im->install);
+}
+
 static void project_check_references(Project *p, Diagnostics *d) {
         for (size_t i = 0; i < p->images.n; i++) {
                 const Image *im = &p->images.items[i];
+                if (im->install)
+                        check_install(p, i, d);
                 if (!im->initrd)
                         continue;
                 SourcePos pos = cfg_pos(&im->obj, "initrd");

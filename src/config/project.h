@@ -457,6 +457,7 @@ typedef struct Image {
         ImagePlatform platform; /* customizations: always none */
         uint64_t size; /* 0: smallest that fits */
         char *initrd;
+        char *install; /* an installer ISO: the image (raw) it installs */
         struct {
                 Partition *items;
                 size_t n;
