@@ -39,6 +39,8 @@ ROOTS = [
     "ncurses-base", "systemd", "systemd-sysv", "udev", "dbus", "kmod", "iproute2", "procps",
     "libpam-modules", "libpam-runtime", "libpam-systemd", "libnss-systemd",
     "openssh-server", "selinux-policy-default", "policycoreutils", "selinux-utils", "tzdata",
+    # the installer ISO's live root
+    "fdisk", "e2fsprogs", "zstd", "attr",
 ]
 
 # Fedora's names for Debian's, so that Fedora-style dependencies resolve.
