@@ -18,6 +18,7 @@ and booted under QEMU (TCG).
 Usage: server_test.py SLIPWAY SOURCE_ROOT"""
 import concurrent.futures
 import filecmp
+import json
 import os
 import shutil
 import socket
@@ -110,16 +111,17 @@ def free_port():
         return s.getsockname()[1]
 
 
-def boot_and_check(disk, fmt, firmware, drive_if):
-    """Boots, logs in, runs the checks; returns a list of (name, ok, detail)."""
+def boot_and_check(disk, fmt, firmware, drive_if, how=None, hostname="azl-server", extra=()):
+    """Boots, logs in, runs the checks; returns a list of (name, ok, detail).
+    `extra` is (name, command, predicate on the output) run as root."""
     results = []
     port = free_port()
-    log = os.path.join(BASE, f"boot-{firmware}-{fmt}.log")
+    log = os.path.join(BASE, f"boot-{firmware}-{fmt}-{port}.log")
     vm = VM(disk, fmt, firmware=firmware, log=log, ssh_port=port, drive_if=drive_if, memory=1024)
-    how = f"{fmt} under {'OVMF' if firmware == 'ovmf' else 'SeaBIOS'}"
+    how = how or f"{fmt} under {'OVMF' if firmware == 'ovmf' else 'SeaBIOS'}"
     try:
         try:
-            vm.expect(r"azl-server login: ", timeout=600)
+            vm.expect(rf"{hostname} login: ", timeout=600)
         except Timeout as e:
             return [(f"{how}: boots to a login prompt on the serial console", False, str(e))]
         results.append((f"{how}: boots to a login prompt on the serial console ({vm.seconds():.0f} s)", True, ""))
@@ -168,12 +170,15 @@ def boot_and_check(disk, fmt, firmware, drive_if):
             time.sleep(5)
         results.append((f"{how}: sshd lets azureuser in with the configured key",
                         p is not None and p.returncode == 0 and p.stdout.split(b"\n")[0] == b"azureuser"
-                        and b"azl-server" in p.stdout, text(p) if p else "no attempt"))
+                        and hostname.encode() in p.stdout, text(p) if p else "no attempt"))
         other = os.path.join(BASE, f"other-{port}")
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", other], check=True)
         p2 = subprocess.run([other if a == key else a for a in ssh] + ["-o", "IdentitiesOnly=yes", "true"],
                             capture_output=True, timeout=120)
         results.append((f"{how}: sshd refuses another key", p2.returncode != 0, text(p2)))
+        for name, command, ok in extra:
+            st, out = vm.run(command, 60)
+            results.append((f"{how}: {name}", ok(out), out))
         vm.send("systemctl poweroff")
         try:
             vm.expect(r"reboot: Power down", 180)
@@ -233,7 +238,93 @@ def test_wsl():
           "default=azl" in conf.replace(" ", "") and "systemd=true" in conf.replace(" ", ""), conf)
 
 
-for t in [test_build, test_boot, test_container, test_wsl]:
+def install(iso, firmware, target, log):
+    """Boots the installer ISO as a CD with a blank virtio disk; returns
+    (ok, detail) once QEMU has exited after the installer's reboot."""
+    vm = VM(target, "raw", firmware=firmware, log=log, drive_if="virtio", cdrom=iso, boot="d", snapshot=False,
+            memory=1024)
+    try:
+        vm.expect(r"installer: installed .* onto /dev/vda; rebooting", timeout=900)
+        end = time.monotonic() + 120
+        while vm.proc.poll() is None and time.monotonic() < end:
+            time.sleep(1)
+        return vm.proc.poll() is not None, f"{vm.seconds():.0f} s"
+    except Timeout as e:
+        return False, str(e)
+    finally:
+        vm.stop()
+
+
+def installer_job(iso, firmware):
+    name = "OVMF" if firmware == "ovmf" else "SeaBIOS"
+    target = os.path.join(BASE, f"target-{firmware}.raw")
+    with open(target, "wb") as f:
+        f.truncate(4 << 30)
+    ok, detail = install(iso, firmware, target, os.path.join(BASE, f"install-{firmware}.log"))
+    res = [(f"installer ISO as a CD under {name}: installs unattended onto a blank 4 GiB virtio disk and "
+            f"reboots ({detail})", ok, detail)]
+    if not ok:
+        return res
+    table = subprocess.run(["sfdisk", "-d", target], capture_output=True, text=True).stdout
+    last = [line for line in table.splitlines() if line.startswith(target)][-1]
+    start = int(last.split("start=")[1].split(",")[0])
+    size = int(last.split("size=")[1].split(",")[0])
+    res.append((f"installed under {name}: the root partition ends at the end of the disk",
+                (start + size) * 512 >= (4 << 30) - (2 << 20), table))
+    extra = [("the installed root file system fills the disk (df)", "df -B1M --output=size / | tail -n 1",
+              lambda out: out.strip().isdigit() and int(out.strip()) > 3500),
+             ("the installer made the account alice", "getent passwd alice",
+              lambda out: out.startswith("alice:x:") and "/home/alice" in out),
+             ("alice's home has the policy's label", "ls -Zd /home/alice",
+              lambda out: "user_home_dir_t" in out)]
+    res += boot_and_check(target, "raw", firmware, "virtio", how=f"the disk installed under {name}",
+                          hostname="installed-host", extra=extra)
+    return res
+
+
+def test_installer():
+    if "proj" not in built:
+        check("installer: the example was built", False, "see test_build")
+        return
+    proj = built["proj"]
+    iso = os.path.join(proj, "out", "images", "installer.iso")
+    check("the build wrote the installer ISO", os.path.exists(iso), "")
+    ls = run("osirrox", "-indev", iso, "-find", "/", "-type", "f")
+    for f in ["/live/root.squashfs", "/install/server.raw.zst", "/install/image.conf", "/boot/vmlinuz",
+              "/boot/initrd"]:
+        check(f"the installer ISO holds {f}", f"'{f}'".encode() in ls.stdout, text(ls))
+    # The kernel and initrd are stored once: the ESP (GPT partition 2 of the
+    # hybrid ISO) holds GRUB alone, which reads them from ISO 9660.
+    table = run("sfdisk", "-J", iso)
+    esp = None
+    if table.returncode == 0:
+        for part in json.loads(table.stdout)["partitiontable"]["partitions"]:
+            if part["type"].upper() == "C12A7328-F81F-11D2-BA4B-00A0C93EC93B":
+                esp = part["start"] * 512
+    listing = run("mdir", "-/", "-b", "-i", f"{iso}@@{esp}", "::/") if esp else None
+    files = sorted(x for x in (listing.stdout.decode().split() if listing else []) if not x.endswith("/"))
+    check("the installer ISO's ESP holds GRUB alone (kernel and initrd stored once, in ISO 9660)",
+          files == ["::/EFI/BOOT/BOOTX64.EFI"], f"{files} {text(listing) if listing else text(table)}")
+    # Unattended: the same ISO with the settings on its kernel command line.
+    conf = os.path.join(proj, "images", "installer.toml")
+    text_ = open(conf).read()
+    hash_ = "$6$azlserverexample$Rq5iHl7ldcWOVBNzUitUpX/DMFxBeiEQEvpkz5i3cfGqkL1dv7RYga.o5iL01DrwtcVQSoGk7uM7dho25ZW3d1"
+    with open(conf, "w") as f:
+        f.write(text_.replace('init=/usr/lib/slipway/install"',
+                              'init=/usr/lib/slipway/install slipway.install.disk=/dev/vda '
+                              'slipway.install.hostname=installed-host slipway.install.user=alice '
+                              f'slipway.install.password-hash={hash_}"'))
+    p = run(SLIPWAY, "-C", proj, "image", "installer")
+    check("the unattended installer ISO is composed", p.returncode == 0, text(p))
+    if p.returncode:
+        return
+    with concurrent.futures.ThreadPoolExecutor(2) as ex:
+        for res in ex.map(lambda fw: installer_job(iso, fw), ["ovmf", "seabios"]):
+            for name, ok, detail in res:
+                check(name, ok, detail)
+
+
+for t in [test_build, test_boot, test_container, test_wsl, test_installer]:
     run_test(t)
 shutil.rmtree(BASE, ignore_errors=True)
 finish("server")
