@@ -493,8 +493,14 @@ static int write_data(Writer *w, Plan *p) {
                 if (r != 0)
                         return sqfs_errno(w, r);
                 r = tree_blob_foreach(e->node->blob, append_piece, w);
-                if (r < 0)
+                if (r < 0) {
+                        /* libsquashfs 1.2 frees the blocks it still holds
+                         * only when the file is ended and the processor
+                         * drained; its own errors are beside the point. */
+                        (void) sqfs_block_processor_end_file(w->proc);
+                        (void) sqfs_block_processor_finish(w->proc);
                         return r;
+                }
                 r = sqfs_block_processor_end_file(w->proc);
                 if (r != 0)
                         return sqfs_errno(w, r);
