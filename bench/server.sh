@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # The server example's build from nothing (issue 18): `slipway build` of
-# examples/server in a fresh copy (123 Debian packages repackaged as native
+# examples/server in a fresh copy (131 Debian packages repackaged as native
 # components, the kernel, boot loaders and filesystem through rpmbuild, the
 # repository, and the server disk (raw, vhd), container and WSL images with
 # their scriptlets: sysusers, tmpfiles, hwdb, ldconfig, presets, the local
