@@ -300,6 +300,51 @@ def installer_job(iso, firmware):
     return res
 
 
+def interactive_job(iso):
+    """The example's ISO as it is (no disk given) boots as a USB stick under
+    SeaBIOS and asks; the answers go in on the serial console."""
+    target = os.path.join(BASE, "target-interactive.raw")
+    with open(target, "wb") as f:
+        f.truncate(4 << 30)
+    usb = ["-drive", f"if=none,id=stick,file={iso},format=raw,readonly=on", "-device", "qemu-xhci",
+           "-device", "usb-storage,drive=stick,bootindex=0"]
+    vm = VM(target, "raw", firmware="seabios", log=os.path.join(BASE, "install-interactive.log"), drive_if="virtio",
+            snapshot=False, extra=usb, memory=1024)
+    name = "installer ISO as a USB stick under SeaBIOS, interactive"
+    try:
+        vm.expect(r"Disk to install onto \(its contents are erased\): ", 600)
+        vm.send("/dev/vda")
+        vm.expect(r"Host name \(empty: keep the image's\): ", 60)
+        vm.send("asked-host")
+        vm.expect(r"Type yes to erase /dev/vda: ", 60)
+        vm.send("yes")
+        vm.expect(r"installer: installed .* onto /dev/vda; rebooting", 600)
+        end = time.monotonic() + 120
+        while vm.proc.poll() is None and time.monotonic() < end:
+            time.sleep(1)
+        ok, detail = vm.proc.poll() is not None, f"{vm.seconds():.0f} s"
+    except Timeout as e:
+        ok, detail = False, str(e)
+    finally:
+        vm.stop()
+    res = [(f"{name}: asks for the disk, the host name and a confirmation, installs and reboots ({detail})",
+            ok, detail)]
+    if ok:
+        conf = os.path.join(BASE, "interactive-root.img")
+        table = subprocess.run(["sfdisk", "-J", target], capture_output=True, text=True)
+        parts = json.loads(table.stdout)["partitiontable"]["partitions"] if table.returncode == 0 else []
+        root = parts[-1] if parts else None
+        ok = False
+        if root:
+            subprocess.run(["dd", f"if={target}", f"of={conf}", "bs=512", f"skip={root['start']}",
+                            f"count={root['size']}", "status=none"], check=True)
+            p = subprocess.run(["debugfs", "-R", "cat /etc/hostname", conf], capture_output=True, text=True)
+            ok = p.stdout.strip() == "asked-host"
+            os.unlink(conf)
+        res.append((f"{name}: the installed disk has the host name given", ok, table.stdout))
+    return res
+
+
 def test_installer():
     if "proj" not in built:
         check("installer: the example was built", False, "see test_build")
@@ -323,6 +368,8 @@ def test_installer():
     files = sorted(x for x in (listing.stdout.decode().split() if listing else []) if not x.endswith("/"))
     check("the installer ISO's ESP holds GRUB alone (kernel and initrd stored once, in ISO 9660)",
           files == ["::/EFI/BOOT/BOOTX64.EFI"], f"{files} {text(listing) if listing else text(table)}")
+    interactive_iso = os.path.join(BASE, "interactive.iso")
+    shutil.copy(iso, interactive_iso)
     # Unattended: the same ISO with the settings on its kernel command line.
     conf = os.path.join(proj, "images", "installer.toml")
     text_ = open(conf).read()
@@ -336,9 +383,11 @@ def test_installer():
     check("the unattended installer ISO is composed", p.returncode == 0, text(p))
     if p.returncode:
         return
-    with concurrent.futures.ThreadPoolExecutor(2) as ex:
-        for res in ex.map(lambda fw: installer_job(iso, fw), ["ovmf", "seabios"]):
-            for name, ok, detail in res:
+    with concurrent.futures.ThreadPoolExecutor(3) as ex:
+        jobs = [ex.submit(installer_job, iso, "ovmf"), ex.submit(installer_job, iso, "seabios"),
+                ex.submit(interactive_job, interactive_iso)]
+        for job in jobs:
+            for name, ok, detail in job.result():
                 check(name, ok, detail)
 
 
