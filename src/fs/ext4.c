@@ -103,13 +103,6 @@ static int link_cmp(const void *a, const void *b) {
         return *x < *y ? -1 : *x > *y; /* path order within a group */
 }
 
-static bool path_under(const char *path, const char *prefix) {
-        size_t l = strlen(prefix);
-        if (l == 1) /* "/" */
-                return path[1] != 0;
-        return strncmp(path, prefix, l) == 0 && path[l] == '/';
-}
-
 static const char *base_name(const char *path) {
         return strrchr(path, '/') + 1;
 }
@@ -148,68 +141,20 @@ static bool xattrs_fit_inode(const TreeNode *n) {
 }
 
 static int plan_make(const Tree *t, const FsOptions *o, Plan *ret) {
-        _cleanup_free_ TreeNode **nodes = NULL;
-        _cleanup_free_ char *root = NULL;
-        char **ex = NULL;
-        size_t n_nodes = 0, n_ex = 0;
+        _cleanup_free_ FsNode *sel = NULL;
+        size_t n_sel = 0;
         Plan p = {};
         int r;
 
-        r = tree_path_normalize(o->root ? o->root : "/", &root);
+        r = fs_select(t, o, &sel, &n_sel);
         if (r < 0)
                 return r;
-        size_t root_len = strcmp(root, "/") == 0 ? 0 : strlen(root);
-
-        ex = calloc(o->n_exclude + 1, sizeof(char *));
-        if (!ex)
+        p.entries = calloc(n_sel, sizeof(Entry));
+        if (!p.entries)
                 return -ENOMEM;
-        for (; n_ex < o->n_exclude; n_ex++) {
-                r = tree_path_normalize(o->exclude[n_ex], &ex[n_ex]);
-                if (r < 0)
-                        goto finish;
-        }
-
-        r = tree_list(t, &nodes, &n_nodes);
-        if (r < 0)
-                goto finish;
-
-        p.entries = calloc(n_nodes ? n_nodes : 1, sizeof(Entry));
-        if (!p.entries) {
-                r = -ENOMEM;
-                goto finish;
-        }
-
-        for (size_t i = 0; i < n_nodes; i++) {
-                const char *path = nodes[i]->path, *fspath;
-
-                if (root_len > 0) {
-                        if (strncmp(path, root, root_len) != 0 || (path[root_len] != 0 && path[root_len] != '/'))
-                                continue;
-                        fspath = path[root_len] ? path + root_len : "/";
-                } else
-                        fspath = path;
-
-                bool skip = false;
-                for (size_t j = 0; j < n_ex && !skip; j++)
-                        skip = path_under(path, ex[j]);
-                if (skip)
-                        continue;
-
-                if (p.n == 0 && strcmp(fspath, "/") != 0) {
-                        r = -ENOENT; /* the root is missing: it would sort first */
-                        goto finish;
-                }
-                p.entries[p.n] = (Entry) { .node = nodes[i], .path = fspath, .primary = p.n };
-                p.n++;
-        }
-        if (p.n == 0) {
-                r = -ENOENT;
-                goto finish;
-        }
-        if (p.entries[0].node->type != TREE_DIR) {
-                r = -ENOTDIR;
-                goto finish;
-        }
+        for (size_t i = 0; i < n_sel; i++)
+                p.entries[i] = (Entry) { .node = sel[i].node, .path = sel[i].path, .primary = i };
+        p.n = n_sel;
 
         /* Parents, directory sizes, names. */
         for (size_t i = 1; i < p.n; i++) {
@@ -306,9 +251,6 @@ static int plan_make(const Tree *t, const FsOptions *o, Plan *ret) {
         r = 0;
 finish:
         plan_release(&p);
-        for (size_t j = 0; j < n_ex; j++)
-                free(ex[j]);
-        free(ex);
         return r;
 }
 

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tree/tree.h"
+
 typedef struct FsOptions {
         /* The subtree (a tree path) that becomes the file system's root: "/"
          * or NULL for all of it, "/boot/efi" for an ESP. */
@@ -32,3 +34,16 @@ typedef struct FsOptions {
         /* ext4's s_hash_seed for htree directories. */
         uint8_t hash_seed[16];
 } FsOptions;
+
+/* A node of the tree as a file system holds it. */
+typedef struct FsNode {
+        TreeNode *node;
+        const char *path; /* in the file system: "/", "/etc", ... (points into node->path) */
+} FsNode;
+
+/* The nodes of t that the file system of o holds, sorted by path (so a
+ * directory comes before what is in it, and the root, "/", first): those at
+ * or below o->root, less what lies below each of o->exclude. *ret is
+ * malloc'd; the nodes stay the tree's. -ENOENT if o->root is not in the
+ * tree, -ENOTDIR if it is not a directory. */
+int fs_select(const Tree *t, const FsOptions *o, FsNode **ret, size_t *ret_n);
