@@ -36,6 +36,10 @@ int read_full_file(const char *path, char **ret_data, size_t *ret_size) {
                         return negative_errno();
                 if (S_ISDIR(st.st_mode))
                         return -EISDIR;
+                /* A regular file's size is known: one allocation, not doublings. */
+                if (S_ISREG(st.st_mode) && st.st_size > 0 && (uint64_t) st.st_size <= READ_FULL_MAX &&
+                    strbuf_reserve(&sb, (size_t) st.st_size) < 0)
+                        return -ENOMEM;
                 in = fd;
         }
 

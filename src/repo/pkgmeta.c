@@ -374,6 +374,8 @@ static const char *hstr(const RpmHeader *h, uint32_t tag) {
         return s ? s : "";
 }
 
+#define REPO_READ_WHOLE_MAX (8 * 1024 * 1024)
+
 int repo_package_read(const char *dir, const char *href, uint64_t max_time, RepoPackage *ret, const char **ret_reason) {
         _cleanup_free_ char *path = path_join(dir, href);
         _cleanup_(rpm_package_freep) RpmPackage *p = NULL;
@@ -391,10 +393,12 @@ int repo_package_read(const char *dir, const char *href, uint64_t max_time, Repo
                 return -ENOMEM;
         if (stat(path, &st) < 0)
                 return negative_errno();
-        /* Small packages (most): one read serves the digest and the headers. */
+        /* Small packages (most): one read serves the digest and the headers.
+         * Larger ones are streamed, so that reading packages on every core
+         * holds a few MiB each, not whole payloads. */
         _cleanup_free_ char *whole = NULL;
         size_t whole_len = 0;
-        if (st.st_size <= 64 * 1024 * 1024 && read_full_file(path, &whole, &whole_len) >= 0) {
+        if (st.st_size <= REPO_READ_WHOLE_MAX && read_full_file(path, &whole, &whole_len) >= 0) {
                 r = rpm_package_parse(whole, whole_len, &p);
                 if (r >= 0)
                         hash_buffer(HASH_SHA256, whole, whole_len, md);
