@@ -51,6 +51,7 @@ static const char *const selinux_mode_table[] = { "enforcing", "permissive", "di
 static const char *const boot_mode_table[] = { "uefi", "bios", "hybrid", "none", NULL };
 static const char *const image_platform_table[] = { "none", "azure", NULL };
 static const char *const scriptlet_policy_table[] = { "run", "strict", "skip", "warn", "fail", NULL };
+static const char *const sbom_level_table[] = { "packages", "files", "none", NULL };
 static const char *const build_mode_table[] = { "host", "buildroot", NULL };
 static const char *const build_engine_table[] = { "local", "slurm", NULL };
 static const char *const partition_type_table[] = { "esp", "xbootldr", "root", "swap", "home", "srv", "var", "tmp", "usr", "linux", NULL };
@@ -71,6 +72,7 @@ static_assert(ELEMENTSOF(selinux_mode_table) == _SELINUX_MODE_MAX + 1, "selinux 
 static_assert(ELEMENTSOF(boot_mode_table) == _BOOT_MODE_MAX + 1, "boot modes");
 static_assert(ELEMENTSOF(image_platform_table) == _IMAGE_PLATFORM_MAX + 1, "image platforms");
 static_assert(ELEMENTSOF(scriptlet_policy_table) == _SCRIPTLETS_MAX + 1, "scriptlet policies");
+static_assert(ELEMENTSOF(sbom_level_table) == _SBOM_LEVEL_MAX + 1, "sbom levels");
 static_assert(ELEMENTSOF(build_mode_table) == _BUILD_MODE_MAX + 1, "build modes");
 static_assert(ELEMENTSOF(partition_type_table) == _PARTITION_TYPE_MAX + 1, "partition types");
 static_assert(ELEMENTSOF(fs_type_table) == _FS_TYPE_MAX + 1, "fs types");
@@ -118,6 +120,15 @@ const char *build_mode_to_string(BuildMode m) {
 
 const char *scriptlet_policy_to_string(ScriptletPolicy p) {
         return TABLE_LOOKUP(scriptlet_policy_table, _SCRIPTLETS_MAX, p);
+}
+const char *sbom_level_to_string(SbomLevel l) {
+        return TABLE_LOOKUP(sbom_level_table, _SBOM_LEVEL_MAX, l);
+}
+SbomLevel sbom_level_from_string(const char *s) {
+        for (int i = 0; s && i < _SBOM_LEVEL_MAX; i++)
+                if (strcmp(sbom_level_table[i], s) == 0)
+                        return (SbomLevel) i;
+        return _SBOM_LEVEL_INVALID;
 }
 const char *partition_type_to_string(PartitionType t) {
         return TABLE_LOOKUP(partition_type_table, _PARTITION_TYPE_MAX, t);
@@ -779,6 +790,7 @@ static const SchemaField image_fields[] = {
         FIELD("selinux", SCHEMA_ENUM, Image, selinux, .values = selinux_mode_table),
         FIELD("scriptlets", SCHEMA_ENUM, Image, scriptlets, .values = scriptlet_policy_table),
         FIELD("scriptlet-timeout", SCHEMA_INTEGER, Image, scriptlet_timeout, .min = 1, .max = 86400),
+        FIELD("sbom", SCHEMA_ENUM, Image, sbom, .values = sbom_level_table),
         FIELD("boot", SCHEMA_ENUM, Image, boot, .values = boot_mode_table),
         FIELD("platform", SCHEMA_ENUM, Image, platform, .values = image_platform_table),
         FIELD("size", SCHEMA_SIZE, Image, size),

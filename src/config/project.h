@@ -85,6 +85,15 @@ typedef enum ScriptletPolicy {
         _SCRIPTLETS_INVALID = -EINVAL,
 } ScriptletPolicy;
 
+/* What an image's SBOM (OUT/images/NAME.spdx.json, compose/sbom.h) lists. */
+typedef enum SbomLevel {
+        SBOM_PACKAGES, /* the image and its packages (the default) */
+        SBOM_FILES,    /* and each package's files */
+        SBOM_NONE,     /* no SBOM */
+        _SBOM_LEVEL_MAX,
+        _SBOM_LEVEL_INVALID = -EINVAL,
+} SbomLevel;
+
 typedef enum PartitionType {
         PARTITION_ESP,
         PARTITION_XBOOTLDR,
@@ -120,6 +129,8 @@ const char *selinux_mode_to_string(SelinuxMode m) _pure_;
 const char *boot_mode_to_string(BootMode m) _pure_;
 const char *image_platform_to_string(ImagePlatform p) _pure_;
 const char *scriptlet_policy_to_string(ScriptletPolicy p) _pure_;
+const char *sbom_level_to_string(SbomLevel l) _pure_;
+SbomLevel sbom_level_from_string(const char *s) _pure_;
 const char *partition_type_to_string(PartitionType t) _pure_;
 const char *fs_type_to_string(FsType t) _pure_;
 const char *sde_origin_to_string(SdeOrigin o) _pure_;
@@ -452,6 +463,7 @@ typedef struct Image {
         char *kernel_cmdline;
         SelinuxMode selinux;
         ScriptletPolicy scriptlets;
+        SbomLevel sbom;
         int64_t scriptlet_timeout; /* seconds a scriptlet may run; 0: IMAGE_DEFAULT_SCRIPTLET_TIMEOUT */
         BootMode boot;
         ImagePlatform platform; /* customizations: always none */
