@@ -185,6 +185,13 @@ int verb_image(const Context *ctx, int argc, char **argv) {
                 size_t errors_before = diag.n_errors;
 
                 r = compose_image(p, im, src.items, src.n, ctx->jobs, &diag, &res);
+                _cleanup_free_ SbomFetched *fetched = r >= 0 ? new0(SbomFetched, res.n_packages + 1) : NULL;
+                if (r >= 0 && !fetched)
+                        r = -ENOMEM;
+                for (size_t k = 0; r >= 0 && k < res.n_packages; k++)
+                        fetched[k] = (SbomFetched) { res.packages[k], res.package_sha256[k], res.package_url[k] };
+                oo.sbom_fetched = fetched;
+                oo.n_sbom_fetched = r >= 0 ? res.n_packages : 0;
                 if (r >= 0)
                         r = image_write_outputs(res.tree, p, im, images_dir, &oo, &diag, &outs, &n_outs);
                 if (r >= 0) {
@@ -213,7 +220,8 @@ int verb_image(const Context *ctx, int argc, char **argv) {
                 json_t *jo = json_array();
                 for (size_t k = 0; k < n_outs; k++)
                         json_array_append_new(jo, json_pack("{s:s, s:o, s:o, s:I}", "format",
-                                                            image_format_to_string(outs[k].format), "path",
+                                                            outs[k].sbom ? "sbom" : image_format_to_string(outs[k].format),
+                                                            "path",
                                                             cli_json_string(outs[k].path), "archive",
                                                             cli_json_string(outs[k].path2), "size",
                                                             (json_int_t) outs[k].size));

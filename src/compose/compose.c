@@ -31,6 +31,8 @@ static void strv_free(char **v, size_t n) {
 void compose_result_release(ComposeResult *r) {
         tree_free(r->tree);
         strv_free(r->packages, r->n_packages);
+        strv_free(r->package_sha256, r->n_packages);
+        strv_free(r->package_url, r->n_packages);
         strv_free(r->scriptlets, r->n_scriptlets);
         free(r->selinux_policy);
         *r = (ComposeResult) {};
@@ -230,6 +232,28 @@ int compose_packages(const Project *p, const Image *im, const Source *sources, c
                 r = -EINVAL;
                 goto finish;
         }
+        /* What the SBOM says of the package files: their digest if primary
+         * gave a SHA-256 (source_fetch() checked the file against it), and
+         * a remote repository's URL. */
+        ret->package_sha256 = new0(char *, n ? n : 1);
+        ret->package_url = new0(char *, n ? n : 1);
+        if (!ret->package_sha256 || !ret->package_url) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const Source *src = &sources[pkgs[i].repo];
+                if (pkgs[i].checksum_type && strcmp(pkgs[i].checksum_type, "sha256") == 0 && pkgs[i].checksum &&
+                    !(ret->package_sha256[i] = strdup(pkgs[i].checksum))) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                if (src->base && pkgs[i].location && asprintf(&ret->package_url[i], "%s%s", src->base, pkgs[i].location) < 0) {
+                        ret->package_url[i] = NULL;
+                        r = -ENOMEM;
+                        goto finish;
+                }
+        }
         ret->tree = TAKE_PTR(t);
         ret->packages = TAKE_PTR(nevras);
         ret->n_packages = n;
@@ -242,6 +266,11 @@ finish:
         free(inst);
         strv_free(nevras, nevras ? n : 0);
         strv_free(scripts, n_scripts);
+        if (r < 0) {
+                strv_free(ret->package_sha256, ret->package_sha256 ? n : 0);
+                strv_free(ret->package_url, ret->package_url ? n : 0);
+                ret->package_sha256 = ret->package_url = NULL;
+        }
         for (size_t i = 0; unpacked && i < n; i++)
                 rpm_unpacked_free(unpacked[i]);
         free(unpacked);

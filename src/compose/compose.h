@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "basic/diag.h"
+#include "compose/sbom.h"
 #include "compose/source.h"
 #include "solve/solve.h"
 #include "config/project.h"
@@ -21,6 +22,10 @@ typedef struct ComposeResult {
         Tree *tree;
         char **packages;        /* NEVRAs, in install order */
         size_t n_packages;
+        /* Per package, as packages: the hex SHA-256 of its file as fetched
+         * and the URL it was downloaded from; NULL where unknown. */
+        char **package_sha256;
+        char **package_url;
         char **scriptlets;      /* NEVRAs of packages whose scriptlets were not run (scriptlets = "skip") */
         size_t n_scriptlets;
         size_t n_scriptlets_run; /* scriptlets, triggers and file triggers that ran */
@@ -63,6 +68,7 @@ typedef struct ImageOutput {
         char *path;   /* the file (or, for oci, the layout directory) */
         char *path2;  /* oci: the oci-archive; NULL otherwise */
         uint64_t size; /* bytes written (oci: the archive) */
+        bool sbom;     /* the SBOM (NAME.spdx.json), not a format's output; format is then unset */
 } ImageOutput;
 
 /* A disk whose boot files are in the tree already (`slipway customize`
@@ -78,12 +84,15 @@ typedef struct ImageOutputOptions {
         bool cpio_gzip; /* cpio: .cpio.gz rather than .cpio.zst */
         unsigned jobs;  /* compression threads (the bytes do not depend on it) */
         const DiskBootKeep *keep_boot; /* disks: the boot as it is (see above); NULL: installed from the tree */
+        const SbomFetched *sbom_fetched; /* the SBOM: what the build knows of each package file */
+        size_t n_sbom_fetched;
 } ImageOutputOptions;
 
 /* Writes every format of im from its finished tree t, which no writer
  * changes (compose/writer.h): each output is the same whatever else the
  * image lists. Every output is written under a temporary name beside its
- * final path (images_dir/NAME.EXT) and all are renamed into place only when
+ * final path (images_dir/NAME.EXT; the SBOM, unless im->sbom is "none",
+ * images_dir/NAME.spdx.json, listed last in *ret) and all are renamed into place only when
  * all succeeded; on failure no new file is left at any final path of the
  * image and earlier outputs are as they were. *ret holds what was written. */
 int image_write_outputs(const Tree *t, const Project *p, const Image *im, const char *images_dir,

@@ -2,8 +2,9 @@
 
 /* The outputs of an image: one table of writers (format, file extension,
  * write function; writer.h) and one publishing step (basic/publish.h).
- * Every output is written under a temporary name beside its final path
- * from the image's frozen tree; only when every writer succeeded are they
+ * Every output, and the image's SBOM (NAME.spdx.json, out-sbom.c), is
+ * written under a temporary name beside its final path from the image's
+ * frozen tree; only when every writer succeeded are they
  * all renamed into place, so a failure leaves no new file at any final path
  * of the image and earlier outputs as they were. */
 
@@ -70,6 +71,9 @@ int image_write_outputs(const Tree *t, const Project *p, const Image *im, const 
         WriterSlot slots[ELEMENTSOF(writers)] = {};
         const ImageWriter *rows[ELEMENTSOF(writers)];
         char *finals[ELEMENTSOF(writers)][2] = {};
+        _cleanup_free_ char *sbom_final = NULL;
+        const char *sbom_tmp = NULL;
+        uint64_t sbom_size = 0;
         size_t n = 0;
         int r;
 
@@ -110,6 +114,25 @@ int image_write_outputs(const Tree *t, const Project *p, const Image *im, const 
                 }
         }
 
+        /* The SBOM first: it is cheap, and a database it cannot read stops
+         * the image before the formats are written. */
+        if (im->sbom != SBOM_NONE) {
+                if (asprintf(&sbom_final, "%s/%s.spdx.json", images_dir, im->name) < 0) {
+                        sbom_final = NULL;
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                r = publish_add_file(pub, sbom_final, 0644, &sbom_tmp);
+                if (r >= 0) {
+                        WriterContext c = { .tree = t, .p = p, .im = im, .images_dir = images_dir, .o = o, .d = d };
+                        r = image_write_sbom(&c, sbom_tmp, &sbom_size);
+                }
+                if (r < 0) {
+                        r = report(im, sbom_final, r, d);
+                        goto finish;
+                }
+        }
+
         /* Each writer once, with every slot of its rows. */
         for (size_t i = 0; i < n; i++) {
                 bool first = true;
@@ -146,7 +169,7 @@ int image_write_outputs(const Tree *t, const Project *p, const Image *im, const 
                 goto finish;
         }
 
-        ImageOutput *outs = new0(ImageOutput, n ? n : 1);
+        ImageOutput *outs = new0(ImageOutput, n + 1);
         if (!outs) {
                 r = -ENOMEM;
                 goto finish;
@@ -155,6 +178,8 @@ int image_write_outputs(const Tree *t, const Project *p, const Image *im, const 
                 outs[i] = (ImageOutput) { .format = slots[i].format, .path = TAKE_PTR(finals[i][0]),
                                           .path2 = TAKE_PTR(finals[i][1]), .size = slots[i].size };
         }
+        if (sbom_final)
+                outs[n++] = (ImageOutput) { .sbom = true, .path = TAKE_PTR(sbom_final), .size = sbom_size };
         *ret = outs;
         *ret_n = n;
         r = 0;

@@ -60,3 +60,8 @@ int writer_cpio(const WriterContext *c, WriterSlot *slots, size_t n);
 int writer_oci(const WriterContext *c, WriterSlot *slots, size_t n);
 int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n); /* compose/disk.c */
 int writer_iso(const WriterContext *c, WriterSlot *slots, size_t n);  /* compose/live.c */
+
+/* The image's SBOM (im->sbom not "none") as SPDX 2.3 JSON to path, from the
+ * rpm database in c->tree (compose/out-sbom.c); *ret_size: bytes written.
+ * Not a format: every image has one beside its formats' outputs. */
+int image_write_sbom(const WriterContext *c, const char *path, uint64_t *ret_size);
