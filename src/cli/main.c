@@ -17,6 +17,7 @@
 
 #include "basic/run.h"
 #include "cli.h"
+#include "config/project.h"
 
 #ifndef SLIPWAY_VERSION
 #define SLIPWAY_VERSION "0"
@@ -167,7 +168,10 @@ static const Verb verbs[] = {
                         "a tar (rootfs tarball, .wsl) or cpio archive, plain or compressed with gzip or\n"
                         "zstd (every entry with mode, numeric owner, size, link target and extended\n"
                         "attributes, and the packages of its rpm database). With --json the result is one\n"
-                        "JSON document (docs/cli.md). Malformed input is named and exits 1.\n",
+                        "JSON document (docs/cli.md). Malformed input is named and exits 1.\n\n"
+                        "--sbom[=packages|files] prints instead the image's SBOM, SPDX 2.3 JSON, made from\n"
+                        "its rpm database (docs/images.md, \"SBOM\"); =files lists each package's files.\n",
+                .options = VERB_OPT_SBOM,
                 .min_args = 1,
                 .max_args = 1,
                 .run = verb_inspect,
@@ -397,7 +401,7 @@ int main(int argc, char **argv) {
         heap_setup();
         enum { ARG_JSON = 0x100, ARG_VERSION, ARG_OUT, ARG_KEY, ARG_UID, ARG_ALGO, ARG_ALLOW_UNSIGNED, ARG_COMPRESS,
                ARG_PRUNE, ARG_OUTPUT_IMAGE_FORMAT, ARG_IMAGE_FILE, ARG_CONFIG, ARG_OUTPUT_IMAGE_FILE, ARG_RPM_SOURCE,
-               ARG_LOCKED, ARG_ENGINE, ARG_ONE, ARG_RUN };
+               ARG_LOCKED, ARG_ENGINE, ARG_ONE, ARG_RUN, ARG_SBOM };
         static const struct option options[] = {
                 { "directory", required_argument, NULL, 'C' },
                 { "jobs", required_argument, NULL, 'j' },
@@ -421,6 +425,7 @@ int main(int argc, char **argv) {
                 { "engine", required_argument, NULL, ARG_ENGINE },
                 { "one", no_argument, NULL, ARG_ONE },
                 { "run", required_argument, NULL, ARG_RUN },
+                { "sbom", optional_argument, NULL, ARG_SBOM },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
@@ -531,6 +536,16 @@ int main(int argc, char **argv) {
                                 ctx.rpm_sources[ctx.n_rpm_sources++] = optarg;
                         given |= VERB_OPT_RPM_SOURCE;
                         break;
+                case ARG_SBOM:
+                        /* --sbom: the packages; --sbom=files: and their files */
+                        ctx.sbom = optarg ? optarg : "packages";
+                        if (sbom_level_from_string(ctx.sbom) != SBOM_PACKAGES &&
+                            sbom_level_from_string(ctx.sbom) != SBOM_FILES && !usage) {
+                                log_error("--sbom takes packages or files, not '%s'", ctx.sbom);
+                                usage = true;
+                        }
+                        given |= VERB_OPT_SBOM;
+                        break;
                 case 'h':
                         help = true;
                         break;
@@ -596,7 +611,7 @@ int main(int argc, char **argv) {
                                                      "--prune",         "--output-image-format", "--image-file",
                                                      "--config",        "--output-image-file", "--rpm-source",
                                                      "--locked",        "--engine",     "--one",
-                                                     "--run" };
+                                                     "--run",           "--sbom" };
                 for (unsigned b = 0; b < ELEMENTSOF(names); b++)
                         if (given & ~v->options & (1u << b)) {
                                 log_error("'%s' does not take %s", v->name, names[b]);

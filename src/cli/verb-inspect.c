@@ -12,8 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
+#include "basic/sde.h"
 #include "cli.h"
+#include "compose/sbom.h"
+#include "config/project.h"
 #include "disk/gpt.h"
 #include "inspect/inspect.h"
 #include "rpm/tags.h"
@@ -766,6 +770,76 @@ static int render_text(const json_t *j, const Inventory *inv) {
         return print_files(inv, json_array_size(layers) > 1 ? "layer" : NULL);
 }
 
+/* The output extensions of `slipway image` (compose/output.c), so that an
+ * image it wrote is named as its build named it. */
+static const char *const image_extensions[] = { ".oci.tar", ".oci", ".tar.zst", ".tar.gz", ".tar", ".wsl", ".cpio.zst",
+                                                ".cpio.gz", ".cpio", ".raw", ".vhdx", ".vhd", ".qcow2", ".iso" };
+
+/* `inspect --sbom`: the SPDX document of the image's rpm database. */
+static int print_sbom(const Context *ctx, const Inventory *inv, const char *path) {
+        _cleanup_(diagnostics_releasep) Diagnostics diag = {};
+        _cleanup_free_ char *name = NULL, *text = NULL;
+        size_t size = 0;
+        uint64_t sde = 0;
+
+        if ((inv->kind != INVENTORY_IMAGE && inv->kind != INVENTORY_DISK) || !inv->rpmdb_data) {
+                log_error("'%s': no rpm database found: no SBOM", path);
+                return EXIT_FAILURE_USER;
+        }
+        /* The document's name: the file's, less an output extension. */
+        _cleanup_free_ char *copy = strdup(path);
+        if (!copy)
+                return exit_status_from(log_error_errno(-ENOMEM, "cannot make the SBOM of '%s'", path));
+        for (size_t n = strlen(copy); n > 1 && copy[n - 1] == '/'; n--)
+                copy[n - 1] = 0;
+        const char *b = strrchr(copy, '/');
+        name = strdup(b && b[1] ? b + 1 : copy);
+        if (!name)
+                return exit_status_from(log_error_errno(-ENOMEM, "cannot make the SBOM of '%s'", path));
+        for (size_t i = 0; i < ELEMENTSOF(image_extensions); i++) {
+                size_t n = strlen(name), e = strlen(image_extensions[i]);
+                if (n > e && strcmp(name + n - e, image_extensions[i]) == 0) {
+                        name[n - e] = 0;
+                        break;
+                }
+        }
+        /* SOURCE_DATE_EPOCH if set (the same bytes every run), else now. */
+        if (source_date_epoch_from_env(&diag, &sde) == 0)
+                sde = (uint64_t) time(NULL);
+        for (size_t i = 0; i < diag.n; i++)
+                if (diag.items[i].level == DIAG_ERROR) {
+                        log_error("%s", diag.items[i].message);
+                        return EXIT_FAILURE_USER;
+                }
+        SbomOptions o = {
+                .name = name,
+                .namespace_base = "https://slipway.invalid/spdx/inspect",
+                .created = (int64_t) sde,
+                .files = sbom_level_from_string(ctx->sbom) == SBOM_FILES,
+        };
+        /* A copy: reading may change the database's bytes (from-rpmdb.c). */
+        _cleanup_free_ uint8_t *db = malloc(inv->rpmdb_size ? inv->rpmdb_size : 1);
+        if (db)
+                memcpy(db, inv->rpmdb_data, inv->rpmdb_size);
+        int r = db ? sbom_spdx_from_rpmdb(db, inv->rpmdb_size, &o, &text, &size, &diag) : -ENOMEM;
+        for (size_t i = 0; i < diag.n; i++)
+                if (diag.items[i].level != DIAG_NOTE)
+                        log_warning("'%s': %s", path, diag.items[i].message);
+        if (r == -EBADMSG) {
+                log_error("'%s': the rpm database '%s' cannot be read: no SBOM", path, inv->rpmdb);
+                return EXIT_FAILURE_USER;
+        }
+        if (r < 0)
+                return exit_status_from(log_error_errno(r, "cannot make the SBOM of '%s'", path));
+        if (fwrite(text, 1, size, stdout) != size || fflush(stdout) != 0) {
+                log_error("cannot write to standard output");
+                return EXIT_FAILURE_USER;
+        }
+        if (ctx->json)
+                cli_result_printed(); /* the SBOM is the document */
+        return EXIT_OK;
+}
+
 int verb_inspect(const Context *ctx, int argc, char **argv) {
         _cleanup_(diagnostics_releasep) Diagnostics diag = {};
         _cleanup_(inventory_freep) Inventory *inv = NULL;
@@ -789,6 +863,9 @@ int verb_inspect(const Context *ctx, int argc, char **argv) {
                                          diag_json(&b, &diag, DIAG_WARNING)));
                 return EXIT_FAILURE_USER;
         }
+
+        if (ctx->sbom)
+                return print_sbom(ctx, inv, path);
 
         json_t *j = inventory_json(inv, path, &diag);
         if (!j) {

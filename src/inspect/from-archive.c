@@ -881,6 +881,8 @@ static int finish(Reader *r) {
                 int k = inspect_rpmdb_memory(r->rpmdb[i], r->rpmdb_size[i], r->inv, r->d);
                 if (k == -ENOMEM)
                         return k;
+                r->inv->rpmdb_data = TAKE_PTR(r->rpmdb[i]);
+                r->inv->rpmdb_size = r->rpmdb_size[i];
                 /* An unreadable database is a warning (from-rpmdb.c gave it):
                  * the listing is still right. */
                 break;

@@ -202,6 +202,8 @@ static int live_packages(DiskReader *r, const InspectOptions *o) {
                 return -ENOMEM;
         }
         r->inv->rpmdb_partition = 0;
+        r->inv->rpmdb_data = TAKE_PTR(sub->rpmdb_data);
+        r->inv->rpmdb_size = sub->rpmdb_size;
         /* The (empty) arrays change places: sub frees the ISO's. */
         InvPackage *pk = r->inv->packages;
         size_t n = r->inv->n_packages, a = r->inv->allocated_packages;
@@ -272,6 +274,8 @@ static int inspect_disk_source(BlockSource *file, const InspectOptions *o, Inven
                         k = inspect_rpmdb_memory(r.rpmdb, r.rpmdb_size, inv, d);
                         if (k == -EBADMSG)
                                 k = 0;
+                        inv->rpmdb_data = TAKE_PTR(r.rpmdb);
+                        inv->rpmdb_size = r.rpmdb_size;
                 }
         } else if (k >= 0 && r.initrd && inv->n_packages == 0)
                 k = live_packages(&r, o);

@@ -155,6 +155,8 @@ typedef struct Inventory {
         const char *compression; /* static: tar and cpio: "none", "gzip", "zstd"; NULL otherwise */
         bool repo_signed;        /* repositories: repodata/repomd.xml.asc exists */
         char *rpmdb;             /* images: the path of the rpm database read, NULL if none */
+        uint8_t *rpmdb_data;     /* its bytes (for `inspect --sbom`: compose/sbom.h), owned */
+        size_t rpmdb_size;
         InvPackage *packages;
         size_t n_packages, allocated_packages;
         InvFile *files;

@@ -132,6 +132,7 @@ Inventory *inventory_free(Inventory *inv) {
         free(inv->loader_default);
         free(inv->loader_timeout);
         free(inv->rpmdb);
+        free(inv->rpmdb_data);
         free(inv);
         return NULL;
 }
