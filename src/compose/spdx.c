@@ -100,22 +100,26 @@ static char *idstring(const char *s) {
 
 /* ---- license expressions (Annex D) ---------------------------------------- */
 
-/* SPDX license list identifiers without a '-' (an RPM License tag of the
- * old Fedora style, "GPLv2+", "BSD", "MIT/X11", is not an SPDX expression;
- * a hyphen-less word is taken for an SPDX identifier only if it is one of
- * these). Hyphenated words are taken as identifiers without a check: the
- * list of some 600 is not kept here. */
+/* The SPDX license list's identifiers without a '-' (as spdx-license-ids
+ * 3.0.12, Debian 12's node-spdx-license-ids, has them, deprecated too): an
+ * RPM License tag of the old Fedora style ("GPLv2+", "BSD", "ASL 2.0") is
+ * not an SPDX expression, and a hyphen-less word is taken for an SPDX
+ * identifier only if it is one of these. Hyphenated words are taken as
+ * identifiers without a check (the list's other 400 are not kept here): a
+ * tag like "GPL-2" passes as an expression though it is none. */
 static const char *const plain_ids[] = {
-        "0BSD", "AMDPLPA", "AML", "AMPAS", "APAFML", "Abstyles", "Afmparse", "Bahyph", "Barr", "Beerware",
-        "Borceux", "Caldera", "Crossword", "CrystalStacker", "Cube", "DOC", "DSDP", "Dotseqn", "EUDatagrid",
-        "Entessa", "Eurosym", "FSFAP", "FSFUL", "FSFULLR", "FTL", "Fair", "Glide", "Glulxe", "HPND",
-        "HaskellReport", "ICU", "IJG", "ISC", "Imlib2", "Intel", "JSON", "Latex2e", "Leptonica", "Libpng",
-        "MIT", "MakeIndex", "MirOS", "Motosoto", "Multics", "Mup", "NCSA", "NGPL", "NLPL", "NOSL", "NRL",
-        "NTP", "Naumen", "NetCDF", "Newsletr", "Nokia", "Noweb", "OML", "OpenSSL", "Plexus", "PostgreSQL",
-        "Qhull", "RSCPL", "Rdisc", "Ruby", "SCEA", "SMLNJ", "SNIA", "SWL", "Saxpath", "Sendmail", "TCL",
-        "TMate", "TOSL", "Unlicense", "VOSTROM", "Vim", "W3C", "WTFPL", "Wsuipa", "X11", "Xerox", "Xnet",
-        "Zed", "Zlib", "blessing", "curl", "diffmark", "dvipdfm", "eGenix", "gnuplot", "libtiff", "magaz",
-        "mpich2", "psfrag", "psutils", "xinetd", "xpp",
+        "0BSD", "AAL", "ADSL", "AMDPLPA", "AML", "AMPAS", "APAFML", "Abstyles", "Afmparse", "Aladdin", "Baekmuk",
+        "Bahyph", "Barr", "Beerware", "Borceux", "Caldera", "ClArtistic", "Crossword", "CrystalStacker", "Cube",
+        "DOC", "DSDP", "Dotseqn", "EPICS", "EUDatagrid", "Entessa", "Eurosym", "FSFAP", "FSFUL", "FSFULLR", "FTL",
+        "Fair", "FreeImage", "GD", "GL2PS", "GLWTPL", "Giftware", "Glide", "Glulxe", "HPND", "HTMLTIDY",
+        "HaskellReport", "ICU", "IJG", "IPA", "ISC", "ImageMagick", "Imlib2", "Intel", "JPNIC", "JSON", "Jam",
+        "LGPLLR", "Latex2e", "Leptonica", "Libpng", "MIT", "MITNFA", "MTLL", "MakeIndex", "Minpack", "MirOS",
+        "Motosoto", "Multics", "Mup", "NCSA", "NGPL", "NLPL", "NOSL", "NRL", "NTP", "Naumen", "NetCDF", "Newsletr",
+        "Nokia", "Noweb", "Nunit", "OGTSL", "OML", "OpenSSL", "Plexus", "PostgreSQL", "Qhull", "RSCPL", "Rdisc",
+        "Ruby", "SCEA", "SISSL", "SMLNJ", "SMPPL", "SNIA", "SWL", "Saxpath", "SchemeReport", "Sendmail",
+        "Sleepycat", "TCL", "TMate", "TOSL", "Unlicense", "VOSTROM", "Vim", "W3C", "WTFPL", "Wsuipa", "X11",
+        "XSkat", "Xerox", "Xnet", "Zed", "Zlib", "blessing", "curl", "diffmark", "dvipdfm", "eGenix", "gnuplot",
+        "iMatix", "libtiff", "mpich2", "mplus", "psfrag", "psutils", "wxWindows", "xinetd", "xpp",
 };
 
 typedef struct Lexer {

@@ -299,6 +299,34 @@ def test_files():
     check("every listed file's SHA-256 is that of the file in the image", ok and len(files) == 5, len(files))
 
 
+LICENSE_IDS = "/usr/share/nodejs/spdx-license-ids"  # Debian's node-spdx-license-ids
+EXCEPTION_IDS = "/usr/share/nodejs/spdx-exceptions/index.json"  # node-spdx-exceptions
+
+
+def test_license_list():
+    """Every identifier slipway takes for an SPDX license is on the SPDX list."""
+    if not os.path.isdir(LICENSE_IDS) or not os.path.isfile(EXCEPTION_IDS):
+        print("skip the license list checks: node-spdx-license-ids or node-spdx-exceptions missing")
+        return
+    ids = set(json.load(open(os.path.join(LICENSE_IDS, "index.json"))))
+    ids |= set(json.load(open(os.path.join(LICENSE_IDS, "deprecated.json"))))
+    exceptions = set(json.load(open(EXCEPTION_IDS)))
+    src = open(os.path.join(ROOT, "src", "compose", "spdx.c")).read()
+    block = src[src.index("plain_ids[] = {"):]
+    plain = re.findall(r'"([^"]+)"', block[:block.index("};")])
+    check("spdx.c's hyphen-less identifiers are all on the SPDX list", plain and set(plain) <= ids,
+          sorted(set(plain) - ids))
+    check("spdx.c has every hyphen-less identifier of the list", set(plain) == {i for i in ids if "-" not in i},
+          sorted({i for i in ids if "-" not in i} - set(plain)))
+    words = []
+    for p in rpm_packages(DOC).values():
+        for w in re.split(r"[\s()]+", p["licenseDeclared"]):
+            if w and w not in ("AND", "OR", "WITH") and not w.startswith("LicenseRef-"):
+                words.append(w.rstrip("+"))
+    check("every licenseDeclared identifier is an SPDX license or exception",
+          words and all(w in ids or w in exceptions for w in words), words)
+
+
 def test_other_images():
     images = os.path.join(PROJ, "out", "images")
     plain = json.load(open(os.path.join(images, "plain.spdx.json")))
@@ -399,7 +427,7 @@ def test_bad_value():
 
 
 if setup():
-    for t in [test_schema_and_document, test_rpm_agrees, test_files, test_other_images, test_reproducible,
+    for t in [test_schema_and_document, test_rpm_agrees, test_files, test_license_list, test_other_images, test_reproducible,
               test_inspect, test_all_or_none, test_bad_value]:
         run_test(t)
 shutil.rmtree(BASE, ignore_errors=True)
