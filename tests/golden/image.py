@@ -40,6 +40,8 @@ named after the output file:
                             texts (`osirrox -extract`)
   X.iso.initrd*             `cpio -itv` of each initrd* file in the ISO
   X.iso.sfdisk, X.iso.pN.*  a hybrid ISO's partitions, as for a raw disk
+  X.spdx.json               the SBOM as written, the creator's slipway version
+                            normalised (outputs lists it without its size)
 
 A dump that cannot be made (a tool fails, e2fsck finds errors) fails the
 case. Every expected file must match byte for byte, and no dump may be
@@ -402,6 +404,14 @@ def no_ls_date(text):
     return "".join(LS_DATE.sub(" ", l, count=1) + "\n" for l in text.splitlines())
 
 
+def dump_sbom(images, name):
+    """The SBOM as written (sorted keys, indented), its creator's version normalised."""
+    with open(os.path.join(images, name), encoding="utf-8") as f:
+        text = f.read()
+    json.loads(text)
+    return re.sub(r'"Tool: slipway-[^"]*"', '"Tool: slipway-VERSION"', text)
+
+
 def dump_iso(images, name, tmp, dumps):
     dumps[name + ".el-torito"] = tool(["xorriso", "-indev", name, "-report_el_torito", "plain"], cwd=images)
     find = tool(["xorriso", "-indev", name, "-find", "/", "-exec", "lsdl"], cwd=images)
@@ -454,7 +464,9 @@ def make_dumps(slipway, case_dir, tmp):
     outputs = []
     for n in names:
         full = os.path.join(images, n)
-        outputs.append(f"{n}/" if os.path.isdir(full) else f"{n} {os.path.getsize(full)}")
+        # An SBOM's size follows slipway's version (its creator): see X.spdx.json.
+        outputs.append(f"{n}/" if os.path.isdir(full) else n if n.endswith(".spdx.json") else
+                       f"{n} {os.path.getsize(full)}")
     dumps["outputs"] = "".join(l + "\n" for l in outputs)
     try:
         for n in names:
@@ -470,6 +482,8 @@ def make_dumps(slipway, case_dir, tmp):
                 dump_oci_archive(images, n, dumps)
             elif n.endswith(".iso"):
                 dump_iso(images, n, ntmp, dumps)
+            elif n.endswith(".spdx.json"):
+                dumps[n] = dump_sbom(images, n)
             elif re.search(r"\.(tar|tar\.zst|tar\.gz|tar\.xz|wsl)$", n):
                 dumps[n + ".list"], contents = tar_listing(decompress(os.path.join(images, n)), n)
                 r = dump_rpmdb(contents, ntmp)
