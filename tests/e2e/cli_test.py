@@ -112,7 +112,8 @@ def init_then_build():
             return
         images = os.path.join(proj, "out", "images")
         check("init then build: the container's outputs",
-              sorted(os.listdir(images)) == ["container.oci", "container.oci.tar", "container.tar.zst"],
+              sorted(os.listdir(images)) == ["container.oci", "container.oci.tar", "container.spdx.json",
+                                             "container.tar.zst"],
               f"{sorted(os.listdir(images))}")
         t = subprocess.run(["tar", "--zstd", "-tf", os.path.join(images, "container.tar.zst")], capture_output=True,
                            text=True)

@@ -272,8 +272,9 @@ def test_image():
     if doc:
         im = (doc["images"] or [{}])[0]
         outs = im.get("outputs") or [{}]
-        check("image: box, one tar", im.get("name") == "box" and doc["failed"] == 0 and
-              [o.get("format") for o in outs] == ["tar"] and os.path.isfile(outs[0].get("path", "")), doc)
+        check("image: box, one tar and its SBOM", im.get("name") == "box" and doc["failed"] == 0 and
+              [o.get("format") for o in outs] == ["tar", "sbom"] and os.path.isfile(outs[0].get("path", "")) and
+              outs[1].get("path", "").endswith("/box.spdx.json") and os.path.isfile(outs[1]["path"]), doc)
     failed_run("image of an unknown image", "-C", PROJ, "image", "nosuch", err="no image 'nosuch'")
 
 
