@@ -607,7 +607,8 @@ def test_full():
     check("full: the missing group 'wheel' is warned about", re.search(r"warning:.*'wheel'", p.stderr) is not None,
           p.stderr)
     outs = outputs_of(MAIN, "full")
-    check("full: outputs", outs == ["full.cpio.zst", "full.oci", "full.oci.tar", "full.tar.zst", "full.wsl"], outs)
+    check("full: outputs",
+          outs == ["full.cpio.zst", "full.oci", "full.oci.tar", "full.spdx.json", "full.tar.zst", "full.wsl"], outs)
 
     data = read(os.path.join(images_dir(MAIN), "full.tar.zst"))
     check("full.tar.zst: zstd magic", data[:4] == b"\x28\xb5\x2f\xfd", data[:4])
@@ -923,7 +924,8 @@ def test_full_oci():
         lo = os.path.join(images_dir(MAIN), "plainoci.oci")
         p = tool("skopeo", "inspect", f"oci:{lo}:2.5")
         check("plainoci: tagged with the project version 2.5", p.returncode == 0, show(p))
-        check("plainoci: outputs", outputs_of(MAIN, "plainoci") == ["plainoci.oci", "plainoci.oci.tar"],
+        check("plainoci: outputs",
+              outputs_of(MAIN, "plainoci") == ["plainoci.oci", "plainoci.oci.tar", "plainoci.spdx.json"],
               outputs_of(MAIN, "plainoci"))
         p = tool("skopeo", "inspect", f"oci-archive:{os.path.join(images_dir(MAIN), 'plainoci.oci.tar')}")
         check("plainoci: skopeo inspect oci-archive:", p.returncode == 0, show(p))
@@ -936,7 +938,8 @@ def test_mini():
     p = image(MAIN, "image", "mini")
     if not check("mini: exit 0", p.returncode == 0, show(p)):
         return
-    check("mini: outputs", outputs_of(MAIN, "mini") == ["mini.cpio.zst", "mini.tar.zst"], outputs_of(MAIN, "mini"))
+    check("mini: outputs", outputs_of(MAIN, "mini") == ["mini.cpio.zst", "mini.spdx.json", "mini.tar.zst"],
+          outputs_of(MAIN, "mini"))
     t = by_path(open_tar(zstd_d(read(os.path.join(images_dir(MAIN), "mini.tar.zst")))))
     c = (t.get("/usr/lib/os-release") or (None, None))[1]
     check("mini: the package's /usr/lib/os-release is kept", c == RELEASE_OS_RELEASE.encode(), c)
@@ -1071,7 +1074,8 @@ def test_failures():
     p = image(MAIN, "image", "plainoci", "bad-missing")
     check("a good and a bad image: exit 1", p.returncode == 1 and "nope" in p.stderr, show(p))
     check("a good and a bad image: the good one is written",
-          outputs_of(MAIN, "plainoci") == ["plainoci.oci", "plainoci.oci.tar"], outputs_of(MAIN, "plainoci"))
+          outputs_of(MAIN, "plainoci") == ["plainoci.oci", "plainoci.oci.tar", "plainoci.spdx.json"],
+          outputs_of(MAIN, "plainoci"))
     shutil.rmtree(os.path.join(images_dir(MAIN), "plainoci.oci"), ignore_errors=True)
     for f in outputs_of(MAIN, "plainoci"):
         os.remove(os.path.join(images_dir(MAIN), f))
@@ -1079,7 +1083,8 @@ def test_failures():
     check("a bad and a good image: exit 1", p.returncode == 1 and "nope" in p.stderr, show(p))
     check("a bad and a good image: no error about the good one", "'plainoci'" not in p.stderr, p.stderr)
     check("a bad and a good image: the good one is written",
-          outputs_of(MAIN, "plainoci") == ["plainoci.oci", "plainoci.oci.tar"], outputs_of(MAIN, "plainoci"))
+          outputs_of(MAIN, "plainoci") == ["plainoci.oci", "plainoci.oci.tar", "plainoci.spdx.json"],
+          outputs_of(MAIN, "plainoci"))
     no_outputs("a bad and a good image", MAIN, "bad-missing")
 
 
@@ -1648,7 +1653,8 @@ uid = 1500
         return
     check("disks: boot = none: no boot warning or error", "boot" not in p.stderr, p.stderr)
     out = images_dir(d)
-    check("disks: four outputs", outputs_of(d, "vm") == ["vm.qcow2", "vm.raw", "vm.vhd", "vm.vhdx"], outputs_of(d, "vm"))
+    check("disks: four outputs and the SBOM",
+          outputs_of(d, "vm") == ["vm.qcow2", "vm.raw", "vm.spdx.json", "vm.vhd", "vm.vhdx"], outputs_of(d, "vm"))
     raw = os.path.join(out, "vm.raw")
     sf = run_tool("sfdisk", "-J", raw)
     if not check("disks: sfdisk reads the GPT", sf.returncode == 0, sf.stderr):
@@ -1797,7 +1803,7 @@ def test_json():
     check("--json: packages are NEVRAs", im.get("packages") and all(re.match(r"^[^ ]+-[^-]+-[^-]+\.[a-z0-9_]+$", x)
                                                                    for x in im["packages"]), im.get("packages"))
     outs = {o.get("format"): o for o in im.get("outputs") or []}
-    check("--json: tar and cpio outputs", sorted(outs) == ["cpio", "tar"], sorted(outs))
+    check("--json: tar and cpio outputs, and the SBOM", sorted(outs) == ["cpio", "sbom", "tar"], sorted(outs))
     for fmt, o in outs.items():
         path = o.get("path") or ""
         full = path if os.path.isabs(path) else os.path.join(MAIN, path)
@@ -1896,15 +1902,15 @@ def test_formats_independent():
     if not check("image with every format exits 0", p.returncode == 0, show(p)):
         return
     every = all_outputs(together)
-    check("image with every format: every output", sorted(every) == sorted(
-        "all." + e for f in EVERY_FORMAT for e in EXT[f]), sorted(every))
+    check("image with every format: every output and the SBOM", sorted(every) == sorted(
+        ["all.spdx.json"] + ["all." + e for f in EVERY_FORMAT for e in EXT[f]]), sorted(every))
     for f in EVERY_FORMAT:
         alone = os.path.join(BASE, "all-alone-" + f)
         p = image_all(proj, [f], alone)
         if not check(f"image with {f} alone exits 0", p.returncode == 0, show(p)):
             continue
         one = all_outputs(alone)
-        for e in EXT[f]:
+        for e in EXT[f] + ["spdx.json"]:
             name = "all." + e
             check(f"{name}: the same bytes alone as beside every other format",
                   name in one and one.get(name) == every.get(name),
