@@ -3,7 +3,8 @@
 /* libFuzzer target: what `slipway inspect` reads from untrusted files. The
  * same bytes go to each reader: as an archive (tar or cpio, plain, gzip or
  * zstd, or an oci-archive), as an RPM package listed in full, as an
- * rpmdb.sqlite, and as an installed header from one. Decompression is capped
+ * rpmdb.sqlite (listed, and made into an SBOM with its files: `inspect
+ * --sbom=files`), and as an installed header from one. Decompression is capped
  * at 16 MiB so that a small zstd input cannot take minutes. */
 
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compose/sbom.h"
 #include "inspect/inspect.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -36,6 +38,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 (void) inspect_rpmdb_memory(copy, size, inv, &d);
         }
         inventory_free(inv);
+        if (copy) {
+                const SbomOptions so = { .name = "fuzz", .namespace_base = "https://slipway.invalid/spdx/fuzz",
+                                         .files = true };
+                char *text = NULL;
+                memcpy(copy, data, size);
+                if (sbom_spdx_from_rpmdb(copy, size, &so, &text, NULL, &d) >= 0)
+                        free(text);
+        }
         free(copy);
 
         RpmHeader *h = NULL;
