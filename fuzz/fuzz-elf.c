@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+
+/* libFuzzer target: the ELF reader of the hardening check
+ * (elf_parse_info()). A package's files are untrusted: any bytes, any
+ * length, offsets and counts pointing anywhere. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "package/elf.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        ElfInfo info;
+        (void) elf_parse_info(data, size, &info);
+        return 0;
+}
