@@ -8,11 +8,15 @@
 #include <stdint.h>
 
 #include "package/elf.h"
+#include "package/hardening.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ElfInfo info;
-        (void) elf_parse_info(data, size, &info);
+        if (elf_parse_info(data, size, &info) > 0) {
+                uint8_t status[_HARDENING_CHECK_MAX];
+                hardening_evaluate(&info, status);
+        }
         return 0;
 }
