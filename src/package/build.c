@@ -545,8 +545,9 @@ static bool cache_lookup(Graph *g, size_t i) {
         /* The hardening check's results, kept with the packages they are
          * of; a record without them (or not well formed) has them made
          * again (hardening_gate()). */
-        json_t *hard = json_object_get(j, "hardening");
-        if (json_array_size(hard) == n) {
+        json_t *hard = json_object_get(json_object_get(j, "hardening"), "packages");
+        if (json_integer_value(json_object_get(json_object_get(j, "hardening"), "rules")) == HARDENING_RULES &&
+            json_array_size(hard) == n) {
                 HardeningPackage *pk = new0(HardeningPackage, n);
                 bool good = pk != NULL;
                 for (size_t k = 0; good && k < n; k++)
@@ -647,7 +648,9 @@ static int cache_store(Graph *g, size_t i) {
                 json_t *hard = json_array();
                 for (size_t k = 0; hard && k < nd->result.n_hardening; k++)
                         json_array_append_new(hard, hardening_package_to_json(&nd->result.hardening[k]));
-                json_object_set_new(j, "hardening", hard ? hard : json_null());
+                json_object_set_new(j, "hardening",
+                                    hard ? json_pack("{s:i, s:o}", "rules", HARDENING_RULES, "packages", hard)
+                                         : json_null());
         }
         char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         json_decref(j);

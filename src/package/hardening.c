@@ -7,9 +7,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "basic/alloc.h"
+#include "basic/compress.h"
+#include "basic/fileio.h"
 #include "basic/strbuf.h"
 #include "package/hardening.h"
+#include "rpm/tags.h"
+#include "tree/cpio.h"
 #include "tree/install.h"
 
 static const char *const status_table[_HARDENING_STATUS_MAX] = {
@@ -98,9 +105,32 @@ static int add_path(char ***v, size_t *n, const char *path) {
         return 0;
 }
 
-int hardening_scan_rpm(const char *path, const char *file, HardeningPackage *ret, char **ret_error) {
-        _cleanup_(hardening_package_release) HardeningPackage pkg = {};
+static bool skipped_path(const char *path) {
+        return strncmp(path, "/usr/lib/debug/", 15) == 0;
+}
+
+/* Adds one file's verdicts (r: elf_read_info()'s). */
+static int add_result(HardeningPackage *pkg, size_t *allocated, const char *path, int r, const ElfInfo *info) {
+        if (r == -EBADMSG)
+                return add_path(&pkg->unreadable, &pkg->n_unreadable, path);
+        if (r <= 0)
+                return r;
+        if (!GREEDY_REALLOC(pkg->files, *allocated, pkg->n_files + 1))
+                return -ENOMEM;
+        HardeningFile *hf = &pkg->files[pkg->n_files];
+        *hf = (HardeningFile) { .path = strdup(path) };
+        if (!hf->path)
+                return -ENOMEM;
+        hardening_evaluate(info, hf->status);
+        pkg->n_files++;
+        return 0;
+}
+
+/* xz payloads (which the streaming decompressor does not read): the
+ * package unpacked whole, its files' contents read from there. */
+static int scan_unpacked(const char *path, HardeningPackage *pkg, char **ret_error) {
         RpmUnpacked *u = NULL;
+        size_t allocated = 0;
         int r = rpm_unpack(path, &u);
         if (r < 0) {
                 if (r != -ENOMEM)
@@ -109,45 +139,253 @@ int hardening_scan_rpm(const char *path, const char *file, HardeningPackage *ret
                 rpm_unpacked_free(u);
                 return r == -ENOMEM ? r : -EBADMSG;
         }
-        if (!(pkg.rpm = strdup(file))) {
-                rpm_unpacked_free(u);
-                return -ENOMEM;
-        }
         const RpmFileList *fi = rpm_unpacked_files(u);
-        size_t allocated = 0;
         for (size_t i = 0; r >= 0 && i < fi->n; i++) {
                 const RpmHeaderFile *f = &fi->files[i];
                 const TreeBlob *b = rpm_unpacked_content(u, i);
-                if (!S_ISREG(f->mode) || !b || b->size < 4 || strncmp(f->path, "/usr/lib/debug/", 15) == 0)
+                if (!S_ISREG(f->mode) || !b || b->size < 4 || skipped_path(f->path))
                         continue;
                 ElfInfo info;
                 r = elf_read_info(blob_read, (void *) b, b->size, &info);
-                if (r == -EBADMSG) {
-                        r = add_path(&pkg.unreadable, &pkg.n_unreadable, f->path);
-                        continue;
-                }
-                if (r <= 0)
-                        continue;
-                if (!GREEDY_REALLOC(pkg.files, allocated, pkg.n_files + 1)) {
-                        r = -ENOMEM;
-                        break;
-                }
-                HardeningFile *hf = &pkg.files[pkg.n_files];
-                *hf = (HardeningFile) { .path = strdup(f->path) };
-                if (!hf->path) {
-                        r = -ENOMEM;
-                        break;
-                }
-                hardening_evaluate(&info, hf->status);
-                pkg.n_files++;
-                r = 0;
+                r = add_result(pkg, &allocated, f->path, r, &info);
         }
         rpm_unpacked_free(u);
-        if (r < 0) {
-                if (r != -ENOMEM)
-                        *ret_error = strprintf("cannot read the package's files to check them: %s", strerror(-r));
+        return r;
+}
+
+/* ELF files larger than this are copied into an unlinked temporary file
+ * to be read, not into memory. */
+#define ELF_IN_MEMORY_MAX ((uint64_t) 64 << 20)
+
+/* The payload's newc archive (tree/cpio.h) as it is decompressed, piece by
+ * piece: each regular file that starts with the ELF magic is kept (in
+ * memory, or in a temporary file when large) and read when it is whole;
+ * the other files' contents are only skipped. Memory stays at a piece
+ * and the largest ELF file kept in memory, whatever the payload's size. */
+typedef struct Stream {
+        HardeningPackage *pkg;
+        size_t allocated;
+        uint64_t pos;          /* bytes of the archive seen */
+        enum { S_HEADER, S_NAME, S_DATA, S_DONE } state;
+        uint8_t header[CPIO_NEWC_HEADER_SIZE];
+        size_t have;           /* of the header, the name or the data's first 4 bytes */
+        CpioNewcHeader h;
+        char *name;            /* the entry's name, namesize bytes */
+        uint64_t skip;         /* padding still to skip before the state's bytes */
+        uint64_t left;         /* bytes of the state's field still to come */
+        bool keep;             /* a regular file that may be ELF */
+        uint8_t magic[4];
+        uint8_t *data;         /* in memory */
+        int fd;                /* or in a temporary file; -1 */
+        bool elf;              /* the magic matched: data or fd holds it */
+        const char *error;
+} Stream;
+
+typedef struct FdReader {
+        int fd;
+} FdReader;
+
+static int fd_read(void *userdata, uint64_t off, void *buf, size_t n) {
+        const FdReader *f = userdata;
+        ssize_t k = pread(f->fd, buf, n, (off_t) off);
+        return k < 0 ? -errno : (size_t) k == n ? 0 : -EIO;
+}
+
+static void entry_reset(Stream *st) {
+        free(st->name);
+        st->name = NULL;
+        free(st->data);
+        st->data = NULL;
+        if (st->fd >= 0)
+                close(st->fd);
+        st->fd = -1;
+        st->have = 0;
+        st->keep = st->elf = false;
+}
+
+/* The whole of a kept ELF file was seen. */
+static int entry_done(Stream *st) {
+        if (!st->elf)
+                return 0;
+        const char *path = st->name[0] == '.' ? st->name + 1 : st->name;
+        ElfInfo info;
+        int r;
+        if (st->fd >= 0) {
+                FdReader f = { .fd = st->fd };
+                r = elf_read_info(fd_read, &f, st->h.filesize, &info);
+        } else
+                r = elf_parse_info(st->data, st->h.filesize, &info);
+        return add_result(st->pkg, &st->allocated, path, r, &info);
+}
+
+/* The data's bytes as they come (off: where they are in the data). */
+static int entry_data(Stream *st, uint64_t off, const uint8_t *p, size_t n) {
+        size_t k = 0;
+        if (st->keep && off < 4) {
+                k = (size_t) MIN((uint64_t) n, 4 - off);
+                memcpy(st->magic + off, p, k);
+                if (off + k == 4) {
+                        st->keep = false;
+                        if (memcmp(st->magic, ELF_MAGIC, 4) == 0) {
+                                st->elf = true;
+                                if (st->h.filesize > ELF_IN_MEMORY_MAX) {
+                                        const char *dir = getenv("TMPDIR");
+                                        st->fd = tmpfile_anonymous(dir && *dir ? dir : "/var/tmp");
+                                        if (st->fd < 0)
+                                                return st->fd;
+                                        int r = loop_write(st->fd, st->magic, 4);
+                                        if (r < 0)
+                                                return r;
+                                } else {
+                                        st->data = malloc(st->h.filesize);
+                                        if (!st->data)
+                                                return -ENOMEM;
+                                        memcpy(st->data, st->magic, 4);
+                                }
+                        }
+                }
+        }
+        if (!st->elf || k == n)
+                return 0;
+        if (st->fd >= 0)
+                return loop_write(st->fd, p + k, n - k);
+        memcpy(st->data + off + k, p + k, n - k);
+        return 0;
+}
+
+static int stream_sink(void *userdata, const void *data, size_t n) {
+        Stream *st = userdata;
+        const uint8_t *p = data;
+        int r;
+        while (n > 0) {
+                if (st->state == S_DONE)
+                        return 0; /* what follows the trailer is not read */
+                if (st->skip > 0) {
+                        size_t k = (size_t) MIN((uint64_t) n, st->skip);
+                        st->skip -= k;
+                        st->pos += k;
+                        p += k;
+                        n -= k;
+                        continue;
+                }
+                switch (st->state) {
+                case S_HEADER: {
+                        size_t k = MIN(n, sizeof st->header - st->have);
+                        memcpy(st->header + st->have, p, k);
+                        st->have += k;
+                        st->pos += k;
+                        p += k;
+                        n -= k;
+                        if (st->have < sizeof st->header)
+                                break;
+                        if (cpio_newc_header_parse(st->header, &st->h) < 0) {
+                                st->error = "its payload is not a newc cpio archive";
+                                return -EBADMSG;
+                        }
+                        st->name = malloc(st->h.namesize);
+                        if (!st->name)
+                                return -ENOMEM;
+                        st->have = 0;
+                        st->left = st->h.namesize;
+                        st->state = S_NAME;
+                        break;
+                }
+                case S_NAME: {
+                        size_t k = (size_t) MIN((uint64_t) n, st->left);
+                        memcpy(st->name + st->have, p, k);
+                        st->have += k;
+                        st->left -= k;
+                        st->pos += k;
+                        p += k;
+                        n -= k;
+                        if (st->left > 0)
+                                break;
+                        if (cpio_name_check(st->name, st->h.namesize) < 0) {
+                                st->error = "its payload has a malformed name";
+                                return -EBADMSG;
+                        }
+                        if (strcmp(st->name, CPIO_TRAILER) == 0) {
+                                st->state = S_DONE;
+                                return 0;
+                        }
+                        const char *path = st->name[0] == '.' ? st->name + 1 : st->name;
+                        st->keep = S_ISREG(st->h.mode) && st->h.filesize >= 4 && !skipped_path(path);
+                        st->skip = cpio_newc_pad(st->pos);
+                        st->left = st->h.filesize;
+                        st->have = 0;
+                        st->state = S_DATA;
+                        break;
+                }
+                case S_DATA: {
+                        size_t k = (size_t) MIN((uint64_t) n, st->left);
+                        if (k > 0) {
+                                r = entry_data(st, st->h.filesize - st->left, p, k);
+                                if (r < 0)
+                                        return r;
+                        }
+                        st->left -= k;
+                        st->pos += k;
+                        p += k;
+                        n -= k;
+                        if (st->left > 0)
+                                break;
+                        r = entry_done(st);
+                        if (r < 0)
+                                return r;
+                        entry_reset(st);
+                        st->skip = cpio_newc_pad(st->pos);
+                        st->state = S_HEADER;
+                        break;
+                }
+                default:
+                        return 0;
+                }
+        }
+        /* An entry without data ends where its name does. */
+        if (st->state == S_DATA && st->left == 0 && st->skip == 0) {
+                entry_reset(st);
+                st->state = S_HEADER;
+        }
+        return 0;
+}
+
+int hardening_scan_rpm(const char *path, const char *file, HardeningPackage *ret, char **ret_error) {
+        _cleanup_(hardening_package_release) HardeningPackage pkg = {};
+        _cleanup_(rpm_package_freep) RpmPackage *rp = NULL;
+        if (!(pkg.rpm = strdup(file)))
+                return -ENOMEM;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                int r = -errno;
+                *ret_error = strprintf("cannot open the package to check it: %s", strerror(-r));
                 return r;
         }
+        int r = rpm_package_read_fd(fd, &rp);
+        if (r < 0) {
+                if (r != -ENOMEM)
+                        *ret_error = strprintf("cannot read the package to check it: %s",
+                                               r == -EBADMSG ? "not a valid RPM package" : strerror(-r));
+                return r;
+        }
+        const char *codec = rpm_header_get_string(rp->header, RPMTAG_PAYLOADCOMPRESSOR);
+        if (codec && strcmp(codec, "gzip") != 0 && strcmp(codec, "zstd") != 0)
+                r = scan_unpacked(path, &pkg, ret_error);
+        else {
+                Stream st = { .pkg = &pkg, .fd = -1 };
+                r = decompress_fd(fd, rp->payload_offset, UINT64_MAX, UINT64_MAX, stream_sink, &st);
+                if (r >= 0 && st.state != S_DONE) {
+                        st.error = "its payload ends before the archive's trailer";
+                        r = -EBADMSG;
+                }
+                if (r == -EBADMSG && !*ret_error)
+                        *ret_error = strprintf("cannot read the package to check it: %s",
+                                               st.error ? st.error : "its payload is corrupt or truncated");
+                else if (r < 0 && r != -ENOMEM && !*ret_error)
+                        *ret_error = strprintf("cannot read the package to check it: %s", strerror(-r));
+                entry_reset(&st);
+        }
+        if (r < 0)
+                return r;
         *ret = pkg;
         pkg = (HardeningPackage) {};
         return 0;

@@ -71,6 +71,10 @@ void hardening_packages_free(HardeningPackage *a, size_t n);
  * result). A package slipway cannot unpack: -EBADMSG with *ret_error. */
 int hardening_scan_rpm(const char *path, const char *file, HardeningPackage *ret, char **ret_error);
 
+/* The version of the rules above: results recorded under other rules are
+ * not used (the packages are checked again). */
+#define HARDENING_RULES 1
+
 /* The results as kept in the build record, and back (NULL / -EBADMSG
  * when the record's are not well formed: the packages are checked again). */
 json_t *hardening_package_to_json(const HardeningPackage *p);

@@ -123,14 +123,14 @@ def gnu_stack(path):
     return "missing" if not m or "E" in m.group(1) else "pass"
 
 
-def native_toml(name, files, extra=""):
+def native_toml(name, files, extra="", keys=""):
     entries = "".join(f'[[components.{name}.files]]\nsource = "bin/{f}"\npath = "{dest}"\nmode = "0755"\n\n'
                       for f, dest in files)
     return f"""[components.{name}]
 version = "1.0"
 summary = "Hardening test binaries"
 license = "MIT"
-
+{keys}
 {entries}{extra}"""
 
 
@@ -314,10 +314,27 @@ def test_spec_component():
     check("spec: no source package either", srpms == [], srpms)
 
 
+def test_payload_codecs():
+    """The check reads zstd and gzip payloads as they are decompressed, xz ones unpacked whole."""
+    body = "".join(native_toml(f"p{codec}", [("lazy", "/usr/bin/lazy"), ("libgood.so", "/usr/lib64/libgood.so")],
+                               keys=f'payload = "{payload}"\n') + "\n"
+                   for codec, payload in [("zstd", "w19.zstdio"), ("gzip", "w9.gzdio"), ("xz", "w6.xzdio"),
+                                          ("none", "w.ufdio")])
+    d = project(body)
+    p, rep = package_json(d)
+    if not check("codecs: builds", p.returncode == 0 and rep, show(p)):
+        return
+    for codec in ["zstd", "gzip", "xz", "none"]:
+        got = files_of(rep, f"p{codec}")
+        check(f"codecs: {codec}: both files, lazy without BIND_NOW",
+              sorted(got) == ["/usr/bin/lazy", "/usr/lib64/libgood.so"] and got["/usr/bin/lazy"]["bindnow"] == "missing"
+              and got["/usr/lib64/libgood.so"]["bindnow"] == "pass", got)
+
+
 start = time.monotonic()
 try:
     for t in [test_agrees_with_hardening_check, test_warnings_on_build, test_fail_policy, test_config_errors,
-              test_spec_component]:
+              test_spec_component, test_payload_codecs]:
         if len(sys.argv) <= 3 or t.__name__ in sys.argv[3:]:
             run_test(t)
 finally:
