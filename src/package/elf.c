@@ -418,7 +418,9 @@ static int read_notes(const Elf *e, uint64_t offset, uint64_t size, uint64_t ali
         int r = elf_read_array(e, offset, size, 1, (void **) &buf);
         if (r < 0)
                 return r;
-        for (uint64_t at = 0; size - at >= sizeof(struct elf_nhdr);) {
+        /* The padding after a note or a property may take the position
+         * past the end: compared before subtracting. */
+        for (uint64_t at = 0; at <= size && size - at >= sizeof(struct elf_nhdr);) {
                 struct elf_nhdr nh;
                 memcpy(&nh, buf + at, sizeof nh);
                 uint64_t namesz = e32(e, nh.n_namesz), descsz = e32(e, nh.n_descsz);
@@ -428,7 +430,7 @@ static int read_notes(const Elf *e, uint64_t offset, uint64_t size, uint64_t ali
                 if (namesz == 4 && memcmp(buf + name_at, "GNU", 4) == 0 &&
                     e32(e, nh.n_type) == NT_GNU_PROPERTY_TYPE_0) {
                         uint64_t pad = e->is_64 ? 8 : 4;
-                        for (uint64_t p = 0; descsz - p >= 8;) {
+                        for (uint64_t p = 0; p <= descsz && descsz - p >= 8;) {
                                 uint32_t pr_type, pr_datasz;
                                 memcpy(&pr_type, buf + desc_at + p, 4);
                                 memcpy(&pr_datasz, buf + desc_at + p + 4, 4);
