@@ -209,7 +209,9 @@ static void hardening_summary(const Project *p, const BuildReport *rep) {
         }
         if (!any && t.files > 0)
                 printf("; nothing missing");
-        printf("\n");
+        /* What reading the packages took (summed over the parallel
+         * builds; cached components' results come from their records). */
+        printf(" (%.2fs)\n", t.seconds);
         for (size_t i = 0; i < rep->n; i++) {
                 const Component *c = rep->results[i].component;
                 for (int k = 0; k < _HARDENING_CHECK_MAX; k++)
