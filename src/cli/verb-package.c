@@ -10,6 +10,7 @@
 #include "basic/fileio.h"
 #include "basic/run.h"
 #include "package/build.h"
+#include "package/hardening.h"
 #include "package/remote.h"
 #include "package/slurm.h"
 #include "cli.h"
@@ -42,6 +43,42 @@ static void print_log_tail(const char *path, size_t n) {
         }
 }
 
+/* The project being built, for progress() (whose userdata is the
+ * Context, as the Slurm engine's callbacks have it too). */
+static const Project *progress_project;
+
+/* The hardening check's "warn" findings of a component built in this run:
+ * one warning per check, naming the first file (cached components are
+ * counted in the summary, not warned about again). */
+static void hardening_warnings(const Project *p, const BuildResult *r) {
+        for (int check = 0; check < _HARDENING_CHECK_MAX; check++) {
+                if (hardening_action(p, r->component, check) != HARDENING_WARN)
+                        continue;
+                const HardeningPackage *first_pkg = NULL;
+                const char *first = NULL;
+                size_t n = 0;
+                for (size_t k = 0; k < r->n_hardening; k++)
+                        for (size_t i = 0; i < r->hardening[k].n_files; i++)
+                                if (r->hardening[k].files[i].status[check] == HARDENING_MISSING && n++ == 0) {
+                                        first_pkg = &r->hardening[k];
+                                        first = r->hardening[k].files[i].path;
+                                }
+                if (n == 0)
+                        continue;
+                size_t l = strlen(first_pkg->rpm);
+                int pl = (int) (l > 4 ? l - 4 : l);
+                if (n == 1)
+                        log_warning("component '%s': package %.*s: %s: %s (hardening check '%s' is \"warn\")",
+                                    r->component->name, pl, first_pkg->rpm, first, hardening_missing_to_string(check),
+                                    hardening_check_to_string(check));
+                else
+                        log_warning("component '%s': package %.*s: %s: %s, and %zu more file%s (hardening check '%s' "
+                                    "is \"warn\")",
+                                    r->component->name, pl, first_pkg->rpm, first, hardening_missing_to_string(check),
+                                    n - 1, n > 2 ? "s" : "", hardening_check_to_string(check));
+        }
+}
+
 /* Each component as it finishes: on stdout, or on stderr with --json
  * (stdout is the document then); failures always on stderr. */
 static void progress(const BuildResult *r, void *userdata) {
@@ -49,6 +86,8 @@ static void progress(const BuildResult *r, void *userdata) {
         FILE *f = ctx->json ? stderr : stdout;
         if (r->warning)
                 log_warning("component '%s': %s", r->component->name, r->warning);
+        if (r->status == BUILD_BUILT && progress_project)
+                hardening_warnings(progress_project, r);
         switch (r->status) {
         case BUILD_BUILT:
                 if (log_get_level() >= LOG_NORMAL) {
@@ -85,6 +124,103 @@ static void progress(const BuildResult *r, void *userdata) {
         fflush(f);
 }
 
+/* A component's hardening results: its packages' ELF files and what each
+ * check found, and its exceptions; null when nothing was checked. */
+static json_t *hardening_component_json(const BuildResult *r) {
+        const Component *c = r->component;
+        json_t *exceptions = json_object();
+        for (int check = 0; check < _HARDENING_CHECK_MAX; check++)
+                if (c->hardening_exceptions.reason[check])
+                        json_object_set_new(exceptions, hardening_check_to_string(check),
+                                            json_string(c->hardening_exceptions.reason[check]));
+        if (!r->hardening)
+                return json_pack("{s:n, s:o}", "packages", "exceptions", exceptions);
+        json_t *pkgs = json_array();
+        for (size_t k = 0; k < r->n_hardening; k++)
+                json_array_append_new(pkgs, hardening_package_to_json(&r->hardening[k]));
+        return json_pack("{s:o, s:o, s:f}", "packages", pkgs, "exceptions", exceptions, "seconds",
+                         r->hardening_seconds);
+}
+
+/* Per check, over every component checked: the files that have the
+ * property, miss it, for which it does not apply, and those of components
+ * excepted from it; and what the check does. */
+typedef struct HardeningTotals {
+        size_t files, packages;
+        size_t n[_HARDENING_CHECK_MAX][_HARDENING_STATUS_MAX];
+        size_t excepted[_HARDENING_CHECK_MAX];
+        double seconds;
+} HardeningTotals;
+
+static void hardening_totals(const BuildReport *rep, HardeningTotals *t) {
+        *t = (HardeningTotals) {};
+        for (size_t i = 0; i < rep->n; i++) {
+                const BuildResult *r = &rep->results[i];
+                t->seconds += r->hardening_seconds;
+                for (size_t k = 0; k < r->n_hardening; k++) {
+                        t->packages++;
+                        for (size_t f = 0; f < r->hardening[k].n_files; f++) {
+                                t->files++;
+                                for (int c = 0; c < _HARDENING_CHECK_MAX; c++) {
+                                        if (r->component->hardening_exceptions.reason[c])
+                                                t->excepted[c]++;
+                                        else
+                                                t->n[c][r->hardening[k].files[f].status[c]]++;
+                                }
+                        }
+                }
+        }
+}
+
+static json_t *hardening_json(const Project *p, const BuildReport *rep) {
+        HardeningTotals t;
+        hardening_totals(rep, &t);
+        json_t *checks = json_object();
+        for (int c = 0; c < _HARDENING_CHECK_MAX; c++)
+                json_object_set_new(checks, hardening_check_to_string(c),
+                                    json_pack("{s:s, s:I, s:I, s:I, s:I}", "action",
+                                              hardening_action_to_string(p->hardening.action[c]), "pass",
+                                              (json_int_t) t.n[c][HARDENING_PASS], "missing",
+                                              (json_int_t) t.n[c][HARDENING_MISSING], "n/a",
+                                              (json_int_t) t.n[c][HARDENING_NA], "excepted",
+                                              (json_int_t) t.excepted[c]));
+        return json_pack("{s:I, s:I, s:o, s:f}", "packages", (json_int_t) t.packages, "files", (json_int_t) t.files,
+                         "checks", checks, "seconds", t.seconds);
+}
+
+/* The summary's hardening line: the files checked, and per check the
+ * files missing its property (with what the check does), then the
+ * components excepted. */
+static void hardening_summary(const Project *p, const BuildReport *rep) {
+        HardeningTotals t;
+        hardening_totals(rep, &t);
+        if (t.packages == 0)
+                return;
+        printf("hardening: %zu ELF file%s in %zu package%s", t.files, t.files == 1 ? "" : "s", t.packages,
+               t.packages == 1 ? "" : "s");
+        bool any = false;
+        for (int c = 0; c < _HARDENING_CHECK_MAX; c++) {
+                size_t m = t.n[c][HARDENING_MISSING];
+                if (m == 0)
+                        continue;
+                printf("%s %s %zu (%s)", any ? "," : "; missing:", hardening_check_to_string(c), m,
+                       hardening_action_to_string(p->hardening.action[c]));
+                any = true;
+        }
+        if (!any && t.files > 0)
+                printf("; nothing missing");
+        /* What reading the packages took (summed over the parallel
+         * builds; cached components' results come from their records). */
+        printf(" (%.2fs)\n", t.seconds);
+        for (size_t i = 0; i < rep->n; i++) {
+                const Component *c = rep->results[i].component;
+                for (int k = 0; k < _HARDENING_CHECK_MAX; k++)
+                        if (c->hardening_exceptions.reason[k])
+                                printf("hardening: component '%s' is excepted from '%s': %s\n", c->name,
+                                       hardening_check_to_string(k), c->hardening_exceptions.reason[k]);
+        }
+}
+
 static json_t *report_json(const BuildReport *rep) {
         json_t *a = json_array();
         for (size_t i = 0; i < rep->n; i++) {
@@ -101,6 +237,8 @@ static json_t *report_json(const BuildReport *rep) {
                                                    cli_json_string(r->log_path), "reason",
                                                    cli_json_string(r->reason), "seconds",
                                                    r->seconds));
+                json_object_set_new(json_array_get(a, json_array_size(a) - 1), "hardening",
+                                    hardening_component_json(r));
         }
         return json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "components", a, "built",
                          (json_int_t) rep->n_built, "cached", (json_int_t) rep->n_cached, "fetched",
@@ -283,6 +421,7 @@ int verb_package(const Context *ctx, int argc, char **argv) {
                 return r;
         _cleanup_(json_decrefp) json_t *changes = lock_changes;
 
+        progress_project = p;
         BuildOptions o = {
                 .lock = lock,
                 .sign_key = key,
@@ -438,6 +577,7 @@ int verb_package(const Context *ctx, int argc, char **argv) {
         if (!j)
                 return exit_status_from(log_error_errno(-ENOMEM, "cannot describe the build"));
         json_object_set(j, "lock", changes ? changes : json_null());
+        json_object_set_new(j, "hardening", hardening_json(p, rep));
         json_object_set_new(j, "engine", json_string(build_engine_to_string(engine)));
         if (engine == BUILD_ENGINE_SLURM)
                 json_object_set_new(j, "slurm", json_pack("{s:I, s:f}", "submitted", (json_int_t) n_submitted,
@@ -460,6 +600,7 @@ int verb_package(const Context *ctx, int argc, char **argv) {
                                        rep->n_buildroots_reused);
                         printf(")\n");
                 }
+                hardening_summary(p, rep);
         }
         /* Then the repository, with what was built: its summary is the
          * report's "repository" (null if it failed). */

@@ -54,6 +54,11 @@ static const char *const scriptlet_policy_table[] = { "run", "strict", "skip", "
 static const char *const sbom_level_table[] = { "packages", "files", "none", NULL };
 static const char *const build_mode_table[] = { "host", "buildroot", NULL };
 static const char *const build_engine_table[] = { "local", "slurm", NULL };
+static const char *const hardening_check_table[] = { "pie", "relro", "bindnow", "nx-stack", "stack-protector",
+                                                     "fortify", "cet", NULL };
+static const char *const hardening_action_table[] = { "warn", "fail", "off", NULL };
+static_assert(ELEMENTSOF(hardening_check_table) == _HARDENING_CHECK_MAX + 1, "hardening checks");
+static_assert(ELEMENTSOF(hardening_action_table) == _HARDENING_ACTION_MAX + 1, "hardening actions");
 static const char *const partition_type_table[] = { "esp", "xbootldr", "root", "swap", "home", "srv", "var", "tmp", "usr", "linux", NULL };
 static const char *const fs_type_table[] = { "vfat", "ext4", "none", NULL };
 static const char *const sde_origin_table[] = { "config", "environment", "inputs", NULL };
@@ -109,6 +114,12 @@ const char *boot_mode_to_string(BootMode m) {
 }
 const char *image_platform_to_string(ImagePlatform p) {
         return TABLE_LOOKUP(image_platform_table, _IMAGE_PLATFORM_MAX, p);
+}
+const char *hardening_check_to_string(HardeningCheck c) {
+        return TABLE_LOOKUP(hardening_check_table, _HARDENING_CHECK_MAX, c);
+}
+const char *hardening_action_to_string(HardeningAction a) {
+        return TABLE_LOOKUP(hardening_action_table, _HARDENING_ACTION_MAX, a);
 }
 const char *build_engine_to_string(BuildEngine e) {
         return e >= 0 && e < _BUILD_ENGINE_MAX ? build_engine_table[e] : NULL;
@@ -509,6 +520,43 @@ static const Schema slurm_schema = {
         .fields = slurm_fields,
 };
 
+/* One key per check, in HardeningCheck order. */
+static const SchemaField hardening_fields[] = {
+        FIELD("pie", SCHEMA_ENUM, HardeningSettings, action[HARDENING_PIE], .values = hardening_action_table),
+        FIELD("relro", SCHEMA_ENUM, HardeningSettings, action[HARDENING_RELRO], .values = hardening_action_table),
+        FIELD("bindnow", SCHEMA_ENUM, HardeningSettings, action[HARDENING_BINDNOW], .values = hardening_action_table),
+        FIELD("nx-stack", SCHEMA_ENUM, HardeningSettings, action[HARDENING_NX_STACK],
+              .values = hardening_action_table),
+        FIELD("stack-protector", SCHEMA_ENUM, HardeningSettings, action[HARDENING_STACK_PROTECTOR],
+              .values = hardening_action_table),
+        FIELD("fortify", SCHEMA_ENUM, HardeningSettings, action[HARDENING_FORTIFY], .values = hardening_action_table),
+        FIELD("cet", SCHEMA_ENUM, HardeningSettings, action[HARDENING_CET], .values = hardening_action_table),
+        {},
+};
+static const Schema hardening_schema = {
+        .what = "hardening",
+        .size = sizeof(HardeningSettings),
+        .fields = hardening_fields,
+};
+
+#define EXCEPTION(k, i) FIELD(k, SCHEMA_STRING, HardeningExceptions, reason[i], .non_empty = true, .check = check_one_line)
+static const SchemaField hardening_exception_fields[] = {
+        EXCEPTION("pie", HARDENING_PIE),
+        EXCEPTION("relro", HARDENING_RELRO),
+        EXCEPTION("bindnow", HARDENING_BINDNOW),
+        EXCEPTION("nx-stack", HARDENING_NX_STACK),
+        EXCEPTION("stack-protector", HARDENING_STACK_PROTECTOR),
+        EXCEPTION("fortify", HARDENING_FORTIFY),
+        EXCEPTION("cet", HARDENING_CET),
+        {},
+};
+#undef EXCEPTION
+static const Schema hardening_exceptions_schema = {
+        .what = "hardening exceptions",
+        .size = sizeof(HardeningExceptions),
+        .fields = hardening_exception_fields,
+};
+
 static const SchemaField repo_fields[] = {
         FIELD("url", SCHEMA_STRING, Repo, url, .required = true, .check = check_url),
         FIELD("gpg-key", SCHEMA_STRING, Repo, gpg_key, .non_empty = true),
@@ -708,6 +756,8 @@ static const SchemaField component_fields[] = {
         FIELD("release-mode", SCHEMA_ENUM, Component, release_mode, .values = release_mode_table),
         FIELD("release-suffix", SCHEMA_STRING, Component, release_suffix, .check = check_version),
         FIELD("overlays", SCHEMA_TABLE_ARRAY, Component, overlays, .sub = &overlay_schema),
+        FIELD("hardening-exceptions", SCHEMA_TABLE, Component, hardening_exceptions,
+              .sub = &hardening_exceptions_schema),
         {},
 };
 static const Schema component_schema = {
@@ -905,6 +955,7 @@ static const SchemaField project_fields[] = {
         FIELD("build", SCHEMA_TABLE, Project, build, .sub = &build_schema),
         FIELD("cache", SCHEMA_TABLE, Project, cache, .sub = &cache_schema),
         FIELD("slurm", SCHEMA_TABLE, Project, slurm, .sub = &slurm_schema),
+        FIELD("hardening", SCHEMA_TABLE, Project, hardening, .sub = &hardening_schema),
         FIELD("repos", SCHEMA_NAMED_TABLES, Project, repos, .sub = &repo_schema),
         FIELD("components", SCHEMA_NAMED_TABLES, Project, components, .sub = &component_schema),
         FIELD("distro", SCHEMA_TABLE, Project, distro, .sub = &distro_schema),

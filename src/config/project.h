@@ -206,6 +206,43 @@ typedef struct SlurmSettings {
         int64_t cpus;          /* --cpus-per-task, and the build's -j; 0: 1 */
 } SlurmSettings;
 
+/* The hardening check of built packages' ELF files (docs/packaging.md,
+ * "The hardening check"): [hardening] says what a missing property does,
+ * per check; [components.NAME.hardening-exceptions] turns a check off for
+ * one component, with the reason. */
+typedef enum HardeningCheck {
+        HARDENING_PIE,
+        HARDENING_RELRO,
+        HARDENING_BINDNOW,
+        HARDENING_NX_STACK,
+        HARDENING_STACK_PROTECTOR,
+        HARDENING_FORTIFY,
+        HARDENING_CET,
+        _HARDENING_CHECK_MAX,
+        _HARDENING_CHECK_INVALID = -EINVAL,
+} HardeningCheck;
+
+typedef enum HardeningAction {
+        HARDENING_WARN, /* the default */
+        HARDENING_FAIL,
+        HARDENING_OFF,
+        _HARDENING_ACTION_MAX,
+        _HARDENING_ACTION_INVALID = -EINVAL,
+} HardeningAction;
+
+const char *hardening_check_to_string(HardeningCheck c) _pure_;
+const char *hardening_action_to_string(HardeningAction a) _pure_;
+
+typedef struct HardeningSettings {
+        CfgObject obj;
+        int action[_HARDENING_CHECK_MAX]; /* HardeningAction */
+} HardeningSettings;
+
+typedef struct HardeningExceptions {
+        CfgObject obj;
+        char *reason[_HARDENING_CHECK_MAX]; /* NULL: the check applies */
+} HardeningExceptions;
+
 typedef struct Repo {
         CfgObject obj;
         char *name;
@@ -390,6 +427,8 @@ typedef struct Component {
         StrList without;     /* rpmbuild --without */
         bool check_skip;     /* %check starts with 'exit 0' */
         char *check_skip_reason;
+        /* both kinds */
+        HardeningExceptions hardening_exceptions;
         /* upstream components (each also from the component's group or [distro]) */
         char *upstream_name; /* $pkg; default: the component's name */
         char *dist_git;
@@ -562,6 +601,7 @@ typedef struct Project {
         BuildSettings build;
         CacheSettings cache;
         SlurmSettings slurm;
+        HardeningSettings hardening;
         struct {
                 Repo *items;
                 size_t n;

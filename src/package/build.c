@@ -38,6 +38,7 @@
 #include "basic/strbuf.h"
 #include "package/build.h"
 #include "package/buildroot.h"
+#include "package/hardening.h"
 #include "package/remote.h"
 #include "rpm/dep.h"
 #include "rpm/package.h"
@@ -70,6 +71,7 @@ static void result_release(BuildResult *r) {
         free(r->warning);
         free(r->key);
         free(r->needs);
+        hardening_packages_free(r->hardening, r->n_hardening);
 }
 
 BuildReport *build_report_free(BuildReport *r) {
@@ -540,6 +542,23 @@ static bool cache_lookup(Graph *g, size_t i) {
         nd->rpm_sha256 = sums;
         nd->result.srpm = srpm ? strdup(srpm) : NULL;
         nd->result.last_seconds = json_number_value(json_object_get(j, "seconds"));
+        /* The hardening check's results, kept with the packages they are
+         * of; a record without them (or not well formed) has them made
+         * again (hardening_gate()). */
+        json_t *hard = json_object_get(json_object_get(j, "hardening"), "packages");
+        if (json_integer_value(json_object_get(json_object_get(j, "hardening"), "rules")) == HARDENING_RULES &&
+            json_array_size(hard) == n) {
+                HardeningPackage *pk = new0(HardeningPackage, n);
+                bool good = pk != NULL;
+                for (size_t k = 0; good && k < n; k++)
+                        good = hardening_package_from_json(json_array_get(hard, k), &pk[k]) >= 0 &&
+                               strcmp(pk[k].rpm, names[k]) == 0;
+                if (good) {
+                        nd->result.hardening = pk;
+                        nd->result.n_hardening = n;
+                } else
+                        hardening_packages_free(pk, n);
+        }
 out:
         json_decref(j);
         return ok;
@@ -625,6 +644,14 @@ static int cache_store(Graph *g, size_t i) {
                               nd->result.last_seconds);
         if (!j)
                 return -ENOMEM;
+        if (nd->result.hardening) {
+                json_t *hard = json_array();
+                for (size_t k = 0; hard && k < nd->result.n_hardening; k++)
+                        json_array_append_new(hard, hardening_package_to_json(&nd->result.hardening[k]));
+                json_object_set_new(j, "hardening",
+                                    hard ? json_pack("{s:i, s:o}", "rules", HARDENING_RULES, "packages", hard)
+                                         : json_null());
+        }
         char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         json_decref(j);
         if (!s)
@@ -1089,6 +1116,107 @@ static int remote_give(Graph *g, size_t i, char **ret_why) {
         return r;
 }
 
+/* Removes node i's packages from the output, and its record (and the
+ * files the record names), so that the repository has nothing of it. */
+static void withdraw_outputs(Graph *g, size_t i) {
+        Node *nd = &g->nodes[i];
+        BuildResult *res = &nd->result;
+        json_t *prev = NULL;
+        cache_previous_outputs(g, i, &prev);
+        json_t *rpms = json_object_get(prev, "rpms");
+        for (size_t k = 0; k < json_array_size(rpms); k++) {
+                const char *name = json_string_value(json_object_get(json_array_get(rpms, k), "file"));
+                _cleanup_free_ char *f = name && !strchr(name, '/') ? output_path(g, name, false) : NULL;
+                if (f)
+                        (void) unlink(f);
+        }
+        const char *srpm = json_string_value(json_object_get(prev, "srpm"));
+        _cleanup_free_ char *sf = srpm && !strchr(srpm, '/') ? output_path(g, srpm, true) : NULL;
+        if (sf)
+                (void) unlink(sf);
+        json_decref(prev);
+        for (size_t k = 0; k < res->n_rpms; k++) {
+                _cleanup_free_ char *f = output_path(g, res->rpms[k], false);
+                if (f)
+                        (void) unlink(f);
+                free(res->rpms[k]);
+                if (nd->rpm_sha256)
+                        free(nd->rpm_sha256[k]);
+        }
+        free(nd->rpm_sha256);
+        nd->rpm_sha256 = NULL;
+        res->n_rpms = 0;
+        if (res->srpm) {
+                _cleanup_free_ char *f = output_path(g, res->srpm, true);
+                if (f)
+                        (void) unlink(f);
+                free(res->srpm);
+                res->srpm = NULL;
+        }
+        _cleanup_free_ char *record = cache_path(g, "packages", nd->c->name);
+        if (record)
+                (void) unlink(record);
+}
+
+/* The hardening check of node i's packages, once they are in
+ * repo/Packages (built or cached): the record's results, else the packages
+ * are read. A file missing a property whose check is "fail" for the
+ * component fails it, and its packages are withdrawn (withdraw_outputs()):
+ * false. */
+static bool hardening_gate(Graph *g, size_t i) {
+        Node *nd = &g->nodes[i];
+        BuildResult *res = &nd->result;
+        double t0 = build_clock();
+        if (!res->hardening && res->n_rpms > 0) {
+                HardeningPackage *pk = new0(HardeningPackage, res->n_rpms);
+                char *error = NULL;
+                int r = pk ? 0 : -ENOMEM;
+                for (size_t k = 0; r >= 0 && k < res->n_rpms; k++) {
+                        _cleanup_free_ char *f = output_path(g, res->rpms[k], false);
+                        if (!f)
+                                r = -ENOMEM;
+                        else if (!path_exists(f))
+                                r = -ENOENT; /* only the manifests (the one-component mode) */
+                        else
+                                r = hardening_scan_rpm(f, res->rpms[k], &pk[k], &error);
+                }
+                if (r == -ENOENT) {
+                        hardening_packages_free(pk, res->n_rpms);
+                        return true;
+                }
+                if (r < 0) {
+                        hardening_packages_free(pk, res->n_rpms);
+                        res->status = BUILD_FAILED;
+                        res->reason = strprintf("hardening check: %s", error ? error : strerror(-r));
+                        free(error);
+                        withdraw_outputs(g, i);
+                        return false;
+                }
+                res->hardening = pk;
+                res->n_hardening = res->n_rpms;
+        }
+        res->hardening_seconds += build_clock() - t0;
+        size_t count = 0;
+        char *first = hardening_failure(g->p, nd->c, res->hardening, res->n_hardening, &count);
+        if (count == 0)
+                return true;
+        res->status = BUILD_FAILED;
+        res->reason = count > 1 ? strprintf("%s, and %zu more finding%s", first ? first : "", count - 1,
+                                            count > 2 ? "s" : "")
+                                : first;
+        if (count > 1)
+                free(first);
+        if (res->log_path && res->reason) {
+                FILE *f = fopen(res->log_path, "ae");
+                if (f) {
+                        fprintf(f, "slipway: the hardening check failed: %s\n", res->reason);
+                        fclose(f);
+                }
+        }
+        withdraw_outputs(g, i);
+        return false;
+}
+
 /* Builds node i (outside the lock). */
 static void run_node(Graph *g, size_t i) {
         Node *nd = &g->nodes[i];
@@ -1117,6 +1245,11 @@ static void run_node(Graph *g, size_t i) {
         if (cache_lookup(g, i)) {
                 res->status = BUILD_CACHED;
                 res->seconds = build_clock() - start;
+                bool had = res->hardening != NULL;
+                if (!hardening_gate(g, i))
+                        return;
+                if (!had && res->hardening)
+                        (void) cache_store(g, i); /* a record of before the check */
                 /* A job's component reaches the shared cache even when this
                  * node had it already. */
                 if (is_one && g->o->remote) {
@@ -1139,6 +1272,8 @@ static void run_node(Graph *g, size_t i) {
                         res->status = BUILD_CACHED;
                         res->fetched = true;
                         res->seconds = build_clock() - start;
+                        if (hardening_gate(g, i) && res->hardening)
+                                (void) cache_store(g, i);
                         return;
                 }
                 if (r < 0) {
@@ -1211,6 +1346,12 @@ static void run_node(Graph *g, size_t i) {
         }
         free(reason);
         reason = NULL;
+
+        /* Checked before anything else sees them: a failure withdraws them. */
+        if (!hardening_gate(g, i)) {
+                json_decref(prev);
+                return;
+        }
 
         /* The digests as built: what dependents' keys and the shared cache
          * name. */

@@ -47,6 +47,12 @@ typedef struct BuildResult {
         double last_seconds; /* how long its last build took, as recorded (0: unknown) */
         const Component **needs; /* the components that provide its BuildRequires */
         size_t n_needs;
+        /* The hardening check of its packages (package/hardening.h), one
+         * per RPM: built or cached, and failed by the check; NULL: not
+         * checked (not built, or its packages are not here). */
+        struct HardeningPackage *hardening;
+        size_t n_hardening;
+        double hardening_seconds; /* what the check took in this run */
 } BuildResult;
 
 typedef struct BuildReport {

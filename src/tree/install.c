@@ -293,6 +293,14 @@ const char *rpm_unpacked_error(const RpmUnpacked *u) {
         return u->error;
 }
 
+const RpmFileList *rpm_unpacked_files(const RpmUnpacked *u) {
+        return &u->fi;
+}
+
+const TreeBlob *rpm_unpacked_content(const RpmUnpacked *u, size_t i) {
+        return u->content && i < u->fi.n ? u->content[i] : NULL;
+}
+
 static int unpack_fail(RpmUnpacked *u, int r, const char *fmt, ...) _printf_(3, 4);
 static int unpack_fail(RpmUnpacked *u, int r, const char *fmt, ...) {
         va_list ap;

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "basic/diag.h"
+#include "rpm/files.h"
 #include "rpm/package.h"
 #include "tree/tree.h"
 
@@ -41,6 +42,11 @@ int rpm_unpack(const char *path, RpmUnpacked **ret);
 const char *rpm_unpacked_error(const RpmUnpacked *u); /* NULL if none */
 int tree_install_unpacked(Tree *t, RpmUnpacked *u, Diagnostics *d, InstallResult *ret);
 RpmUnpacked *rpm_unpacked_free(RpmUnpacked *u);
+/* For readers of a package's contents (the hardening check): its files,
+ * in header order, and the contents of file i (NULL: none, or not a
+ * regular file); both live as long as u. Only after rpm_unpack() succeeded. */
+const RpmFileList *rpm_unpacked_files(const RpmUnpacked *u);
+const TreeBlob *rpm_unpacked_content(const RpmUnpacked *u, size_t i);
 
 /* Payloads whose stated uncompressed size is above this (64 MiB by
  * default), or unknown, are decompressed into a private unlinked file in
