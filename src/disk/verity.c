@@ -93,6 +93,12 @@ static void sha256_fetch(void) {
         sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
+uint64_t verity_partition_size(uint64_t data_bytes) {
+        const uint64_t mib = UINT64_C(1) << 20;
+        uint64_t h = verity_hash_size(data_bytes / VERITY_BLOCK_SIZE);
+        return (h + mib - 1) / mib * mib;
+}
+
 static const EVP_MD *sha256(void) {
         pthread_once(&sha256_once, sha256_fetch);
         return sha256_md ? sha256_md : EVP_sha256();

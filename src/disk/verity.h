@@ -33,6 +33,11 @@ typedef struct VerityParams {
  * superblock's block and every level of the tree. 0 for 0 blocks. */
 uint64_t verity_hash_size(uint64_t data_blocks);
 
+/* The size of a hash partition for a data partition of data_bytes: the hash
+ * device its whole blocks need, rounded up to whole MiB (as partitions are
+ * sized). */
+uint64_t verity_partition_size(uint64_t data_bytes);
+
 /* Reads the data_blocks blocks of data_fd from offset 0, in pieces of a few
  * MiB (bounded memory whatever the size), hashing the lowest level on up to
  * `jobs` threads, and writes the whole hash device to hash_fd from offset 0
