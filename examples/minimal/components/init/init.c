@@ -56,6 +56,21 @@ static void wants(void) {
         closedir(d);
 }
 
+/* How / is mounted: its device, type and options (/proc/mounts). */
+static void root_mount(void) {
+        char line[512];
+        FILE *f = fopen("/proc/mounts", "re");
+        if (!f)
+                return;
+        while (fgets(line, sizeof line, f)) {
+                char dev[256], dir[256], type[64], opts[256];
+                if (sscanf(line, "%255s %255s %63s %255s", dev, dir, type, opts) == 4 && strcmp(dir, "/") == 0 &&
+                    strcmp(dev, "rootfs") != 0)
+                        printf("SLIPWAY-EVIDENCE root=%s %s %s\n", dev, type, opts);
+        }
+        fclose(f);
+}
+
 int main(void) {
         (void) mount("proc", "/proc", "proc", 0, NULL);
         /* What the image was made or customized with, for the boot tests. */
@@ -63,6 +78,7 @@ int main(void) {
         first_line("motd", "/etc/motd");
         users();
         wants();
+        root_mount();
         printf("SLIPWAY-BOOT-OK azl-mini\n");
         fflush(stdout);
         sync();
