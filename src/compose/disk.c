@@ -439,6 +439,8 @@ static int build_verity(Part *pt, Part *hp, size_t i, const uint8_t seed[32], co
         if (r < 0)
                 return r;
         hp->fs_size = hp->fs_used = verity_hash_size(vp.data_blocks);
+        if (hp->fs_size > hp->size)
+                return -EFBIG; /* sized for the partition's span above: cannot happen */
         memcpy(hp->root_hash, pt->root_hash, VERITY_DIGEST_SIZE);
 
         /* Text order in the UUIDs' string form, as systemd reads them. */
@@ -594,10 +596,13 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
                 } else
                         parts[grow].size = (uint64_t) 1 << 20;
         }
+        /* For the data partition's span: its size rounded up as gpt_layout() will. */
         for (size_t i = 0; i < n; i++)
-                if (parts[i].verity_data != SIZE_MAX)
-                        parts[i].size = parts[parts[i].verity_data].size ? verity_partition_size(parts[parts[i].verity_data].size)
-                                                                          : (uint64_t) 1 << 20;
+                if (parts[i].verity_data != SIZE_MAX) {
+                        uint64_t ds = parts[parts[i].verity_data].size;
+                        parts[i].size = ds ? verity_partition_size((ds + GPT_ALIGN - 1) / GPT_ALIGN * GPT_ALIGN)
+                                           : (uint64_t) 1 << 20;
+                }
         for (int pass = 0; pass < 2; pass++) {
                 for (size_t i = 0; i < n; i++)
                         sizes[i] = i == grow && im->size ? 0 : parts[i].size;
