@@ -4,6 +4,9 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 /* One line of evidence: the first line of a file, if there is one. */
@@ -56,19 +59,14 @@ static void wants(void) {
         closedir(d);
 }
 
-/* How / is mounted: its device, type and options (/proc/mounts). */
+/* The device / is on and whether it is mounted read-only (from stat and
+ * statvfs: the image may have no /proc to mount). */
 static void root_mount(void) {
-        char line[512];
-        FILE *f = fopen("/proc/mounts", "re");
-        if (!f)
-                return;
-        while (fgets(line, sizeof line, f)) {
-                char dev[256], dir[256], type[64], opts[256];
-                if (sscanf(line, "%255s %255s %63s %255s", dev, dir, type, opts) == 4 && strcmp(dir, "/") == 0 &&
-                    strcmp(dev, "rootfs") != 0)
-                        printf("SLIPWAY-EVIDENCE root=%s %s %s\n", dev, type, opts);
-        }
-        fclose(f);
+        struct stat st;
+        struct statvfs sv;
+        if (stat("/", &st) == 0 && statvfs("/", &sv) == 0)
+                printf("SLIPWAY-EVIDENCE root=%u:%u %s\n", major(st.st_dev), minor(st.st_dev),
+                       sv.f_flag & ST_RDONLY ? "ro" : "rw");
 }
 
 int main(void) {

@@ -141,6 +141,7 @@ static int open_verity(const char *name, const char *data, const char *hash, con
         (void) unlink(node);
         if (mknod(node, S_IFBLK | 0600, (dev_t) dev) < 0)
                 return die("cannot make %s: %s", node, strerror(errno));
+        printf("verity: %s is device %u:%u, read-only\n", node, major((dev_t) dev), minor((dev_t) dev));
         return 0;
 }
 
