@@ -13,7 +13,7 @@ would check them with:
   PARTUUIDs from the root hash; /etc/fstab names /dev/mapper/root ro; e2fsck finds
   the file system clean;
 - a root that grows on a fixed disk, a verity /usr beside a verity root;
-- two builds give the same bytes;
+- two builds give the same bytes; customize refuses a verity image;
 - bad configurations are errors with file:line:column (`slipway check` and
   `slipway image`).
 
@@ -266,6 +266,14 @@ def test_v():
         f.write(bytes([b[0] ^ 0x80]))
     p = tool("veritysetup", "verify", dfile, badh, STATE["printed"])
     check("v: veritysetup verify refuses a changed hash tree", p.returncode != 0, show(p))
+    # customize cannot change a verity image (its tree and root hash would be stale).
+    cfg = os.path.join(BASE, "customize.toml")
+    write(cfg, 'hostname = "changed"\n')
+    out = os.path.join(BASE, "customized.raw")
+    p = slipway("customize", "--image-file", raw, "--config", cfg, "--output-image-file", out)
+    check("v: customize refuses the verity image, naming the hash partition, and writes nothing",
+          p.returncode == 1 and "partition 2 holds the dm-verity hash tree" in p.stderr and not os.path.exists(out),
+          show(p))
     # The qcow2 holds the same disk.
     if shutil.which("qemu-img"):
         p = tool("qemu-img", "compare", "-f", "raw", "-F", "qcow2", raw, raw.replace(".raw", ".qcow2"))
