@@ -58,6 +58,32 @@ static void print_image(const json_t *ji) {
                        json_string_value(json_object_get(v, "path")), archive ? ", " : "", archive ? archive : "",
                        human_size((uint64_t) json_integer_value(json_object_get(v, "size")), buf));
         }
+        /* What `veritysetup verify DATA HASH ROOTHASH` takes. */
+        json_array_foreach(json_object_get(ji, "verity"), k, v)
+                printf("  verity %s: root hash %s (data partition %lld, hash partition %lld)\n",
+                       json_string_value(json_object_get(v, "mount")), json_string_value(json_object_get(v, "root_hash")),
+                       (long long) json_integer_value(json_object_get(v, "data_partition")),
+                       (long long) json_integer_value(json_object_get(v, "hash_partition")));
+}
+
+/* The verity partitions of an image's disks (the same in every disk format). */
+static json_t *verity_json(const ImageOutput *outs, size_t n) {
+        json_t *a = json_array();
+        for (size_t k = 0; k < n; k++) {
+                if (!outs[k].n_verity)
+                        continue;
+                for (size_t i = 0; i < outs[k].n_verity; i++) {
+                        const ImageVerity *v = &outs[k].verity[i];
+                        json_array_append_new(a, json_pack("{s:s, s:s, s:I, s:s, s:I, s:s}", "mount", v->mount,
+                                                           "root_hash", v->root_hash, "data_partition",
+                                                           (json_int_t) v->data_partition, "data_partuuid",
+                                                           v->data_partuuid, "hash_partition",
+                                                           (json_int_t) v->hash_partition, "hash_partuuid",
+                                                           v->hash_partuuid));
+                }
+                break;
+        }
+        return a;
 }
 
 typedef struct TreeSet {
@@ -225,13 +251,14 @@ int verb_image(const Context *ctx, int argc, char **argv) {
                                                             cli_json_string(outs[k].path), "archive",
                                                             cli_json_string(outs[k].path2), "size",
                                                             (json_int_t) outs[k].size));
+                json_t *jverity = verity_json(outs, n_outs);
                 image_outputs_free(outs, n_outs);
-                json_t *ji = json_pack("{s:s, s:o, s:I, s:o, s:I, s:o, s:I, s:o}", "name", im->name, "packages",
+                json_t *ji = json_pack("{s:s, s:o, s:I, s:o, s:I, s:o, s:I, s:o, s:o}", "name", im->name, "packages",
                                        strv_json(res.packages, res.n_packages), "scriptlets_run",
                                        (json_int_t) res.n_scriptlets_run, "scriptlets_not_run",
                                        strv_json(res.scriptlets, res.n_scriptlets), "nodes", (json_int_t) n_nodes,
                                        "selinux_policy", cli_json_string(res.selinux_policy), "labelled",
-                                       (json_int_t) res.n_labelled, "outputs", jo);
+                                       (json_int_t) res.n_labelled, "outputs", jo, "verity", jverity);
                 if (!ji || json_array_append_new(jimages, ji) < 0) {
                         json_decref(jimages);
                         return exit_status_from(log_error_errno(-ENOMEM, "cannot describe image '%s'", im->name));

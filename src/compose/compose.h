@@ -62,6 +62,17 @@ int tree_put_rpmdb(Tree *t, const char *path, const RpmdbPackage *pkgs, size_t n
 int compose_fetch(const Image *im, const Source *sources, const SolvedPackage *pkgs, size_t n, unsigned jobs,
                   Diagnostics *d, RpmUnpacked ***ret);
 
+/* A verity-protected partition of a disk output (partitions' verity = true):
+ * what `veritysetup verify DATA HASH ROOTHASH` and the command line take. */
+typedef struct ImageVerity {
+        const char *mount;           /* "/" or "/usr" (the configuration's) */
+        char root_hash[65];          /* SHA-256, lower-case hex */
+        unsigned data_partition;     /* partition numbers, from 1 */
+        unsigned hash_partition;
+        char data_partuuid[37], hash_partuuid[37];
+} ImageVerity;
+#define IMAGE_VERITY_MAX 2 /* "/" and "/usr" */
+
 /* The output files of an image, OUT_DIR/images/NAME.EXT. */
 typedef struct ImageOutput {
         ImageFormat format;
@@ -69,6 +80,8 @@ typedef struct ImageOutput {
         char *path2;  /* oci: the oci-archive; NULL otherwise */
         uint64_t size; /* bytes written (oci: the archive) */
         bool sbom;     /* the SBOM (NAME.spdx.json), not a format's output; format is then unset */
+        ImageVerity verity[IMAGE_VERITY_MAX]; /* disks: their verity partitions */
+        size_t n_verity;
 } ImageOutput;
 
 /* A disk whose boot files are in the tree already (`slipway customize`

@@ -30,12 +30,18 @@
 #include "disk/container.h"
 #include "disk/gpt.h"
 #include "disk/layout.h"
+#include "disk/verity.h"
 #include "fs/ext4.h"
 #include "fs/vfat.h"
 
 typedef struct Part {
-        const Partition *cfg;
+        const Partition *cfg;  /* a hash partition's is a made-up one (fs "none", no mount) */
+        size_t cfg_index;      /* in the image's partitions: its data partition's for a hash partition */
         const char *type_name;
+        /* dm-verity: a data partition's hash partition (its index), a hash
+         * partition's data partition; SIZE_MAX otherwise. */
+        size_t verity_hash, verity_data;
+        uint8_t root_hash[VERITY_DIGEST_SIZE];
         uint64_t size;       /* bytes; 0 while it grows and is not known */
         uint64_t first, last; /* LBAs */
         uint8_t guid[16];
@@ -51,8 +57,12 @@ static const char *type_name(PartitionType t) {
         return partition_type_to_string(t);
 }
 
-/* The seed of an image's identifiers: the same project and image give the
- * same GUIDs, UUIDs and volume ids. */
+/* The device-mapper name of a verity partition: "root" or "usr", as
+ * systemd-veritysetup-generator and the example's initrd name them. */
+static const char *verity_name(const Partition *c) {
+        return strcmp(c->mount, "/") == 0 ? "root" : "usr";
+}
+
 /* /etc/fstab for what the image mounts (the root too, as systemd's
  * generators and fsck expect). */
 static int write_fstab(Tree *t, const Part *parts, size_t n, int64_t mtime) {
@@ -82,6 +92,9 @@ static int write_fstab(Tree *t, const Part *parts, size_t n, int64_t mtime) {
                 guid_to_string(parts[i].guid, g);
                 if (c->type == PARTITION_SWAP)
                         strbuf_printf(&sb, "PARTUUID=%s none swap defaults 0 0\n", g);
+                else if (c->fs == FS_EXT4 && c->mount && c->verity)
+                        /* The device the initrd opens; never written, never checked. */
+                        strbuf_printf(&sb, "/dev/mapper/%s %s ext4 ro 0 0\n", verity_name(c), c->mount);
                 else if (c->fs == FS_EXT4 && c->mount)
                         strbuf_printf(&sb, "PARTUUID=%s %s ext4 defaults 0 %d\n", g, c->mount,
                                       strcmp(c->mount, "/") == 0 ? 1 : 2);
@@ -185,7 +198,8 @@ static int build_fs(Tree *t, const Image *im, Part *parts, size_t n, size_t i, c
                 o.exclude = ex;
                 o.n_exclude = n_ex;
                 uint8_t h[32];
-                if (asprintf(&l1, "ext4-uuid:%zu", i) < 0 || asprintf(&l2, "ext4-hash:%zu", i) < 0)
+                if (asprintf(&l1, "ext4-uuid:%zu", pt->cfg_index) < 0 ||
+                    asprintf(&l2, "ext4-hash:%zu", pt->cfg_index) < 0)
                         return -ENOMEM;
                 if ((r = gpt_guid_derive(seed, l1, o.uuid)) < 0 || (r = gpt_guid_derive(seed, l2, h)) < 0)
                         return r;
@@ -195,7 +209,7 @@ static int build_fs(Tree *t, const Image *im, Part *parts, size_t n, size_t i, c
                         return report_too_long(t, im, c->mount, d);
                 pt->fs_used = pt->fs_size;
         } else {
-                if (asprintf(&l1, "vfat-id:%zu", i) < 0)
+                if (asprintf(&l1, "vfat-id:%zu", pt->cfg_index) < 0)
                         return -ENOMEM;
                 if ((r = gpt_guid_derive(seed, l1, o.uuid)) < 0)
                         return r;
@@ -232,12 +246,51 @@ static void boot_parts(const Part *parts, size_t n, const Part **ret_esp, const 
         }
 }
 
-/* root=PARTUUID=<the root partition> and the image's kernel-cmdline. */
-static char *root_cmdline(const Image *im, const Part *root) {
-        char g[GUID_STRING_MAX], arg[16 + GUID_STRING_MAX];
-        guid_to_string(root->guid, g);
-        snprintf(arg, sizeof arg, "PARTUUID=%s", g);
-        return boot_cmdline(im, arg);
+/* root=PARTUUID=<the root partition> and the image's kernel-cmdline; for a
+ * verity root, root=/dev/mapper/root with its root hash and the two
+ * partitions (systemd-veritysetup-generator's keys, which the example's
+ * initrd reads too), and the same for a verity /usr with mount.usr=. */
+static char *root_cmdline(const Image *im, const Part *parts, size_t n, const Part *root) {
+        _cleanup_(strbuf_releasep) StrBuf sb = STRBUF_INIT;
+        char g[GUID_STRING_MAX], h[GUID_STRING_MAX], hex[2 * VERITY_DIGEST_SIZE + 1];
+        if (!root->cfg->verity)
+                strbuf_printf(&sb, "PARTUUID=%s", guid_to_string(root->guid, g));
+        for (int pass = 0; pass < 2; pass++) /* the root's first: it is root= */
+                for (size_t i = 0; i < n; i++) {
+                        const Part *pt = &parts[i];
+                        if (pt->verity_hash == SIZE_MAX)
+                                continue;
+                        const char *name = verity_name(pt->cfg);
+                        bool is_root = strcmp(name, "root") == 0;
+                        if (is_root != (pass == 0))
+                                continue;
+                        hex_encode(pt->root_hash, VERITY_DIGEST_SIZE, hex);
+                        guid_to_string(pt->guid, g);
+                        guid_to_string(parts[pt->verity_hash].guid, h);
+                        if (is_root)
+                                strbuf_puts(&sb, "/dev/mapper/root");
+                        else
+                                strbuf_puts(&sb, " mount.usr=/dev/mapper/usr mount.usrfstype=ext4 mount.usrflags=ro");
+                        strbuf_printf(&sb, " %s=%s systemd.verity_%s_data=PARTUUID=%s systemd.verity_%s_hash=PARTUUID=%s",
+                                      is_root ? "roothash" : "usrhash", hex, name, g, name, h);
+                }
+        if (sb.oom)
+                return NULL;
+        return boot_cmdline(im, sb.buf);
+}
+
+/* The partition that path lies on: the one with the longest mount point
+ * above it (or at it), or NULL. */
+static const Part *part_of(const Part *parts, size_t n, const char *path) {
+        const Part *best = NULL;
+        for (size_t i = 0; i < n; i++) {
+                const char *m = parts[i].cfg->mount;
+                if (!m || parts[i].cfg->fs == FS_NONE || (strcmp(m, path) != 0 && !below(path, m)))
+                        continue;
+                if (!best || strlen(m) > strlen(best->cfg->mount))
+                        best = &parts[i];
+        }
+        return best;
 }
 
 /* BIOS boot through GRUB (the image's packages install boot.img and a
@@ -249,9 +302,20 @@ static char *root_cmdline(const Image *im, const Part *root) {
 #define CORE_LBA 34
 #define RESERVED_LBA 2048
 
-static int install_bios(Tree *t, const Project *p, const Image *im, const Part *esp, const BootInputs *b,
-                        const char *cmdline, Diagnostics *d, TreeBlob **ret_boot, TreeBlob **ret_core) {
+static int install_bios(Tree *t, const Project *p, const Image *im, const Part *parts, size_t n, const Part *esp,
+                        const BootInputs *b, const char *cmdline, Diagnostics *d, TreeBlob **ret_boot,
+                        TreeBlob **ret_core) {
         SourcePos pos = cfg_pos(&im->obj, "packages");
+        /* A verity file system is made before the boot files (their command
+         * line names its root hash): they cannot go onto it
+         * (project_check_images() says so first). */
+        const Part *boot = esp ? NULL : part_of(parts, n, "/boot/grub");
+        if (boot && boot->cfg->verity) {
+                SourcePos vpos = cfg_pos(&boot->cfg->obj, "verity");
+                diag_error(d, &vpos, "image '%s': GRUB's files would go to /boot on the verity-protected '%s'; add an ESP",
+                           im->name, boot->cfg->mount);
+                return -EINVAL;
+        }
         const TreeNode *bimg = tree_get(t, GRUB_DIR "boot.img"), *cimg = tree_get(t, GRUB_DIR "core.img");
         if (!bimg || !cimg || bimg->type != TREE_REG || cimg->type != TREE_REG || !bimg->blob || !cimg->blob) {
                 diag_error(d, &pos,
@@ -295,12 +359,12 @@ static int install_boot(Tree *t, const Project *p, const Image *im, const Part *
         int r = boot_inputs_find(t, im, images_dir, o->cpio_gzip, uefi, d, &b);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *cmdline = root_cmdline(im, root);
+        _cleanup_free_ char *cmdline = root_cmdline(im, parts, n, root);
         if (!cmdline)
                 return -ENOMEM;
         if (uefi && (r = boot_add_uefi(t, p, im, esp->cfg->mount, &b, cmdline)) < 0)
                 return r;
-        if (bios && (r = install_bios(t, p, im, esp, &b, cmdline, d, ret_boot, ret_core)) < 0)
+        if (bios && (r = install_bios(t, p, im, parts, n, esp, &b, cmdline, d, ret_boot, ret_core)) < 0)
                 return r;
         return 0;
 }
@@ -328,9 +392,74 @@ static int patch_mbr(uint8_t *mbr, const TreeBlob *boot, uint8_t *core, size_t c
         return 0;
 }
 
+/* The hash device of verity partition pt (its file system built) in the
+ * scratch directory, as its hash partition hp's contents; its root hash,
+ * and the two partitions' GUIDs from it as the Discoverable Partitions
+ * Specification asks (the data partition's the root hash's first 128 bits,
+ * the hash partition's its last 128), so that roothash= alone finds them. */
+static int build_verity(Part *pt, Part *hp, size_t i, const uint8_t seed[32], const char *tmpdir, unsigned jobs) {
+        _cleanup_free_ char *l_salt = NULL, *l_uuid = NULL;
+        VerityParams vp = { .data_blocks = pt->fs_size / VERITY_BLOCK_SIZE };
+        uint8_t g[16];
+        char text[GUID_STRING_MAX];
+        int r;
+
+        if (asprintf(&l_salt, "verity-salt:%zu", pt->cfg_index) < 0 || asprintf(&l_uuid, "verity-uuid:%zu", pt->cfg_index) < 0)
+                return -ENOMEM;
+        /* The salt: SHA-256 of the seed and a label; the superblock's UUID
+         * a derived one, in text order there (as uuid_parse() gives it). */
+        _cleanup_free_ uint8_t *buf = malloc(32 + strlen(l_salt));
+        if (!buf)
+                return -ENOMEM;
+        memcpy(buf, seed, 32);
+        memcpy(buf + 32, l_salt, strlen(l_salt));
+        if ((r = hash_buffer(HASH_SHA256, buf, 32 + strlen(l_salt), vp.salt)) < 0)
+                return r;
+        if ((r = gpt_guid_derive(seed, l_uuid, g)) < 0)
+                return r;
+        guid_to_string(g, text);
+        for (size_t k = 0, o = 0; k < 16; k++, o += 2) {
+                if (text[o] == '-')
+                        o++;
+                unsigned v;
+                if (sscanf(text + o, "%2x", &v) != 1)
+                        return -EINVAL;
+                vp.uuid[k] = (uint8_t) v;
+        }
+
+        part_fs_drop(hp);
+        if (asprintf(&hp->fs_path, "%s/part%zu.verity", tmpdir, i) < 0) {
+                hp->fs_path = NULL;
+                return -ENOMEM;
+        }
+        hp->fs_fd = open(hp->fs_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (hp->fs_fd < 0)
+                return -errno;
+        r = verity_build(pt->fs_fd, hp->fs_fd, &vp, jobs, pt->root_hash);
+        if (r < 0)
+                return r;
+        hp->fs_size = hp->fs_used = verity_hash_size(vp.data_blocks);
+        if (hp->fs_size > hp->size)
+                return -EFBIG; /* sized for the partition's span above: cannot happen */
+        memcpy(hp->root_hash, pt->root_hash, VERITY_DIGEST_SIZE);
+
+        /* Text order in the UUIDs' string form, as systemd reads them. */
+        char hex[2 * VERITY_DIGEST_SIZE + 1];
+        hex_encode(pt->root_hash, VERITY_DIGEST_SIZE, hex);
+        for (int half = 0; half < 2; half++) {
+                const char *x = hex + 32 * half;
+                snprintf(text, sizeof text, "%.8s-%.4s-%.4s-%.4s-%.12s", x, x + 8, x + 12, x + 16, x + 20);
+                if ((r = guid_from_string(text, half ? hp->guid : pt->guid)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* The disk formats of c's image into its slots, from one layout and one
  * set of file systems, made in a copy of the tree (fstab, boot files and
- * mount points are the disk's, not the image's). */
+ * mount points are the disk's, not the image's). With verity partitions
+ * the order is: their file systems, their hash trees, then the boot files
+ * (whose command line has the root hashes), then the other file systems. */
 int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
         const Project *p = c->p;
         const Image *im = c->im;
@@ -342,9 +471,18 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
                 { .type = PARTITION_ESP, .size = IMAGE_DEFAULT_ESP_SIZE, .fs = FS_VFAT, .mount = (char *) "/boot/efi" },
                 { .type = PARTITION_ROOT, .size = CFG_SIZE_GROW, .fs = FS_EXT4, .mount = (char *) "/" },
         };
+        /* What a hash partition is to the code that walks partitions: no
+         * file system, no mount point. */
+        static const Partition hash_cfg[2] = {
+                { .type = PARTITION_LINUX, .fs = FS_NONE, .label = (char *) "root-verity" },
+                { .type = PARTITION_LINUX, .fs = FS_NONE, .label = (char *) "usr-verity" },
+        };
         const int64_t when = (int64_t) p->source_date_epoch;
-        size_t n = im->partitions.n ? im->partitions.n : 2;
+        size_t n_cfg = im->partitions.n ? im->partitions.n : 2, n = n_cfg, n_verity = 0;
         const Partition *cfgs = im->partitions.n ? im->partitions.items : default_parts;
+        for (size_t i = 0; i < n_cfg; i++)
+                n_verity += cfgs[i].verity;
+        n += n_verity;
         _cleanup_free_ Part *parts = new0(Part, n);
         _cleanup_free_ char *tmpdir = NULL;
         uint8_t seed[32];
@@ -358,17 +496,29 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
         _cleanup_(tree_freep) Tree *t = tree_clone(c->tree);
         if (!parts || !t)
                 return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                parts[i] = (Part) { .cfg = &cfgs[i], .type_name = type_name(cfgs[i].type), .fs_fd = -1 };
+        for (size_t i = 0, k = 0; i < n_cfg; i++) {
+                parts[k] = (Part) { .cfg = &cfgs[i], .cfg_index = i, .type_name = type_name(cfgs[i].type),
+                                    .fs_fd = -1, .verity_hash = SIZE_MAX, .verity_data = SIZE_MAX };
                 if (cfgs[i].size == CFG_SIZE_GROW)
-                        grow = i;
+                        grow = k;
                 else
-                        parts[i].size = cfgs[i].size;
+                        parts[k].size = cfgs[i].size;
+                k++;
+                if (cfgs[i].verity) {
+                        bool usr = strcmp(cfgs[i].mount, "/usr") == 0;
+                        parts[k - 1].verity_hash = k;
+                        parts[k] = (Part) { .cfg = &hash_cfg[usr], .cfg_index = i,
+                                            .type_name = usr ? "usr-verity" : "root-verity", .fs_fd = -1,
+                                            .verity_hash = SIZE_MAX, .verity_data = k - 1 };
+                        k++;
+                }
         }
         if ((r = image_seed(p, im, seed)) < 0)
                 return r;
+        /* A verity pair's GUIDs come from its root hash (build_verity()). */
         for (size_t i = 0; i < n; i++)
-                if ((r = disk_partition_guid(p, im, i, parts[i].guid)) < 0)
+                if (parts[i].verity_hash == SIZE_MAX && parts[i].verity_data == SIZE_MAX &&
+                    (r = disk_partition_guid(p, im, parts[i].cfg_index, parts[i].guid)) < 0)
                         return r;
         r = write_fstab(t, parts, n, when);
         if (r < 0)
@@ -380,13 +530,25 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
                            IMAGE_WHAT(im), keep->gap_size, RESERVED_LBA);
                 return -EINVAL;
         }
-        if (im->boot != BOOT_NONE && !keep) {
+        if (keep && n_verity) {
+                /* The kept boot files' command line cannot know the new root hash. */
+                for (size_t i = 0; i < n_cfg; i++)
+                        if (cfgs[i].verity) {
+                                SourcePos pos = cfg_pos(&cfgs[i].obj, "verity");
+                                diag_error(d, &pos, "%s: a verity partition needs the boot files slipway writes, "
+                                                    "not the input's",
+                                           IMAGE_WHAT(im));
+                                return -EINVAL;
+                        }
+        }
+        const bool boot = im->boot != BOOT_NONE && !keep;
+        if (boot && !n_verity) {
                 r = install_boot(t, p, im, parts, n, images_dir, o, d, &grub_boot, &grub_core);
                 if (r < 0)
                         return r;
         }
         /* Every mount point exists in every file system it lies on. */
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n_cfg; i++)
                 if (cfgs[i].mount && cfgs[i].fs != FS_NONE && !tree_get(t, cfgs[i].mount) &&
                     (r = tree_add_dir(t, cfgs[i].mount, 0755, 0, 0, NULL)) < 0)
                         return r;
@@ -398,7 +560,7 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
         for (size_t i = 0; top && i < top->n_xattrs; i++)
                 labelled |= strcmp(top->xattrs[i].name, "security.selinux") == 0;
         if (labelled) {
-                for (size_t i = 0; i < n; i++) {
+                for (size_t i = 0; i < n_cfg; i++) {
                         _cleanup_free_ char *lpf = NULL;
                         if (cfgs[i].fs != FS_EXT4 || !cfgs[i].mount)
                                 continue;
@@ -417,7 +579,8 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
                 return r;
 
         /* Sizes: fixed ones as given; a growing partition fills a fixed disk,
-         * or else is its file system's smallest size. */
+         * or else is its file system's smallest size. A hash partition is
+         * what its data partition's tree needs. */
         uint64_t *sizes = new0(uint64_t, n), *first = new0(uint64_t, n), *last = new0(uint64_t, n);
         uint64_t disk_size = 0;
         if (!sizes || !first || !last) {
@@ -433,16 +596,27 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
                 } else
                         parts[grow].size = (uint64_t) 1 << 20;
         }
+        /* For the data partition's span: its size rounded up as gpt_layout() will. */
         for (size_t i = 0; i < n; i++)
-                sizes[i] = i == grow && im->size ? 0 : parts[i].size;
-        /* The loader checked this layout against `size` (image_check_layout()). */
-        r = gpt_layout(im->size, sizes, n, &disk_size, first, last);
-        if (r < 0)
-                goto finish;
-        GptPartition *gp = new0(GptPartition, n);
-        if (!gp) {
-                r = -ENOMEM;
-                goto finish;
+                if (parts[i].verity_data != SIZE_MAX) {
+                        uint64_t ds = parts[parts[i].verity_data].size;
+                        parts[i].size = ds ? verity_partition_size((ds + GPT_ALIGN - 1) / GPT_ALIGN * GPT_ALIGN)
+                                           : (uint64_t) 1 << 20;
+                }
+        for (int pass = 0; pass < 2; pass++) {
+                for (size_t i = 0; i < n; i++)
+                        sizes[i] = i == grow && im->size ? 0 : parts[i].size;
+                /* The loader checked this layout against `size` (image_check_layout()). */
+                r = gpt_layout(im->size, sizes, n, &disk_size, first, last);
+                if (r < 0)
+                        goto finish;
+                /* A verity partition that grows on a fixed disk: its hash
+                 * partition sized for its span with a 1 MiB hash partition,
+                 * then laid out again (it only shrinks). */
+                if (pass == 1 || grow == SIZE_MAX || !im->size || parts[grow].verity_hash == SIZE_MAX)
+                        break;
+                uint64_t span = (last[grow] - first[grow] + 1) * GPT_SECTOR_SIZE;
+                parts[parts[grow].verity_hash].size = verity_partition_size(span);
         }
         for (size_t i = 0; i < n; i++) {
                 parts[i].first = first[i];
@@ -450,6 +624,40 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
                 uint64_t span = (last[i] - first[i] + 1) * GPT_SECTOR_SIZE;
                 if (parts[i].size == 0 || i == grow)
                         parts[i].size = span;
+        }
+
+        /* The file systems at their final sizes: the verity ones and their
+         * hash trees first, then the boot files, then the others. */
+        for (int pass = 0; pass < 2; pass++) {
+                for (size_t i = 0; i < n; i++) {
+                        if (parts[i].cfg->fs == FS_NONE || (parts[i].verity_hash != SIZE_MAX) != (pass == 0))
+                                continue;
+                        if (!(i == grow && parts[i].fs_path && parts[i].fs_size == parts[i].size)) {
+                                r = build_fs(t, im, parts, n, i, seed, tmpdir, when, d);
+                                if (r < 0)
+                                        goto finish;
+                        }
+                        if (pass == 0) {
+                                r = build_verity(&parts[i], &parts[parts[i].verity_hash], i, seed, tmpdir, o->jobs);
+                                if (r < 0)
+                                        goto finish;
+                        }
+                }
+                if (pass == 0 && boot && n_verity) {
+                        r = install_boot(t, p, im, parts, n, images_dir, o, d, &grub_boot, &grub_core);
+                        if (r >= 0 && labelled)
+                                r = settings_label_new(t, im, d);
+                        if (r < 0)
+                                goto finish;
+                }
+        }
+
+        GptPartition *gp = new0(GptPartition, n);
+        if (!gp) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        for (size_t i = 0; i < n; i++) {
                 r = gpt_type_from_name(parts[i].type_name, p->arch, gp[i].type_guid);
                 if (r < 0)
                         break;
@@ -458,6 +666,9 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
                 gp[i].last_lba = last[i];
                 snprintf(gp[i].name, sizeof gp[i].name, "%s", parts[i].cfg->label ? parts[i].cfg->label
                                                                                      : parts[i].type_name);
+                /* Discoverable Partitions Specification, "Partition Attribute Flags". */
+                if (parts[i].verity_hash != SIZE_MAX || parts[i].verity_data != SIZE_MAX)
+                        gp[i].attributes = GPT_ATTR_READ_ONLY;
         }
         uint8_t disk_guid[16];
         if (r >= 0)
@@ -485,17 +696,6 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
                         goto finish;
         }
 
-        /* The file systems at their final sizes. */
-        for (size_t i = 0; i < n; i++) {
-                if (parts[i].cfg->fs == FS_NONE)
-                        continue;
-                if (i == grow && parts[i].fs_path && parts[i].fs_size == parts[i].size)
-                        continue; /* built already at this size */
-                r = build_fs(t, im, parts, n, i, seed, tmpdir, when, d);
-                if (r < 0)
-                        goto finish;
-        }
-
         /* The disk: GPT head, the partitions' data, GPT tail. */
         r = disk_layout_add_data(&lay, 0, head, head_len);
         if (r >= 0 && core)
@@ -518,6 +718,21 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
         DiskWriteOptions wo = { .timestamp = when };
         memcpy(wo.seed, seed, 32);
 
+        /* What `slipway image` reports of the verity partitions. */
+        ImageVerity iv[IMAGE_VERITY_MAX] = {};
+        size_t n_iv = 0;
+        for (size_t i = 0; i < n && n_iv < IMAGE_VERITY_MAX; i++) {
+                size_t h = parts[i].verity_hash;
+                if (h == SIZE_MAX)
+                        continue;
+                iv[n_iv] = (ImageVerity) { .mount = parts[i].cfg->mount, .data_partition = (unsigned) i + 1,
+                                           .hash_partition = (unsigned) h + 1 };
+                hex_encode(parts[i].root_hash, VERITY_DIGEST_SIZE, iv[n_iv].root_hash);
+                guid_to_string(parts[i].guid, iv[n_iv].data_partuuid);
+                guid_to_string(parts[h].guid, iv[n_iv].hash_partuuid);
+                n_iv++;
+        }
+
         for (size_t k = 0; k < n_slots; k++) {
                 static const DiskFormat kinds[_IMAGE_FORMAT_MAX] = {
                         [IMAGE_FORMAT_RAW] = DISK_FORMAT_RAW,
@@ -526,6 +741,8 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
                         [IMAGE_FORMAT_QCOW2] = DISK_FORMAT_QCOW2,
                 };
                 slots[k].size = disk_size;
+                memcpy(slots[k].verity, iv, sizeof iv);
+                slots[k].n_verity = n_iv;
                 /* Whole MiB for VHD: the loader checks `size`, gpt_layout() rounds the rest. */
                 r = disk_write(&src, kinds[slots[k].format], &wo, slots[k].tmp);
                 if (r == -EFBIG) {

@@ -176,7 +176,9 @@ int image_write_outputs(const Tree *t, const Project *p, const Image *im, const 
         }
         for (size_t i = 0; i < n; i++) {
                 outs[i] = (ImageOutput) { .format = slots[i].format, .path = TAKE_PTR(finals[i][0]),
-                                          .path2 = TAKE_PTR(finals[i][1]), .size = slots[i].size };
+                                          .path2 = TAKE_PTR(finals[i][1]), .size = slots[i].size,
+                                          .n_verity = slots[i].n_verity };
+                memcpy(outs[i].verity, slots[i].verity, sizeof outs[i].verity);
         }
         if (sbom_final)
                 outs[n++] = (ImageOutput) { .sbom = true, .path = TAKE_PTR(sbom_final), .size = sbom_size };

@@ -32,6 +32,8 @@ typedef struct WriterSlot {
         const char *tmp;  /* the file, or the directory (created empty) */
         const char *tmp2; /* the second file of a format with two (oci: the archive) */
         uint64_t size;    /* set by the writer: bytes written (disks: the virtual size) */
+        ImageVerity verity[IMAGE_VERITY_MAX]; /* set by the disk writer: its verity partitions */
+        size_t n_verity;
 } WriterSlot;
 
 typedef struct ImageWriter {

@@ -26,6 +26,7 @@
 #include "basic/strbuf.h"
 #include "disk/container.h"
 #include "disk/gpt.h"
+#include "disk/verity.h"
 #include "config/ic-yaml.h"
 #include "oci/oci.h"
 #include "rpm/dep.h"
@@ -775,6 +776,7 @@ static const SchemaField partition_fields[] = {
         FIELD("size", SCHEMA_SIZE, Partition, size, .required = true, .allow_grow = true),
         FIELD("fs", SCHEMA_ENUM, Partition, fs, .values = fs_type_table),
         FIELD("mount", SCHEMA_STRING, Partition, mount, .check = check_abs_path),
+        FIELD("verity", SCHEMA_BOOL, Partition, verity),
         {},
 };
 static const Schema partition_schema = {
@@ -1428,6 +1430,18 @@ static void partition_finish(void *obj, Diagnostics *d) {
                 SourcePos spos = cfg_pos(&p->obj, "size");
                 diag_error(d, &spos, "key '%s.size': partitions are sized in whole MiB", path);
         }
+        /* dm-verity: the root or /usr file system, which the initrd (or
+         * systemd-veritysetup) opens read-only before anything mounts it. */
+        if (p->verity) {
+                SourcePos vpos = cfg_pos(&p->obj, "verity");
+                if (p->fs != FS_EXT4)
+                        diag_error(d, &vpos, "key '%s.verity': dm-verity protects an ext4 file system, not fs = \"%s\"",
+                                   path, fs_type_to_string(p->fs));
+                else if (!p->mount || (strcmp(p->mount, "/") != 0 && strcmp(p->mount, "/usr") != 0))
+                        diag_error(d, &vpos, "key '%s.verity': only the partition mounted at '/' or '/usr' can be "
+                                             "verity-protected, not '%s'",
+                                   path, p->mount ? p->mount : "(none)");
+        }
 }
 
 static void user_finish(void *obj, Diagnostics *d) {
@@ -2061,29 +2075,41 @@ static uint64_t fs_max_size(FsType f) {
  * installed. */
 static void image_check_layout(const Image *im, Diagnostics *d) {
         const uint64_t default_sizes[2] = { IMAGE_DEFAULT_ESP_SIZE, 0 };
-        size_t n = im->partitions.n ? im->partitions.n : 2, grows = 0;
+        size_t n_cfg = im->partitions.n ? im->partitions.n : 2, grows = 0, n = n_cfg;
 
+        /* A verity partition brings its hash partition, right after it. */
+        for (size_t i = 0; i < im->partitions.n; i++)
+                n += im->partitions.items[i].verity;
         if (n > GPT_ENTRIES) {
                 SourcePos pos = cfg_pos(&im->obj, "partitions");
-                diag_error(d, &pos, "image '%s': %zu partitions, more than the %u a GPT holds", im->name, n,
-                           GPT_ENTRIES);
+                diag_error(d, &pos, "image '%s': %zu partitions%s, more than the %u a GPT holds", im->name, n,
+                           n > n_cfg ? " with the verity hash partitions" : "", GPT_ENTRIES);
                 return;
         }
         if (im->size % (1024 * 1024) != 0 || !all_partitions_valid(im))
                 return; /* reported already */
 
         _cleanup_free_ uint64_t *sizes = new0(uint64_t, n), *first = new0(uint64_t, n), *last = new0(uint64_t, n);
-        if (!sizes || !first || !last) {
+        _cleanup_free_ size_t *cfg_of = new0(size_t, n); /* index in the configuration; SIZE_MAX: a hash partition */
+        if (!sizes || !first || !last || !cfg_of) {
                 d->oom = true;
                 return;
         }
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0, k = 0; i < n_cfg; i++) {
                 uint64_t sz = im->partitions.n ? im->partitions.items[i].size : default_sizes[i];
                 if (sz == CFG_SIZE_GROW || sz == 0) {
                         sz = 0;
                         grows++;
                 }
-                sizes[i] = sz;
+                cfg_of[k] = i;
+                sizes[k++] = sz;
+                if (im->partitions.n && im->partitions.items[i].verity) {
+                        /* What the tree of a fixed size needs; a partition
+                         * that grows has its hash sized when it is known
+                         * (at least 1 MiB). */
+                        cfg_of[k] = SIZE_MAX;
+                        sizes[k++] = sz ? verity_partition_size(sz) : (uint64_t) 1 << 20;
+                }
         }
         if (grows > 1)
                 return; /* reported already */
@@ -2122,16 +2148,19 @@ static void image_check_layout(const Image *im, Diagnostics *d) {
         /* Each partition (the one that grows at its size on this disk)
          * against what its file system holds. */
         bool laid_out = gpt_layout(im->size ? im->size : need, sizes, n, NULL, first, last) >= 0;
-        for (size_t i = 0; laid_out && i < n; i++) {
+        for (size_t k = 0; laid_out && k < n; k++) {
+                size_t i = cfg_of[k];
+                if (i == SIZE_MAX)
+                        continue;
                 FsType fs = im->partitions.n ? im->partitions.items[i].fs : i == 0 ? FS_VFAT : FS_EXT4;
-                uint64_t size = (last[i] - first[i] + 1) * GPT_SECTOR_SIZE, max = fs_max_size(fs);
+                uint64_t size = (last[k] - first[k] + 1) * GPT_SECTOR_SIZE, max = fs_max_size(fs);
                 if (size <= max)
                         continue;
-                bool grower = sizes[i] == 0;
+                bool grower = sizes[k] == 0;
                 SourcePos pos = im->partitions.n && !grower ? cfg_pos(&im->partitions.items[i].obj, "size")
                                                            : cfg_pos(&im->obj, im->size ? "size" : "partitions");
                 char a[32], b[32];
-                diag_error(d, &pos, "image '%s': partition %zu is %s%s, but %s holds at most %s", im->name, i + 1,
+                diag_error(d, &pos, "image '%s': partition %zu is %s%s, but %s holds at most %s", im->name, k + 1,
                            format_mib(size, a), grower ? " (it grows to fill the disk)" : "",
                            fs == FS_EXT4 ? "ext4 with 4 KiB blocks (2^32 - 1 of them)"
                                          : "FAT32 (2^32 - 1 sectors of 512 bytes)",
@@ -2259,6 +2288,31 @@ static void project_check_images(const Project *p, Diagnostics *d) {
 
                 if (disk)
                         image_check_layout(im, d);
+
+                /* Without an ESP, GRUB's files go to /boot on the disk's
+                 * file systems: not onto a verity one, whose root hash the
+                 * command line in them names. */
+                if (disk && bios && im->partitions.n > 0 && all_partitions_valid(im)) {
+                        const Partition *esp = NULL, *boot = NULL;
+                        for (size_t k = 0; k < im->partitions.n; k++) {
+                                const Partition *q = &im->partitions.items[k];
+                                if (q->type == PARTITION_ESP && q->fs == FS_VFAT && q->mount && !esp)
+                                        esp = q;
+                                /* The partition /boot lies on: the longest mount point above it. */
+                                if (q->mount && q->fs != FS_NONE &&
+                                    (strcmp(q->mount, "/") == 0 || strcmp(q->mount, "/boot") == 0) &&
+                                    (!boot || strlen(q->mount) > strlen(boot->mount)))
+                                        boot = q;
+                        }
+                        if (!esp && boot && boot->verity) {
+                                SourcePos pos = cfg_pos(&boot->obj, "verity");
+                                diag_error(d, &pos,
+                                           "image '%s': boot = \"%s\" without an ESP puts GRUB's files in /boot on the "
+                                           "verity-protected '%s', which must not change after its hash tree is made; "
+                                           "add a partition of type \"esp\"",
+                                           im->name, boot_mode_to_string(im->boot), boot->mount);
+                        }
+                }
 
                 if (im->platform == IMAGE_PLATFORM_AZURE)
                         image_check_azure(im, d);

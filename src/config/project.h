@@ -454,6 +454,7 @@ typedef struct Partition {
         uint64_t size; /* bytes, or CFG_SIZE_GROW */
         FsType fs;     /* default by type: esp vfat, swap none, else ext4 */
         char *mount;   /* default by type: esp /boot/efi, root /, home /home, ... */
+        bool verity;   /* read-only, verified by dm-verity: a hash partition follows it (ext4 at / or /usr) */
 } Partition;
 
 typedef struct User {

@@ -557,6 +557,18 @@ int customize_image(Project *p, const Customization *c, const CustomizeOptions *
                     : image_load(o->input, (int64_t) p->source_date_epoch, &l, d);
         if (r < 0)
                 return r;
+        /* A dm-verity pair: any change to the file system would break its
+         * hash tree, and the root hash is in the boot files too. */
+        for (size_t i = 0; i < l->n_parts; i++) {
+                const char *t = l->parts[i].type_name;
+                if (t && (strcmp(t, "root-verity") == 0 || strcmp(t, "usr-verity") == 0)) {
+                        diag_error(d, NULL, "'%s': partition %u holds the dm-verity hash tree of a read-only file system "
+                                            "(type %s), which customize cannot change; change the project and run "
+                                            "slipway image instead",
+                                   o->input, l->parts[i].number, t);
+                        return -EINVAL;
+                }
+        }
         if (p->sde_origin == SDE_FROM_INPUTS) {
                 _cleanup_free_ TreeNode **nodes = NULL;
                 size_t n;

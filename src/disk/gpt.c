@@ -236,20 +236,31 @@ int gpt_build_reserved(uint64_t disk_size, const uint8_t disk_guid[16], const Gp
         return 0;
 }
 
-/* Discoverable Partitions Specification, "Defined Partition Type UUIDs". */
+/* Discoverable Partitions Specification, "Defined Partition Type UUIDs":
+ * root, usr, and their Verity partitions (dm-verity hash data). */
 static const struct {
         const char *arch;
         const char *root;
         const char *usr;
+        const char *root_verity;
+        const char *usr_verity;
 } arch_types[] = {
-        { "x86_64", "4f68bce3-e8cd-4db1-96e7-fbcaf984b709", "8484680c-9521-48c6-9c11-b0720656f69e" },
-        { "aarch64", "b921b045-1df0-41c3-af44-4c6f280d3fae", "b0e01050-ee5f-4390-949a-9101b17104e9" },
-        { "i686", "44479540-f297-41b2-9af7-d131d5f0458a", "75250d76-8cc6-458e-bd66-bd47cc81a812" },
-        { "armv7hl", "69dad710-2ce4-4e3c-b16c-21a1d49abed3", "7d0359a3-02b3-4f0a-865c-654403e70625" },
-        { "ppc64le", "c31c45e6-3f39-412e-80fb-4809c4980599", "15bb03af-77e7-4d4a-b12b-c0d084f7491c" },
-        { "s390x", "5eead9a9-fe09-4a1e-a1d7-520d00531306", "8a4f5770-50aa-4ed3-874a-99b710db6fea" },
-        { "riscv64", "72ec70a6-cf74-40e6-bd49-4bda08e8f224", "beaec34b-8442-439b-a40b-984381ed097d" },
-        { "loongarch64", "77055800-792c-4f94-b39a-98c91b762bb6", "e611c702-575c-4cbe-9a46-434fa0bf7e3f" },
+        { "x86_64", "4f68bce3-e8cd-4db1-96e7-fbcaf984b709", "8484680c-9521-48c6-9c11-b0720656f69e",
+          "2c7357ed-ebd2-46d9-aec1-23d437ec2bf5", "77ff5f63-e7b6-4633-acf4-1565b864c0e6" },
+        { "aarch64", "b921b045-1df0-41c3-af44-4c6f280d3fae", "b0e01050-ee5f-4390-949a-9101b17104e9",
+          "df3300ce-d69f-4c92-978c-9bfb0f38d820", "6e11a4e7-fbca-4ded-b9e9-e1a512bb664e" },
+        { "i686", "44479540-f297-41b2-9af7-d131d5f0458a", "75250d76-8cc6-458e-bd66-bd47cc81a812",
+          "d13c5d3b-b5d1-422a-b29f-9454fdc89d76", "8f461b0d-14ee-4e81-9aa9-049b6fb97abd" },
+        { "armv7hl", "69dad710-2ce4-4e3c-b16c-21a1d49abed3", "7d0359a3-02b3-4f0a-865c-654403e70625",
+          "7386cdf2-203c-47a9-a498-f2ecce45a2d6", "c215d751-7bcd-4649-be90-6627490a4c05" },
+        { "ppc64le", "c31c45e6-3f39-412e-80fb-4809c4980599", "15bb03af-77e7-4d4a-b12b-c0d084f7491c",
+          "906bd944-4589-4aae-a4e4-dd983917446a", "ee2b9983-21e8-4153-86d9-b6901a54d1ce" },
+        { "s390x", "5eead9a9-fe09-4a1e-a1d7-520d00531306", "8a4f5770-50aa-4ed3-874a-99b710db6fea",
+          "b325bfbe-c7be-4ab8-8357-139e652d2f6b", "31741cc4-1a2a-4111-a581-e00b447d2d06" },
+        { "riscv64", "72ec70a6-cf74-40e6-bd49-4bda08e8f224", "beaec34b-8442-439b-a40b-984381ed097d",
+          "b6ed5582-440b-4209-b8da-5ff7c419ea3d", "8f1056be-9b05-47c4-81d6-be53128e5b54" },
+        { "loongarch64", "77055800-792c-4f94-b39a-98c91b762bb6", "e611c702-575c-4cbe-9a46-434fa0bf7e3f",
+          "f3393b22-e9af-4613-a948-9d3bfbd0c535", "f46b2c26-59ae-48f0-9106-c50ed47f673d" },
 };
 
 static const struct {
@@ -273,8 +284,12 @@ int gpt_type_from_name(const char *name, const char *arch, uint8_t ret[16]) {
                 if (strcmp(name, fixed_types[i].name) == 0)
                         return guid_from_string(fixed_types[i].guid, ret);
 
-        bool root = strcmp(name, "root") == 0;
-        if (!root && strcmp(name, "usr") != 0)
+        static const char *const per_arch[] = { "root", "usr", "root-verity", "usr-verity" };
+        size_t kind = ELEMENTSOF(per_arch);
+        for (size_t i = 0; i < ELEMENTSOF(per_arch); i++)
+                if (strcmp(name, per_arch[i]) == 0)
+                        kind = i;
+        if (kind == ELEMENTSOF(per_arch))
                 return -EINVAL;
         if (!arch)
                 return -EOPNOTSUPP;
@@ -288,8 +303,11 @@ int gpt_type_from_name(const char *name, const char *arch, uint8_t ret[16]) {
         else if (strcmp(arch, "armv7l") == 0)
                 arch = "armv7hl";
         for (size_t i = 0; i < ELEMENTSOF(arch_types); i++)
-                if (strcmp(arch, arch_types[i].arch) == 0)
-                        return guid_from_string(root ? arch_types[i].root : arch_types[i].usr, ret);
+                if (strcmp(arch, arch_types[i].arch) == 0) {
+                        const char *g[] = { arch_types[i].root, arch_types[i].usr, arch_types[i].root_verity,
+                                            arch_types[i].usr_verity };
+                        return guid_from_string(g[kind], ret);
+                }
         return -EOPNOTSUPP;
 }
 
@@ -302,12 +320,17 @@ int gpt_type_to_name(const uint8_t guid[16], const char **ret_name, const char *
                         *ret_arch = NULL;
                         return 0;
                 }
-        for (size_t i = 0; i < ELEMENTSOF(arch_types); i++)
-                if (strcmp(s, arch_types[i].root) == 0 || strcmp(s, arch_types[i].usr) == 0) {
-                        *ret_name = strcmp(s, arch_types[i].root) == 0 ? "root" : "usr";
-                        *ret_arch = arch_types[i].arch;
-                        return 0;
-                }
+        for (size_t i = 0; i < ELEMENTSOF(arch_types); i++) {
+                const char *g[] = { arch_types[i].root, arch_types[i].usr, arch_types[i].root_verity,
+                                    arch_types[i].usr_verity };
+                static const char *const names[] = { "root", "usr", "root-verity", "usr-verity" };
+                for (size_t k = 0; k < ELEMENTSOF(g); k++)
+                        if (strcmp(s, g[k]) == 0) {
+                                *ret_name = names[k];
+                                *ret_arch = arch_types[i].arch;
+                                return 0;
+                        }
+        }
         return -ENOENT;
 }
 

@@ -79,16 +79,17 @@ int gpt_build_reserved(uint64_t disk_size, const uint8_t disk_guid[16], const Gp
                        size_t *ret_tail_len);
 
 /* The partition type GUID for one of slipway's partition type names ("esp",
- * "xbootldr", "root", "usr", "swap", "home", "srv", "var", "tmp", "linux") on
- * an architecture (RPM names: "x86_64", "aarch64", "i686", "armv7hl",
+ * "xbootldr", "root", "usr", "swap", "home", "srv", "var", "tmp", "linux", and
+ * the hash partitions of dm-verity, "root-verity" and "usr-verity") on an
+ * architecture (RPM names: "x86_64", "aarch64", "i686", "armv7hl",
  * "ppc64le", "s390x", "riscv64", "loongarch64"); arch matters only for
- * "root" and "usr". -EINVAL for an unknown type name, -EOPNOTSUPP for an
+ * "root", "usr" and their "-verity" types. -EINVAL for an unknown type name, -EOPNOTSUPP for an
  * architecture the Discoverable Partitions Specification has no root or usr
  * type for here. */
 int gpt_type_from_name(const char *name, const char *arch, uint8_t ret[16]);
 
-/* The reverse: the type name of a partition type GUID, and for "root" and
- * "usr" the architecture (static strings). -ENOENT for a GUID that is not
+/* The reverse: the type name of a partition type GUID, and for "root",
+ * "usr" and their "-verity" types the architecture (static strings). -ENOENT for a GUID that is not
  * one of slipway's types. */
 int gpt_type_to_name(const uint8_t guid[16], const char **ret_name, const char **ret_arch);
 

@@ -12,6 +12,10 @@ and its bootable images checked with the real tools and booted under QEMU:
   prints, and powers off; raw and vhd also under SeaBIOS (GRUB);
 - the live ISO (xorriso, osirrox, sfdisk) boots as a CD under SeaBIOS and OVMF and as
   a disk (hybrid MBR and GPT) under both;
+- the verity disk (a dm-verity root): veritysetup verify accepts its partitions with
+  the root hash `slipway build` printed; it boots under OVMF with / on
+  /dev/mapper/root's device, read-only, and a copy with one byte of the init program changed
+  stops in the initrd with the "verity: " message and powers off;
 - a second build from nothing (in the same directory) gives the same bytes.
 
 Usage: boot_test.py SLIPWAY SOURCE_ROOT"""
@@ -106,12 +110,12 @@ STATE = {}
 
 def test_build():
     proj, p, secs = build("one")
-    STATE["proj"], STATE["build_secs"] = proj, secs
+    STATE["proj"], STATE["build_secs"], STATE["build_out"] = proj, secs, p.stdout
     check("build: slipway build of the example exits 0", p.returncode == 0, text(p))
     print(f"     (slipway build of the example from nothing: {secs:.1f} s)")
     out = os.path.join(proj, "out", "images")
     for f in ["vm.raw", "vm.vhd", "vm.vhdx", "vm.qcow2", "live.iso", "initrd.cpio.zst", "wsl.wsl",
-              "container.oci.tar"]:
+              "container.oci.tar", "verity.raw"]:
         check(f"build: out/images/{f} written", os.path.isfile(os.path.join(out, f)), sorted(os.listdir(out))
               if os.path.isdir(out) else "no out/images")
     check("build: the repository metadata is signed", b"metadata written and signed" in p.stderr + p.stdout,
@@ -277,6 +281,72 @@ def test_iso():
                   rc == 0 and MARKER in log, f"qemu exit {rc}; serial log tail: {log[-2500:]!r}")
 
 
+def test_verity():
+    """The verity image: its root checked by veritysetup, booted as it is and with one
+    byte of the init program flipped on the data partition."""
+    if "proj" not in STATE:
+        return
+    import re
+    disk = os.path.join(STATE["proj"], "out", "images", "verity.raw")
+    m = re.search(rb"image verity:.*\n(?:.*\n)*?  verity /: root hash ([0-9a-f]{64}) \(data partition 2, hash partition 3\)",
+                  STATE.get("build_out", b""))
+    if not check("verity: slipway build printed the root hash of the root (partitions 2 and 3)", m is not None,
+                 STATE.get("build_out", b"")[-1500:]):
+        return
+    root_hash = m.group(1).decode()
+    t = partition_table(disk)
+    if not check("verity: ESP, root, root-verity", t and [p.get("name") for p in t["partitions"]] ==
+                 ["esp", "root", "root-verity"], t):
+        return
+    data, hashp = os.path.join(BASE, "verity.root"), os.path.join(BASE, "verity.hash")
+    extract_partition(disk, t["partitions"][1], data)
+    extract_partition(disk, t["partitions"][2], hashp)
+    if shutil.which("veritysetup"):
+        p = run("veritysetup", "verify", data, hashp, root_hash)
+        check("verity: veritysetup verify accepts the root with the printed root hash", p.returncode == 0, text(p))
+    else:
+        print("SKIP: veritysetup missing (cryptsetup-bin): the verity partitions are not checked")
+    esp = os.path.join(BASE, "verity.esp")
+    extract_partition(disk, t["partitions"][0], esp)
+    entry = (mtype(esp, "/loader/entries/azl-mini-*.conf") or b"").decode(errors="replace")
+    check("verity: the BLS entry has root=/dev/mapper/root and the root hash",
+          f"root=/dev/mapper/root roothash={root_hash} " in entry, entry)
+
+    # One byte of the init program (read through dm-verity before switch_root) flipped.
+    p = run("debugfs", "-R", "blocks /usr/lib/slipway/init", data)
+    blocks = p.stdout.split()
+    if not check("verity: debugfs lists the init program's blocks", blocks and blocks[0].isdigit(), text(p)):
+        return
+    bad = os.path.join(BASE, "verity-bad.raw")
+    shutil.copy(disk, bad)
+    off = t["partitions"][1]["start"] * 512 + int(blocks[len(blocks) // 2]) * 4096 + 100
+    with open(bad, "r+b") as f:
+        f.seek(off)
+        b = f.read(1)
+        f.seek(off)
+        f.write(bytes([b[0] ^ 0xff]))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:
+        good = ex.submit(boot, disk, "raw", os.path.join(BASE, "verity.ovmf.log"), "ovmf")
+        broken = ex.submit(boot, bad, "raw", os.path.join(BASE, "verity-bad.ovmf.log"), "ovmf")
+        rc, log, secs = good.result()
+        check(f"boot verity.raw (OVMF): the initrd opens /dev/mapper/root, the init's marker ({secs:.0f} s)",
+              rc == 0 and MARKER in log and b"verity: /dev/mapper/root (" in log,
+              f"qemu exit {rc}; serial log tail: {log[-2500:]!r}")
+        # verity-open names the device it made; the init, after switch_root, the one / is on.
+        dm = re.search(rb"verity: /dev/mapper/root is device (\d+:\d+), read-only", log)
+        check("boot verity.raw: / is on /dev/mapper/root's device, mounted read-only",
+              dm is not None and re.search(rb"SLIPWAY-EVIDENCE root=" + dm.group(1) + rb" ro\r?\n", log) is not None,
+              [l for l in log.split(b"\n") if b"EVIDENCE" in l or b"verity:" in l])
+        rc, log, secs = broken.result()
+        check(f"boot verity.raw with one byte of the init flipped: the verity error on the console, no marker, "
+              f"power-off ({secs:.0f} s)",
+              rc == 0 and MARKER not in log and b"verity: /dev/mapper/root met a corrupted block" in log
+              and b"not booting it" in log, f"qemu exit {rc}; serial log tail: {log[-2500:]!r}")
+        check("boot verity.raw with one byte flipped: the kernel names the corrupted block",
+              re.search(rb"device-mapper: verity: [0-9:]+: data block \d+ is corrupted", log) is not None,
+              [l for l in log.split(b"\n") if b"verity" in l][-8:])
+
+
 def test_reproducible():
     """A second build from nothing in the same place gives the same bytes. (The
     project's path is part of what rpmbuild records: the source RPM's Spec tag holds
@@ -291,7 +361,7 @@ def test_reproducible():
     if not check("second build from nothing exits 0", p.returncode == 0, text(p)):
         return
     for f in ["vm.raw", "vm.vhd", "vm.vhdx", "vm.qcow2", "live.iso", "initrd.cpio.zst", "wsl.wsl",
-              "container.oci.tar"]:
+              "container.oci.tar", "verity.raw"]:
         a, b = os.path.join(first, "images", f), os.path.join(proj, "out", "images", f)
         same = os.path.isfile(a) and os.path.isfile(b) and run("cmp", a, b).returncode == 0
         check(f"two builds from nothing: {f} byte-identical", same, "differ")
@@ -336,7 +406,7 @@ def test_boot_errors():
             f.write(orig)
 
 
-for t in [test_build, test_disk_layout, test_boot_disks, test_iso, test_boot_errors, test_reproducible]:
+for t in [test_build, test_disk_layout, test_boot_disks, test_iso, test_verity, test_boot_errors, test_reproducible]:
     run_test(t)
 shutil.rmtree(BASE, ignore_errors=True)
 finish("boot")

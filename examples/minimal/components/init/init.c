@@ -4,6 +4,9 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 /* One line of evidence: the first line of a file, if there is one. */
@@ -56,6 +59,16 @@ static void wants(void) {
         closedir(d);
 }
 
+/* The device / is on and whether it is mounted read-only (from stat and
+ * statvfs: the image may have no /proc to mount). */
+static void root_mount(void) {
+        struct stat st;
+        struct statvfs sv;
+        if (stat("/", &st) == 0 && statvfs("/", &sv) == 0)
+                printf("SLIPWAY-EVIDENCE root=%u:%u %s\n", major(st.st_dev), minor(st.st_dev),
+                       sv.f_flag & ST_RDONLY ? "ro" : "rw");
+}
+
 int main(void) {
         (void) mount("proc", "/proc", "proc", 0, NULL);
         /* What the image was made or customized with, for the boot tests. */
@@ -63,6 +76,7 @@ int main(void) {
         first_line("motd", "/etc/motd");
         users();
         wants();
+        root_mount();
         printf("SLIPWAY-BOOT-OK azl-mini\n");
         fflush(stdout);
         sync();
