@@ -42,6 +42,9 @@ int process_run(const ProcessOptions *o, char **ret_output, int *ret_status);
 /* In a process that has just made a new user namespace: maps uid and gid
  * (its own, read before) to 0 there, and denies setgroups. -errno. */
 int process_map_ids(uid_t uid, gid_t gid);
+
+/* Seconds on the monotonic clock, for durations. */
+double monotonic_seconds(void);
 /* In a process that has just unshared a PID namespace: forks the
  * namespace's first process and returns 0 in it (SIGTERM and SIGCHLD
  * blocked, as here), which dies with this process (PR_SET_PDEATHSIG, also

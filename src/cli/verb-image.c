@@ -74,12 +74,12 @@ static json_t *verity_json(const ImageOutput *outs, size_t n) {
                         continue;
                 for (size_t i = 0; i < outs[k].n_verity; i++) {
                         const ImageVerity *v = &outs[k].verity[i];
-                        json_array_append_new(a, json_pack("{s:s, s:s, s:I, s:s, s:I, s:s}", "mount", v->mount,
+                        json_array_append_new(a, json_pack("{s:s, s:s, s:I, s:s, s:I, s:s, s:f}", "mount", v->mount,
                                                            "root_hash", v->root_hash, "data_partition",
                                                            (json_int_t) v->data_partition, "data_partuuid",
                                                            v->data_partuuid, "hash_partition",
                                                            (json_int_t) v->hash_partition, "hash_partuuid",
-                                                           v->hash_partuuid));
+                                                           v->hash_partuuid, "seconds", v->seconds));
                 }
                 break;
         }
@@ -244,13 +244,15 @@ int verb_image(const Context *ctx, int argc, char **argv) {
                                 break;
                         }
                 json_t *jo = json_array();
-                for (size_t k = 0; k < n_outs; k++)
-                        json_array_append_new(jo, json_pack("{s:s, s:o, s:o, s:I}", "format",
-                                                            outs[k].sbom ? "sbom" : image_format_to_string(outs[k].format),
-                                                            "path",
-                                                            cli_json_string(outs[k].path), "archive",
-                                                            cli_json_string(outs[k].path2), "size",
-                                                            (json_int_t) outs[k].size));
+                for (size_t k = 0; k < n_outs; k++) {
+                        json_t *o = json_pack("{s:s, s:o, s:o, s:I}", "format",
+                                              outs[k].sbom ? "sbom" : image_format_to_string(outs[k].format), "path",
+                                              cli_json_string(outs[k].path), "archive", cli_json_string(outs[k].path2),
+                                              "size", (json_int_t) outs[k].size);
+                        if (o && outs[k].sbom)
+                                json_object_set_new(o, "seconds", json_real(outs[k].seconds));
+                        json_array_append_new(jo, o);
+                }
                 json_t *jverity = verity_json(outs, n_outs);
                 image_outputs_free(outs, n_outs);
                 json_t *ji = json_pack("{s:s, s:o, s:I, s:o, s:I, s:o, s:I, s:o, s:o}", "name", im->name, "packages",

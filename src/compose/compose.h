@@ -70,6 +70,7 @@ typedef struct ImageVerity {
         unsigned data_partition;     /* partition numbers, from 1 */
         unsigned hash_partition;
         char data_partuuid[37], hash_partuuid[37];
+        double seconds;              /* the hash tree's computation */
 } ImageVerity;
 #define IMAGE_VERITY_MAX 2 /* "/" and "/usr" */
 
@@ -80,6 +81,7 @@ typedef struct ImageOutput {
         char *path2;  /* oci: the oci-archive; NULL otherwise */
         uint64_t size; /* bytes written (oci: the archive) */
         bool sbom;     /* the SBOM (NAME.spdx.json), not a format's output; format is then unset */
+        double seconds; /* the SBOM: the time it took */
         ImageVerity verity[IMAGE_VERITY_MAX]; /* disks: their verity partitions */
         size_t n_verity;
 } ImageOutput;

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "basic/process.h"
 #include "basic/alloc.h"
 #include "basic/fileio.h"
 #include "basic/hash.h"
@@ -42,6 +43,7 @@ typedef struct Part {
          * partition's data partition; SIZE_MAX otherwise. */
         size_t verity_hash, verity_data;
         uint8_t root_hash[VERITY_DIGEST_SIZE];
+        double verity_seconds; /* the hash tree's computation */
         uint64_t size;       /* bytes; 0 while it grows and is not known */
         uint64_t first, last; /* LBAs */
         uint8_t guid[16];
@@ -435,9 +437,11 @@ static int build_verity(Part *pt, Part *hp, size_t i, const uint8_t seed[32], co
         hp->fs_fd = open(hp->fs_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (hp->fs_fd < 0)
                 return -errno;
+        double t0 = monotonic_seconds();
         r = verity_build(pt->fs_fd, hp->fs_fd, &vp, jobs, pt->root_hash);
         if (r < 0)
                 return r;
+        pt->verity_seconds = monotonic_seconds() - t0;
         hp->fs_size = hp->fs_used = verity_hash_size(vp.data_blocks);
         if (hp->fs_size > hp->size)
                 return -EFBIG; /* sized for the partition's span above: cannot happen */
@@ -726,7 +730,8 @@ int writer_disk(const WriterContext *c, WriterSlot *slots, size_t n_slots) {
                 if (h == SIZE_MAX)
                         continue;
                 iv[n_iv] = (ImageVerity) { .mount = parts[i].cfg->mount, .data_partition = (unsigned) i + 1,
-                                           .hash_partition = (unsigned) h + 1 };
+                                           .hash_partition = (unsigned) h + 1,
+                                           .seconds = parts[i].verity_seconds };
                 hex_encode(parts[i].root_hash, VERITY_DIGEST_SIZE, iv[n_iv].root_hash);
                 guid_to_string(parts[i].guid, iv[n_iv].data_partuuid);
                 guid_to_string(parts[h].guid, iv[n_iv].hash_partuuid);

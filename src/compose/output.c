@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "basic/process.h"
 #include "basic/alloc.h"
 #include "basic/fileio.h"
 #include "basic/publish.h"
@@ -74,6 +75,7 @@ int image_write_outputs(const Tree *t, const Project *p, const Image *im, const 
         _cleanup_free_ char *sbom_final = NULL;
         const char *sbom_tmp = NULL;
         uint64_t sbom_size = 0;
+        double sbom_seconds = 0;
         size_t n = 0;
         int r;
 
@@ -125,7 +127,9 @@ int image_write_outputs(const Tree *t, const Project *p, const Image *im, const 
                 r = publish_add_file(pub, sbom_final, 0644, &sbom_tmp);
                 if (r >= 0) {
                         WriterContext c = { .tree = t, .p = p, .im = im, .images_dir = images_dir, .o = o, .d = d };
+                        double t0 = monotonic_seconds();
                         r = image_write_sbom(&c, sbom_tmp, &sbom_size);
+                        sbom_seconds = monotonic_seconds() - t0;
                 }
                 if (r < 0) {
                         r = report(im, sbom_final, r, d);
@@ -181,7 +185,8 @@ int image_write_outputs(const Tree *t, const Project *p, const Image *im, const 
                 memcpy(outs[i].verity, slots[i].verity, sizeof outs[i].verity);
         }
         if (sbom_final)
-                outs[n++] = (ImageOutput) { .sbom = true, .path = TAKE_PTR(sbom_final), .size = sbom_size };
+                outs[n++] = (ImageOutput) { .sbom = true, .path = TAKE_PTR(sbom_final), .size = sbom_size,
+                                            .seconds = sbom_seconds };
         *ret = outs;
         *ret_n = n;
         r = 0;

@@ -854,9 +854,7 @@ static void query_one(void *ctx, size_t i) {
 /* ---- the scheduler ------------------------------------------------------------ */
 
 double build_clock(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+        return monotonic_seconds();
 }
 
 static void remove_stale_outputs(Graph *g, size_t i, json_t *prev) {

@@ -275,6 +275,9 @@ def test_image():
         check("image: box, one tar and its SBOM", im.get("name") == "box" and doc["failed"] == 0 and
               [o.get("format") for o in outs] == ["tar", "sbom"] and os.path.isfile(outs[0].get("path", "")) and
               outs[1].get("path", "").endswith("/box.spdx.json") and os.path.isfile(outs[1]["path"]), doc)
+        check("image: the SBOM's seconds, the tar has none", len(outs) == 2 and
+              isinstance(outs[1].get("seconds"), float) and 0 <= outs[1]["seconds"] < 60 and "seconds" not in outs[0],
+              outs)
     failed_run("image of an unknown image", "-C", PROJ, "image", "nosuch", err="no image 'nosuch'")
 
 

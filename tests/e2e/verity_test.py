@@ -176,6 +176,8 @@ def test_build():
     check("image --json: verity of v: the same root hash, partitions 1 and 2",
           len(v) == 1 and v[0].get("mount") == "/" and v[0].get("root_hash") == STATE["printed"]
           and v[0].get("data_partition") == 1 and v[0].get("hash_partition") == 2, img.get("verity"))
+    check("image --json: verity of v: the hash tree's seconds", isinstance(v[0].get("seconds"), float) and
+          0 <= v[0]["seconds"] < 60, v)
     STATE["json"] = v[0]
 
 
