@@ -69,7 +69,7 @@ EOF
         start=$EPOCHREALTIME
         tr '\n' '\0' <"$work/elves" | xargs -0 -r -n 64 hardening-check >/dev/null 2>&1 || true
         peer=$(awk "BEGIN{print $EPOCHREALTIME - $start}")
-        printf '  hardening-check on the same %s ELF files: %.3f s; slipway %.3f s: %.1fx faster\n' "$n" "$peer" \
+        printf '  hardening-check on the same %s ELF files: %.3f s; slipway %.3f s: peer/slipway %.2f\n' "$n" "$peer" \
                 "$hard" "$(awk "BEGIN{print ($hard > 0) ? $peer / $hard : 0}")"
 
         # The peer of the hash tree: veritysetup format on the same data partition.
@@ -90,7 +90,7 @@ for i, p in enumerate(t):
                 start=$EPOCHREALTIME
                 veritysetup format "$work/data" "$work/hash" >/dev/null
                 peer=$(awk "BEGIN{print $EPOCHREALTIME - $start}")
-                printf '  veritysetup format on the same %s MiB: %.3f s; slipway %.3f s: %.1fx faster\n' \
+                printf '  veritysetup format on the same %s MiB: %.3f s; slipway %.3f s: peer/slipway %.2f\n' \
                         "$((size_s / 2048))" "$peer" "$verity" "$(awk "BEGIN{print ($verity > 0) ? $peer / $verity : 0}")"
                 rm -f "$work/data" "$work/hash"
         fi
