@@ -38,6 +38,7 @@ typedef struct Context {
         const char *engine;              /* --engine: local or slurm (NULL: [build] engine) */
         bool one;                        /* --one: the one-component mode (a Slurm job) */
         const char *run;                 /* --run: the Slurm run a --one job belongs to */
+        bool secure_boot;                /* --secure-boot: keygen makes an X.509 pair for Secure Boot */
 } Context;
 
 enum {
@@ -57,6 +58,7 @@ enum {
         VERB_OPT_ENGINE = 1u << 13,
         VERB_OPT_ONE = 1u << 14,
         VERB_OPT_RUN = 1u << 15,
+        VERB_OPT_SECURE_BOOT = 1u << 16,
 };
 
 typedef struct Verb {
