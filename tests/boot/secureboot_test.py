@@ -201,7 +201,7 @@ def test_build():
     shutil.copy(disk, altered)
     esp = esp_of(altered)
     ls = subprocess.run(["mdir", "-b", "-i", esp, "::/EFI/Linux"], capture_output=True, text=True, env=MTOOLS)
-    names = [x for x in ls.stdout.split() if x.lower().endswith(".efi")]
+    names = [x.split("/")[-1] for x in ls.stdout.split() if x.lower().endswith(".efi")]
     if not check("altered: one UKI in EFI/Linux", len(names) == 1, ls.stdout + ls.stderr):
         return
     src = os.path.join(BASE, "uki.efi")
