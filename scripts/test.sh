@@ -111,6 +111,7 @@ if [ "$quick" = 0 ]; then
                         fuzz-sources) seeds=$(find fuzz/sources -type f) ;;
                         fuzz-spec) seeds=$(find examples tests -name '*.spec' -size -64k) ;;
                         fuzz-manifest) seeds=$(find fuzz/manifest -type f) ;;
+                        fuzz-pe) seeds=$(find /usr/lib/systemd/boot/efi -name '*.efi*' -size -512k 2>/dev/null) ;;
                         *) seeds= ;;
                         esac
                         for f in $seeds; do cp "$f" "$corpus/$(echo "$f" | md5sum | cut -c1-16)"; done

@@ -19,6 +19,7 @@ firmware volume's authenticated variable store.
 Usage: secureboot_test.py SLIPWAY SOURCE_ROOT"""
 import concurrent.futures
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -29,6 +30,7 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from harness import check, finish, partition_table, run_test, write
+from vmconsole import VM, Timeout
 
 SLIPWAY, ROOT = os.path.abspath(sys.argv[1]), sys.argv[2]
 OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd"
@@ -122,36 +124,18 @@ def boot(disk, log, until, timeout):
     vars_fd = log + ".vars.fd"
     with open(vars_fd, "wb") as f:
         f.write(STATE["vars"])
-    args = ["qemu-system-x86_64", "-machine", "q35,smm=on", "-m", "1024", "-nographic", "-no-reboot",
-            "-nic", "none", "-global", "driver=cfi.pflash01,property=secure,value=on",
-            "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
-            "-drive", f"if=pflash,format=raw,unit=1,file={vars_fd}",
-            "-drive", f"file={disk},format=raw,if=virtio,snapshot=on"]
-    out = b""
-    with open(log, "wb") as lf:
-        p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        os.set_blocking(p.stdout.fileno(), False)
-        end = time.monotonic() + timeout
-        while time.monotonic() < end and p.poll() is None:
-            try:
-                chunk = p.stdout.read()
-            except BlockingIOError:
-                chunk = None
-            if chunk:
-                out += chunk
-                lf.write(chunk)
-                lf.flush()
-            if any(u in out for u in until):
-                time.sleep(2)  # what follows (the kernel's next lines)
-                try:
-                    out += p.stdout.read() or b""
-                except BlockingIOError:
-                    pass
-                break
-            time.sleep(0.2)
-        p.kill()
-        p.wait()
-    return out
+    extra = ["-machine", "q35,smm=on", "-global", "driver=cfi.pflash01,property=secure,value=on",
+             "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+             "-drive", f"if=pflash,format=raw,unit=1,file={vars_fd}"]
+    vm = VM(disk, fmt="raw", firmware=None, log=log, memory=1024, extra=extra)
+    try:
+        vm.expect(b"|".join(re.escape(u) for u in until), timeout=timeout)
+        time.sleep(3)  # what the console prints next
+    except Timeout:
+        pass
+    finally:
+        vm.stop()
+    return vm.output
 
 
 STATE = {}
@@ -216,15 +200,19 @@ def test_build():
     STATE["altered"] = altered
 
 
+def log_path(name):
+    return os.path.join(BASE, re.sub(r"[^a-z0-9]+", "-", name.lower()) + ".log")
+
+
 def expect_boot(name, disk):
-    out = boot(disk, os.path.join(BASE, name + ".log"), [MARKER], 900)
+    out = boot(disk, log_path(name), [MARKER], 900)
     check(f"{name}: boots under Secure Boot to the init's marker", MARKER in out, out[-2500:])
     check(f"{name}: the kernel reports Secure Boot enabled", b"Secure boot enabled" in out, out[-2500:])
 
 
 def expect_refused(name, disk, says):
     """No boot: the console shows the refusal, and never the marker."""
-    out = boot(disk, os.path.join(BASE, name + ".log"), [MARKER, b"Linux version"] + says, 600)
+    out = boot(disk, log_path(name), [MARKER, b"Linux version"] + says, 600)
     check(f"{name}: refused ({' or '.join(s.decode() for s in says)} on the console)",
           any(s in out for s in says), out[-2500:])
     check(f"{name}: the kernel never starts", MARKER not in out and b"Linux version" not in out, out[-2500:])
@@ -246,7 +234,7 @@ def test_boots():
                      [b"Access Denied", b"Security Violation"]))
     # Two at a time, as the other boot tests.
     with concurrent.futures.ThreadPoolExecutor(2) as ex:
-        for f in [ex.submit(fn, name, disk) for fn, name, disk in jobs]:
+        for f in [ex.submit(*job) for job in jobs]:
             f.result()
 
 
