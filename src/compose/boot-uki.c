@@ -52,30 +52,31 @@ static TreeBlob *finish(PeImage *pe, const SbKey *k, int *ret_r) {
         return b;
 }
 
-/* systemd-boot signed with k, or b's blob itself without a key. */
-static int sdboot_blob(const Image *im, const BootInputs *b, const SbKey *k, Diagnostics *d, TreeBlob **ret) {
+/* The EFI binary in (from the image's path what) signed with k, or in
+ * itself without a key. */
+static int sign_blob(const Image *im, const char *what, TreeBlob *in, const SbKey *k, Diagnostics *d,
+                     TreeBlob **ret) {
         if (!k) {
-                *ret = tree_blob_ref(b->sdboot);
+                *ret = tree_blob_ref(in);
                 return 0;
         }
         uint8_t *data;
         size_t size;
         PeImage pe;
-        int r = load(b->sdboot, &data, &size);
+        int r = load(in, &data, &size);
         if (r < 0)
                 return r;
         r = pe_image_parse(data, size, &pe);
         if (r == -EBADMSG) {
-                diag_error(d, NULL, "image '%s': systemd-boot (/usr/lib/systemd/boot/efi/systemd-bootx64.efi) is not "
-                           "a PE32+ EFI image that can be signed", im->name);
+                diag_error(d, NULL, "image '%s': %s is not a PE32+ EFI image that can be signed", im->name, what);
                 return -EINVAL;
         }
         if (r < 0)
                 return r;
         *ret = finish(&pe, k, &r);
         if (r == -ENOSPC || r == -EBADMSG) {
-                diag_error(d, NULL, "image '%s': systemd-boot cannot be signed: it has no certificate table "
-                           "directory, or data after its signature", im->name);
+                diag_error(d, NULL, "image '%s': %s cannot be signed: it has no certificate table directory, or "
+                           "data after its signature", im->name, what);
                 return -EINVAL;
         }
         return r;
@@ -171,7 +172,7 @@ int boot_add_esp(Tree *t, const Project *p, const Image *im, const char *esp, co
         int r = load_key(p, d, &k);
         if (r < 0)
                 return r;
-        if (b->sdboot && (r = sdboot_blob(im, b, k, d, &sd)) < 0)
+        if (b->sdboot && (r = sign_blob(im, "/usr/lib/systemd/boot/efi/systemd-bootx64.efi", b->sdboot, k, d, &sd)) < 0)
                 return r;
         if (im->uki == UKI_NONE) {
                 BootInputs signed_b = *b;
@@ -199,4 +200,18 @@ int boot_add_esp(Tree *t, const Project *p, const Image *im, const char *esp, co
         if (r < 0)
                 return r;
         return k ? export_cert(p, k, images_dir) : 0;
+}
+
+int boot_sign_efi(const Project *p, const Image *im, const char *what, TreeBlob **blob, const char *images_dir,
+                  Diagnostics *d) {
+        _cleanup_(sb_key_freep) SbKey *k = NULL;
+        TreeBlob *signed_blob = NULL;
+        int r = load_key(p, d, &k);
+        if (r < 0 || !k)
+                return r;
+        if ((r = sign_blob(im, what, *blob, k, d, &signed_blob)) < 0)
+                return r;
+        tree_blob_unref(*blob);
+        *blob = signed_blob;
+        return export_cert(p, k, images_dir);
 }

@@ -65,6 +65,12 @@ int boot_add_uefi(Tree *t, const Project *p, const Image *im, const char *esp, c
 int boot_add_esp(Tree *t, const Project *p, const Image *im, const char *esp, const BootInputs *b,
                  const char *cmdline, const char *images_dir, Diagnostics *d);
 
+/* With [signing] secure-boot-key: *blob (an EFI binary, from the image's
+ * path `what`, for messages) replaced by its Authenticode-signed copy, and
+ * the certificate exported as boot_add_esp() does; nothing without. */
+int boot_sign_efi(const Project *p, const Image *im, const char *what, TreeBlob **blob, const char *images_dir,
+                  Diagnostics *d);
+
 /* The kernel, the initrd and a GRUB configuration with one entry, below
  * part_root (the mount point of the partition GRUB reads: the ESP, or "/")
  * plus sub ("" on an ESP, "/boot" on a root): SUB/TOKEN/KVER/linux and
