@@ -191,7 +191,7 @@ int pe_image_strip_signature(PeImage *pe) {
 int pe_image_strip_symbols(PeImage *pe) {
         struct pe_coff_header *c = coff(pe);
         uint64_t sym = le32toh(c->pointer_to_symbol_table), n = le32toh(c->number_of_symbols);
-        if (sym == 0 || pe->cert_size)
+        if (sym == 0 || pe->cert_size || sym < pe->size_of_headers)
                 return 0;
         uint64_t end = sym + n * PE_COFF_SYMBOL_SIZE;
         /* The string table follows, its first 4 bytes its size (these included). */
@@ -279,15 +279,16 @@ int pe_image_add_section(PeImage *pe, const char *name, const void *data, size_t
 uint32_t pe_image_checksum(const PeImage *pe) {
         size_t skip = pe_image_checksum_offset(pe);
         uint64_t sum = 0;
+        /* The CheckSum field counts as zeros (wherever e_lfanew puts it). */
+#define BYTE(k) ((k) >= skip && (k) < skip + 4 ? 0u : (uint32_t) pe->data[k])
         for (size_t i = 0; i < pe->size; i += 2) {
-                if (i == skip || i == skip + 2)
-                        continue;
-                uint32_t w = pe->data[i];
+                uint32_t w = BYTE(i);
                 if (i + 1 < pe->size)
-                        w |= (uint32_t) pe->data[i + 1] << 8;
+                        w |= BYTE(i + 1) << 8;
                 sum += w;
                 sum = (sum & 0xffff) + (sum >> 16);
         }
+#undef BYTE
         sum = (sum & 0xffff) + (sum >> 16);
         return (uint32_t) (sum + pe->size);
 }
