@@ -215,6 +215,10 @@ def expect_refused(name, disk, says):
     out = boot(disk, log_path(name), [MARKER, b"Linux version"] + says, 600)
     check(f"{name}: refused ({' or '.join(s.decode() for s in says)} on the console)",
           any(s in out for s in says), out[-2500:])
+    for line in out.splitlines():
+        if any(s in line for s in says):
+            print(f"     ({name}: {line.decode('utf-8', 'replace').strip()[:160]})")
+            break
     check(f"{name}: the kernel never starts", MARKER not in out and b"Linux version" not in out, out[-2500:])
 
 
