@@ -112,6 +112,7 @@ if [ "$quick" = 0 ]; then
                         fuzz-spec) seeds=$(find examples tests -name '*.spec' -size -64k) ;;
                         fuzz-manifest) seeds=$(find fuzz/manifest -type f) ;;
                         fuzz-elf) seeds=$(find /usr/bin /usr/lib/x86_64-linux-gnu -maxdepth 1 -type f -size -64k 2>/dev/null | head -300) ;;
+                        fuzz-pe) seeds=$(find /usr/lib/systemd/boot/efi -name '*.efi*' -size -512k 2>/dev/null) ;;
                         *) seeds= ;;
                         esac
                         for f in $seeds; do cp "$f" "$corpus/$(echo "$f" | md5sum | cut -c1-16)"; done

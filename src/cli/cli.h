@@ -39,6 +39,7 @@ typedef struct Context {
         bool one;                        /* --one: the one-component mode (a Slurm job) */
         const char *run;                 /* --run: the Slurm run a --one job belongs to */
         const char *sbom;                /* --sbom[=packages|files] (inspect): NULL if not given */
+        bool secure_boot;                /* --secure-boot: keygen makes an X.509 pair for Secure Boot */
 } Context;
 
 enum {
@@ -59,6 +60,7 @@ enum {
         VERB_OPT_ONE = 1u << 14,
         VERB_OPT_RUN = 1u << 15,
         VERB_OPT_SBOM = 1u << 16,
+        VERB_OPT_SECURE_BOOT = 1u << 17,
 };
 
 typedef struct Verb {

@@ -179,13 +179,16 @@ static const Verb verbs[] = {
         {
                 .name = "keygen",
                 .args = "",
-                .summary = "make an OpenPGP signing key",
+                .summary = "make an OpenPGP signing key, or a Secure Boot key and certificate",
                 .help = "Options: --uid \"Name <email>\" (required), --algo ed25519|rsa4096|rsa3072\n"
-                        "(default ed25519), -o PREFIX (required).\n\n"
+                        "(default ed25519), -o PREFIX (required), --secure-boot.\n\n"
                         "Writes PREFIX.asc, the secret key (ASCII-armored, not protected by a passphrase,\n"
                         "mode 0600), and PREFIX.pub.asc, the public key, which rpmkeys --import, gpg\n"
-                        "--import and dnf's gpgkey= accept. Refuses to overwrite existing files.\n",
-                .options = VERB_OPT_UID | VERB_OPT_ALGO | VERB_OPT_OUTPUT,
+                        "--import and dnf's gpgkey= accept. Refuses to overwrite existing files.\n\n"
+                        "With --secure-boot: PREFIX.key (PEM RSA 2048 private key, mode 0600) and\n"
+                        "PREFIX.crt (a self-signed X.509 certificate, CN from --uid, for code signing),\n"
+                        "for [signing] secure-boot-key and secure-boot-cert (docs/signing.md).\n",
+                .options = VERB_OPT_UID | VERB_OPT_ALGO | VERB_OPT_OUTPUT | VERB_OPT_SECURE_BOOT,
                 .min_args = 0,
                 .max_args = 0,
                 .run = verb_keygen,
@@ -401,7 +404,8 @@ int main(int argc, char **argv) {
         heap_setup();
         enum { ARG_JSON = 0x100, ARG_VERSION, ARG_OUT, ARG_KEY, ARG_UID, ARG_ALGO, ARG_ALLOW_UNSIGNED, ARG_COMPRESS,
                ARG_PRUNE, ARG_OUTPUT_IMAGE_FORMAT, ARG_IMAGE_FILE, ARG_CONFIG, ARG_OUTPUT_IMAGE_FILE, ARG_RPM_SOURCE,
-               ARG_LOCKED, ARG_ENGINE, ARG_ONE, ARG_RUN, ARG_SBOM };
+               ARG_LOCKED, ARG_ENGINE, ARG_ONE, ARG_RUN, ARG_SBOM,
+               ARG_SECURE_BOOT };
         static const struct option options[] = {
                 { "directory", required_argument, NULL, 'C' },
                 { "jobs", required_argument, NULL, 'j' },
@@ -426,6 +430,7 @@ int main(int argc, char **argv) {
                 { "one", no_argument, NULL, ARG_ONE },
                 { "run", required_argument, NULL, ARG_RUN },
                 { "sbom", optional_argument, NULL, ARG_SBOM },
+                { "secure-boot", no_argument, NULL, ARG_SECURE_BOOT },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
@@ -510,6 +515,10 @@ int main(int argc, char **argv) {
                 case ARG_RUN:
                         ctx.run = optarg;
                         given |= VERB_OPT_RUN;
+                        break;
+                case ARG_SECURE_BOOT:
+                        ctx.secure_boot = true;
+                        given |= VERB_OPT_SECURE_BOOT;
                         break;
                 case ARG_OUTPUT_IMAGE_FORMAT:
                         ctx.output_image_format = optarg;
@@ -611,7 +620,7 @@ int main(int argc, char **argv) {
                                                      "--prune",         "--output-image-format", "--image-file",
                                                      "--config",        "--output-image-file", "--rpm-source",
                                                      "--locked",        "--engine",     "--one",
-                                                     "--run",           "--sbom" };
+                                                     "--run",           "--sbom",          "--secure-boot" };
                 for (unsigned b = 0; b < ELEMENTSOF(names); b++)
                         if (given & ~v->options & (1u << b)) {
                                 log_error("'%s' does not take %s", v->name, names[b]);

@@ -19,6 +19,7 @@
 
 #define MODULES_DIR "/usr/lib/modules/"
 #define SDBOOT_PATH "/usr/lib/systemd/boot/efi/systemd-bootx64.efi"
+#define STUB_PATH "/usr/lib/systemd/boot/efi/linuxx64.efi.stub"
 
 int image_seed(const Project *p, const Image *im, uint8_t seed[32]) {
         _cleanup_free_ char *s = NULL;
@@ -32,6 +33,8 @@ void boot_inputs_release(BootInputs *b) {
         tree_blob_unref(b->kernel);
         tree_blob_unref(b->initrd);
         tree_blob_unref(b->sdboot);
+        tree_blob_unref(b->stub);
+        tree_blob_unref(b->os_release);
         *b = (BootInputs) {};
 }
 
@@ -88,7 +91,33 @@ int boot_inputs_find(const Tree *t, const Image *im, const char *images_dir, boo
                 boot_inputs_release(&b);
                 return -ENOMEM;
         }
-        if (need_sdboot) {
+        if (need_sdboot && im->uki != UKI_NONE) {
+                const TreeNode *st = tree_get(t, STUB_PATH);
+                if (!st || st->type != TREE_REG || !st->blob) {
+                        SourcePos upos = cfg_pos(&im->obj, "uki");
+                        diag_error(d, &upos,
+                                   "image '%s' boots a unified kernel image, but no package installs systemd-stub at "
+                                   STUB_PATH "; add it to 'packages'",
+                                   im->name);
+                        boot_inputs_release(&b);
+                        return -EINVAL;
+                }
+                b.stub = tree_blob_ref(st->blob);
+                const TreeNode *os = tree_get(t, "/usr/lib/os-release");
+                if (!os || os->type != TREE_REG)
+                        os = tree_get(t, "/etc/os-release");
+                if (!os || os->type != TREE_REG || !os->blob) {
+                        SourcePos upos = cfg_pos(&im->obj, "uki");
+                        diag_error(d, &upos,
+                                   "image '%s' boots a unified kernel image, whose .osrel section is the image's "
+                                   "os-release, but it has no regular file /usr/lib/os-release or /etc/os-release",
+                                   im->name);
+                        boot_inputs_release(&b);
+                        return -EINVAL;
+                }
+                b.os_release = tree_blob_ref(os->blob);
+        }
+        if (need_sdboot && im->uki != UKI_FIRMWARE) {
                 const TreeNode *sd = tree_get(t, SDBOOT_PATH);
                 if (!sd || sd->type != TREE_REG || !sd->blob) {
                         diag_error(d, &pos,

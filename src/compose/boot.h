@@ -17,6 +17,8 @@ typedef struct BootInputs {
         TreeBlob *kernel;   /* its bytes (a reference into the tree) */
         TreeBlob *initrd;   /* the initrd image's compressed cpio, or NULL without `initrd` */
         TreeBlob *sdboot;   /* systemd-bootx64.efi from the tree, or NULL when `need_sdboot` was false */
+        TreeBlob *stub;     /* with `uki`: systemd-stub (linuxx64.efi.stub) from the tree */
+        TreeBlob *os_release; /* with `uki`: the tree's os-release */
 } BootInputs;
 
 void boot_inputs_release(BootInputs *b);
@@ -28,7 +30,9 @@ int image_seed(const Project *p, const Image *im, uint8_t seed[32]);
 
 /* Finds the boot inputs of im in its tree t: the kernel (the newest
  * /usr/lib/modules/KVER/vmlinuz), systemd-boot's EFI binary (with
- * need_sdboot: /usr/lib/systemd/boot/efi/systemd-bootx64.efi), and, when im
+ * need_sdboot: /usr/lib/systemd/boot/efi/systemd-bootx64.efi; not with
+ * uki = "firmware"), with need_sdboot and im's `uki` also systemd-stub
+ * (/usr/lib/systemd/boot/efi/linuxx64.efi.stub) and the os-release, and, when im
  * names an initrd image, that image's cpio output in images_dir (.cpio.gz
  * with cpio_gzip, else .cpio.zst: it must have been written before). What
  * is missing is an error in d naming the package or image to add; -EINVAL. */
@@ -48,6 +52,24 @@ char *boot_cmdline(const Image *im, const char *root);
  * project's SOURCE_DATE_EPOCH as mtime. */
 int boot_add_uefi(Tree *t, const Project *p, const Image *im, const char *esp, const BootInputs *b,
                   const char *cmdline);
+
+/* What goes on the ESP of a UEFI disk, as im's `uki` says: boot_add_uefi()
+ * without it; with it a unified kernel image of the kernel, initrd,
+ * cmdline and os-release (efi/uki.h), at EFI/Linux/TOKEN-KVER.efi with
+ * systemd-boot as EFI/BOOT/BOOTX64.EFI (and EFI/systemd/systemd-bootx64.efi,
+ * loader/loader.conf) for "systemd-boot", or as EFI/BOOT/BOOTX64.EFI itself
+ * for "firmware". With [signing] secure-boot-key, systemd-boot and the UKI
+ * are Authenticode-signed, and the certificate is exported for enrolment
+ * to OUT/secure-boot/db.cer (DER) and db.esl (an EFI_SIGNATURE_LIST), OUT
+ * being images_dir's parent. Errors a user can act on go to d (-EINVAL). */
+int boot_add_esp(Tree *t, const Project *p, const Image *im, const char *esp, const BootInputs *b,
+                 const char *cmdline, const char *images_dir, Diagnostics *d);
+
+/* With [signing] secure-boot-key: *blob (an EFI binary, from the image's
+ * path `what`, for messages) replaced by its Authenticode-signed copy, and
+ * the certificate exported as boot_add_esp() does; nothing without. */
+int boot_sign_efi(const Project *p, const Image *im, const char *what, TreeBlob **blob, const char *images_dir,
+                  Diagnostics *d);
 
 /* The kernel, the initrd and a GRUB configuration with one entry, below
  * part_root (the mount point of the partition GRUB reads: the ESP, or "/")

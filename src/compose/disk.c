@@ -364,7 +364,7 @@ static int install_boot(Tree *t, const Project *p, const Image *im, const Part *
         _cleanup_free_ char *cmdline = root_cmdline(im, parts, n, root);
         if (!cmdline)
                 return -ENOMEM;
-        if (uefi && (r = boot_add_uefi(t, p, im, esp->cfg->mount, &b, cmdline)) < 0)
+        if (uefi && (r = boot_add_esp(t, p, im, esp->cfg->mount, &b, cmdline, images_dir, d)) < 0)
                 return r;
         if (bios && (r = install_bios(t, p, im, parts, n, esp, &b, cmdline, d, ret_boot, ret_core)) < 0)
                 return r;

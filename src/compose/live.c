@@ -254,6 +254,11 @@ static int write_iso(const Tree *image_tree, const Project *p, const Image *im, 
         r = boot_inputs_find(t, im, images_dir, cpio_gzip, uefi && !grub, d, &b);
         if (r < 0)
                 return r;
+        /* Signed for Secure Boot with [signing] secure-boot-key: what goes on the ESP. */
+        if ((grub_b && (r = boot_sign_efi(p, im, GRUB_EFI_PATH, &grub_b, images_dir, d)) < 0) ||
+            (b.sdboot && (r = boot_sign_efi(p, im, "/usr/lib/systemd/boot/efi/systemd-bootx64.efi", &b.sdboot,
+                                            images_dir, d)) < 0))
+                return r;
         const TreeNode *isolinux = NULL, *ldlinux = NULL, *mbr = NULL;
         if (bios && (!(isolinux = syslinux_file(t, im, "isolinux.bin", d)) ||
                      !(ldlinux = syslinux_file(t, im, "ldlinux.c32", d)) ||

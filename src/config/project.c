@@ -33,6 +33,7 @@
 #include "project.h"
 #include "rpm/package.h"
 #include "script/lua.h"
+#include "sign/authenticode.h"
 
 /* ---- enum tables ----------------------------------------------------------- */
 
@@ -51,6 +52,7 @@ static const char *const image_format_table[] = { "raw", "vhd", "vhdx", "qcow2",
 static const char *const selinux_mode_table[] = { "enforcing", "permissive", "disabled", NULL };
 static const char *const boot_mode_table[] = { "uefi", "bios", "hybrid", "none", NULL };
 static const char *const image_platform_table[] = { "none", "azure", NULL };
+static const char *const uki_mode_table[] = { "none", "systemd-boot", "firmware", NULL };
 static const char *const scriptlet_policy_table[] = { "run", "strict", "skip", "warn", "fail", NULL };
 static const char *const sbom_level_table[] = { "packages", "files", "none", NULL };
 static const char *const build_mode_table[] = { "host", "buildroot", NULL };
@@ -77,6 +79,7 @@ static_assert(ELEMENTSOF(image_format_table) == _IMAGE_FORMAT_MAX + 1, "image fo
 static_assert(ELEMENTSOF(selinux_mode_table) == _SELINUX_MODE_MAX + 1, "selinux modes");
 static_assert(ELEMENTSOF(boot_mode_table) == _BOOT_MODE_MAX + 1, "boot modes");
 static_assert(ELEMENTSOF(image_platform_table) == _IMAGE_PLATFORM_MAX + 1, "image platforms");
+static_assert(ELEMENTSOF(uki_mode_table) == _UKI_MODE_MAX + 1, "UKI modes");
 static_assert(ELEMENTSOF(scriptlet_policy_table) == _SCRIPTLETS_MAX + 1, "scriptlet policies");
 static_assert(ELEMENTSOF(sbom_level_table) == _SBOM_LEVEL_MAX + 1, "sbom levels");
 static_assert(ELEMENTSOF(build_mode_table) == _BUILD_MODE_MAX + 1, "build modes");
@@ -110,6 +113,10 @@ ImageFormat image_format_from_string(const char *s) {
 const char *selinux_mode_to_string(SelinuxMode m) {
         return TABLE_LOOKUP(selinux_mode_table, _SELINUX_MODE_MAX, m);
 }
+const char *uki_mode_to_string(UkiMode m) {
+        return TABLE_LOOKUP(uki_mode_table, _UKI_MODE_MAX, m);
+}
+
 const char *boot_mode_to_string(BootMode m) {
         return TABLE_LOOKUP(boot_mode_table, _BOOT_MODE_MAX, m);
 }
@@ -456,6 +463,8 @@ static const Schema project_settings_schema = {
 
 static const SchemaField signing_fields[] = {
         FIELD("key", SCHEMA_STRING, Signing, key, .non_empty = true),
+        FIELD("secure-boot-key", SCHEMA_STRING, Signing, secure_boot_key, .non_empty = true),
+        FIELD("secure-boot-cert", SCHEMA_STRING, Signing, secure_boot_cert, .non_empty = true),
         {},
 };
 static const Schema signing_schema = {
@@ -844,6 +853,7 @@ static const SchemaField image_fields[] = {
         FIELD("scriptlet-timeout", SCHEMA_INTEGER, Image, scriptlet_timeout, .min = 1, .max = 86400),
         FIELD("sbom", SCHEMA_ENUM, Image, sbom, .values = sbom_level_table),
         FIELD("boot", SCHEMA_ENUM, Image, boot, .values = boot_mode_table),
+        FIELD("uki", SCHEMA_ENUM, Image, uki, .values = uki_mode_table),
         FIELD("platform", SCHEMA_ENUM, Image, platform, .values = image_platform_table),
         FIELD("size", SCHEMA_SIZE, Image, size),
         FIELD("initrd", SCHEMA_STRING, Image, initrd, .check = check_image_name),
@@ -1912,9 +1922,49 @@ static void check_file_list(const Project *p, const CfgObject *o, const char *ke
         }
 }
 
+/* [signing] secure-boot-key and secure-boot-cert: both or neither, an RSA
+ * key of 2048 bits or more and the certificate of its public key. */
+static void check_secure_boot_keys(const Project *p, Diagnostics *d) {
+        const Signing *s = &p->signing;
+        if (!s->secure_boot_key != !s->secure_boot_cert) {
+                const char *given = s->secure_boot_key ? "secure-boot-key" : "secure-boot-cert";
+                SourcePos pos = cfg_pos(&s->obj, given);
+                diag_error(d, &pos, "[signing] %s is set but %s is not: Secure Boot signing needs both the key and "
+                           "its certificate", given, s->secure_boot_key ? "secure-boot-cert" : "secure-boot-key");
+                return;
+        }
+        if (!s->secure_boot_key)
+                return;
+        size_t errors = d->n_errors + d->dropped;
+        check_file(p, &s->obj, "secure-boot-key", s->secure_boot_key, "Secure Boot key", false, d, NULL);
+        check_file(p, &s->obj, "secure-boot-cert", s->secure_boot_cert, "Secure Boot certificate", false, d, NULL);
+        if (d->n_errors + d->dropped != errors || d->oom)
+                return;
+        _cleanup_free_ char *kp = project_path(p, s->secure_boot_key), *cp = project_path(p, s->secure_boot_cert);
+        SbKey *k = NULL;
+        int which = 0;
+        const char *why = NULL;
+        if (!kp || !cp) {
+                d->oom = true;
+                return;
+        }
+        int r = sb_key_load(kp, cp, &k, &which, &why);
+        if (r == -ENOMEM) {
+                d->oom = true;
+                return;
+        }
+        if (r < 0) {
+                SourcePos pos = cfg_pos(&s->obj, which ? "secure-boot-cert" : "secure-boot-key");
+                diag_error(d, &pos, "%s '%s': %s", which ? "Secure Boot certificate" : "Secure Boot key",
+                           which ? s->secure_boot_cert : s->secure_boot_key, why);
+        }
+        sb_key_free(k);
+}
+
 static void project_check_files(Project *p, Diagnostics *d, time_t *newest) {
         if (p->signing.key)
                 check_file(p, &p->signing.obj, "key", p->signing.key, "signing key", false, d, NULL);
+        check_secure_boot_keys(p, d);
 
         for (size_t i = 0; i < p->repos.n; i++) {
                 const Repo *r = &p->repos.items[i];
@@ -2275,6 +2325,22 @@ static void project_check_images(const Project *p, Diagnostics *d) {
                                            "partitions has type \"esp\"",
                                            im->name, boot_mode_to_string(im->boot));
                         }
+                }
+
+                /* A UKI goes on the ESP of a UEFI disk. */
+                if (im->uki > UKI_NONE) {
+                        SourcePos pos = cfg_pos(&im->obj, "uki");
+                        if (!uefi)
+                                diag_error(d, &pos, "image '%s': uki = \"%s\" boots through UEFI, but boot = \"%s\"",
+                                           im->name, uki_mode_to_string(im->uki), boot_mode_to_string(im->boot));
+                        else if (!disk || iso)
+                                diag_error(d, &pos, "image '%s': uki = \"%s\" is for the disk formats (raw, vhd, vhdx, "
+                                           "qcow2), not %s", im->name, uki_mode_to_string(im->uki),
+                                           iso ? "\"iso\"" : "this image's formats");
+                        else if (strcmp(p->arch, "x86_64") != 0)
+                                diag_error(d, &pos, "image '%s': uki = \"%s\" is made from systemd-stub for x86_64 "
+                                           "(linuxx64.efi.stub), not for '%s'", im->name, uki_mode_to_string(im->uki),
+                                           p->arch);
                 }
 
                 /* GRUB for i386-pc and ISOLINUX run on x86 firmware only. */

@@ -63,6 +63,17 @@ typedef enum BootMode {
         _BOOT_MODE_INVALID = -EINVAL,
 } BootMode;
 
+/* How a UEFI disk image boots its kernel (docs/images.md, "Booting"). */
+typedef enum UkiMode {
+        UKI_NONE,         /* Boot Loader Specification type 1 entries (kernel and initrd files) */
+        UKI_SYSTEMD_BOOT, /* a unified kernel image in EFI/Linux, found by systemd-boot */
+        UKI_FIRMWARE,     /* the unified kernel image as EFI/BOOT/BOOTX64.EFI, started by the firmware */
+        _UKI_MODE_MAX,
+        _UKI_MODE_INVALID = -EINVAL,
+} UkiMode;
+
+const char *uki_mode_to_string(UkiMode m) _pure_;
+
 /* The cloud or hypervisor an image is made for: its published requirements
  * are checked (warnings) when the project loads and when the image is
  * composed (docs/images.md, "Platforms"). */
@@ -150,6 +161,11 @@ typedef struct ProjectSettings {
 typedef struct Signing {
         CfgObject obj;
         char *key; /* NULL: outputs are unsigned */
+        /* UEFI Secure Boot: a PEM RSA private key and its PEM X.509
+         * certificate (both or neither), which Authenticode-sign every EFI
+         * binary put on an ESP (docs/signing.md). NULL: unsigned. */
+        char *secure_boot_key;
+        char *secure_boot_cert;
 } Signing;
 
 /* Where spec components build (docs/packaging.md). */
@@ -506,6 +522,7 @@ typedef struct Image {
         SbomLevel sbom;
         int64_t scriptlet_timeout; /* seconds a scriptlet may run; 0: IMAGE_DEFAULT_SCRIPTLET_TIMEOUT */
         BootMode boot;
+        UkiMode uki;
         ImagePlatform platform; /* customizations: always none */
         uint64_t size; /* 0: smallest that fits */
         char *initrd;
