@@ -9,7 +9,8 @@ is replaced by an EFI_SIGNATURE_LIST holding the project's certificate
 firmware volume's authenticated variable store.
 
 - the uki image (systemd-boot, then EFI/Linux/azl-mini-KVER.efi, both signed)
-  boots to the init's marker, and the kernel says Secure Boot is on;
+  boots to the init's marker, and the kernel says Secure Boot is on; its root
+  is the dm-verity device the UKI's command line names, read-only;
 - the same image with one byte of the UKI's .linux section changed does not
   boot: systemd-boot reports the firmware's refusal;
 - the image signed with another key does not boot: the firmware refuses
@@ -208,6 +209,12 @@ def expect_boot(name, disk):
     out = boot(disk, log_path(name), [MARKER], 900)
     check(f"{name}: boots under Secure Boot to the init's marker", MARKER in out, out[-2500:])
     check(f"{name}: the kernel reports Secure Boot enabled", b"Secure boot enabled" in out, out[-2500:])
+    # The root hash in the signed UKI's command line: the initrd opens the
+    # verity root with it, and / is that device, read-only.
+    dm = re.search(rb"verity: /dev/mapper/root is device (\d+:\d+), read-only", out)
+    check(f"{name}: / is the dm-verity root the UKI's command line names, read-only",
+          dm is not None and re.search(rb"SLIPWAY-EVIDENCE root=" + dm.group(1) + rb" ro\r?\n", out) is not None,
+          [l for l in out.split(b"\n") if b"EVIDENCE root" in l or b"verity:" in l])
 
 
 def expect_refused(name, disk, says):

@@ -114,6 +114,11 @@ def test_build():
     p = slipway("-C", proj, "build", timeout=900)
     if check("build: slipway build of the example exits 0", p.returncode == 0, show(p)):
         STATE["proj"] = proj
+        out = p.stdout if isinstance(p.stdout, str) else p.stdout.decode()
+        m = re.search(r"image uki:.*\n(?:.*\n)*?  verity /: root hash ([0-9a-f]{64}) \(data partition 2, hash "
+                      r"partition 3\)", out)
+        if check("build: the uki image's root hash printed (its root is verity's)", m is not None, out[-3000:]):
+            STATE["root_hash"] = m.group(1)
 
 
 def test_uki():
@@ -143,10 +148,15 @@ def test_uki():
     vmas = [int(v, 16) for _, _, v in found[-5:]]
     check("uki: the added sections at increasing 512-byte aligned addresses",
           all(v % 512 == 0 for v in vmas) and vmas == sorted(vmas), vmas)
-    root_uuid = parts[1]["uuid"].lower()
+    data_uuid, hash_uuid = parts[1]["uuid"].lower(), parts[2]["uuid"].lower()
     cmdline = section(efi, ".cmdline")
-    check("uki: .cmdline is the BLS entry's command line",
-          cmdline == f"root=PARTUUID={root_uuid} console=ttyS0 init=/usr/lib/slipway/init".encode(), cmdline)
+    rh = STATE.get("root_hash", "?")
+    check("uki: .cmdline is the BLS entry's command line, with the verity root's hash and partitions",
+          cmdline == (f"root=/dev/mapper/root roothash={rh} systemd.verity_root_data=PARTUUID={data_uuid} "
+                      f"systemd.verity_root_hash=PARTUUID={hash_uuid} console=ttyS0 "
+                      "init=/usr/lib/slipway/init").encode(), cmdline)
+    check("uki: the partitions' GUIDs are the root hash's halves (DPS)",
+          data_uuid.replace("-", "") == rh[:32] and hash_uuid.replace("-", "") == rh[32:], (data_uuid, hash_uuid, rh))
     check("uki: .uname is the kernel's version", section(efi, ".uname") == kver.encode(), section(efi, ".uname"))
     rootfs = path("root.img")
     extract_partition(disk, parts[1], rootfs)
