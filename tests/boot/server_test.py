@@ -20,6 +20,7 @@ import concurrent.futures
 import filecmp
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -103,6 +104,22 @@ def test_build():
     images = os.path.join(out1, "images")
     for f in ["server.raw", "server.vhd", "container.oci.tar", "wsl.wsl", "initrd.cpio.zst"]:
         check(f"the build wrote {f}", os.path.exists(os.path.join(images, f)), sorted(os.listdir(images)))
+    # The hardening policy (slipway.toml [hardening]): every ELF file of the
+    # 131 Debian packages is PIE with RELRO and a non-executable stack, but
+    # for the excepted components.
+    out = one[1].stdout + one[1].stderr
+    out = out.decode("utf-8", "replace") if isinstance(out, bytes) else out
+    m = re.search(r"hardening: (\d+) ELF files in \d+ packages; missing: (.*) \(", out)
+    check("the hardening check read the ELF files; none misses PIE, RELRO or a non-executable stack",
+          m is not None and int(m.group(1)) > 500 and not re.search(r"\b(pie|relro|nx-stack) \d", m.group(2)),
+          m.group(0) if m else out[-2000:])
+    check("the hardening exceptions are in the summary with their reasons",
+          all(f"component '{c}' is excepted from '{k}': " in out
+              for c, k in [("busybox", "pie"), ("gawk", "pie"), ("syslinux", "relro"), ("syslinux", "nx-stack")]),
+          [l for l in out.splitlines() if "excepted" in l])
+    check("each SBOM of the server's images is there",
+          all(os.path.exists(os.path.join(images, f + ".spdx.json")) for f in ["server", "container", "wsl", "initrd"]),
+          sorted(os.listdir(images)))
 
 
 def free_port():

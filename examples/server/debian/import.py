@@ -75,6 +75,8 @@ GENERATED = {
 # The scriptlets and file triggers of each package's Fedora counterpart.
 LIBDIRS = ["/lib", "/usr/lib", "/lib64", "/usr/lib64"]
 EXTRA = {
+    # The hardening check ([hardening] in slipway.toml): Debian 12's own builds.
+    "gawk": {"hardening-exceptions": {"pie": "Debian 12 links gawk as a fixed-address executable (no PIE)"}},
     # glibc: the linker cache, once per transaction, after every library.
     # Fedora runs ldconfig bare (-p /sbin/ldconfig); here its auxiliary
     # cache, which records the inode numbers and change times of this one
@@ -123,6 +125,10 @@ EXTRA = {
 
 def extra_toml(name, x):
     out = []
+    if x.get("hardening-exceptions"):
+        out.append(f"\n[components.{toml_str(name)}.hardening-exceptions]")
+        for k, v in sorted(x["hardening-exceptions"].items()):
+            out.append(f"{k} = {toml_str(v)}")
     if x.get("scripts"):
         out.append(f"\n[components.{toml_str(name)}.scripts]")
         for k, v in x["scripts"].items():
