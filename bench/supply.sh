@@ -33,7 +33,7 @@ for ex in "${examples[@]}"; do
         rm -rf "$work/examples/$ex/out"
         if [ "$ex" = server ]; then
                 rm -rf "$work/examples/minimal/out"
-                python3 "$work/examples/server/debian/import.py" >/dev/null
+                python3 "$work/examples/server/debian/import.py" >/dev/null 2>&1
         fi
         start=$EPOCHREALTIME
         "$SLIPWAY" -C "$work/examples/$ex" --json build >"$work/build.json" 2>"$work/build.log" ||

@@ -150,11 +150,16 @@ static int pwrite_all(int fd, const void *buf, size_t n, uint64_t off) {
  * into out (a hash block per PER_BLOCK inputs, the last one zero-padded). */
 typedef struct Piece {
         const uint8_t *salt;
+        const uint8_t *zero_digest; /* of an all-zero block: what most of a growing file system holds */
         const uint8_t *in;
         uint64_t in_blocks;
         uint8_t *out;
         int failed;
 } Piece;
+
+static bool block_is_zero(const uint8_t *b) {
+        return b[0] == 0 && memcmp(b, b + 1, VERITY_BLOCK_SIZE - 1) == 0;
+}
 
 static void hash_one_block(void *ctx, size_t i) {
         Piece *pc = ctx;
@@ -166,18 +171,22 @@ static void hash_one_block(void *ctx, size_t i) {
                 __atomic_store_n(&pc->failed, 1, __ATOMIC_RELAXED);
                 return;
         }
-        for (uint64_t k = 0; k < n; k++)
-                if (digest(mc, pc->salt, pc->in + (first + k) * VERITY_BLOCK_SIZE, out + k * VERITY_DIGEST_SIZE) < 0) {
+        for (uint64_t k = 0; k < n; k++) {
+                const uint8_t *b = pc->in + (first + k) * VERITY_BLOCK_SIZE;
+                if (block_is_zero(b))
+                        memcpy(out + k * VERITY_DIGEST_SIZE, pc->zero_digest, VERITY_DIGEST_SIZE);
+                else if (digest(mc, pc->salt, b, out + k * VERITY_DIGEST_SIZE) < 0) {
                         __atomic_store_n(&pc->failed, 1, __ATOMIC_RELAXED);
                         break;
                 }
+        }
         EVP_MD_CTX_free(mc);
 }
 
 /* Hashes n_in blocks of in_fd from in_off into the level that starts at
  * out_off of out_fd, a piece at a time. */
 static int hash_level(int in_fd, uint64_t in_off, uint64_t n_in, int out_fd, uint64_t out_off, const uint8_t *salt,
-                      unsigned jobs, uint8_t *in_buf, uint8_t *out_buf) {
+                      const uint8_t *zero_digest, unsigned jobs, uint8_t *in_buf, uint8_t *out_buf) {
         const uint64_t piece_in = (uint64_t) PIECE_HASH_BLOCKS * PER_BLOCK;
         for (uint64_t done = 0; done < n_in;) {
                 uint64_t n = MIN(piece_in, n_in - done);
@@ -185,7 +194,7 @@ static int hash_level(int in_fd, uint64_t in_off, uint64_t n_in, int out_fd, uin
                 int r = pread_all(in_fd, in_buf, (size_t) n * VERITY_BLOCK_SIZE, in_off + done * VERITY_BLOCK_SIZE);
                 if (r < 0)
                         return r;
-                Piece pc = { .salt = salt, .in = in_buf, .in_blocks = n, .out = out_buf };
+                Piece pc = { .salt = salt, .zero_digest = zero_digest, .in = in_buf, .in_blocks = n, .out = out_buf };
                 parallel_for(n_out, jobs ? jobs : 1, hash_one_block, &pc);
                 if (pc.failed)
                         return -EIO;
@@ -233,12 +242,25 @@ int verity_build(int data_fd, int hash_fd, const VerityParams *p, unsigned jobs,
         if (!in_buf || !out_buf)
                 return -ENOMEM;
 
+        /* The digest of a zero block, once: a file system that grows to fill
+         * its partition is mostly zeros, which are compared, not hashed. */
+        uint8_t zero_digest[VERITY_DIGEST_SIZE];
+        EVP_MD_CTX *zc = EVP_MD_CTX_new();
+        if (!zc)
+                return -ENOMEM;
+        memset(in_buf, 0, VERITY_BLOCK_SIZE);
+        r = digest(zc, p->salt, in_buf, zero_digest);
+        EVP_MD_CTX_free(zc);
+        if (r < 0)
+                return r;
+
         /* Level 0 from the data, each level above from the one below. */
         for (unsigned i = 0; i < levels; i++) {
                 r = i == 0 ? hash_level(data_fd, 0, p->data_blocks, hash_fd, level_block[0] * VERITY_BLOCK_SIZE,
-                                        p->salt, jobs, in_buf, out_buf)
+                                        p->salt, zero_digest, jobs, in_buf, out_buf)
                            : hash_level(hash_fd, level_block[i - 1] * VERITY_BLOCK_SIZE, level_size[i - 1], hash_fd,
-                                        level_block[i] * VERITY_BLOCK_SIZE, p->salt, jobs, in_buf, out_buf);
+                                        level_block[i] * VERITY_BLOCK_SIZE, p->salt, zero_digest, jobs, in_buf,
+                                        out_buf);
                 if (r < 0)
                         return r;
         }
