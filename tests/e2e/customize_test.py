@@ -13,7 +13,10 @@ tools:
   under OVMF and the qcow2 under SeaBIOS, and the example's init prints the host
   name, the file and the user on the serial console, the kernel the command
   line; the input's SHA-256 is unchanged; the same customization from another
-  directory gives the same bytes;
+  directory gives the same bytes; the SBOM beside each output (OUTPUT.spdx.json)
+  validates against the SPDX 2.3 schema, lists what rpm -qa lists in the output
+  (busybox installed, with the SHA-256 of its file as fetched; motd gone) and the
+  packages inspect --sbom lists; sbom = "none" writes none;
 - Image Customizer's YAML (host name, user, file, kernel command line, a
   service, a package removed) gives the bytes the same changes in TOML give; an unknown key in it
   is one error at file:line:column;
