@@ -445,13 +445,13 @@ static int write_sbom(const Tree *t, const Project *p, const Customization *c, c
                 return -ENOMEM;
         for (size_t i = 0; i < res->n_fetched; i++)
                 fetched[i] = (SbomFetched) { res->fetched_nevra[i], res->fetched_sha256[i], res->fetched_url[i] };
-        /* SOURCE_DATE_EPOCH if given, else now (as inspect --sbom): not
-         * the newest time among the input's files. */
+        /* The output's own time: SOURCE_DATE_EPOCH, or else the newest time
+         * among the input's files, so the same input gives the same bytes. */
         SbomOptions so = {
                 .name = name,
                 .namespace_base = "https://slipway.invalid/spdx/customize",
                 .purl_namespace = p->project.name,
-                .created = p->sde_origin == SDE_FROM_INPUTS ? (int64_t) time(NULL) : (int64_t) p->source_date_epoch,
+                .created = (int64_t) p->source_date_epoch,
                 .files = c->im.sbom == SBOM_FILES,
                 .fetched = fetched,
                 .n_fetched = res->n_fetched,
