@@ -241,19 +241,9 @@ int compose_packages(const Project *p, const Image *im, const Source *sources, c
                 r = -ENOMEM;
                 goto finish;
         }
-        for (size_t i = 0; i < n; i++) {
-                const Source *src = &sources[pkgs[i].repo];
-                if (pkgs[i].checksum_type && strcmp(pkgs[i].checksum_type, "sha256") == 0 && pkgs[i].checksum &&
-                    !(ret->package_sha256[i] = strdup(pkgs[i].checksum))) {
-                        r = -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if ((r = compose_package_fetched(sources, &pkgs[i], &ret->package_sha256[i], &ret->package_url[i])) < 0)
                         goto finish;
-                }
-                if (src->base && pkgs[i].location && asprintf(&ret->package_url[i], "%s%s", src->base, pkgs[i].location) < 0) {
-                        ret->package_url[i] = NULL;
-                        r = -ENOMEM;
-                        goto finish;
-                }
-        }
         ret->tree = TAKE_PTR(t);
         ret->packages = TAKE_PTR(nevras);
         ret->n_packages = n;
@@ -275,6 +265,21 @@ finish:
                 rpm_unpacked_free(unpacked[i]);
         free(unpacked);
         return r;
+}
+
+int compose_package_fetched(const Source *sources, const SolvedPackage *pkg, char **ret_sha256, char **ret_url) {
+        const Source *src = &sources[pkg->repo];
+        *ret_sha256 = *ret_url = NULL;
+        if (pkg->checksum_type && strcmp(pkg->checksum_type, "sha256") == 0 && pkg->checksum &&
+            !(*ret_sha256 = strdup(pkg->checksum)))
+                return -ENOMEM;
+        if (src->base && pkg->location && asprintf(ret_url, "%s%s", src->base, pkg->location) < 0) {
+                *ret_url = NULL;
+                free(*ret_sha256);
+                *ret_sha256 = NULL;
+                return -ENOMEM;
+        }
+        return 0;
 }
 
 int compose_image(const Project *p, const Image *im, const Source *sources, size_t n_sources, unsigned jobs,

@@ -62,6 +62,12 @@ int tree_put_rpmdb(Tree *t, const char *path, const RpmdbPackage *pkgs, size_t n
 int compose_fetch(const Image *im, const Source *sources, const SolvedPackage *pkgs, size_t n, unsigned jobs,
                   Diagnostics *d, RpmUnpacked ***ret);
 
+/* What an SBOM says of the package file pkg (solved against sources):
+ * *ret_sha256 its hex SHA-256 if primary gave one (compose_fetch() checked
+ * the file against it), *ret_url where a remote repository has it; each NULL
+ * when not known. */
+int compose_package_fetched(const Source *sources, const SolvedPackage *pkg, char **ret_sha256, char **ret_url);
+
 /* A verity-protected partition of a disk output (partitions' verity = true):
  * what `veritysetup verify DATA HASH ROOTHASH` and the command line take. */
 typedef struct ImageVerity {

@@ -2,7 +2,8 @@
 
 /* An image's SBOM, NAME.spdx.json beside its other outputs (output.c
  * publishes it with them): the image's rpm database in the frozen tree,
- * through sbom.h, with what the build knows of each package file. */
+ * through sbom.h, with what the build knows of each package file. `slipway
+ * customize` writes its outputs' SBOMs with tree_write_sbom() too. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -56,49 +57,37 @@ static char *tree_distro(const Tree *t) {
         return NULL;
 }
 
-int image_write_sbom(const WriterContext *c, const char *path, uint64_t *ret_size) {
+const TreeNode *tree_sbom_rpmdb(const Tree *t) {
+        for (size_t i = 0; i < ELEMENTSOF(inspect_rpmdb_paths); i++) {
+                const TreeNode *n = tree_get(t, inspect_rpmdb_paths[i]);
+                if (n && n->type == TREE_REG)
+                        return n;
+        }
+        return NULL;
+}
+
+int tree_write_sbom(const Tree *t, const SbomOptions *o, const char *what, const char *path, uint64_t *ret_size,
+                    Diagnostics *d) {
         _cleanup_free_ uint8_t *db = NULL;
-        _cleanup_free_ char *distro = NULL, *text = NULL, *base = NULL;
+        _cleanup_free_ char *distro = NULL, *text = NULL;
         size_t db_size = 0, size = 0;
-        const TreeNode *n = NULL;
+        const TreeNode *n = tree_sbom_rpmdb(t);
         int r;
 
-        for (size_t i = 0; !n && i < ELEMENTSOF(inspect_rpmdb_paths); i++) {
-                n = tree_get(c->tree, inspect_rpmdb_paths[i]);
-                if (n && n->type != TREE_REG)
-                        n = NULL;
-        }
-        if (!n) {
-                diag_error(c->d, NULL, "%s: no rpm database to write the SBOM from", IMAGE_WHAT(c->im));
-                return -EINVAL;
-        }
+        if (!n)
+                return -ENOENT;
         r = tree_blob_load(n->blob, SBOM_RPMDB_MAX, &db, &db_size);
         if (r < 0)
                 return r;
-        distro = tree_distro(c->tree);
-        /* Not a resolvable address (.invalid, RFC 2606): SPDX asks for a
-         * unique URI, which the package set's digest makes it. */
-        base = strprintf("https://slipway.invalid/spdx/%s/%s", c->p->project.name ? c->p->project.name : "project",
-                         c->p->project.version ? c->p->project.version : "0");
-        if (!base)
-                return -ENOMEM;
-        SbomOptions so = {
-                .name = c->im->name,
-                .version = c->p->project.version,
-                .namespace_base = base,
-                .purl_namespace = c->p->project.name,
-                .distro = distro,
-                .created = (int64_t) c->p->source_date_epoch,
-                .files = c->im->sbom == SBOM_FILES,
-                .fetched = c->o->sbom_fetched,
-                .n_fetched = c->o->n_sbom_fetched,
-        };
+        SbomOptions so = *o;
+        if (!so.distro)
+                so.distro = distro = tree_distro(t);
         _cleanup_(diagnostics_releasep) Diagnostics local = {};
         r = sbom_spdx_from_rpmdb(db, db_size, &so, &text, &size, &local);
         for (size_t i = 0; i < local.n; i++)
-                diag_warning(c->d, NULL, "%s: SBOM: %s", IMAGE_WHAT(c->im), local.items[i].message);
+                diag_warning(d, NULL, "%s: SBOM: %s", what, local.items[i].message);
         if (r == -EBADMSG) {
-                diag_error(c->d, NULL, "%s: the rpm database cannot be read for the SBOM", IMAGE_WHAT(c->im));
+                diag_error(d, NULL, "%s: the rpm database cannot be read for the SBOM", what);
                 return -EINVAL;
         }
         if (r < 0)
@@ -114,4 +103,30 @@ int image_write_sbom(const WriterContext *c, const char *path, uint64_t *ret_siz
                 return r;
         *ret_size = size;
         return 0;
+}
+
+int image_write_sbom(const WriterContext *c, const char *path, uint64_t *ret_size) {
+        /* Not a resolvable address (.invalid, RFC 2606): SPDX asks for a
+         * unique URI, which the package set's digest makes it. */
+        _cleanup_free_ char *base = strprintf("https://slipway.invalid/spdx/%s/%s",
+                                              c->p->project.name ? c->p->project.name : "project",
+                                              c->p->project.version ? c->p->project.version : "0");
+        if (!base)
+                return -ENOMEM;
+        SbomOptions so = {
+                .name = c->im->name,
+                .version = c->p->project.version,
+                .namespace_base = base,
+                .purl_namespace = c->p->project.name,
+                .created = (int64_t) c->p->source_date_epoch,
+                .files = c->im->sbom == SBOM_FILES,
+                .fetched = c->o->sbom_fetched,
+                .n_fetched = c->o->n_sbom_fetched,
+        };
+        int r = tree_write_sbom(c->tree, &so, IMAGE_WHAT(c->im), path, ret_size, c->d);
+        if (r == -ENOENT) {
+                diag_error(c->d, NULL, "%s: no rpm database to write the SBOM from", IMAGE_WHAT(c->im));
+                return -EINVAL;
+        }
+        return r;
 }

@@ -67,3 +67,14 @@ int writer_iso(const WriterContext *c, WriterSlot *slots, size_t n);  /* compose
  * rpm database in c->tree (compose/out-sbom.c); *ret_size: bytes written.
  * Not a format: every image has one beside its formats' outputs. */
 int image_write_sbom(const WriterContext *c, const char *path, uint64_t *ret_size);
+
+/* The rpm database of t (inspect_rpmdb_paths' first regular file), or NULL. */
+const TreeNode *tree_sbom_rpmdb(const Tree *t);
+
+/* The SPDX 2.3 JSON of t's rpm database, as o says (o->distro, when NULL,
+ * from t's os-release), to path; *ret_size: bytes written. The SBOM's
+ * warnings go to d, prefixed by what (an unreadable database: an error
+ * there, -EINVAL). No rpm database: -ENOENT, nothing written or said. Both
+ * image_write_sbom() and `slipway customize` write theirs with it. */
+int tree_write_sbom(const Tree *t, const SbomOptions *o, const char *what, const char *path, uint64_t *ret_size,
+                    Diagnostics *d);

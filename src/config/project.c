@@ -931,7 +931,8 @@ static const Schema script_schema = {
         FIELD("modules", SCHEMA_TABLE_ARRAY, Customization, modules, .sub = &module_schema),                        \
         FIELD("scripts", SCHEMA_TABLE_ARRAY, Customization, scripts, .sub = &script_schema),                        \
         FIELD("reset-uuids", SCHEMA_BOOL, Customization, reset_uuids),                                              \
-        FIELD("history", SCHEMA_BOOL, Customization, history)
+        FIELD("history", SCHEMA_BOOL, Customization, history),                                                      \
+        FIELD("sbom", SCHEMA_ENUM, Customization, im.sbom, .values = sbom_level_table)
 
 static const SchemaField customization_fields[] = {
         FIELD("base", SCHEMA_STRING, Customization, base, .required = true, .non_empty = true),

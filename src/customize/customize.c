@@ -38,6 +38,14 @@
 
 void customize_result_release(CustomizeResult *r) {
         free(r->selinux_policy);
+        for (size_t i = 0; i < r->n_fetched; i++) {
+                free(r->fetched_nevra[i]);
+                free(r->fetched_sha256[i]);
+                free(r->fetched_url[i]);
+        }
+        free(r->fetched_nevra);
+        free(r->fetched_sha256);
+        free(r->fetched_url);
         *r = (CustomizeResult) {};
 }
 
@@ -414,6 +422,46 @@ static int live_cmdline(const Tree *t, char **ret, Diagnostics *d, const Customi
 
 /* ---- the whole ---- */
 
+/* The SBOM of the output at path, PATH.spdx.json (published with it):
+ * what the customized tree's rpm database lists, as `slipway image` writes
+ * an image's. No rpm database: no SBOM. */
+static int write_sbom(const Tree *t, const Project *p, const Customization *c, const char *path, Publish *pub,
+                      const CustomizeResult *res, Diagnostics *d) {
+        if (c->im.sbom == SBOM_NONE || !tree_sbom_rpmdb(t))
+                return 0;
+        _cleanup_free_ char *final = strprintf("%s.spdx.json", path);
+        const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path, *tmp = NULL;
+        uint64_t size;
+        if (!final)
+                return -ENOMEM;
+        int r = publish_add_file(pub, final, 0644, &tmp);
+        if (r < 0) {
+                diag_error(d, NULL, "'%s': cannot write there: %s", final,
+                           r == -EEXIST ? "it exists and is not a file" : strerror(-r));
+                return -EINVAL;
+        }
+        _cleanup_free_ SbomFetched *fetched = new0(SbomFetched, res->n_fetched + 1);
+        if (!fetched)
+                return -ENOMEM;
+        for (size_t i = 0; i < res->n_fetched; i++)
+                fetched[i] = (SbomFetched) { res->fetched_nevra[i], res->fetched_sha256[i], res->fetched_url[i] };
+        /* The output's own time: SOURCE_DATE_EPOCH, or else the newest time
+         * among the input's files, so the same input gives the same bytes. */
+        SbomOptions so = {
+                .name = name,
+                .namespace_base = "https://slipway.invalid/spdx/customize",
+                .purl_namespace = p->project.name,
+                .created = (int64_t) p->source_date_epoch,
+                .files = c->im.sbom == SBOM_FILES,
+                .fetched = fetched,
+                .n_fetched = res->n_fetched,
+        };
+        _cleanup_free_ char *what = strprintf("customization '%s'", c->im.name ? c->im.name : "");
+        if (!what)
+                return -ENOMEM;
+        return tree_write_sbom(t, &so, what, tmp, &size, d);
+}
+
 static int write_outputs(const LoadedImage *l, const Tree *t, const Project *p, const Customization *c,
                          const CustomizeOptions *o, const uint8_t seed[32], Diagnostics *d, CustomizeResult *ret) {
         _cleanup_(publish_freep) Publish *pub = publish_new();
@@ -520,6 +568,8 @@ static int write_outputs(const LoadedImage *l, const Tree *t, const Project *p, 
                         struct stat st;
                         ret->sizes[i] = stat(tmp, &st) >= 0 ? (uint64_t) st.st_size : 0;
                 }
+                if (r >= 0)
+                        r = write_sbom(t, p, c, out->path, pub, ret, d);
         }
         if (r < 0)
                 return r == -ENOMEM || d->n_errors == 0 ? r : -EINVAL;

@@ -50,6 +50,12 @@ typedef struct CustomizeResult {
         size_t n_scripts[_SCRIPT_STAGE_MAX]; /* scripts run, per stage */
         char *selinux_policy;
         uint64_t sizes[8];     /* bytes written, per output */
+        /* The packages installed, for the SBOM: NEVRA, the SHA-256 of the
+         * file as fetched and its URL (NULL where not known). */
+        char **fetched_nevra;
+        char **fetched_sha256;
+        char **fetched_url;
+        size_t n_fetched;
 } CustomizeResult;
 
 void customize_result_release(CustomizeResult *r);

@@ -299,6 +299,25 @@ static int write_rpmdb(Tree *t, const char *path, const InstalledSet *set, const
         return r;
 }
 
+/* What the SBOM says of the n packages installed (compose_package_fetched()). */
+static int keep_fetched(const Source *sources, const SolvedPackage *news, const InstallResult *inst, size_t n,
+                        CustomizeResult *res) {
+        res->fetched_nevra = new0(char *, n + 1);
+        res->fetched_sha256 = new0(char *, n + 1);
+        res->fetched_url = new0(char *, n + 1);
+        if (!res->fetched_nevra || !res->fetched_sha256 || !res->fetched_url)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                res->n_fetched = i + 1; /* customize_result_release() frees what is there */
+                if (!(res->fetched_nevra[i] = strdup(inst[i].nevra)))
+                        return -ENOMEM;
+                int r = compose_package_fetched(sources, &news[i], &res->fetched_sha256[i], &res->fetched_url[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int customize_packages(Project *p, const Customization *c, Tree **t, const char *cache_dir, unsigned jobs,
                        Diagnostics *d, CustomizeResult *res) {
         const Image *im = &c->im;
@@ -421,6 +440,8 @@ int customize_packages(Project *p, const Customization *c, Tree **t, const char 
         }
         if (r >= 0)
                 r = write_rpmdb(*t, dbpath, &set, inst, n_new, when, d);
+        if (r >= 0)
+                r = keep_fetched(src.items, news, inst, n_new, res);
         if (r >= 0)
                 for (size_t i = 0; i < n_sol; i++) {
                         diag_note(d, NULL, "customization '%s': %s %s-%s.%s", im->name,

@@ -13,7 +13,10 @@ tools:
   under OVMF and the qcow2 under SeaBIOS, and the example's init prints the host
   name, the file and the user on the serial console, the kernel the command
   line; the input's SHA-256 is unchanged; the same customization from another
-  directory gives the same bytes;
+  directory gives the same bytes; the SBOM beside each output (OUTPUT.spdx.json)
+  validates against the SPDX 2.3 schema, lists what rpm -qa lists in the output
+  (busybox installed, with the SHA-256 of its file as fetched; motd gone) and the
+  packages inspect --sbom lists; sbom = "none" writes none;
 - Image Customizer's YAML (host name, user, file, kernel command line, a
   service, a package removed) gives the bytes the same changes in TOML give; an unknown key in it
   is one error at file:line:column;
@@ -34,6 +37,7 @@ tools:
 Usage: customize_test.py SLIPWAY SOURCE_ROOT"""
 import concurrent.futures
 import hashlib
+import json
 import os
 import shutil
 import stat
@@ -52,6 +56,10 @@ for needed in ["rpmbuild", "qemu-system-x86_64", "qemu-img", "sfdisk", "e2fsck",
         print(f"SKIP: {needed} missing")
         sys.exit(77)
 OVMF_CODE, OVMF_VARS = "/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_VARS_4M.fd"
+try:
+    import jsonschema
+except ImportError:
+    jsonschema = None
 BASE = tempfile.mkdtemp(prefix="slipway-customize-test-")
 os.chmod(BASE, 0o755)
 SDE = "1700000000"
@@ -259,6 +267,39 @@ def test_customize():
     want = sorted([x for x in STATE["orig_pkgs"] if x != "motd"] + ["busybox"])
     check("customize: rpm -qa lists busybox installed and motd removed", rpm_qa(root) == want, (rpm_qa(root), want))
     check("customize: busybox's files are there", "busybox" in debugfs(root, "ls /usr/bin"))
+
+    # The SBOM beside each output: valid SPDX 2.3, the customized rpm database's packages, as inspect --sbom says.
+    for ext, out in outs.items():
+        check(f"customize: the SBOM {os.path.basename(out)}.spdx.json is beside the {ext}",
+              os.path.isfile(out + ".spdx.json"))
+    doc = json.load(open(outs["qcow2"] + ".spdx.json"))
+    if jsonschema:
+        v = jsonschema.Draft7Validator(json.load(open(os.path.join(ROOT, "tests", "data", "spdx-2.3-schema.json"))),
+                                       format_checker=jsonschema.FormatChecker())
+        errors = sorted(v.iter_errors(doc), key=lambda e: list(e.path))
+        check("customize: the SBOM is valid SPDX 2.3 (JSON schema)", not errors,
+              "\n".join(f"{list(e.path)}: {e.message}" for e in errors[:10]))
+    else:
+        print("     (no python3-jsonschema: the SBOM's schema not checked)")
+    names = sorted(x["name"] for x in doc["packages"] if x["SPDXID"] != "SPDXRef-Image")
+    check("customize: the SBOM lists the rpm database's packages (busybox, no motd)", names == want and
+          "busybox" in names, (names, want))
+    check("customize: the SBOM is named after the output, created at SOURCE_DATE_EPOCH",
+          doc["name"] == "custom.qcow2" and doc["creationInfo"]["created"] == "2023-11-14T22:13:20Z",
+          (doc["name"], doc["creationInfo"]))
+    rpms = [os.path.join(dp, f) for dp, _, fs in os.walk(os.path.join(STATE["proj"], "out", "repo")) for f in fs
+            if f.startswith("busybox-") and f.endswith(".rpm")]
+    sums = {x["name"]: x.get("checksums") for x in doc["packages"] if x["SPDXID"] != "SPDXRef-Image"}
+    check("customize: the SBOM has the SHA-256 of the busybox package as fetched, none for what was installed",
+          len(rpms) == 1 and sums.get("busybox") == [{"algorithm": "SHA256", "checksumValue": sha256(rpms[0])}] and
+          not any(v for k, v in sums.items() if k != "busybox"), (rpms, sums.get("busybox")))
+    p = run(SLIPWAY, "inspect", "--sbom", outs["qcow2"])
+    ins = json.loads(p.stdout) if p.returncode == 0 else {"packages": []}
+    check("customize: inspect --sbom of the output lists the same packages, the same versions",
+          p.returncode == 0 and sorted((x["name"], x.get("versionInfo")) for x in ins["packages"]
+                                       if x["SPDXID"] != "SPDXRef-Image") ==
+          sorted((x["name"], x.get("versionInfo")) for x in doc["packages"] if x["SPDXID"] != "SPDXRef-Image"),
+          text(p))
     link = debugfs(root, "stat /etc/systemd/system/multi-user.target.wants/hello.service")
     check("customize: hello.service enabled (the symlink systemctl makes)", "Type: symlink" in link, link[:300])
     hist = debugfs(root, "cat /usr/share/slipway/history.json")
@@ -293,6 +334,8 @@ def test_customize():
     p = customize("custom.toml", STATE["vhdx"], out, cwd=other)
     check("customize: again from another directory: the same bytes", p.returncode == 0 and
           run("cmp", out, outs["qcow2"]).returncode == 0, text(p))
+    check("customize: again: the same SBOM but its name", p.returncode == 0 and
+          read(out + ".spdx.json").replace(b"again.qcow2", b"custom.qcow2") == read(outs["qcow2"] + ".spdx.json"))
 
     # The same customization as a live ISO (booted in test_boot): xorriso reads it.
     iso = os.path.join(BASE, "custom.iso")
@@ -599,10 +642,14 @@ def test_archives():
           "etc/hostname" in listing_, listing_[:500])
 
     # A tarball (the WSL image) in, a tar out; a disk output is refused.
+    check("archives: an SBOM beside the oci-archive", os.path.isfile(outs["container.oci.tar"] + ".spdx.json"))
     wsl_out = os.path.join(BASE, "wsl.tar.zst")
-    p = customize(cfg, os.path.join(images, "wsl.wsl"), wsl_out)
+    nosbom = os.path.join(STATE["cfgdir"], "ctr-nosbom.toml")
+    write(nosbom, 'sbom = "none"\n' + read(cfg).decode())
+    p = customize(nosbom, os.path.join(images, "wsl.wsl"), wsl_out)
     check("archives: a tar input customized to a tar", p.returncode == 0 and
           run("tar", "-xOf", wsl_out, "./etc/hostname").stdout == b"ctr\n", text(p))
+    check("archives: sbom = \"none\": no SBOM beside it", not os.path.exists(wsl_out + ".spdx.json"))
     bad_out = os.path.join(BASE, "wsl.qcow2")
     p = customize(cfg, os.path.join(images, "wsl.wsl"), bad_out)
     check("archives: a tar input written as a disk: exit 1, one error, no output",
