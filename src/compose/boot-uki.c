@@ -20,17 +20,6 @@
 #include "efi/uki.h"
 #include "sign/authenticode.h"
 
-static int add_file(Tree *t, const char *esp, const char *rel, TreeBlob *b, int64_t mtime) {
-        _cleanup_free_ char *path = NULL;
-        TreeNode *n;
-        if (asprintf(&path, "%s/%s", esp, rel) < 0)
-                return -ENOMEM;
-        int r = tree_add_blob(t, path, b, 0644, 0, 0, &n);
-        if (r >= 0)
-                n->mtime = mtime;
-        return r;
-}
-
 /* A blob's bytes, malloc'd. */
 static int load(const TreeBlob *b, uint8_t **ret, size_t *ret_size) {
         return tree_blob_load(b, SIZE_MAX, ret, ret_size);
@@ -182,7 +171,7 @@ int boot_add_esp(Tree *t, const Project *p, const Image *im, const char *esp, co
                 if ((r = uki_blob(im, b, cmdline, k, d, &uki)) < 0)
                         return r;
                 if (im->uki == UKI_FIRMWARE)
-                        r = add_file(t, esp, "EFI/BOOT/BOOTX64.EFI", uki, when);
+                        r = boot_add_blob(t, esp, "EFI/BOOT/BOOTX64.EFI", uki, when);
                 else {
                         if (asprintf(&rel, "EFI/Linux/%s-%s.efi", p->project.name, b->kver) < 0 ||
                             asprintf(&conf, "timeout 0\ndefault %s-%s.efi\n", p->project.name, b->kver) < 0)
@@ -190,9 +179,9 @@ int boot_add_esp(Tree *t, const Project *p, const Image *im, const char *esp, co
                         _cleanup_free_ char *lc = NULL;
                         if (asprintf(&lc, "%s/loader/loader.conf", esp) < 0)
                                 return -ENOMEM;
-                        if ((r = add_file(t, esp, rel, uki, when)) < 0 ||
-                            (r = add_file(t, esp, "EFI/BOOT/BOOTX64.EFI", sd, when)) < 0 ||
-                            (r = add_file(t, esp, "EFI/systemd/systemd-bootx64.efi", sd, when)) < 0 ||
+                        if ((r = boot_add_blob(t, esp, rel, uki, when)) < 0 ||
+                            (r = boot_add_blob(t, esp, "EFI/BOOT/BOOTX64.EFI", sd, when)) < 0 ||
+                            (r = boot_add_blob(t, esp, "EFI/systemd/systemd-bootx64.efi", sd, when)) < 0 ||
                             (r = tree_write_text(t, lc, conf, 0644, when)) < 0)
                                 return r;
                 }

@@ -173,7 +173,7 @@ static int add_text(Tree *t, const char *dir, const char *rel, const char *text,
         return tree_write_text(t, path, text, 0644, mtime);
 }
 
-static int add_blob(Tree *t, const char *dir, const char *rel, TreeBlob *b, int64_t mtime) {
+int boot_add_blob(Tree *t, const char *dir, const char *rel, TreeBlob *b, int64_t mtime) {
         _cleanup_free_ char *path = NULL;
         TreeNode *n;
         if (asprintf(&path, "%s/%s", dir, rel) < 0)
@@ -196,9 +196,9 @@ int boot_add_grub(Tree *t, const Project *p, const Image *im, const char *part_r
             asprintf(&linux_rel, "%s/%s/linux", token, b->kver) < 0 ||
             asprintf(&initrd_rel, "%s/%s/initrd", token, b->kver) < 0)
                 return -ENOMEM;
-        if ((r = add_blob(t, dir, linux_rel, b->kernel, when)) < 0)
+        if ((r = boot_add_blob(t, dir, linux_rel, b->kernel, when)) < 0)
                 return r;
-        if (b->initrd && (r = add_blob(t, dir, initrd_rel, b->initrd, when)) < 0)
+        if (b->initrd && (r = boot_add_blob(t, dir, initrd_rel, b->initrd, when)) < 0)
                 return r;
         /* GRUB's paths are relative to the partition it found grub.cfg on. */
         strbuf_puts(&sb, "# Written by slipway: boot the image's kernel at once.\nset timeout=0\n");
@@ -225,11 +225,11 @@ int boot_add_uefi(Tree *t, const Project *p, const Image *im, const char *esp, c
             asprintf(&initrd_rel, "%s/%s/initrd", token, b->kver) < 0 ||
             asprintf(&entry, "loader/entries/%s.conf", entry_name) < 0)
                 return -ENOMEM;
-        if ((r = add_blob(t, esp, "EFI/BOOT/BOOTX64.EFI", b->sdboot, when)) < 0 ||
-            (r = add_blob(t, esp, "EFI/systemd/systemd-bootx64.efi", b->sdboot, when)) < 0 ||
-            (r = add_blob(t, esp, linux_rel, b->kernel, when)) < 0)
+        if ((r = boot_add_blob(t, esp, "EFI/BOOT/BOOTX64.EFI", b->sdboot, when)) < 0 ||
+            (r = boot_add_blob(t, esp, "EFI/systemd/systemd-bootx64.efi", b->sdboot, when)) < 0 ||
+            (r = boot_add_blob(t, esp, linux_rel, b->kernel, when)) < 0)
                 return r;
-        if (b->initrd && (r = add_blob(t, esp, initrd_rel, b->initrd, when)) < 0)
+        if (b->initrd && (r = boot_add_blob(t, esp, initrd_rel, b->initrd, when)) < 0)
                 return r;
         /* No menu unless a key is pressed; the one entry is the default. */
         if (asprintf(&conf, "timeout 0\ndefault %s.conf\n", entry_name) < 0)

@@ -39,6 +39,10 @@ int image_seed(const Project *p, const Image *im, uint8_t seed[32]);
 int boot_inputs_find(const Tree *t, const Image *im, const char *images_dir, bool cpio_gzip, bool need_sdboot,
                      Diagnostics *d, BootInputs *ret);
 
+/* Adds blob b at DIR/REL in t (0644, root, mtime). Shared by the boot
+ * writers (boot.c, boot-uki.c). */
+int boot_add_blob(Tree *t, const char *dir, const char *rel, TreeBlob *b, int64_t mtime);
+
 /* The kernel command line: root=ROOT (when root is not NULL), then the
  * image's kernel-cmdline. malloc'd. */
 char *boot_cmdline(const Image *im, const char *root);
